@@ -1,0 +1,383 @@
+//! The one dispatcher: runs any row of the operation table for any surface.
+//!
+//! ```text
+//! arguments → the row's type (validated, field named on error)
+//!   → dry run stops here and returns the plan
+//!   → URL from the row's path template (percent-encoded) + query + body
+//!   → provider credential attached (token cached; obtained again once on 401)
+//!   → upstream client (timeouts, size cap)
+//!   → result object (arrays as {"items": [...]}) or error envelope, secrets masked,
+//!     hidden characters stripped
+//! ```
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::ToolError;
+use crate::operation::{Flow, Method, OperationSpec, RequestParts};
+use crate::providers::{Provider, ProviderConfig, ProviderSpec};
+use crate::redact::{self, CallSecrets};
+use crate::upstream::auth::Authenticator;
+use crate::upstream::{
+    HttpRequest, HttpResponse, RequestBody, ResponseBody, USER_AGENT, Upstream, UpstreamSettings,
+};
+
+/// A configured provider at run time.
+pub struct ProviderClient {
+    pub spec: &'static ProviderSpec,
+    pub base_url: String,
+    pub auth: Authenticator,
+}
+
+/// What a surface passes along with a call.
+#[derive(Clone, Default)]
+pub struct CallContext {
+    /// Fires when the client cancels; the upstream request is dropped.
+    pub cancel: CancellationToken,
+}
+
+/// The result of a call: a JSON object either way; `is_error` tells which envelope it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallOutcome {
+    pub value: Value,
+    pub is_error: bool,
+}
+
+/// Serves calls for the configured providers.
+pub struct Engine {
+    upstream: Upstream,
+    providers: Vec<ProviderClient>,
+}
+
+impl Engine {
+    pub fn new(configs: Vec<ProviderConfig>, settings: UpstreamSettings) -> Self {
+        let providers = configs
+            .into_iter()
+            .map(|cfg| {
+                for secret in cfg.credential.secrets() {
+                    redact::register_secret(secret.expose());
+                }
+                ProviderClient {
+                    spec: cfg.provider.spec(),
+                    base_url: cfg.base_url,
+                    auth: Authenticator::new(cfg.credential),
+                }
+            })
+            .collect();
+        Self {
+            upstream: Upstream::new(settings),
+            providers,
+        }
+    }
+
+    pub fn providers(&self) -> &[ProviderClient] {
+        &self.providers
+    }
+
+    pub fn provider(&self, provider: Provider) -> Option<&ProviderClient> {
+        self.providers.iter().find(|p| p.spec.provider == provider)
+    }
+
+    pub fn upstream(&self) -> &Upstream {
+        &self.upstream
+    }
+
+    /// Runs one call of `op`. Never panics on any input; every failure is an error envelope.
+    pub async fn call(
+        &self,
+        op: &'static OperationSpec,
+        args: Option<Map<String, Value>>,
+        cx: &CallContext,
+    ) -> CallOutcome {
+        let spec = op.provider.spec();
+        let mut secrets = CallSecrets::default();
+        let result = match self.provider(op.provider) {
+            Some(provider) => {
+                tokio::select! {
+                    biased;
+                    _ = cx.cancel.cancelled() => Err(ToolError::Cancelled),
+                    r = self.run(op, provider, Value::Object(args.unwrap_or_default()), &mut secrets) => r,
+                }
+            }
+            None => Err(ToolError::Invalid(crate::args::InvalidArgument::new(
+                "name",
+                format!("{} is not configured", spec.title),
+            ))),
+        };
+        match result {
+            Ok(mut value) => {
+                redact::redact_json(&mut value, Some(&secrets));
+                redact::sanitize_json(&mut value);
+                CallOutcome {
+                    value,
+                    is_error: false,
+                }
+            }
+            Err(err) => {
+                let value = err.envelope(spec, &secrets);
+                tracing::info!(tool = op.name, error = %value["error"]["code"], "call failed");
+                CallOutcome {
+                    value,
+                    is_error: true,
+                }
+            }
+        }
+    }
+
+    async fn run(
+        &self,
+        op: &'static OperationSpec,
+        provider: &ProviderClient,
+        mut args: Value,
+        secrets: &mut CallSecrets,
+    ) -> Result<Value, ToolError> {
+        secrets.collect_from(&args);
+        let dry_run = if op.mutates() {
+            take_dry_run(&mut args)?
+        } else {
+            false
+        };
+        let parts = (op.args.prepare)(args)?;
+        if dry_run {
+            return Ok(self.plan(op, provider, &parts));
+        }
+        tracing::debug!(tool = op.name, "dispatching");
+        let response = self.execute(op, provider, parts).await?;
+        Ok(result_object(response))
+    }
+
+    async fn execute(
+        &self,
+        op: &'static OperationSpec,
+        provider: &ProviderClient,
+        parts: RequestParts,
+    ) -> Result<HttpResponse, ToolError> {
+        let retry_safe = op.retry_safe();
+        match op.flow {
+            Flow::Single => {
+                let r = self
+                    .send(provider, op.method, op.path, &parts, retry_safe)
+                    .await?;
+                expect_success(r)
+            }
+            Flow::FallbackOn404 { path } => {
+                let r = self
+                    .send(provider, op.method, op.path, &parts, retry_safe)
+                    .await?;
+                if r.status == 404 {
+                    tracing::debug!(tool = op.name, "404, trying the older path");
+                    let r = self
+                        .send(provider, op.method, path, &parts, retry_safe)
+                        .await?;
+                    return expect_success(r);
+                }
+                expect_success(r)
+            }
+            Flow::ReadFirst {
+                path, query, then, ..
+            } => {
+                let read = read_parts(&parts, query);
+                let current = self.send(provider, Method::Get, path, &read, true).await?;
+                let current = expect_success(current)?;
+                let current = current.json().cloned().unwrap_or(Value::Null);
+                let parts = then(current, parts)?;
+                let r = self
+                    .send(provider, op.method, op.path, &parts, retry_safe)
+                    .await?;
+                expect_success(r)
+            }
+        }
+    }
+
+    /// Sends one request with the provider's credential; on a 401 obtains a new token once and
+    /// repeats the request once (a 401 means the vendor did nothing).
+    async fn send(
+        &self,
+        provider: &ProviderClient,
+        method: Method,
+        path: &str,
+        parts: &RequestParts,
+        retry_safe: bool,
+    ) -> Result<HttpResponse, ToolError> {
+        let url = build_url(&provider.base_url, path, parts);
+        let body = match &parts.body {
+            Some(v) => RequestBody::Json(v.clone()),
+            None => RequestBody::None,
+        };
+        let mut refreshed = false;
+        loop {
+            let (name, value, token) = provider
+                .auth
+                .header(&provider.base_url, &self.upstream)
+                .await?;
+            let request = HttpRequest {
+                method,
+                url: url.clone(),
+                headers: vec![(name, value)],
+                body: match &body {
+                    RequestBody::Json(v) => RequestBody::Json(v.clone()),
+                    _ => RequestBody::None,
+                },
+                retry_safe,
+            };
+            let response = self.upstream.send(&request).await?;
+            if response.status == 401 && provider.auth.can_refresh() && !refreshed {
+                tracing::info!(provider = provider.spec.id, "401: obtaining a new token");
+                provider.auth.invalidate(&token).await;
+                refreshed = true;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+
+    /// The dry-run answer: the exact request(s) the call would send, credentials masked.
+    fn plan(&self, op: &OperationSpec, provider: &ProviderClient, parts: &RequestParts) -> Value {
+        let auth_header = provider.auth.credential().header_name();
+        let request = |method: Method, path: &str, parts: &RequestParts| {
+            let mut headers = Map::new();
+            headers.insert("accept".into(), json!("application/json"));
+            headers.insert(auth_header.into(), json!(redact::MASK));
+            if parts.body.is_some() {
+                headers.insert("content-type".into(), json!("application/json"));
+            }
+            headers.insert("user-agent".into(), json!(USER_AGENT));
+            let mut r = Map::new();
+            r.insert("method".into(), json!(method.as_str()));
+            r.insert(
+                "url".into(),
+                json!(build_url(&provider.base_url, path, parts)),
+            );
+            r.insert("headers".into(), Value::Object(headers));
+            if let Some(body) = &parts.body {
+                r.insert("body".into(), body.clone());
+            }
+            r
+        };
+        let mut requests = Vec::new();
+        let mut note = String::from("Nothing was sent.");
+        match op.flow {
+            Flow::Single => requests.push(request(op.method, op.path, parts)),
+            Flow::FallbackOn404 { path } => {
+                requests.push(request(op.method, op.path, parts));
+                note.push_str(&format!(" On a 404 the request is repeated at {path}."));
+            }
+            Flow::ReadFirst {
+                path,
+                query,
+                explain,
+                ..
+            } => {
+                requests.push(request(Method::Get, path, &read_parts(parts, query)));
+                let mut write = request(op.method, op.path, parts);
+                write.insert("body_is".into(), json!(explain));
+                requests.push(write);
+            }
+        }
+        json!({ "dry_run": true, "requests": requests, "note": note })
+    }
+}
+
+/// The parts of a flow's preliminary read: the same path parameters, the read's own query.
+fn read_parts(parts: &RequestParts, query: &[(&'static str, &'static str)]) -> RequestParts {
+    RequestParts {
+        path_params: parts.path_params.clone(),
+        query: query.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+        body: None,
+    }
+}
+
+fn take_dry_run(args: &mut Value) -> Result<bool, ToolError> {
+    match args.as_object_mut().and_then(|m| m.remove("dry_run")) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(b),
+        Some(_) => Err(ToolError::Invalid(crate::args::InvalidArgument::new(
+            "dry_run",
+            "wrong type: expected a boolean",
+        ))),
+    }
+}
+
+fn expect_success(response: HttpResponse) -> Result<HttpResponse, ToolError> {
+    match response.status {
+        200..=299 => Ok(response),
+        300..=399 => Err(ToolError::Redirect {
+            status: response.status,
+            location: response.location,
+        }),
+        _ => Err(ToolError::Vendor(response)),
+    }
+}
+
+/// The structured result: objects as they are, anything else wrapped so the result is always
+/// an object (`{"items": [...]}` for arrays).
+fn result_object(response: HttpResponse) -> Value {
+    match response.body {
+        ResponseBody::Json(Value::Object(map)) => Value::Object(map),
+        ResponseBody::Json(Value::Array(items)) => json!({ "items": items }),
+        ResponseBody::Json(other) => json!({ "value": other }),
+        ResponseBody::Text(text) => json!({ "status": response.status, "text": text }),
+        ResponseBody::Empty => json!({ "status": response.status }),
+    }
+}
+
+/// Characters left as they are in a path segment (RFC 3986 unreserved); everything else,
+/// spaces, parentheses, colons and slashes included, is percent-encoded.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `{base}{path}` with placeholders filled (percent-encoded) and the query appended.
+pub fn build_url(base: &str, template: &str, parts: &RequestParts) -> String {
+    let mut url = String::with_capacity(base.len() + template.len() + 32);
+    url.push_str(base);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        url.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        let name = &rest[open + 1..open + close];
+        let value = parts.path_param(name).unwrap_or_default();
+        url.extend(percent_encoding::utf8_percent_encode(value, PATH_SEGMENT));
+        rest = &rest[open + close + 1..];
+    }
+    url.push_str(rest);
+    if !parts.query.is_empty() {
+        url.push('?');
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &parts.query {
+            query.append_pair(k, v);
+        }
+        url.push_str(&query.finish());
+    }
+    url
+}
+
+/// Shared handle used by the surfaces.
+pub type SharedEngine = Arc<Engine>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_encode_path_parameters() {
+        let parts = RequestParts::new()
+            .path("name", "Prod MySQL (EU): a/b")
+            .query("withoutCredentialValue", "true")
+            .query("ids", "a,b c");
+        assert_eq!(
+            build_url("https://h/api/v1", "/ds_connections/{name}", &parts),
+            "https://h/api/v1/ds_connections/Prod%20MySQL%20%28EU%29%3A%20a%2Fb?withoutCredentialValue=true&ids=a%2Cb+c"
+        );
+        assert_eq!(
+            build_url("https://h", "/x", &RequestParts::new()),
+            "https://h/x"
+        );
+    }
+}

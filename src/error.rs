@@ -1,0 +1,184 @@
+//! Errors of a tool call, and the one function that turns them into the contract's envelope
+//! `{"error": {"provider", "status", "code", "message", "hint"}}`.
+
+use serde_json::{Map, Value, json};
+
+use crate::args::InvalidArgument;
+use crate::providers::ProviderSpec;
+use crate::redact::{self, CallSecrets};
+use crate::upstream::auth::AuthError;
+use crate::upstream::{HttpResponse, TransportError};
+
+/// Why a call failed. Each kind maps to the envelope in [`ToolError::envelope`].
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    /// An argument broke a rule; nothing was sent.
+    #[error("{0}")]
+    Invalid(#[from] InvalidArgument),
+    /// A `${secret:NAME}` reference names no variable; nothing was sent.
+    #[error("`{field}`: the secret reference ${{secret:{name}}} is not set")]
+    UnknownSecret { field: String, name: String },
+    /// The vendor answered with an error status.
+    #[error("the vendor answered HTTP {}", .0.status)]
+    Vendor(HttpResponse),
+    /// The vendor answered with a redirect, which is never followed.
+    #[error("the vendor redirected (HTTP {status})")]
+    Redirect {
+        status: u16,
+        location: Option<String>,
+    },
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The client cancelled the call.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl ToolError {
+    /// The error envelope, redacted (the call's secrets, every known credential) and stripped
+    /// of hidden characters.
+    pub fn envelope(&self, provider: &ProviderSpec, secrets: &CallSecrets) -> Value {
+        let mut error = Map::new();
+        error.insert("provider".into(), json!(provider.id));
+        let (status, code, message, hint) = self.describe(provider);
+        if let Some(status) = status {
+            error.insert("status".into(), json!(status));
+        }
+        if let Some(code) = code {
+            error.insert("code".into(), json!(code));
+        }
+        error.insert("message".into(), json!(message));
+        error.insert("hint".into(), json!(hint));
+        if let ToolError::Invalid(e) = self {
+            error.insert("field".into(), json!(e.field));
+        }
+        let mut envelope = json!({ "error": error });
+        redact::redact_json(&mut envelope, Some(secrets));
+        redact::sanitize_json(&mut envelope);
+        envelope
+    }
+
+    /// Status, code, message and hint for this error.
+    fn describe(&self, provider: &ProviderSpec) -> (Option<u16>, Option<String>, String, String) {
+        let base_var = provider.base_url_var;
+        match self {
+            ToolError::Invalid(e) => (
+                None,
+                Some("INVALID_ARGUMENT".into()),
+                e.to_string(),
+                format!("fix `{}` and call again; nothing was sent", e.field),
+            ),
+            ToolError::UnknownSecret { name, .. } => (
+                None,
+                Some("UNKNOWN_SECRET_REFERENCE".into()),
+                self.to_string(),
+                format!(
+                    "set DATASOURCE_MCP_SECRET_{name} in the server's environment, or use another reference; nothing was sent"
+                ),
+            ),
+            ToolError::Vendor(response) => {
+                let code = response.code();
+                let message = response
+                    .message()
+                    .unwrap_or_else(|| format!("HTTP {} with no message", response.status));
+                let hint = code
+                    .as_deref()
+                    .and_then(provider.code_hint)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| status_hint(provider, response.status, &message));
+                (Some(response.status), code, message, hint)
+            }
+            ToolError::Redirect { status, location } => {
+                let target = location
+                    .as_deref()
+                    .and_then(|l| reqwest::Url::parse(l).ok())
+                    .and_then(|u| u.host_str().map(str::to_string))
+                    .unwrap_or_else(|| "another address".into());
+                (
+                    Some(*status),
+                    Some("REDIRECTED".into()),
+                    format!(
+                        "the vendor redirected the request to {target}; redirects are not followed, so credentials stay with the configured host"
+                    ),
+                    format!("set {base_var} to the address the vendor redirects to"),
+                )
+            }
+            ToolError::Auth(AuthError::Refused { status, message }) => (
+                Some(*status),
+                Some("AUTHENTICATION_FAILED".into()),
+                format!("{} refused the credential: {message}", provider.title),
+                provider.credential_hint.to_string(),
+            ),
+            ToolError::Auth(AuthError::Transport(t)) => transport(provider, t),
+            ToolError::Auth(e) => (
+                None,
+                Some("AUTHENTICATION_FAILED".into()),
+                e.to_string(),
+                provider.credential_hint.to_string(),
+            ),
+            ToolError::Transport(t) => transport(provider, t),
+            ToolError::Cancelled => (
+                None,
+                Some("CANCELLED".into()),
+                "the call was cancelled by the client".into(),
+                "call again if it is still wanted".into(),
+            ),
+        }
+    }
+}
+
+fn transport(
+    provider: &ProviderSpec,
+    t: &TransportError,
+) -> (Option<u16>, Option<String>, String, String) {
+    let base_var = provider.base_url_var;
+    let (code, hint) = match t {
+        TransportError::Connect { .. } => (
+            "CONNECTION_FAILED",
+            format!("check {base_var} and that the host is reachable from this machine"),
+        ),
+        TransportError::Timeout { .. } => (
+            "TIMEOUT",
+            format!(
+                "check {base_var}; if the vendor is just slow, raise DATASOURCE_MCP_REQUEST_TIMEOUT"
+            ),
+        ),
+        TransportError::TooLarge { .. } => (
+            "RESPONSE_TOO_LARGE",
+            "ask for less (a limit, a page, fewer ids) or raise DATASOURCE_MCP_MAX_RESPONSE_BYTES"
+                .into(),
+        ),
+        TransportError::Other { .. } => (
+            "UPSTREAM_UNREACHABLE",
+            format!("check {base_var} and the network"),
+        ),
+    };
+    (None, Some(code.into()), t.to_string(), hint)
+}
+
+/// A hint from the HTTP status (and, for duplicates, the message).
+fn status_hint(provider: &ProviderSpec, status: u16, message: &str) -> String {
+    let lower = message.to_ascii_lowercase();
+    if status == 409 || lower.contains("already exist") || lower.contains("duplicate") {
+        return "the name already exists: pick another or update it".into();
+    }
+    match status {
+        401 => provider.credential_hint.to_string(),
+        403 => format!(
+            "the {} credential lacks permission for this operation",
+            provider.title
+        ),
+        404 => "nothing with that name or id exists: list first to see what does".into(),
+        429 => "the vendor is rate limiting: wait a little and call again".into(),
+        400 | 422 => {
+            "the vendor rejected the request: fix what the message names and call again".into()
+        }
+        500..=599 => format!(
+            "{} failed on its side: call again later; if it persists, check the vendor's status",
+            provider.title
+        ),
+        _ => "read the vendor's message".into(),
+    }
+}

@@ -1,0 +1,263 @@
+//! The operation table: every tool is one row of data.
+//!
+//! A row says what the tool is called and what it does for an agent (name, description,
+//! annotations), and what it sends (method, path template, argument type, flow). One generic
+//! dispatcher ([`crate::engine`]) executes any row; every surface (MCP stdio and HTTP, the
+//! `call` CLI, schema and skill export) reads the same rows. Adding a vendor operation means one
+//! row and one argument type in that vendor's file under `providers/`.
+
+use serde_json::{Map, Value};
+
+use crate::args::{InvalidArgument, ToolArgs};
+use crate::providers::Provider;
+
+/// HTTP method of a row's request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// The four MCP tool annotations, always all set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hints {
+    pub read_only: bool,
+    pub destructive: bool,
+    pub idempotent: bool,
+    pub open_world: bool,
+}
+
+impl Hints {
+    /// Reads the vendor's catalog and changes nothing.
+    pub const READ: Hints = Hints {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: false,
+    };
+    /// Changes nothing but makes the vendor reach out to an external system (connection tests).
+    pub const PROBE: Hints = Hints {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: true,
+    };
+    /// Adds something new; repeating it would add it twice.
+    pub const CREATE: Hints = Hints {
+        read_only: false,
+        destructive: false,
+        idempotent: false,
+        open_world: false,
+    };
+    /// Changes named fields and keeps the rest; repeating it changes nothing more.
+    pub const UPDATE: Hints = Hints {
+        read_only: false,
+        destructive: false,
+        idempotent: true,
+        open_world: false,
+    };
+    /// Replaces a whole record (what is not sent is lost).
+    pub const REPLACE: Hints = Hints {
+        read_only: false,
+        destructive: true,
+        idempotent: true,
+        open_world: false,
+    };
+    /// Removes something.
+    pub const DELETE: Hints = Hints {
+        read_only: false,
+        destructive: true,
+        idempotent: true,
+        open_world: false,
+    };
+    /// Starts work upstream that reaches an external system (a sync).
+    pub const TRIGGER: Hints = Hints {
+        read_only: false,
+        destructive: false,
+        idempotent: false,
+        open_world: true,
+    };
+}
+
+/// The argument type of a row, erased so rows can live in one static table.
+#[derive(Clone, Copy)]
+pub struct ArgsSpec {
+    /// JSON schema of the arguments (generated from the type).
+    pub schema: fn() -> Map<String, Value>,
+    /// Deserializes, validates and builds the request parts.
+    pub prepare: fn(Value) -> Result<RequestParts, InvalidArgument>,
+}
+
+impl ArgsSpec {
+    pub const fn of<A: ToolArgs>() -> Self {
+        ArgsSpec {
+            schema: crate::schema::input_schema::<A>,
+            prepare: crate::args::prepare::<A>,
+        }
+    }
+}
+
+/// How the vendor's answer becomes the tool result.
+#[derive(Clone, Copy)]
+pub struct Output {
+    /// `outputSchema` of the result, when the shape is known. Kept lean: only what an agent
+    /// needs to read the result, every property optional so vendor variations still conform.
+    pub schema: Option<fn() -> Map<String, Value>>,
+}
+
+impl Output {
+    pub const PASSTHROUGH: Output = Output { schema: None };
+
+    pub const fn typed<T: schemars::JsonSchema + 'static>() -> Self {
+        Output {
+            schema: Some(crate::schema::output_schema::<T>),
+        }
+    }
+}
+
+/// What a row's request becomes when one call runs.
+#[derive(Clone, Copy)]
+pub enum Flow {
+    /// One request.
+    Single,
+    /// On 404 the same request goes to an older path (vendors that moved an endpoint).
+    FallbackOn404 { path: &'static str },
+    /// Read the current resource first (GET `path` with `query`), then `then` turns it and the
+    /// caller's parts into the write. Used where the vendor's write replaces what it is not sent.
+    ReadFirst {
+        path: &'static str,
+        query: &'static [(&'static str, &'static str)],
+        then: fn(current: Value, parts: RequestParts) -> Result<RequestParts, InvalidArgument>,
+        /// What the dry-run plan says the second request's body will be.
+        explain: &'static str,
+    },
+}
+
+/// One tool.
+pub struct OperationSpec {
+    /// `<provider>_<verb>_<noun>`.
+    pub name: &'static str,
+    pub provider: Provider,
+    /// Short human title (MCP `title` annotation).
+    pub title: &'static str,
+    /// What the tool does and when to use it, for the agent.
+    pub description: &'static str,
+    pub method: Method,
+    /// Path relative to the provider's base URL; `{name}` placeholders are filled from the
+    /// arguments, percent-encoded.
+    pub path: &'static str,
+    pub hints: Hints,
+    pub args: ArgsSpec,
+    pub output: Output,
+    pub flow: Flow,
+}
+
+impl OperationSpec {
+    /// Whether the call changes something upstream (and so takes `dry_run`).
+    pub fn mutates(&self) -> bool {
+        !self.hints.read_only
+    }
+
+    /// Whether its requests may be sent again after a transient failure: only requests that
+    /// change nothing. A write is never re-sent.
+    pub fn retry_safe(&self) -> bool {
+        self.hints.read_only
+    }
+}
+
+/// The parts of one request that come from the arguments.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestParts {
+    /// Values for the `{placeholders}` of the path (unencoded).
+    pub path_params: Vec<(&'static str, String)>,
+    pub query: Vec<(&'static str, String)>,
+    pub body: Option<Value>,
+}
+
+impl RequestParts {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn path(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.path_params.push((name, value.into()));
+        self
+    }
+
+    pub fn query(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.query.push((name, value.to_string()));
+        self
+    }
+
+    pub fn query_opt(self, name: &'static str, value: Option<impl ToString>) -> Self {
+        match value {
+            Some(v) => self.query(name, v),
+            None => self,
+        }
+    }
+
+    pub fn body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    pub fn path_param(&self, name: &str) -> Option<&str> {
+        self.path_params
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Every operation of every provider, in provider order.
+pub fn all() -> impl Iterator<Item = &'static OperationSpec> {
+    crate::providers::ALL
+        .iter()
+        .flat_map(|p| p.operations.iter())
+}
+
+pub fn find(name: &str) -> Option<&'static OperationSpec> {
+    all().find(|op| op.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_contract() {
+        let mut seen = std::collections::HashSet::new();
+        for op in all() {
+            assert!(op.name.len() <= 64, "{}", op.name);
+            assert!(
+                op.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{}",
+                op.name
+            );
+            assert!(
+                op.name.starts_with(&format!("{}_", op.provider.id())),
+                "{}",
+                op.name
+            );
+            assert!(seen.insert(op.name), "duplicate {}", op.name);
+            assert!(op.path.starts_with('/'), "{}", op.name);
+        }
+    }
+}

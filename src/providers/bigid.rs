@@ -1,0 +1,540 @@
+//! BigID Data Sources API (`ds-connections`). Facts and sources:
+//! `shared/reference/vendor-apis.md` §1.
+//!
+//! - Auth: a user token is exchanged at `GET /refresh-access-token` (raw `Authorization`) for
+//!   `systemToken`; username/password at `POST /sessions` for `auth_token`; an access token is
+//!   used as is. Tokens go in a raw `Authorization` header unless `BIGID_AUTH_SCHEME=bearer`.
+//! - Paths mix `ds-connections` (list, export, test) and `ds_connections` (one source by name)
+//!   on purpose: that is BigID's API.
+//! - Bodies wrap the source as `{"ds_connection": {...}}`.
+//! - Templates moved from `/ds-templates` to `/ds-connections-types`; both are tried.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::{ConfigError, Env, EnvVar, Provider, ProviderSpec, pair};
+use crate::args::{InvalidArgument, ToolArgs, check};
+use crate::operation::{ArgsSpec, Flow, Hints, Method, OperationSpec, Output, RequestParts};
+use crate::redact;
+use crate::secret::SecretString;
+use crate::upstream::auth::{AuthHeader, Credential, ExchangeSend, Scheme, TokenExchange};
+
+pub static SPEC: ProviderSpec = ProviderSpec {
+    provider: Provider::BigId,
+    id: "bigid",
+    title: "BigID",
+    base_url_var: "BIGID_BASE_URL",
+    default_base_url: None,
+    env: &[
+        EnvVar {
+            name: "BIGID_BASE_URL",
+            help: "API base, e.g. https://acme.bigid.cloud/api/v1 (required)",
+            secret: false,
+        },
+        EnvVar {
+            name: "BIGID_USER_TOKEN",
+            help: "user (refresh) token from Administration → Access Management; exchanged for a session token",
+            secret: true,
+        },
+        EnvVar {
+            name: "BIGID_USERNAME",
+            help: "with BIGID_PASSWORD: logs in at POST /sessions",
+            secret: false,
+        },
+        EnvVar {
+            name: "BIGID_PASSWORD",
+            help: "with BIGID_USERNAME",
+            secret: true,
+        },
+        EnvVar {
+            name: "BIGID_ACCESS_TOKEN",
+            help: "a session/system token used as is (no exchange)",
+            secret: true,
+        },
+        EnvVar {
+            name: "BIGID_AUTH_SCHEME",
+            help: "`raw` (default: Authorization: <token>) or `bearer`",
+            secret: false,
+        },
+    ],
+    credential,
+    setup: "BIGID_BASE_URL + BIGID_USER_TOKEN (or BIGID_USERNAME + BIGID_PASSWORD, or BIGID_ACCESS_TOKEN)",
+    credential_hint: "check BIGID_USER_TOKEN (or BIGID_USERNAME/BIGID_PASSWORD, or BIGID_ACCESS_TOKEN)",
+    code_hint: |_| None,
+    operations: OPERATIONS,
+};
+
+fn credential(env: &dyn Env) -> Result<Option<Credential>, ConfigError> {
+    let scheme = match env.var("BIGID_AUTH_SCHEME").as_deref() {
+        None | Some("raw") => Scheme::Raw,
+        Some("bearer") => Scheme::Bearer,
+        Some(_) => {
+            return Err(ConfigError(
+                "BIGID_AUTH_SCHEME must be `raw` or `bearer`".into(),
+            ));
+        }
+    };
+    let header = AuthHeader::authorization(scheme);
+    let login = pair(env, "BIGID_USERNAME", "BIGID_PASSWORD")?;
+    if let Some(token) = env.var("BIGID_USER_TOKEN") {
+        return Ok(Some(Credential::Exchange {
+            exchange: TokenExchange {
+                method: Method::Get,
+                path: "/refresh-access-token",
+                send: ExchangeSend::Header(
+                    AuthHeader::authorization(Scheme::Raw),
+                    SecretString::new(token),
+                ),
+                token_pointer: "/systemToken",
+            },
+            header,
+        }));
+    }
+    if let Some((username, password)) = login {
+        return Ok(Some(Credential::Exchange {
+            exchange: TokenExchange {
+                method: Method::Post,
+                path: "/sessions",
+                send: ExchangeSend::Json(vec![
+                    ("username", SecretString::new(username)),
+                    ("password", SecretString::new(password)),
+                ]),
+                token_pointer: "/auth_token",
+            },
+            header,
+        }));
+    }
+    Ok(env
+        .var("BIGID_ACCESS_TOKEN")
+        .map(|token| Credential::Static {
+            header,
+            value: SecretString::new(token),
+        }))
+}
+
+static OPERATIONS: &[OperationSpec] = &[
+    OperationSpec {
+        name: "bigid_list_data_sources",
+        provider: Provider::BigId,
+        title: "List BigID data sources",
+        description: "List the data sources configured in BigID (name, type, enabled, scanner group, …). Page with skip/limit.",
+        method: Method::Get,
+        path: "/ds-connections",
+        hints: Hints::READ,
+        args: ArgsSpec::of::<ListDataSources>(),
+        output: Output::PASSTHROUGH,
+        flow: Flow::Single,
+    },
+    OperationSpec {
+        name: "bigid_get_data_source",
+        provider: Provider::BigId,
+        title: "Get a BigID data source",
+        description: "Get one BigID data source by name, with all its fields (credential values are not returned).",
+        method: Method::Get,
+        path: "/ds_connections/{name}",
+        hints: Hints::READ,
+        args: ArgsSpec::of::<GetDataSource>(),
+        output: Output::PASSTHROUGH,
+        flow: Flow::Single,
+    },
+    OperationSpec {
+        name: "bigid_create_data_source",
+        provider: Provider::BigId,
+        title: "Create a BigID data source",
+        description: "Create a BigID data source. Get the connector template first (bigid_get_connector_template) to learn the type's fields, and test them with bigid_test_data_source_connection.",
+        method: Method::Post,
+        path: "/ds_connections",
+        hints: Hints::CREATE,
+        args: ArgsSpec::of::<CreateDataSource>(),
+        output: Output::PASSTHROUGH,
+        flow: Flow::Single,
+    },
+    OperationSpec {
+        name: "bigid_update_data_source",
+        provider: Provider::BigId,
+        title: "Update a BigID data source",
+        description: "Change fields of a BigID data source. Reads the source and writes it back with `changes` applied, so every field not named is kept (stored credentials included).",
+        method: Method::Put,
+        path: "/ds_connections/{name}",
+        hints: Hints::UPDATE,
+        args: ArgsSpec::of::<UpdateDataSource>(),
+        output: Output::PASSTHROUGH,
+        flow: Flow::ReadFirst {
+            path: "/ds_connections/{name}",
+            query: &[("withoutCredentialValue", "true")],
+            then: merge_changes,
+            explain: "the current source (from the first request) with `changes` applied; masked credentials are left out so BigID keeps the stored ones",
+        },
+    },
+    OperationSpec {
+        name: "bigid_delete_data_source",
+        provider: Provider::BigId,
+        title: "Delete a BigID data source",
+        description: "Delete a BigID data source by name. Its configuration is removed; export it first to keep a copy.",
+        method: Method::Delete,
+        path: "/ds_connections/{name}",
+        hints: Hints::DELETE,
+        args: ArgsSpec::of::<DeleteDataSource>(),
+        output: Output::PASSTHROUGH,
+        flow: Flow::Single,
+    },
+    OperationSpec {
+        name: "bigid_test_data_source_connection",
+        provider: Provider::BigId,
+        title: "Test a BigID connection",
+        description: "Ask BigID to connect with a candidate configuration, without saving it. Returns success and BigID's message.",
+        method: Method::Post,
+        path: "/ds-connection-test",
+        hints: Hints::PROBE,
+        args: ArgsSpec::of::<TestConnection>(),
+        output: Output::typed::<TestResult>(),
+        flow: Flow::Single,
+    },
+    OperationSpec {
+        name: "bigid_export_data_sources",
+        provider: Provider::BigId,
+        title: "Export BigID data sources",
+        description: "Export the full configuration of BigID data sources (all, or those named in ids) as JSON.",
+        method: Method::Get,
+        path: "/ds-connections/file-download/export",
+        hints: Hints::READ,
+        args: ArgsSpec::of::<ExportDataSources>(),
+        output: Output::PASSTHROUGH,
+        flow: Flow::Single,
+    },
+    OperationSpec {
+        name: "bigid_list_connector_templates",
+        provider: Provider::BigId,
+        title: "List BigID connector templates",
+        description: "List the connector types installed in BigID (rdb-mysql, s3-v2, snowflake, …), i.e. the values a data source's `type` can take.",
+        method: Method::Get,
+        path: "/ds-connections-types",
+        hints: Hints::READ,
+        args: ArgsSpec::of::<NoArgs>(),
+        output: Output::PASSTHROUGH,
+        flow: Flow::FallbackOn404 {
+            path: "/ds-templates",
+        },
+    },
+    OperationSpec {
+        name: "bigid_get_connector_template",
+        provider: Provider::BigId,
+        title: "Get a BigID connector template",
+        description: "Get a connector type's template: its fields (apiName, mandatory, mandatoryForTest, validation). Use it to build a data source.",
+        method: Method::Get,
+        path: "/ds-connections-types/template/{type}",
+        hints: Hints::READ,
+        args: ArgsSpec::of::<GetTemplate>(),
+        output: Output::PASSTHROUGH,
+        flow: Flow::FallbackOn404 {
+            path: "/ds-templates/{type}",
+        },
+    },
+];
+
+// ---- argument types -------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoArgs {}
+
+impl ToolArgs for NoArgs {
+    fn into_request(self) -> RequestParts {
+        RequestParts::new()
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListDataSources {
+    /// Data sources to skip (paging).
+    pub skip: Option<u32>,
+    /// Most data sources to return.
+    #[schemars(range(min = 1, max = 10000))]
+    pub limit: Option<u32>,
+}
+
+impl ToolArgs for ListDataSources {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        if let Some(limit) = self.limit {
+            check::range("limit", limit.into(), 1, 10_000)?;
+        }
+        Ok(())
+    }
+
+    fn into_request(self) -> RequestParts {
+        RequestParts::new()
+            .query_opt("skip", self.skip)
+            .query_opt("limit", self.limit)
+    }
+}
+
+/// BigID's own rule for data source names (rdb-mysql template): letters, digits, `_`, `-`,
+/// spaces, parentheses and colons.
+fn check_name(field: &str, name: &str) -> Result<(), InvalidArgument> {
+    check::not_blank(field, name)?;
+    let ok = name
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | ' ' | '(' | ')' | ':'));
+    if !ok {
+        return Err(InvalidArgument::new(
+            field,
+            "may hold only letters, digits, spaces, _ - ( ) :",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetDataSource {
+    /// Data source name, exactly as in BigID.
+    pub name: String,
+}
+
+impl ToolArgs for GetDataSource {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check::not_blank("name", &self.name)
+    }
+
+    fn into_request(self) -> RequestParts {
+        RequestParts::new()
+            .path("name", self.name)
+            .query("withoutCredentialValue", "true")
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteDataSource {
+    /// Name of the data source to delete.
+    pub name: String,
+}
+
+impl ToolArgs for DeleteDataSource {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check::not_blank("name", &self.name)
+    }
+
+    fn into_request(self) -> RequestParts {
+        RequestParts::new().path("name", self.name)
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum YesNo {
+    Yes,
+    No,
+}
+
+/// A data source as BigID stores it: `name`, `type` and the template's fields.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+pub struct DsConnection {
+    /// Unique name: letters, digits, spaces, _ - ( ) :
+    pub name: String,
+    /// Connector type, e.g. rdb-mysql (see bigid_list_connector_templates).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Whether BigID scans it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<YesNo>,
+    /// The template's other fields by apiName (rdb_url, username, password, scanner_group, …).
+    #[serde(flatten)]
+    pub fields: Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDataSource {
+    /// The new data source: name, type and the template's mandatory fields.
+    pub ds_connection: DsConnection,
+}
+
+impl ToolArgs for CreateDataSource {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check_name("ds_connection.name", &self.ds_connection.name)?;
+        check::not_blank("ds_connection.type", &self.ds_connection.kind)
+    }
+
+    fn into_request(self) -> RequestParts {
+        RequestParts::new().body(json!({ "ds_connection": self.ds_connection }))
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDataSource {
+    /// Name of the data source to change.
+    pub name: String,
+    /// Fields to set, by apiName; each replaces that field's value. Others are kept.
+    pub changes: Map<String, Value>,
+}
+
+impl ToolArgs for UpdateDataSource {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check::not_blank("name", &self.name)?;
+        if self.changes.is_empty() {
+            return Err(InvalidArgument::new(
+                "changes",
+                "must name at least one field",
+            ));
+        }
+        if let Some(new_name) = self.changes.get("name") {
+            let new_name = new_name
+                .as_str()
+                .ok_or_else(|| InvalidArgument::new("changes.name", "must be a string"))?;
+            check_name("changes.name", new_name)?;
+        }
+        Ok(())
+    }
+
+    fn into_request(self) -> RequestParts {
+        RequestParts::new()
+            .path("name", self.name)
+            .body(json!({ "ds_connection": self.changes }))
+    }
+}
+
+/// Whether a value is how BigID shows a stored credential it will not reveal.
+fn is_mask(value: &Value) -> bool {
+    value
+        .as_str()
+        .is_some_and(|s| s.len() >= 3 && s.chars().all(|c| c == '*'))
+}
+
+/// The update's write: the current source, hidden credentials dropped (writing a mask or an
+/// empty value back would replace the stored password), then the caller's changes on top.
+fn merge_changes(current: Value, mut parts: RequestParts) -> Result<RequestParts, InvalidArgument> {
+    let mut source = match current {
+        Value::Object(mut wrapper) => match wrapper.remove("ds_connection") {
+            Some(Value::Object(ds)) => ds,
+            _ => wrapper,
+        },
+        _ => Map::new(),
+    };
+    source.retain(|k, v| {
+        let hidden_secret = redact::is_secret_key(k) && (v.is_null() || v.as_str() == Some(""));
+        !is_mask(v) && !hidden_secret
+    });
+    let changes = parts
+        .body
+        .take()
+        .and_then(|b| b.get("ds_connection").cloned())
+        .and_then(|c| c.as_object().cloned())
+        .unwrap_or_default();
+    source.extend(changes);
+    Ok(parts.body(json!({ "ds_connection": source })))
+}
+
+/// A candidate configuration to test: `type` and the template's fields needed for a test.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+pub struct TestDsConnection {
+    /// Connector type, e.g. rdb-mysql.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The template's fields by apiName (mandatoryForTest ones at least).
+    #[serde(flatten)]
+    pub fields: Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestConnection {
+    /// Configuration to test; not saved.
+    pub ds_connection: TestDsConnection,
+}
+
+impl ToolArgs for TestConnection {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check::not_blank("ds_connection.type", &self.ds_connection.kind)
+    }
+
+    fn into_request(self) -> RequestParts {
+        RequestParts::new()
+            .body(json!({ "ds_connection": self.ds_connection, "isNewPassword": true }))
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TestResult {
+    pub success: bool,
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportDataSources {
+    /// Only these data sources (names); all when omitted.
+    pub ids: Option<Vec<String>>,
+}
+
+impl ToolArgs for ExportDataSources {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        for (i, id) in self.ids.iter().flatten().enumerate() {
+            let field = format!("ids[{i}]");
+            check::not_blank(&field, id)?;
+            if id.contains(',') {
+                return Err(InvalidArgument::new(field, "must not contain a comma"));
+            }
+        }
+        if self.ids.as_ref().is_some_and(Vec::is_empty) {
+            return Err(InvalidArgument::new(
+                "ids",
+                "must hold at least one id (omit it to export all)",
+            ));
+        }
+        Ok(())
+    }
+
+    fn into_request(self) -> RequestParts {
+        RequestParts::new().query_opt("ids", self.ids.map(|ids| ids.join(",")))
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetTemplate {
+    /// Connector type, e.g. rdb-mysql, s3-v2, snowflake, sharepoint-online.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl ToolArgs for GetTemplate {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check::not_blank("type", &self.kind)
+    }
+
+    fn into_request(self) -> RequestParts {
+        RequestParts::new().path("type", self.kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_keeps_unnamed_fields_and_drops_masks() {
+        let current = json!({"ds_connection": {"name": "db", "type": "rdb-mysql", "rdb_url": "h:3306",
+            "username": "u", "password": "********", "scanner_group": "default", "enabled": "yes"}});
+        let parts = RequestParts::new()
+            .path("name", "db")
+            .body(json!({"ds_connection": {"enabled": "no"}}));
+        let out = merge_changes(current, parts).unwrap();
+        assert_eq!(
+            out.body.unwrap(),
+            json!({"ds_connection": {"name": "db", "type": "rdb-mysql", "rdb_url": "h:3306",
+                "username": "u", "scanner_group": "default", "enabled": "no"}})
+        );
+    }
+
+    #[test]
+    fn names() {
+        assert!(check_name("n", "Prod MySQL (EU): orders_v2-1").is_ok());
+        assert!(check_name("n", "bad/name").is_err());
+        assert!(check_name("n", "bad.name").is_err());
+        assert!(check_name("n", "").is_err());
+    }
+}

@@ -1,0 +1,203 @@
+//! Tool definitions from the operation table: input and output schemas generated from Rust
+//! types, annotations, and the MCP `Tool` every surface lists.
+//!
+//! Schemas are normalised once here so clients see plain JSON Schema: no `$schema`, no
+//! `$ref` (subschemas inlined), optional fields are simply not required (never
+//! `["string","null"]`), and no non-standard integer `format`s.
+
+use std::sync::Arc;
+
+use rmcp::model::{Tool, ToolAnnotations};
+use schemars::JsonSchema;
+use schemars::generate::SchemaSettings;
+use serde_json::{Map, Value, json};
+
+use crate::operation::OperationSpec;
+
+fn generate<T: JsonSchema>(settings: SchemaSettings) -> Map<String, Value> {
+    let settings = settings.with(|s| {
+        s.meta_schema = None;
+        s.inline_subschemas = true;
+    });
+    let schema = settings.into_generator().into_root_schema_for::<T>();
+    let mut object = match serde_json::to_value(schema) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    // The tool's own description says what the arguments are for; a type's doc comment or
+    // name at the root would only repeat it.
+    object.remove("title");
+    object.remove("description");
+    object.remove("$defs");
+    normalise(&mut object);
+    object
+}
+
+/// Input schema of an argument type (what it accepts).
+pub fn input_schema<T: JsonSchema>() -> Map<String, Value> {
+    generate::<T>(SchemaSettings::draft2020_12().for_deserialize())
+}
+
+/// Output schema of a result type (what the tool returns).
+pub fn output_schema<T: JsonSchema>() -> Map<String, Value> {
+    let mut schema = generate::<T>(SchemaSettings::draft2020_12().for_serialize());
+    // Vendors add fields and omit optional ones: a result must still conform.
+    strip_required(&mut schema);
+    schema
+}
+
+fn strip_required(schema: &mut Map<String, Value>) {
+    schema.remove("required");
+    for key in ["properties"] {
+        if let Some(Value::Object(props)) = schema.get_mut(key) {
+            for v in props.values_mut() {
+                if let Value::Object(m) = v {
+                    strip_required(m);
+                }
+            }
+        }
+    }
+    if let Some(Value::Object(items)) = schema.get_mut("items") {
+        strip_required(items);
+    }
+}
+
+const NON_STANDARD_FORMATS: &[&str] = &[
+    "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "int",
+    "float", "double",
+];
+
+fn normalise(schema: &mut Map<String, Value>) {
+    // `["integer", "null"]` → `"integer"`: optional means "not required", not "nullable".
+    if let Some(Value::Array(types)) = schema.get("type") {
+        let non_null: Vec<Value> = types
+            .iter()
+            .filter(|t| t.as_str() != Some("null"))
+            .cloned()
+            .collect();
+        if non_null.len() == 1 {
+            schema.insert("type".into(), non_null[0].clone());
+        }
+    }
+    // `anyOf: [S, {type: null}]` → S (keeping this level's description).
+    if let Some(Value::Array(variants)) = schema.get("anyOf") {
+        let non_null: Vec<&Value> = variants
+            .iter()
+            .filter(|v| v.get("type").and_then(Value::as_str) != Some("null"))
+            .collect();
+        if non_null.len() == 1
+            && variants.len() == 2
+            && let Value::Object(inner) = non_null[0].clone()
+        {
+            schema.remove("anyOf");
+            for (k, v) in inner {
+                schema.entry(k).or_insert(v);
+            }
+        }
+    }
+    if schema.get("default") == Some(&Value::Null) {
+        schema.remove("default");
+    }
+    if let Some(Value::String(f)) = schema.get("format")
+        && NON_STANDARD_FORMATS.contains(&f.as_str())
+    {
+        schema.remove("format");
+    }
+    if let Some(Value::Array(values)) = schema.get_mut("enum") {
+        values.retain(|v| !v.is_null());
+    }
+    let mut visit = |v: &mut Value| {
+        if let Value::Object(m) = v {
+            normalise(m);
+        }
+    };
+    for key in ["items", "additionalProperties", "not", "if", "then", "else"] {
+        if let Some(v) = schema.get_mut(key) {
+            visit(v);
+        }
+    }
+    for key in ["properties", "patternProperties"] {
+        if let Some(Value::Object(props)) = schema.get_mut(key) {
+            props.values_mut().for_each(&mut visit);
+        }
+    }
+    for key in ["anyOf", "oneOf", "allOf", "prefixItems"] {
+        if let Some(Value::Array(list)) = schema.get_mut(key) {
+            list.iter_mut().for_each(&mut visit);
+        }
+    }
+}
+
+/// The `dry_run` argument every tool that changes something accepts.
+fn dry_run_property() -> Value {
+    json!({
+        "type": "boolean",
+        "description": "Return the exact request(s) this call would send, credentials masked, without sending anything."
+    })
+}
+
+/// The MCP definition of one operation.
+pub fn tool(op: &OperationSpec) -> Tool {
+    let mut input = (op.args.schema)();
+    if op.mutates()
+        && let Some(Value::Object(props)) = input.get_mut("properties")
+    {
+        props.insert("dry_run".into(), dry_run_property());
+    }
+    let annotations = ToolAnnotations::new()
+        .read_only(op.hints.read_only)
+        .destructive(op.hints.destructive)
+        .idempotent(op.hints.idempotent)
+        .open_world(op.hints.open_world);
+    let mut tool = Tool::new(op.name, op.description, Arc::new(input))
+        .with_title(op.title)
+        .with_annotations(annotations);
+    if let Some(output) = op.output.schema {
+        tool = tool.with_raw_output_schema(Arc::new(output()));
+    }
+    tool
+}
+
+/// A tool definition as written to `tool-schemas/<name>.json`: stable key order.
+pub fn snapshot(op: &OperationSpec) -> Value {
+    let tool = tool(op);
+    let mut out = Map::new();
+    out.insert("name".into(), json!(tool.name));
+    out.insert("title".into(), json!(tool.title));
+    out.insert("description".into(), json!(tool.description));
+    out.insert(
+        "annotations".into(),
+        json!({
+            "readOnlyHint": op.hints.read_only,
+            "destructiveHint": op.hints.destructive,
+            "idempotentHint": op.hints.idempotent,
+            "openWorldHint": op.hints.open_world,
+        }),
+    );
+    out.insert(
+        "inputSchema".into(),
+        Value::Object((*tool.input_schema).clone()),
+    );
+    if let Some(output) = &tool.output_schema {
+        out.insert("outputSchema".into(), Value::Object((**output).clone()));
+    }
+    sort_keys(Value::Object(out))
+}
+
+/// Recursively sorts object keys, so snapshots diff cleanly.
+pub fn sort_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sort_keys(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sort_keys).collect()),
+        other => other,
+    }
+}
