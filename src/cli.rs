@@ -1,0 +1,289 @@
+//! Command line: flags, subcommands, configuration from the environment.
+//!
+//! Credentials come only from the environment, never from flags (argv is visible in `ps`).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::engine::Engine;
+use crate::operation;
+use crate::providers::{self, ProcessEnv, ProviderConfig};
+use crate::schema;
+use crate::server::DataSourceServer;
+use crate::upstream::UpstreamSettings;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "datasource-mcp",
+    version,
+    about = "MCP server for data-source and connector management on BigID, Pentaho Data Catalog, Bigdata.com and DataBrain",
+    long_about = "MCP server for data-source and connector management on BigID, Pentaho Data Catalog, \
+Bigdata.com and DataBrain.\n\nWith no command it serves MCP over stdio. Providers are configured from \
+environment variables (see the README); credentials are never taken from flags."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub upstream: UpstreamArgs,
+}
+
+/// Limits of requests to the vendors.
+#[derive(Args, Debug, Clone)]
+pub struct UpstreamArgs {
+    /// Seconds to wait for a connection to a vendor.
+    #[arg(
+        long,
+        global = true,
+        env = "DATASOURCE_MCP_CONNECT_TIMEOUT",
+        default_value_t = 10.0,
+        value_name = "SECONDS"
+    )]
+    pub connect_timeout: f64,
+    /// Seconds a whole vendor request may take.
+    #[arg(
+        long,
+        global = true,
+        env = "DATASOURCE_MCP_REQUEST_TIMEOUT",
+        default_value_t = 60.0,
+        value_name = "SECONDS"
+    )]
+    pub request_timeout: f64,
+    /// Largest vendor response read, in bytes.
+    #[arg(long, global = true, env = "DATASOURCE_MCP_MAX_RESPONSE_BYTES", default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
+    pub max_response_bytes: usize,
+}
+
+impl UpstreamArgs {
+    pub fn settings(&self) -> Result<UpstreamSettings, String> {
+        let secs = |name: &str, v: f64| {
+            if v.is_finite() && v > 0.0 && v <= 3600.0 {
+                Ok(Duration::from_secs_f64(v))
+            } else {
+                Err(format!("{name} must be between 0 and 3600 seconds"))
+            }
+        };
+        if self.max_response_bytes < 1024 {
+            return Err("--max-response-bytes must be at least 1024".into());
+        }
+        Ok(UpstreamSettings {
+            connect_timeout: secs("--connect-timeout", self.connect_timeout)?,
+            request_timeout: secs("--request-timeout", self.request_timeout)?,
+            max_response_bytes: self.max_response_bytes,
+        })
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve MCP over stdio (what happens with no command).
+    Serve,
+    /// Print the tools the current environment enables.
+    Tools,
+    /// Write one JSON file per tool definition (name, description, annotations, schemas).
+    Schemas {
+        /// Directory to write to.
+        #[arg(long, default_value = "tool-schemas")]
+        out: PathBuf,
+        /// Compare with the files instead of writing; exit 1 on any difference.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::logging::init();
+    let settings = match cli.upstream.settings() {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    match cli.command {
+        None | Some(Command::Serve) => {
+            let configs = match configure() {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            run_async(serve_stdio(configs, settings))
+        }
+        Some(Command::Tools) => match configure() {
+            Ok(configs) => print_tools(&configs),
+            Err(code) => code,
+        },
+        Some(Command::Schemas { out, check }) => write_schemas(&out, check),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("datasource-mcp: {message}");
+    ExitCode::from(2)
+}
+
+/// Reads every provider from the environment; a half-configured provider stops start-up with
+/// one line naming the missing variable.
+fn configure() -> Result<Vec<ProviderConfig>, ExitCode> {
+    let configs = providers::configure_all(&ProcessEnv).map_err(|e| fail(&e.0))?;
+    if configs.is_empty() {
+        eprintln!("{}", setup_help());
+    }
+    Ok(configs)
+}
+
+/// What to set when nothing is configured.
+pub fn setup_help() -> String {
+    let mut text = String::from(
+        "datasource-mcp: no provider is configured, so no tools are listed. Set, for any of:\n",
+    );
+    for spec in providers::ALL {
+        text.push_str(&format!("  {:<10} {}\n", spec.title, spec.setup));
+    }
+    text.pop();
+    text
+}
+
+/// One runtime per process. stdio serves one client, so a single thread is enough and
+/// starts faster.
+fn run_async(fut: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    match runtime.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+async fn serve_stdio(
+    configs: Vec<ProviderConfig>,
+    settings: UpstreamSettings,
+) -> anyhow::Result<()> {
+    let engine = Arc::new(Engine::new(configs, settings));
+    let server = DataSourceServer::new(engine);
+    tracing::info!(
+        tools = server.catalog().operations().len(),
+        "datasource-mcp {} serving MCP over stdio",
+        env!("CARGO_PKG_VERSION")
+    );
+    crate::transport::stdio::serve(server).await
+}
+
+/// Waits for SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn print_tools(configs: &[ProviderConfig]) -> ExitCode {
+    let mut rows = Vec::new();
+    for op in operation::all() {
+        if !configs.iter().any(|c| c.provider == op.provider) {
+            continue;
+        }
+        let access = if op.hints.read_only {
+            "read-only"
+        } else if op.hints.destructive {
+            "destructive"
+        } else {
+            "write"
+        };
+        rows.push((op.name, access, op.title));
+    }
+    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(4).max(4);
+    println!("{:<width$}  {:<11}  TITLE", "TOOL", "ACCESS");
+    for (name, access, title) in &rows {
+        println!("{name:<width$}  {access:<11}  {title}");
+    }
+    ExitCode::SUCCESS
+}
+
+fn write_schemas(out: &Path, check: bool) -> ExitCode {
+    let diffs = match schema_files_diff(out, !check) {
+        Ok(d) => d,
+        Err(e) => return fail(&format!("{}: {e}", out.display())),
+    };
+    for d in &diffs {
+        eprintln!("{d}");
+    }
+    if !check {
+        eprintln!(
+            "wrote {} tool definitions to {}",
+            operation::all().count(),
+            out.display()
+        );
+        return ExitCode::SUCCESS;
+    }
+    if diffs.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "tool definitions differ from {}: run `datasource-mcp schemas --out {}`",
+        out.display(),
+        out.display()
+    );
+    ExitCode::from(1)
+}
+
+/// Compares (and, if `write`, rewrites) `dir` with the generated definitions. Returns what
+/// differed before writing.
+pub fn schema_files_diff(dir: &Path, write: bool) -> std::io::Result<Vec<String>> {
+    let mut diffs = Vec::new();
+    let mut expected = std::collections::BTreeSet::new();
+    if write {
+        std::fs::create_dir_all(dir)?;
+    }
+    for op in operation::all() {
+        let file = format!("{}.json", op.name);
+        let path = dir.join(&file);
+        let text = schema_file_text(op);
+        expected.insert(file.clone());
+        match std::fs::read_to_string(&path) {
+            Ok(current) if current == text => {}
+            Ok(_) => diffs.push(format!("changed: {file}")),
+            Err(_) => diffs.push(format!("missing: {file}")),
+        }
+        if write {
+            std::fs::write(&path, text)?;
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.ends_with(".json") && !expected.contains(&name) {
+                diffs.push(format!("not in the table: {name}"));
+                if write {
+                    std::fs::remove_file(entry.path())?;
+                }
+            }
+        }
+    }
+    Ok(diffs)
+}
+
+/// The checked-in form of one tool definition.
+pub fn schema_file_text(op: &operation::OperationSpec) -> String {
+    let mut text = serde_json::to_string_pretty(&schema::snapshot(op)).unwrap_or_default();
+    text.push('\n');
+    text
+}
