@@ -1,0 +1,876 @@
+//! BigID against the recording fake: for every tool, the exact request sent upstream (method,
+//! path, query, auth header, body) and the exact result; auth flows; errors.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+const UA: &str = concat!("datasource-mcp/", env!("CARGO_PKG_VERSION"));
+const USER_TOKEN: &str = "user-token-S3NT1NEL-7f3a9c";
+const SYSTEM_TOKEN: &str = "system-token-abc123";
+
+/// A fake BigID that exchanges the user token, and a client for it.
+async fn setup() -> (FakeUpstream, Client) {
+    let fake = FakeUpstream::start().await;
+    fake.on(
+        "GET",
+        "/api/v1/refresh-access-token",
+        Reply::json(200, json!({"success": true, "systemToken": SYSTEM_TOKEN})),
+    );
+    let base = fake.url("/api/v1");
+    let client = client(&[("BIGID_BASE_URL", &base), ("BIGID_USER_TOKEN", USER_TOKEN)]).await;
+    (fake, client)
+}
+
+/// Asserts one recorded request exactly, and the headers every request carries.
+fn assert_request(
+    r: &Recorded,
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+    auth: &str,
+    body: Option<Value>,
+) {
+    assert_eq!(r.method, method, "method of {r:?}");
+    assert_eq!(r.path, path, "path of {r:?}");
+    assert_eq!(r.query.as_deref(), query, "query of {r:?}");
+    assert_eq!(r.header("authorization"), Some(auth), "auth of {r:?}");
+    assert_eq!(r.header("user-agent"), Some(UA));
+    assert_eq!(r.header("accept"), Some("application/json"));
+    match body {
+        Some(b) => {
+            assert_eq!(r.header("content-type"), Some("application/json"));
+            assert_eq!(r.json(), b, "body of {r:?}");
+        }
+        None => assert_eq!(r.body, "", "no body expected in {r:?}"),
+    }
+}
+
+fn assert_token_exchange(r: &Recorded) {
+    assert_request(
+        r,
+        "GET",
+        "/api/v1/refresh-access-token",
+        None,
+        USER_TOKEN,
+        None,
+    );
+}
+
+#[tokio::test]
+async fn lists_tools_with_all_annotations() {
+    let (_fake, client) = setup().await;
+    let tools = client.list_all_tools().await.unwrap();
+    let names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
+    assert_eq!(
+        names,
+        [
+            "bigid_list_data_sources",
+            "bigid_get_data_source",
+            "bigid_create_data_source",
+            "bigid_update_data_source",
+            "bigid_delete_data_source",
+            "bigid_test_data_source_connection",
+            "bigid_export_data_sources",
+            "bigid_list_connector_templates",
+            "bigid_get_connector_template",
+        ]
+    );
+    for t in &tools {
+        let a = t.annotations.as_ref().expect("annotations");
+        assert!(
+            a.read_only_hint.is_some()
+                && a.destructive_hint.is_some()
+                && a.idempotent_hint.is_some()
+                && a.open_world_hint.is_some(),
+            "{} sets all four hints",
+            t.name
+        );
+        let dry_run = t
+            .input_schema
+            .get("properties")
+            .and_then(|p| p.get("dry_run"))
+            .is_some();
+        assert_eq!(
+            dry_run,
+            a.read_only_hint == Some(false),
+            "{} dry_run",
+            t.name
+        );
+    }
+    let delete = tools
+        .iter()
+        .find(|t| t.name == "bigid_delete_data_source")
+        .unwrap();
+    assert_eq!(
+        delete.annotations.as_ref().unwrap().destructive_hint,
+        Some(true)
+    );
+}
+
+#[tokio::test]
+async fn list_data_sources_with_paging_and_token_reuse() {
+    let (fake, client) = setup().await;
+    let listing = json!({"status": "success", "statusCode": 200,
+        "data": {"ds_connections": [{"name": "orders", "type": "rdb-mysql", "enabled": "yes"}]}});
+    fake.on(
+        "GET",
+        "/api/v1/ds-connections",
+        Reply::json(200, listing.clone()),
+    );
+
+    let (result, is_error) = call(
+        &client,
+        "bigid_list_data_sources",
+        json!({"skip": 10, "limit": 5}),
+    )
+    .await;
+    assert!(!is_error);
+    assert_eq!(result, listing);
+    let (again, _) = call(&client, "bigid_list_data_sources", json!({})).await;
+    assert_eq!(again, listing);
+
+    let reqs = fake.requests();
+    assert_eq!(
+        reqs.len(),
+        3,
+        "one token exchange, then two calls: {reqs:#?}"
+    );
+    assert_token_exchange(&reqs[0]);
+    assert_request(
+        &reqs[1],
+        "GET",
+        "/api/v1/ds-connections",
+        Some("skip=10&limit=5"),
+        SYSTEM_TOKEN,
+        None,
+    );
+    assert_request(
+        &reqs[2],
+        "GET",
+        "/api/v1/ds-connections",
+        None,
+        SYSTEM_TOKEN,
+        None,
+    );
+}
+
+#[tokio::test]
+async fn get_data_source_percent_encodes_the_name() {
+    let (fake, client) = setup().await;
+    let path = "/api/v1/ds_connections/Prod%20MySQL%20%28EU%29%3A%20orders";
+    let source = json!({"ds_connection": {"name": "Prod MySQL (EU): orders", "type": "rdb-mysql", "password": "********"}});
+    fake.on("GET", path, Reply::json(200, source));
+
+    let (result, is_error) = call(
+        &client,
+        "bigid_get_data_source",
+        json!({"name": "Prod MySQL (EU): orders"}),
+    )
+    .await;
+    assert!(!is_error);
+    assert_eq!(
+        result,
+        json!({"ds_connection": {"name": "Prod MySQL (EU): orders", "type": "rdb-mysql", "password": "***"}})
+    );
+    let reqs = fake.requests();
+    assert_request(
+        &reqs[1],
+        "GET",
+        path,
+        Some("withoutCredentialValue=true"),
+        SYSTEM_TOKEN,
+        None,
+    );
+}
+
+#[tokio::test]
+async fn create_data_source_wraps_ds_connection_and_masks_the_echo() {
+    let (fake, client) = setup().await;
+    let ds = json!({"name": "orders", "type": "rdb-mysql", "enabled": "yes",
+        "rdb_url": "mysql.internal:3306", "rdb_name": "orders", "username": "scan",
+        "password": SENTINEL, "scanner_group": "default"});
+    // A vendor that echoes the password back: the result must not carry it.
+    fake.on(
+        "POST",
+        "/api/v1/ds_connections",
+        Reply::json(201, json!({"ds_connection": ds.clone(), "_id": "65f0"})),
+    );
+
+    let (result, is_error) = call(
+        &client,
+        "bigid_create_data_source",
+        json!({"ds_connection": ds}),
+    )
+    .await;
+    assert!(!is_error);
+    let mut masked = ds.clone();
+    masked["password"] = json!("***");
+    assert_eq!(result, json!({"ds_connection": masked, "_id": "65f0"}));
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_request(
+        &reqs[1],
+        "POST",
+        "/api/v1/ds_connections",
+        None,
+        SYSTEM_TOKEN,
+        Some(json!({"ds_connection": ds})),
+    );
+}
+
+#[tokio::test]
+async fn update_reads_then_writes_the_merge() {
+    let (fake, client) = setup().await;
+    let path = "/api/v1/ds_connections/orders%20db";
+    fake.on(
+        "GET",
+        path,
+        Reply::json(
+            200,
+            json!({"ds_connection": {"name": "orders db", "type": "rdb-mysql",
+            "rdb_url": "mysql.internal:3306", "username": "scan", "password": "********",
+            "scanner_group": "default", "enabled": "yes", "custom_fields": [{"k": "v"}]}}),
+        ),
+    );
+    fake.on(
+        "PUT",
+        path,
+        Reply::json(200, json!({"status": "success", "statusCode": 200})),
+    );
+
+    let (result, is_error) = call(
+        &client,
+        "bigid_update_data_source",
+        json!({"name": "orders db", "changes": {"enabled": "no", "scanner_group": "eu"}}),
+    )
+    .await;
+    assert!(!is_error, "{result}");
+    assert_eq!(result, json!({"status": "success", "statusCode": 200}));
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 3);
+    assert_request(
+        &reqs[1],
+        "GET",
+        path,
+        Some("withoutCredentialValue=true"),
+        SYSTEM_TOKEN,
+        None,
+    );
+    assert_request(
+        &reqs[2],
+        "PUT",
+        path,
+        None,
+        SYSTEM_TOKEN,
+        Some(
+            json!({"ds_connection": {"name": "orders db", "type": "rdb-mysql",
+            "rdb_url": "mysql.internal:3306", "username": "scan",
+            "scanner_group": "eu", "enabled": "no", "custom_fields": [{"k": "v"}]}}),
+        ),
+    );
+}
+
+#[tokio::test]
+async fn update_of_a_missing_source_writes_nothing() {
+    let (fake, client) = setup().await;
+    fake.on(
+        "GET",
+        "/api/v1/ds_connections/ghost",
+        Reply::json(404, json!({"message": "Data source ghost not found"})),
+    );
+    let (result, is_error) = call(
+        &client,
+        "bigid_update_data_source",
+        json!({"name": "ghost", "changes": {"enabled": "no"}}),
+    )
+    .await;
+    assert!(is_error);
+    assert_eq!(
+        result,
+        json!({"error": {"provider": "bigid", "status": 404, "message": "Data source ghost not found",
+            "hint": "nothing with that name or id exists: list first to see what does"}})
+    );
+    assert!(fake.requests().iter().all(|r| r.method != "PUT"));
+}
+
+#[tokio::test]
+async fn delete_data_source() {
+    let (fake, client) = setup().await;
+    fake.on(
+        "DELETE",
+        "/api/v1/ds_connections/orders",
+        Reply::json(200, json!({"status": "success"})),
+    );
+    let (result, is_error) = call(
+        &client,
+        "bigid_delete_data_source",
+        json!({"name": "orders"}),
+    )
+    .await;
+    assert!(!is_error);
+    assert_eq!(result, json!({"status": "success"}));
+    assert_request(
+        &fake.requests()[1],
+        "DELETE",
+        "/api/v1/ds_connections/orders",
+        None,
+        SYSTEM_TOKEN,
+        None,
+    );
+}
+
+#[tokio::test]
+async fn empty_vendor_body_becomes_the_status() {
+    let (fake, client) = setup().await;
+    fake.on(
+        "DELETE",
+        "/api/v1/ds_connections/orders",
+        Reply::text(204, ""),
+    );
+    let (result, is_error) = call(
+        &client,
+        "bigid_delete_data_source",
+        json!({"name": "orders"}),
+    )
+    .await;
+    assert!(!is_error);
+    assert_eq!(result, json!({"status": 204}));
+}
+
+#[tokio::test]
+async fn test_connection_sends_is_new_password() {
+    let (fake, client) = setup().await;
+    fake.on(
+        "POST",
+        "/api/v1/ds-connection-test",
+        Reply::json(
+            200,
+            json!({"success": false, "message": "Connection refused"}),
+        ),
+    );
+    let ds = json!({"type": "rdb-mysql", "rdb_url": "db.invalid:3306", "username": "u", "password": "pw-1234"});
+    let (result, is_error) = call(
+        &client,
+        "bigid_test_data_source_connection",
+        json!({"ds_connection": ds}),
+    )
+    .await;
+    assert!(!is_error);
+    assert_eq!(
+        result,
+        json!({"success": false, "message": "Connection refused"})
+    );
+    assert_request(
+        &fake.requests()[1],
+        "POST",
+        "/api/v1/ds-connection-test",
+        None,
+        SYSTEM_TOKEN,
+        Some(json!({"ds_connection": ds, "isNewPassword": true})),
+    );
+}
+
+#[tokio::test]
+async fn export_joins_ids_and_wraps_arrays() {
+    let (fake, client) = setup().await;
+    let exported = json!([{"name": "a", "type": "s3-v2"}, {"name": "b", "type": "snowflake"}]);
+    fake.on(
+        "GET",
+        "/api/v1/ds-connections/file-download/export",
+        Reply::json(200, exported.clone()),
+    );
+    let (result, _) = call(
+        &client,
+        "bigid_export_data_sources",
+        json!({"ids": ["a", "b"]}),
+    )
+    .await;
+    assert_eq!(result, json!({"items": exported}));
+    let (_, _) = call(&client, "bigid_export_data_sources", json!({})).await;
+    let reqs = fake.requests();
+    assert_request(
+        &reqs[1],
+        "GET",
+        "/api/v1/ds-connections/file-download/export",
+        Some("ids=a%2Cb"),
+        SYSTEM_TOKEN,
+        None,
+    );
+    assert_request(
+        &reqs[2],
+        "GET",
+        "/api/v1/ds-connections/file-download/export",
+        None,
+        SYSTEM_TOKEN,
+        None,
+    );
+}
+
+#[tokio::test]
+async fn templates_fall_back_to_the_older_path_on_404() {
+    let (fake, client) = setup().await;
+    // No rule for /ds-connections-types: the fake answers 404.
+    fake.on(
+        "GET",
+        "/api/v1/ds-templates",
+        Reply::json(200, json!({"data": [{"type": "rdb-mysql"}]})),
+    );
+    let (result, is_error) = call(&client, "bigid_list_connector_templates", json!({})).await;
+    assert!(!is_error);
+    assert_eq!(result, json!({"data": [{"type": "rdb-mysql"}]}));
+    let reqs = fake.requests();
+    assert_request(
+        &reqs[1],
+        "GET",
+        "/api/v1/ds-connections-types",
+        None,
+        SYSTEM_TOKEN,
+        None,
+    );
+    assert_request(
+        &reqs[2],
+        "GET",
+        "/api/v1/ds-templates",
+        None,
+        SYSTEM_TOKEN,
+        None,
+    );
+
+    let template =
+        json!({"name": "rdb-mysql", "fields": [{"apiName": "rdb_url", "mandatory": true}]});
+    fake.on(
+        "GET",
+        "/api/v1/ds-connections-types/template/rdb-mysql",
+        Reply::json(200, template.clone()),
+    );
+    let (result, _) = call(
+        &client,
+        "bigid_get_connector_template",
+        json!({"type": "rdb-mysql"}),
+    )
+    .await;
+    assert_eq!(result, template);
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 4, "no fallback when the official path answers");
+    assert_request(
+        &reqs[3],
+        "GET",
+        "/api/v1/ds-connections-types/template/rdb-mysql",
+        None,
+        SYSTEM_TOKEN,
+        None,
+    );
+
+    let (result, is_error) = call(
+        &client,
+        "bigid_get_connector_template",
+        json!({"type": "no-such"}),
+    )
+    .await;
+    assert!(is_error);
+    assert_eq!(result["error"]["status"], 404);
+    let reqs = fake.requests();
+    assert_eq!(
+        reqs[4].path,
+        "/api/v1/ds-connections-types/template/no-such"
+    );
+    assert_eq!(reqs[5].path, "/api/v1/ds-templates/no-such");
+}
+
+#[tokio::test]
+async fn username_and_password_log_in_at_sessions() {
+    let fake = FakeUpstream::start().await;
+    fake.on(
+        "POST",
+        "/api/v1/sessions",
+        Reply::json(
+            200,
+            json!({"success": true, "message": "Enjoy your token!", "auth_token": "session-jwt-1"}),
+        ),
+    );
+    fake.on(
+        "GET",
+        "/api/v1/ds-connections",
+        Reply::json(200, json!({"data": {"ds_connections": []}})),
+    );
+    let client = client(&[
+        ("BIGID_BASE_URL", &fake.url("/api/v1")),
+        ("BIGID_USERNAME", "admin"),
+        ("BIGID_PASSWORD", SENTINEL),
+    ])
+    .await;
+    let (_, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
+    assert!(!is_error);
+    let reqs = fake.requests();
+    assert_eq!(reqs[0].method, "POST");
+    assert_eq!(reqs[0].path, "/api/v1/sessions");
+    assert_eq!(
+        reqs[0].json(),
+        json!({"username": "admin", "password": SENTINEL})
+    );
+    assert_eq!(reqs[0].header("authorization"), None);
+    assert_request(
+        &reqs[1],
+        "GET",
+        "/api/v1/ds-connections",
+        None,
+        "session-jwt-1",
+        None,
+    );
+}
+
+#[tokio::test]
+async fn access_token_is_used_as_is_and_bearer_is_optional() {
+    let fake = FakeUpstream::start().await;
+    fake.on("GET", "/api/v1/ds-connections", Reply::json(200, json!({})));
+    let base = fake.url("/api/v1");
+    let raw = client(&[("BIGID_BASE_URL", &base), ("BIGID_ACCESS_TOKEN", "tok-raw")]).await;
+    call(&raw, "bigid_list_data_sources", json!({})).await;
+    let bearer = client(&[
+        ("BIGID_BASE_URL", &base),
+        ("BIGID_ACCESS_TOKEN", "tok-b"),
+        ("BIGID_AUTH_SCHEME", "bearer"),
+    ])
+    .await;
+    call(&bearer, "bigid_list_data_sources", json!({})).await;
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 2, "no token exchange for an access token");
+    assert_eq!(reqs[0].header("authorization"), Some("tok-raw"));
+    assert_eq!(reqs[1].header("authorization"), Some("Bearer tok-b"));
+}
+
+#[tokio::test]
+async fn a_401_obtains_a_new_token_once_and_repeats_once() {
+    let (fake, client) = setup().await;
+    fake.once(
+        "GET",
+        "/api/v1/ds-connections",
+        Reply::json(401, json!({"message": "token expired"})),
+    );
+    fake.on(
+        "GET",
+        "/api/v1/ds-connections",
+        Reply::json(200, json!({"data": {}})),
+    );
+    let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
+    assert!(!is_error);
+    assert_eq!(result, json!({"data": {}}));
+    let paths: Vec<_> = fake.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/v1/refresh-access-token",
+            "/api/v1/ds-connections",
+            "/api/v1/refresh-access-token",
+            "/api/v1/ds-connections"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_second_401_is_an_error_naming_the_credential() {
+    let (fake, client) = setup().await;
+    fake.on(
+        "GET",
+        "/api/v1/ds-connections",
+        Reply::json(401, json!({"message": "Unauthorized"})),
+    );
+    let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
+    assert!(is_error);
+    assert_eq!(
+        result,
+        json!({"error": {"provider": "bigid", "status": 401, "message": "Unauthorized",
+            "hint": "check BIGID_USER_TOKEN (or BIGID_USERNAME/BIGID_PASSWORD, or BIGID_ACCESS_TOKEN)"}})
+    );
+    assert_eq!(
+        fake.requests().len(),
+        4,
+        "exchange, call, exchange, call: no more"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_user_token_is_an_authentication_error() {
+    let fake = FakeUpstream::start().await;
+    fake.on(
+        "GET",
+        "/api/v1/refresh-access-token",
+        Reply::json(401, json!({"message": "Invalid user token"})),
+    );
+    let client = client(&[
+        ("BIGID_BASE_URL", &fake.url("/api/v1")),
+        ("BIGID_USER_TOKEN", USER_TOKEN),
+    ])
+    .await;
+    let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
+    assert!(is_error);
+    assert_eq!(
+        result,
+        json!({"error": {"provider": "bigid", "status": 401, "code": "AUTHENTICATION_FAILED",
+            "message": "BigID refused the credential: Invalid user token",
+            "hint": "check BIGID_USER_TOKEN (or BIGID_USERNAME/BIGID_PASSWORD, or BIGID_ACCESS_TOKEN)"}})
+    );
+    assert_eq!(fake.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn vendor_errors_become_the_envelope() {
+    let (fake, client) = setup().await;
+    fake.on(
+        "POST",
+        "/api/v1/ds_connections",
+        Reply::json(400, json!({"status": "error", "message": format!("Data source with name orders already exists (password {SENTINEL})")})),
+    );
+    let (result, is_error) = call(
+        &client,
+        "bigid_create_data_source",
+        json!({"ds_connection": {"name": "orders", "type": "rdb-mysql", "password": SENTINEL}}),
+    )
+    .await;
+    assert!(is_error);
+    assert_eq!(
+        result,
+        json!({"error": {"provider": "bigid", "status": 400,
+            "message": "Data source with name orders already exists (password ***)",
+            "hint": "the name already exists: pick another or update it"}})
+    );
+
+    fake.on(
+        "GET",
+        "/api/v1/ds-connections",
+        Reply::text(503, "upstream overloaded"),
+    );
+    let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
+    assert!(is_error);
+    assert_eq!(
+        result,
+        json!({"error": {"provider": "bigid", "status": 503, "message": "upstream overloaded",
+            "hint": "BigID failed on its side: call again later; if it persists, check the vendor's status"}})
+    );
+}
+
+#[tokio::test]
+async fn a_closed_port_names_the_base_url_variable() {
+    // Bind then drop a listener: the port is closed.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let client = client(&[
+        ("BIGID_BASE_URL", &format!("http://127.0.0.1:{port}/api/v1")),
+        ("BIGID_ACCESS_TOKEN", "tok"),
+    ])
+    .await;
+    let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
+    assert!(is_error);
+    let error = &result["error"];
+    assert_eq!(error["provider"], "bigid");
+    assert_eq!(error["code"], "CONNECTION_FAILED");
+    assert!(error.get("status").is_none());
+    assert_eq!(
+        error["hint"],
+        "check BIGID_BASE_URL and that the host is reachable from this machine"
+    );
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!("could not connect to 127.0.0.1:{port}: ")),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed() {
+    let (fake, client) = setup().await;
+    let other = FakeUpstream::start().await;
+    fake.on(
+        "GET",
+        "/api/v1/ds-connections",
+        Reply::text(302, "").with_header("location", &other.url("/steal")),
+    );
+    let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
+    assert!(is_error);
+    assert_eq!(result["error"]["code"], "REDIRECTED");
+    assert_eq!(result["error"]["status"], 302);
+    assert_eq!(
+        result["error"]["hint"],
+        "set BIGID_BASE_URL to the address the vendor redirects to"
+    );
+    assert!(
+        other.requests().is_empty(),
+        "the credential never reaches another host"
+    );
+}
+
+/// Every validation rule answers an error naming the field, and nothing is sent.
+#[tokio::test]
+async fn validation_errors_send_nothing() {
+    let (fake, client) = setup().await;
+    let cases = [
+        (
+            "bigid_list_data_sources",
+            json!({"limit": 0}),
+            "limit",
+            "must be between 1 and 10000",
+        ),
+        (
+            "bigid_list_data_sources",
+            json!({"limit": "ten"}),
+            "limit",
+            "wrong type: expected u32, got string",
+        ),
+        ("bigid_list_data_sources", json!({"limt": 5}), "limt", ""),
+        ("bigid_get_data_source", json!({}), "name", "is required"),
+        (
+            "bigid_get_data_source",
+            json!({"name": "  "}),
+            "name",
+            "must not be empty",
+        ),
+        (
+            "bigid_get_data_source",
+            json!({"name": "a\u{202E}b"}),
+            "name",
+            "must not contain control or invisible characters",
+        ),
+        (
+            "bigid_create_data_source",
+            json!({"ds_connection": {"type": "rdb-mysql"}}),
+            "ds_connection.name",
+            "is required",
+        ),
+        (
+            "bigid_create_data_source",
+            json!({"ds_connection": {"name": "x"}}),
+            "ds_connection.type",
+            "is required",
+        ),
+        (
+            "bigid_create_data_source",
+            json!({"ds_connection": {"name": "a/b", "type": "rdb-mysql"}}),
+            "ds_connection.name",
+            "may hold only letters, digits, spaces, _ - ( ) :",
+        ),
+        (
+            "bigid_create_data_source",
+            json!({"ds_connection": {"name": "x", "type": "rdb-mysql", "enabled": "maybe"}}),
+            "ds_connection.enabled",
+            "must be yes or no",
+        ),
+        (
+            "bigid_create_data_source",
+            json!({"ds_connection": {"name": "x", "type": "t"}, "dry_run": "yes"}),
+            "dry_run",
+            "wrong type: expected a boolean",
+        ),
+        (
+            "bigid_update_data_source",
+            json!({"name": "x", "changes": {}}),
+            "changes",
+            "must name at least one field",
+        ),
+        (
+            "bigid_update_data_source",
+            json!({"name": "x"}),
+            "changes",
+            "is required",
+        ),
+        (
+            "bigid_update_data_source",
+            json!({"name": "x", "changes": {"name": "a.b"}}),
+            "changes.name",
+            "may hold only letters, digits, spaces, _ - ( ) :",
+        ),
+        (
+            "bigid_delete_data_source",
+            json!({"name": ""}),
+            "name",
+            "must not be empty",
+        ),
+        (
+            "bigid_test_data_source_connection",
+            json!({"ds_connection": {}}),
+            "ds_connection.type",
+            "is required",
+        ),
+        (
+            "bigid_export_data_sources",
+            json!({"ids": []}),
+            "ids",
+            "must hold at least one id (omit it to export all)",
+        ),
+        (
+            "bigid_export_data_sources",
+            json!({"ids": ["a,b"]}),
+            "ids[0]",
+            "must not contain a comma",
+        ),
+        (
+            "bigid_get_connector_template",
+            json!({"type": ""}),
+            "type",
+            "must not be empty",
+        ),
+        ("bigid_list_connector_templates", json!({"x": 1}), "x", ""),
+    ];
+    for (tool, args, field, reason) in cases {
+        let (result, is_error) = call(&client, tool, args.clone()).await;
+        assert!(is_error, "{tool} {args} should fail");
+        let error = &result["error"];
+        assert_eq!(error["code"], "INVALID_ARGUMENT", "{tool} {args}: {result}");
+        assert_eq!(error["field"], field, "{tool} {args}: {result}");
+        assert_eq!(error["provider"], "bigid");
+        assert!(error.get("status").is_none());
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("`{field}`: {reason}")),
+            "{tool} {args}: {message}"
+        );
+        assert_eq!(
+            error["hint"],
+            format!("fix `{field}` and call again; nothing was sent")
+        );
+    }
+    assert!(
+        fake.requests().is_empty(),
+        "nothing sent: {:#?}",
+        fake.requests()
+    );
+}
+
+#[tokio::test]
+async fn unknown_tool_is_a_protocol_error() {
+    let (fake, client) = setup().await;
+    let err = call_raw(&client, "bigid_drop_everything", json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("unknown tool: bigid_drop_everything"),
+        "{err}"
+    );
+    assert!(fake.requests().is_empty());
+}
+
+#[tokio::test]
+async fn dry_run_shows_the_request_and_sends_nothing() {
+    let (fake, client) = setup().await;
+    let (result, is_error) = call(
+        &client,
+        "bigid_create_data_source",
+        json!({"ds_connection": {"name": "orders", "type": "rdb-mysql", "password": SENTINEL}, "dry_run": true}),
+    )
+    .await;
+    assert!(!is_error);
+    let base = fake.url("/api/v1");
+    assert_eq!(
+        result,
+        json!({"dry_run": true, "note": "Nothing was sent.", "requests": [{
+            "method": "POST", "url": format!("{base}/ds_connections"),
+            "headers": {"accept": "application/json", "authorization": "***",
+                "content-type": "application/json", "user-agent": UA},
+            "body": {"ds_connection": {"name": "orders", "type": "rdb-mysql", "password": "***"}}}]})
+    );
+    assert!(fake.requests().is_empty(), "not even a token exchange");
+}
