@@ -4,8 +4,13 @@
 
 use std::io::{self, Write};
 
+use tracing::level_filters::LevelFilter;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::{FilterExt, Targets};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::redact;
 
@@ -42,20 +47,27 @@ impl<'a> MakeWriter<'a> for RedactingStderr {
     }
 }
 
-/// The filter: `RUST_LOG` (default `info`), with rmcp capped at `info`.
+/// `RUST_LOG`, or by default `info` for us and `warn` for the MCP library.
 pub fn filter() -> EnvFilter {
-    let base = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    base.add_directive("rmcp=info".parse().expect("static directive"))
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rmcp=warn"))
+}
+
+/// rmcp logs whole requests (tool arguments, passwords included) at debug and trace: whatever
+/// `RUST_LOG` asks, nothing of rmcp below `info` is written.
+pub fn rmcp_cap() -> Targets {
+    Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_target("rmcp", LevelFilter::INFO)
 }
 
 /// Installs the stderr logger and the panic hook. Call once, first thing.
 pub fn init() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter())
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(RedactingStderr)
         .with_ansi(false)
         .with_target(true)
-        .try_init();
+        .with_filter(filter().and(rmcp_cap()));
+    let _ = tracing_subscriber::registry().with(layer).try_init();
     install_panic_hook();
 }
 
