@@ -14,6 +14,7 @@ pub mod logging;
 pub mod operation;
 pub mod providers;
 pub mod redact;
+pub mod sandbox;
 pub mod schema;
 pub mod secret;
 pub mod server;
