@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::engine::Engine;
 use crate::operation;
 use crate::providers::{self, ProcessEnv, ProviderConfig};
+use crate::sandbox::Sandbox;
 use crate::schema;
 use crate::server::DataSourceServer;
 use crate::upstream::UpstreamSettings;
@@ -28,6 +29,10 @@ environment variables (see the README); credentials are never taken from flags."
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Serve against the built-in simulated vendor APIs (no vendor account needed); the
+    /// providers in the environment are ignored.
+    #[arg(long, global = true)]
+    pub sandbox: bool,
     #[command(flatten)]
     pub upstream: UpstreamArgs,
 }
@@ -84,6 +89,12 @@ pub enum Command {
     Serve,
     /// Print the tools the current environment enables.
     Tools,
+    /// Run only the simulated vendor APIs, printing each provider's base URL and credentials.
+    Sandbox {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8900")]
+        listen: std::net::SocketAddr,
+    },
     /// Write one JSON file per tool definition (name, description, annotations, schemas).
     Schemas {
         /// Directory to write to.
@@ -103,34 +114,72 @@ pub fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     match cli.command {
-        None | Some(Command::Serve) => {
-            let configs = match configure() {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            run_async(serve_stdio(configs, settings))
-        }
-        Some(Command::Tools) => match configure() {
-            Ok(configs) => print_tools(&configs),
-            Err(code) => code,
-        },
+        None | Some(Command::Serve) => run_async(async move {
+            let (configs, sandbox) = provider_configs(cli.sandbox).await?;
+            serve_stdio(configs, settings, sandbox).await
+        }),
+        Some(Command::Tools) => run_async(async move {
+            let (configs, _sandbox) = provider_configs(cli.sandbox).await?;
+            print_tools(&configs);
+            Ok(())
+        }),
+        Some(Command::Sandbox { listen }) => run_async(run_sandbox(listen)),
         Some(Command::Schemas { out, check }) => write_schemas(&out, check),
     }
+}
+
+/// An error that was already reported on stderr; exit 2 without repeating it.
+#[derive(Debug, thiserror::Error)]
+#[error("")]
+struct Reported;
+
+/// The providers to serve: from the environment, or every simulated one of a sandbox started
+/// here (the sandbox lives as long as the returned handle).
+async fn provider_configs(sandbox: bool) -> anyhow::Result<(Vec<ProviderConfig>, Option<Sandbox>)> {
+    if sandbox {
+        let sb = Sandbox::start(([127, 0, 0, 1], 0).into()).await?;
+        let configs = providers::configure_all(&sb.env()).map_err(|e| anyhow::anyhow!(e.0))?;
+        return Ok((configs, Some(sb)));
+    }
+    let configs = providers::configure_all(&ProcessEnv).map_err(|e| {
+        eprintln!("datasource-mcp: {}", e.0);
+        Reported
+    })?;
+    if configs.is_empty() {
+        eprintln!("{}", setup_help());
+    }
+    Ok((configs, None))
+}
+
+async fn run_sandbox(listen: std::net::SocketAddr) -> anyhow::Result<()> {
+    let sb = Sandbox::start(listen).await?;
+    println!(
+        "# datasource-mcp sandbox: simulated vendor APIs at {} (in memory; Ctrl-C to stop)",
+        sb.url()
+    );
+    for vendor in &sb.vendors {
+        println!("# {}", vendor.provider.spec().title);
+        for (k, v) in &vendor.env {
+            println!("export {k}={v}");
+        }
+        if !vendor.alternatives.is_empty() {
+            let alt: Vec<String> = vendor
+                .alternatives
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            println!("#   also accepted: {}", alt.join(" "));
+        }
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    shutdown_signal().await;
+    Ok(())
 }
 
 fn fail(message: &str) -> ExitCode {
     eprintln!("datasource-mcp: {message}");
     ExitCode::from(2)
-}
-
-/// Reads every provider from the environment; a half-configured provider stops start-up with
-/// one line naming the missing variable.
-fn configure() -> Result<Vec<ProviderConfig>, ExitCode> {
-    let configs = providers::configure_all(&ProcessEnv).map_err(|e| fail(&e.0))?;
-    if configs.is_empty() {
-        eprintln!("{}", setup_help());
-    }
-    Ok(configs)
 }
 
 /// What to set when nothing is configured.
@@ -157,6 +206,7 @@ fn run_async(fut: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
     };
     match runtime.block_on(fut) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<Reported>() => ExitCode::from(2),
         Err(e) => fail(&e.to_string()),
     }
 }
@@ -164,15 +214,38 @@ fn run_async(fut: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
 async fn serve_stdio(
     configs: Vec<ProviderConfig>,
     settings: UpstreamSettings,
+    sandbox: Option<Sandbox>,
 ) -> anyhow::Result<()> {
     let engine = Arc::new(Engine::new(configs, settings));
     let server = DataSourceServer::new(engine);
+    let tools = server.catalog().operations().len();
+    if let Some(sb) = &sandbox {
+        eprintln!("{}", sandbox_banner(sb, tools));
+    }
     tracing::info!(
-        tools = server.catalog().operations().len(),
+        tools,
         "datasource-mcp {} serving MCP over stdio",
         env!("CARGO_PKG_VERSION")
     );
-    crate::transport::stdio::serve(server).await
+    let result = crate::transport::stdio::serve(server).await;
+    drop(sandbox);
+    result
+}
+
+/// What `--sandbox` says on stderr: what it serves and how to connect a client.
+fn sandbox_banner(sb: &Sandbox, tools: usize) -> String {
+    let providers: Vec<&str> = sb.vendors.iter().map(|v| v.provider.id()).collect();
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "datasource-mcp".into());
+    format!(
+        "datasource-mcp {}: sandbox mode, {tools} tools ({}) against simulated vendor APIs at {}\n  \
+         state is in memory and starts from the same seed each run; nothing reaches a real vendor\n  \
+         try it in the MCP Inspector: npx @modelcontextprotocol/inspector {exe} --sandbox",
+        env!("CARGO_PKG_VERSION"),
+        providers.join(", "),
+        sb.url()
+    )
 }
 
 /// Waits for SIGINT or SIGTERM.
@@ -195,7 +268,7 @@ pub async fn shutdown_signal() {
     }
 }
 
-fn print_tools(configs: &[ProviderConfig]) -> ExitCode {
+fn print_tools(configs: &[ProviderConfig]) {
     let mut rows = Vec::new();
     for op in operation::all() {
         if !configs.iter().any(|c| c.provider == op.provider) {
@@ -215,7 +288,6 @@ fn print_tools(configs: &[ProviderConfig]) -> ExitCode {
     for (name, access, title) in &rows {
         println!("{name:<width$}  {access:<11}  {title}");
     }
-    ExitCode::SUCCESS
 }
 
 fn write_schemas(out: &Path, check: bool) -> ExitCode {
