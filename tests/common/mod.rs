@@ -202,6 +202,12 @@ async fn handle(
     response.body(Body::from(reply.body)).unwrap()
 }
 
+/// A plain HTTP client for talking to fakes and the sandbox directly.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// An environment map from pairs.
 pub fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     pairs
