@@ -7,12 +7,18 @@ use std::collections::HashMap;
 use crate::operation::OperationSpec;
 use crate::upstream::auth::Credential;
 
+pub mod bigdata;
 pub mod bigid;
+pub mod databrain;
+pub mod pdc;
 
 /// A vendor the server can talk to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Provider {
     BigId,
+    Pdc,
+    Bigdata,
+    DataBrain,
 }
 
 impl Provider {
@@ -24,6 +30,9 @@ impl Provider {
     pub fn spec(self) -> &'static ProviderSpec {
         match self {
             Provider::BigId => &bigid::SPEC,
+            Provider::Pdc => &pdc::SPEC,
+            Provider::Bigdata => &bigdata::SPEC,
+            Provider::DataBrain => &databrain::SPEC,
         }
     }
 
@@ -33,7 +42,7 @@ impl Provider {
 }
 
 /// Every provider, in the order tools are listed.
-pub static ALL: &[&ProviderSpec] = &[&bigid::SPEC];
+pub static ALL: &[&ProviderSpec] = &[&bigid::SPEC, &pdc::SPEC, &bigdata::SPEC, &databrain::SPEC];
 
 /// An environment variable a provider reads.
 pub struct EnvVar {

@@ -7,7 +7,10 @@
 //! memory, starts from the same seed every time, and is behind a mutex (concurrent requests
 //! are safe).
 
+pub mod bigdata;
 pub mod bigid;
+pub mod databrain;
+pub mod pdc;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -40,11 +43,13 @@ pub struct Simulation {
 }
 
 /// Every simulated vendor.
-pub static VENDORS: &[SimulatedVendor] = &[SimulatedVendor {
-    provider: Provider::BigId,
-    prefix: "/bigid/api/v1",
-    start: bigid::start,
-}];
+pub static VENDORS: &[SimulatedVendor] = &[
+    SimulatedVendor {
+        provider: Provider::BigId,
+        prefix: "/bigid/api/v1",
+        start: bigid::start,
+    },
+];
 
 /// How to reach one simulated vendor.
 #[derive(Debug, Clone)]
