@@ -182,7 +182,7 @@ impl Engine {
                 let current = self.send(provider, Method::Get, path, &read, true).await?;
                 let current = expect_success(current)?;
                 let current = current.json().cloned().unwrap_or(Value::Null);
-                let parts = then(current, parts)?;
+                let parts = then(current, parts).map_err(ToolError::Precondition)?;
                 let r = self
                     .send(provider, op.method, op.path, &parts, retry_safe)
                     .await?;

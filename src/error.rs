@@ -15,6 +15,10 @@ pub enum ToolError {
     /// An argument broke a rule; nothing was sent.
     #[error("{0}")]
     Invalid(#[from] InvalidArgument),
+    /// An argument does not fit the resource a flow read first (e.g. a sync date for a
+    /// connector type that takes none); only that read was sent, nothing was changed.
+    #[error("{0}")]
+    Precondition(InvalidArgument),
     /// A `${secret:NAME}` reference names no variable; nothing was sent.
     #[error("`{field}`: the secret reference ${{secret:{name}}} is not set")]
     UnknownSecret { field: String, name: String },
@@ -51,7 +55,7 @@ impl ToolError {
         }
         error.insert("message".into(), json!(message));
         error.insert("hint".into(), json!(hint));
-        if let ToolError::Invalid(e) = self {
+        if let ToolError::Invalid(e) | ToolError::Precondition(e) = self {
             error.insert("field".into(), json!(e.field));
         }
         let mut envelope = json!({ "error": error });
@@ -69,6 +73,12 @@ impl ToolError {
                 Some("INVALID_ARGUMENT".into()),
                 e.to_string(),
                 format!("fix `{}` and call again; nothing was sent", e.field),
+            ),
+            ToolError::Precondition(e) => (
+                None,
+                Some("INVALID_ARGUMENT".into()),
+                e.to_string(),
+                format!("fix `{}` and call again; nothing was changed", e.field),
             ),
             ToolError::UnknownSecret { name, .. } => (
                 None,

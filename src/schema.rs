@@ -14,7 +14,15 @@ use serde_json::{Map, Value, json};
 
 use crate::operation::OperationSpec;
 
-fn generate<T: JsonSchema>(settings: SchemaSettings) -> Map<String, Value> {
+/// Inputs drop `null` from types (optional means "not required"); outputs keep it, because a
+/// vendor does answer `null`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Input,
+    Output,
+}
+
+fn generate<T: JsonSchema>(settings: SchemaSettings, side: Side) -> Map<String, Value> {
     let settings = settings.with(|s| {
         s.meta_schema = None;
         s.inline_subschemas = true;
@@ -29,18 +37,21 @@ fn generate<T: JsonSchema>(settings: SchemaSettings) -> Map<String, Value> {
     object.remove("title");
     object.remove("description");
     object.remove("$defs");
-    normalise(&mut object);
+    normalise(&mut object, side);
     object
 }
 
 /// Input schema of an argument type (what it accepts).
 pub fn input_schema<T: JsonSchema>() -> Map<String, Value> {
-    generate::<T>(SchemaSettings::draft2020_12().for_deserialize())
+    generate::<T>(
+        SchemaSettings::draft2020_12().for_deserialize(),
+        Side::Input,
+    )
 }
 
 /// Output schema of a result type (what the tool returns).
 pub fn output_schema<T: JsonSchema>() -> Map<String, Value> {
-    let mut schema = generate::<T>(SchemaSettings::draft2020_12().for_serialize());
+    let mut schema = generate::<T>(SchemaSettings::draft2020_12().for_serialize(), Side::Output);
     // Vendors add fields and omit optional ones: a result must still conform.
     strip_required(&mut schema);
     schema
@@ -67,8 +78,40 @@ const NON_STANDARD_FORMATS: &[&str] = &[
     "float", "double",
 ];
 
-fn normalise(schema: &mut Map<String, Value>) {
-    // `["integer", "null"]` → `"integer"`: optional means "not required", not "nullable".
+fn normalise(schema: &mut Map<String, Value>, side: Side) {
+    if side == Side::Input {
+        strip_null(schema);
+    }
+    if let Some(Value::String(f)) = schema.get("format")
+        && NON_STANDARD_FORMATS.contains(&f.as_str())
+    {
+        schema.remove("format");
+    }
+    let mut visit = |v: &mut Value| {
+        if let Value::Object(m) = v {
+            normalise(m, side);
+        }
+    };
+    for key in ["items", "additionalProperties", "not", "if", "then", "else"] {
+        if let Some(v) = schema.get_mut(key) {
+            visit(v);
+        }
+    }
+    for key in ["properties", "patternProperties"] {
+        if let Some(Value::Object(props)) = schema.get_mut(key) {
+            props.values_mut().for_each(&mut visit);
+        }
+    }
+    for key in ["anyOf", "oneOf", "allOf", "prefixItems"] {
+        if let Some(Value::Array(list)) = schema.get_mut(key) {
+            list.iter_mut().for_each(&mut visit);
+        }
+    }
+}
+
+/// Optional means "not required", not "nullable": `["integer", "null"]` → `"integer"`,
+/// `anyOf: [S, {type: null}]` → S, no `default: null`, no `null` in an enum.
+fn strip_null(schema: &mut Map<String, Value>) {
     if let Some(Value::Array(types)) = schema.get("type") {
         let non_null: Vec<Value> = types
             .iter()
@@ -98,33 +141,8 @@ fn normalise(schema: &mut Map<String, Value>) {
     if schema.get("default") == Some(&Value::Null) {
         schema.remove("default");
     }
-    if let Some(Value::String(f)) = schema.get("format")
-        && NON_STANDARD_FORMATS.contains(&f.as_str())
-    {
-        schema.remove("format");
-    }
     if let Some(Value::Array(values)) = schema.get_mut("enum") {
         values.retain(|v| !v.is_null());
-    }
-    let mut visit = |v: &mut Value| {
-        if let Value::Object(m) = v {
-            normalise(m);
-        }
-    };
-    for key in ["items", "additionalProperties", "not", "if", "then", "else"] {
-        if let Some(v) = schema.get_mut(key) {
-            visit(v);
-        }
-    }
-    for key in ["properties", "patternProperties"] {
-        if let Some(Value::Object(props)) = schema.get_mut(key) {
-            props.values_mut().for_each(&mut visit);
-        }
-    }
-    for key in ["anyOf", "oneOf", "allOf", "prefixItems"] {
-        if let Some(Value::Array(list)) = schema.get_mut(key) {
-            list.iter_mut().for_each(&mut visit);
-        }
     }
 }
 
