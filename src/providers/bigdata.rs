@@ -2,9 +2,20 @@
 //! and seed 002.
 //!
 //! - Auth: `X-API-KEY: <key>` on every request.
+//! - Connector ids are UUIDs. `config` depends on `type`: email `allowed_emails`;
+//!   investment_research `user_id` + `user_password` (never returned); sharepoint `session_id`.
+//! - Update is a PUT that replaces `label`, `description` and `share_with_org`: what is not sent
+//!   is reset, so the tool reads the connector first and sends back what the caller left out.
+//! - Delete archives; `force_delete=true` deletes permanently (files too), asynchronously.
+//! - Sync: `date_limit` for investment_research, `{}` for sharepoint, none for email.
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 
 use super::{ConfigError, Env, EnvVar, Provider, ProviderSpec};
-use crate::operation::OperationSpec;
+use crate::args::{InvalidArgument, ToolArgs, check};
+use crate::operation::{ArgsSpec, Flow, Hints, Method, OperationSpec, Output, RequestParts};
 use crate::secret::SecretString;
 use crate::upstream::auth::{AuthHeader, Credential, Scheme};
 
@@ -43,4 +54,430 @@ fn credential(env: &dyn Env) -> Result<Option<Credential>, ConfigError> {
     }))
 }
 
-static OPERATIONS: &[OperationSpec] = &[];
+static OPERATIONS: &[OperationSpec] = &[
+    OperationSpec {
+        name: "bigdata_list_connectors",
+        provider: Provider::Bigdata,
+        title: "List Bigdata.com connectors",
+        description: "List Bigdata.com connectors (email inboxes, investment research feeds, SharePoint), archived ones included.",
+        method: Method::Get,
+        path: "/contents/v1/connectors",
+        hints: Hints::READ,
+        args: ArgsSpec::of::<NoArgs>(),
+        output: Output::typed::<ConnectorList>(),
+        flow: Flow::Single,
+    },
+    OperationSpec {
+        name: "bigdata_get_connector",
+        provider: Provider::Bigdata,
+        title: "Get a Bigdata.com connector",
+        description: "Get one Bigdata.com connector by id, with its sync status. Secrets are never returned.",
+        method: Method::Get,
+        path: "/contents/v1/connectors/{connector_id}",
+        hints: Hints::READ,
+        args: ArgsSpec::of::<ConnectorId>(),
+        output: Output::typed::<Connector>(),
+        flow: Flow::Single,
+    },
+    OperationSpec {
+        name: "bigdata_create_connector",
+        provider: Provider::Bigdata,
+        title: "Create a Bigdata.com connector",
+        description: "Create a Bigdata.com connector. email: returns an inbox address to forward mail from allowed senders to; investment_research: syncs a broker's research with broker credentials; sharepoint: needs a session_id from support@bigdata.com.",
+        method: Method::Post,
+        path: "/contents/v1/connectors",
+        hints: Hints::CREATE,
+        args: ArgsSpec::of::<CreateConnector>(),
+        output: Output::typed::<Connector>(),
+        flow: Flow::Single,
+    },
+    OperationSpec {
+        name: "bigdata_update_connector",
+        provider: Provider::Bigdata,
+        title: "Update a Bigdata.com connector",
+        description: "Change a Bigdata.com connector's label, description, sharing, or an email connector's allowed senders. Reads the connector first so nothing left out is reset.",
+        method: Method::Put,
+        path: "/contents/v1/connectors/{connector_id}",
+        hints: Hints::UPDATE,
+        args: ArgsSpec::of::<UpdateConnector>(),
+        output: Output::typed::<Connector>(),
+        flow: Flow::ReadFirst {
+            path: "/contents/v1/connectors/{connector_id}",
+            query: &[],
+            then: fill_unchanged,
+            explain: "the given fields, plus label, description and share_with_org copied from the current connector (first request) where not given",
+        },
+    },
+    OperationSpec {
+        name: "bigdata_delete_connector",
+        provider: Provider::Bigdata,
+        title: "Delete a Bigdata.com connector",
+        description: "Archive a Bigdata.com connector (default), or with force_delete delete it and all its ingested files permanently.",
+        method: Method::Delete,
+        path: "/contents/v1/connectors/{connector_id}",
+        hints: Hints::DELETE,
+        args: ArgsSpec::of::<DeleteConnector>(),
+        output: Output::PASSTHROUGH,
+        flow: Flow::Single,
+    },
+    OperationSpec {
+        name: "bigdata_sync_connector",
+        provider: Provider::Bigdata,
+        title: "Sync a Bigdata.com connector",
+        description: "Start a sync of an investment_research (needs date_limit) or sharepoint connector. Email connectors do not sync.",
+        method: Method::Post,
+        path: "/contents/v1/connectors/{connector_id}/sync",
+        hints: Hints::TRIGGER,
+        args: ArgsSpec::of::<SyncConnector>(),
+        output: Output::typed::<SyncAccepted>(),
+        flow: Flow::ReadFirst {
+            path: "/contents/v1/connectors/{connector_id}",
+            query: &[],
+            then: check_sync,
+            explain: "{\"date_limit\"} for an investment_research connector, {} for sharepoint (the type comes from the first request)",
+        },
+    },
+];
+
+// ---- argument types -------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoArgs {}
+
+impl ToolArgs for NoArgs {
+    fn into_request(self) -> RequestParts {
+        RequestParts::new()
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorId {
+    /// Connector id (UUID).
+    pub connector_id: String,
+}
+
+impl ToolArgs for ConnectorId {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check::uuid("connector_id", &self.connector_id)
+    }
+
+    fn into_request(self) -> RequestParts {
+        RequestParts::new().path("connector_id", self.connector_id)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectorType {
+    Email,
+    InvestmentResearch,
+    Sharepoint,
+}
+
+/// The three `config` shapes, one per type, for the schema (validation is by `type`).
+fn config_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "description": "Settings for the type: email {allowed_emails}, investment_research {user_id, user_password}, sharepoint {session_id}.",
+        "anyOf": [
+            {"title": "email", "required": ["allowed_emails"], "additionalProperties": false, "properties": {
+                "allowed_emails": {"type": "array", "minItems": 1, "items": {"type": "string", "format": "email"},
+                    "description": "Senders whose forwarded mail is ingested."}}},
+            {"title": "investment_research", "required": ["user_id", "user_password"], "properties": {
+                "user_id": {"type": "string", "description": "Broker login."},
+                "user_password": {"type": "string", "description": "Broker password."}}},
+            {"title": "sharepoint", "required": ["session_id"], "additionalProperties": false, "properties": {
+                "session_id": {"type": "string", "description": "Session id from support@bigdata.com."}}}
+        ]
+    })
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConnector {
+    /// Connector type.
+    #[serde(rename = "type")]
+    pub kind: ConnectorType,
+    /// Display name.
+    pub label: String,
+    #[schemars(schema_with = "config_schema")]
+    pub config: Map<String, Value>,
+    /// What the connector is for.
+    pub description: Option<String>,
+    /// Let the whole organisation read the ingested content (default false).
+    pub share_with_org: Option<bool>,
+}
+
+fn check_emails(field: &str, emails: &Value) -> Result<(), InvalidArgument> {
+    let list = emails
+        .as_array()
+        .ok_or_else(|| InvalidArgument::new(field, "must be a list of e-mail addresses"))?;
+    check::non_empty_list(field, list)?;
+    for (i, e) in list.iter().enumerate() {
+        let item = format!("{field}[{i}]");
+        let text = e
+            .as_str()
+            .ok_or_else(|| InvalidArgument::new(&item, "must be an e-mail address"))?;
+        check::email(&item, text)?;
+    }
+    Ok(())
+}
+
+fn required_string(config: &Map<String, Value>, key: &str) -> Result<(), InvalidArgument> {
+    let field = format!("config.{key}");
+    match config.get(key) {
+        Some(Value::String(s)) => check::not_blank(&field, s),
+        Some(_) => Err(InvalidArgument::new(field, "must be a string")),
+        None => Err(InvalidArgument::new(field, "is required")),
+    }
+}
+
+fn only_keys(
+    config: &Map<String, Value>,
+    allowed: &[&str],
+    kind: &str,
+) -> Result<(), InvalidArgument> {
+    match config.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(InvalidArgument::new(
+            format!("config.{k}"),
+            format!("is not accepted for {kind} connectors"),
+        )),
+        None => Ok(()),
+    }
+}
+
+impl ToolArgs for CreateConnector {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check::not_blank("label", &self.label)?;
+        let config = &self.config;
+        match self.kind {
+            ConnectorType::Email => {
+                only_keys(config, &["allowed_emails"], "email")?;
+                match config.get("allowed_emails") {
+                    Some(v) => check_emails("config.allowed_emails", v)?,
+                    None => {
+                        return Err(InvalidArgument::new("config.allowed_emails", "is required"));
+                    }
+                }
+            }
+            ConnectorType::InvestmentResearch => {
+                required_string(config, "user_id")?;
+                required_string(config, "user_password")?;
+            }
+            ConnectorType::Sharepoint => {
+                only_keys(config, &["session_id"], "sharepoint")?;
+                required_string(config, "session_id")?;
+            }
+        }
+        Ok(())
+    }
+
+    fn into_request(self) -> RequestParts {
+        let mut body = json!({
+            "type": self.kind,
+            "label": self.label,
+            "config": self.config,
+            "share_with_org": self.share_with_org.unwrap_or(false),
+        });
+        if let Some(d) = self.description {
+            body["description"] = json!(d);
+        }
+        RequestParts::new().body(body)
+    }
+}
+
+/// New allowed senders of an email connector.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfigUpdate {
+    /// Senders whose forwarded mail is ingested (replaces the list).
+    pub allowed_emails: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConnector {
+    /// Connector id (UUID).
+    pub connector_id: String,
+    /// New display name.
+    pub label: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// Share the ingested content with the organisation.
+    pub share_with_org: Option<bool>,
+    /// Email connectors only: new allowed senders.
+    pub config: Option<EmailConfigUpdate>,
+}
+
+impl ToolArgs for UpdateConnector {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check::uuid("connector_id", &self.connector_id)?;
+        if let Some(label) = &self.label {
+            check::not_blank("label", label)?;
+        }
+        if let Some(config) = &self.config {
+            check_emails("config.allowed_emails", &json!(config.allowed_emails))?;
+        }
+        if self.label.is_none()
+            && self.description.is_none()
+            && self.share_with_org.is_none()
+            && self.config.is_none()
+        {
+            return Err(InvalidArgument::new(
+                "arguments",
+                "name at least one of label, description, share_with_org, config",
+            ));
+        }
+        Ok(())
+    }
+
+    fn into_request(self) -> RequestParts {
+        let mut body = Map::new();
+        if let Some(v) = self.label {
+            body.insert("label".into(), json!(v));
+        }
+        if let Some(v) = self.description {
+            body.insert("description".into(), json!(v));
+        }
+        if let Some(v) = self.share_with_org {
+            body.insert("share_with_org".into(), json!(v));
+        }
+        if let Some(v) = self.config {
+            body.insert("config".into(), json!(v));
+        }
+        RequestParts::new()
+            .path("connector_id", self.connector_id)
+            .body(Value::Object(body))
+    }
+}
+
+/// The PUT replaces label, description and share_with_org: copy the current values of those
+/// the caller left out, so nothing is reset by omission.
+fn fill_unchanged(
+    current: Value,
+    mut parts: RequestParts,
+) -> Result<RequestParts, InvalidArgument> {
+    let mut body = match parts.body.take() {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    if body.contains_key("config") && current["type"] != "email" {
+        return Err(InvalidArgument::new(
+            "config",
+            "only email connectors take a config update (create a new connector instead)",
+        ));
+    }
+    for key in ["label", "description", "share_with_org"] {
+        if !body.contains_key(key)
+            && let Some(v) = current.get(key).filter(|v| !v.is_null())
+        {
+            body.insert(key.into(), v.clone());
+        }
+    }
+    Ok(parts.body(Value::Object(body)))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteConnector {
+    /// Connector id (UUID).
+    pub connector_id: String,
+    /// true deletes the connector and all its files permanently (cannot be undone); default false archives it.
+    #[serde(default)]
+    pub force_delete: bool,
+}
+
+impl ToolArgs for DeleteConnector {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check::uuid("connector_id", &self.connector_id)
+    }
+
+    fn into_request(self) -> RequestParts {
+        RequestParts::new()
+            .path("connector_id", self.connector_id)
+            .query("force_delete", self.force_delete)
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConnector {
+    /// Connector id (UUID).
+    pub connector_id: String,
+    /// investment_research only (required there): sync documents since YYYY-MM-DD.
+    pub date_limit: Option<String>,
+}
+
+impl ToolArgs for SyncConnector {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check::uuid("connector_id", &self.connector_id)?;
+        if let Some(d) = &self.date_limit {
+            check::date("date_limit", d)?;
+        }
+        Ok(())
+    }
+
+    fn into_request(self) -> RequestParts {
+        let body = match self.date_limit {
+            Some(d) => json!({ "date_limit": d }),
+            None => json!({}),
+        };
+        RequestParts::new()
+            .path("connector_id", self.connector_id)
+            .body(body)
+    }
+}
+
+/// What a sync needs depends on the connector's type, which the first request read.
+fn check_sync(current: Value, parts: RequestParts) -> Result<RequestParts, InvalidArgument> {
+    let has_date = parts
+        .body
+        .as_ref()
+        .is_some_and(|b| b.get("date_limit").is_some());
+    match current["type"].as_str() {
+        Some("investment_research") if !has_date => Err(InvalidArgument::new(
+            "date_limit",
+            "is required for investment_research connectors",
+        )),
+        Some("sharepoint") if has_date => Err(InvalidArgument::new(
+            "date_limit",
+            "must be omitted for sharepoint connectors",
+        )),
+        Some("email") => Err(InvalidArgument::new(
+            "connector_id",
+            "is an email connector, which does not sync: forward mail to its address instead",
+        )),
+        _ => Ok(parts),
+    }
+}
+
+// ---- results --------------------------------------------------------------------------------
+
+/// A connector as returned (the fields an agent reads; vendors may add more).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Connector {
+    pub connector_id: String,
+    pub label: String,
+    /// email, investment_research or sharepoint.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub archived: bool,
+    pub share_with_org: bool,
+    pub description: Option<String>,
+    pub config: Map<String, Value>,
+    pub last_sync_status: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ConnectorList {
+    pub results: Vec<Connector>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SyncAccepted {
+    pub connector_id: String,
+    pub status: String,
+    pub date_limit: Option<String>,
+}

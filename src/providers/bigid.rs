@@ -340,7 +340,6 @@ pub struct DsConnection {
     /// Whether BigID scans it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<YesNo>,
-    /// The template's other fields by apiName (rdb_url, username, password, scanner_group, …).
     #[serde(flatten)]
     pub fields: Map<String, Value>,
 }
@@ -348,7 +347,7 @@ pub struct DsConnection {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDataSource {
-    /// The new data source: name, type and the template's mandatory fields.
+    /// The new data source: name, type and the template's fields by apiName (rdb_url, username, password, scanner_group, …).
     pub ds_connection: DsConnection,
 }
 
@@ -434,7 +433,6 @@ pub struct TestDsConnection {
     /// Connector type, e.g. rdb-mysql.
     #[serde(rename = "type")]
     pub kind: String,
-    /// The template's fields by apiName (mandatoryForTest ones at least).
     #[serde(flatten)]
     pub fields: Map<String, Value>,
 }
@@ -442,7 +440,7 @@ pub struct TestDsConnection {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestConnection {
-    /// Configuration to test; not saved.
+    /// Configuration to test, not saved: type and the template's fields by apiName (mandatoryForTest ones at least).
     pub ds_connection: TestDsConnection,
 }
 

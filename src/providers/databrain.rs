@@ -2,9 +2,19 @@
 //! seed 003.
 //!
 //! - Auth: `Authorization: Bearer <service token>` (Settings → Service Tokens).
+//! - Create, list, update and delete share `/api/v2/datasource`, told apart by method; a
+//!   datasource is named by `credentials.name`, except for sync, which takes its UUID (shown in
+//!   DataBrain's UI, not returned by the list).
+//! - List pagination values are strings (`isPagination=true&pageNumber=2`), 10 per page.
+//! - Errors carry string codes (`DATASOURCE_NAME_ERROR`, `CREDENTIAL_TEST_FAILED`, …).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 
 use super::{ConfigError, Env, EnvVar, Provider, ProviderSpec};
-use crate::operation::OperationSpec;
+use crate::args::{InvalidArgument, ToolArgs, check};
+use crate::operation::{ArgsSpec, Flow, Hints, Method, OperationSpec, Output, RequestParts};
 use crate::secret::SecretString;
 use crate::upstream::auth::{AuthHeader, Credential, Scheme};
 
@@ -29,7 +39,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     credential,
     setup: "DATABRAIN_SERVICE_TOKEN (DATABRAIN_BASE_URL defaults to https://api.usedatabrain.com)",
     credential_hint: "check DATABRAIN_SERVICE_TOKEN (a service token, not a data-app API key)",
-    code_hint: |_| None,
+    code_hint,
     operations: OPERATIONS,
 };
 
@@ -42,4 +52,259 @@ fn credential(env: &dyn Env) -> Result<Option<Credential>, ConfigError> {
         }))
 }
 
-static OPERATIONS: &[OperationSpec] = &[];
+/// What to do about each documented error code.
+fn code_hint(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "DATASOURCE_NAME_ERROR" => {
+            "the name is taken (create) or unknown (update, delete): list datasources to check, then pick another name or the right one"
+        }
+        "CREDENTIAL_TEST_FAILED" => {
+            "DataBrain could not connect with these credentials: check host, port, user, password and network access from DataBrain"
+        }
+        "DATASOURCE_IN_USE" => {
+            "datamarts use this datasource: remove it from them in DataBrain first"
+        }
+        "DATASOURCE_ID_ERROR" => {
+            "no datasource has that id: copy it from the datasource's page in DataBrain (the id= in its URL)"
+        }
+        "INVALID_REQUEST_BODY" => {
+            "DataBrain rejected the request: fix what the message names and call again"
+        }
+        "AUTHENTICATION_ERROR" => {
+            "check DATABRAIN_SERVICE_TOKEN (a service token, not a data-app API key)"
+        }
+        "SCHEMA_CACHE_FAILED" => {
+            "the datasource exists but its schema was not cached: run databrain_sync_datasource"
+        }
+        "CREATE_DATASOURCE_FAILED" | "INTERNAL_SERVER_ERROR" => {
+            "DataBrain failed on its side: list datasources to see whether it was created, then retry"
+        }
+        _ => return None,
+    })
+}
+
+static OPERATIONS: &[OperationSpec] = &[
+    OperationSpec {
+        name: "databrain_list_datasources",
+        provider: Provider::DataBrain,
+        title: "List DataBrain datasources",
+        description: "List DataBrain datasource names; all at once, or 10 per page with page.",
+        method: Method::Get,
+        path: "/api/v2/datasource",
+        hints: Hints::READ,
+        args: ArgsSpec::of::<ListDatasources>(),
+        output: Output::typed::<NameList>(),
+        flow: Flow::Single,
+    },
+    OperationSpec {
+        name: "databrain_create_datasource",
+        provider: Provider::DataBrain,
+        title: "Create a DataBrain datasource",
+        description: "Create a DataBrain datasource. DataBrain tests the credentials and caches the schema before it answers.",
+        method: Method::Post,
+        path: "/api/v2/datasource",
+        hints: Hints::CREATE,
+        args: ArgsSpec::of::<DatasourceBody>(),
+        output: Output::typed::<Named>(),
+        flow: Flow::Single,
+    },
+    OperationSpec {
+        name: "databrain_update_datasource",
+        provider: Provider::DataBrain,
+        title: "Update a DataBrain datasource",
+        description: "Replace a DataBrain datasource's credentials (found by credentials.name). Send the full credential set: what is left out is lost.",
+        method: Method::Put,
+        path: "/api/v2/datasource",
+        hints: Hints::REPLACE,
+        args: ArgsSpec::of::<DatasourceBody>(),
+        output: Output::typed::<Named>(),
+        flow: Flow::Single,
+    },
+    OperationSpec {
+        name: "databrain_delete_datasource",
+        provider: Provider::DataBrain,
+        title: "Delete a DataBrain datasource",
+        description: "Delete a DataBrain datasource by name, with its cached schema. Irreversible; refused while datamarts use it.",
+        method: Method::Delete,
+        path: "/api/v2/datasource",
+        hints: Hints::DELETE,
+        args: ArgsSpec::of::<DeleteDatasource>(),
+        output: Output::typed::<Deleted>(),
+        flow: Flow::Single,
+    },
+    OperationSpec {
+        name: "databrain_sync_datasource",
+        provider: Provider::DataBrain,
+        title: "Sync a DataBrain datasource",
+        description: "Re-read a DataBrain datasource's schema. Takes its UUID, shown in DataBrain's UI (the id= in the datasource's URL), not its name.",
+        method: Method::Post,
+        path: "/api/v2/datasource/sync",
+        hints: Hints::TRIGGER,
+        args: ArgsSpec::of::<SyncDatasource>(),
+        output: Output::typed::<SyncResult>(),
+        flow: Flow::Single,
+    },
+];
+
+// ---- argument types -------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListDatasources {
+    /// Page number (10 names per page); omit for all.
+    #[schemars(range(min = 1))]
+    pub page: Option<u32>,
+}
+
+impl ToolArgs for ListDatasources {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        if self.page == Some(0) {
+            return Err(InvalidArgument::new("page", "must be 1 or more"));
+        }
+        Ok(())
+    }
+
+    /// DataBrain wants strings: `isPagination=true&pageNumber=2`.
+    fn into_request(self) -> RequestParts {
+        match self.page {
+            Some(page) => RequestParts::new()
+                .query("isPagination", "true")
+                .query("pageNumber", page),
+            None => RequestParts::new(),
+        }
+    }
+}
+
+/// The 18 datasource types of DataBrain's API.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DatasourceType {
+    Snowflake,
+    Postgres,
+    Redshift,
+    Cockroachdb,
+    Mysql,
+    Mongodb,
+    Clickhouse,
+    Singlestore,
+    Bigquery,
+    Databricks,
+    Elasticsearch,
+    Opensearch,
+    Mssql,
+    Awss3,
+    Csv,
+    Firebolt,
+    Athena,
+    Trino,
+}
+
+/// Connection credentials: name plus the type's fields. postgres/redshift/cockroachdb: host, port (number), username, password, database, schema, optional SSL and SSH tunnel; mssql: server, port, user, password, optional database; snowflake: host (<account>.snowflakecomputing.com), username, role, warehouse, database, schema, password or private key; bigquery: service-account JSON, project id, location; awss3: bucket, path, region, access key id, secret key; csv: name only. Exact keys: DataBrain's API reference.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+pub struct Credentials {
+    /// Unique datasource name, used to refer to it.
+    pub name: String,
+    #[serde(flatten)]
+    pub fields: Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DatasourceBody {
+    /// Datasource type.
+    pub datasource_type: DatasourceType,
+    pub credentials: Credentials,
+    /// Multi-tenant isolation; omit for none (on update: unchanged). tenancyLevel TABLE (client mapping table: client-id column type NUMBER|STRING, schema, table, client-id column, primary key column) or DATABASE.
+    pub tenancy_settings: Option<Map<String, Value>>,
+}
+
+impl ToolArgs for DatasourceBody {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check::not_blank("credentials.name", &self.credentials.name)?;
+        if let Some(level) = self
+            .tenancy_settings
+            .as_ref()
+            .and_then(|t| t.get("tenancyLevel"))
+            && !matches!(level.as_str(), Some("TABLE" | "DATABASE"))
+        {
+            return Err(InvalidArgument::new(
+                "tenancySettings.tenancyLevel",
+                "must be TABLE or DATABASE",
+            ));
+        }
+        Ok(())
+    }
+
+    fn into_request(self) -> RequestParts {
+        let mut body = json!({
+            "datasourceType": self.datasource_type,
+            "credentials": self.credentials,
+        });
+        if let Some(t) = self.tenancy_settings {
+            body["tenancySettings"] = Value::Object(t);
+        }
+        RequestParts::new().body(body)
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteDatasource {
+    /// Name of the datasource to delete.
+    pub name: String,
+}
+
+impl ToolArgs for DeleteDatasource {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check::not_blank("name", &self.name)
+    }
+
+    fn into_request(self) -> RequestParts {
+        RequestParts::new().query("datasourceName", self.name)
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncDatasource {
+    /// Datasource UUID, from DataBrain's UI (the id= in the datasource's URL).
+    pub datasource_id: String,
+}
+
+impl ToolArgs for SyncDatasource {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check::uuid("datasource_id", &self.datasource_id)
+    }
+
+    fn into_request(self) -> RequestParts {
+        RequestParts::new().body(json!({ "input": { "datasourceId": self.datasource_id } }))
+    }
+}
+
+// ---- results --------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Named {
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct NameList {
+    pub data: Vec<Named>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Deleted {
+    pub id: String,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SyncMessage {
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SyncResult {
+    pub data: SyncMessage,
+}

@@ -4,9 +4,17 @@
 //! - Auth: `POST /auth`, form-encoded `username`, `password`, `client_id=pdc-client`,
 //!   `grant_type=password`, `scope=openid profile email` → `data.accessToken`, sent as Bearer;
 //!   or `PDC_ACCESS_TOKEN` as is.
+//! - Responses are `{"status", "data"}`; errors `{"status", "message"}` (message may be a list).
+//! - Create takes one object or an array; PATCH changes only the attributes sent (arrays
+//!   replace); filter is a POST that reads, with `*` wildcards in names and types.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 
 use super::{ConfigError, Env, EnvVar, Provider, ProviderSpec, pair};
-use crate::operation::{Method, OperationSpec};
+use crate::args::{InvalidArgument, ToolArgs, check};
+use crate::operation::{ArgsSpec, Flow, Hints, Method, OperationSpec, Output, RequestParts};
 use crate::secret::SecretString;
 use crate::upstream::auth::{AuthHeader, Credential, ExchangeSend, Scheme, TokenExchange};
 
@@ -70,4 +78,392 @@ fn credential(env: &dyn Env) -> Result<Option<Credential>, ConfigError> {
     }))
 }
 
-static OPERATIONS: &[OperationSpec] = &[];
+static OPERATIONS: &[OperationSpec] = &[
+    OperationSpec {
+        name: "pdc_create_data_sources",
+        provider: Provider::Pdc,
+        title: "Create PDC data sources",
+        description: "Create one or more Pentaho Data Catalog data sources. Each needs resourceName and databaseType, plus its connection fields.",
+        method: Method::Post,
+        path: "/data-sources",
+        hints: Hints::CREATE,
+        args: ArgsSpec::of::<CreateDataSources>(),
+        output: Output::PASSTHROUGH,
+        flow: Flow::Single,
+    },
+    OperationSpec {
+        name: "pdc_get_data_source",
+        provider: Provider::Pdc,
+        title: "Get a PDC data source",
+        description: "Get one Pentaho Data Catalog data source (metadata and configuration) by its id.",
+        method: Method::Get,
+        path: "/data-sources/{id}",
+        hints: Hints::READ,
+        args: ArgsSpec::of::<DataSourceId>(),
+        output: Output::PASSTHROUGH,
+        flow: Flow::Single,
+    },
+    OperationSpec {
+        name: "pdc_update_data_source",
+        provider: Provider::Pdc,
+        title: "Update a PDC data source",
+        description: "Change attributes of a Pentaho Data Catalog data source. Only the attributes given are sent and changed; a pattern list replaces the whole list.",
+        method: Method::Patch,
+        path: "/data-sources/{id}",
+        hints: Hints::UPDATE,
+        args: ArgsSpec::of::<UpdateDataSource>(),
+        output: Output::PASSTHROUGH,
+        flow: Flow::Single,
+    },
+    OperationSpec {
+        name: "pdc_get_data_sources_by_ids",
+        provider: Provider::Pdc,
+        title: "Get PDC data sources by ids",
+        description: "Get several Pentaho Data Catalog data sources by their ids.",
+        method: Method::Post,
+        path: "/data-sources/by-ids",
+        hints: Hints::READ,
+        args: ArgsSpec::of::<ByIds>(),
+        output: Output::PASSTHROUGH,
+        flow: Flow::Single,
+    },
+    OperationSpec {
+        name: "pdc_filter_data_sources",
+        provider: Provider::Pdc,
+        title: "Find PDC data sources",
+        description: "Find Pentaho Data Catalog data sources by name and/or database type, with paging. Names and types take * wildcards; [\"*\"] lists all.",
+        method: Method::Post,
+        path: "/data-sources/filter",
+        hints: Hints::READ,
+        args: ArgsSpec::of::<Filter>(),
+        output: Output::PASSTHROUGH,
+        flow: Flow::Single,
+    },
+    OperationSpec {
+        name: "pdc_get_job_status",
+        provider: Provider::Pdc,
+        title: "Get a PDC job's status",
+        description: "Get the status of a Pentaho Data Catalog job (e.g. a data source's lastTestConnectionId or lastIngestId).",
+        method: Method::Get,
+        path: "/jobs/{id}/status",
+        hints: Hints::READ,
+        args: ArgsSpec::of::<JobId>(),
+        output: Output::PASSTHROUGH,
+        flow: Flow::Single,
+    },
+];
+
+// ---- argument types -------------------------------------------------------------------------
+
+/// An id in a path: not blank, no control characters.
+fn check_id(field: &str, id: &str) -> Result<(), InvalidArgument> {
+    check::not_blank(field, id)
+}
+
+/// A new data source: `resourceName`, `databaseType` and its connection fields.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+pub struct NewDataSource {
+    /// Unique display name.
+    #[serde(rename = "resourceName")]
+    pub resource_name: String,
+    /// e.g. POSTGRESQL, MYSQL, SNOWFLAKE, AWS.
+    #[serde(rename = "databaseType")]
+    pub database_type: String,
+    #[serde(flatten)]
+    pub fields: Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDataSources {
+    /// Data sources to create (one or more): resourceName, databaseType and connection fields (host, port as a string, databaseName, userName, password, region, container, path, description, …).
+    pub data_sources: Vec<NewDataSource>,
+}
+
+impl ToolArgs for CreateDataSources {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check::non_empty_list("data_sources", &self.data_sources)?;
+        for (i, ds) in self.data_sources.iter().enumerate() {
+            check::not_blank(
+                &format!("data_sources[{i}].resourceName"),
+                &ds.resource_name,
+            )?;
+            check::not_blank(
+                &format!("data_sources[{i}].databaseType"),
+                &ds.database_type,
+            )?;
+            let repeated = self.data_sources[..i]
+                .iter()
+                .any(|other| other.resource_name == ds.resource_name);
+            if repeated {
+                return Err(InvalidArgument::new(
+                    format!("data_sources[{i}].resourceName"),
+                    "repeats an earlier item's name",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// One data source is sent as an object, several as an array.
+    fn into_request(mut self) -> RequestParts {
+        let body = if self.data_sources.len() == 1 {
+            json!(self.data_sources.remove(0))
+        } else {
+            json!(self.data_sources)
+        };
+        RequestParts::new().body(body)
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DataSourceId {
+    /// Data source id (_id).
+    pub id: String,
+}
+
+impl ToolArgs for DataSourceId {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check_id("id", &self.id)
+    }
+
+    fn into_request(self) -> RequestParts {
+        RequestParts::new().path("id", self.id)
+    }
+}
+
+/// Every PATCH attribute of the vendor's reference (seed 001); all optional.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateDataSource {
+    /// Data source id (_id).
+    #[serde(skip_serializing)]
+    pub id: String,
+    /// User name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    /// Password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// Last test connection job id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_test_connection_id: Option<String>,
+    /// Last ingest job id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_ingest_id: Option<String>,
+    /// Access id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_id: Option<String>,
+    /// Secret key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<String>,
+    /// AWS region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Secret manager key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_manager_key: Option<String>,
+    /// Account name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_name: Option<String>,
+    /// Azure shared key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub azure_shared_key: Option<String>,
+    /// Azure tenant id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub azure_tenant_id: Option<String>,
+    /// Note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Description.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Affinity id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub affinity_id: Option<String>,
+    /// Role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Port, as a string (e.g. "5432").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+    /// Database name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_name: Option<String>,
+    /// Warehouse.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warehouse: Option<String>,
+    /// URI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// Path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Available for migration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub available_for_migration: Option<bool>,
+    /// Available for writing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub available_for_writing: Option<bool>,
+    /// Available for data mastering.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub available_for_data_mastering: Option<bool>,
+    /// Total capacity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_capacity: Option<f64>,
+    /// JDBC driver class name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver_class_name: Option<String>,
+    /// Resources to include (replaces the list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub include_patterns: Option<Vec<String>>,
+    /// Resources to exclude (replaces the list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exclude_patterns: Option<Vec<String>>,
+    /// Scan since timeframe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan_since_timeframe: Option<String>,
+    /// Incremental scanning.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<bool>,
+}
+
+impl ToolArgs for UpdateDataSource {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check_id("id", &self.id)?;
+        if let Some(port) = &self.port {
+            let ok = !port.is_empty()
+                && port.len() <= 5
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && port.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p));
+            if !ok {
+                return Err(InvalidArgument::new(
+                    "port",
+                    "must be a port number 1-65535, as a string",
+                ));
+            }
+        }
+        if self
+            .total_capacity
+            .is_some_and(|c| !c.is_finite() || c < 0.0)
+        {
+            return Err(InvalidArgument::new(
+                "totalCapacity",
+                "must be a number ≥ 0",
+            ));
+        }
+        let body = serde_json::to_value(self).unwrap_or_default();
+        if body.as_object().is_none_or(Map::is_empty) {
+            return Err(InvalidArgument::new(
+                "arguments",
+                "name at least one attribute to change besides id",
+            ));
+        }
+        Ok(())
+    }
+
+    fn into_request(self) -> RequestParts {
+        let body = serde_json::to_value(&self).unwrap_or_default();
+        RequestParts::new().path("id", self.id).body(body)
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ByIds {
+    /// Data source ids (at least one).
+    pub ids: Vec<String>,
+}
+
+impl ToolArgs for ByIds {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check::non_empty_list("ids", &self.ids)?;
+        for (i, id) in self.ids.iter().enumerate() {
+            check_id(&format!("ids[{i}]"), id)?;
+        }
+        Ok(())
+    }
+
+    fn into_request(self) -> RequestParts {
+        RequestParts::new().body(json!({ "ids": self.ids }))
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    /// Names to match; * wildcards: exact my-db, prefix prod-*, suffix *-primary, contains *postgres*.
+    #[serde(rename = "resourceNames")]
+    pub resource_names: Option<Vec<String>>,
+    /// Database types to match, same * wildcards (e.g. POSTGRES*).
+    #[serde(rename = "databaseTypes")]
+    pub database_types: Option<Vec<String>>,
+    /// Results to skip (default 0).
+    pub skip: Option<u64>,
+    /// Most results (default 100).
+    #[schemars(range(min = 1, max = 10000))]
+    pub limit: Option<u64>,
+}
+
+impl ToolArgs for Filter {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        if let Some(limit) = self.limit {
+            check::range("limit", limit, 1, 10_000)?;
+        }
+        let mut any = false;
+        for (field, patterns) in [
+            ("resourceNames", &self.resource_names),
+            ("databaseTypes", &self.database_types),
+        ] {
+            if let Some(patterns) = patterns {
+                check::non_empty_list(field, patterns)?;
+                for (i, p) in patterns.iter().enumerate() {
+                    check::not_blank(&format!("{field}[{i}]"), p)?;
+                }
+                any = true;
+            }
+        }
+        if !any {
+            return Err(InvalidArgument::new(
+                "resourceNames",
+                "give resourceNames or databaseTypes (at least one filter; [\"*\"] matches all)",
+            ));
+        }
+        Ok(())
+    }
+
+    fn into_request(self) -> RequestParts {
+        let mut body = Map::new();
+        if let Some(names) = self.resource_names {
+            body.insert("resourceNames".into(), json!(names));
+        }
+        if let Some(types) = self.database_types {
+            body.insert("databaseTypes".into(), json!(types));
+        }
+        RequestParts::new()
+            .query("skip", self.skip.unwrap_or(0))
+            .query("limit", self.limit.unwrap_or(100))
+            .body(Value::Object(body))
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobId {
+    /// Job id.
+    pub id: String,
+}
+
+impl ToolArgs for JobId {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check_id("id", &self.id)
+    }
+
+    fn into_request(self) -> RequestParts {
+        RequestParts::new().path("id", self.id)
+    }
+}
