@@ -6,7 +6,6 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-const UA: &str = concat!("datasource-mcp/", env!("CARGO_PKG_VERSION"));
 const USER_TOKEN: &str = "user-token-S3NT1NEL-7f3a9c";
 const SYSTEM_TOKEN: &str = "system-token-abc123";
 
@@ -23,7 +22,7 @@ async fn setup() -> (FakeUpstream, Client) {
     (fake, client)
 }
 
-/// Asserts one recorded request exactly, and the headers every request carries.
+/// A BigID request: the session token in a raw `Authorization` header.
 fn assert_request(
     r: &Recorded,
     method: &str,
@@ -32,19 +31,7 @@ fn assert_request(
     auth: &str,
     body: Option<Value>,
 ) {
-    assert_eq!(r.method, method, "method of {r:?}");
-    assert_eq!(r.path, path, "path of {r:?}");
-    assert_eq!(r.query.as_deref(), query, "query of {r:?}");
-    assert_eq!(r.header("authorization"), Some(auth), "auth of {r:?}");
-    assert_eq!(r.header("user-agent"), Some(UA));
-    assert_eq!(r.header("accept"), Some("application/json"));
-    match body {
-        Some(b) => {
-            assert_eq!(r.header("content-type"), Some("application/json"));
-            assert_eq!(r.json(), b, "body of {r:?}");
-        }
-        None => assert_eq!(r.body, "", "no body expected in {r:?}"),
-    }
+    common::assert_request(r, method, path, query, ("authorization", auth), body);
 }
 
 fn assert_token_exchange(r: &Recorded) {
@@ -815,20 +802,10 @@ async fn validation_errors_send_nothing() {
         ("bigid_list_connector_templates", json!({"x": 1}), "x", ""),
     ];
     for (tool, args, field, reason) in cases {
-        let (result, is_error) = call(&client, tool, args.clone()).await;
-        assert!(is_error, "{tool} {args} should fail");
-        let error = &result["error"];
-        assert_eq!(error["code"], "INVALID_ARGUMENT", "{tool} {args}: {result}");
-        assert_eq!(error["field"], field, "{tool} {args}: {result}");
-        assert_eq!(error["provider"], "bigid");
-        assert!(error.get("status").is_none());
-        let message = error["message"].as_str().unwrap();
-        assert!(
-            message.starts_with(&format!("`{field}`: {reason}")),
-            "{tool} {args}: {message}"
-        );
+        assert_invalid(&client, "bigid", tool, args.clone(), field, reason).await;
+        let (result, _) = call(&client, tool, args).await;
         assert_eq!(
-            error["hint"],
+            result["error"]["hint"],
             format!("fix `{field}` and call again; nothing was sent")
         );
     }

@@ -202,6 +202,57 @@ async fn handle(
     response.body(Body::from(reply.body)).unwrap()
 }
 
+pub const UA: &str = concat!("datasource-mcp/", env!("CARGO_PKG_VERSION"));
+
+/// Asserts one recorded request exactly: method, raw path, raw query, the credential header,
+/// the JSON body (or none), and the headers every request carries.
+pub fn assert_request(
+    r: &Recorded,
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+    auth: (&str, &str),
+    body: Option<Value>,
+) {
+    assert_eq!(r.method, method, "method of {r:?}");
+    assert_eq!(r.path, path, "path of {r:?}");
+    assert_eq!(r.query.as_deref(), query, "query of {r:?}");
+    assert_eq!(r.header(auth.0), Some(auth.1), "{} of {r:?}", auth.0);
+    assert_eq!(r.header("user-agent"), Some(UA));
+    assert_eq!(r.header("accept"), Some("application/json"));
+    match body {
+        Some(b) => {
+            assert_eq!(r.header("content-type"), Some("application/json"));
+            assert_eq!(r.json(), b, "body of {r:?}");
+        }
+        None => assert_eq!(r.body, "", "no body expected in {r:?}"),
+    }
+}
+
+/// Calls `tool` with `args` and asserts an INVALID_ARGUMENT error naming `field`, whose message
+/// starts with `` `field`: reason``.
+pub async fn assert_invalid(
+    client: &Client,
+    provider: &str,
+    tool: &str,
+    args: Value,
+    field: &str,
+    reason: &str,
+) {
+    let (result, is_error) = call(client, tool, args.clone()).await;
+    assert!(is_error, "{tool} {args} should fail");
+    let error = &result["error"];
+    assert_eq!(error["code"], "INVALID_ARGUMENT", "{tool} {args}: {result}");
+    assert_eq!(error["field"], field, "{tool} {args}: {result}");
+    assert_eq!(error["provider"], provider);
+    assert!(error.get("status").is_none());
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!("`{field}`: {reason}")),
+        "{tool} {args}: {message}"
+    );
+}
+
 /// A plain HTTP client for talking to fakes and the sandbox directly.
 pub fn http() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();

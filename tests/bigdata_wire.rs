@@ -1,0 +1,504 @@
+//! Bigdata.com against the recording fake: every tool's exact request and result, the
+//! read-then-write update, type-dependent sync, validation rules.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+const KEY: &str = "bigdata-key-S3NT1NEL";
+const ID: &str = "019a9612-bfad-758c-884e-37dd8c6ad2cb";
+const BASE: &str = "/contents/v1/connectors";
+
+async fn setup() -> (FakeUpstream, Client) {
+    let fake = FakeUpstream::start().await;
+    let client = client(&[
+        ("BIGDATA_BASE_URL", &fake.url("")),
+        ("BIGDATA_API_KEY", KEY),
+    ])
+    .await;
+    (fake, client)
+}
+
+fn assert_request(
+    r: &Recorded,
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+    body: Option<Value>,
+) {
+    common::assert_request(r, method, path, query, ("x-api-key", KEY), body);
+    assert_eq!(r.header("authorization"), None);
+}
+
+fn connector(kind: &str) -> Value {
+    json!({"connector_id": ID, "user_id": "user_id_001", "org_id": "org_id_001", "share_with_org": true,
+        "label": "Broker Research - Daily Reports", "type": kind, "created_at": "2026-02-11T11:01:09.574095Z",
+        "updated_at": "2026-02-11T11:01:09.574102Z", "archived": false,
+        "description": "Collects daily reports", "config": {}, "files_count": 10,
+        "last_sync_at": null, "last_sync_status": "SUCCESS", "last_sync_error_msg": null, "last_sync_count": 3200})
+}
+
+#[tokio::test]
+async fn list_and_get() {
+    let (fake, client) = setup().await;
+    let list = json!({"results": [connector("sharepoint")]});
+    fake.on("GET", BASE, Reply::json(200, list.clone()));
+    fake.on(
+        "GET",
+        &format!("{BASE}/{ID}"),
+        Reply::json(200, connector("email")),
+    );
+    let (result, is_error) = call(&client, "bigdata_list_connectors", json!({})).await;
+    assert!(!is_error);
+    assert_eq!(result, list);
+    let (result, _) = call(
+        &client,
+        "bigdata_get_connector",
+        json!({"connector_id": ID}),
+    )
+    .await;
+    assert_eq!(result, connector("email"));
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_request(&reqs[0], "GET", BASE, None, None);
+    assert_request(&reqs[1], "GET", &format!("{BASE}/{ID}"), None, None);
+}
+
+#[tokio::test]
+async fn create_each_type() {
+    let (fake, client) = setup().await;
+    fake.on("POST", BASE, Reply::json(201, connector("email")));
+    let cases = [
+        (
+            json!({"type": "email", "label": "Inbox", "config": {"allowed_emails": ["a@broker.example", "b@broker.example"]}}),
+            json!({"type": "email", "label": "Inbox", "config": {"allowed_emails": ["a@broker.example", "b@broker.example"]}, "share_with_org": false}),
+        ),
+        (
+            json!({"type": "investment_research", "label": "Broker", "description": "Daily", "share_with_org": true,
+                "config": {"user_id": "u17", "user_password": SENTINEL}}),
+            json!({"type": "investment_research", "label": "Broker", "description": "Daily", "share_with_org": true,
+                "config": {"user_id": "u17", "user_password": SENTINEL}}),
+        ),
+        (
+            json!({"type": "sharepoint", "label": "SP", "config": {"session_id": "sess-1"}}),
+            json!({"type": "sharepoint", "label": "SP", "config": {"session_id": "sess-1"}, "share_with_org": false}),
+        ),
+    ];
+    for (i, (args, body)) in cases.iter().enumerate() {
+        let (result, is_error) = call(&client, "bigdata_create_connector", args.clone()).await;
+        assert!(!is_error, "{result}");
+        assert_eq!(result, connector("email"));
+        assert_request(&fake.requests()[i], "POST", BASE, None, Some(body.clone()));
+    }
+}
+
+#[tokio::test]
+async fn create_schema_shows_the_three_config_shapes() {
+    let (_fake, client) = setup().await;
+    let tools = client.list_all_tools().await.unwrap();
+    let create = tools
+        .iter()
+        .find(|t| t.name == "bigdata_create_connector")
+        .unwrap();
+    let config = &create.input_schema["properties"]["config"];
+    let shapes: Vec<&str> = config["anyOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(shapes, ["email", "investment_research", "sharepoint"]);
+    assert_eq!(
+        config["anyOf"][1]["required"],
+        json!(["user_id", "user_password"])
+    );
+    assert_eq!(
+        create.input_schema["properties"]["type"]["enum"],
+        json!(["email", "investment_research", "sharepoint"])
+    );
+    let delete = tools
+        .iter()
+        .find(|t| t.name == "bigdata_delete_connector")
+        .unwrap();
+    let force = delete.input_schema["properties"]["force_delete"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(force.contains("permanently"), "{force}");
+    assert_eq!(
+        delete.annotations.as_ref().unwrap().destructive_hint,
+        Some(true)
+    );
+}
+
+#[tokio::test]
+async fn update_reads_first_and_resends_what_was_left_out() {
+    let (fake, client) = setup().await;
+    fake.on(
+        "GET",
+        &format!("{BASE}/{ID}"),
+        Reply::json(200, connector("email")),
+    );
+    fake.on(
+        "PUT",
+        &format!("{BASE}/{ID}"),
+        Reply::json(200, connector("email")),
+    );
+    let (result, is_error) = call(
+        &client,
+        "bigdata_update_connector",
+        json!({"connector_id": ID, "label": "Renamed"}),
+    )
+    .await;
+    assert!(!is_error, "{result}");
+    assert_eq!(result, connector("email"));
+    let (_, is_error) = call(
+        &client,
+        "bigdata_update_connector",
+        json!({"connector_id": ID, "share_with_org": false, "config": {"allowed_emails": ["c@broker.example"]}}),
+    )
+    .await;
+    assert!(!is_error);
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 4);
+    assert_request(&reqs[0], "GET", &format!("{BASE}/{ID}"), None, None);
+    assert_request(
+        &reqs[1],
+        "PUT",
+        &format!("{BASE}/{ID}"),
+        None,
+        Some(
+            json!({"label": "Renamed", "description": "Collects daily reports", "share_with_org": true}),
+        ),
+    );
+    assert_request(
+        &reqs[3],
+        "PUT",
+        &format!("{BASE}/{ID}"),
+        None,
+        Some(
+            json!({"label": "Broker Research - Daily Reports", "description": "Collects daily reports",
+            "share_with_org": false, "config": {"allowed_emails": ["c@broker.example"]}}),
+        ),
+    );
+}
+
+#[tokio::test]
+async fn update_refuses_a_config_for_non_email_after_the_read() {
+    let (fake, client) = setup().await;
+    fake.on(
+        "GET",
+        &format!("{BASE}/{ID}"),
+        Reply::json(200, connector("investment_research")),
+    );
+    let (result, is_error) = call(
+        &client,
+        "bigdata_update_connector",
+        json!({"connector_id": ID, "config": {"allowed_emails": ["c@broker.example"]}}),
+    )
+    .await;
+    assert!(is_error);
+    assert_eq!(
+        result,
+        json!({"error": {"provider": "bigdata", "code": "INVALID_ARGUMENT", "field": "config",
+            "message": "`config`: only email connectors take a config update (create a new connector instead)",
+            "hint": "fix `config` and call again; nothing was changed"}})
+    );
+    assert!(fake.requests().iter().all(|r| r.method == "GET"));
+}
+
+#[tokio::test]
+async fn delete_archives_by_default_and_forces_on_request() {
+    let (fake, client) = setup().await;
+    let mut archived = connector("email");
+    archived["archived"] = json!(true);
+    fake.on(
+        "DELETE",
+        &format!("{BASE}/{ID}"),
+        Reply::json(200, archived.clone()),
+    );
+    let (result, _) = call(
+        &client,
+        "bigdata_delete_connector",
+        json!({"connector_id": ID}),
+    )
+    .await;
+    assert_eq!(result, archived);
+    fake.on(
+        "DELETE",
+        &format!("{BASE}/{ID}"),
+        Reply::json(
+            202,
+            json!({"connector_id": ID, "status": "deletion_scheduled"}),
+        ),
+    );
+    let (result, _) = call(
+        &client,
+        "bigdata_delete_connector",
+        json!({"connector_id": ID, "force_delete": true}),
+    )
+    .await;
+    assert_eq!(
+        result,
+        json!({"connector_id": ID, "status": "deletion_scheduled"})
+    );
+    let reqs = fake.requests();
+    assert_request(
+        &reqs[0],
+        "DELETE",
+        &format!("{BASE}/{ID}"),
+        Some("force_delete=false"),
+        None,
+    );
+    assert_request(
+        &reqs[1],
+        "DELETE",
+        &format!("{BASE}/{ID}"),
+        Some("force_delete=true"),
+        None,
+    );
+}
+
+#[tokio::test]
+async fn sync_depends_on_the_connector_type() {
+    let (fake, client) = setup().await;
+    let sync = format!("{BASE}/{ID}/sync");
+    fake.on(
+        "POST",
+        &sync,
+        Reply::json(
+            202,
+            json!({"connector_id": ID, "status": "accepted", "date_limit": "2026-01-01"}),
+        ),
+    );
+
+    fake.on(
+        "GET",
+        &format!("{BASE}/{ID}"),
+        Reply::json(200, connector("investment_research")),
+    );
+    let (result, is_error) = call(
+        &client,
+        "bigdata_sync_connector",
+        json!({"connector_id": ID, "date_limit": "2026-01-01"}),
+    )
+    .await;
+    assert!(!is_error);
+    assert_eq!(
+        result,
+        json!({"connector_id": ID, "status": "accepted", "date_limit": "2026-01-01"})
+    );
+    let (result, is_error) = call(
+        &client,
+        "bigdata_sync_connector",
+        json!({"connector_id": ID}),
+    )
+    .await;
+    assert!(is_error);
+    assert_eq!(result["error"]["field"], "date_limit");
+    assert_eq!(
+        result["error"]["message"],
+        "`date_limit`: is required for investment_research connectors"
+    );
+
+    fake.on(
+        "GET",
+        &format!("{BASE}/{ID}"),
+        Reply::json(200, connector("sharepoint")),
+    );
+    let (_, is_error) = call(
+        &client,
+        "bigdata_sync_connector",
+        json!({"connector_id": ID}),
+    )
+    .await;
+    assert!(!is_error);
+    let (result, is_error) = call(
+        &client,
+        "bigdata_sync_connector",
+        json!({"connector_id": ID, "date_limit": "2026-01-01"}),
+    )
+    .await;
+    assert!(is_error);
+    assert_eq!(
+        result["error"]["message"],
+        "`date_limit`: must be omitted for sharepoint connectors"
+    );
+
+    fake.on(
+        "GET",
+        &format!("{BASE}/{ID}"),
+        Reply::json(200, connector("email")),
+    );
+    let (result, is_error) = call(
+        &client,
+        "bigdata_sync_connector",
+        json!({"connector_id": ID}),
+    )
+    .await;
+    assert!(is_error);
+    assert_eq!(result["error"]["field"], "connector_id");
+
+    let posts: Vec<Recorded> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 2, "only the two valid syncs were sent");
+    assert_request(
+        &posts[0],
+        "POST",
+        &sync,
+        None,
+        Some(json!({"date_limit": "2026-01-01"})),
+    );
+    assert_request(&posts[1], "POST", &sync, None, Some(json!({})));
+}
+
+#[tokio::test]
+async fn validation_errors_send_nothing() {
+    let (fake, client) = setup().await;
+    let email = |emails: Value| json!({"type": "email", "label": "L", "config": {"allowed_emails": emails}});
+    let cases = [
+        (
+            "bigdata_get_connector",
+            json!({"connector_id": "not-a-uuid"}),
+            "connector_id",
+            "must be a UUID",
+        ),
+        (
+            "bigdata_get_connector",
+            json!({"connector_id": "019a9612-bfad-758c-884e-37dd8c6ad2c"}),
+            "connector_id",
+            "must be a UUID",
+        ),
+        (
+            "bigdata_create_connector",
+            json!({"type": "fax", "label": "L", "config": {}}),
+            "type",
+            "must be one of",
+        ),
+        (
+            "bigdata_create_connector",
+            json!({"type": "email", "label": " ", "config": {"allowed_emails": ["a@b.example"]}}),
+            "label",
+            "must not be empty",
+        ),
+        (
+            "bigdata_create_connector",
+            json!({"type": "email", "label": "L", "config": {}}),
+            "config.allowed_emails",
+            "is required",
+        ),
+        (
+            "bigdata_create_connector",
+            email(json!([])),
+            "config.allowed_emails",
+            "must hold at least one item",
+        ),
+        (
+            "bigdata_create_connector",
+            email(json!(["ok@b.example", "nope"])),
+            "config.allowed_emails[1]",
+            "must be an e-mail address",
+        ),
+        (
+            "bigdata_create_connector",
+            email(json!("a@b.example")),
+            "config.allowed_emails",
+            "must be a list of e-mail addresses",
+        ),
+        (
+            "bigdata_create_connector",
+            json!({"type": "email", "label": "L", "config": {"allowed_emails": ["a@b.example"], "user_id": "x"}}),
+            "config.user_id",
+            "is not accepted for email connectors",
+        ),
+        (
+            "bigdata_create_connector",
+            json!({"type": "investment_research", "label": "L", "config": {"user_id": "u"}}),
+            "config.user_password",
+            "is required",
+        ),
+        (
+            "bigdata_create_connector",
+            json!({"type": "investment_research", "label": "L", "config": {"user_id": 5, "user_password": "p"}}),
+            "config.user_id",
+            "must be a string",
+        ),
+        (
+            "bigdata_create_connector",
+            json!({"type": "sharepoint", "label": "L", "config": {}}),
+            "config.session_id",
+            "is required",
+        ),
+        (
+            "bigdata_create_connector",
+            json!({"type": "sharepoint", "label": "L", "config": {"session_id": "s", "site": "x"}}),
+            "config.site",
+            "is not accepted for sharepoint connectors",
+        ),
+        (
+            "bigdata_create_connector",
+            json!({"type": "email", "label": "L"}),
+            "config",
+            "is required",
+        ),
+        (
+            "bigdata_update_connector",
+            json!({"connector_id": ID}),
+            "arguments",
+            "name at least one of",
+        ),
+        (
+            "bigdata_update_connector",
+            json!({"connector_id": ID, "label": ""}),
+            "label",
+            "must not be empty",
+        ),
+        (
+            "bigdata_update_connector",
+            json!({"connector_id": ID, "config": {"allowed_emails": ["x"]}}),
+            "config.allowed_emails[0]",
+            "must be an e-mail address",
+        ),
+        (
+            "bigdata_update_connector",
+            json!({"connector_id": ID, "config": {"session_id": "s"}}),
+            "config.session_id",
+            "is not a known argument",
+        ),
+        (
+            "bigdata_delete_connector",
+            json!({"connector_id": "x"}),
+            "connector_id",
+            "must be a UUID",
+        ),
+        (
+            "bigdata_delete_connector",
+            json!({"connector_id": ID, "force_delete": "yes"}),
+            "force_delete",
+            "wrong type",
+        ),
+        (
+            "bigdata_sync_connector",
+            json!({"connector_id": ID, "date_limit": "2026-02-30"}),
+            "date_limit",
+            "must be a date YYYY-MM-DD",
+        ),
+        (
+            "bigdata_sync_connector",
+            json!({"connector_id": ID, "date_limit": "01/02/2026"}),
+            "date_limit",
+            "must be a date YYYY-MM-DD",
+        ),
+    ];
+    for (tool, args, field, reason) in cases {
+        assert_invalid(&client, "bigdata", tool, args, field, reason).await;
+    }
+    assert!(
+        fake.requests().is_empty(),
+        "nothing sent: {:#?}",
+        fake.requests()
+    );
+}

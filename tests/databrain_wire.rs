@@ -1,0 +1,330 @@
+//! DataBrain against the recording fake: every tool's exact request and result, vendor error
+//! codes in the envelope, validation rules.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "dbn_live_S3NT1NEL";
+const PATH: &str = "/api/v2/datasource";
+const UUID: &str = "3f2b9c1e-8a7d-4e6f-9b0a-1c2d3e4f5a6b";
+
+async fn setup() -> (FakeUpstream, Client) {
+    let fake = FakeUpstream::start().await;
+    let client = client(&[
+        ("DATABRAIN_BASE_URL", &fake.url("")),
+        ("DATABRAIN_SERVICE_TOKEN", TOKEN),
+    ])
+    .await;
+    (fake, client)
+}
+
+fn assert_request(
+    r: &Recorded,
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+    body: Option<Value>,
+) {
+    common::assert_request(
+        r,
+        method,
+        path,
+        query,
+        ("authorization", &format!("Bearer {TOKEN}")),
+        body,
+    );
+}
+
+fn postgres() -> Value {
+    json!({"datasourceType": "postgres", "credentials": {"name": "analytics", "host": "pg.internal",
+        "port": 5432, "username": "dbn", "password": SENTINEL, "database": "analytics", "schema": "public"}})
+}
+
+#[tokio::test]
+async fn list_sends_string_pagination() {
+    let (fake, client) = setup().await;
+    let page = json!({"data": [{"name": "a"}, {"name": "b"}]});
+    fake.on("GET", PATH, Reply::json(200, page.clone()));
+    let (result, is_error) = call(&client, "databrain_list_datasources", json!({"page": 2})).await;
+    assert!(!is_error);
+    assert_eq!(result, page);
+    call(&client, "databrain_list_datasources", json!({})).await;
+    let reqs = fake.requests();
+    assert_request(
+        &reqs[0],
+        "GET",
+        PATH,
+        Some("isPagination=true&pageNumber=2"),
+        None,
+    );
+    assert_request(&reqs[1], "GET", PATH, None, None);
+}
+
+#[tokio::test]
+async fn create_and_update_send_the_body_as_given() {
+    let (fake, client) = setup().await;
+    fake.on("POST", PATH, Reply::json(200, json!({"name": "analytics"})));
+    fake.on("PUT", PATH, Reply::json(200, json!({"name": "analytics"})));
+    let (result, is_error) = call(&client, "databrain_create_datasource", postgres()).await;
+    assert!(!is_error);
+    assert_eq!(result, json!({"name": "analytics"}));
+    let mut with_tenancy = postgres();
+    with_tenancy["tenancySettings"] = json!({"tenancyLevel": "DATABASE"});
+    let (result, _) = call(&client, "databrain_update_datasource", with_tenancy.clone()).await;
+    assert_eq!(result, json!({"name": "analytics"}));
+    let reqs = fake.requests();
+    assert_request(&reqs[0], "POST", PATH, None, Some(postgres()));
+    assert_request(&reqs[1], "PUT", PATH, None, Some(with_tenancy));
+}
+
+#[tokio::test]
+async fn delete_by_name_and_sync_by_uuid() {
+    let (fake, client) = setup().await;
+    fake.on(
+        "DELETE",
+        PATH,
+        Reply::json(
+            200,
+            json!({"id": UUID, "message": "Datasource deleted successfully"}),
+        ),
+    );
+    fake.on(
+        "POST",
+        "/api/v2/datasource/sync",
+        Reply::json(200, json!({"data": {"message": "Sync completed"}})),
+    );
+    let (result, _) = call(
+        &client,
+        "databrain_delete_datasource",
+        json!({"name": "orders & co"}),
+    )
+    .await;
+    assert_eq!(
+        result,
+        json!({"id": UUID, "message": "Datasource deleted successfully"})
+    );
+    let (result, _) = call(
+        &client,
+        "databrain_sync_datasource",
+        json!({"datasource_id": UUID}),
+    )
+    .await;
+    assert_eq!(result, json!({"data": {"message": "Sync completed"}}));
+    let reqs = fake.requests();
+    assert_request(
+        &reqs[0],
+        "DELETE",
+        PATH,
+        Some("datasourceName=orders+%26+co"),
+        None,
+    );
+    assert_request(
+        &reqs[1],
+        "POST",
+        "/api/v2/datasource/sync",
+        None,
+        Some(json!({"input": {"datasourceId": UUID}})),
+    );
+}
+
+#[tokio::test]
+async fn vendor_error_codes_reach_the_envelope_with_a_hint() {
+    let (fake, client) = setup().await;
+    let cases = [
+        (
+            "DATASOURCE_NAME_ERROR",
+            "Datasource name already exists",
+            "the name is taken (create) or unknown (update, delete): list datasources to check, then pick another name or the right one",
+        ),
+        (
+            "CREDENTIAL_TEST_FAILED",
+            "Connection test failed",
+            "DataBrain could not connect with these credentials: check host, port, user, password and network access from DataBrain",
+        ),
+        (
+            "INVALID_REQUEST_BODY",
+            "credentials.host is required",
+            "DataBrain rejected the request: fix what the message names and call again",
+        ),
+    ];
+    for (code, message, hint) in cases {
+        fake.on(
+            "POST",
+            PATH,
+            Reply::json(400, json!({"error": {"code": code, "message": message}})),
+        );
+        let (result, is_error) = call(&client, "databrain_create_datasource", postgres()).await;
+        assert!(is_error);
+        assert_eq!(
+            result,
+            json!({"error": {"provider": "databrain", "status": 400, "code": code, "message": message, "hint": hint}})
+        );
+    }
+    fake.on("DELETE", PATH, Reply::json(400, json!({"error": {"code": "DATASOURCE_IN_USE", "message": "Datasource is used by 2 datamart(s)"}})));
+    let (result, _) = call(
+        &client,
+        "databrain_delete_datasource",
+        json!({"name": "analytics"}),
+    )
+    .await;
+    assert_eq!(result["error"]["code"], "DATASOURCE_IN_USE");
+    assert_eq!(
+        result["error"]["hint"],
+        "datamarts use this datasource: remove it from them in DataBrain first"
+    );
+    fake.on(
+        "POST",
+        "/api/v2/datasource/sync",
+        Reply::json(
+            400,
+            json!({"error": {"code": "DATASOURCE_ID_ERROR", "message": "not found"}}),
+        ),
+    );
+    let (result, _) = call(
+        &client,
+        "databrain_sync_datasource",
+        json!({"datasource_id": UUID}),
+    )
+    .await;
+    assert_eq!(result["error"]["code"], "DATASOURCE_ID_ERROR");
+    fake.on("GET", PATH, Reply::json(401, json!({"error": {"code": "AUTHENTICATION_ERROR", "message": "Invalid or missing service token"}})));
+    let (result, _) = call(&client, "databrain_list_datasources", json!({})).await;
+    assert_eq!(result["error"]["status"], 401);
+    assert_eq!(
+        result["error"]["hint"],
+        "check DATABRAIN_SERVICE_TOKEN (a service token, not a data-app API key)"
+    );
+}
+
+#[tokio::test]
+async fn schema_has_the_18_types_and_describes_credentials() {
+    let tool = datasource_mcp::schema::tool(
+        datasource_mcp::operation::find("databrain_create_datasource").unwrap(),
+    );
+    let props = &tool.input_schema["properties"];
+    let types: Vec<&str> = props["datasourceType"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "snowflake",
+            "postgres",
+            "redshift",
+            "cockroachdb",
+            "mysql",
+            "mongodb",
+            "clickhouse",
+            "singlestore",
+            "bigquery",
+            "databricks",
+            "elasticsearch",
+            "opensearch",
+            "mssql",
+            "awss3",
+            "csv",
+            "firebolt",
+            "athena",
+            "trino"
+        ]
+    );
+    assert_eq!(props["credentials"]["required"], json!(["name"]));
+    assert_eq!(props["credentials"]["additionalProperties"], true);
+    let doc = props["credentials"]["description"].as_str().unwrap();
+    for t in ["postgres", "mssql", "snowflake", "bigquery", "awss3", "csv"] {
+        assert!(doc.contains(t), "credentials description covers {t}: {doc}");
+    }
+    assert_eq!(
+        tool.input_schema["required"],
+        json!(["datasourceType", "credentials"])
+    );
+    let sync = datasource_mcp::schema::tool(
+        datasource_mcp::operation::find("databrain_sync_datasource").unwrap(),
+    );
+    assert!(
+        sync.description
+            .as_deref()
+            .unwrap()
+            .contains("id= in the datasource's URL")
+    );
+}
+
+#[tokio::test]
+async fn validation_errors_send_nothing() {
+    let (fake, client) = setup().await;
+    let cases = [
+        (
+            "databrain_list_datasources",
+            json!({"page": 0}),
+            "page",
+            "must be 1 or more",
+        ),
+        (
+            "databrain_list_datasources",
+            json!({"page": "2"}),
+            "page",
+            "wrong type",
+        ),
+        (
+            "databrain_create_datasource",
+            json!({"datasourceType": "oracle", "credentials": {"name": "x"}}),
+            "datasourceType",
+            "must be one of",
+        ),
+        (
+            "databrain_create_datasource",
+            json!({"datasourceType": "postgres"}),
+            "credentials",
+            "is required",
+        ),
+        (
+            "databrain_create_datasource",
+            json!({"datasourceType": "postgres", "credentials": {"host": "h"}}),
+            "credentials.name",
+            "is required",
+        ),
+        (
+            "databrain_create_datasource",
+            json!({"datasourceType": "csv", "credentials": {"name": " "}}),
+            "credentials.name",
+            "must not be empty",
+        ),
+        (
+            "databrain_create_datasource",
+            json!({"datasourceType": "csv", "credentials": {"name": "c"}, "tenancySettings": {"tenancyLevel": "ROW"}}),
+            "tenancySettings.tenancyLevel",
+            "must be TABLE or DATABASE",
+        ),
+        (
+            "databrain_update_datasource",
+            json!({"datasourceType": "csv", "credentials": {"name": "c"}, "extra": 1}),
+            "extra",
+            "is not a known argument",
+        ),
+        (
+            "databrain_delete_datasource",
+            json!({"name": ""}),
+            "name",
+            "must not be empty",
+        ),
+        (
+            "databrain_sync_datasource",
+            json!({"datasource_id": "analytics"}),
+            "datasource_id",
+            "must be a UUID",
+        ),
+    ];
+    for (tool, args, field, reason) in cases {
+        assert_invalid(&client, "databrain", tool, args, field, reason).await;
+    }
+    assert!(
+        fake.requests().is_empty(),
+        "nothing sent: {:#?}",
+        fake.requests()
+    );
+}

@@ -1,0 +1,556 @@
+//! Pentaho Data Catalog against the recording fake: every tool's exact request and result, the
+//! password grant, validation rules.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "pdc-access-jwt";
+
+async fn setup() -> (FakeUpstream, Client) {
+    let fake = FakeUpstream::start().await;
+    fake.on(
+        "POST",
+        "/api/public/v1/auth",
+        Reply::json(
+            200,
+            json!({"message": "OK", "data": {"accessToken": TOKEN}}),
+        ),
+    );
+    let client = client(&[
+        ("PDC_BASE_URL", &fake.url("/api/public/v1")),
+        ("PDC_USERNAME", "catalog admin"),
+        ("PDC_PASSWORD", SENTINEL),
+    ])
+    .await;
+    (fake, client)
+}
+
+fn assert_request(
+    r: &Recorded,
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+    body: Option<Value>,
+) {
+    common::assert_request(
+        r,
+        method,
+        path,
+        query,
+        ("authorization", &format!("Bearer {TOKEN}")),
+        body,
+    );
+}
+
+#[tokio::test]
+async fn password_grant_is_form_encoded_and_the_token_is_reused() {
+    let (fake, client) = setup().await;
+    let record = json!({"status": 200, "data": {"_id": "65f1c0ffee0000000000000a", "resourceName": "prod-postgres-primary"}});
+    fake.on(
+        "GET",
+        "/api/public/v1/data-sources/65f1c0ffee0000000000000a",
+        Reply::json(200, record.clone()),
+    );
+    for _ in 0..2 {
+        let (result, is_error) = call(
+            &client,
+            "pdc_get_data_source",
+            json!({"id": "65f1c0ffee0000000000000a"}),
+        )
+        .await;
+        assert!(!is_error);
+        assert_eq!(result, record);
+    }
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 3);
+    let auth = &reqs[0];
+    assert_eq!(auth.method, "POST");
+    assert_eq!(auth.path, "/api/public/v1/auth");
+    assert_eq!(
+        auth.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(auth.header("authorization"), None);
+    assert_eq!(
+        auth.body,
+        format!(
+            "username=catalog+admin&password={SENTINEL}&client_id=pdc-client&grant_type=password&scope=openid+profile+email"
+        )
+    );
+    assert_request(
+        &reqs[1],
+        "GET",
+        "/api/public/v1/data-sources/65f1c0ffee0000000000000a",
+        None,
+        None,
+    );
+    assert_request(
+        &reqs[2],
+        "GET",
+        "/api/public/v1/data-sources/65f1c0ffee0000000000000a",
+        None,
+        None,
+    );
+}
+
+#[tokio::test]
+async fn a_401_re_authenticates_once() {
+    let (fake, client) = setup().await;
+    fake.once(
+        "GET",
+        "/api/public/v1/jobs/j1/status",
+        Reply::json(401, json!({"status": 401, "message": "Unauthorized"})),
+    );
+    fake.on(
+        "GET",
+        "/api/public/v1/jobs/j1/status",
+        Reply::json(200, json!({"status": 200, "data": {"status": "COMPLETED"}})),
+    );
+    let (result, is_error) = call(&client, "pdc_get_job_status", json!({"id": "j1"})).await;
+    assert!(!is_error);
+    assert_eq!(
+        result,
+        json!({"status": 200, "data": {"status": "COMPLETED"}})
+    );
+    let paths: Vec<_> = fake.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/public/v1/auth",
+            "/api/public/v1/jobs/j1/status",
+            "/api/public/v1/auth",
+            "/api/public/v1/jobs/j1/status"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_access_token_is_sent_as_bearer_without_exchange() {
+    let fake = FakeUpstream::start().await;
+    fake.on(
+        "GET",
+        "/api/public/v1/jobs/j1/status",
+        Reply::json(200, json!({"status": 200, "data": {}})),
+    );
+    let client = client(&[
+        ("PDC_BASE_URL", &fake.url("/api/public/v1")),
+        ("PDC_ACCESS_TOKEN", "static-pdc"),
+    ])
+    .await;
+    call(&client, "pdc_get_job_status", json!({"id": "j1"})).await;
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].header("authorization"), Some("Bearer static-pdc"));
+}
+
+#[tokio::test]
+async fn create_sends_one_as_an_object_and_several_as_an_array() {
+    let (fake, client) = setup().await;
+    let created =
+        json!({"status": 201, "data": [{"_id": "a1", "resourceName": "AWS S3 Data Lake"}]});
+    fake.on(
+        "POST",
+        "/api/public/v1/data-sources",
+        Reply::json(201, created.clone()),
+    );
+    let lake = json!({"resourceName": "AWS S3 Data Lake", "fqdnId": "AWS S3 Data Lake", "databaseType": "AWS",
+        "affinityId": "DEFAULT", "region": "us-east-1", "container": "company-datalake-bucket",
+        "accessId": "AKIAEXAMPLE", "secretKey": SENTINEL, "path": "/data/warehouse",
+        "location": {"country": "US"}, "costPerTb": {"price": null, "frequency": "month"}});
+    let (result, is_error) = call(
+        &client,
+        "pdc_create_data_sources",
+        json!({"data_sources": [lake]}),
+    )
+    .await;
+    assert!(!is_error);
+    assert_eq!(result, created);
+    let pg = json!({"resourceName": "prod-postgres", "databaseType": "POSTGRESQL", "host": "pg.internal", "port": "5432"});
+    call(
+        &client,
+        "pdc_create_data_sources",
+        json!({"data_sources": [lake, pg]}),
+    )
+    .await;
+    let reqs = fake.requests();
+    assert_request(
+        &reqs[1],
+        "POST",
+        "/api/public/v1/data-sources",
+        None,
+        Some(lake.clone()),
+    );
+    assert_request(
+        &reqs[2],
+        "POST",
+        "/api/public/v1/data-sources",
+        None,
+        Some(json!([lake, pg])),
+    );
+}
+
+#[tokio::test]
+async fn update_sends_only_the_given_attributes() {
+    let (fake, client) = setup().await;
+    fake.on(
+        "PATCH",
+        "/api/public/v1/data-sources/ds%201",
+        Reply::json(200, json!({"status": 200})),
+    );
+    let (result, is_error) = call(
+        &client,
+        "pdc_update_data_source",
+        json!({"id": "ds 1", "description": "Orders replica", "port": "5433", "availableForWriting": false,
+            "totalCapacity": 1.5, "includePatterns": ["public.*"], "excludePatterns": []}),
+    )
+    .await;
+    assert!(!is_error, "{result}");
+    assert_eq!(result, json!({"status": 200}));
+    assert_request(
+        &fake.requests()[1],
+        "PATCH",
+        "/api/public/v1/data-sources/ds%201",
+        None,
+        Some(
+            json!({"description": "Orders replica", "port": "5433", "availableForWriting": false,
+            "totalCapacity": 1.5, "includePatterns": ["public.*"], "excludePatterns": []}),
+        ),
+    );
+}
+
+#[tokio::test]
+async fn update_schema_has_every_patch_attribute_typed() {
+    let tool = datasource_mcp::schema::tool(
+        datasource_mcp::operation::find("pdc_update_data_source").unwrap(),
+    );
+    let props = tool.input_schema["properties"].as_object().unwrap();
+    let strings = [
+        "userName",
+        "password",
+        "lastTestConnectionId",
+        "lastIngestId",
+        "accessId",
+        "secretKey",
+        "region",
+        "secretManagerKey",
+        "accountName",
+        "azureSharedKey",
+        "azureTenantId",
+        "note",
+        "description",
+        "affinityId",
+        "role",
+        "host",
+        "port",
+        "databaseName",
+        "warehouse",
+        "uri",
+        "path",
+        "driverClassName",
+        "scanSinceTimeframe",
+        "id",
+    ];
+    for name in strings {
+        assert_eq!(props[name]["type"], "string", "{name}");
+    }
+    for name in [
+        "availableForMigration",
+        "availableForWriting",
+        "availableForDataMastering",
+        "incremental",
+        "dry_run",
+    ] {
+        assert_eq!(props[name]["type"], "boolean", "{name}");
+    }
+    assert_eq!(props["totalCapacity"]["type"], "number");
+    for name in ["includePatterns", "excludePatterns"] {
+        assert_eq!(props[name]["type"], "array", "{name}");
+        assert_eq!(props[name]["items"]["type"], "string", "{name}");
+    }
+    assert_eq!(props.len(), strings.len() + 5 + 1 + 2);
+    assert_eq!(tool.input_schema["required"], json!(["id"]));
+}
+
+#[tokio::test]
+async fn by_ids_and_filter_are_read_only_posts() {
+    let (fake, client) = setup().await;
+    fake.on(
+        "POST",
+        "/api/public/v1/data-sources/by-ids",
+        Reply::json(200, json!({"status": 200, "data": [{"_id": "a"}]})),
+    );
+    fake.on(
+        "POST",
+        "/api/public/v1/data-sources/filter",
+        Reply::json(200, json!({"status": 200, "data": []})),
+    );
+    let (result, _) = call(
+        &client,
+        "pdc_get_data_sources_by_ids",
+        json!({"ids": ["a", "b"]}),
+    )
+    .await;
+    assert_eq!(result, json!({"status": 200, "data": [{"_id": "a"}]}));
+    let (result, _) = call(
+        &client,
+        "pdc_filter_data_sources",
+        json!({"resourceNames": ["prod-*", "*-primary"]}),
+    )
+    .await;
+    assert_eq!(result, json!({"status": 200, "data": []}));
+    call(
+        &client,
+        "pdc_filter_data_sources",
+        json!({"databaseTypes": ["*postgres*"], "skip": 20, "limit": 10}),
+    )
+    .await;
+    let reqs = fake.requests();
+    assert_request(
+        &reqs[1],
+        "POST",
+        "/api/public/v1/data-sources/by-ids",
+        None,
+        Some(json!({"ids": ["a", "b"]})),
+    );
+    assert_request(
+        &reqs[2],
+        "POST",
+        "/api/public/v1/data-sources/filter",
+        Some("skip=0&limit=100"),
+        Some(json!({"resourceNames": ["prod-*", "*-primary"]})),
+    );
+    assert_request(
+        &reqs[3],
+        "POST",
+        "/api/public/v1/data-sources/filter",
+        Some("skip=20&limit=10"),
+        Some(json!({"databaseTypes": ["*postgres*"]})),
+    );
+    let tools = client.list_all_tools().await.unwrap();
+    for name in ["pdc_filter_data_sources", "pdc_get_data_sources_by_ids"] {
+        let t = tools.iter().find(|t| t.name == name).unwrap();
+        assert_eq!(
+            t.annotations.as_ref().unwrap().read_only_hint,
+            Some(true),
+            "{name}"
+        );
+    }
+    let filter = tools
+        .iter()
+        .find(|t| t.name == "pdc_filter_data_sources")
+        .unwrap();
+    let names_doc = filter.input_schema["properties"]["resourceNames"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(
+        names_doc.contains("prod-*") && names_doc.contains("*postgres*"),
+        "{names_doc}"
+    );
+    assert_eq!(filter.input_schema["properties"]["limit"]["maximum"], 10000);
+}
+
+#[tokio::test]
+async fn job_status() {
+    let (fake, client) = setup().await;
+    let job =
+        json!({"status": 200, "data": {"_id": "job-1", "activity": "INGEST", "status": "RUNNING"}});
+    fake.on(
+        "GET",
+        "/api/public/v1/jobs/job-1/status",
+        Reply::json(200, job.clone()),
+    );
+    let (result, _) = call(&client, "pdc_get_job_status", json!({"id": "job-1"})).await;
+    assert_eq!(result, job);
+    assert_request(
+        &fake.requests()[1],
+        "GET",
+        "/api/public/v1/jobs/job-1/status",
+        None,
+        None,
+    );
+}
+
+#[tokio::test]
+async fn vendor_message_lists_become_one_message() {
+    let (fake, client) = setup().await;
+    fake.on(
+        "PATCH",
+        "/api/public/v1/data-sources/x",
+        Reply::json(400, json!({"status": 400, "message": ["property foo should not exist", "port must be a string"]})),
+    );
+    let (result, is_error) = call(
+        &client,
+        "pdc_update_data_source",
+        json!({"id": "x", "note": "n"}),
+    )
+    .await;
+    assert!(is_error);
+    assert_eq!(
+        result,
+        json!({"error": {"provider": "pdc", "status": 400,
+            "message": "property foo should not exist; port must be a string",
+            "hint": "the vendor rejected the request: fix what the message names and call again"}})
+    );
+}
+
+#[tokio::test]
+async fn validation_errors_send_nothing() {
+    let (fake, client) = setup().await;
+    let cases = [
+        (
+            "pdc_create_data_sources",
+            json!({"data_sources": []}),
+            "data_sources",
+            "must hold at least one item",
+        ),
+        (
+            "pdc_create_data_sources",
+            json!({"data_sources": [{"databaseType": "AWS"}]}),
+            "data_sources[0].resourceName",
+            "is required",
+        ),
+        (
+            "pdc_create_data_sources",
+            json!({"data_sources": [{"resourceName": "a"}]}),
+            "data_sources[0].databaseType",
+            "is required",
+        ),
+        (
+            "pdc_create_data_sources",
+            json!({"data_sources": [{"resourceName": " ", "databaseType": "AWS"}]}),
+            "data_sources[0].resourceName",
+            "must not be empty",
+        ),
+        (
+            "pdc_create_data_sources",
+            json!({"data_sources": [{"resourceName": "a", "databaseType": "AWS"}, {"resourceName": "a", "databaseType": "AWS"}]}),
+            "data_sources[1].resourceName",
+            "repeats an earlier item's name",
+        ),
+        ("pdc_get_data_source", json!({}), "id", "is required"),
+        (
+            "pdc_get_data_source",
+            json!({"id": ""}),
+            "id",
+            "must not be empty",
+        ),
+        (
+            "pdc_update_data_source",
+            json!({"id": "x"}),
+            "arguments",
+            "name at least one attribute to change besides id",
+        ),
+        (
+            "pdc_update_data_source",
+            json!({"id": "x", "port": 5432}),
+            "port",
+            "wrong type: expected a string",
+        ),
+        (
+            "pdc_update_data_source",
+            json!({"id": "x", "port": "http"}),
+            "port",
+            "must be a port number 1-65535, as a string",
+        ),
+        (
+            "pdc_update_data_source",
+            json!({"id": "x", "port": "70000"}),
+            "port",
+            "must be a port number 1-65535, as a string",
+        ),
+        (
+            "pdc_update_data_source",
+            json!({"id": "x", "totalCapacity": -1}),
+            "totalCapacity",
+            "must be a number ≥ 0",
+        ),
+        (
+            "pdc_update_data_source",
+            json!({"id": "x", "incremental": "yes"}),
+            "incremental",
+            "wrong type: expected a boolean",
+        ),
+        (
+            "pdc_update_data_source",
+            json!({"id": "x", "includePatterns": "a"}),
+            "includePatterns",
+            "wrong type",
+        ),
+        (
+            "pdc_update_data_source",
+            json!({"id": "x", "hostname": "h"}),
+            "hostname",
+            "is not a known argument",
+        ),
+        (
+            "pdc_get_data_sources_by_ids",
+            json!({"ids": []}),
+            "ids",
+            "must hold at least one item",
+        ),
+        (
+            "pdc_get_data_sources_by_ids",
+            json!({"ids": ["a", ""]}),
+            "ids[1]",
+            "must not be empty",
+        ),
+        (
+            "pdc_filter_data_sources",
+            json!({}),
+            "resourceNames",
+            "give resourceNames or databaseTypes",
+        ),
+        (
+            "pdc_filter_data_sources",
+            json!({"limit": 5}),
+            "resourceNames",
+            "give resourceNames or databaseTypes",
+        ),
+        (
+            "pdc_filter_data_sources",
+            json!({"resourceNames": []}),
+            "resourceNames",
+            "must hold at least one item",
+        ),
+        (
+            "pdc_filter_data_sources",
+            json!({"databaseTypes": ["MYSQL", " "]}),
+            "databaseTypes[1]",
+            "must not be empty",
+        ),
+        (
+            "pdc_filter_data_sources",
+            json!({"resourceNames": ["*"], "limit": 0}),
+            "limit",
+            "must be between 1 and 10000",
+        ),
+        (
+            "pdc_filter_data_sources",
+            json!({"resourceNames": ["*"], "limit": 10001}),
+            "limit",
+            "must be between 1 and 10000",
+        ),
+        (
+            "pdc_filter_data_sources",
+            json!({"resourceNames": ["*"], "skip": -1}),
+            "skip",
+            "invalid value",
+        ),
+        (
+            "pdc_get_job_status",
+            json!({"id": "a\u{0007}"}),
+            "id",
+            "must not contain control or invisible characters",
+        ),
+    ];
+    for (tool, args, field, reason) in cases {
+        assert_invalid(&client, "pdc", tool, args, field, reason).await;
+    }
+    assert!(
+        fake.requests().is_empty(),
+        "nothing sent: {:#?}",
+        fake.requests()
+    );
+}
