@@ -1,13 +1,594 @@
-//! A simulated databrain API. (Being written.)
+//! A simulated DataBrain datasource API v2 (facts: `shared/reference/vendor-apis.md` §4 and
+//! seed 003). Mounted at `/databrain`; every path below is under it.
+//!
+//! - Every request wants `Authorization: Bearer <DATABRAIN_SERVICE_TOKEN>`, else 401
+//!   `AUTHENTICATION_ERROR`. Errors are `{"error": {"code", "message"}}`, all 400 but auth.
+//! - `GET /api/v2/datasource?isPagination=&pageNumber=` lists names only, in creation order;
+//!   `isPagination` is the string `"true"`/`"false"` (default `"false"`), `pageNumber` a
+//!   positive integer string (default `"1"`), 10 names a page.
+//! - `POST` creates and `PUT` replaces a datasource, both from `{datasourceType, credentials:
+//!   {name, ..}, tenancySettings?}`, named by `credentials.name`. Each type has required
+//!   credential keys ([`required_credentials`]); PUT wants the full set too (no partial
+//!   updates) and keeps the stored `tenancySettings` when none is sent. Both run a connection
+//!   test: a credential naming a host under `.invalid` fails it. Credentials are stored and
+//!   never returned.
+//! - `DELETE /api/v2/datasource?datasourceName=` refuses a datasource datamarts use
+//!   (`DATASOURCE_IN_USE`) and answers the deleted id.
+//! - `POST /api/v2/datasource/sync` takes `{"input": {"datasourceId": "<uuid>"}}`. The list does
+//!   not return ids (users copy them from the UI URL), so the seeded ids are fixed:
+//!   [`SEEDED_IDS`]; datasources created later get the next ids in the same sequence
+//!   (`000000db-5eed-4000-8000-00000000000d`, …).
+//!
+//! Seed (creation order; ids are `seeded_uuid(0xdb, 1..=12)`):
+//!
+//! | name | type | id |
+//! |---|---|---|
+//! | analytics-postgres (used by 2 datamarts) | postgres | `000000db-5eed-4000-8000-000000000001` |
+//! | warehouse-snowflake | snowflake | `000000db-5eed-4000-8000-000000000002` |
+//! | events-clickhouse | clickhouse | `000000db-5eed-4000-8000-000000000003` |
+//! | orders-mysql | mysql | `000000db-5eed-4000-8000-000000000004` |
+//! | finance-redshift | redshift | `000000db-5eed-4000-8000-000000000005` |
+//! | marketing-bigquery | bigquery | `000000db-5eed-4000-8000-000000000006` |
+//! | logs-elasticsearch | elasticsearch | `000000db-5eed-4000-8000-000000000007` |
+//! | crm-mssql | mssql | `000000db-5eed-4000-8000-000000000008` |
+//! | lake-awss3 | awss3 | `000000db-5eed-4000-8000-000000000009` |
+//! | reports-csv | csv | `000000db-5eed-4000-8000-00000000000a` |
+//! | search-opensearch | opensearch | `000000db-5eed-4000-8000-00000000000b` |
+//! | adhoc-trino | trino | `000000db-5eed-4000-8000-00000000000c` |
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use serde_json::{Map, Value, json};
 
-use super::Simulation;
+use super::{
+    Answer, Fault, Simulation, bearer, fault, random_token, reply, seeded_uuid, unreachable_host,
+};
 
+/// Namespace of the datasource ids.
+const ID_NAMESPACE: u32 = 0xdb;
+
+/// The seeded datasources, name → id, in creation order.
+pub const SEEDED_IDS: [(&str, &str); 12] = [
+    ("analytics-postgres", "000000db-5eed-4000-8000-000000000001"),
+    (
+        "warehouse-snowflake",
+        "000000db-5eed-4000-8000-000000000002",
+    ),
+    ("events-clickhouse", "000000db-5eed-4000-8000-000000000003"),
+    ("orders-mysql", "000000db-5eed-4000-8000-000000000004"),
+    ("finance-redshift", "000000db-5eed-4000-8000-000000000005"),
+    ("marketing-bigquery", "000000db-5eed-4000-8000-000000000006"),
+    ("logs-elasticsearch", "000000db-5eed-4000-8000-000000000007"),
+    ("crm-mssql", "000000db-5eed-4000-8000-000000000008"),
+    ("lake-awss3", "000000db-5eed-4000-8000-000000000009"),
+    ("reports-csv", "000000db-5eed-4000-8000-00000000000a"),
+    ("search-opensearch", "000000db-5eed-4000-8000-00000000000b"),
+    ("adhoc-trino", "000000db-5eed-4000-8000-00000000000c"),
+];
+
+/// The seeded datasource that datamarts use, and how many.
+pub const IN_USE: (&str, usize) = ("analytics-postgres", 2);
+
+/// Every `datasourceType` DataBrain accepts.
+pub const DATASOURCE_TYPES: [&str; 18] = [
+    "snowflake",
+    "postgres",
+    "redshift",
+    "cockroachdb",
+    "mysql",
+    "mongodb",
+    "clickhouse",
+    "singlestore",
+    "bigquery",
+    "databricks",
+    "elasticsearch",
+    "opensearch",
+    "mssql",
+    "awss3",
+    "csv",
+    "firebolt",
+    "athena",
+    "trino",
+];
+
+const PAGE_SIZE: usize = 10;
+
+struct Datasource {
+    id: String,
+    name: String,
+    /// `datasourceType`, `credentials` and `tenancySettings` as last sent: kept, never shown.
+    stored: Map<String, Value>,
+    /// Datamarts built on it; deleting it is refused while any exist.
+    datamarts: usize,
+}
+
+struct DataBrain {
+    service_token: String,
+    /// In creation order.
+    datasources: Vec<Datasource>,
+    next_id: u64,
+}
+
+type Shared = Arc<Mutex<DataBrain>>;
+
+/// Fresh routes and the variables that reach them.
 pub fn start() -> Simulation {
+    let service_token = random_token("dbn_live_");
+    let env = vec![("DATABRAIN_SERVICE_TOKEN", service_token.clone())];
+    let mut state = DataBrain {
+        service_token,
+        datasources: Vec::new(),
+        next_id: 1,
+    };
+    for (request, datamarts) in seed() {
+        let name = request.credentials["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        state.insert(name, request.into_stored(None), datamarts);
+    }
+    let shared: Shared = Arc::new(Mutex::new(state));
+    let router = Router::new()
+        .route(
+            "/api/v2/datasource",
+            get(list).post(create).put(update).delete(delete),
+        )
+        .route("/api/v2/datasource/sync", post(sync))
+        .with_state(shared);
     Simulation {
-        router: Router::new(),
-        env: Vec::new(),
+        router,
+        env,
         alternatives: Vec::new(),
+    }
+}
+
+impl DataBrain {
+    fn insert(&mut self, name: String, stored: Map<String, Value>, datamarts: usize) {
+        let id = seeded_uuid(ID_NAMESPACE, self.next_id);
+        self.next_id += 1;
+        self.datasources.push(Datasource {
+            id,
+            name,
+            stored,
+            datamarts,
+        });
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.datasources.iter().position(|d| d.name == name)
+    }
+
+    fn authorize(&self, headers: &HeaderMap) -> Result<(), Fault> {
+        if bearer(headers) == Some(self.service_token.as_str()) {
+            Ok(())
+        } else {
+            Err(error(
+                StatusCode::UNAUTHORIZED,
+                "AUTHENTICATION_ERROR",
+                "Invalid or missing service token",
+            ))
+        }
+    }
+}
+
+fn lock(state: &Shared) -> std::sync::MutexGuard<'_, DataBrain> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Fault {
+    fault(
+        status,
+        json!({"error": {"code": code, "message": message.into()}}),
+    )
+}
+
+fn invalid(message: impl Into<String>) -> Fault {
+    error(StatusCode::BAD_REQUEST, "INVALID_REQUEST_BODY", message)
+}
+
+fn name_error(message: &str) -> Fault {
+    error(StatusCode::BAD_REQUEST, "DATASOURCE_NAME_ERROR", message)
+}
+
+/// A JSON object body; anything else is DataBrain's `INVALID_REQUEST_BODY`.
+fn object_body(body: &[u8]) -> Result<Map<String, Value>, Fault> {
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(invalid("Request body must be a JSON object")),
+    }
+}
+
+/// A present, non-blank value (a number or a non-empty string counts).
+fn filled(value: Option<&Value>) -> bool {
+    match value {
+        None | Some(Value::Null) => false,
+        Some(Value::String(s)) => !s.trim().is_empty(),
+        Some(_) => true,
+    }
+}
+
+// ---- list ----------------------------------------------------------------------------------
+
+async fn list(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Answer {
+    let s = lock(&state);
+    s.authorize(&headers)?;
+    // Both parameters are strings on the wire, and DataBrain checks them as such.
+    let paginate = match query.get("isPagination").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(invalid("isPagination must be \"true\" or \"false\"")),
+    };
+    let page = match query.get("pageNumber") {
+        None => 1,
+        Some(text) => Some(text)
+            .filter(|t| t.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|t| t.parse::<usize>().ok())
+            .filter(|&n| n >= 1)
+            .ok_or_else(|| invalid("pageNumber must be a positive integer"))?,
+    };
+    let names = s.datasources.iter().map(|d| json!({"name": d.name}));
+    let data: Vec<Value> = if paginate {
+        names
+            .skip((page - 1).saturating_mul(PAGE_SIZE))
+            .take(PAGE_SIZE)
+            .collect()
+    } else {
+        names.collect()
+    };
+    reply(StatusCode::OK, json!({"data": data}))
+}
+
+// ---- create and update ---------------------------------------------------------------------
+
+/// A create or update body that passed validation.
+struct DatasourceRequest {
+    datasource_type: &'static str,
+    credentials: Map<String, Value>,
+    tenancy_settings: Option<Value>,
+}
+
+impl DatasourceRequest {
+    fn name(&self) -> &str {
+        self.credentials["name"].as_str().unwrap_or_default()
+    }
+
+    /// What gets stored; `kept_tenancy` stands in when no `tenancySettings` was sent.
+    fn into_stored(self, kept_tenancy: Option<Value>) -> Map<String, Value> {
+        let mut stored = Map::new();
+        stored.insert("datasourceType".into(), json!(self.datasource_type));
+        stored.insert("credentials".into(), Value::Object(self.credentials));
+        if let Some(tenancy) = self.tenancy_settings.or(kept_tenancy) {
+            stored.insert("tenancySettings".into(), tenancy);
+        }
+        stored
+    }
+}
+
+/// The credential keys a type cannot do without, besides `name`.
+pub fn required_credentials(datasource_type: &str) -> &'static [&'static str] {
+    match datasource_type {
+        "postgres" | "redshift" | "cockroachdb" | "mysql" | "singlestore" | "clickhouse" => {
+            &["host", "port", "username", "password", "database"]
+        }
+        "trino" => &["host", "port", "username", "password", "catalog"],
+        // MSSQL is the one type that says `server` and `user`.
+        "mssql" => &["server", "port", "user", "password"],
+        "snowflake" => &["host", "username", "warehouse", "database"],
+        "bigquery" => &["projectId", "serviceAccountKey"],
+        "awss3" => &["bucket", "region", "accessKeyId", "secretAccessKey"],
+        _ => &[],
+    }
+}
+
+/// A port as DataBrain documents it: 1-65535, sent as a number or a digit string.
+fn valid_port(value: &Value) -> bool {
+    let port = match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) if s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
+        _ => None,
+    };
+    port.is_some_and(|p| (1..=65535).contains(&p))
+}
+
+/// Checks a create or update body; the message names the first problem found.
+fn validate(mut body: Map<String, Value>) -> Result<DatasourceRequest, Fault> {
+    let datasource_type = match body.get("datasourceType") {
+        None | Some(Value::Null) => return Err(invalid("datasourceType is required")),
+        Some(value) => value
+            .as_str()
+            .and_then(|t| DATASOURCE_TYPES.iter().find(|known| **known == t))
+            .copied()
+            .ok_or_else(|| {
+                invalid(format!(
+                    "datasourceType must be one of: {}",
+                    DATASOURCE_TYPES.join(", ")
+                ))
+            })?,
+    };
+    let Some(Value::Object(credentials)) = body.remove("credentials") else {
+        return Err(invalid("credentials is required and must be an object"));
+    };
+    if credentials
+        .get("name")
+        .and_then(Value::as_str)
+        .is_none_or(|name| name.trim().is_empty())
+    {
+        return Err(invalid("credentials.name is required"));
+    }
+    let missing: Vec<&str> = required_credentials(datasource_type)
+        .iter()
+        .copied()
+        .filter(|key| !filled(credentials.get(*key)))
+        .collect();
+    if !missing.is_empty() {
+        return Err(invalid(format!(
+            "credentials for {datasource_type} are missing required field(s): {}",
+            missing.join(", ")
+        )));
+    }
+    if required_credentials(datasource_type).contains(&"port")
+        && !credentials.get("port").is_some_and(valid_port)
+    {
+        return Err(invalid(
+            "credentials.port must be a port number between 1 and 65535",
+        ));
+    }
+    let tenancy_settings = match body.remove("tenancySettings") {
+        None | Some(Value::Null) => None,
+        Some(tenancy) => {
+            check_tenancy(&tenancy)?;
+            Some(tenancy)
+        }
+    };
+    Ok(DatasourceRequest {
+        datasource_type,
+        credentials,
+        tenancy_settings,
+    })
+}
+
+fn check_tenancy(tenancy: &Value) -> Result<(), Fault> {
+    let Some(tenancy) = tenancy.as_object() else {
+        return Err(invalid("tenancySettings must be an object"));
+    };
+    match tenancy.get("tenancyLevel").and_then(Value::as_str) {
+        Some("DATABASE") => return Ok(()),
+        Some("TABLE") => {}
+        _ => {
+            return Err(invalid(
+                "tenancySettings.tenancyLevel must be TABLE or DATABASE",
+            ));
+        }
+    }
+    if !matches!(
+        tenancy.get("clientColumnType").and_then(Value::as_str),
+        Some("NUMBER" | "STRING")
+    ) {
+        return Err(invalid(
+            "tenancySettings.clientColumnType must be NUMBER or STRING when tenancyLevel is TABLE",
+        ));
+    }
+    let missing: Vec<&str> = [
+        "schemaName",
+        "tableName",
+        "clientColumn",
+        "primaryKeyColumn",
+    ]
+    .into_iter()
+    .filter(|key| !filled(tenancy.get(*key)))
+    .collect();
+    if !missing.is_empty() {
+        return Err(invalid(format!(
+            "tenancySettings is missing required field(s) for tenancyLevel TABLE: {}",
+            missing.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// DataBrain connects before it saves; the sandbox cannot reach hosts under `.invalid`.
+fn connection_test(credentials: &Map<String, Value>) -> Result<(), Fault> {
+    match credentials.values().find_map(unreachable_host) {
+        Some(host) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "CREDENTIAL_TEST_FAILED",
+            format!("Connection test failed: getaddrinfo ENOTFOUND {host}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
+    let mut s = lock(&state);
+    s.authorize(&headers)?;
+    let request = validate(object_body(&body)?)?;
+    let name = request.name().to_string();
+    if s.position(&name).is_some() {
+        return Err(name_error("Datasource name already exists"));
+    }
+    connection_test(&request.credentials)?;
+    s.insert(name.clone(), request.into_stored(None), 0);
+    reply(StatusCode::OK, json!({"name": name}))
+}
+
+async fn update(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
+    let mut s = lock(&state);
+    s.authorize(&headers)?;
+    let request = validate(object_body(&body)?)?;
+    let name = request.name().to_string();
+    let Some(index) = s.position(&name) else {
+        return Err(name_error("Datasource not found"));
+    };
+    connection_test(&request.credentials)?;
+    let datasource = &mut s.datasources[index];
+    let kept_tenancy = datasource.stored.remove("tenancySettings");
+    datasource.stored = request.into_stored(kept_tenancy);
+    reply(StatusCode::OK, json!({"name": name}))
+}
+
+// ---- delete and sync -----------------------------------------------------------------------
+
+async fn delete(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Answer {
+    let mut s = lock(&state);
+    s.authorize(&headers)?;
+    let name = query
+        .get("datasourceName")
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| invalid("datasourceName query parameter is required"))?;
+    let Some(index) = s.position(name) else {
+        return Err(name_error("Datasource not found"));
+    };
+    let datamarts = s.datasources[index].datamarts;
+    if datamarts > 0 {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "DATASOURCE_IN_USE",
+            format!("Datasource is used by {datamarts} datamart(s)"),
+        ));
+    }
+    let removed = s.datasources.remove(index);
+    reply(
+        StatusCode::OK,
+        json!({"id": removed.id, "message": "Datasource deleted successfully"}),
+    )
+}
+
+/// The 8-4-4-4-12 hex shape of a UUID.
+fn is_uuid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, len)| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+async fn sync(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
+    let s = lock(&state);
+    s.authorize(&headers)?;
+    let body = object_body(&body)?;
+    let id = body
+        .get("input")
+        .and_then(|input| input.get("datasourceId"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("input.datasourceId is required"))?;
+    if !is_uuid(id) {
+        return Err(invalid("input.datasourceId must be a UUID"));
+    }
+    // Ids compare as UUIDs, so case does not matter.
+    if !s.datasources.iter().any(|d| d.id.eq_ignore_ascii_case(id)) {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "DATASOURCE_ID_ERROR",
+            "Datasource not found for the given id",
+        ));
+    }
+    reply(
+        StatusCode::OK,
+        json!({"data": {"message": "Sync completed"}}),
+    )
+}
+
+// ---- seed ----------------------------------------------------------------------------------
+
+/// The seeded datasources as create requests, with how many datamarts use each.
+fn seed() -> Vec<(DatasourceRequest, usize)> {
+    let bodies = [
+        json!({"datasourceType": "postgres", "credentials": {"name": "analytics-postgres",
+            "host": "pg.analytics.acme.example", "port": 5432, "username": "databrain",
+            "password": "sandbox-pg-pw", "database": "analytics", "schema": "public"},
+            "tenancySettings": {"tenancyLevel": "TABLE", "clientColumnType": "STRING",
+                "schemaName": "public", "tableName": "tenants", "clientColumn": "tenant_id",
+                "primaryKeyColumn": "id"}}),
+        json!({"datasourceType": "snowflake", "credentials": {"name": "warehouse-snowflake",
+            "host": "acme-wh.snowflakecomputing.com", "username": "DATABRAIN", "role": "ANALYST",
+            "warehouse": "COMPUTE_WH", "database": "WAREHOUSE", "schema": "PUBLIC",
+            "credentials": "username/password", "password": "sandbox-sf-pw"}}),
+        json!({"datasourceType": "clickhouse", "credentials": {"name": "events-clickhouse",
+            "host": "ch.events.acme.example", "port": 8443, "username": "default",
+            "password": "sandbox-ch-pw", "database": "events"}}),
+        json!({"datasourceType": "mysql", "credentials": {"name": "orders-mysql",
+            "host": "mysql.orders.acme.example", "port": 3306, "username": "reporting",
+            "password": "sandbox-mysql-pw", "database": "orders"}}),
+        json!({"datasourceType": "redshift", "credentials": {"name": "finance-redshift",
+            "host": "finance.abc123.us-east-1.redshift.acme.example", "port": 5439,
+            "username": "databrain", "password": "sandbox-rs-pw", "database": "finance"},
+            "tenancySettings": {"tenancyLevel": "DATABASE"}}),
+        json!({"datasourceType": "bigquery", "credentials": {"name": "marketing-bigquery",
+            "projectId": "acme-marketing", "location": "EU",
+            "serviceAccountKey": "{\"type\":\"service_account\",\"project_id\":\"acme-marketing\"}"}}),
+        json!({"datasourceType": "elasticsearch", "credentials": {"name": "logs-elasticsearch",
+            "server_type": "self-managed", "server_url": "https://es.logs.acme.example:9200",
+            "username": "elastic", "password": "sandbox-es-pw"}}),
+        json!({"datasourceType": "mssql", "credentials": {"name": "crm-mssql",
+            "server": "sql.crm.acme.example", "port": 1433, "user": "sa_reader",
+            "password": "sandbox-mssql-pw", "database": "crm"}}),
+        json!({"datasourceType": "awss3", "credentials": {"name": "lake-awss3",
+            "bucket": "acme-data-lake", "path": "curated/", "region": "us-east-1",
+            "tableLevel": "Folder", "accessKeyId": "AKIASANDBOXEXAMPLE02",
+            "secretAccessKey": "sandbox-s3-secret"}}),
+        json!({"datasourceType": "csv", "credentials": {"name": "reports-csv"}}),
+        json!({"datasourceType": "opensearch", "credentials": {"name": "search-opensearch",
+            "server_type": "open-cloud", "cloud_id": "acme-search:dXMtZWFzdC0x",
+            "username": "admin", "password": "sandbox-os-pw"}}),
+        json!({"datasourceType": "trino", "credentials": {"name": "adhoc-trino",
+            "host": "trino.acme.example", "port": 8080, "catalog": "hive", "schema": "adhoc",
+            "username": "analyst", "password": "sandbox-trino-pw"}}),
+    ];
+    bodies
+        .into_iter()
+        .filter_map(|body| match body {
+            Value::Object(body) => validate(body).ok(),
+            _ => None,
+        })
+        .map(|request| {
+            let datamarts = if request.name() == IN_USE.0 {
+                IN_USE.1
+            } else {
+                0
+            };
+            (request, datamarts)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_is_valid_and_matches_the_published_ids() {
+        let seed = seed();
+        assert_eq!(seed.len(), SEEDED_IDS.len(), "every seed body validates");
+        for (n, ((request, _), (name, id))) in seed.iter().zip(SEEDED_IDS).enumerate() {
+            assert_eq!(request.name(), name);
+            assert_eq!(seeded_uuid(ID_NAMESPACE, n as u64 + 1), id);
+            assert!(connection_test(&request.credentials).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn uuids_and_ports() {
+        assert!(is_uuid(SEEDED_IDS[0].1));
+        assert!(is_uuid("3F2504E0-4F89-41D3-9A0C-0305E82C3301"));
+        assert!(!is_uuid("3f2504e0-4f89-41d3-9a0c-0305e82c330"));
+        assert!(!is_uuid("analytics-postgres"));
+        assert!(valid_port(&json!(5432)) && valid_port(&json!("65535")));
+        assert!(!valid_port(&json!(0)) && !valid_port(&json!("70000")));
+        assert!(!valid_port(&json!(-1)) && !valid_port(&json!("54a")));
     }
 }
