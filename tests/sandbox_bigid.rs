@@ -434,6 +434,13 @@ async fn concurrent_creates_are_safe_and_never_duplicate() {
 
 #[tokio::test]
 async fn binary_serves_the_sandbox_over_stdio() {
+    // Every simulated vendor is served, and only those.
+    let simulated = datasource_mcp::sandbox::VENDORS;
+    let tools: usize = simulated
+        .iter()
+        .map(|v| v.provider.spec().operations.len())
+        .sum();
+    let ids: Vec<&str> = simulated.iter().map(|v| v.provider.id()).collect();
     let mut lines = handshake();
     lines.push(rpc(1, "tools/list", json!({})));
     lines.push(rpc(
@@ -445,17 +452,16 @@ async fn binary_serves_the_sandbox_over_stdio() {
     assert!(status.success(), "{stderr}");
     let messages = assert_jsonrpc_only(&stdout);
     let by_id = |id: u64| messages.iter().find(|m| m["id"] == id).unwrap().clone();
-    assert_eq!(by_id(1)["result"]["tools"].as_array().unwrap().len(), 9);
+    assert_eq!(by_id(1)["result"]["tools"].as_array().unwrap().len(), tools);
     assert_eq!(
         by_id(2)["result"]["structuredContent"]["data"]["totalCount"],
         5
     );
-    assert!(
-        stderr.contains(
-            "sandbox mode, 9 tools (bigid) against simulated vendor APIs at http://127.0.0.1:"
-        ),
-        "{stderr}"
+    let banner = format!(
+        "sandbox mode, {tools} tools ({}) against simulated vendor APIs at http://127.0.0.1:",
+        ids.join(", ")
     );
+    assert!(stderr.contains(&banner), "{banner} in {stderr}");
     assert!(
         stderr.contains("npx @modelcontextprotocol/inspector"),
         "{stderr}"
