@@ -49,6 +49,11 @@ pub static VENDORS: &[SimulatedVendor] = &[
         prefix: "/bigid/api/v1",
         start: bigid::start,
     },
+    SimulatedVendor {
+        provider: Provider::Bigdata,
+        prefix: "/bigdata",
+        start: bigdata::start,
+    },
 ];
 
 /// How to reach one simulated vendor.
