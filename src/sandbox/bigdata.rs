@@ -1,13 +1,1019 @@
-//! A simulated bigdata API. (Being written.)
+//! A simulated Bigdata.com Content API, connectors (facts: `shared/reference/vendor-apis.md` §3
+//! and seed 002).
+//!
+//! - `X-API-KEY: <key>` on every request, or 401 `{"detail": "Invalid or missing API key"}`.
+//!   Errors are FastAPI's: `{"detail": "<message>"}`, or for a body or query that fails
+//!   validation 422 `{"detail": [{"loc": [...], "msg": ..., "type": ...}]}`, every problem
+//!   found at once. Schema checks come before the handler's (malformed id 400, unknown id 404).
+//! - Connector ids are UUIDs; one that does not parse as a UUID gets 400, one that is not
+//!   there 404. Ids parse as Python's `uuid.UUID` does (any case, hyphens optional).
+//! - Create: `type` (`email` | `investment_research` | `sharepoint`), `label`, and `config`
+//!   per type (email `allowed_emails`; investment_research `user_id` + `user_password`;
+//!   sharepoint `session_id`); `description` defaults to null, `share_with_org` to false.
+//!   201 with the connector. A label already used by a connector that is not archived is a
+//!   409; an archived connector's label may be reused.
+//! - Secrets are stored but never shown: investment_research shows `config.user_id` only and
+//!   sharepoint shows `config: {}`. Email shows the generated inbox (`email_hash`, `email`).
+//! - Update is a PUT that replaces: `description` omitted becomes `""`, `share_with_org`
+//!   omitted becomes `false`. `config` only for email connectors (`allowed_emails`); `type`
+//!   cannot change; an archived connector cannot be updated.
+//! - Delete archives (200, the connector; again is a no-op); `force_delete=true` removes it
+//!   (202 `deletion_scheduled`).
+//! - Sync: investment_research needs `date_limit` (YYYY-MM-DD), sharepoint takes `{}` (a body
+//!   is required), email cannot sync. 202 `accepted`, and the connector's `last_sync_status`
+//!   becomes `PENDING`.
+//! - Timestamps come from a clock that starts at a fixed instant and advances one minute per
+//!   change, so every sandbox starts identical.
+//!
+//! Seeded connectors, in order: [`BROKER_RESEARCH_INBOX`] (email), [`DAILY_REPORTS`]
+//! (investment_research, synced), [`RESEARCH_SHAREPOINT`] (sharepoint, last sync failed) and
+//! [`OLD_INBOX`] (email, archived).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use serde_json::{Map, Value, json};
 
-use super::Simulation;
+use super::{Answer, Fault, Simulation, fault, header, random_token, reply, seeded_uuid};
 
+/// "Broker Research Inbox": email, two allowed senders, shared with the organisation.
+pub const BROKER_RESEARCH_INBOX: &str = "0b16da7a-5eed-4000-8000-000000000001";
+/// "Broker Research - Daily Reports": investment_research, 10 files, last sync SUCCESS (3200).
+pub const DAILY_REPORTS: &str = "0b16da7a-5eed-4000-8000-000000000002";
+/// "Research SharePoint": sharepoint, last sync FAILED.
+pub const RESEARCH_SHAREPOINT: &str = "0b16da7a-5eed-4000-8000-000000000003";
+/// "Old Inbox": email, archived.
+pub const OLD_INBOX: &str = "0b16da7a-5eed-4000-8000-000000000004";
+
+const ID_NAMESPACE: u32 = 0x0b16_da7a;
+const USER_ID: &str = "user_sandbox_001";
+const ORG_ID: &str = "org_sandbox_001";
+
+/// The clock's start, 2026-02-11T11:01:09Z, as days since 1970 and seconds into the day.
+const EPOCH_DAY: i64 = 20_495;
+const EPOCH_SECOND_OF_DAY: i64 = 11 * 3600 + 60 + 9;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Email,
+    InvestmentResearch,
+    Sharepoint,
+}
+
+impl Kind {
+    const ALL: [Kind; 3] = [Kind::Email, Kind::InvestmentResearch, Kind::Sharepoint];
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Email => "email",
+            Kind::InvestmentResearch => "investment_research",
+            Kind::Sharepoint => "sharepoint",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// What a connector stores per type, secrets included.
+#[derive(Clone)]
+enum Config {
+    Email {
+        allowed_emails: Vec<String>,
+    },
+    InvestmentResearch {
+        user_id: String,
+        #[expect(dead_code, reason = "stored as the vendor stores it, never shown")]
+        user_password: String,
+    },
+    Sharepoint {
+        #[expect(dead_code, reason = "stored as the vendor stores it, never shown")]
+        session_id: String,
+    },
+}
+
+impl Config {
+    fn kind(&self) -> Kind {
+        match self {
+            Config::Email { .. } => Kind::Email,
+            Config::InvestmentResearch { .. } => Kind::InvestmentResearch,
+            Config::Sharepoint { .. } => Kind::Sharepoint,
+        }
+    }
+}
+
+struct Connector {
+    id: String,
+    label: String,
+    description: Option<String>,
+    share_with_org: bool,
+    config: Config,
+    created_at: String,
+    updated_at: String,
+    archived: bool,
+    files_count: Option<u64>,
+    last_sync_at: Option<String>,
+    last_sync_status: Option<String>,
+    last_sync_error_msg: Option<String>,
+    last_sync_count: Option<u64>,
+}
+
+struct Bigdata {
+    api_key: String,
+    /// Connectors in creation order, archived ones included.
+    connectors: Vec<Connector>,
+    next_id: u64,
+    /// Minutes since the clock's start; each change moves it on.
+    ticks: i64,
+}
+
+type Shared = Arc<Mutex<Bigdata>>;
+
+/// Fresh routes and the variables that reach them.
 pub fn start() -> Simulation {
+    let api_key = random_token("bigdata-");
+    let env = vec![("BIGDATA_API_KEY", api_key.clone())];
+    let shared: Shared = Arc::new(Mutex::new(Bigdata::seeded(api_key)));
+    let router = Router::new()
+        .route("/contents/v1/connectors", get(list).post(create))
+        .route(
+            "/contents/v1/connectors/{connector_id}",
+            get(get_one).put(update).delete(delete),
+        )
+        .route("/contents/v1/connectors/{connector_id}/sync", post(sync))
+        .with_state(shared);
     Simulation {
-        router: Router::new(),
-        env: Vec::new(),
+        router,
+        env,
         alternatives: Vec::new(),
+    }
+}
+
+impl Bigdata {
+    /// The state every start begins from.
+    fn seeded(api_key: String) -> Bigdata {
+        let mut state = Bigdata {
+            api_key,
+            connectors: Vec::new(),
+            next_id: 1,
+            ticks: 0,
+        };
+        state.seed();
+        state
+    }
+
+    fn authorize(&self, headers: &HeaderMap) -> Result<(), Fault> {
+        if header(headers, "x-api-key") == Some(self.api_key.as_str()) {
+            Ok(())
+        } else {
+            Err(detail(
+                StatusCode::UNAUTHORIZED,
+                "Invalid or missing API key",
+            ))
+        }
+    }
+
+    fn now(&mut self) -> String {
+        self.ticks += 1;
+        timestamp(self.ticks)
+    }
+
+    /// A new connector with the next id, not yet synced.
+    fn insert(
+        &mut self,
+        label: &str,
+        description: Option<String>,
+        share_with_org: bool,
+        config: Config,
+    ) -> &mut Connector {
+        let id = seeded_uuid(ID_NAMESPACE, self.next_id);
+        self.next_id += 1;
+        let now = self.now();
+        self.connectors.push(Connector {
+            id,
+            label: label.to_string(),
+            description,
+            share_with_org,
+            config,
+            created_at: now.clone(),
+            updated_at: now,
+            archived: false,
+            files_count: Some(0),
+            last_sync_at: None,
+            last_sync_status: None,
+            last_sync_error_msg: None,
+            last_sync_count: None,
+        });
+        let last = self.connectors.len() - 1;
+        &mut self.connectors[last]
+    }
+
+    /// The connector a path names: 400 when it is not a UUID, 404 when it is not there.
+    fn position(&self, connector_id: &str) -> Result<usize, Fault> {
+        let Some(id) = canonical_uuid(connector_id) else {
+            return Err(detail(
+                StatusCode::BAD_REQUEST,
+                "Invalid connector_id: must be a UUID",
+            ));
+        };
+        self.connectors
+            .iter()
+            .position(|c| c.id == id)
+            .ok_or_else(|| detail(StatusCode::NOT_FOUND, "Connector not found"))
+    }
+
+    /// 409 when a connector other than `except` that is not archived has the label.
+    fn check_label_free(&self, label: &str, except: Option<usize>) -> Result<(), Fault> {
+        let taken = self
+            .connectors
+            .iter()
+            .enumerate()
+            .any(|(i, c)| Some(i) != except && !c.archived && c.label == label);
+        if taken {
+            return Err(detail(
+                StatusCode::CONFLICT,
+                &format!("A connector with label '{label}' already exists"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn seed(&mut self) {
+        self.insert(
+            "Broker Research Inbox",
+            Some("Research notes forwarded by our brokers".into()),
+            true,
+            Config::Email {
+                allowed_emails: vec![
+                    "research@alpha-securities.example".into(),
+                    "desk@beta-capital.example".into(),
+                ],
+            },
+        )
+        .files_count = Some(24);
+
+        self.insert(
+            "Broker Research - Daily Reports",
+            Some("Collects daily reports from the broker's research team".into()),
+            false,
+            Config::InvestmentResearch {
+                user_id: "acme-research-01".into(),
+                user_password: "sandbox-broker-pw".into(),
+            },
+        );
+        let synced_at = self.now();
+        let reports = self.connectors.last_mut().expect("just inserted");
+        reports.files_count = Some(10);
+        reports.last_sync_at = Some(synced_at);
+        reports.last_sync_status = Some("SUCCESS".into());
+        reports.last_sync_count = Some(3200);
+
+        self.insert(
+            "Research SharePoint",
+            None,
+            false,
+            Config::Sharepoint {
+                session_id: "sandbox-sharepoint-session".into(),
+            },
+        );
+        let failed_at = self.now();
+        let sharepoint = self.connectors.last_mut().expect("just inserted");
+        sharepoint.last_sync_at = Some(failed_at);
+        sharepoint.last_sync_status = Some("FAILED".into());
+        sharepoint.last_sync_error_msg = Some(
+            "SharePoint session expired: a new session is needed (support@bigdata.com)".into(),
+        );
+        sharepoint.last_sync_count = Some(0);
+
+        self.insert(
+            "Old Inbox",
+            Some("Replaced by Broker Research Inbox".into()),
+            false,
+            Config::Email {
+                allowed_emails: vec!["desk@gamma-markets.example".into()],
+            },
+        )
+        .files_count = Some(3);
+        let archived_at = self.now();
+        let old = self.connectors.last_mut().expect("just inserted");
+        old.archived = true;
+        old.updated_at = archived_at;
+    }
+}
+
+fn lock(state: &Shared) -> std::sync::MutexGuard<'_, Bigdata> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// FastAPI's error for a handler's `HTTPException`.
+fn detail(status: StatusCode, message: &str) -> Fault {
+    fault(status, json!({"detail": message}))
+}
+
+// ---- validation (FastAPI / pydantic 422) ---------------------------------------------------
+
+/// Every problem pydantic would report for one request, each with where it is (`loc`).
+/// The offending input is left out: it may be a credential.
+#[derive(Default)]
+struct Problems(Vec<Value>);
+
+impl Problems {
+    fn add(&mut self, loc: Value, kind: &str, msg: &str) {
+        self.0.push(json!({"loc": loc, "msg": msg, "type": kind}));
+    }
+
+    fn missing(&mut self, loc: Value) {
+        self.add(loc, "missing", "Field required");
+    }
+
+    fn finish(self) -> Result<(), Fault> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(unprocessable(self.0))
+        }
+    }
+}
+
+fn unprocessable(problems: Vec<Value>) -> Fault {
+    fault(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        json!({"detail": problems}),
+    )
+}
+
+/// One 422 problem, on its own.
+fn invalid(loc: Value, kind: &str, msg: &str) -> Fault {
+    let mut problems = Problems::default();
+    problems.add(loc, kind, msg);
+    unprocessable(problems.0)
+}
+
+/// `loc` for `body.<path>`.
+fn body_loc(path: &[Value]) -> Value {
+    let mut loc = vec![json!("body")];
+    loc.extend_from_slice(path);
+    Value::Array(loc)
+}
+
+/// The request body as a JSON object, or FastAPI's 422 for a missing, malformed or non-object
+/// body.
+fn body_object(body: &[u8]) -> Result<Map<String, Value>, Fault> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(invalid(json!(["body"]), "missing", "Field required"));
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        // Python reports where it stopped: the end of the text when it ran out.
+        let position = if e.is_eof() {
+            body.len()
+        } else {
+            byte_offset(body, e.line(), e.column())
+        };
+        invalid(
+            json!(["body", position]),
+            "json_invalid",
+            "JSON decode error",
+        )
+    })?;
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(invalid(
+            json!(["body"]),
+            "model_attributes_type",
+            "Input should be a valid dictionary or object to extract fields from",
+        )),
+    }
+}
+
+/// serde_json's 1-based line and column as the 0-based offset FastAPI reports.
+fn byte_offset(text: &[u8], line: usize, column: usize) -> usize {
+    let before: usize = text
+        .split(|&b| b == b'\n')
+        .take(line.saturating_sub(1))
+        .map(|l| l.len() + 1)
+        .sum();
+    before + column.saturating_sub(1)
+}
+
+/// A required, non-empty string field.
+fn required_text(
+    object: &Map<String, Value>,
+    key: &str,
+    loc: &[Value],
+    problems: &mut Problems,
+) -> Option<String> {
+    let mut at = loc.to_vec();
+    at.push(json!(key));
+    match object.get(key) {
+        None => problems.missing(body_loc(&at)),
+        Some(Value::String(s)) if s.is_empty() => problems.add(
+            body_loc(&at),
+            "string_too_short",
+            "String should have at least 1 character",
+        ),
+        Some(Value::String(s)) => return Some(s.clone()),
+        Some(_) => problems.add(
+            body_loc(&at),
+            "string_type",
+            "Input should be a valid string",
+        ),
+    }
+    None
+}
+
+/// An optional string field: absent is `absent`, null is `None`.
+fn optional_text(
+    object: &Map<String, Value>,
+    key: &str,
+    absent: Option<String>,
+    problems: &mut Problems,
+) -> Option<String> {
+    match object.get(key) {
+        None => absent,
+        Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            problems.add(
+                body_loc(&[json!(key)]),
+                "string_type",
+                "Input should be a valid string",
+            );
+            None
+        }
+    }
+}
+
+/// A boolean field that defaults to false.
+fn flag(object: &Map<String, Value>, key: &str, problems: &mut Problems) -> bool {
+    match object.get(key) {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            problems.add(
+                body_loc(&[json!(key)]),
+                "bool_type",
+                "Input should be a valid boolean",
+            );
+            false
+        }
+    }
+}
+
+/// Keys of a config object that its type does not define.
+fn forbid_extra(config: &Map<String, Value>, allowed: &[&str], problems: &mut Problems) {
+    for key in config.keys().filter(|k| !allowed.contains(&k.as_str())) {
+        problems.add(
+            body_loc(&[json!("config"), json!(key)]),
+            "extra_forbidden",
+            "Extra inputs are not permitted",
+        );
+    }
+}
+
+/// `config` as an object, or a problem at `body.config`.
+fn config_object<'a>(
+    config: Option<&'a Value>,
+    problems: &mut Problems,
+) -> Option<&'a Map<String, Value>> {
+    match config {
+        None => {
+            problems.missing(body_loc(&[json!("config")]));
+            None
+        }
+        Some(Value::Object(map)) => Some(map),
+        Some(_) => {
+            problems.add(
+                body_loc(&[json!("config")]),
+                "dict_type",
+                "Input should be a valid dictionary",
+            );
+            None
+        }
+    }
+}
+
+/// An email connector's config: `allowed_emails`, a non-empty list of addresses, and nothing
+/// else.
+fn email_config(config: &Map<String, Value>, problems: &mut Problems) -> Option<Config> {
+    forbid_extra(config, &["allowed_emails"], problems);
+    let loc = |more: &[Value]| {
+        let mut path = vec![json!("config"), json!("allowed_emails")];
+        path.extend_from_slice(more);
+        body_loc(&path)
+    };
+    let list = match config.get("allowed_emails") {
+        None => {
+            problems.missing(loc(&[]));
+            return None;
+        }
+        Some(Value::Array(list)) => list,
+        Some(_) => {
+            problems.add(loc(&[]), "list_type", "Input should be a valid list");
+            return None;
+        }
+    };
+    if list.is_empty() {
+        problems.add(
+            loc(&[]),
+            "too_short",
+            "List should have at least 1 item after validation, not 0",
+        );
+        return None;
+    }
+    let before = problems.0.len();
+    let mut allowed_emails = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        match item.as_str() {
+            Some(address) if is_email(address) => allowed_emails.push(address.to_string()),
+            Some(_) => problems.add(
+                loc(&[json!(i)]),
+                "value_error",
+                "value is not a valid email address: The email address is not valid.",
+            ),
+            None => problems.add(
+                loc(&[json!(i)]),
+                "string_type",
+                "Input should be a valid string",
+            ),
+        }
+    }
+    (problems.0.len() == before).then_some(Config::Email { allowed_emails })
+}
+
+/// The config a create names for its type.
+fn new_config(kind: Kind, config: Option<&Value>, problems: &mut Problems) -> Option<Config> {
+    let config = config_object(config, problems)?;
+    let at = [json!("config")];
+    match kind {
+        Kind::Email => email_config(config, problems),
+        Kind::InvestmentResearch => {
+            // Other broker fields are ignored, as pydantic does by default.
+            let user_id = required_text(config, "user_id", &at, problems);
+            let user_password = required_text(config, "user_password", &at, problems);
+            Some(Config::InvestmentResearch {
+                user_id: user_id?,
+                user_password: user_password?,
+            })
+        }
+        Kind::Sharepoint => {
+            forbid_extra(config, &["session_id"], problems);
+            let session_id = required_text(config, "session_id", &at, problems)?;
+            Some(Config::Sharepoint { session_id })
+        }
+    }
+}
+
+/// A plausible address: one `@`, a local part, a dotted domain of letters, digits and
+/// hyphens with a top-level domain of two letters or more.
+fn is_email(address: &str) -> bool {
+    let Some((local, domain)) = address.split_once('@') else {
+        return false;
+    };
+    let labels: Vec<&str> = domain.split('.').collect();
+    !local.is_empty()
+        && !local.contains(|c: char| c.is_whitespace() || c == '@')
+        && labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()))
+}
+
+/// Python's `uuid.UUID(text)`: optional `urn:`/`uuid:` and braces, hyphens anywhere, 32 hex
+/// digits. The canonical lowercase, hyphenated form.
+fn canonical_uuid(text: &str) -> Option<String> {
+    let hex: String = text
+        .replace("urn:", "")
+        .replace("uuid:", "")
+        .trim_matches(['{', '}'])
+        .replace('-', "");
+    if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let hex = hex.to_ascii_lowercase();
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    ))
+}
+
+/// Pydantic's lax boolean for a query parameter.
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "1" | "on" | "t" | "true" | "y" | "yes" => Some(true),
+        "0" | "off" | "f" | "false" | "n" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// Whether `text` is `YYYY-MM-DD` naming a real calendar day.
+fn is_calendar_date(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let shape = bytes.len() == 10
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+    if !shape {
+        return false;
+    }
+    let number = |range: std::ops::Range<usize>| text[range].parse::<u32>().unwrap_or(0);
+    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    year >= 1 && (1..=days_in_month).contains(&day)
+}
+
+// ---- presentation --------------------------------------------------------------------------
+
+/// The clock's reading after `ticks` minutes, RFC 3339 with microseconds like the vendor's.
+fn timestamp(ticks: i64) -> String {
+    let seconds = EPOCH_SECOND_OF_DAY + ticks * 60;
+    let (days, second_of_day) = (
+        EPOCH_DAY + seconds.div_euclid(86_400),
+        seconds.rem_euclid(86_400),
+    );
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.000000Z",
+        second_of_day / 3600,
+        second_of_day / 60 % 60,
+        second_of_day % 60
+    )
+}
+
+/// Days since 1970-01-01 as a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// The inbox hash of an email connector: 32 hex digits derived from its id (FNV-1a twice),
+/// so it is stable for a connector and the same every start.
+fn email_hash(connector_id: &str) -> String {
+    let fnv = |offset: u64| {
+        connector_id.bytes().fold(offset, |hash, b| {
+            (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    };
+    format!(
+        "{:016x}{:016x}",
+        fnv(0xcbf2_9ce4_8422_2325),
+        fnv(0x6c62_272e_07bb_0142)
+    )
+}
+
+/// A connector as the API shows it: stored secrets left out.
+fn present(c: &Connector) -> Value {
+    let config = match &c.config {
+        Config::Email { allowed_emails } => {
+            let hash = email_hash(&c.id);
+            json!({"allowed_emails": allowed_emails, "email": format!("{hash}@bigdata.com"),
+                "email_hash": hash})
+        }
+        Config::InvestmentResearch { user_id, .. } => json!({"user_id": user_id}),
+        Config::Sharepoint { .. } => json!({}),
+    };
+    json!({
+        "connector_id": c.id,
+        "user_id": USER_ID,
+        "org_id": ORG_ID,
+        "share_with_org": c.share_with_org,
+        "label": c.label,
+        "type": c.config.kind().name(),
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+        "archived": c.archived,
+        "description": c.description,
+        "config": config,
+        "files_count": c.files_count,
+        "last_sync_at": c.last_sync_at,
+        "last_sync_status": c.last_sync_status,
+        "last_sync_error_msg": c.last_sync_error_msg,
+        "last_sync_count": c.last_sync_count,
+    })
+}
+
+// ---- endpoints -----------------------------------------------------------------------------
+
+async fn list(State(state): State<Shared>, headers: HeaderMap) -> Answer {
+    let s = lock(&state);
+    s.authorize(&headers)?;
+    let results: Vec<Value> = s.connectors.iter().map(present).collect();
+    reply(StatusCode::OK, json!({"results": results}))
+}
+
+async fn get_one(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(connector_id): Path<String>,
+) -> Answer {
+    let s = lock(&state);
+    s.authorize(&headers)?;
+    let i = s.position(&connector_id)?;
+    reply(StatusCode::OK, present(&s.connectors[i]))
+}
+
+async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
+    let mut s = lock(&state);
+    s.authorize(&headers)?;
+    let body = body_object(&body)?;
+    let mut problems = Problems::default();
+    let kind = match body.get("type") {
+        None => {
+            problems.missing(body_loc(&[json!("type")]));
+            None
+        }
+        Some(value) => {
+            let kind = value.as_str().and_then(Kind::parse);
+            if kind.is_none() {
+                problems.add(
+                    body_loc(&[json!("type")]),
+                    "enum",
+                    "Input should be 'email', 'investment_research' or 'sharepoint'",
+                );
+            }
+            kind
+        }
+    };
+    let label = required_text(&body, "label", &[], &mut problems);
+    let config = kind.and_then(|k| new_config(k, body.get("config"), &mut problems));
+    let description = optional_text(&body, "description", None, &mut problems);
+    let share_with_org = flag(&body, "share_with_org", &mut problems);
+    problems.finish()?;
+    let (Some(label), Some(config)) = (label, config) else {
+        // Not reached: a missing label or config was reported above.
+        return Err(invalid(json!(["body"]), "missing", "Field required"));
+    };
+    s.check_label_free(&label, None)?;
+    let created = s.insert(&label, description, share_with_org, config);
+    reply(StatusCode::CREATED, present(created))
+}
+
+async fn update(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(connector_id): Path<String>,
+    body: Bytes,
+) -> Answer {
+    let mut s = lock(&state);
+    s.authorize(&headers)?;
+    let body = body_object(&body)?;
+    let mut problems = Problems::default();
+    let label = required_text(&body, "label", &[], &mut problems);
+    // Replace semantics: what is left out goes back to its default.
+    let description = optional_text(&body, "description", Some(String::new()), &mut problems);
+    let share_with_org = flag(&body, "share_with_org", &mut problems);
+    let config = match body.get("config") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(map)) => Some(map),
+        Some(_) => {
+            problems.add(
+                body_loc(&[json!("config")]),
+                "dict_type",
+                "Input should be a valid dictionary",
+            );
+            None
+        }
+    };
+    problems.finish()?;
+    let label = label.unwrap_or_default();
+
+    let i = s.position(&connector_id)?;
+    let current = &s.connectors[i];
+    if current.archived {
+        return Err(detail(StatusCode::BAD_REQUEST, "Connector is archived"));
+    }
+    let kind = current.config.kind();
+    if body
+        .get("type")
+        .is_some_and(|t| t.as_str() != Some(kind.name()))
+    {
+        return Err(detail(StatusCode::BAD_REQUEST, "type cannot be changed"));
+    }
+    let config = match config {
+        None => current.config.clone(),
+        Some(_) if kind != Kind::Email => {
+            return Err(detail(
+                StatusCode::BAD_REQUEST,
+                "config can only be updated for email connectors",
+            ));
+        }
+        Some(map) => {
+            let mut problems = Problems::default();
+            let config = email_config(map, &mut problems);
+            problems.finish()?;
+            config.unwrap_or_else(|| current.config.clone())
+        }
+    };
+    s.check_label_free(&label, Some(i))?;
+    let now = s.now();
+    let connector = &mut s.connectors[i];
+    connector.label = label;
+    connector.description = description;
+    connector.share_with_org = share_with_org;
+    connector.config = config;
+    connector.updated_at = now;
+    reply(StatusCode::OK, present(connector))
+}
+
+async fn delete(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(connector_id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Answer {
+    let mut s = lock(&state);
+    s.authorize(&headers)?;
+    let force = match query.get("force_delete") {
+        None => false,
+        Some(value) => parse_bool(value).ok_or_else(|| {
+            invalid(
+                json!(["query", "force_delete"]),
+                "bool_parsing",
+                "Input should be a valid boolean, unable to interpret input",
+            )
+        })?,
+    };
+    let i = s.position(&connector_id)?;
+    if force {
+        // The vendor deletes the files, then the connector, in the background; here at once.
+        let removed = s.connectors.remove(i);
+        return reply(
+            StatusCode::ACCEPTED,
+            json!({"connector_id": removed.id, "status": "deletion_scheduled"}),
+        );
+    }
+    if !s.connectors[i].archived {
+        let now = s.now();
+        let connector = &mut s.connectors[i];
+        connector.archived = true;
+        connector.updated_at = now;
+    }
+    reply(StatusCode::OK, present(&s.connectors[i]))
+}
+
+async fn sync(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(connector_id): Path<String>,
+    body: Bytes,
+) -> Answer {
+    let mut s = lock(&state);
+    s.authorize(&headers)?;
+    let body = body_object(&body)?;
+    let mut problems = Problems::default();
+    for key in body.keys().filter(|k| *k != "date_limit") {
+        problems.add(
+            body_loc(&[json!(key)]),
+            "extra_forbidden",
+            "Extra inputs are not permitted",
+        );
+    }
+    let date_limit = match body.get("date_limit") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(date)) if is_calendar_date(date) => Some(date.clone()),
+        Some(Value::String(_)) => {
+            problems.add(
+                body_loc(&[json!("date_limit")]),
+                "date_from_datetime_parsing",
+                "Input should be a valid date in the format YYYY-MM-DD",
+            );
+            None
+        }
+        Some(_) => {
+            problems.add(
+                body_loc(&[json!("date_limit")]),
+                "date_type",
+                "Input should be a valid date",
+            );
+            None
+        }
+    };
+    problems.finish()?;
+
+    let i = s.position(&connector_id)?;
+    let connector = &s.connectors[i];
+    if connector.archived {
+        return Err(detail(StatusCode::BAD_REQUEST, "Connector is archived"));
+    }
+    let date_loc = body_loc(&[json!("date_limit")]);
+    match connector.config.kind() {
+        Kind::Email => {
+            return Err(detail(
+                StatusCode::BAD_REQUEST,
+                "Sync is not supported for email connectors",
+            ));
+        }
+        Kind::InvestmentResearch if date_limit.is_none() => {
+            return Err(invalid(
+                date_loc,
+                "value_error",
+                "Value error, date_limit is required for investment_research connectors",
+            ));
+        }
+        Kind::Sharepoint if body.contains_key("date_limit") => {
+            return Err(invalid(
+                date_loc,
+                "value_error",
+                "Value error, date_limit must be omitted for sharepoint connectors",
+            ));
+        }
+        _ => {}
+    }
+    let connector = &mut s.connectors[i];
+    connector.last_sync_status = Some("PENDING".into());
+    let mut answer = json!({"connector_id": connector.id, "status": "accepted"});
+    if let Some(date) = date_limit {
+        answer["date_limit"] = json!(date);
+    }
+    reply(StatusCode::ACCEPTED, answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeded_ids_match_their_constants() {
+        let state = Bigdata::seeded(String::new());
+        let ids: Vec<&str> = state.connectors.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                BROKER_RESEARCH_INBOX,
+                DAILY_REPORTS,
+                RESEARCH_SHAREPOINT,
+                OLD_INBOX
+            ]
+        );
+    }
+
+    #[test]
+    fn clock_reads_as_rfc3339() {
+        assert_eq!(timestamp(0), "2026-02-11T11:01:09.000000Z");
+        assert_eq!(timestamp(1), "2026-02-11T11:02:09.000000Z");
+        // Across midnight, a month end and a leap day.
+        assert_eq!(timestamp(13 * 60), "2026-02-12T00:01:09.000000Z");
+        assert_eq!(timestamp(17 * 24 * 60), "2026-02-28T11:01:09.000000Z");
+        assert_eq!(timestamp(18 * 24 * 60), "2026-03-01T11:01:09.000000Z");
+        assert_eq!(civil_from_days(19_416), (2023, 2, 28));
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+    }
+
+    #[test]
+    fn dates_uuids_addresses_and_booleans() {
+        assert!(is_calendar_date("2024-02-29"));
+        assert!(!is_calendar_date("2026-02-29"));
+        assert!(!is_calendar_date("2026-13-01"));
+        assert!(!is_calendar_date("2026-1-01"));
+        assert!(!is_calendar_date("2026/01/01"));
+        assert_eq!(
+            canonical_uuid("{0B16DA7A5EED40008000000000000001}").as_deref(),
+            Some(BROKER_RESEARCH_INBOX)
+        );
+        assert_eq!(canonical_uuid("not-a-uuid"), None);
+        assert!(is_email("a.b+c@mail.example.com"));
+        assert!(!is_email("a@b"));
+        assert!(!is_email("no-at-sign.example"));
+        assert!(!is_email("a@@b.example"));
+        assert_eq!(parse_bool("TRUE"), Some(true));
+        assert_eq!(parse_bool("0"), Some(false));
+        assert_eq!(parse_bool("maybe"), None);
+        assert_eq!(email_hash(OLD_INBOX).len(), 32);
+        assert_ne!(email_hash(OLD_INBOX), email_hash(BROKER_RESEARCH_INBOX));
     }
 }

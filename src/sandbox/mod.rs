@@ -50,6 +50,11 @@ pub static VENDORS: &[SimulatedVendor] = &[
         start: bigid::start,
     },
     SimulatedVendor {
+        provider: Provider::Bigdata,
+        prefix: "/bigdata",
+        start: bigdata::start,
+    },
+    SimulatedVendor {
         provider: Provider::DataBrain,
         prefix: "/databrain",
         start: databrain::start,
