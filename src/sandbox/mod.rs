@@ -49,6 +49,11 @@ pub static VENDORS: &[SimulatedVendor] = &[
         prefix: "/bigid/api/v1",
         start: bigid::start,
     },
+    SimulatedVendor {
+        provider: Provider::Pdc,
+        prefix: "/pdc/api/public/v1",
+        start: pdc::start,
+    },
 ];
 
 /// How to reach one simulated vendor.
