@@ -50,6 +50,11 @@ pub static VENDORS: &[SimulatedVendor] = &[
         start: bigid::start,
     },
     SimulatedVendor {
+        provider: Provider::Pdc,
+        prefix: "/pdc/api/public/v1",
+        start: pdc::start,
+    },
+    SimulatedVendor {
         provider: Provider::Bigdata,
         prefix: "/bigdata",
         start: bigdata::start,

@@ -1,13 +1,960 @@
-//! A simulated pdc API. (Being written.)
+//! A simulated Pentaho Data Catalog public API v1: data sources and job status (facts:
+//! `shared/reference/vendor-apis.md` §2 and seed 001).
+//!
+//! - `POST /auth` takes a form (`username`, `password`, `client_id=pdc-client`,
+//!   `grant_type=password`, `scope`) and answers `{"message":"OK","data":{"accessToken"}}`; a
+//!   missing field or a wrong client or grant is 400, wrong credentials 401. Every other
+//!   endpoint wants `Authorization: Bearer <issued token>` (or the pre-issued
+//!   `PDC_ACCESS_TOKEN`), else 401 `{"status":401,"message":"Unauthorized"}`.
+//! - Answers are `{"status": <code>, "data": ...}`; errors `{"status", "message"}` where
+//!   validation messages are arrays of strings in class-validator's words
+//!   (`property X should not exist`, `X must be a string`, `X should not be empty`).
+//! - Create takes one object or an array (items of an array are named `[i] ...` in messages),
+//!   accepts only known DataSource fields with their types, needs `resourceName` and
+//!   `databaseType`, refuses a `resourceName` that exists (400), and creates all or nothing.
+//!   Answers 201 with an array even for one object.
+//! - PATCH accepts only the seed's attribute list, type-checked; scalars overwrite, arrays
+//!   replace, omitted fields stay. `updatedAt` moves on every non-empty write, on a
+//!   deterministic clock.
+//! - Secrets (`password`, `secretKey`, ...) are stored and never shown.
+//! - Filter matches `resourceNames` / `databaseTypes` patterns with `*` wildcards,
+//!   case-insensitively; patterns of one filter are OR'ed, the two filters AND'ed; results in
+//!   creation order, then `skip` / `limit`.
+//! - Unknown data source or job ids are 404.
+//!
+//! Seeded data sources (ids `9dc0da7a00000000000000NN`, `pId` NN, in this order):
+//! 01 `prod-postgres-primary`, 02 `prod-postgres-replica`, 03 `prod-mysql-orders`,
+//! 04 `staging-postgres`, 05 `analytics-snowflake`, 06 `AWS S3 Data Lake`, 07 `finance-oracle`,
+//! 08 `hr-sqlserver`, 09 `dev-mongodb`, 0a `marketing-bigquery`, 0b `archive-s3-eu`,
+//! 0c `prod-redshift`.
+//!
+//! Seeded jobs (`GET /jobs/{id}/status`):
+//! - [`JOB_INGEST_COMPLETED`] `9dc010b50000000000000001`: INGEST of `prod-postgres-primary`,
+//!   COMPLETED (its `lastIngestId`).
+//! - [`JOB_TEST_CONNECTION_COMPLETED`] `9dc010b50000000000000002`: TEST_CONNECTION of
+//!   `prod-postgres-primary`, COMPLETED (its `lastTestConnectionId`).
+//! - [`JOB_TEST_CONNECTION_FAILED`] `9dc010b50000000000000003`: TEST_CONNECTION of
+//!   `finance-oracle`, FAILED with an `error` (its `lastTestConnectionId`).
+//! - [`JOB_INGEST_RUNNING`] `9dc010b50000000000000004`: INGEST of `analytics-snowflake` (its
+//!   `lastIngestId`): RUNNING on the first two polls (`progress` 35, then 70), COMPLETED
+//!   (`progress` 100) from the third poll on. Each sandbox counts its own polls.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use serde_json::{Map, Value, json};
 
-use super::Simulation;
+use super::{
+    Answer, Fault, Simulation, bearer, fault, json_body, random_token, reply, seeded_object_id,
+    seeded_uuid,
+};
 
+/// A completed ingest of `prod-postgres-primary`.
+pub const JOB_INGEST_COMPLETED: &str = "9dc010b50000000000000001";
+/// A completed connection test of `prod-postgres-primary`.
+pub const JOB_TEST_CONNECTION_COMPLETED: &str = "9dc010b50000000000000002";
+/// A failed connection test of `finance-oracle`.
+pub const JOB_TEST_CONNECTION_FAILED: &str = "9dc010b50000000000000003";
+/// An ingest of `analytics-snowflake`: RUNNING for two polls, then COMPLETED.
+pub const JOB_INGEST_RUNNING: &str = "9dc010b50000000000000004";
+
+const DATA_SOURCES: u32 = 0x9dc0_da7a;
+const JOBS: u32 = 0x9dc0_10b5;
+const WORKERS: u32 = 0x9dc0_0b0b;
+
+/// The OAuth client and grant PDC's token endpoint accepts.
+const CLIENT_ID: &str = "pdc-client";
+const GRANT_TYPE: &str = "password";
+
+/// Fields stored but never shown.
+const SECRET_FIELDS: &[&str] = &[
+    "password",
+    "secretKey",
+    "azureSharedKey",
+    "oauthClientSecret",
+    "encryptedPassword",
+    "secretManagerKey",
+];
+
+/// The JSON type an attribute must have.
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    Flag,
+    Number,
+    Texts,
+    Object,
+    Objects,
+}
+
+impl Kind {
+    fn accepts(self, value: &Value) -> bool {
+        match self {
+            Kind::Text => value.is_string(),
+            Kind::Flag => value.is_boolean(),
+            Kind::Number => value.is_number(),
+            Kind::Texts => value
+                .as_array()
+                .is_some_and(|a| a.iter().all(Value::is_string)),
+            Kind::Object => value.is_object(),
+            Kind::Objects => value
+                .as_array()
+                .is_some_and(|a| a.iter().all(Value::is_object)),
+        }
+    }
+
+    fn requirement(self) -> &'static str {
+        match self {
+            Kind::Text => "must be a string",
+            Kind::Flag => "must be a boolean",
+            Kind::Number => "must be a number",
+            Kind::Texts => "must be an array of strings",
+            Kind::Object => "must be an object",
+            Kind::Objects => "must be an array of objects",
+        }
+    }
+}
+
+/// The attributes PATCH accepts (seed 001).
+const PATCH_FIELDS: &[(&str, Kind)] = &[
+    ("userName", Kind::Text),
+    ("password", Kind::Text),
+    ("lastTestConnectionId", Kind::Text),
+    ("lastIngestId", Kind::Text),
+    ("accessId", Kind::Text),
+    ("secretKey", Kind::Text),
+    ("region", Kind::Text),
+    ("secretManagerKey", Kind::Text),
+    ("accountName", Kind::Text),
+    ("azureSharedKey", Kind::Text),
+    ("azureTenantId", Kind::Text),
+    ("note", Kind::Text),
+    ("description", Kind::Text),
+    ("affinityId", Kind::Text),
+    ("role", Kind::Text),
+    ("host", Kind::Text),
+    ("port", Kind::Text),
+    ("databaseName", Kind::Text),
+    ("warehouse", Kind::Text),
+    ("uri", Kind::Text),
+    ("path", Kind::Text),
+    ("driverClassName", Kind::Text),
+    ("scanSinceTimeframe", Kind::Text),
+    ("availableForMigration", Kind::Flag),
+    ("availableForWriting", Kind::Flag),
+    ("availableForDataMastering", Kind::Flag),
+    ("incremental", Kind::Flag),
+    ("totalCapacity", Kind::Number),
+    ("includePatterns", Kind::Texts),
+    ("excludePatterns", Kind::Texts),
+];
+
+/// What create accepts besides the PATCH attributes: the rest of the DataSource schema
+/// (`additionalProperties: false` in v2). Server-assigned fields (`_id`, `pId`, timestamps)
+/// are not among them.
+const CREATE_ONLY_FIELDS: &[(&str, Kind)] = &[
+    ("resourceName", Kind::Text),
+    ("databaseType", Kind::Text),
+    ("fqdnId", Kind::Text),
+    ("resourceId", Kind::Text),
+    ("configMethod", Kind::Text),
+    ("jobClasspath", Kind::Text),
+    ("spiVersion", Kind::Text),
+    ("serviceType", Kind::Text),
+    ("status", Kind::Text),
+    ("encryptedPassword", Kind::Text),
+    ("oauthClientId", Kind::Text),
+    ("oauthClientSecret", Kind::Text),
+    ("hdfsCredType", Kind::Text),
+    ("endpoint", Kind::Text),
+    ("accessKey", Kind::Text),
+    ("container", Kind::Text),
+    ("users", Kind::Texts),
+    ("owners", Kind::Objects),
+    ("location", Kind::Object),
+    ("costPerTb", Kind::Object),
+];
+
+/// Create's required fields.
+const REQUIRED: &[&str] = &["resourceName", "databaseType"];
+
+fn create_kind(name: &str) -> Option<Kind> {
+    PATCH_FIELDS
+        .iter()
+        .chain(CREATE_ONLY_FIELDS)
+        .find(|(field, _)| *field == name)
+        .map(|(_, kind)| *kind)
+}
+
+fn patch_kind(name: &str) -> Option<Kind> {
+    PATCH_FIELDS
+        .iter()
+        .find(|(field, _)| *field == name)
+        .map(|(_, kind)| *kind)
+}
+
+/// class-validator's complaints about `body`: unknown properties and wrong types, ordered by
+/// property name (the map's order), each prefixed with `prefix` (`"[i] "` for an array item).
+fn check_fields(
+    body: &Map<String, Value>,
+    kind_of: fn(&str) -> Option<Kind>,
+    prefix: &str,
+) -> Vec<String> {
+    body.iter()
+        .filter_map(|(name, value)| match kind_of(name) {
+            None => Some(format!("{prefix}property {name} should not exist")),
+            Some(kind) if !kind.accepts(value) => {
+                Some(format!("{prefix}{name} {}", kind.requirement()))
+            }
+            Some(_) => None,
+        })
+        .collect()
+}
+
+/// One stage a job under way reports when polled.
+struct Stage {
+    status: &'static str,
+    progress: u8,
+    /// Milliseconds since the job started.
+    duration: u64,
+}
+
+struct Job {
+    record: Map<String, Value>,
+    /// For a job under way: what each status poll answers in turn; the last one repeats.
+    stages: Vec<Stage>,
+    polls: usize,
+}
+
+impl Job {
+    /// The job as one more status poll sees it.
+    fn poll(&mut self) -> Value {
+        if let Some(stage) = self.stages.get(self.polls).or_else(|| self.stages.last()) {
+            self.record.insert("status".into(), json!(stage.status));
+            self.record.insert("progress".into(), json!(stage.progress));
+            self.record.insert("duration".into(), json!(stage.duration));
+            self.polls += 1;
+        }
+        Value::Object(self.record.clone())
+    }
+}
+
+struct Pdc {
+    username: String,
+    password: String,
+    /// Tokens handed out by `/auth`, plus the pre-issued one.
+    tokens: HashSet<String>,
+    /// Data sources in creation order, secrets included.
+    sources: Vec<Map<String, Value>>,
+    next_pid: u64,
+    /// Seconds on the sandbox's clock; each write takes the next one, so runs are repeatable.
+    clock: u64,
+    jobs: Vec<Job>,
+}
+
+type Shared = Arc<Mutex<Pdc>>;
+
+/// Fresh routes and the variables that reach them.
 pub fn start() -> Simulation {
+    let username = random_token("pdc-admin-");
+    let password = random_token("pw-");
+    let access_token = random_token("eyJhbGciOiJSUzI1NiJ9.pdc-sandbox.");
+    let env = vec![
+        ("PDC_USERNAME", username.clone()),
+        ("PDC_PASSWORD", password.clone()),
+    ];
+    let alternatives = vec![("PDC_ACCESS_TOKEN", access_token.clone())];
+    let mut state = Pdc {
+        username,
+        password,
+        tokens: HashSet::from([access_token]),
+        sources: Vec::new(),
+        next_pid: 1,
+        clock: 0,
+        jobs: seed_jobs(),
+    };
+    for (n, mut source) in seed_sources().into_iter().enumerate() {
+        let day = n + 1;
+        source.insert(
+            "createdAt".into(),
+            json!(format!("2025-01-{day:02}T09:00:00.000Z")),
+        );
+        source.insert(
+            "updatedAt".into(),
+            json!(format!("2025-02-{day:02}T09:00:00.000Z")),
+        );
+        state.insert(source);
+    }
+    let shared: Shared = Arc::new(Mutex::new(state));
+    let router = Router::new()
+        .route("/auth", post(auth))
+        .route("/data-sources", post(create))
+        .route("/data-sources/by-ids", post(by_ids))
+        .route("/data-sources/filter", post(filter))
+        .route("/data-sources/{id}", get(get_one).patch(update))
+        .route("/jobs/{id}/status", get(job_status))
+        .with_state(shared);
     Simulation {
-        router: Router::new(),
-        env: Vec::new(),
-        alternatives: Vec::new(),
+        router,
+        env,
+        alternatives,
+    }
+}
+
+impl Pdc {
+    /// Stores a new source: assigns `_id` and `pId`, fills the server's defaults.
+    fn insert(&mut self, mut source: Map<String, Value>) {
+        let pid = self.next_pid;
+        self.next_pid += 1;
+        let name = source.get("resourceName").cloned().unwrap_or(Value::Null);
+        source.insert("_id".into(), json!(seeded_object_id(DATA_SOURCES, pid)));
+        source.insert("pId".into(), json!(pid));
+        source.entry("fqdnId").or_insert(name);
+        source.entry("status").or_insert(json!("ACTIVE"));
+        source.entry("affinityId").or_insert(json!("DEFAULT"));
+        for list in ["includePatterns", "excludePatterns"] {
+            source.entry(list).or_insert(json!([]));
+        }
+        for flag in [
+            "availableForMigration",
+            "availableForWriting",
+            "availableForDataMastering",
+            "incremental",
+        ] {
+            source.entry(flag).or_insert(json!(false));
+        }
+        if !source.contains_key("createdAt") {
+            let now = self.tick();
+            source.insert("createdAt".into(), json!(now));
+            source.insert("updatedAt".into(), json!(now));
+        }
+        self.sources.push(source);
+    }
+
+    /// The next instant on the sandbox clock, from 2025-06-01T12:00:00Z.
+    fn tick(&mut self) -> String {
+        self.clock += 1;
+        let seconds = 12 * 3600 + self.clock;
+        let (day, time) = (1 + seconds / 86_400, seconds % 86_400);
+        format!(
+            "2025-06-{day:02}T{:02}:{:02}:{:02}.000Z",
+            time / 3600,
+            time / 60 % 60,
+            time % 60
+        )
+    }
+
+    fn position(&self, id: &str) -> Option<usize> {
+        self.sources
+            .iter()
+            .position(|s| s.get("_id").and_then(Value::as_str) == Some(id))
+    }
+
+    fn name_taken(&self, name: &str) -> bool {
+        self.sources
+            .iter()
+            .any(|s| s.get("resourceName").and_then(Value::as_str) == Some(name))
+    }
+
+    fn authorize(&self, headers: &HeaderMap) -> Result<(), Fault> {
+        match bearer(headers) {
+            Some(token) if self.tokens.contains(token) => Ok(()),
+            _ => Err(error(StatusCode::UNAUTHORIZED, json!("Unauthorized"))),
+        }
+    }
+}
+
+fn lock(state: &Shared) -> std::sync::MutexGuard<'_, Pdc> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// PDC's error envelope; `message` is a string or an array of strings.
+fn error(status: StatusCode, message: Value) -> Fault {
+    fault(
+        status,
+        json!({"status": status.as_u16(), "message": message}),
+    )
+}
+
+fn invalid(messages: Vec<String>) -> Fault {
+    error(StatusCode::BAD_REQUEST, json!(messages))
+}
+
+fn success(status: StatusCode, data: Value) -> Answer {
+    reply(status, json!({"status": status.as_u16(), "data": data}))
+}
+
+/// A JSON object body; no body at all counts as `{}`.
+fn object_body(body: &[u8]) -> Result<Map<String, Value>, Fault> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match json_body(body)? {
+        Value::Object(map) => Ok(map),
+        _ => Err(invalid(vec!["request body must be an object".into()])),
+    }
+}
+
+/// A source as the API shows it: secrets left out.
+fn present(source: &Map<String, Value>) -> Value {
+    Value::Object(
+        source
+            .iter()
+            .filter(|(k, _)| !SECRET_FIELDS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
+}
+
+// ---- auth ----------------------------------------------------------------------------------
+
+async fn auth(State(state): State<Shared>, body: Bytes) -> Answer {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let field = |name: &str| form.get(name).map(String::as_str).filter(|v| !v.is_empty());
+    let (Some(username), Some(password), Some(client_id), Some(grant_type), Some(_scope)) = (
+        field("username"),
+        field("password"),
+        field("client_id"),
+        field("grant_type"),
+        field("scope"),
+    ) else {
+        return Err(bad_auth_request());
+    };
+    if client_id != CLIENT_ID || grant_type != GRANT_TYPE {
+        return Err(bad_auth_request());
+    }
+    let mut s = lock(&state);
+    if username != s.username || password != s.password {
+        return Err(error(StatusCode::UNAUTHORIZED, json!("Unauthorized")));
+    }
+    let token = random_token("eyJhbGciOiJSUzI1NiJ9.pdc-sandbox.");
+    s.tokens.insert(token.clone());
+    reply(
+        StatusCode::OK,
+        json!({"message": "OK", "data": {"accessToken": token}}),
+    )
+}
+
+fn bad_auth_request() -> Fault {
+    error(StatusCode::BAD_REQUEST, json!("Invalid Request Parameters"))
+}
+
+// ---- data sources --------------------------------------------------------------------------
+
+async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
+    let mut s = lock(&state);
+    s.authorize(&headers)?;
+    // One object or an array of them; messages name an array item by its index.
+    let (items, prefixed) = match json_body(&body)? {
+        Value::Object(one) => (vec![Value::Object(one)], false),
+        Value::Array(many) if !many.is_empty() => (many, true),
+        Value::Array(_) => {
+            return Err(invalid(vec![
+                "data sources must contain at least 1 elements".into(),
+            ]));
+        }
+        _ => {
+            return Err(invalid(vec![
+                "request body must be an object or an array of objects".into(),
+            ]));
+        }
+    };
+    let mut sources = Vec::new();
+    let mut problems = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let prefix = if prefixed {
+            format!("[{i}] ")
+        } else {
+            String::new()
+        };
+        let Value::Object(source) = item else {
+            problems.push(format!("{prefix}data source must be an object"));
+            continue;
+        };
+        problems.extend(check_fields(&source, create_kind, &prefix));
+        for field in REQUIRED {
+            if source
+                .get(*field)
+                .is_none_or(|v| v.is_null() || v.as_str() == Some(""))
+            {
+                problems.push(format!("{prefix}{field} should not be empty"));
+            }
+        }
+        sources.push(source);
+    }
+    if !problems.is_empty() {
+        return Err(invalid(problems));
+    }
+    let mut names = HashSet::new();
+    for source in &sources {
+        let name = source["resourceName"].as_str().unwrap_or_default();
+        if s.name_taken(name) || !names.insert(name) {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                json!(format!(
+                    "Data source with resourceName '{name}' already exists"
+                )),
+            ));
+        }
+    }
+    let first = s.sources.len();
+    for source in sources {
+        s.insert(source);
+    }
+    let created: Vec<Value> = s.sources[first..].iter().map(present).collect();
+    success(StatusCode::CREATED, json!(created))
+}
+
+fn not_found() -> Fault {
+    error(StatusCode::NOT_FOUND, json!("Data source not found"))
+}
+
+async fn get_one(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Answer {
+    let s = lock(&state);
+    s.authorize(&headers)?;
+    let i = s.position(&id).ok_or_else(not_found)?;
+    success(StatusCode::OK, present(&s.sources[i]))
+}
+
+async fn update(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Answer {
+    let mut s = lock(&state);
+    s.authorize(&headers)?;
+    let i = s.position(&id).ok_or_else(not_found)?;
+    let changes = object_body(&body)?;
+    let problems = check_fields(&changes, patch_kind, "");
+    if !problems.is_empty() {
+        return Err(invalid(problems));
+    }
+    if !changes.is_empty() {
+        let now = s.tick();
+        let source = &mut s.sources[i];
+        source.extend(changes);
+        source.insert("updatedAt".into(), json!(now));
+    }
+    success(StatusCode::OK, present(&s.sources[i]))
+}
+
+async fn by_ids(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
+    let s = lock(&state);
+    s.authorize(&headers)?;
+    let body = object_body(&body)?;
+    let mut problems: Vec<String> = body
+        .keys()
+        .filter(|k| *k != "ids")
+        .map(|k| format!("property {k} should not exist"))
+        .collect();
+    let ids = match body.get("ids") {
+        Some(Value::Array(ids)) if !ids.is_empty() => {
+            if !ids.iter().all(Value::is_string) {
+                problems.push("each value in ids must be a string".into());
+            }
+            ids.iter().filter_map(Value::as_str).collect()
+        }
+        _ => {
+            problems.push("ids must contain at least 1 elements".into());
+            Vec::new()
+        }
+    };
+    if !problems.is_empty() {
+        return Err(invalid(problems));
+    }
+    // In the order asked; an id asked twice is shown once.
+    let mut seen = HashSet::new();
+    let found: Vec<Value> = ids
+        .into_iter()
+        .filter(|id| seen.insert(*id))
+        .filter_map(|id| s.position(id))
+        .map(|i| present(&s.sources[i]))
+        .collect();
+    success(StatusCode::OK, json!(found))
+}
+
+/// A query integer within `min..=max` (`default` when absent), or class-validator's complaint.
+fn bounded(
+    query: &HashMap<String, String>,
+    name: &str,
+    default: usize,
+    (min, max): (i64, i64),
+    problems: &mut Vec<String>,
+) -> usize {
+    let Some(text) = query.get(name) else {
+        return default;
+    };
+    match text.parse::<i64>() {
+        Err(_) => problems.push(format!("{name} must be an integer number")),
+        Ok(n) if n < min => problems.push(format!("{name} must not be less than {min}")),
+        Ok(n) if n > max => problems.push(format!("{name} must not be greater than {max}")),
+        Ok(n) => return usize::try_from(n).unwrap_or(default),
+    }
+    default
+}
+
+/// Whether `text` matches `pattern`, where `*` stands for any run of characters. Case is
+/// ignored, as PDC's filter does.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let (pattern, text) = (pattern.to_lowercase(), text.to_lowercase());
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        // No `*` at all: an exact match.
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.ends_with(last)
+}
+
+/// The patterns of one filter: absent is `None`, otherwise an array of strings.
+fn patterns(
+    body: &Map<String, Value>,
+    name: &str,
+    problems: &mut Vec<String>,
+) -> Option<Vec<String>> {
+    let value = body.get(name)?;
+    match value.as_array() {
+        Some(items) if items.iter().all(Value::is_string) => Some(
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+        ),
+        _ => {
+            problems.push(format!("{name} must be an array of strings"));
+            None
+        }
+    }
+}
+
+async fn filter(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Answer {
+    let s = lock(&state);
+    s.authorize(&headers)?;
+    let mut problems = Vec::new();
+    let skip = bounded(&query, "skip", 0, (0, i64::MAX), &mut problems);
+    let limit = bounded(&query, "limit", 100, (1, 10_000), &mut problems);
+    let body = object_body(&body)?;
+    problems.extend(
+        body.keys()
+            .filter(|k| !matches!(k.as_str(), "resourceNames" | "databaseTypes"))
+            .map(|k| format!("property {k} should not exist")),
+    );
+    let names = patterns(&body, "resourceNames", &mut problems);
+    let types = patterns(&body, "databaseTypes", &mut problems);
+    if !problems.is_empty() {
+        return Err(invalid(problems));
+    }
+    // An empty array filters nothing, so it does not count as a filter.
+    let names = names.filter(|p| !p.is_empty());
+    let types = types.filter(|p| !p.is_empty());
+    if names.is_none() && types.is_none() {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            json!("At least one filter must be provided"),
+        ));
+    }
+    let passes = |source: &Map<String, Value>, field: &str, patterns: &Option<Vec<String>>| {
+        patterns.as_ref().is_none_or(|patterns| {
+            source
+                .get(field)
+                .and_then(Value::as_str)
+                .is_some_and(|value| patterns.iter().any(|p| wildcard_match(p, value)))
+        })
+    };
+    let page: Vec<Value> = s
+        .sources
+        .iter()
+        .filter(|src| passes(src, "resourceName", &names) && passes(src, "databaseType", &types))
+        .skip(skip)
+        .take(limit)
+        .map(present)
+        .collect();
+    success(StatusCode::OK, json!(page))
+}
+
+// ---- jobs ----------------------------------------------------------------------------------
+
+async fn job_status(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Answer {
+    let mut s = lock(&state);
+    s.authorize(&headers)?;
+    let job = s
+        .jobs
+        .iter_mut()
+        .find(|j| j.record.get("_id").and_then(Value::as_str) == Some(id.as_str()))
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, json!("Job not found")))?;
+    success(StatusCode::OK, job.poll())
+}
+
+// ---- seed ----------------------------------------------------------------------------------
+
+fn source_id(pid: u64) -> String {
+    seeded_object_id(DATA_SOURCES, pid)
+}
+
+fn seed_sources() -> Vec<Map<String, Value>> {
+    let sources = [
+        json!({"resourceName": "prod-postgres-primary", "databaseType": "POSTGRESQL",
+            "databaseName": "orders", "host": "pg-primary.prod.acme.example", "port": "5432",
+            "userName": "pdc_scan", "password": "sandbox-pg-primary-pw",
+            "description": "Primary OLTP database of the order service", "note": "Owned by the platform team",
+            "includePatterns": ["public.*", "sales.*"], "excludePatterns": ["public.tmp_*"],
+            "availableForDataMastering": true, "incremental": true, "totalCapacity": 512,
+            "lastTestConnectionId": JOB_TEST_CONNECTION_COMPLETED, "lastIngestId": JOB_INGEST_COMPLETED}),
+        json!({"resourceName": "prod-postgres-replica", "databaseType": "POSTGRESQL",
+            "databaseName": "orders", "host": "pg-replica.prod.acme.example", "port": "5432",
+            "userName": "pdc_scan", "password": "sandbox-pg-replica-pw",
+            "description": "Read replica of prod-postgres-primary", "note": "",
+            "includePatterns": ["public.*"], "totalCapacity": 512}),
+        json!({"resourceName": "prod-mysql-orders", "databaseType": "MYSQL",
+            "databaseName": "orders_history", "host": "mysql-orders.prod.acme.example", "port": "3306",
+            "userName": "pdc_reader", "password": "sandbox-mysql-pw",
+            "description": "Order history (MySQL 8)", "note": "", "totalCapacity": 256}),
+        json!({"resourceName": "staging-postgres", "databaseType": "POSTGRESQL",
+            "databaseName": "orders_staging", "host": "pg.staging.acme.example", "port": "5432",
+            "userName": "pdc_scan", "password": "sandbox-pg-staging-pw",
+            "description": "Staging copy of the order database", "note": "Refreshed nightly",
+            "availableForWriting": true, "totalCapacity": 128}),
+        json!({"resourceName": "analytics-snowflake", "databaseType": "SNOWFLAKE",
+            "databaseName": "ANALYTICS", "host": "acme-analytics.snowflakecomputing.com", "port": "443",
+            "userName": "PDC_SERVICE", "password": "sandbox-snowflake-pw", "warehouse": "ANALYTICS_WH",
+            "role": "PDC_READER", "accountName": "acme-analytics",
+            "description": "Analytics warehouse", "note": "", "incremental": true,
+            "scanSinceTimeframe": "7d", "totalCapacity": 2048, "lastIngestId": JOB_INGEST_RUNNING}),
+        json!({"resourceName": "AWS S3 Data Lake", "fqdnId": "AWS S3 Data Lake", "databaseType": "AWS",
+            "region": "us-east-1", "container": "company-datalake-bucket", "path": "/data/warehouse",
+            "accessId": "AKIASANDBOXPDC000001", "secretKey": "sandbox-s3-secret-key",
+            "description": "Company data lake on S3", "note": "",
+            "includePatterns": ["*.parquet", "*.csv"], "excludePatterns": ["_tmp/*"],
+            "location": {"country": "US"}, "costPerTb": {"price": null, "frequency": "month"},
+            "availableForMigration": true, "totalCapacity": 10240}),
+        json!({"resourceName": "finance-oracle", "databaseType": "ORACLE",
+            "databaseName": "FINPROD", "host": "oracle-fin.corp.acme.example", "port": "1521",
+            "userName": "PDC_RO", "password": "sandbox-oracle-pw",
+            "driverClassName": "oracle.jdbc.OracleDriver",
+            "description": "General ledger and accounts payable", "note": "Listener moved in May",
+            "totalCapacity": 1024, "lastTestConnectionId": JOB_TEST_CONNECTION_FAILED}),
+        json!({"resourceName": "hr-sqlserver", "databaseType": "MSSQL",
+            "databaseName": "HRIS", "host": "sqlserver-hr.corp.acme.example", "port": "1433",
+            "userName": "pdc_hr_reader", "password": "sandbox-mssql-pw",
+            "description": "HR information system", "note": "Contains personal data",
+            "excludePatterns": ["dbo.audit_*"], "totalCapacity": 200}),
+        json!({"resourceName": "dev-mongodb", "databaseType": "MONGODB",
+            "databaseName": "app_dev", "host": "mongo.dev.acme.example", "port": "27017",
+            "userName": "pdc", "password": "sandbox-mongo-pw",
+            "description": "Development document store", "note": "", "totalCapacity": 64}),
+        json!({"resourceName": "marketing-bigquery", "databaseType": "BIGQUERY",
+            "databaseName": "acme-marketing", "host": "bigquery.googleapis.com", "port": "443",
+            "oauthClientId": "pdc-sandbox.apps.googleusercontent.com",
+            "oauthClientSecret": "sandbox-bigquery-oauth-secret",
+            "description": "Campaign and web analytics", "note": "", "totalCapacity": 4096}),
+        json!({"resourceName": "archive-s3-eu", "databaseType": "AWS",
+            "region": "eu-west-1", "container": "acme-archive-eu", "path": "/archive",
+            "accessId": "AKIASANDBOXPDC000002", "secretKey": "sandbox-s3-eu-secret-key",
+            "secretManagerKey": "pdc/archive-s3-eu",
+            "description": "Cold archive in the EU", "note": "",
+            "location": {"country": "IE"}, "totalCapacity": 20480}),
+        json!({"resourceName": "prod-redshift", "databaseType": "REDSHIFT",
+            "databaseName": "warehouse", "host": "redshift-prod.abc123.us-east-1.redshift.amazonaws.com",
+            "port": "5439", "userName": "pdc_scan", "password": "sandbox-redshift-pw",
+            "region": "us-east-1", "description": "Production data warehouse", "note": "",
+            "totalCapacity": 8192}),
+    ];
+    sources
+        .into_iter()
+        .filter_map(|v| v.as_object().cloned())
+        .collect()
+}
+
+fn seed_jobs() -> Vec<Job> {
+    let user = json!({"name": "data.steward", "email": "data.steward@acme.example",
+        "firstName": "Dana", "lastName": "Steward"});
+    let worker = |n: u64| seeded_uuid(WORKERS, n);
+    let scope = |pid: u64, title: &str| {
+        json!({"dataSources": [{"_id": source_id(pid), "title": title}],
+            "scope": [{"type": "DATA_SOURCE", "_id": source_id(pid), "title": title}]})
+    };
+    let job =
+        |n: u64, worker_n: u64, activity: &str, status: &str, created: &str, duration: u64| {
+            let mut record = Map::new();
+            record.insert("_id".into(), json!(seeded_object_id(JOBS, n)));
+            record.insert("workerId".into(), json!(worker(worker_n)));
+            record.insert(
+                "workerName".into(),
+                json!(format!("pdc-worker-{worker_n:02}")),
+            );
+            record.insert("activity".into(), json!(activity));
+            record.insert("status".into(), json!(status));
+            record.insert("user".into(), user.clone());
+            record.insert("createdAt".into(), json!(created));
+            record.insert("duration".into(), json!(duration));
+            record
+        };
+
+    let mut ingest = job(
+        1,
+        1,
+        "INGEST",
+        "COMPLETED",
+        "2025-03-01T02:00:00.000Z",
+        184_250,
+    );
+    ingest.insert("progress".into(), json!(100));
+    ingest.insert("scope".into(), scope(1, "prod-postgres-primary"));
+
+    let mut tested = job(
+        2,
+        2,
+        "TEST_CONNECTION",
+        "COMPLETED",
+        "2025-03-01T01:55:00.000Z",
+        1_840,
+    );
+    tested.insert("progress".into(), json!(100));
+    tested.insert("scope".into(), scope(1, "prod-postgres-primary"));
+
+    let mut failed = job(
+        3,
+        2,
+        "TEST_CONNECTION",
+        "FAILED",
+        "2025-03-02T10:15:00.000Z",
+        30_012,
+    );
+    failed.insert("progress".into(), json!(100));
+    failed.insert(
+        "error".into(),
+        json!("ORA-12541: TNS:no listener (oracle-fin.corp.acme.example:1521)"),
+    );
+    failed.insert("scope".into(), scope(7, "finance-oracle"));
+
+    let mut running = job(4, 1, "INGEST", "RUNNING", "2025-03-03T03:00:00.000Z", 0);
+    running.insert("progress".into(), json!(0));
+    running.insert("scope".into(), scope(5, "analytics-snowflake"));
+
+    let done = |record| Job {
+        record,
+        stages: Vec::new(),
+        polls: 0,
+    };
+    vec![
+        done(ingest),
+        done(tested),
+        done(failed),
+        Job {
+            record: running,
+            stages: vec![
+                Stage {
+                    status: "RUNNING",
+                    progress: 35,
+                    duration: 42_000,
+                },
+                Stage {
+                    status: "RUNNING",
+                    progress: 70,
+                    duration: 84_000,
+                },
+                Stage {
+                    status: "COMPLETED",
+                    progress: 100,
+                    duration: 121_500,
+                },
+            ],
+            polls: 0,
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn published_job_ids_are_the_seeded_ones() {
+        let ids: Vec<String> = seed_jobs()
+            .iter()
+            .map(|j| j.record["_id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                JOB_INGEST_COMPLETED,
+                JOB_TEST_CONNECTION_COMPLETED,
+                JOB_TEST_CONNECTION_FAILED,
+                JOB_INGEST_RUNNING
+            ]
+        );
+        assert_eq!(source_id(12), "9dc0da7a000000000000000c");
+    }
+
+    #[test]
+    fn seed_sources_pass_create_validation() {
+        let sources = seed_sources();
+        assert_eq!(sources.len(), 12);
+        for source in sources {
+            assert_eq!(check_fields(&source, create_kind, ""), Vec::<String>::new());
+        }
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("my-db", "my-db"));
+        assert!(wildcard_match("MY-DB", "my-db"));
+        assert!(!wildcard_match("my-db", "my-db2"));
+        assert!(wildcard_match("prod-*", "prod-redshift"));
+        assert!(!wildcard_match("prod-*", "staging-prod-x"));
+        assert!(wildcard_match("*-primary", "prod-postgres-primary"));
+        assert!(!wildcard_match("*-primary", "primary-x"));
+        assert!(wildcard_match("*postgres*", "staging-postgres"));
+        assert!(wildcard_match("*", ""));
+        assert!(wildcard_match("a*b*c", "a-b-c"));
+        assert!(!wildcard_match("a*b*c", "a-c-b"));
+        // The prefix and suffix must not overlap.
+        assert!(!wildcard_match("ab*ba", "aba"));
+    }
+
+    #[test]
+    fn clock_ticks_deterministically() {
+        let mut p = Pdc {
+            username: String::new(),
+            password: String::new(),
+            tokens: HashSet::new(),
+            sources: Vec::new(),
+            next_pid: 1,
+            clock: 0,
+            jobs: Vec::new(),
+        };
+        assert_eq!(p.tick(), "2025-06-01T12:00:01.000Z");
+        p.clock = 12 * 3600 - 1;
+        assert_eq!(p.tick(), "2025-06-02T00:00:00.000Z");
     }
 }
