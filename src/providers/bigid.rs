@@ -18,7 +18,7 @@ use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{ArgsSpec, Flow, Hints, Method, OperationSpec, Output, RequestParts};
 use crate::redact;
 use crate::secret::SecretString;
-use crate::upstream::auth::{AuthHeader, Credential, ExchangeSend, Scheme, TokenExchange};
+use crate::upstream::auth::{AuthHeader, Credential, ExchangeSend, Field, Scheme, TokenExchange};
 
 pub static SPEC: ProviderSpec = ProviderSpec {
     provider: Provider::BigId,
@@ -97,8 +97,8 @@ fn credential(env: &dyn Env) -> Result<Option<Credential>, ConfigError> {
                 method: Method::Post,
                 path: "/sessions",
                 send: ExchangeSend::Json(vec![
-                    ("username", SecretString::new(username)),
-                    ("password", SecretString::new(password)),
+                    ("username", Field::Plain(username)),
+                    ("password", Field::Secret(SecretString::new(password))),
                 ]),
                 token_pointer: "/auth_token",
             },

@@ -211,6 +211,25 @@ mod tests {
             .collect()
     }
 
+    /// Only real secrets are masked by value: a username or `grant_type=password` is not.
+    #[test]
+    fn only_passwords_and_tokens_are_credential_secrets() {
+        let e = env(&[
+            ("PDC_BASE_URL", "https://p.example"),
+            ("PDC_USERNAME", "admin"),
+            ("PDC_PASSWORD", "pw-123456"),
+            ("BIGID_BASE_URL", "https://b.example"),
+            ("BIGID_USERNAME", "admin"),
+            ("BIGID_PASSWORD", "pw-abcdef"),
+        ]);
+        let configs = configure_all(&e).unwrap();
+        let secrets: Vec<Vec<&str>> = configs
+            .iter()
+            .map(|c| c.credential.secrets().iter().map(|s| s.expose()).collect())
+            .collect();
+        assert_eq!(secrets, [vec!["pw-abcdef"], vec!["pw-123456"]]);
+    }
+
     #[test]
     fn base_urls() {
         let e = env(&[]);

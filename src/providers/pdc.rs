@@ -16,7 +16,7 @@ use super::{ConfigError, Env, EnvVar, Provider, ProviderSpec, pair};
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{ArgsSpec, Flow, Hints, Method, OperationSpec, Output, RequestParts};
 use crate::secret::SecretString;
-use crate::upstream::auth::{AuthHeader, Credential, ExchangeSend, Scheme, TokenExchange};
+use crate::upstream::auth::{AuthHeader, Credential, ExchangeSend, Field, Scheme, TokenExchange};
 
 pub static SPEC: ProviderSpec = ProviderSpec {
     provider: Provider::Pdc,
@@ -61,11 +61,11 @@ fn credential(env: &dyn Env) -> Result<Option<Credential>, ConfigError> {
                 method: Method::Post,
                 path: "/auth",
                 send: ExchangeSend::Form(vec![
-                    ("username", SecretString::new(username)),
-                    ("password", SecretString::new(password)),
-                    ("client_id", SecretString::new("pdc-client")),
-                    ("grant_type", SecretString::new("password")),
-                    ("scope", SecretString::new("openid profile email")),
+                    ("username", Field::Plain(username)),
+                    ("password", Field::Secret(SecretString::new(password))),
+                    ("client_id", Field::Plain("pdc-client".into())),
+                    ("grant_type", Field::Plain("password".into())),
+                    ("scope", Field::Plain("openid profile email".into())),
                 ]),
                 token_pointer: "/data/accessToken",
             },

@@ -65,9 +65,27 @@ pub enum ExchangeSend {
     /// The credential in a header (BigID user token: raw `Authorization`).
     Header(AuthHeader, SecretString),
     /// A JSON object of fields (BigID `POST /sessions`).
-    Json(Vec<(&'static str, SecretString)>),
+    Json(Vec<(&'static str, Field)>),
     /// A form-encoded body (PDC `POST /auth`).
-    Form(Vec<(&'static str, SecretString)>),
+    Form(Vec<(&'static str, Field)>),
+}
+
+/// A field of a token exchange. Only a secret is masked by value wherever it appears: masking
+/// a username or a constant like `grant_type=password` would blank every `admin` or
+/// `password` in every result.
+#[derive(Debug, Clone)]
+pub enum Field {
+    Secret(SecretString),
+    Plain(String),
+}
+
+impl Field {
+    fn value(&self) -> &str {
+        match self {
+            Field::Secret(s) => s.expose(),
+            Field::Plain(p) => p,
+        }
+    }
 }
 
 /// A provider's credential, read from the environment.
@@ -92,9 +110,13 @@ impl Credential {
             Credential::Static { value, .. } => vec![value],
             Credential::Exchange { exchange, .. } => match &exchange.send {
                 ExchangeSend::Header(_, s) => vec![s],
-                ExchangeSend::Json(fields) | ExchangeSend::Form(fields) => {
-                    fields.iter().map(|(_, s)| s).collect()
-                }
+                ExchangeSend::Json(fields) | ExchangeSend::Form(fields) => fields
+                    .iter()
+                    .filter_map(|(_, f)| match f {
+                        Field::Secret(s) => Some(s),
+                        Field::Plain(_) => None,
+                    })
+                    .collect(),
             },
         }
     }
@@ -192,13 +214,13 @@ async fn exchange_token(
         ExchangeSend::Json(fields) => RequestBody::Json(Value::Object(
             fields
                 .iter()
-                .map(|(k, v)| (k.to_string(), Value::String(v.expose().to_string())))
+                .map(|(k, v)| (k.to_string(), Value::String(v.value().to_string())))
                 .collect(),
         )),
         ExchangeSend::Form(fields) => RequestBody::Form(
             fields
                 .iter()
-                .map(|(k, v)| (*k, v.expose().to_string()))
+                .map(|(k, v)| (*k, v.value().to_string()))
                 .collect(),
         ),
     };
