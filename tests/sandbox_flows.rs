@@ -1,0 +1,324 @@
+//! A realistic agent flow per vendor on the sandbox, through an MCP client: the tools, the
+//! upstream client, auth and the simulations together.
+
+mod common;
+
+use common::*;
+use datasource_mcp::sandbox::{self, Sandbox};
+use datasource_mcp::upstream::UpstreamSettings;
+use serde_json::{Value, json};
+
+async fn sandbox_client() -> (Sandbox, Client) {
+    let sb = Sandbox::start(([127, 0, 0, 1], 0).into()).await.unwrap();
+    let client = client_with(&sb.env(), UpstreamSettings::default()).await;
+    (sb, client)
+}
+
+fn names(data: &Value, key: &str) -> Vec<String> {
+    data.as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d[key].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_sandbox_serves_all_26_tools() {
+    let (_sb, client) = sandbox_client().await;
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 26);
+}
+
+#[tokio::test]
+async fn pdc_flow() {
+    let (_sb, client) = sandbox_client().await;
+    let (found, err) = call(
+        &client,
+        "pdc_filter_data_sources",
+        json!({"resourceNames": ["prod-*"], "databaseTypes": ["*postgres*"]}),
+    )
+    .await;
+    assert!(!err, "{found}");
+    assert_eq!(
+        names(&found["data"], "resourceName"),
+        ["prod-postgres-primary", "prod-postgres-replica"]
+    );
+    let (page, _) = call(
+        &client,
+        "pdc_filter_data_sources",
+        json!({"resourceNames": ["*"], "skip": 10, "limit": 5}),
+    )
+    .await;
+    assert_eq!(
+        names(&page["data"], "resourceName"),
+        ["archive-s3-eu", "prod-redshift"]
+    );
+
+    let (created, err) = call(
+        &client,
+        "pdc_create_data_sources",
+        json!({"data_sources": [
+            {"resourceName": "orders-replica-eu", "databaseType": "POSTGRESQL", "host": "pg-eu.internal", "port": "5432", "userName": "pdc", "password": SENTINEL},
+            {"resourceName": "clickstream-lake", "databaseType": "AWS", "region": "eu-west-1", "container": "clicks", "secretKey": SENTINEL}
+        ]}),
+    )
+    .await;
+    assert!(!err, "{created}");
+    assert_eq!(created["status"], 201);
+    let ids: Vec<String> = names(&created["data"], "_id");
+    assert_eq!(ids.len(), 2);
+    assert!(!created.to_string().contains(SENTINEL));
+
+    let (dup, err) = call(&client, "pdc_create_data_sources", json!({"data_sources": [{"resourceName": "orders-replica-eu", "databaseType": "POSTGRESQL"}]})).await;
+    assert!(err);
+    assert_eq!(dup["error"]["status"], 400);
+    assert_eq!(
+        dup["error"]["message"],
+        "Data source with resourceName 'orders-replica-eu' already exists"
+    );
+    assert_eq!(
+        dup["error"]["hint"],
+        "the name already exists: pick another or update it"
+    );
+
+    let (both, _) = call(&client, "pdc_get_data_sources_by_ids", json!({"ids": ids})).await;
+    assert_eq!(
+        names(&both["data"], "resourceName"),
+        ["orders-replica-eu", "clickstream-lake"]
+    );
+
+    let (_, err) = call(
+        &client,
+        "pdc_update_data_source",
+        json!({"id": ids[0], "description": "EU read replica", "includePatterns": ["public.orders*"]}),
+    )
+    .await;
+    assert!(!err);
+    let (one, _) = call(&client, "pdc_get_data_source", json!({"id": ids[0]})).await;
+    let ds = &one["data"];
+    assert_eq!(ds["description"], "EU read replica");
+    assert_eq!(ds["includePatterns"], json!(["public.orders*"]));
+    assert_eq!(ds["host"], "pg-eu.internal", "attributes not sent are kept");
+    assert_eq!(ds["port"], "5432");
+
+    // A running job, polled until it completes.
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let (job, _) = call(
+            &client,
+            "pdc_get_job_status",
+            json!({"id": sandbox::pdc::JOB_INGEST_RUNNING}),
+        )
+        .await;
+        statuses.push(job["data"]["status"].as_str().unwrap().to_string());
+    }
+    assert_eq!(statuses, ["RUNNING", "RUNNING", "COMPLETED"]);
+    let (missing, err) = call(
+        &client,
+        "pdc_get_data_source",
+        json!({"id": "9dc0da7a00000000000000ff"}),
+    )
+    .await;
+    assert!(err);
+    assert_eq!(missing["error"]["status"], 404);
+}
+
+#[tokio::test]
+async fn bigdata_flow() {
+    let (_sb, client) = sandbox_client().await;
+    let (list, err) = call(&client, "bigdata_list_connectors", json!({})).await;
+    assert!(!err);
+    assert_eq!(list["results"].as_array().unwrap().len(), 4);
+
+    let (created, err) = call(
+        &client,
+        "bigdata_create_connector",
+        json!({"type": "investment_research", "label": "Broker B research", "description": "Morning notes",
+            "share_with_org": true, "config": {"user_id": "broker-b-42", "user_password": SENTINEL}}),
+    )
+    .await;
+    assert!(!err, "{created}");
+    assert_eq!(created["config"], json!({"user_id": "broker-b-42"}));
+    assert!(!created.to_string().contains(SENTINEL));
+    let id = created["connector_id"].as_str().unwrap().to_string();
+
+    // A label change alone keeps the description and sharing the PUT would otherwise reset.
+    let (_, err) = call(
+        &client,
+        "bigdata_update_connector",
+        json!({"connector_id": id, "label": "Broker B"}),
+    )
+    .await;
+    assert!(!err);
+    let (got, _) = call(
+        &client,
+        "bigdata_get_connector",
+        json!({"connector_id": id}),
+    )
+    .await;
+    assert_eq!(got["label"], "Broker B");
+    assert_eq!(got["description"], "Morning notes");
+    assert_eq!(got["share_with_org"], true);
+
+    let (sync, err) = call(
+        &client,
+        "bigdata_sync_connector",
+        json!({"connector_id": id, "date_limit": "2026-10-01"}),
+    )
+    .await;
+    assert!(!err, "{sync}");
+    assert_eq!(
+        sync,
+        json!({"connector_id": id, "status": "accepted", "date_limit": "2026-10-01"})
+    );
+    let (no_date, err) = call(
+        &client,
+        "bigdata_sync_connector",
+        json!({"connector_id": id}),
+    )
+    .await;
+    assert!(err);
+    assert_eq!(no_date["error"]["field"], "date_limit");
+
+    let (sp, err) = call(
+        &client,
+        "bigdata_sync_connector",
+        json!({"connector_id": sandbox::bigdata::RESEARCH_SHAREPOINT}),
+    )
+    .await;
+    assert!(!err, "{sp}");
+    assert_eq!(sp["status"], "accepted");
+    let (email, err) = call(
+        &client,
+        "bigdata_sync_connector",
+        json!({"connector_id": sandbox::bigdata::BROKER_RESEARCH_INBOX}),
+    )
+    .await;
+    assert!(err);
+    assert_eq!(email["error"]["field"], "connector_id");
+
+    let (archived, err) = call(
+        &client,
+        "bigdata_delete_connector",
+        json!({"connector_id": id}),
+    )
+    .await;
+    assert!(!err);
+    assert_eq!(archived["archived"], true);
+    let (still, err) = call(
+        &client,
+        "bigdata_get_connector",
+        json!({"connector_id": id}),
+    )
+    .await;
+    assert!(!err, "archived, not gone");
+    assert_eq!(still["archived"], true);
+    let (gone, err) = call(
+        &client,
+        "bigdata_delete_connector",
+        json!({"connector_id": id, "force_delete": true}),
+    )
+    .await;
+    assert!(!err, "{gone}");
+    assert_eq!(
+        gone,
+        json!({"connector_id": id, "status": "deletion_scheduled"})
+    );
+    let (after, err) = call(
+        &client,
+        "bigdata_get_connector",
+        json!({"connector_id": id}),
+    )
+    .await;
+    assert!(err);
+    assert_eq!(after["error"]["status"], 404);
+}
+
+#[tokio::test]
+async fn databrain_flow() {
+    let (_sb, client) = sandbox_client().await;
+    let (page1, _) = call(&client, "databrain_list_datasources", json!({"page": 1})).await;
+    let (page2, _) = call(&client, "databrain_list_datasources", json!({"page": 2})).await;
+    assert_eq!(page1["data"].as_array().unwrap().len(), 10);
+    assert_eq!(
+        names(&page2["data"], "name"),
+        ["search-opensearch", "adhoc-trino"]
+    );
+
+    let mut pg = json!({"datasourceType": "postgres", "credentials": {"name": "orders-pg", "host": "orders.invalid",
+        "port": 5432, "username": "dbn", "password": SENTINEL, "database": "orders", "schema": "public"}});
+    let (failed, err) = call(&client, "databrain_create_datasource", pg.clone()).await;
+    assert!(err);
+    assert_eq!(failed["error"]["code"], "CREDENTIAL_TEST_FAILED");
+    assert_eq!(
+        failed["error"]["message"],
+        "Connection test failed: getaddrinfo ENOTFOUND orders.invalid"
+    );
+    pg["credentials"]["host"] = json!("orders.db.example");
+    let (created, err) = call(&client, "databrain_create_datasource", pg.clone()).await;
+    assert!(!err, "{created}");
+    assert_eq!(created, json!({"name": "orders-pg"}));
+    let (dup, _) = call(&client, "databrain_create_datasource", pg.clone()).await;
+    assert_eq!(dup["error"]["code"], "DATASOURCE_NAME_ERROR");
+    let (all, _) = call(&client, "databrain_list_datasources", json!({})).await;
+    assert!(names(&all["data"], "name").contains(&"orders-pg".to_string()));
+
+    pg["credentials"]["port"] = json!(6432);
+    let (_, err) = call(&client, "databrain_update_datasource", pg.clone()).await;
+    assert!(!err);
+    let (partial, _) = call(&client, "databrain_update_datasource", json!({"datasourceType": "postgres", "credentials": {"name": "orders-pg", "host": "h.example"}})).await;
+    assert_eq!(partial["error"]["code"], "INVALID_REQUEST_BODY");
+
+    let (synced, err) = call(
+        &client,
+        "databrain_sync_datasource",
+        json!({"datasource_id": sandbox::databrain::SEEDED_IDS[0].1}),
+    )
+    .await;
+    assert!(!err, "{synced}");
+    assert_eq!(synced, json!({"data": {"message": "Sync completed"}}));
+    let (unknown, _) = call(
+        &client,
+        "databrain_sync_datasource",
+        json!({"datasource_id": "000000db-5eed-4000-8000-0000000000ff"}),
+    )
+    .await;
+    assert_eq!(unknown["error"]["code"], "DATASOURCE_ID_ERROR");
+
+    let (in_use, _) = call(
+        &client,
+        "databrain_delete_datasource",
+        json!({"name": sandbox::databrain::IN_USE.0}),
+    )
+    .await;
+    assert_eq!(in_use["error"]["code"], "DATASOURCE_IN_USE");
+    let (deleted, err) = call(
+        &client,
+        "databrain_delete_datasource",
+        json!({"name": "orders-pg"}),
+    )
+    .await;
+    assert!(!err);
+    assert_eq!(deleted["message"], "Datasource deleted successfully");
+    let (again, _) = call(
+        &client,
+        "databrain_delete_datasource",
+        json!({"name": "orders-pg"}),
+    )
+    .await;
+    assert_eq!(again["error"]["code"], "DATASOURCE_NAME_ERROR");
+}
+
+/// The simulation and the tool agree on DataBrain's 18 types (each is written independently).
+#[test]
+fn databrain_types_match_the_simulation() {
+    let tool = datasource_mcp::schema::tool(
+        datasource_mcp::operation::find("databrain_create_datasource").unwrap(),
+    );
+    let enumerated: Vec<&str> = tool.input_schema["properties"]["datasourceType"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(enumerated, sandbox::databrain::DATASOURCE_TYPES);
+}
