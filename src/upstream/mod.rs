@@ -5,9 +5,14 @@
 //! another host), `User-Agent: datasource-mcp/<version>` and `Accept: application/json`.
 
 pub mod auth;
+pub mod retry;
 
 use std::sync::OnceLock;
 use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+pub use retry::RetryPolicy;
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use serde_json::Value;
@@ -24,6 +29,13 @@ pub struct UpstreamSettings {
     pub request_timeout: Duration,
     /// Largest response body read; past it the call fails with a clear error.
     pub max_response_bytes: usize,
+    /// Requests in flight at once, across all calls; more wait their turn.
+    pub max_concurrent: usize,
+    pub retry: RetryPolicy,
+    /// Pause between two polls of a job (`wait`).
+    pub poll_interval: Duration,
+    /// How often a long request reports progress while it waits.
+    pub heartbeat: Duration,
 }
 
 impl Default for UpstreamSettings {
@@ -32,6 +44,10 @@ impl Default for UpstreamSettings {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             max_response_bytes: 16 * 1024 * 1024,
+            max_concurrent: 16,
+            retry: RetryPolicy::default(),
+            poll_interval: Duration::from_secs(2),
+            heartbeat: Duration::from_secs(1),
         }
     }
 }
@@ -59,6 +75,8 @@ pub struct HttpResponse {
     pub body: ResponseBody,
     /// `Location` of a redirect (never followed).
     pub location: Option<String>,
+    /// How long the vendor asks to wait (429, 503).
+    pub retry_after: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -133,27 +151,40 @@ impl HttpResponse {
 /// Why no usable answer came.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
+    /// No connection was made: nothing reached the vendor.
     #[error("could not connect to {host}: {cause}")]
     Connect { host: String, cause: String },
+    /// The request may have reached the vendor; its answer did not come in time.
     #[error("no answer from {host} within {seconds} s")]
     Timeout { host: String, seconds: u64 },
     #[error("the response is larger than the {limit}-byte limit")]
     TooLarge { limit: usize },
+    /// The connection broke after it was made (e.g. reset after the request was sent).
     #[error("the request to {host} failed: {cause}")]
     Other { host: String, cause: String },
+}
+
+impl TransportError {
+    /// Whether the vendor may have received (and acted on) the request.
+    pub fn maybe_sent(&self) -> bool {
+        !matches!(self, TransportError::Connect { .. })
+    }
 }
 
 /// The shared upstream client.
 pub struct Upstream {
     settings: UpstreamSettings,
     client: OnceLock<reqwest::Client>,
+    in_flight: Semaphore,
 }
 
 impl Upstream {
     pub fn new(settings: UpstreamSettings) -> Self {
+        let permits = settings.max_concurrent.max(1);
         Self {
             settings,
             client: OnceLock::new(),
+            in_flight: Semaphore::new(permits),
         }
     }
 
@@ -178,9 +209,20 @@ impl Upstream {
         })
     }
 
-    /// Sends one request once and reads the answer (any status) within the limits.
+    /// Sends a request and reads the answer (any status) within the limits; a request that
+    /// changes nothing is retried per the retry policy, any other is sent exactly once.
     pub async fn send(&self, req: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        if !req.retry_safe {
+            return self.send_once(req).await;
+        }
+        let what = format!("{} {}", req.method.as_str(), host_of(&req.url));
+        retry::with_retries(&self.settings.retry, &what, || self.send_once(req)).await
+    }
+
+    async fn send_once(&self, req: &HttpRequest) -> Result<HttpResponse, TransportError> {
         let host = host_of(&req.url);
+        // Closed only if the semaphore is dropped, which cannot happen while `self` lives.
+        let _permit = self.in_flight.acquire().await.ok();
         let method = match req.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
@@ -202,16 +244,23 @@ impl Upstream {
             .await
             .map_err(|e| self.map_error(&host, &e))?;
         let status = response.status().as_u16();
-        let location = response
-            .headers()
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let text_header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let location = text_header(header::LOCATION);
+        let retry_after = text_header(header::RETRY_AFTER)
+            .as_deref()
+            .and_then(retry::parse_retry_after);
         let bytes = self.read_capped(response, &host).await?;
         Ok(HttpResponse {
             status,
             body: parse_body(&bytes),
             location,
+            retry_after,
         })
     }
 
@@ -240,18 +289,18 @@ impl Upstream {
 
     fn map_error(&self, host: &str, e: &reqwest::Error) -> TransportError {
         let host = host.to_string();
+        let cause = root_cause(e);
+        // A connect timeout is a connection error: nothing was sent.
+        if e.is_connect() {
+            return TransportError::Connect { host, cause };
+        }
         if e.is_timeout() {
             return TransportError::Timeout {
                 host,
                 seconds: self.settings.request_timeout.as_secs(),
             };
         }
-        let cause = root_cause(e);
-        if e.is_connect() {
-            TransportError::Connect { host, cause }
-        } else {
-            TransportError::Other { host, cause }
-        }
+        TransportError::Other { host, cause }
     }
 }
 
@@ -299,6 +348,7 @@ mod tests {
             status: 400,
             body: ResponseBody::Json(v),
             location: None,
+            retry_after: None,
         }
     }
 
