@@ -137,6 +137,9 @@ pub enum Flow {
     Single,
     /// On 404 the same request goes to an older path (vendors that moved an endpoint).
     FallbackOn404 { path: &'static str },
+    /// With `RequestParts::wait` set, repeat the read until `state` says the work is finished
+    /// (or the wait runs out), reporting progress on the way. Without it, one request.
+    Poll { state: fn(&Value) -> PollState },
     /// Read the current resource first (GET `path` with `query`), then `then` turns it and the
     /// caller's parts into the write. Used where the vendor's write replaces what it is not sent.
     ReadFirst {
@@ -146,6 +149,30 @@ pub enum Flow {
         /// What the dry-run plan says the second request's body will be.
         explain: &'static str,
     },
+}
+
+/// Where a polled piece of work stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollState {
+    pub finished: bool,
+    /// Percent done, when the vendor says.
+    pub percent: Option<f64>,
+    pub status: String,
+}
+
+/// How to find out whether a create whose answer was lost (timeout, dropped connection after
+/// the request was sent) happened, by looking the resource up by its name. Never by sending
+/// the create again.
+pub struct Reconcile {
+    pub method: Method,
+    pub path: &'static str,
+    /// The lookup's parts, from the parts the create sent.
+    pub lookup: fn(&RequestParts) -> RequestParts,
+    /// From the lookup's status and body: `Some(true)` it exists, `Some(false)` it does not,
+    /// `None` cannot tell.
+    pub found: fn(status: u16, body: &Value, sent: &RequestParts) -> Option<bool>,
+    /// The tool a person (or agent) checks with, for the hint.
+    pub check_with: &'static str,
 }
 
 /// One tool.
@@ -165,6 +192,12 @@ pub struct OperationSpec {
     pub args: ArgsSpec,
     pub output: Output,
     pub flow: Flow,
+    /// Valid arguments, as JSON: the skill reference's example, and a fixture for tests.
+    pub example: &'static str,
+    /// For creates: how to tell, after an ambiguous failure, whether it happened.
+    pub reconcile: Option<Reconcile>,
+    /// Long-running: report progress while waiting when the client asked for it.
+    pub progress: bool,
 }
 
 impl OperationSpec {
@@ -187,6 +220,8 @@ pub struct RequestParts {
     pub path_params: Vec<(&'static str, String)>,
     pub query: Vec<(&'static str, String)>,
     pub body: Option<Value>,
+    /// For a [`Flow::Poll`] row: poll until finished, for at most this long.
+    pub wait: Option<std::time::Duration>,
 }
 
 impl RequestParts {
@@ -213,6 +248,11 @@ impl RequestParts {
 
     pub fn body(mut self, body: Value) -> Self {
         self.body = Some(body);
+        self
+    }
+
+    pub fn wait(mut self, wait: Option<std::time::Duration>) -> Self {
+        self.wait = wait;
         self
     }
 
@@ -259,5 +299,47 @@ mod tests {
             assert!(seen.insert(op.name), "duplicate {}", op.name);
             assert!(op.path.starts_with('/'), "{}", op.name);
         }
+    }
+
+    /// Every row's example is valid (once secret references are filled in), so the skill
+    /// reference never shows a call that fails validation.
+    #[test]
+    fn examples_are_valid_arguments() {
+        for op in all() {
+            let mut args: Value = serde_json::from_str(op.example)
+                .unwrap_or_else(|e| panic!("{}: example is not JSON: {e}", op.name));
+            fill_references(&mut args);
+            if let Err(e) = (op.args.prepare)(args) {
+                panic!("{}: example does not validate: {e}", op.name);
+            }
+        }
+    }
+
+    fn fill_references(v: &mut Value) {
+        match v {
+            Value::String(s) if s.contains("${secret:") => *s = "filled-secret".into(),
+            Value::Array(items) => items.iter_mut().for_each(fill_references),
+            Value::Object(map) => map.values_mut().for_each(fill_references),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn creates_can_be_reconciled_and_long_operations_report_progress() {
+        for op in all() {
+            let is_create = op.hints == Hints::CREATE;
+            assert_eq!(is_create, op.reconcile.is_some(), "{}", op.name);
+        }
+        let progress: Vec<&str> = all().filter(|op| op.progress).map(|op| op.name).collect();
+        assert_eq!(
+            progress,
+            [
+                "bigid_export_data_sources",
+                "pdc_get_job_status",
+                "bigdata_delete_connector",
+                "bigdata_sync_connector",
+                "databrain_sync_datasource"
+            ]
+        );
     }
 }

@@ -15,7 +15,9 @@ use serde_json::{Map, Value, json};
 
 use super::{ConfigError, Env, EnvVar, Provider, ProviderSpec};
 use crate::args::{InvalidArgument, ToolArgs, check};
-use crate::operation::{ArgsSpec, Flow, Hints, Method, OperationSpec, Output, RequestParts};
+use crate::operation::{
+    ArgsSpec, Flow, Hints, Method, OperationSpec, Output, Reconcile, RequestParts,
+};
 use crate::secret::SecretString;
 use crate::upstream::auth::{AuthHeader, Credential, Scheme};
 
@@ -66,6 +68,9 @@ static OPERATIONS: &[OperationSpec] = &[
         args: ArgsSpec::of::<NoArgs>(),
         output: Output::typed::<ConnectorList>(),
         flow: Flow::Single,
+        example: r#"{}"#,
+        reconcile: None,
+        progress: false,
     },
     OperationSpec {
         name: "bigdata_get_connector",
@@ -78,6 +83,9 @@ static OPERATIONS: &[OperationSpec] = &[
         args: ArgsSpec::of::<ConnectorId>(),
         output: Output::typed::<Connector>(),
         flow: Flow::Single,
+        example: r#"{"connector_id": "0b16da7a-5eed-4000-8000-000000000002"}"#,
+        reconcile: None,
+        progress: false,
     },
     OperationSpec {
         name: "bigdata_create_connector",
@@ -90,6 +98,9 @@ static OPERATIONS: &[OperationSpec] = &[
         args: ArgsSpec::of::<CreateConnector>(),
         output: Output::typed::<Connector>(),
         flow: Flow::Single,
+        example: r#"{"type": "email", "label": "Broker inbox", "config": {"allowed_emails": ["research@broker.example"]}}"#,
+        reconcile: Some(RECONCILE),
+        progress: false,
     },
     OperationSpec {
         name: "bigdata_update_connector",
@@ -107,6 +118,9 @@ static OPERATIONS: &[OperationSpec] = &[
             then: fill_unchanged,
             explain: "the given fields, plus label, description and share_with_org copied from the current connector (first request) where not given",
         },
+        example: r#"{"connector_id": "0b16da7a-5eed-4000-8000-000000000002", "label": "Daily broker reports"}"#,
+        reconcile: None,
+        progress: false,
     },
     OperationSpec {
         name: "bigdata_delete_connector",
@@ -119,6 +133,9 @@ static OPERATIONS: &[OperationSpec] = &[
         args: ArgsSpec::of::<DeleteConnector>(),
         output: Output::PASSTHROUGH,
         flow: Flow::Single,
+        example: r#"{"connector_id": "0b16da7a-5eed-4000-8000-000000000004"}"#,
+        reconcile: None,
+        progress: true,
     },
     OperationSpec {
         name: "bigdata_sync_connector",
@@ -136,8 +153,30 @@ static OPERATIONS: &[OperationSpec] = &[
             then: check_sync,
             explain: "{\"date_limit\"} for an investment_research connector, {} for sharepoint (the type comes from the first request)",
         },
+        example: r#"{"connector_id": "0b16da7a-5eed-4000-8000-000000000002", "date_limit": "2026-01-01"}"#,
+        reconcile: None,
+        progress: true,
     },
 ];
+
+/// A create whose answer was lost: is there an active connector with that label now?
+const RECONCILE: Reconcile = Reconcile {
+    method: Method::Get,
+    path: "/contents/v1/connectors",
+    lookup: |_| RequestParts::new(),
+    found: |status, body, sent| {
+        if !(200..300).contains(&status) {
+            return None;
+        }
+        let label = sent.body.as_ref()?.get("label")?.as_str()?;
+        let exists = body["results"]
+            .as_array()?
+            .iter()
+            .any(|c| c["label"].as_str() == Some(label) && c["archived"] != true);
+        Some(exists)
+    },
+    check_with: "bigdata_list_connectors",
+};
 
 // ---- argument types -------------------------------------------------------------------------
 

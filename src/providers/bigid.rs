@@ -15,7 +15,9 @@ use serde_json::{Map, Value, json};
 
 use super::{ConfigError, Env, EnvVar, Provider, ProviderSpec, pair};
 use crate::args::{InvalidArgument, ToolArgs, check};
-use crate::operation::{ArgsSpec, Flow, Hints, Method, OperationSpec, Output, RequestParts};
+use crate::operation::{
+    ArgsSpec, Flow, Hints, Method, OperationSpec, Output, Reconcile, RequestParts,
+};
 use crate::redact;
 use crate::secret::SecretString;
 use crate::upstream::auth::{AuthHeader, Credential, ExchangeSend, Field, Scheme, TokenExchange};
@@ -125,6 +127,9 @@ static OPERATIONS: &[OperationSpec] = &[
         args: ArgsSpec::of::<ListDataSources>(),
         output: Output::PASSTHROUGH,
         flow: Flow::Single,
+        example: r#"{"limit": 20}"#,
+        reconcile: None,
+        progress: false,
     },
     OperationSpec {
         name: "bigid_get_data_source",
@@ -137,6 +142,9 @@ static OPERATIONS: &[OperationSpec] = &[
         args: ArgsSpec::of::<GetDataSource>(),
         output: Output::PASSTHROUGH,
         flow: Flow::Single,
+        example: r#"{"name": "Orders MySQL"}"#,
+        reconcile: None,
+        progress: false,
     },
     OperationSpec {
         name: "bigid_create_data_source",
@@ -149,6 +157,9 @@ static OPERATIONS: &[OperationSpec] = &[
         args: ArgsSpec::of::<CreateDataSource>(),
         output: Output::PASSTHROUGH,
         flow: Flow::Single,
+        example: r#"{"ds_connection": {"name": "Orders (EU)", "type": "rdb-mysql", "rdb_url": "mysql.example.com:3306", "rdb_name": "orders", "username": "bigid_scan", "password": "${secret:ORDERS_DB_PASSWORD}"}}"#,
+        reconcile: Some(RECONCILE),
+        progress: false,
     },
     OperationSpec {
         name: "bigid_update_data_source",
@@ -166,6 +177,9 @@ static OPERATIONS: &[OperationSpec] = &[
             then: merge_changes,
             explain: "the current source (from the first request) with `changes` applied; masked credentials are left out so BigID keeps the stored ones",
         },
+        example: r#"{"name": "Orders MySQL", "changes": {"enabled": "no"}}"#,
+        reconcile: None,
+        progress: false,
     },
     OperationSpec {
         name: "bigid_delete_data_source",
@@ -178,6 +192,9 @@ static OPERATIONS: &[OperationSpec] = &[
         args: ArgsSpec::of::<DeleteDataSource>(),
         output: Output::PASSTHROUGH,
         flow: Flow::Single,
+        example: r#"{"name": "Orders MySQL"}"#,
+        reconcile: None,
+        progress: false,
     },
     OperationSpec {
         name: "bigid_test_data_source_connection",
@@ -190,6 +207,9 @@ static OPERATIONS: &[OperationSpec] = &[
         args: ArgsSpec::of::<TestConnection>(),
         output: Output::typed::<TestResult>(),
         flow: Flow::Single,
+        example: r#"{"ds_connection": {"type": "rdb-mysql", "rdb_url": "mysql.example.com:3306", "username": "bigid_scan", "password": "${secret:ORDERS_DB_PASSWORD}"}}"#,
+        reconcile: None,
+        progress: false,
     },
     OperationSpec {
         name: "bigid_export_data_sources",
@@ -202,6 +222,9 @@ static OPERATIONS: &[OperationSpec] = &[
         args: ArgsSpec::of::<ExportDataSources>(),
         output: Output::PASSTHROUGH,
         flow: Flow::Single,
+        example: r#"{"ids": ["Orders MySQL"]}"#,
+        reconcile: None,
+        progress: true,
     },
     OperationSpec {
         name: "bigid_list_connector_templates",
@@ -216,6 +239,9 @@ static OPERATIONS: &[OperationSpec] = &[
         flow: Flow::FallbackOn404 {
             path: "/ds-templates",
         },
+        example: r#"{}"#,
+        reconcile: None,
+        progress: false,
     },
     OperationSpec {
         name: "bigid_get_connector_template",
@@ -230,8 +256,34 @@ static OPERATIONS: &[OperationSpec] = &[
         flow: Flow::FallbackOn404 {
             path: "/ds-templates/{type}",
         },
+        example: r#"{"type": "rdb-mysql"}"#,
+        reconcile: None,
+        progress: false,
     },
 ];
+
+/// A create whose answer was lost: does a source of that name exist now?
+const RECONCILE: Reconcile = Reconcile {
+    method: Method::Get,
+    path: "/ds_connections/{name}",
+    lookup: |sent| {
+        let name = sent
+            .body
+            .as_ref()
+            .and_then(|b| b.pointer("/ds_connection/name"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        RequestParts::new()
+            .path("name", name)
+            .query("withoutCredentialValue", "true")
+    },
+    found: |status, _, _| match status {
+        200..=299 => Some(true),
+        404 => Some(false),
+        _ => None,
+    },
+    check_with: "bigid_get_data_source",
+};
 
 // ---- argument types -------------------------------------------------------------------------
 

@@ -14,7 +14,9 @@ use serde_json::{Map, Value, json};
 
 use super::{ConfigError, Env, EnvVar, Provider, ProviderSpec};
 use crate::args::{InvalidArgument, ToolArgs, check};
-use crate::operation::{ArgsSpec, Flow, Hints, Method, OperationSpec, Output, RequestParts};
+use crate::operation::{
+    ArgsSpec, Flow, Hints, Method, OperationSpec, Output, Reconcile, RequestParts,
+};
 use crate::secret::SecretString;
 use crate::upstream::auth::{AuthHeader, Credential, Scheme};
 
@@ -95,6 +97,9 @@ static OPERATIONS: &[OperationSpec] = &[
         args: ArgsSpec::of::<ListDatasources>(),
         output: Output::typed::<NameList>(),
         flow: Flow::Single,
+        example: r#"{"page": 1}"#,
+        reconcile: None,
+        progress: false,
     },
     OperationSpec {
         name: "databrain_create_datasource",
@@ -107,6 +112,9 @@ static OPERATIONS: &[OperationSpec] = &[
         args: ArgsSpec::of::<DatasourceBody>(),
         output: Output::typed::<Named>(),
         flow: Flow::Single,
+        example: r#"{"datasourceType": "postgres", "credentials": {"name": "analytics-pg", "host": "pg.example.com", "port": 5432, "username": "databrain", "password": "${secret:ANALYTICS_PG_PASSWORD}", "database": "analytics", "schema": "public"}}"#,
+        reconcile: Some(RECONCILE),
+        progress: false,
     },
     OperationSpec {
         name: "databrain_update_datasource",
@@ -119,6 +127,9 @@ static OPERATIONS: &[OperationSpec] = &[
         args: ArgsSpec::of::<DatasourceBody>(),
         output: Output::typed::<Named>(),
         flow: Flow::Single,
+        example: r#"{"datasourceType": "postgres", "credentials": {"name": "analytics-postgres", "host": "pg.example.com", "port": 5432, "username": "databrain", "password": "${secret:ANALYTICS_PG_PASSWORD}", "database": "analytics", "schema": "public"}}"#,
+        reconcile: None,
+        progress: false,
     },
     OperationSpec {
         name: "databrain_delete_datasource",
@@ -131,6 +142,9 @@ static OPERATIONS: &[OperationSpec] = &[
         args: ArgsSpec::of::<DeleteDatasource>(),
         output: Output::typed::<Deleted>(),
         flow: Flow::Single,
+        example: r#"{"name": "reports-csv"}"#,
+        reconcile: None,
+        progress: false,
     },
     OperationSpec {
         name: "databrain_sync_datasource",
@@ -143,8 +157,30 @@ static OPERATIONS: &[OperationSpec] = &[
         args: ArgsSpec::of::<SyncDatasource>(),
         output: Output::typed::<SyncResult>(),
         flow: Flow::Single,
+        example: r#"{"datasource_id": "000000db-5eed-4000-8000-000000000001"}"#,
+        reconcile: None,
+        progress: true,
     },
 ];
+
+/// A create whose answer was lost: is there a datasource of that name now?
+const RECONCILE: Reconcile = Reconcile {
+    method: Method::Get,
+    path: "/api/v2/datasource",
+    lookup: |_| RequestParts::new(),
+    found: |status, body, sent| {
+        if !(200..300).contains(&status) {
+            return None;
+        }
+        let name = sent.body.as_ref()?.pointer("/credentials/name")?.as_str()?;
+        let exists = body["data"]
+            .as_array()?
+            .iter()
+            .any(|d| d["name"].as_str() == Some(name));
+        Some(exists)
+    },
+    check_with: "databrain_list_datasources",
+};
 
 // ---- argument types -------------------------------------------------------------------------
 

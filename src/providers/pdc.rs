@@ -14,7 +14,9 @@ use serde_json::{Map, Value, json};
 
 use super::{ConfigError, Env, EnvVar, Provider, ProviderSpec, pair};
 use crate::args::{InvalidArgument, ToolArgs, check};
-use crate::operation::{ArgsSpec, Flow, Hints, Method, OperationSpec, Output, RequestParts};
+use crate::operation::{
+    ArgsSpec, Flow, Hints, Method, OperationSpec, Output, PollState, Reconcile, RequestParts,
+};
 use crate::secret::SecretString;
 use crate::upstream::auth::{AuthHeader, Credential, ExchangeSend, Field, Scheme, TokenExchange};
 
@@ -90,6 +92,9 @@ static OPERATIONS: &[OperationSpec] = &[
         args: ArgsSpec::of::<CreateDataSources>(),
         output: Output::PASSTHROUGH,
         flow: Flow::Single,
+        example: r#"{"data_sources": [{"resourceName": "orders-replica", "databaseType": "POSTGRESQL", "host": "pg.example.com", "port": "5432", "databaseName": "orders", "userName": "pdc", "password": "${secret:PDC_PG_PASSWORD}"}]}"#,
+        reconcile: Some(RECONCILE),
+        progress: false,
     },
     OperationSpec {
         name: "pdc_get_data_source",
@@ -102,6 +107,9 @@ static OPERATIONS: &[OperationSpec] = &[
         args: ArgsSpec::of::<DataSourceId>(),
         output: Output::PASSTHROUGH,
         flow: Flow::Single,
+        example: r#"{"id": "9dc0da7a0000000000000001"}"#,
+        reconcile: None,
+        progress: false,
     },
     OperationSpec {
         name: "pdc_update_data_source",
@@ -114,6 +122,9 @@ static OPERATIONS: &[OperationSpec] = &[
         args: ArgsSpec::of::<UpdateDataSource>(),
         output: Output::PASSTHROUGH,
         flow: Flow::Single,
+        example: r#"{"id": "9dc0da7a0000000000000001", "description": "Primary orders database", "includePatterns": ["public.*"]}"#,
+        reconcile: None,
+        progress: false,
     },
     OperationSpec {
         name: "pdc_get_data_sources_by_ids",
@@ -126,6 +137,9 @@ static OPERATIONS: &[OperationSpec] = &[
         args: ArgsSpec::of::<ByIds>(),
         output: Output::PASSTHROUGH,
         flow: Flow::Single,
+        example: r#"{"ids": ["9dc0da7a0000000000000001", "9dc0da7a0000000000000002"]}"#,
+        reconcile: None,
+        progress: false,
     },
     OperationSpec {
         name: "pdc_filter_data_sources",
@@ -138,20 +152,92 @@ static OPERATIONS: &[OperationSpec] = &[
         args: ArgsSpec::of::<Filter>(),
         output: Output::PASSTHROUGH,
         flow: Flow::Single,
+        example: r#"{"resourceNames": ["prod-*"], "limit": 20}"#,
+        reconcile: None,
+        progress: false,
     },
     OperationSpec {
         name: "pdc_get_job_status",
         provider: Provider::Pdc,
         title: "Get a PDC job's status",
-        description: "Get the status of a Pentaho Data Catalog job (e.g. a data source's lastTestConnectionId or lastIngestId).",
+        description: "Get the status of a Pentaho Data Catalog job (e.g. a data source's lastTestConnectionId or lastIngestId); with wait, poll until it finishes.",
         method: Method::Get,
         path: "/jobs/{id}/status",
         hints: Hints::READ,
         args: ArgsSpec::of::<JobId>(),
         output: Output::PASSTHROUGH,
-        flow: Flow::Single,
+        flow: Flow::Poll { state: job_state },
+        example: r#"{"id": "9dc010b50000000000000004", "wait": true}"#,
+        reconcile: None,
+        progress: true,
     },
 ];
+
+/// The names a create sent (one object or an array).
+fn sent_names(sent: &RequestParts) -> Vec<String> {
+    let name = |v: &Value| v["resourceName"].as_str().map(str::to_string);
+    match &sent.body {
+        Some(Value::Array(items)) => items.iter().filter_map(name).collect(),
+        Some(v) => name(v).into_iter().collect(),
+        None => Vec::new(),
+    }
+}
+
+/// A create whose answer was lost: do sources of those names exist now? (All: yes; none: no;
+/// some: cannot tell.)
+const RECONCILE: Reconcile = Reconcile {
+    method: Method::Post,
+    path: "/data-sources/filter",
+    lookup: |sent| {
+        RequestParts::new()
+            .query("skip", 0)
+            .query("limit", 10_000)
+            .body(json!({ "resourceNames": sent_names(sent) }))
+    },
+    found: |status, body, sent| {
+        if !(200..300).contains(&status) {
+            return None;
+        }
+        let existing: Vec<&str> = body["data"]
+            .as_array()?
+            .iter()
+            .filter_map(|d| d["resourceName"].as_str())
+            .collect();
+        let wanted = sent_names(sent);
+        let present = wanted
+            .iter()
+            .filter(|n| existing.contains(&n.as_str()))
+            .count();
+        match present {
+            0 => Some(false),
+            n if n == wanted.len() => Some(true),
+            _ => None,
+        }
+    },
+    check_with: "pdc_filter_data_sources",
+};
+
+/// Where a job stands, from `GET /jobs/{id}/status`.
+fn job_state(answer: &Value) -> PollState {
+    let job = answer.get("data").unwrap_or(answer);
+    let status = job["status"].as_str().unwrap_or("UNKNOWN").to_string();
+    let finished = matches!(
+        status.to_ascii_uppercase().as_str(),
+        "COMPLETED"
+            | "SUCCEEDED"
+            | "SUCCESS"
+            | "FAILED"
+            | "ERROR"
+            | "CANCELLED"
+            | "CANCELED"
+            | "ABORTED"
+    );
+    PollState {
+        finished,
+        percent: job["progress"].as_f64(),
+        status,
+    }
+}
 
 // ---- argument types -------------------------------------------------------------------------
 
@@ -456,14 +542,27 @@ impl ToolArgs for Filter {
 pub struct JobId {
     /// Job id.
     pub id: String,
+    /// Poll until the job finishes (reports progress), up to wait_seconds.
+    #[serde(default)]
+    pub wait: bool,
+    /// Longest wait (default 300).
+    #[schemars(range(min = 1, max = 3600))]
+    pub wait_seconds: Option<u64>,
 }
 
 impl ToolArgs for JobId {
     fn validate(&self) -> Result<(), InvalidArgument> {
-        check_id("id", &self.id)
+        check_id("id", &self.id)?;
+        if let Some(s) = self.wait_seconds {
+            check::range("wait_seconds", s, 1, 3600)?;
+        }
+        Ok(())
     }
 
     fn into_request(self) -> RequestParts {
-        RequestParts::new().path("id", self.id)
+        let wait = self
+            .wait
+            .then(|| std::time::Duration::from_secs(self.wait_seconds.unwrap_or(300)));
+        RequestParts::new().path("id", self.id).wait(wait)
     }
 }
