@@ -14,8 +14,8 @@ use crate::operation;
 use crate::providers::{self, ProcessEnv, ProviderConfig};
 use crate::sandbox::Sandbox;
 use crate::schema;
-use crate::server::DataSourceServer;
-use crate::upstream::UpstreamSettings;
+use crate::server::{DataSourceServer, Selection};
+use crate::upstream::{RetryPolicy, UpstreamSettings};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -34,7 +34,38 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub sandbox: bool,
     #[command(flatten)]
+    pub selection: SelectionArgs,
+    #[command(flatten)]
     pub upstream: UpstreamArgs,
+}
+
+/// Which tools are offered. Read-only wins over the lists.
+#[derive(Args, Debug, Clone)]
+pub struct SelectionArgs {
+    /// Offer (and accept) only tools that change nothing.
+    #[arg(long, global = true, env = "DATASOURCE_MCP_READ_ONLY")]
+    pub read_only: bool,
+    /// Only these providers' tools, comma-separated: bigid, pdc, bigdata, databrain.
+    #[arg(
+        long,
+        global = true,
+        env = "DATASOURCE_MCP_TOOLSETS",
+        value_name = "LIST"
+    )]
+    pub toolsets: Option<String>,
+    /// Only these tools, comma-separated.
+    #[arg(long, global = true, env = "DATASOURCE_MCP_TOOLS", value_name = "LIST")]
+    pub tools: Option<String>,
+}
+
+impl SelectionArgs {
+    pub fn selection(&self) -> Result<Selection, String> {
+        Selection::parse(
+            self.read_only,
+            self.toolsets.as_deref(),
+            self.tools.as_deref(),
+        )
+    }
 }
 
 /// Limits of requests to the vendors.
@@ -61,6 +92,27 @@ pub struct UpstreamArgs {
     /// Largest vendor response read, in bytes.
     #[arg(long, global = true, env = "DATASOURCE_MCP_MAX_RESPONSE_BYTES", default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
     pub max_response_bytes: usize,
+    /// Vendor requests in flight at once; more wait their turn.
+    #[arg(
+        long,
+        global = true,
+        env = "DATASOURCE_MCP_MAX_CONCURRENT_REQUESTS",
+        default_value_t = 16,
+        value_name = "N"
+    )]
+    pub max_concurrent_requests: usize,
+    /// Attempts after the first for requests that change nothing (never for writes).
+    #[arg(
+        long,
+        global = true,
+        env = "DATASOURCE_MCP_MAX_RETRIES",
+        default_value_t = 3,
+        value_name = "N"
+    )]
+    pub max_retries: usize,
+    /// Longest JSON-RPC line read on stdin, in bytes.
+    #[arg(long, global = true, env = "DATASOURCE_MCP_MAX_LINE_BYTES", default_value_t = 4 * 1024 * 1024, value_name = "BYTES")]
+    pub max_line_bytes: usize,
 }
 
 impl UpstreamArgs {
@@ -75,10 +127,25 @@ impl UpstreamArgs {
         if self.max_response_bytes < 1024 {
             return Err("--max-response-bytes must be at least 1024".into());
         }
+        if !(1..=1024).contains(&self.max_concurrent_requests) {
+            return Err("--max-concurrent-requests must be between 1 and 1024".into());
+        }
+        if self.max_retries > 10 {
+            return Err("--max-retries must be at most 10".into());
+        }
+        if self.max_line_bytes < 1024 {
+            return Err("--max-line-bytes must be at least 1024".into());
+        }
         Ok(UpstreamSettings {
             connect_timeout: secs("--connect-timeout", self.connect_timeout)?,
             request_timeout: secs("--request-timeout", self.request_timeout)?,
             max_response_bytes: self.max_response_bytes,
+            max_concurrent: self.max_concurrent_requests,
+            retry: RetryPolicy {
+                max_retries: self.max_retries,
+                ..RetryPolicy::default()
+            },
+            ..UpstreamSettings::default()
         })
     }
 }
@@ -113,14 +180,21 @@ pub fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
+    let selection = match cli.selection.selection() {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let max_line = cli.upstream.max_line_bytes;
     match cli.command {
         None | Some(Command::Serve) => run_async(async move {
             let (configs, sandbox) = provider_configs(cli.sandbox).await?;
-            serve_stdio(configs, settings, sandbox).await
+            let server = build_server(configs, settings, &selection);
+            serve_stdio(server, max_line, sandbox).await
         }),
         Some(Command::Tools) => run_async(async move {
             let (configs, _sandbox) = provider_configs(cli.sandbox).await?;
-            print_tools(&configs);
+            let server = build_server(configs, settings, &selection);
+            print_tools(&server);
             Ok(())
         }),
         Some(Command::Sandbox { listen }) => run_async(run_sandbox(listen)),
@@ -211,13 +285,22 @@ fn run_async(fut: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
     }
 }
 
-async fn serve_stdio(
+/// The MCP server every surface uses: the engine for the configured providers, the tools
+/// the selection allows. `${secret:NAME}` references read the process environment.
+pub fn build_server(
     configs: Vec<ProviderConfig>,
     settings: UpstreamSettings,
+    selection: &Selection,
+) -> DataSourceServer {
+    let engine = Arc::new(Engine::new(configs, settings, Arc::new(ProcessEnv)));
+    DataSourceServer::new(engine, selection)
+}
+
+async fn serve_stdio(
+    server: DataSourceServer,
+    max_line_bytes: usize,
     sandbox: Option<Sandbox>,
 ) -> anyhow::Result<()> {
-    let engine = Arc::new(Engine::new(configs, settings));
-    let server = DataSourceServer::new(engine);
     let tools = server.catalog().operations().len();
     if let Some(sb) = &sandbox {
         eprintln!("{}", sandbox_banner(sb, tools));
@@ -227,7 +310,7 @@ async fn serve_stdio(
         "datasource-mcp {} serving MCP over stdio",
         env!("CARGO_PKG_VERSION")
     );
-    let result = crate::transport::stdio::serve(server).await;
+    let result = crate::transport::stdio::serve(server, max_line_bytes).await;
     drop(sandbox);
     result
 }
@@ -268,12 +351,9 @@ pub async fn shutdown_signal() {
     }
 }
 
-fn print_tools(configs: &[ProviderConfig]) {
+fn print_tools(server: &DataSourceServer) {
     let mut rows = Vec::new();
-    for op in operation::all() {
-        if !configs.iter().any(|c| c.provider == op.provider) {
-            continue;
-        }
+    for op in server.catalog().operations() {
         let access = if op.hints.read_only {
             "read-only"
         } else if op.hints.destructive {

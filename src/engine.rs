@@ -1,27 +1,34 @@
 //! The one dispatcher: runs any row of the operation table for any surface.
 //!
 //! ```text
-//! arguments → the row's type (validated, field named on error)
-//!   → dry run stops here and returns the plan
+//! arguments → `${secret:NAME}` references resolved → the row's type (validated, field named)
+//!   → dry run stops here and returns the plan (references shown, never values)
 //!   → URL from the row's path template (percent-encoded) + query + body
 //!   → provider credential attached (token cached; obtained again once on 401)
-//!   → upstream client (timeouts, size cap)
+//!   → upstream client (timeouts, size cap, bounded concurrency, retries only for reads)
+//!   → a write whose answer was lost is looked up, never re-sent
 //!   → result object (arrays as {"items": [...]}) or error envelope, secrets masked,
 //!     hidden characters stripped
 //! ```
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ToolError;
 use crate::operation::{Flow, Method, OperationSpec, RequestParts};
-use crate::providers::{Provider, ProviderConfig, ProviderSpec};
+use crate::providers::{Env, Provider, ProviderConfig, ProviderSpec};
 use crate::redact::{self, CallSecrets};
+use crate::secret_refs::SecretRefs;
 use crate::upstream::auth::Authenticator;
 use crate::upstream::{
-    HttpRequest, HttpResponse, RequestBody, ResponseBody, USER_AGENT, Upstream, UpstreamSettings,
+    HttpRequest, HttpResponse, RequestBody, ResponseBody, TransportError, USER_AGENT, Upstream,
+    UpstreamSettings,
 };
 
 /// A configured provider at run time.
@@ -31,11 +38,19 @@ pub struct ProviderClient {
     pub auth: Authenticator,
 }
 
+/// Where progress of a long call goes (MCP progress notifications, the CLI's stderr).
+pub trait ProgressSink: Send + Sync {
+    /// `progress` increases with every report.
+    fn report(&self, progress: f64, total: Option<f64>, message: String) -> BoxFuture<'_, ()>;
+}
+
 /// What a surface passes along with a call.
 #[derive(Clone, Default)]
 pub struct CallContext {
     /// Fires when the client cancels; the upstream request is dropped.
     pub cancel: CancellationToken,
+    /// Set when the client asked for progress.
+    pub progress: Option<Arc<dyn ProgressSink>>,
 }
 
 /// The result of a call: a JSON object either way; `is_error` tells which envelope it is.
@@ -49,10 +64,16 @@ pub struct CallOutcome {
 pub struct Engine {
     upstream: Upstream,
     providers: Vec<ProviderClient>,
+    refs: SecretRefs,
 }
 
 impl Engine {
-    pub fn new(configs: Vec<ProviderConfig>, settings: UpstreamSettings) -> Self {
+    /// `env` is where `${secret:NAME}` references are read from.
+    pub fn new(
+        configs: Vec<ProviderConfig>,
+        settings: UpstreamSettings,
+        env: Arc<dyn Env + Send + Sync>,
+    ) -> Self {
         let providers = configs
             .into_iter()
             .map(|cfg| {
@@ -69,6 +90,7 @@ impl Engine {
         Self {
             upstream: Upstream::new(settings),
             providers,
+            refs: SecretRefs::new(env),
         }
     }
 
@@ -84,7 +106,7 @@ impl Engine {
         &self.upstream
     }
 
-    /// Runs one call of `op`. Never panics on any input; every failure is an error envelope.
+    /// Runs one call of `op`. Every failure, a panic included, is an error envelope.
     pub async fn call(
         &self,
         op: &'static OperationSpec,
@@ -95,10 +117,18 @@ impl Engine {
         let mut secrets = CallSecrets::default();
         let result = match self.provider(op.provider) {
             Some(provider) => {
+                let run = AssertUnwindSafe(self.run(
+                    op,
+                    provider,
+                    Value::Object(args.unwrap_or_default()),
+                    &mut secrets,
+                    cx,
+                ))
+                .catch_unwind();
                 tokio::select! {
                     biased;
                     _ = cx.cancel.cancelled() => Err(ToolError::Cancelled),
-                    r = self.run(op, provider, Value::Object(args.unwrap_or_default()), &mut secrets) => r,
+                    r = run => r.unwrap_or(Err(ToolError::Internal)),
                 }
             }
             None => Err(ToolError::Invalid(crate::args::InvalidArgument::new(
@@ -132,6 +162,7 @@ impl Engine {
         provider: &ProviderClient,
         mut args: Value,
         secrets: &mut CallSecrets,
+        cx: &CallContext,
     ) -> Result<Value, ToolError> {
         secrets.collect_from(&args);
         let dry_run = if op.mutates() {
@@ -139,13 +170,20 @@ impl Engine {
         } else {
             false
         };
-        let parts = (op.args.prepare)(args)?;
+        let resolved = self.refs.resolve(&args, secrets)?;
+        let parts = (op.args.prepare)(resolved)?;
         if dry_run {
-            return Ok(self.plan(op, provider, &parts));
+            // The plan shows the references as written; the resolved values stay here.
+            let shown = (op.args.prepare)(args).unwrap_or_else(|_| parts.clone());
+            return Ok(self.plan(op, provider, &shown));
         }
         tracing::debug!(tool = op.name, "dispatching");
-        let response = self.execute(op, provider, parts).await?;
-        Ok(result_object(response))
+        let progress = if op.progress {
+            cx.progress.as_deref()
+        } else {
+            None
+        };
+        self.execute(op, provider, parts, progress).await
     }
 
     async fn execute(
@@ -153,27 +191,36 @@ impl Engine {
         op: &'static OperationSpec,
         provider: &ProviderClient,
         parts: RequestParts,
-    ) -> Result<HttpResponse, ToolError> {
+        progress: Option<&dyn ProgressSink>,
+    ) -> Result<Value, ToolError> {
         let retry_safe = op.retry_safe();
         match op.flow {
             Flow::Single => {
-                let r = self
-                    .send(provider, op.method, op.path, &parts, retry_safe)
-                    .await?;
-                expect_success(r)
+                let sent = self.send(provider, op.method, op.path, &parts, retry_safe);
+                let r = heartbeat(sent, progress, self.upstream.settings().heartbeat).await;
+                self.answer(op, provider, &parts, r).await
             }
             Flow::FallbackOn404 { path } => {
-                let r = self
+                let mut r = self
                     .send(provider, op.method, op.path, &parts, retry_safe)
-                    .await?;
-                if r.status == 404 {
+                    .await;
+                if matches!(&r, Ok(resp) if resp.status == 404) {
                     tracing::debug!(tool = op.name, "404, trying the older path");
-                    let r = self
+                    r = self
                         .send(provider, op.method, path, &parts, retry_safe)
-                        .await?;
-                    return expect_success(r);
+                        .await;
                 }
-                expect_success(r)
+                self.answer(op, provider, &parts, r).await
+            }
+            Flow::Poll { state } => {
+                let Some(limit) = parts.wait else {
+                    let r = self
+                        .send(provider, op.method, op.path, &parts, retry_safe)
+                        .await;
+                    return self.answer(op, provider, &parts, r).await;
+                };
+                self.poll(op, provider, &parts, state, limit, progress)
+                    .await
             }
             Flow::ReadFirst {
                 path, query, then, ..
@@ -183,14 +230,111 @@ impl Engine {
                 let current = expect_success(current)?;
                 let current = current.json().cloned().unwrap_or(Value::Null);
                 let parts = then(current, parts).map_err(ToolError::Precondition)?;
-                let r = self
-                    .send(provider, op.method, op.path, &parts, retry_safe)
-                    .await?;
-                expect_success(r)
+                let sent = self.send(provider, op.method, op.path, &parts, retry_safe);
+                let r = heartbeat(sent, progress, self.upstream.settings().heartbeat).await;
+                self.answer(op, provider, &parts, r).await
             }
         }
     }
 
+    /// The result of a request; a write whose answer was lost is looked up, never re-sent.
+    async fn answer(
+        &self,
+        op: &'static OperationSpec,
+        provider: &ProviderClient,
+        parts: &RequestParts,
+        sent: Result<HttpResponse, ToolError>,
+    ) -> Result<Value, ToolError> {
+        match sent {
+            Ok(r) => expect_success(r).map(result_object),
+            Err(ToolError::Transport(cause)) if op.mutates() && cause.maybe_sent() => {
+                self.reconcile(op, provider, parts, cause).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// After a write's answer was lost: a create is looked up by its name and reported as
+    /// created (a result), not created, or unknown (errors). Nothing is sent again.
+    async fn reconcile(
+        &self,
+        op: &'static OperationSpec,
+        provider: &ProviderClient,
+        sent: &RequestParts,
+        cause: TransportError,
+    ) -> Result<Value, ToolError> {
+        tracing::warn!(tool = op.name, %cause, "the answer to a write was lost; not sending it again");
+        let Some(rec) = &op.reconcile else {
+            return Err(ToolError::OutcomeUnknown {
+                cause,
+                check_with: None,
+            });
+        };
+        let lookup = (rec.lookup)(sent);
+        let found = match self
+            .send(provider, rec.method, rec.path, &lookup, true)
+            .await
+        {
+            Ok(r) => (rec.found)(r.status, r.json().unwrap_or(&Value::Null), sent).map(|f| (f, r)),
+            Err(_) => None,
+        };
+        match found {
+            Some((true, r)) => Ok(json!({
+                "outcome": "created",
+                "message": format!("The answer was lost ({cause}), but a lookup by name finds it: it exists now. Do not create it again."),
+                "lookup": result_object(r),
+            })),
+            Some((false, _)) => Err(ToolError::NotCreated { cause }),
+            None => Err(ToolError::OutcomeUnknown {
+                cause,
+                check_with: Some(rec.check_with),
+            }),
+        }
+    }
+
+    /// Polls a job until it finishes or `limit` passes, reporting progress.
+    async fn poll(
+        &self,
+        op: &'static OperationSpec,
+        provider: &ProviderClient,
+        parts: &RequestParts,
+        state: fn(&Value) -> crate::operation::PollState,
+        limit: Duration,
+        progress: Option<&dyn ProgressSink>,
+    ) -> Result<Value, ToolError> {
+        let started = Instant::now();
+        let interval = self.upstream.settings().poll_interval;
+        let mut reported = -1.0;
+        let mut polls = 0u32;
+        loop {
+            let r = self.send(provider, op.method, op.path, parts, true).await?;
+            let r = expect_success(r)?;
+            let now = state(r.json().unwrap_or(&Value::Null));
+            polls += 1;
+            // Percent when the vendor gives it, else the poll count: always increasing.
+            let (value, total) = match now.percent {
+                Some(p) => (p, Some(100.0)),
+                None => (f64::from(polls), None),
+            };
+            if let Some(sink) = progress
+                && value > reported
+            {
+                sink.report(value, total, format!("job {}", now.status))
+                    .await;
+                reported = value;
+            }
+            if now.finished {
+                return Ok(result_object(r));
+            }
+            if started.elapsed() + interval > limit {
+                return Err(ToolError::WaitTimeout {
+                    status: now.status,
+                    seconds: started.elapsed().as_secs(),
+                });
+            }
+            tokio::time::sleep(interval).await;
+        }
+    }
     /// Sends one request with the provider's credential; on a 401 obtains a new token once and
     /// repeats the request once (a 401 means the vendor did nothing).
     async fn send(
@@ -259,7 +403,7 @@ impl Engine {
         let mut requests = Vec::new();
         let mut note = String::from("Nothing was sent.");
         match op.flow {
-            Flow::Single => requests.push(request(op.method, op.path, parts)),
+            Flow::Single | Flow::Poll { .. } => requests.push(request(op.method, op.path, parts)),
             Flow::FallbackOn404 { path } => {
                 requests.push(request(op.method, op.path, parts));
                 note.push_str(&format!(" On a 404 the request is repeated at {path}."));
@@ -286,6 +430,35 @@ fn read_parts(parts: &RequestParts, query: &[(&'static str, &'static str)]) -> R
         path_params: parts.path_params.clone(),
         query: query.iter().map(|(k, v)| (*k, v.to_string())).collect(),
         body: None,
+        wait: None,
+    }
+}
+
+/// Awaits `fut`, reporting progress every `every` while it runs, when progress was asked for.
+async fn heartbeat<T>(
+    fut: impl Future<Output = T>,
+    progress: Option<&dyn ProgressSink>,
+    every: Duration,
+) -> T {
+    let Some(sink) = progress else {
+        return fut.await;
+    };
+    let started = Instant::now();
+    sink.report(0.0, None, "request sent".into()).await;
+    tokio::pin!(fut);
+    let mut ticks = 0u32;
+    loop {
+        tokio::select! {
+            out = &mut fut => {
+                sink.report(f64::from(ticks) + 1.0, None, "answer received".into()).await;
+                return out;
+            }
+            _ = tokio::time::sleep(every) => {
+                ticks += 1;
+                let waited = started.elapsed().as_secs();
+                sink.report(f64::from(ticks), None, format!("waiting for the vendor ({waited} s)")).await;
+            }
+        }
     }
 }
 

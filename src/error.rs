@@ -38,6 +38,21 @@ pub enum ToolError {
     /// The client cancelled the call.
     #[error("cancelled")]
     Cancelled,
+    /// A create was sent but its answer lost; a lookup by name shows it did not happen.
+    #[error("not created: {cause}")]
+    NotCreated { cause: TransportError },
+    /// A change was sent but its answer lost, and whether it happened is unknown.
+    #[error("outcome unknown: {cause}")]
+    OutcomeUnknown {
+        cause: TransportError,
+        check_with: Option<&'static str>,
+    },
+    /// A polled job did not finish within the wait.
+    #[error("still {status} after {seconds} s")]
+    WaitTimeout { status: String, seconds: u64 },
+    /// A bug in the server; its details stay in the server.
+    #[error("internal error")]
+    Internal,
 }
 
 impl ToolError {
@@ -97,7 +112,7 @@ impl ToolError {
                     .as_deref()
                     .and_then(provider.code_hint)
                     .map(str::to_string)
-                    .unwrap_or_else(|| status_hint(provider, response.status, &message));
+                    .unwrap_or_else(|| status_hint(provider, response, &message));
                 (Some(response.status), code, message, hint)
             }
             ToolError::Redirect { status, location } => {
@@ -135,6 +150,40 @@ impl ToolError {
                 "the call was cancelled by the client".into(),
                 "call again if it is still wanted".into(),
             ),
+            ToolError::NotCreated { cause } => (
+                None,
+                Some("NOT_CREATED".into()),
+                format!(
+                    "the request was sent but its answer was lost ({cause}); a lookup by name shows nothing was created"
+                ),
+                "nothing changed: it is safe to call again".into(),
+            ),
+            ToolError::OutcomeUnknown { cause, check_with } => (
+                None,
+                Some("OUTCOME_UNKNOWN".into()),
+                format!(
+                    "the request was sent but its answer was lost ({cause}); whether it took effect is unknown"
+                ),
+                match check_with {
+                    Some(tool) => format!(
+                        "check with {tool} before calling again: calling again blindly could create a duplicate"
+                    ),
+                    None => "read the resource to see whether the change took effect before calling again"
+                        .into(),
+                },
+            ),
+            ToolError::WaitTimeout { status, seconds } => (
+                None,
+                Some("WAIT_TIMEOUT".into()),
+                format!("the job is still {status} after {seconds} s"),
+                "call again (with wait) to keep waiting".into(),
+            ),
+            ToolError::Internal => (
+                None,
+                Some("INTERNAL_ERROR".into()),
+                "the server hit an internal error".into(),
+                "call again; if it persists, report it with the server's log".into(),
+            ),
         }
     }
 }
@@ -169,8 +218,15 @@ fn transport(
 }
 
 /// A hint from the HTTP status (and, for duplicates, the message).
-fn status_hint(provider: &ProviderSpec, status: u16, message: &str) -> String {
+fn status_hint(provider: &ProviderSpec, response: &HttpResponse, message: &str) -> String {
+    let status = response.status;
     let lower = message.to_ascii_lowercase();
+    if let (429 | 503, Some(wait)) = (status, response.retry_after) {
+        return format!(
+            "the vendor asks to wait {} s: call again after that",
+            wait.as_secs().max(1)
+        );
+    }
     if status == 409 || lower.contains("already exist") || lower.contains("duplicate") {
         return "the name already exists: pick another or update it".into();
     }

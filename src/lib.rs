@@ -17,6 +17,7 @@ pub mod redact;
 pub mod sandbox;
 pub mod schema;
 pub mod secret;
+pub mod secret_refs;
 pub mod server;
 pub mod transport;
 pub mod upstream;

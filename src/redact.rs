@@ -166,9 +166,11 @@ pub fn redact_json(value: &mut Value, call: Option<&CallSecrets>) {
 }
 
 /// Under a secret key every non-empty string and every number is masked; booleans
-/// (`isNewPassword: true`) and nulls say nothing secret and stay.
+/// (`isNewPassword: true`), nulls and secret references (`${secret:NAME}`, which a dry run
+/// shows) say nothing secret and stay.
 fn mask_scalars(value: &mut Value) {
     match value {
+        Value::String(s) if crate::secret_refs::is_reference(s) => {}
         Value::String(s) if !s.is_empty() => *value = Value::String(MASK.into()),
         Value::Number(_) => *value = Value::String(MASK.into()),
         Value::Object(map) => map.values_mut().for_each(mask_scalars),

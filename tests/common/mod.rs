@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use datasource_mcp::engine::Engine;
 use datasource_mcp::providers;
-use datasource_mcp::server::DataSourceServer;
+use datasource_mcp::server::{DataSourceServer, Selection};
 use datasource_mcp::upstream::UpstreamSettings;
 
 /// A sentinel credential: must never appear in any output.
@@ -271,9 +271,18 @@ pub fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
 pub type Client = RunningService<RoleClient, ()>;
 
 pub async fn client_with(vars: &HashMap<String, String>, settings: UpstreamSettings) -> Client {
+    client_selected(vars, settings, &Selection::default()).await
+}
+
+/// A client for a server whose tools are narrowed by `selection`.
+pub async fn client_selected(
+    vars: &HashMap<String, String>,
+    settings: UpstreamSettings,
+    selection: &Selection,
+) -> Client {
     let configs = providers::configure_all(vars).expect("valid configuration");
-    let engine = Arc::new(Engine::new(configs, settings));
-    let server = DataSourceServer::new(engine);
+    let engine = Arc::new(Engine::new(configs, settings, Arc::new(vars.clone())));
+    let server = DataSourceServer::new(engine, selection);
     let (server_io, client_io) = tokio::io::duplex(1 << 20);
     tokio::spawn(async move {
         if let Ok(running) = server.serve(server_io).await {
