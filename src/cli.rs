@@ -43,7 +43,7 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct SelectionArgs {
     /// Offer (and accept) only tools that change nothing.
-    #[arg(long, global = true, env = "DATASOURCE_MCP_READ_ONLY")]
+    #[arg(long, global = true, env = "DATASOURCE_MCP_READ_ONLY", value_parser = clap::builder::BoolishValueParser::new())]
     pub read_only: bool,
     /// Only these providers' tools, comma-separated: bigid, pdc, bigdata, databrain.
     #[arg(

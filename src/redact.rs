@@ -117,6 +117,8 @@ impl CallSecrets {
 
 fn walk_secret_values(value: &Value, under_secret_key: bool, f: &mut impl FnMut(&str)) {
     match value {
+        // A reference names a secret; it is not one (its value is added when resolved).
+        Value::String(s) if under_secret_key && crate::secret_refs::is_reference(s) => {}
         Value::String(s) if under_secret_key => f(s),
         Value::Object(map) => {
             for (k, v) in map {

@@ -5,9 +5,9 @@ use std::sync::{Arc, OnceLock};
 
 use futures_util::future::BoxFuture;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult,
-    PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ServerCapabilities,
-    ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CustomRequest, CustomResult,
+    ErrorCode, Implementation, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
+    ProgressToken, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, Peer, RoleServer, ServerHandler};
@@ -225,6 +225,31 @@ impl ServerHandler for DataSourceServer {
         };
         let outcome = self.engine().call(op, request.arguments, &cx).await;
         Ok(to_result(outcome).into())
+    }
+
+    /// rmcp hands over a request whose params do not fit its method as a custom request; a
+    /// known method with malformed params is invalid params (-32602), not an unknown method.
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, McpError> {
+        const KNOWN: &[&str] = &[
+            "tools/call",
+            "tools/list",
+            "initialize",
+            "ping",
+            "prompts/get",
+            "prompts/list",
+        ];
+        let shown: String = request.method.chars().take(64).collect();
+        if KNOWN.contains(&request.method.as_str()) {
+            return Err(McpError::invalid_params(
+                format!("malformed params for {shown}"),
+                None,
+            ));
+        }
+        Err(McpError::new(ErrorCode::METHOD_NOT_FOUND, shown, None))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {

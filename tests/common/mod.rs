@@ -55,6 +55,8 @@ pub struct Reply {
     pub body: String,
     pub headers: Vec<(String, String)>,
     pub delay: Option<Duration>,
+    /// Read the request, then break the connection instead of answering.
+    pub drop_connection: bool,
 }
 
 impl Reply {
@@ -64,6 +66,7 @@ impl Reply {
             body: body.to_string(),
             headers: vec![("content-type".into(), "application/json".into())],
             delay: None,
+            drop_connection: false,
         }
     }
 
@@ -73,6 +76,16 @@ impl Reply {
             body: body.into(),
             headers: vec![],
             delay: None,
+            drop_connection: false,
+        }
+    }
+
+    /// Reads the whole request, then breaks the connection: the client cannot know whether
+    /// the request was acted on.
+    pub fn dropped() -> Self {
+        Reply {
+            drop_connection: true,
+            ..Reply::text(200, "")
         }
     }
 
@@ -96,7 +109,31 @@ struct Rule {
 #[derive(Default)]
 struct State {
     rules: HashMap<(String, String), Rule>,
+    /// Answer to a request no rule matches (default: a 404).
+    fallback: Option<Reply>,
+    /// Like `fallback`, for paths under a prefix (checked first).
+    fallback_under: Vec<(String, Reply)>,
     requests: Vec<Recorded>,
+    in_flight: usize,
+    max_in_flight: usize,
+    /// Requests whose client went away before the answer was written.
+    abandoned: usize,
+}
+
+/// Counts a request in flight; if dropped before `done`, the client went away.
+struct InFlight {
+    state: Arc<Mutex<State>>,
+    done: bool,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut s = self.state.lock().unwrap();
+        s.in_flight -= 1;
+        if !self.done {
+            s.abandoned += 1;
+        }
+    }
 }
 
 /// The recording fake upstream.
@@ -150,6 +187,36 @@ impl FakeUpstream {
         self.state.lock().unwrap().requests.clone()
     }
 
+    /// Answers every request no rule matches with `reply`.
+    pub fn otherwise(&self, reply: Reply) {
+        self.state.lock().unwrap().fallback = Some(reply);
+    }
+
+    /// Answers requests under `prefix` that no rule matches with `reply`.
+    pub fn otherwise_under(&self, prefix: &str, reply: Reply) {
+        let mut s = self.state.lock().unwrap();
+        s.fallback_under.retain(|(p, _)| p != prefix);
+        s.fallback_under.push((prefix.into(), reply));
+    }
+
+    /// How many requests with this method were received.
+    pub fn count(&self, method: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.method == method)
+            .count()
+    }
+
+    /// The most requests that were being answered at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.lock().unwrap().max_in_flight
+    }
+
+    /// Requests whose client hung up before the answer.
+    pub fn abandoned(&self) -> usize {
+        self.state.lock().unwrap().abandoned
+    }
+
     pub fn clear(&self) {
         self.state.lock().unwrap().requests.clear();
     }
@@ -177,6 +244,15 @@ async fn handle(
             .collect(),
         body: String::from_utf8_lossy(&body).into_owned(),
     };
+    let mut guard = {
+        let mut s = state.lock().unwrap();
+        s.in_flight += 1;
+        s.max_in_flight = s.max_in_flight.max(s.in_flight);
+        InFlight {
+            state: state.clone(),
+            done: false,
+        }
+    };
     let reply = {
         let mut s = state.lock().unwrap();
         s.requests.push(recorded.clone());
@@ -185,6 +261,13 @@ async fn handle(
             Some(rule) => rule.queue.pop_front().or_else(|| rule.sticky.clone()),
             None => None,
         }
+        .or_else(|| {
+            s.fallback_under
+                .iter()
+                .find(|(prefix, _)| recorded.path.starts_with(prefix.as_str()))
+                .map(|(_, r)| r.clone())
+        })
+        .or_else(|| s.fallback.clone())
     };
     let reply = reply.unwrap_or_else(|| {
         Reply::json(
@@ -194,6 +277,17 @@ async fn handle(
     });
     if let Some(d) = reply.delay {
         tokio::time::sleep(d).await;
+    }
+    guard.done = true;
+    if reply.drop_connection {
+        // A body that fails at once: the connection breaks before an answer is complete.
+        let broken = futures_util::stream::once(async {
+            Err::<Bytes, std::io::Error>(std::io::Error::other("connection dropped by the fake"))
+        });
+        return Response::builder()
+            .status(200)
+            .body(Body::from_stream(broken))
+            .unwrap();
     }
     let mut response = Response::builder().status(StatusCode::from_u16(reply.status).unwrap());
     for (k, v) in &reply.headers {
@@ -329,6 +423,59 @@ pub async fn call_raw(
         params = params.with_arguments(map);
     }
     client.call_tool(params).await
+}
+
+/// An MCP client that records the progress notifications it receives.
+#[derive(Clone, Default)]
+pub struct ProgressClient {
+    pub seen: Arc<Mutex<Vec<rmcp::model::ProgressNotificationParam>>>,
+}
+
+impl rmcp::ClientHandler for ProgressClient {
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _context: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        self.seen.lock().unwrap().push(params);
+    }
+}
+
+/// A progress-recording client for a server configured from `vars`.
+pub async fn progress_client(
+    vars: &HashMap<String, String>,
+    settings: UpstreamSettings,
+) -> (RunningService<RoleClient, ProgressClient>, ProgressClient) {
+    let configs = providers::configure_all(vars).expect("valid configuration");
+    let engine = Arc::new(Engine::new(configs, settings, Arc::new(vars.clone())));
+    let server = DataSourceServer::new(engine, &Selection::default());
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let handler = ProgressClient::default();
+    let client = handler
+        .clone()
+        .serve(client_io)
+        .await
+        .expect("client connects");
+    (client, handler)
+}
+
+/// Upstream settings for tests: quick retries, polls and heartbeats.
+pub fn fast_settings() -> UpstreamSettings {
+    UpstreamSettings {
+        retry: datasource_mcp::upstream::RetryPolicy {
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+            ..Default::default()
+        },
+        poll_interval: Duration::from_millis(10),
+        heartbeat: Duration::from_millis(40),
+        ..UpstreamSettings::default()
+    }
 }
 
 /// Path of the built binary.
