@@ -329,7 +329,7 @@ impl Engine {
             if started.elapsed() + interval > limit {
                 return Err(ToolError::WaitTimeout {
                     status: now.status,
-                    seconds: started.elapsed().as_secs(),
+                    seconds: started.elapsed().as_secs_f64().ceil() as u64,
                 });
             }
             tokio::time::sleep(interval).await;

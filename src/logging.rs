@@ -84,10 +84,31 @@ pub fn install_panic_hook() {
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        let clean = redact::scrub_text(&payload, None);
-        let _ = writeln!(
-            io::stderr().lock(),
-            "datasource-mcp: internal error at {location}: {clean}"
-        );
+        let _ = io::stderr()
+            .lock()
+            .write_all(panic_line(&payload, &location).as_bytes());
     }));
+}
+
+/// The stderr line of a panic: its message with every known secret masked.
+fn panic_line(payload: &str, location: &str) -> String {
+    let clean = redact::scrub_text(payload, None);
+    format!("datasource-mcp: internal error at {location}: {clean}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_lines_mask_known_secrets() {
+        redact::register_secret("S3NT1NEL-panic-credential");
+        assert_eq!(
+            panic_line(
+                "called unwrap on Err(Auth { token: \"S3NT1NEL-panic-credential\" })",
+                "src/x.rs:1"
+            ),
+            "datasource-mcp: internal error at src/x.rs:1: called unwrap on Err(Auth { token: \"***\" })\n"
+        );
+    }
 }

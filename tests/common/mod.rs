@@ -490,6 +490,17 @@ pub async fn run_stdio(
     vars: &[(&str, &str)],
     lines: &[Value],
 ) -> (String, String, std::process::ExitStatus) {
+    let answers = lines.iter().filter(|l| l.get("id").is_some()).count();
+    run_stdio_answers(args, vars, lines, answers).await
+}
+
+/// Like [`run_stdio`], waiting for `answers` responses before closing stdin.
+pub async fn run_stdio_answers(
+    args: &[&str],
+    vars: &[(&str, &str)],
+    lines: &[Value],
+    answers: usize,
+) -> (String, String, std::process::ExitStatus) {
     use tokio::io::AsyncWriteExt;
     let mut cmd = tokio::process::Command::new(binary());
     cmd.args(args)
@@ -502,10 +513,7 @@ pub async fn run_stdio(
     let mut child = cmd.spawn().expect("binary starts");
     let mut stdin = child.stdin.take().unwrap();
     let stdout = child.stdout.take().unwrap();
-    let collect_out = tokio::spawn(read_lines_until(
-        stdout,
-        lines.iter().filter(|l| l.get("id").is_some()).count(),
-    ));
+    let collect_out = tokio::spawn(read_lines_until(stdout, answers));
     for line in lines {
         stdin
             .write_all(format!("{line}\n").as_bytes())
