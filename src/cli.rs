@@ -12,9 +12,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::engine::Engine;
 use crate::operation;
 use crate::providers::{self, ProcessEnv, ProviderConfig};
+use crate::redact;
 use crate::sandbox::Sandbox;
 use crate::schema;
 use crate::server::{DataSourceServer, Selection};
+use crate::transport::http::{self, HttpOptions};
 use crate::upstream::{RetryPolicy, UpstreamSettings};
 
 #[derive(Parser, Debug)]
@@ -37,6 +39,106 @@ pub struct Cli {
     pub selection: SelectionArgs,
     #[command(flatten)]
     pub upstream: UpstreamArgs,
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Stdio,
+    Http,
+}
+
+/// Serving MCP over streamable HTTP. The bearer token comes from DATASOURCE_MCP_HTTP_TOKEN
+/// (never a flag: argv is visible in `ps`).
+#[derive(Args, Debug, Clone)]
+pub struct HttpArgs {
+    /// How MCP is served.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "stdio",
+        env = "DATASOURCE_MCP_TRANSPORT"
+    )]
+    pub transport: Transport,
+    /// Address for --transport http (MCP at /mcp, probes at /healthz).
+    #[arg(
+        long,
+        default_value = "127.0.0.1:8080",
+        env = "DATASOURCE_MCP_LISTEN",
+        value_name = "ADDR"
+    )]
+    pub listen: std::net::SocketAddr,
+    /// Serve HTTP without authentication (loopback addresses only).
+    #[arg(long)]
+    pub no_auth: bool,
+    /// Also accept this Host header (repeatable; `*` accepts any, e.g. behind a proxy that checks it).
+    #[arg(
+        long = "allowed-host",
+        value_name = "HOST",
+        value_delimiter = ',',
+        env = "DATASOURCE_MCP_ALLOWED_HOSTS"
+    )]
+    pub allowed_hosts: Vec<String>,
+    /// Also accept this Origin, e.g. https://ide.example.com (repeatable).
+    #[arg(
+        long = "allowed-origin",
+        value_name = "ORIGIN",
+        value_delimiter = ',',
+        env = "DATASOURCE_MCP_ALLOWED_ORIGINS"
+    )]
+    pub allowed_origins: Vec<String>,
+    /// Largest HTTP request body, in bytes.
+    #[arg(long, default_value_t = 1024 * 1024, env = "DATASOURCE_MCP_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub max_body_bytes: usize,
+    /// HTTP requests handled at once; more get 503.
+    #[arg(
+        long,
+        default_value_t = 64,
+        env = "DATASOURCE_MCP_MAX_HTTP_REQUESTS",
+        value_name = "N"
+    )]
+    pub max_http_requests: usize,
+    /// Seconds calls in flight may take to finish after SIGTERM/SIGINT.
+    #[arg(
+        long,
+        default_value_t = 10,
+        env = "DATASOURCE_MCP_SHUTDOWN_GRACE",
+        value_name = "SECONDS"
+    )]
+    pub shutdown_grace: u64,
+}
+
+impl HttpArgs {
+    /// The HTTP options, and a generated token to show once (loopback without a configured one).
+    pub fn options(
+        &self,
+        env: &dyn providers::Env,
+    ) -> Result<(HttpOptions, Option<String>), String> {
+        let (auth, generated) = http::resolve_auth(
+            &self.listen,
+            env.var("DATASOURCE_MCP_HTTP_TOKEN"),
+            self.no_auth,
+        )?;
+        let mut opts = HttpOptions::new(self.listen, auth);
+        opts.allowed_hosts
+            .extend(self.allowed_hosts.iter().cloned());
+        for origin in &self.allowed_origins {
+            if !origin.contains("://") {
+                return Err(format!(
+                    "--allowed-origin {origin}: write it with its scheme, e.g. https://{origin}"
+                ));
+            }
+            opts.allowed_origins.push(origin.clone());
+        }
+        if self.max_body_bytes < 1024 {
+            return Err("--max-body-bytes must be at least 1024".into());
+        }
+        opts.max_body_bytes = self.max_body_bytes;
+        opts.max_in_flight = self.max_http_requests.max(1);
+        opts.shutdown_grace = Duration::from_secs(self.shutdown_grace);
+        Ok((opts, generated))
+    }
 }
 
 /// Which tools are offered. Read-only wins over the lists.
@@ -186,9 +288,46 @@ pub fn main() -> ExitCode {
     };
     let max_line = cli.upstream.max_line_bytes;
     match cli.command {
+        None | Some(Command::Serve) if cli.http.transport == Transport::Http => {
+            let (opts, generated) = match cli.http.options(&ProcessEnv) {
+                Ok(o) => o,
+                Err(e) => return fail(&e),
+            };
+            if let Some(token) = &generated {
+                redact::register_secret(token);
+            }
+            if matches!(opts.auth, http::Auth::None) {
+                eprintln!(
+                    "datasource-mcp: WARNING: --no-auth: any local process can call every tool"
+                );
+            }
+            run_multi_thread(async move {
+                let (configs, sandbox) = provider_configs(cli.sandbox).await?;
+                let server = build_server(configs, settings, &selection);
+                let tools = server.catalog().operations().len();
+                if let Some(sb) = &sandbox {
+                    eprintln!("{}", sandbox_banner(sb, tools));
+                }
+                let result = http::serve(server, opts, |addr| {
+                    eprintln!(
+                        "datasource-mcp {}: {tools} tools over MCP streamable HTTP at http://{addr}/mcp (stateless; probes at /healthz)",
+                        env!("CARGO_PKG_VERSION")
+                    );
+                    if let Some(token) = &generated {
+                        eprintln!(
+                            "datasource-mcp: clients authenticate with \"Authorization: Bearer {token}\" (generated for this run; set DATASOURCE_MCP_HTTP_TOKEN to choose one)"
+                        );
+                    }
+                }, shutdown_signal())
+                .await;
+                drop(sandbox);
+                result
+            })
+        }
         None | Some(Command::Serve) => run_async(async move {
             let (configs, sandbox) = provider_configs(cli.sandbox).await?;
-            let server = build_server(configs, settings, &selection);
+            let engine = Arc::new(Engine::new(configs, settings, Arc::new(ProcessEnv)));
+            let server = DataSourceServer::for_session(engine, &selection);
             serve_stdio(server, max_line, sandbox).await
         }),
         Some(Command::Tools) => run_async(async move {
@@ -271,10 +410,19 @@ pub fn setup_help() -> String {
 /// One runtime per process. stdio serves one client, so a single thread is enough and
 /// starts faster.
 fn run_async(fut: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    block_on(tokio::runtime::Builder::new_current_thread(), fut)
+}
+
+/// HTTP serves many clients at once: a thread per core.
+fn run_multi_thread(fut: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
+    block_on(tokio::runtime::Builder::new_multi_thread(), fut)
+}
+
+fn block_on(
+    mut builder: tokio::runtime::Builder,
+    fut: impl Future<Output = anyhow::Result<()>>,
+) -> ExitCode {
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
     };

@@ -1,4 +1,5 @@
-//! How MCP reaches the server: stdio (desktop assistants launch the binary) and, later,
-//! streamable HTTP. Transports know nothing about tools.
+//! How MCP reaches the server: stdio (desktop assistants launch the binary) and streamable
+//! HTTP (shared services, IDE agents). Transports know nothing about tools.
 
+pub mod http;
 pub mod stdio;

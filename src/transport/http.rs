@@ -1,0 +1,392 @@
+//! MCP over streamable HTTP at `/mcp`, safe by default and stateless.
+//!
+//! - **Stateless**: rmcp serves every request on its own (no session state), so any number of
+//!   replicas behind an ordinary load balancer answer any request. 2025-era clients still get
+//!   an `Mcp-Session-Id` on `initialize`: an opaque correlation id that no replica needs state
+//!   for (it tags log lines, is never required, never terminated; DELETE answers 405, which the
+//!   spec allows). Both eras work: `initialize` (2025-11-25) and `server/discover` (2026-07-28).
+//! - **Authenticated**: `Authorization: Bearer <token>` on every request, compared in constant
+//!   time; 401 with `WWW-Authenticate` otherwise. The caller's token is removed before the
+//!   request reaches the MCP handler: vendor calls use the server's own credentials only.
+//! - **DNS rebinding and cross-origin**: Host and Origin allow-lists (loopback by default); a
+//!   present but unlisted Origin gets 403; no CORS headers are ever sent.
+//! - **Bounded**: request body (413), JSON-RPC batches refused (400 with a JSON-RPC error),
+//!   requests in flight (503 with `Retry-After` past the limit).
+//! - **Graceful shutdown** on SIGINT/SIGTERM: stop accepting, let calls in flight finish within a
+//!   grace period, exit 0.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use serde_json::json;
+use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::secret::SecretString;
+use crate::server::DataSourceServer;
+
+/// How HTTP clients authenticate.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    Bearer(SecretString),
+    /// `--no-auth`: loopback only.
+    None,
+}
+
+/// Everything the HTTP transport is configured with.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub listen: SocketAddr,
+    pub auth: Auth,
+    /// Host header values accepted (name or address, optionally with `:port`); `*` accepts any.
+    pub allowed_hosts: Vec<String>,
+    /// Origin values accepted (`scheme://host[:port|:*]`).
+    pub allowed_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    /// Requests handled at once; more wait up to `queue_timeout`, then get 503.
+    pub max_in_flight: usize,
+    pub queue_timeout: Duration,
+    /// How long calls in flight may take to finish after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
+/// Loopback names every server accepts as Host.
+pub const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+/// Loopback origins every server accepts.
+pub const LOOPBACK_ORIGINS: [&str; 3] =
+    ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"];
+
+impl HttpOptions {
+    /// Defaults for `listen`: loopback allow-lists plus the bound address itself (so a server
+    /// bound to a specific interface answers requests addressed to it).
+    pub fn new(listen: SocketAddr, auth: Auth) -> Self {
+        let mut allowed_hosts: Vec<String> = LOOPBACK_HOSTS.iter().map(|s| s.to_string()).collect();
+        let ip = listen.ip();
+        if !ip.is_unspecified() && !ip.is_loopback() {
+            allowed_hosts.push(ip.to_string());
+        }
+        Self {
+            listen,
+            auth,
+            allowed_hosts,
+            allowed_origins: LOOPBACK_ORIGINS.iter().map(|s| s.to_string()).collect(),
+            max_body_bytes: 1024 * 1024,
+            max_in_flight: 64,
+            queue_timeout: Duration::from_secs(5),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// How clients authenticate, from the environment's token and `--no-auth`: a non-loopback bind
+/// needs a configured token; `--no-auth` is refused off loopback; on loopback with no token one
+/// is generated (returned so it can be printed once).
+pub fn resolve_auth(
+    listen: &SocketAddr,
+    configured: Option<String>,
+    no_auth: bool,
+) -> Result<(Auth, Option<String>), String> {
+    let loopback = listen.ip().is_loopback();
+    if no_auth {
+        if !loopback {
+            return Err(format!(
+                "--no-auth is accepted only on a loopback address, not {listen}"
+            ));
+        }
+        return Ok((Auth::None, None));
+    }
+    match configured {
+        Some(token) if token.trim().len() < 16 => {
+            Err("DATASOURCE_MCP_HTTP_TOKEN must be at least 16 characters".into())
+        }
+        Some(token) => Ok((Auth::Bearer(SecretString::new(token.trim())), None)),
+        None if loopback => {
+            let token = crate::sandbox::random_token("dsmcp-");
+            Ok((Auth::Bearer(SecretString::new(token.clone())), Some(token)))
+        }
+        None => Err(format!(
+            "binding {listen} (not loopback) needs DATASOURCE_MCP_HTTP_TOKEN set: refusing to serve without authentication"
+        )),
+    }
+}
+
+struct Shared {
+    auth: Auth,
+    max_body_bytes: usize,
+    in_flight: Semaphore,
+    queue_timeout: Duration,
+}
+
+/// The axum app: `/mcp` (guarded) and `/healthz`.
+pub fn router(server: DataSourceServer, opts: &HttpOptions, ct: CancellationToken) -> Router {
+    let mut config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_max_request_body_bytes(opts.max_body_bytes)
+        .with_allowed_origins(opts.allowed_origins.clone())
+        .with_cancellation_token(ct);
+    config = if opts.allowed_hosts.iter().any(|h| h == "*") {
+        config.disable_allowed_hosts()
+    } else {
+        config.with_allowed_hosts(opts.allowed_hosts.clone())
+    };
+    // Stateless: a fresh handler per request, which is one Arc clone.
+    let service: StreamableHttpService<DataSourceServer, NeverSessionManager> =
+        StreamableHttpService::new(
+            move || Ok(server.clone()),
+            Arc::new(NeverSessionManager::default()),
+            config,
+        );
+    let shared = Arc::new(Shared {
+        auth: opts.auth.clone(),
+        max_body_bytes: opts.max_body_bytes,
+        in_flight: Semaphore::new(opts.max_in_flight.max(1)),
+        queue_timeout: opts.queue_timeout,
+    });
+    let mcp = Router::new()
+        .nest_service("/mcp", service)
+        .layer(middleware::from_fn_with_state(shared.clone(), inspect))
+        .layer(middleware::from_fn_with_state(shared.clone(), authenticate))
+        .layer(middleware::from_fn_with_state(shared, limit));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(mcp)
+}
+
+/// Sheds load past the limit instead of queueing without bound.
+async fn limit(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let permit = tokio::time::timeout(shared.queue_timeout, shared.in_flight.acquire()).await;
+    match permit {
+        Ok(Ok(_permit)) => next.run(request).await,
+        _ => {
+            let mut r = rpc_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is busy: try again shortly",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+    }
+}
+
+/// Bearer token on every request, compared in constant time; the caller's token then goes no
+/// further.
+async fn authenticate(
+    State(shared): State<Arc<Shared>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if let Auth::Bearer(expected) = &shared.auth {
+        // Exactly one Authorization header: with several, which one counts is ambiguous.
+        let mut all = request.headers().get_all(header::AUTHORIZATION).iter();
+        let given = match (all.next(), all.next()) {
+            (Some(one), None) => one
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or(""),
+            _ => "",
+        };
+        let ok: bool = given.as_bytes().ct_eq(expected.expose().as_bytes()).into();
+        if !ok {
+            let mut r = rpc_error(StatusCode::UNAUTHORIZED, "missing or invalid bearer token");
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"datasource-mcp\""),
+            );
+            return r;
+        }
+    }
+    request.headers_mut().remove(header::AUTHORIZATION);
+    next.run(request).await
+}
+
+/// Reads the (bounded) body once: refuses batches, notes whether this is an `initialize`, and
+/// hands a correlation session id to 2025-era clients.
+async fn inspect(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let bytes: Bytes = match axum::body::to_bytes(body, shared.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            return rpc_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("the request body exceeds {} bytes", shared.max_body_bytes),
+            );
+        }
+    };
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') {
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            "JSON-RPC batches are not supported: send one message per request",
+        );
+    }
+    let message = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
+    let is_initialize = parts.method == axum::http::Method::POST
+        && message
+            .as_ref()
+            .is_some_and(|v| v["method"] == "initialize");
+    // A 2026-era request carries its version in `_meta`, which rmcp checks against the header;
+    // for earlier ones rmcp's stateless path does not check the header, so it is checked here.
+    let modern = message.as_ref().is_some_and(|v| {
+        v.pointer("/params/_meta/io.modelcontextprotocol~1protocolVersion")
+            .is_some()
+    });
+    if !modern && let Some(problem) = unsupported_version(&parts.headers) {
+        return rpc_error(StatusCode::BAD_REQUEST, &problem);
+    }
+    let incoming = parts
+        .headers
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let session = incoming
+        .clone()
+        .or_else(|| is_initialize.then(|| crate::sandbox::random_token("mcp-")));
+    let span = tracing::info_span!(
+        "http",
+        method = %parts.method,
+        session = session.as_deref().unwrap_or("-")
+    );
+    let mut response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .instrument(span)
+        .await;
+    if let (true, None, Some(id)) = (is_initialize, incoming, session)
+        && response.status().is_success()
+        && !response.headers().contains_key("mcp-session-id")
+        && let Ok(value) = HeaderValue::from_str(&id)
+    {
+        response.headers_mut().insert("mcp-session-id", value);
+    }
+    response
+}
+
+/// Why the `MCP-Protocol-Version` header is refused, if it is (absent is fine: 2025-03-26).
+fn unsupported_version(headers: &axum::http::HeaderMap) -> Option<String> {
+    let mut values = headers.get_all("mcp-protocol-version").iter();
+    let value = match (values.next(), values.next()) {
+        (None, _) => return None,
+        (Some(v), None) => v.to_str().unwrap_or(""),
+        (Some(_), Some(_)) => return Some("more than one MCP-Protocol-Version header".into()),
+    };
+    let known = rmcp::model::ProtocolVersion::KNOWN_VERSIONS;
+    if known.iter().any(|k| k.as_str() == value) {
+        return None;
+    }
+    let list: Vec<&str> = known.iter().map(|k| k.as_str()).collect();
+    let shown: String = value.chars().take(40).collect();
+    Some(format!(
+        "unsupported MCP-Protocol-Version {shown} (supported: {})",
+        list.join(", ")
+    ))
+}
+
+/// An HTTP error whose body is a JSON-RPC error (no id: it answers no particular request).
+fn rpc_error(status: StatusCode, message: &str) -> Response {
+    let body = json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": message}});
+    (status, axum::Json(body)).into_response()
+}
+
+/// Serves until `shutdown` completes (SIGINT/SIGTERM for the CLI), then stops accepting and
+/// gives calls in flight `shutdown_grace` to finish. `ready` receives the bound address once
+/// listening.
+pub async fn serve(
+    server: DataSourceServer,
+    opts: HttpOptions,
+    ready: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(opts.listen).await?;
+    let bound = listener.local_addr()?;
+    // Answers go out whole at once: no 40 ms Nagle stalls on kept-alive connections.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let rmcp_ct = CancellationToken::new();
+    let app = router(server, &opts, rmcp_ct.clone());
+    ready(bound);
+    let stop = CancellationToken::new();
+    let serving = axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned());
+    let serving = async move { serving.await };
+    tokio::pin!(serving);
+    tokio::select! {
+        result = &mut serving => return result.map_err(Into::into),
+        _ = shutdown => {}
+    }
+    tracing::info!(
+        "shutting down: not accepting; giving calls in flight {} s",
+        opts.shutdown_grace.as_secs()
+    );
+    stop.cancel();
+    match tokio::time::timeout(opts.shutdown_grace, &mut serving).await {
+        Ok(result) => result?,
+        Err(_) => tracing::warn!("grace period over with calls still in flight"),
+    }
+    rmcp_ct.cancel();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn authentication_rules() {
+        let (auth, printed) = resolve_auth(&addr("127.0.0.1:8080"), None, false).unwrap();
+        let Auth::Bearer(token) = auth else { panic!() };
+        assert_eq!(
+            printed.as_deref(),
+            Some(token.expose()),
+            "generated and shown once"
+        );
+        let (auth, printed) = resolve_auth(
+            &addr("0.0.0.0:8080"),
+            Some("a-configured-token-123".into()),
+            false,
+        )
+        .unwrap();
+        assert!(matches!(auth, Auth::Bearer(_)) && printed.is_none());
+        assert!(
+            resolve_auth(&addr("0.0.0.0:8080"), None, false)
+                .unwrap_err()
+                .contains("needs DATASOURCE_MCP_HTTP_TOKEN")
+        );
+        assert!(
+            resolve_auth(&addr("10.1.2.3:8080"), None, true)
+                .unwrap_err()
+                .starts_with("--no-auth is accepted only on a loopback address")
+        );
+        assert!(matches!(
+            resolve_auth(&addr("[::1]:8080"), None, true).unwrap().0,
+            Auth::None
+        ));
+        assert!(resolve_auth(&addr("127.0.0.1:1"), Some("short".into()), false).is_err());
+    }
+
+    #[test]
+    fn a_specific_bind_address_is_an_allowed_host() {
+        let o = HttpOptions::new(addr("10.1.2.3:80"), Auth::None);
+        assert!(o.allowed_hosts.contains(&"10.1.2.3".to_string()));
+        let o = HttpOptions::new(addr("0.0.0.0:80"), Auth::None);
+        assert_eq!(o.allowed_hosts, ["localhost", "127.0.0.1", "::1"]);
+    }
+}
