@@ -1,21 +1,36 @@
 //! The MCP handler: lists the enabled rows of the operation table and calls them through the
-//! engine. It knows no vendor by name.
+//! engine; prompts, resources (the generated reference) and completion are built from the same
+//! rows. It knows no vendor by name.
+
+// MCP logging is deprecated by SEP-2577 (protocol 2026-07-28) but current in 2025-11-25,
+// which most clients still speak.
+#![allow(deprecated)]
 
 use std::sync::{Arc, OnceLock};
 
 use futures_util::future::BoxFuture;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, CustomRequest, CustomResult,
-    ErrorCode, Implementation, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
-    ProgressToken, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    CompletionInfo, CustomRequest, CustomResult, ErrorCode, GetPromptRequestParams,
+    GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, LoggingLevel, LoggingMessageNotificationParam,
+    PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ReadResourceRequestParams,
+    ReadResourceResponse, ReadResourceResult, Reference, Resource, ResourceContents,
+    ResourceTemplate, ServerCapabilities, ServerConfig, SetLevelRequestParams, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, Peer, RoleServer, ServerHandler};
 
 use crate::engine::{CallContext, CallOutcome, Engine, ProgressSink};
 use crate::operation::{self, OperationSpec};
+use crate::prompts;
 use crate::providers::Provider;
+use crate::reference;
 use crate::schema;
+
+/// Resources: the generated reference of the tools this server offers.
+const CATALOG_URI: &str = "datasource-mcp://tools";
+const TOOL_URI_PREFIX: &str = "datasource-mcp://tools/";
 
 const INSTRUCTIONS: &str = "Manage data-source and connector connections on BigID, Pentaho Data Catalog, \
 Bigdata.com and DataBrain. Read before you write: list or get, fetch the connector template, test the \
@@ -134,13 +149,46 @@ pub struct DataSourceServer {
 struct Inner {
     engine: Arc<Engine>,
     catalog: Catalog,
+    /// The log level a client set (MCP logging), where a session exists to hold it (stdio).
+    /// Over stateless HTTP no request can set it for another, so nothing is sent.
+    log_level: Option<std::sync::Mutex<Option<LoggingLevel>>>,
 }
 
 impl DataSourceServer {
     pub fn new(engine: Arc<Engine>, selection: &Selection) -> Self {
+        Self::build(engine, selection, false)
+    }
+
+    /// A server for one client session (stdio): MCP log messages follow its `setLevel`.
+    pub fn for_session(engine: Arc<Engine>, selection: &Selection) -> Self {
+        Self::build(engine, selection, true)
+    }
+
+    fn build(engine: Arc<Engine>, selection: &Selection, session: bool) -> Self {
         let catalog = Catalog::new(&engine, selection);
         Self {
-            inner: Arc::new(Inner { engine, catalog }),
+            inner: Arc::new(Inner {
+                engine,
+                catalog,
+                log_level: session.then(|| std::sync::Mutex::new(None)),
+            }),
+        }
+    }
+
+    /// Tells the client about a failed call at `error` level, if it asked for logs.
+    async fn log_failure(&self, peer: &Peer<RoleServer>, tool: &str, outcome: &CallOutcome) {
+        let Some(level) = &self.inner.log_level else {
+            return;
+        };
+        let wanted = *level.lock().unwrap_or_else(|e| e.into_inner());
+        if wanted.is_some_and(|w| severity(w) <= severity(LoggingLevel::Error)) {
+            let data = serde_json::json!({"tool": tool, "error": outcome.value["error"]});
+            let _ = peer
+                .notify_logging_message(
+                    LoggingMessageNotificationParam::new(LoggingLevel::Error, data)
+                        .with_logger("datasource-mcp"),
+                )
+                .await;
         }
     }
 
@@ -173,6 +221,20 @@ impl ProgressSink for McpProgress {
     }
 }
 
+/// `LoggingLevel` has no order of its own.
+fn severity(level: LoggingLevel) -> u8 {
+    match level {
+        LoggingLevel::Debug => 0,
+        LoggingLevel::Info => 1,
+        LoggingLevel::Notice => 2,
+        LoggingLevel::Warning => 3,
+        LoggingLevel::Error => 4,
+        LoggingLevel::Critical => 5,
+        LoggingLevel::Alert => 6,
+        LoggingLevel::Emergency => 7,
+    }
+}
+
 fn to_result(outcome: CallOutcome) -> CallToolResult {
     if outcome.is_error {
         CallToolResult::structured_error(outcome.value)
@@ -183,7 +245,14 @@ fn to_result(outcome: CallOutcome) -> CallToolResult {
 
 impl ServerHandler for DataSourceServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_prompts()
+            .enable_resources()
+            .enable_completions()
+            .enable_logging()
+            .build();
+        ServerConfig::new(capabilities)
             .with_server_info(Implementation::new(
                 "datasource-mcp",
                 env!("CARGO_PKG_VERSION"),
@@ -224,7 +293,125 @@ impl ServerHandler for DataSourceServer {
             progress,
         };
         let outcome = self.engine().call(op, request.arguments, &cx).await;
+        if outcome.is_error {
+            self.log_failure(&context.peer, op.name, &outcome).await;
+        }
         Ok(to_result(outcome).into())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        let tools = prompts::Tools(self.catalog().operations());
+        Ok(ListPromptsResult::with_all_items(prompts::list(&tools)))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let tools = prompts::Tools(self.catalog().operations());
+        let args = request.arguments.unwrap_or_default();
+        prompts::get(&tools, &request.name, &args)
+            .map(Into::into)
+            .map_err(|e| McpError::invalid_params(e, None))
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let tools = prompts::Tools(self.catalog().operations());
+        let values = match &request.r#ref {
+            Reference::Prompt(p) => prompts::complete(
+                &tools,
+                &p.name,
+                &request.argument.name,
+                &request.argument.value,
+            ),
+            _ => None,
+        }
+        .ok_or_else(|| McpError::invalid_params("nothing to complete for that reference", None))?;
+        let info = CompletionInfo::with_all_values(values)
+            .map_err(|e| McpError::internal_error(e, None))?;
+        Ok(CompleteResult::new(info))
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let mut resources = vec![
+            Resource::new(CATALOG_URI, "tools")
+                .with_title("Tool catalog")
+                .with_description("Every tool this server offers, by provider")
+                .with_mime_type("text/markdown"),
+        ];
+        for op in self.catalog().operations() {
+            resources.push(
+                Resource::new(format!("{TOOL_URI_PREFIX}{}", op.name), op.name)
+                    .with_title(op.title)
+                    .with_description(format!(
+                        "Reference for {}: arguments and an example",
+                        op.name
+                    ))
+                    .with_mime_type("text/markdown"),
+            );
+        }
+        Ok(ListResourcesResult::with_all_items(resources))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Ok(ListResourceTemplatesResult::with_all_items(vec![
+            ResourceTemplate::new(format!("{TOOL_URI_PREFIX}{{name}}"), "tool-reference")
+                .with_title("Tool reference")
+                .with_description("The reference of one tool, by name"),
+        ]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let uri = request.uri;
+        let ops = self.catalog().operations();
+        let text = if uri == CATALOG_URI {
+            Some(reference::catalog_markdown(ops))
+        } else {
+            uri.strip_prefix(TOOL_URI_PREFIX)
+                .and_then(|name| self.catalog().find(name))
+                .map(reference::tool_markdown)
+        };
+        match text {
+            Some(text) => {
+                Ok(ReadResourceResult::new(vec![ResourceContents::text(text, uri)]).into())
+            }
+            None => Err(McpError::resource_not_found(
+                "no such resource",
+                Some(serde_json::json!({ "uri": uri })),
+            )),
+        }
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        if let Some(level) = &self.inner.log_level {
+            *level.lock().unwrap_or_else(|e| e.into_inner()) = Some(request.level);
+        }
+        Ok(())
     }
 
     /// rmcp hands over a request whose params do not fit its method as a custom request; a
@@ -234,14 +421,8 @@ impl ServerHandler for DataSourceServer {
         request: CustomRequest,
         _context: RequestContext<RoleServer>,
     ) -> Result<CustomResult, McpError> {
-        const KNOWN: &[&str] = &[
-            "tools/call",
-            "tools/list",
-            "initialize",
-            "ping",
-            "prompts/get",
-            "prompts/list",
-        ];
+        // Not `initialize` or `ping`: on the 2026 path those are removed methods (-32601).
+        const KNOWN: &[&str] = &["tools/call", "tools/list", "prompts/get", "prompts/list"];
         let shown: String = request.method.chars().take(64).collect();
         if KNOWN.contains(&request.method.as_str()) {
             return Err(McpError::invalid_params(

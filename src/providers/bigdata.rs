@@ -194,6 +194,7 @@ impl ToolArgs for NoArgs {
 #[serde(deny_unknown_fields)]
 pub struct ConnectorId {
     /// Connector id (UUID).
+    #[schemars(extend("x-mcp-header" = "Connector-Id"))]
     pub connector_id: String,
 }
 
@@ -422,6 +423,7 @@ fn fill_unchanged(
 #[serde(deny_unknown_fields)]
 pub struct DeleteConnector {
     /// Connector id (UUID).
+    #[schemars(extend("x-mcp-header" = "Connector-Id"))]
     pub connector_id: String,
     /// true deletes the connector and all its files permanently (cannot be undone); default false archives it.
     #[serde(default)]

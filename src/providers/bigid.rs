@@ -342,6 +342,7 @@ fn check_name(field: &str, name: &str) -> Result<(), InvalidArgument> {
 #[serde(deny_unknown_fields)]
 pub struct GetDataSource {
     /// Data source name, exactly as in BigID.
+    #[schemars(extend("x-mcp-header" = "Name"))]
     pub name: String,
 }
 
@@ -361,6 +362,7 @@ impl ToolArgs for GetDataSource {
 #[serde(deny_unknown_fields)]
 pub struct DeleteDataSource {
     /// Name of the data source to delete.
+    #[schemars(extend("x-mcp-header" = "Name"))]
     pub name: String,
 }
 
@@ -418,6 +420,7 @@ impl ToolArgs for CreateDataSource {
 #[serde(deny_unknown_fields)]
 pub struct UpdateDataSource {
     /// Name of the data source to change.
+    #[schemars(extend("x-mcp-header" = "Name"))]
     pub name: String,
     /// Fields to set, by apiName; each replaces that field's value. Others are kept.
     pub changes: Map<String, Value>,

@@ -287,6 +287,7 @@ impl ToolArgs for DatasourceBody {
 #[serde(deny_unknown_fields)]
 pub struct DeleteDatasource {
     /// Name of the datasource to delete.
+    #[schemars(extend("x-mcp-header" = "Name"))]
     pub name: String,
 }
 
@@ -304,6 +305,7 @@ impl ToolArgs for DeleteDatasource {
 #[serde(deny_unknown_fields)]
 pub struct SyncDatasource {
     /// Datasource UUID, from DataBrain's UI (the id= in the datasource's URL).
+    #[schemars(extend("x-mcp-header" = "Datasource-Id"))]
     pub datasource_id: String,
 }
 

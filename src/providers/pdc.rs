@@ -306,6 +306,7 @@ impl ToolArgs for CreateDataSources {
 #[serde(deny_unknown_fields)]
 pub struct DataSourceId {
     /// Data source id (_id).
+    #[schemars(extend("x-mcp-header" = "Id"))]
     pub id: String,
 }
 
@@ -541,6 +542,7 @@ impl ToolArgs for Filter {
 #[serde(deny_unknown_fields)]
 pub struct JobId {
     /// Job id.
+    #[schemars(extend("x-mcp-header" = "Id"))]
     pub id: String,
     /// Poll until the job finishes (reports progress), up to wait_seconds.
     #[serde(default)]

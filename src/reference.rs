@@ -1,0 +1,165 @@
+//! Reference documentation generated from the operation table: one markdown page per tool
+//! (purpose, request, access, every argument, an example `datasource-mcp call`) and an
+//! overview. Served as MCP resources and written by the skill export, so the docs can never
+//! drift from what the tools accept.
+
+use serde_json::{Map, Value};
+
+use crate::operation::OperationSpec;
+use crate::schema;
+
+/// What a tool may do, in words.
+pub fn access(op: &OperationSpec) -> &'static str {
+    match (op.hints.read_only, op.hints.destructive) {
+        (true, _) => "read-only",
+        (false, true) => "destructive",
+        (false, false) => "write",
+    }
+}
+
+/// The overview page: every given tool, by provider.
+pub fn catalog_markdown(ops: &[&OperationSpec]) -> String {
+    let mut out = String::from("# datasource-mcp tools\n");
+    let mut provider = None;
+    for op in ops {
+        if provider != Some(op.provider) {
+            provider = Some(op.provider);
+            let spec = op.provider.spec();
+            out.push_str(&format!("\n## {} (`{}`)\n\n", spec.title, spec.id));
+        }
+        out.push_str(&format!(
+            "- `{}` ({}): {}\n",
+            op.name,
+            access(op),
+            op.description
+        ));
+    }
+    out
+}
+
+/// One tool's page.
+pub fn tool_markdown(op: &OperationSpec) -> String {
+    let tool = schema::tool(op);
+    let mut out = format!("# {}\n\n{}\n\n{}\n\n", op.name, op.title, op.description);
+    out.push_str(&format!(
+        "- Provider: {} (toolset `{}`)\n- Request: `{} {}`\n- Access: {}{}\n",
+        op.provider.spec().title,
+        op.provider.id(),
+        op.method.as_str(),
+        op.path,
+        access(op),
+        if op.hints.idempotent && !op.hints.read_only {
+            ", idempotent"
+        } else {
+            ""
+        }
+    ));
+    if op.mutates() {
+        out.push_str("- Takes `dry_run: true` to show the request without sending it\n");
+    }
+    out.push_str("\n## Arguments\n\n");
+    let mut rows = Vec::new();
+    argument_rows(&tool.input_schema, "", &mut rows);
+    if rows.is_empty() {
+        out.push_str("None.\n");
+    } else {
+        out.push_str("| argument | type | required | description |\n|---|---|---|---|\n");
+        for (name, kind, required, description) in rows {
+            out.push_str(&format!(
+                "| `{name}` | {kind} | {} | {} |\n",
+                if required { "yes" } else { "no" },
+                description.replace('|', "\\|")
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "\n## Example\n\n```sh\ndatasource-mcp call {} --args '{}'\n```\n",
+        op.name, op.example
+    ));
+    out
+}
+
+type Row = (String, String, bool, String);
+
+/// Flattens a schema's properties into rows, nested objects as `parent.child`.
+fn argument_rows(schema: &Map<String, Value>, prefix: &str, rows: &mut Vec<Row>) {
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    for (name, prop) in props {
+        let full = format!("{prefix}{name}");
+        let description = prop
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        rows.push((
+            full.clone(),
+            type_text(prop),
+            required.contains(&name.as_str()),
+            description,
+        ));
+        if let Some(obj) = prop.as_object() {
+            argument_rows(obj, &format!("{full}."), rows);
+            if let Some(Value::Array(shapes)) = obj.get("anyOf") {
+                for shape in shapes.iter().filter_map(Value::as_object) {
+                    let title = shape.get("title").and_then(Value::as_str).unwrap_or("");
+                    let mut nested = Vec::new();
+                    argument_rows(shape, &format!("{full}."), &mut nested);
+                    for (n, k, r, d) in nested {
+                        rows.push((n, k, r, format!("({title}) {d}")));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn type_text(prop: &Value) -> String {
+    if let Some(values) = prop.get("enum").and_then(Value::as_array) {
+        let names: Vec<String> = values
+            .iter()
+            .map(|v| format!("`{}`", v.as_str().unwrap_or("")))
+            .collect();
+        return format!("one of {}", names.join(", "));
+    }
+    let kind = prop.get("type").and_then(Value::as_str).unwrap_or("any");
+    match kind {
+        "array" => {
+            let item = prop
+                .get("items")
+                .map(type_text)
+                .unwrap_or_else(|| "any".into());
+            format!("list of {item}")
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_lists_every_argument_and_an_example() {
+        let op = crate::operation::find("bigdata_create_connector").unwrap();
+        let page = tool_markdown(op);
+        for needle in [
+            "# bigdata_create_connector",
+            "- Request: `POST /contents/v1/connectors`",
+            "- Access: write",
+            "| `type` | one of `email`, `investment_research`, `sharepoint` | yes |",
+            "| `label` | string | yes |",
+            "| `config.allowed_emails` | list of string | yes | (email) Senders",
+            "| `dry_run` | boolean | no |",
+            "datasource-mcp call bigdata_create_connector --args '{\"type\": \"email\"",
+        ] {
+            assert!(page.contains(needle), "missing {needle:?} in\n{page}");
+        }
+    }
+}
