@@ -155,7 +155,7 @@ mod tests {
             "- Access: write",
             "| `type` | one of `email`, `investment_research`, `sharepoint` | yes |",
             "| `label` | string | yes |",
-            "| `config.allowed_emails` | list of string | yes | (email) Senders",
+            "| `config.allowed_emails` | list of string | yes | (email) Allowed senders. |",
             "| `dry_run` | boolean | no |",
             "datasource-mcp call bigdata_create_connector --args '{\"type\": \"email\"",
         ] {

@@ -150,7 +150,7 @@ fn strip_null(schema: &mut Map<String, Value>) {
 fn dry_run_property() -> Value {
     json!({
         "type": "boolean",
-        "description": "Return the exact request(s) this call would send, credentials masked, without sending anything."
+        "description": "Show the request(s) without sending anything."
     })
 }
 

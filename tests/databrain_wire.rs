@@ -250,7 +250,7 @@ async fn schema_has_the_18_types_and_describes_credentials() {
         sync.description
             .as_deref()
             .unwrap()
-            .contains("id= in the datasource's URL")
+            .contains("the id= in its DataBrain page URL")
     );
 }
 

@@ -61,12 +61,12 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigdata_list_connectors",
         provider: Provider::Bigdata,
         title: "List Bigdata.com connectors",
-        description: "List Bigdata.com connectors (email inboxes, investment research feeds, SharePoint), archived ones included.",
+        description: "List Bigdata.com connectors, archived ones included.",
         method: Method::Get,
         path: "/contents/v1/connectors",
         hints: Hints::READ,
         args: ArgsSpec::of::<NoArgs>(),
-        output: Output::typed::<ConnectorList>(),
+        output: Output::PASSTHROUGH,
         flow: Flow::Single,
         example: r#"{}"#,
         reconcile: None,
@@ -76,12 +76,12 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigdata_get_connector",
         provider: Provider::Bigdata,
         title: "Get a Bigdata.com connector",
-        description: "Get one Bigdata.com connector by id, with its sync status. Secrets are never returned.",
+        description: "Get a Bigdata.com connector by id, with its sync status.",
         method: Method::Get,
         path: "/contents/v1/connectors/{connector_id}",
         hints: Hints::READ,
         args: ArgsSpec::of::<ConnectorId>(),
-        output: Output::typed::<Connector>(),
+        output: Output::PASSTHROUGH,
         flow: Flow::Single,
         example: r#"{"connector_id": "0b16da7a-5eed-4000-8000-000000000002"}"#,
         reconcile: None,
@@ -91,12 +91,12 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigdata_create_connector",
         provider: Provider::Bigdata,
         title: "Create a Bigdata.com connector",
-        description: "Create a Bigdata.com connector. email: returns an inbox address to forward mail from allowed senders to; investment_research: syncs a broker's research with broker credentials; sharepoint: needs a session_id from support@bigdata.com.",
+        description: "Create a Bigdata.com connector: email (an inbox for mail forwarded from allowed senders), investment_research (broker login) or sharepoint (session_id from support@bigdata.com).",
         method: Method::Post,
         path: "/contents/v1/connectors",
         hints: Hints::CREATE,
         args: ArgsSpec::of::<CreateConnector>(),
-        output: Output::typed::<Connector>(),
+        output: Output::PASSTHROUGH,
         flow: Flow::Single,
         example: r#"{"type": "email", "label": "Broker inbox", "config": {"allowed_emails": ["research@broker.example"]}}"#,
         reconcile: Some(RECONCILE),
@@ -106,12 +106,12 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigdata_update_connector",
         provider: Provider::Bigdata,
         title: "Update a Bigdata.com connector",
-        description: "Change a Bigdata.com connector's label, description, sharing, or an email connector's allowed senders. Reads the connector first so nothing left out is reset.",
+        description: "Change a Bigdata.com connector's label, description, sharing or (email) allowed senders; what is not given is kept.",
         method: Method::Put,
         path: "/contents/v1/connectors/{connector_id}",
         hints: Hints::UPDATE,
         args: ArgsSpec::of::<UpdateConnector>(),
-        output: Output::typed::<Connector>(),
+        output: Output::PASSTHROUGH,
         flow: Flow::ReadFirst {
             path: "/contents/v1/connectors/{connector_id}",
             query: &[],
@@ -126,7 +126,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigdata_delete_connector",
         provider: Provider::Bigdata,
         title: "Delete a Bigdata.com connector",
-        description: "Archive a Bigdata.com connector (default), or with force_delete delete it and all its ingested files permanently.",
+        description: "Archive a Bigdata.com connector, or with force_delete delete it and its files for good.",
         method: Method::Delete,
         path: "/contents/v1/connectors/{connector_id}",
         hints: Hints::DELETE,
@@ -141,7 +141,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigdata_sync_connector",
         provider: Provider::Bigdata,
         title: "Sync a Bigdata.com connector",
-        description: "Start a sync of an investment_research (needs date_limit) or sharepoint connector. Email connectors do not sync.",
+        description: "Start syncing an investment_research (needs date_limit) or sharepoint connector.",
         method: Method::Post,
         path: "/contents/v1/connectors/{connector_id}/sync",
         hints: Hints::TRIGGER,
@@ -220,16 +220,16 @@ pub enum ConnectorType {
 fn config_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "object",
-        "description": "Settings for the type: email {allowed_emails}, investment_research {user_id, user_password}, sharepoint {session_id}.",
+        "description": "Per type: email {allowed_emails}, investment_research {user_id, user_password}, sharepoint {session_id}.",
         "anyOf": [
             {"title": "email", "required": ["allowed_emails"], "additionalProperties": false, "properties": {
                 "allowed_emails": {"type": "array", "minItems": 1, "items": {"type": "string", "format": "email"},
-                    "description": "Senders whose forwarded mail is ingested."}}},
+                    "description": "Allowed senders."}}},
             {"title": "investment_research", "required": ["user_id", "user_password"], "properties": {
                 "user_id": {"type": "string", "description": "Broker login."},
                 "user_password": {"type": "string", "description": "Broker password."}}},
             {"title": "sharepoint", "required": ["session_id"], "additionalProperties": false, "properties": {
-                "session_id": {"type": "string", "description": "Session id from support@bigdata.com."}}}
+                "session_id": {"type": "string", "description": "From support@bigdata.com."}}}
         ]
     })
 }
@@ -246,7 +246,7 @@ pub struct CreateConnector {
     pub config: Map<String, Value>,
     /// What the connector is for.
     pub description: Option<String>,
-    /// Let the whole organisation read the ingested content (default false).
+    /// Share the ingested content with the organisation (default false).
     pub share_with_org: Option<bool>,
 }
 
@@ -332,7 +332,7 @@ impl ToolArgs for CreateConnector {
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailConfigUpdate {
-    /// Senders whose forwarded mail is ingested (replaces the list).
+    /// Allowed senders (replaces the list).
     pub allowed_emails: Vec<String>,
 }
 
@@ -425,7 +425,7 @@ pub struct DeleteConnector {
     /// Connector id (UUID).
     #[schemars(extend("x-mcp-header" = "Connector-Id"))]
     pub connector_id: String,
-    /// true deletes the connector and all its files permanently (cannot be undone); default false archives it.
+    /// true deletes it and all its files permanently; default false archives it.
     #[serde(default)]
     pub force_delete: bool,
 }
@@ -495,26 +495,6 @@ fn check_sync(current: Value, parts: RequestParts) -> Result<RequestParts, Inval
 }
 
 // ---- results --------------------------------------------------------------------------------
-
-/// A connector as returned (the fields an agent reads; vendors may add more).
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Connector {
-    pub connector_id: String,
-    pub label: String,
-    /// email, investment_research or sharepoint.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub archived: bool,
-    pub share_with_org: bool,
-    pub description: Option<String>,
-    pub config: Map<String, Value>,
-    pub last_sync_status: Option<String>,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct ConnectorList {
-    pub results: Vec<Connector>,
-}
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct SyncAccepted {

@@ -120,7 +120,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_list_data_sources",
         provider: Provider::BigId,
         title: "List BigID data sources",
-        description: "List the data sources configured in BigID (name, type, enabled, scanner group, …). Page with skip/limit.",
+        description: "List BigID data sources (name, type, enabled, …); page with skip/limit.",
         method: Method::Get,
         path: "/ds-connections",
         hints: Hints::READ,
@@ -135,7 +135,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_get_data_source",
         provider: Provider::BigId,
         title: "Get a BigID data source",
-        description: "Get one BigID data source by name, with all its fields (credential values are not returned).",
+        description: "Get one BigID data source by name (credential values are not returned).",
         method: Method::Get,
         path: "/ds_connections/{name}",
         hints: Hints::READ,
@@ -150,7 +150,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_create_data_source",
         provider: Provider::BigId,
         title: "Create a BigID data source",
-        description: "Create a BigID data source. Get the connector template first (bigid_get_connector_template) to learn the type's fields, and test them with bigid_test_data_source_connection.",
+        description: "Create a BigID data source. First get its type's template and test the connection.",
         method: Method::Post,
         path: "/ds_connections",
         hints: Hints::CREATE,
@@ -165,7 +165,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_update_data_source",
         provider: Provider::BigId,
         title: "Update a BigID data source",
-        description: "Change fields of a BigID data source. Reads the source and writes it back with `changes` applied, so every field not named is kept (stored credentials included).",
+        description: "Change fields of a BigID data source; every field not in changes (stored credentials too) is kept.",
         method: Method::Put,
         path: "/ds_connections/{name}",
         hints: Hints::UPDATE,
@@ -185,7 +185,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_delete_data_source",
         provider: Provider::BigId,
         title: "Delete a BigID data source",
-        description: "Delete a BigID data source by name. Its configuration is removed; export it first to keep a copy.",
+        description: "Delete a BigID data source by name. Export it first to keep a copy.",
         method: Method::Delete,
         path: "/ds_connections/{name}",
         hints: Hints::DELETE,
@@ -200,7 +200,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_test_data_source_connection",
         provider: Provider::BigId,
         title: "Test a BigID connection",
-        description: "Ask BigID to connect with a candidate configuration, without saving it. Returns success and BigID's message.",
+        description: "Test a candidate BigID data source configuration without saving it.",
         method: Method::Post,
         path: "/ds-connection-test",
         hints: Hints::PROBE,
@@ -215,7 +215,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_export_data_sources",
         provider: Provider::BigId,
         title: "Export BigID data sources",
-        description: "Export the full configuration of BigID data sources (all, or those named in ids) as JSON.",
+        description: "Export the full configuration of BigID data sources (all, or those in ids).",
         method: Method::Get,
         path: "/ds-connections/file-download/export",
         hints: Hints::READ,
@@ -230,7 +230,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_list_connector_templates",
         provider: Provider::BigId,
         title: "List BigID connector templates",
-        description: "List the connector types installed in BigID (rdb-mysql, s3-v2, snowflake, …), i.e. the values a data source's `type` can take.",
+        description: "List BigID connector types (rdb-mysql, s3-v2, snowflake, …): the values of a data source's type.",
         method: Method::Get,
         path: "/ds-connections-types",
         hints: Hints::READ,
@@ -247,7 +247,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_get_connector_template",
         provider: Provider::BigId,
         title: "Get a BigID connector template",
-        description: "Get a connector type's template: its fields (apiName, mandatory, mandatoryForTest, validation). Use it to build a data source.",
+        description: "Get a BigID connector type's template: its fields (apiName, mandatory, mandatoryForTest, validation).",
         method: Method::Get,
         path: "/ds-connections-types/template/{type}",
         hints: Hints::READ,
@@ -401,7 +401,7 @@ pub struct DsConnection {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDataSource {
-    /// The new data source: name, type and the template's fields by apiName (rdb_url, username, password, scanner_group, …).
+    /// name, type and the template's fields by apiName (rdb_url, username, password, …).
     pub ds_connection: DsConnection,
 }
 
@@ -495,7 +495,7 @@ pub struct TestDsConnection {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestConnection {
-    /// Configuration to test, not saved: type and the template's fields by apiName (mandatoryForTest ones at least).
+    /// type and the template's fields by apiName (the mandatoryForTest ones at least); not saved.
     pub ds_connection: TestDsConnection,
 }
 

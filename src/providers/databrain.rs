@@ -90,7 +90,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "databrain_list_datasources",
         provider: Provider::DataBrain,
         title: "List DataBrain datasources",
-        description: "List DataBrain datasource names; all at once, or 10 per page with page.",
+        description: "List DataBrain datasource names; all, or 10 per page.",
         method: Method::Get,
         path: "/api/v2/datasource",
         hints: Hints::READ,
@@ -105,7 +105,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "databrain_create_datasource",
         provider: Provider::DataBrain,
         title: "Create a DataBrain datasource",
-        description: "Create a DataBrain datasource. DataBrain tests the credentials and caches the schema before it answers.",
+        description: "Create a DataBrain datasource; DataBrain tests the credentials first.",
         method: Method::Post,
         path: "/api/v2/datasource",
         hints: Hints::CREATE,
@@ -120,11 +120,11 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "databrain_update_datasource",
         provider: Provider::DataBrain,
         title: "Update a DataBrain datasource",
-        description: "Replace a DataBrain datasource's credentials (found by credentials.name). Send the full credential set: what is left out is lost.",
+        description: "Replace a DataBrain datasource's credentials (found by credentials.name); send the full set.",
         method: Method::Put,
         path: "/api/v2/datasource",
         hints: Hints::REPLACE,
-        args: ArgsSpec::of::<DatasourceBody>(),
+        args: ArgsSpec::of::<UpdateDatasource>(),
         output: Output::typed::<Named>(),
         flow: Flow::Single,
         example: r#"{"datasourceType": "postgres", "credentials": {"name": "analytics-postgres", "host": "pg.example.com", "port": 5432, "username": "databrain", "password": "${secret:ANALYTICS_PG_PASSWORD}", "database": "analytics", "schema": "public"}}"#,
@@ -135,7 +135,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "databrain_delete_datasource",
         provider: Provider::DataBrain,
         title: "Delete a DataBrain datasource",
-        description: "Delete a DataBrain datasource by name, with its cached schema. Irreversible; refused while datamarts use it.",
+        description: "Delete a DataBrain datasource by name, for good; refused while datamarts use it.",
         method: Method::Delete,
         path: "/api/v2/datasource",
         hints: Hints::DELETE,
@@ -150,7 +150,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "databrain_sync_datasource",
         provider: Provider::DataBrain,
         title: "Sync a DataBrain datasource",
-        description: "Re-read a DataBrain datasource's schema. Takes its UUID, shown in DataBrain's UI (the id= in the datasource's URL), not its name.",
+        description: "Refresh a DataBrain datasource's schema. Takes its UUID (the id= in its DataBrain page URL), not its name.",
         method: Method::Post,
         path: "/api/v2/datasource/sync",
         hints: Hints::TRIGGER,
@@ -235,7 +235,7 @@ pub enum DatasourceType {
     Trino,
 }
 
-/// Connection credentials: name plus the type's fields. postgres/redshift/cockroachdb: host, port (number), username, password, database, schema, optional SSL and SSH tunnel; mssql: server, port, user, password, optional database; snowflake: host (<account>.snowflakecomputing.com), username, role, warehouse, database, schema, password or private key; bigquery: service-account JSON, project id, location; awss3: bucket, path, region, access key id, secret key; csv: name only. Exact keys: DataBrain's API reference.
+/// name plus the type's fields. postgres, redshift, cockroachdb: host, port, username, password, database, schema; mssql: server, port, user, password, database; trino: host, port, catalog, schema, username, password; snowflake: host, username, role, warehouse, database, schema, password or private key; bigquery: service-account JSON, project id, location; elasticsearch, opensearch: server_type, cloud id or server URL, username, password; firebolt: client id and secret, account, database, engine; athena: database, S3 output bucket, access key id, secret key, region; awss3: bucket, path, region, access key id, secret key; csv: name only; others: see DataBrain's docs.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 pub struct Credentials {
     /// Unique datasource name, used to refer to it.
@@ -250,25 +250,14 @@ pub struct DatasourceBody {
     /// Datasource type.
     pub datasource_type: DatasourceType,
     pub credentials: Credentials,
-    /// Multi-tenant isolation; omit for none (on update: unchanged). tenancyLevel TABLE (client mapping table: client-id column type NUMBER|STRING, schema, table, client-id column, primary key column) or DATABASE.
+    /// Optional tenant isolation: tenancyLevel DATABASE, or TABLE with the client-id column type (NUMBER|STRING), schema, mapping table, client-id column and primary key column.
     pub tenancy_settings: Option<Map<String, Value>>,
 }
 
 impl ToolArgs for DatasourceBody {
     fn validate(&self) -> Result<(), InvalidArgument> {
         check::not_blank("credentials.name", &self.credentials.name)?;
-        if let Some(level) = self
-            .tenancy_settings
-            .as_ref()
-            .and_then(|t| t.get("tenancyLevel"))
-            && !matches!(level.as_str(), Some("TABLE" | "DATABASE"))
-        {
-            return Err(InvalidArgument::new(
-                "tenancySettings.tenancyLevel",
-                "must be TABLE or DATABASE",
-            ));
-        }
-        Ok(())
+        check_tenancy(self.tenancy_settings.as_ref())
     }
 
     fn into_request(self) -> RequestParts {
@@ -281,6 +270,65 @@ impl ToolArgs for DatasourceBody {
         }
         RequestParts::new().body(body)
     }
+}
+
+/// The full credential set of an existing datasource.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+pub struct FullCredentials {
+    /// Name of the datasource to update.
+    pub name: String,
+    /// Every field, as for databrain_create_datasource: what is left out is lost.
+    #[serde(flatten)]
+    pub fields: Map<String, Value>,
+}
+
+/// The same body as a create, documented for an update (the create's long field list is
+/// not repeated in a second tool definition).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateDatasource {
+    /// Datasource type.
+    pub datasource_type: DatasourceType,
+    /// name plus every field of the type, as for databrain_create_datasource.
+    pub credentials: FullCredentials,
+    /// As for databrain_create_datasource; omitted = unchanged.
+    pub tenancy_settings: Option<Map<String, Value>>,
+}
+
+impl From<UpdateDatasource> for DatasourceBody {
+    fn from(u: UpdateDatasource) -> Self {
+        DatasourceBody {
+            datasource_type: u.datasource_type,
+            credentials: Credentials {
+                name: u.credentials.name,
+                fields: u.credentials.fields,
+            },
+            tenancy_settings: u.tenancy_settings,
+        }
+    }
+}
+
+impl ToolArgs for UpdateDatasource {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check::not_blank("credentials.name", &self.credentials.name)?;
+        check_tenancy(self.tenancy_settings.as_ref())
+    }
+
+    fn into_request(self) -> RequestParts {
+        DatasourceBody::from(self).into_request()
+    }
+}
+
+fn check_tenancy(settings: Option<&Map<String, Value>>) -> Result<(), InvalidArgument> {
+    if let Some(level) = settings.and_then(|t| t.get("tenancyLevel"))
+        && !matches!(level.as_str(), Some("TABLE" | "DATABASE"))
+    {
+        return Err(InvalidArgument::new(
+            "tenancySettings.tenancyLevel",
+            "must be TABLE or DATABASE",
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -85,7 +85,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "pdc_create_data_sources",
         provider: Provider::Pdc,
         title: "Create PDC data sources",
-        description: "Create one or more Pentaho Data Catalog data sources. Each needs resourceName and databaseType, plus its connection fields.",
+        description: "Create Pentaho Data Catalog data sources (one or more).",
         method: Method::Post,
         path: "/data-sources",
         hints: Hints::CREATE,
@@ -100,7 +100,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "pdc_get_data_source",
         provider: Provider::Pdc,
         title: "Get a PDC data source",
-        description: "Get one Pentaho Data Catalog data source (metadata and configuration) by its id.",
+        description: "Get a Pentaho Data Catalog data source by id.",
         method: Method::Get,
         path: "/data-sources/{id}",
         hints: Hints::READ,
@@ -115,7 +115,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "pdc_update_data_source",
         provider: Provider::Pdc,
         title: "Update a PDC data source",
-        description: "Change attributes of a Pentaho Data Catalog data source. Only the attributes given are sent and changed; a pattern list replaces the whole list.",
+        description: "Change attributes of a Pentaho Data Catalog data source; only those given change (lists are replaced).",
         method: Method::Patch,
         path: "/data-sources/{id}",
         hints: Hints::UPDATE,
@@ -130,7 +130,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "pdc_get_data_sources_by_ids",
         provider: Provider::Pdc,
         title: "Get PDC data sources by ids",
-        description: "Get several Pentaho Data Catalog data sources by their ids.",
+        description: "Get Pentaho Data Catalog data sources by ids.",
         method: Method::Post,
         path: "/data-sources/by-ids",
         hints: Hints::READ,
@@ -145,7 +145,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "pdc_filter_data_sources",
         provider: Provider::Pdc,
         title: "Find PDC data sources",
-        description: "Find Pentaho Data Catalog data sources by name and/or database type, with paging. Names and types take * wildcards; [\"*\"] lists all.",
+        description: "Find Pentaho Data Catalog data sources by name and/or database type (* wildcards; [\"*\"] for all), with paging.",
         method: Method::Post,
         path: "/data-sources/filter",
         hints: Hints::READ,
@@ -160,7 +160,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "pdc_get_job_status",
         provider: Provider::Pdc,
         title: "Get a PDC job's status",
-        description: "Get the status of a Pentaho Data Catalog job (e.g. a data source's lastTestConnectionId or lastIngestId); with wait, poll until it finishes.",
+        description: "Get a Pentaho Data Catalog job's status (e.g. a data source's lastTestConnectionId); with wait, poll until it ends.",
         method: Method::Get,
         path: "/jobs/{id}/status",
         hints: Hints::READ,
@@ -262,7 +262,7 @@ pub struct NewDataSource {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDataSources {
-    /// Data sources to create (one or more): resourceName, databaseType and connection fields (host, port as a string, databaseName, userName, password, region, container, path, description, …).
+    /// One or more: resourceName, databaseType and connection fields (host, port as a string, databaseName, userName, password, …).
     pub data_sources: Vec<NewDataSource>,
 }
 
