@@ -117,13 +117,15 @@ impl Engine {
         let mut secrets = CallSecrets::default();
         let result = match self.provider(op.provider) {
             Some(provider) => {
-                let run = AssertUnwindSafe(self.run(
+                // Boxed: the call's state machine is several kB, and the runtime and rmcp move
+                // the future that holds it; a box is allocated once and never copied.
+                let run = AssertUnwindSafe(Box::pin(self.run(
                     op,
                     provider,
                     Value::Object(args.unwrap_or_default()),
                     &mut secrets,
                     cx,
-                ))
+                )))
                 .catch_unwind();
                 tokio::select! {
                     biased;
@@ -138,8 +140,7 @@ impl Engine {
         };
         match result {
             Ok(mut value) => {
-                redact::redact_json(&mut value, Some(&secrets));
-                redact::sanitize_json(&mut value);
+                redact::clean_json(&mut value, Some(&secrets));
                 CallOutcome {
                     value,
                     is_error: false,
@@ -551,6 +552,35 @@ mod tests {
         assert_eq!(
             build_url("https://h", "/x", &RequestParts::new()),
             "https://h/x"
+        );
+    }
+}
+
+#[cfg(test)]
+mod future_size {
+    /// The runtime and rmcp move a call's future several times per request: the state
+    /// machine is boxed inside it, so what moves stays small.
+    #[test]
+    fn a_call_future_stays_small() {
+        let vars: std::collections::HashMap<String, String> = [
+            ("BIGID_BASE_URL", "https://b.example"),
+            ("BIGID_ACCESS_TOKEN", "t"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let engine = super::Engine::new(
+            crate::providers::configure_all(&vars).unwrap(),
+            Default::default(),
+            std::sync::Arc::new(vars),
+        );
+        let op = crate::operation::find("bigid_get_connector_template").unwrap();
+        let cx = super::CallContext::default();
+        let call = engine.call(op, None, &cx);
+        assert!(
+            std::mem::size_of_val(&call) <= 512,
+            "{} bytes",
+            std::mem::size_of_val(&call)
         );
     }
 }

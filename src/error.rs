@@ -74,8 +74,7 @@ impl ToolError {
             error.insert("field".into(), json!(e.field));
         }
         let mut envelope = json!({ "error": error });
-        redact::redact_json(&mut envelope, Some(secrets));
-        redact::sanitize_json(&mut envelope);
+        redact::clean_json(&mut envelope, Some(secrets));
         envelope
     }
 

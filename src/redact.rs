@@ -25,37 +25,69 @@ const MIN_SECRET_LEN: usize = 4;
 /// Whether a JSON key names a secret. Keys are compared lowercased with `_` and `-` removed,
 /// so `user_password`, `userPassword` and `USER-PASSWORD` are the same key.
 pub fn is_secret_key(key: &str) -> bool {
-    let k: String = key
-        .chars()
-        .filter(|c| *c != '_' && *c != '-')
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    const EXACT: &[&str] = &[
-        "pwd",
-        "pass",
-        "authorization",
-        "cookie",
-        "xapikey",
-        "credential",
+    // This runs for every key of every result: normalise into a stack buffer, no allocation.
+    let mut buf = [0u8; 64];
+    let mut len = 0;
+    for b in key.bytes() {
+        if b == b'_' || b == b'-' {
+            continue;
+        }
+        if len == buf.len() {
+            let long: Vec<u8> = key
+                .bytes()
+                .filter(|b| *b != b'_' && *b != b'-')
+                .map(|b| b.to_ascii_lowercase())
+                .collect();
+            return names_secret(&long);
+        }
+        buf[len] = b.to_ascii_lowercase();
+        len += 1;
+    }
+    names_secret(&buf[..len])
+}
+
+fn names_secret(key: &[u8]) -> bool {
+    const EXACT: &[&[u8]] = &[
+        b"pwd",
+        b"pass",
+        b"authorization",
+        b"cookie",
+        b"xapikey",
+        b"credential",
+        b"accesskey",
     ];
-    const CONTAINS: &[&str] = &[
-        "password",
-        "passwd",
-        "passphrase",
-        "secret",
-        "token",
-        "apikey",
-        "privatekey",
-        "sharedkey",
-        "serviceaccount",
-        "keyfile",
-        "credentialsjson",
-        "clientsecret",
-        "sessionid",
-        "accesskeysecret",
-        "secretaccesskey",
+    const CONTAINS: &[&[u8]] = &[
+        b"password",
+        b"passwd",
+        b"passphrase",
+        b"secret",
+        b"token",
+        b"apikey",
+        b"privatekey",
+        b"sharedkey",
+        b"serviceaccount",
+        b"keyfile",
+        b"credentialsjson",
+        b"sessionid",
     ];
-    EXACT.contains(&k.as_str()) || CONTAINS.iter().any(|c| k.contains(c))
+    // Which bytes start a pattern: a pattern is compared only where its first byte occurs,
+    // so most keys cost one table lookup per byte.
+    const STARTS: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut i = 0;
+        while i < CONTAINS.len() {
+            table[CONTAINS[i][0] as usize] = true;
+            i += 1;
+        }
+        table
+    };
+    EXACT.contains(&key)
+        || key.iter().enumerate().any(|(i, &b)| {
+            STARTS[b as usize]
+                && CONTAINS
+                    .iter()
+                    .any(|c| c[0] == b && key[i..].starts_with(c))
+        })
 }
 
 static KNOWN_SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
@@ -145,22 +177,47 @@ pub fn scrub_text<'a>(text: &'a str, call: Option<&CallSecrets>) -> Cow<'a, str>
     out
 }
 
-/// Masks secrets in a JSON value in place: by key, then by value.
-pub fn redact_json(value: &mut Value, call: Option<&CallSecrets>) {
+/// Makes a vendor's (or our own) JSON safe to return: secrets masked by key and by value, and
+/// hidden characters stripped from every string and key. One walk, the secrets lock taken
+/// once: this runs on every result.
+pub fn clean_json(value: &mut Value, call: Option<&CallSecrets>) {
+    let known = KNOWN_SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    let call_values = call.map(|c| c.values.as_slice()).unwrap_or(&[]);
+    let secrets: Vec<&str> = known
+        .iter()
+        .chain(call_values)
+        .map(String::as_str)
+        .collect();
+    clean(value, &secrets);
+}
+
+fn clean(value: &mut Value, secrets: &[&str]) {
     match value {
         Value::Object(map) => {
+            if map.keys().any(|k| has_hidden(k)) {
+                let old = std::mem::take(map);
+                for (k, v) in old {
+                    map.insert(sanitize_text(&k).into_owned(), v);
+                }
+            }
             for (k, v) in map.iter_mut() {
                 if is_secret_key(k) {
                     mask_scalars(v);
                 } else {
-                    redact_json(v, call);
+                    clean(v, secrets);
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| redact_json(v, call)),
+        Value::Array(items) => items.iter_mut().for_each(|v| clean(v, secrets)),
         Value::String(s) => {
-            if let Cow::Owned(clean) = scrub_text(s, call) {
-                *s = clean;
+            // Values first, so a secret holding an invisible character still matches.
+            for secret in secrets {
+                if s.contains(secret) {
+                    *s = s.replace(secret, MASK);
+                }
+            }
+            if has_hidden(s) {
+                *s = sanitize_text(s).into_owned();
             }
         }
         _ => {}
@@ -192,37 +249,21 @@ fn is_hidden_char(c: char) -> bool {
         | '\u{E0000}'..='\u{E007F}')
 }
 
+/// Whether `text` holds a hidden character. ASCII text (nearly all of it) is checked a byte at
+/// a time; only text with non-ASCII bytes is decoded.
+fn has_hidden(text: &str) -> bool {
+    let suspicious = text
+        .bytes()
+        .any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b >= 0x7f);
+    suspicious && text.chars().any(is_hidden_char)
+}
+
 /// Removes control and invisible characters; keeps newlines and tabs.
 pub fn sanitize_text(text: &str) -> Cow<'_, str> {
-    if text.chars().any(is_hidden_char) {
+    if has_hidden(text) {
         Cow::Owned(text.chars().filter(|c| !is_hidden_char(*c)).collect())
     } else {
         Cow::Borrowed(text)
-    }
-}
-
-/// Strips hidden characters from every string (keys too) of a vendor response.
-pub fn sanitize_json(value: &mut Value) {
-    match value {
-        Value::String(s) => {
-            if let Cow::Owned(clean) = sanitize_text(s) {
-                *s = clean;
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(sanitize_json),
-        Value::Object(map) => {
-            if map
-                .keys()
-                .any(|k| matches!(sanitize_text(k), Cow::Owned(_)))
-            {
-                let old = std::mem::take(map);
-                for (k, v) in old {
-                    map.insert(sanitize_text(&k).into_owned(), v);
-                }
-            }
-            map.values_mut().for_each(sanitize_json);
-        }
-        _ => {}
     }
 }
 
@@ -277,7 +318,7 @@ mod tests {
     fn masks_by_key_keeps_booleans() {
         let mut v = json!({"ds_connection": {"name": "db", "password": "hunter22", "port": 3306,
             "nested": {"secretKey": 12345}}, "isNewPassword": true, "owners": [{"token": "abcd"}]});
-        redact_json(&mut v, None);
+        clean_json(&mut v, None);
         assert_eq!(
             v,
             json!({"ds_connection": {"name": "db", "password": "***", "port": 3306,
@@ -291,7 +332,7 @@ mod tests {
         call.collect_from(&json!({"password": "p@ss word!"}));
         let mut v =
             json!({"message": "login failed for p@ss word! at postgres://u:p%40ss%20word%21@h/db"});
-        redact_json(&mut v, Some(&call));
+        clean_json(&mut v, Some(&call));
         assert_eq!(
             v,
             json!({"message": "login failed for *** at postgres://u:***@h/db"})
@@ -299,10 +340,19 @@ mod tests {
     }
 
     #[test]
+    fn masks_before_stripping_and_sees_through_hidden_key_characters() {
+        let mut call = CallSecrets::default();
+        call.add("ab\u{200B}cdef");
+        let mut v = json!({"note": "x ab\u{200B}cdef y", "pass\u{200B}word": "hunter22"});
+        clean_json(&mut v, Some(&call));
+        assert_eq!(v, json!({"note": "x *** y", "password": "***"}));
+    }
+
+    #[test]
     fn strips_invisible_characters() {
         let mut v =
             json!({"name": "prod\u{202E}db\u{E0041}\u{200B}", "d": "line1\nline2\tx\u{0007}"});
-        sanitize_json(&mut v);
+        clean_json(&mut v, None);
         assert_eq!(v, json!({"name": "proddb", "d": "line1\nline2\tx"}));
     }
 }

@@ -273,7 +273,8 @@ impl Upstream {
         if response.content_length().is_some_and(|n| n > limit as u64) {
             return Err(TransportError::TooLarge { limit });
         }
-        let mut bytes = Vec::new();
+        // Sized once from Content-Length (already checked against the limit).
+        let mut bytes = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
         while let Some(chunk) = response
             .chunk()
             .await
