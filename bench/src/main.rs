@@ -35,9 +35,6 @@ fn main() {
     let mut report = Report::default();
     report.line(&format!("# datasource-mcp benchmark\n\n{}\n", machine()));
 
-    // The physical limit: the same request straight to the upstream, kept alive.
-    let direct = runtime.block_on(direct_latencies(&base));
-
     let cold = cold_start(&server, &base);
     report.line("## Cold start over stdio (spawn → initialize response)\n");
     report.line(&format!(
@@ -52,10 +49,20 @@ fn main() {
     stdio.handshake();
     let list_latency = stdio.tools_list_latency(200);
     let list_json = stdio.tools_list();
+    // The physical limit is the same request straight to the upstream on a kept-alive
+    // connection. Direct and served calls alternate, so both see the same machine load.
+    let direct_client = DirectClient::new(&base);
     for _ in 0..100 {
         stdio.call(); // warm up: token, connection pool, allocator
+        runtime.block_on(direct_client.call());
     }
-    let calls: Vec<Duration> = (0..CALLS).map(|_| stdio.call()).collect();
+    let mut calls = Vec::with_capacity(CALLS);
+    let mut direct = Vec::with_capacity(CALLS);
+    for _ in 0..CALLS {
+        calls.push(stdio.call());
+        direct.push(runtime.block_on(direct_client.call()));
+    }
+    direct.sort();
     let rss_1k = stdio.rss();
     for _ in CALLS..RSS_CALLS {
         stdio.call();
@@ -74,7 +81,7 @@ fn main() {
     sorted.sort();
     report.line("## tools/call over stdio, and the same request made directly\n");
     report.line(&format!(
-        "{CALLS} calls of `bigid_get_connector_template` after 100 warm-up calls.\n"
+        "{CALLS} calls of `bigid_get_connector_template` after 100 warm-up calls, each followed by the same request made directly (so both see the same machine load).\n"
     ));
     report.line("| | p50 | p95 | p99 |\n|---|---|---|---|");
     report.line(&format!(
@@ -254,28 +261,35 @@ async fn start_upstream() -> std::net::SocketAddr {
     addr
 }
 
-async fn direct_latencies(base: &str) -> Vec<Duration> {
-    let client = reqwest::Client::builder()
-        .tcp_nodelay(true)
-        .build()
-        .unwrap();
-    let url = format!("{base}/ds-connections-types/template/rdb-mysql");
-    let mut out = Vec::with_capacity(CALLS);
-    for i in 0..CALLS + 100 {
+/// The request the server sends for the benchmarked call, made straight to the upstream.
+struct DirectClient {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl DirectClient {
+    fn new(base: &str) -> Self {
+        let client = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .build()
+            .unwrap();
+        let url = format!("{base}/ds-connections-types/template/rdb-mysql");
+        Self { client, url }
+    }
+
+    async fn call(&self) -> Duration {
         let started = Instant::now();
-        let r = client
-            .get(&url)
+        let r = self
+            .client
+            .get(&self.url)
             .header("authorization", "tok")
             .header("accept", "application/json")
             .send()
             .await
             .unwrap();
         let _ = r.bytes().await.unwrap();
-        if i >= 100 {
-            out.push(started.elapsed());
-        }
+        started.elapsed()
     }
-    out
 }
 
 // ---- stdio ------------------------------------------------------------------------------------

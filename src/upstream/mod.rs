@@ -212,15 +212,28 @@ impl Upstream {
     /// Sends a request and reads the answer (any status) within the limits; a request that
     /// changes nothing is retried per the retry policy, any other is sent exactly once.
     pub async fn send(&self, req: &HttpRequest) -> Result<HttpResponse, TransportError> {
+        // Parsed once per call, not per attempt or per error message.
+        let url = reqwest::Url::parse(&req.url).map_err(|e| TransportError::Other {
+            host: "the vendor".into(),
+            cause: format!("invalid URL: {e}"),
+        })?;
+        let host = host_of(&url);
         if !req.retry_safe {
-            return self.send_once(req).await;
+            return self.send_once(req, &url, &host).await;
         }
-        let what = format!("{} {}", req.method.as_str(), host_of(&req.url));
-        retry::with_retries(&self.settings.retry, &what, || self.send_once(req)).await
+        let what = format!("{} {host}", req.method.as_str());
+        retry::with_retries(&self.settings.retry, &what, || {
+            self.send_once(req, &url, &host)
+        })
+        .await
     }
 
-    async fn send_once(&self, req: &HttpRequest) -> Result<HttpResponse, TransportError> {
-        let host = host_of(&req.url);
+    async fn send_once(
+        &self,
+        req: &HttpRequest,
+        url: &reqwest::Url,
+        host: &str,
+    ) -> Result<HttpResponse, TransportError> {
         // Closed only if the semaphore is dropped, which cannot happen while `self` lives.
         let _permit = self.in_flight.acquire().await.ok();
         let method = match req.method {
@@ -230,7 +243,7 @@ impl Upstream {
             Method::Patch => reqwest::Method::PATCH,
             Method::Delete => reqwest::Method::DELETE,
         };
-        let mut builder = self.client().request(method, &req.url);
+        let mut builder = self.client().request(method, url.clone());
         for (name, value) in &req.headers {
             builder = builder.header(*name, value.clone());
         }
@@ -239,10 +252,7 @@ impl Upstream {
             RequestBody::Json(v) => builder.json(v),
             RequestBody::Form(fields) => builder.form(fields),
         };
-        let response = builder
-            .send()
-            .await
-            .map_err(|e| self.map_error(&host, &e))?;
+        let response = builder.send().await.map_err(|e| self.map_error(host, &e))?;
         let status = response.status().as_u16();
         let text_header = |name| {
             response
@@ -255,7 +265,7 @@ impl Upstream {
         let retry_after = text_header(header::RETRY_AFTER)
             .as_deref()
             .and_then(retry::parse_retry_after);
-        let bytes = self.read_capped(response, &host).await?;
+        let bytes = self.read_capped(response, host).await?;
         Ok(HttpResponse {
             status,
             body: parse_body(&bytes),
@@ -315,18 +325,12 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
-fn host_of(url: &str) -> String {
-    reqwest::Url::parse(url)
-        .ok()
-        .and_then(|u| {
-            u.host_str().map(|h| {
-                format!(
-                    "{h}{}",
-                    u.port().map(|p| format!(":{p}")).unwrap_or_default()
-                )
-            })
-        })
-        .unwrap_or_else(|| "the vendor".into())
+fn host_of(url: &reqwest::Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        (None, _) => "the vendor".into(),
+    }
 }
 
 fn parse_body(bytes: &[u8]) -> ResponseBody {
