@@ -8,6 +8,7 @@
 
 pub mod args;
 pub mod cli;
+pub mod doctor;
 pub mod engine;
 pub mod error;
 pub mod logging;
@@ -21,5 +22,6 @@ pub mod schema;
 pub mod secret;
 pub mod secret_refs;
 pub mod server;
+pub mod skill;
 pub mod transport;
 pub mod upstream;

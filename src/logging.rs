@@ -47,9 +47,9 @@ impl<'a> MakeWriter<'a> for RedactingStderr {
     }
 }
 
-/// `RUST_LOG`, or by default `info` for us and `warn` for the MCP library.
-pub fn filter() -> EnvFilter {
-    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rmcp=warn"))
+/// `RUST_LOG`, or else `default` (servers: `info,rmcp=warn`).
+pub fn filter(default: &str) -> EnvFilter {
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default))
 }
 
 /// rmcp logs whole requests (tool arguments, passwords included) at debug and trace: whatever
@@ -60,13 +60,14 @@ pub fn rmcp_cap() -> Targets {
         .with_target("rmcp", LevelFilter::INFO)
 }
 
-/// Installs the stderr logger and the panic hook. Call once, first thing.
-pub fn init() {
+/// Installs the stderr logger (filtered by `RUST_LOG`, else `default`) and the panic hook.
+/// Call once, first thing.
+pub fn init(default: &str) {
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(RedactingStderr)
         .with_ansi(false)
         .with_target(true)
-        .with_filter(filter().and(rmcp_cap()));
+        .with_filter(filter(default).and(rmcp_cap()));
     let _ = tracing_subscriber::registry().with(layer).try_init();
     install_panic_hook();
 }

@@ -39,8 +39,14 @@ pub fn catalog_markdown(ops: &[&OperationSpec]) -> String {
 
 /// One tool's page.
 pub fn tool_markdown(op: &OperationSpec) -> String {
+    tool_section(op, 1)
+}
+
+/// One tool's reference under a heading of `level` (1 for `#`), its parts one level below.
+pub fn tool_section(op: &OperationSpec, level: usize) -> String {
     let tool = schema::tool(op);
-    let mut out = format!("# {}\n\n{}\n\n{}\n\n", op.name, op.title, op.description);
+    let (h, sub) = ("#".repeat(level), "#".repeat(level + 1));
+    let mut out = format!("{h} {}\n\n{}\n\n{}\n\n", op.name, op.title, op.description);
     out.push_str(&format!(
         "- Provider: {} (toolset `{}`)\n- Request: `{} {}`\n- Access: {}{}\n",
         op.provider.spec().title,
@@ -57,7 +63,7 @@ pub fn tool_markdown(op: &OperationSpec) -> String {
     if op.mutates() {
         out.push_str("- Takes `dry_run: true` to show the request without sending it\n");
     }
-    out.push_str("\n## Arguments\n\n");
+    out.push_str(&format!("\n{sub} Arguments\n\n"));
     let mut rows = Vec::new();
     argument_rows(&tool.input_schema, "", &mut rows);
     if rows.is_empty() {
@@ -73,10 +79,15 @@ pub fn tool_markdown(op: &OperationSpec) -> String {
         }
     }
     out.push_str(&format!(
-        "\n## Example\n\n```sh\ndatasource-mcp call {} --args '{}'\n```\n",
-        op.name, op.example
+        "\n{sub} Example\n\n```sh\n{}\n```\n",
+        example_command(op)
     ));
     out
+}
+
+/// The example call of a tool, as a shell command.
+pub fn example_command(op: &OperationSpec) -> String {
+    format!("datasource-mcp call {} --args '{}'", op.name, op.example)
 }
 
 type Row = (String, String, bool, String);

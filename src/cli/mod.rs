@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod call;
+
 use crate::engine::Engine;
 use crate::operation;
 use crate::providers::{self, ProcessEnv, ProviderConfig};
@@ -264,6 +266,16 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8900")]
         listen: std::net::SocketAddr,
     },
+    /// Call one tool and print its result as JSON (exit 1 on an error result, 2 on bad usage).
+    Call(call::CallArgs),
+    /// Check each configured provider: reachable, credential accepted (exit 1 if any fails).
+    Doctor,
+    /// Write an Agent Skill folder (SKILL.md and a generated reference/) for the enabled tools.
+    Skill {
+        /// Directory to write the skill to.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Write one JSON file per tool definition (name, description, annotations, schemas).
     Schemas {
         /// Directory to write to.
@@ -277,7 +289,16 @@ pub enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::logging::init();
+    // A one-shot command's stderr is for its own summary; a server's for its log.
+    let one_shot = matches!(
+        cli.command,
+        Some(Command::Call(_) | Command::Doctor | Command::Skill { .. } | Command::Schemas { .. })
+    );
+    crate::logging::init(if one_shot {
+        "warn,rmcp=warn"
+    } else {
+        "info,rmcp=warn"
+    });
     let settings = match cli.upstream.settings() {
         Ok(s) => s,
         Err(e) => return fail(&e),
@@ -338,7 +359,77 @@ pub fn main() -> ExitCode {
         }),
         Some(Command::Sandbox { listen }) => run_async(run_sandbox(listen)),
         Some(Command::Schemas { out, check }) => write_schemas(&out, check),
+        Some(Command::Call(args)) => run_async_code(async move {
+            let (configs, _sandbox) = provider_configs_quiet(cli.sandbox).await?;
+            Ok(call::run(&args, configs, settings, &selection).await)
+        }),
+        Some(Command::Doctor) => run_async_code(async move {
+            let (configs, _sandbox) = provider_configs_quiet(cli.sandbox).await?;
+            Ok(run_doctor(configs, settings).await)
+        }),
+        Some(Command::Skill { out }) => write_skill(&out, &selection),
     }
+}
+
+/// Like [`provider_configs`], without the start-up help: one-shot commands say what is
+/// missing themselves.
+async fn provider_configs_quiet(
+    sandbox: bool,
+) -> anyhow::Result<(Vec<ProviderConfig>, Option<Sandbox>)> {
+    if sandbox {
+        return provider_configs(true).await;
+    }
+    let configs = providers::configure_all(&ProcessEnv).map_err(|e| {
+        eprintln!("datasource-mcp: {}", e.0);
+        Reported
+    })?;
+    Ok((configs, None))
+}
+
+async fn run_doctor(configs: Vec<ProviderConfig>, settings: UpstreamSettings) -> ExitCode {
+    let configured = configs.len();
+    let engine = Engine::new(configs, settings, Arc::new(ProcessEnv));
+    let checks = crate::doctor::check_all(&engine).await;
+    print!("{}", crate::doctor::render(&checks));
+    let failed = checks.iter().filter(|c| c.failed()).count();
+    if configured == 0 {
+        eprintln!("datasource-mcp: no provider is configured");
+        return ExitCode::from(1);
+    }
+    if failed > 0 {
+        eprintln!("datasource-mcp: {failed} of {configured} configured providers failed");
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
+/// Writes the skill for every tool of the table the selection allows (configuration does not
+/// matter: the skill is usually exported on another machine than the one it runs on).
+fn write_skill(out: &Path, selection: &Selection) -> ExitCode {
+    let ops: Vec<&'static operation::OperationSpec> =
+        operation::all().filter(|op| selection.allows(op)).collect();
+    if ops.is_empty() {
+        return fail("the selection leaves no tool to export");
+    }
+    let files = crate::skill::files(&ops, selection.read_only);
+    for (path, text) in &files {
+        let path = out.join(path);
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&path, text));
+        if let Err(e) = written {
+            return fail(&format!("{}: {e}", path.display()));
+        }
+    }
+    eprintln!(
+        "wrote the {} skill ({} tools, {} files) to {}",
+        crate::skill::NAME,
+        ops.len(),
+        files.len(),
+        out.display()
+    );
+    ExitCode::SUCCESS
 }
 
 /// An error that was already reported on stderr; exit 2 without repeating it.
@@ -410,24 +501,31 @@ pub fn setup_help() -> String {
 /// One runtime per process. stdio serves one client, so a single thread is enough and
 /// starts faster.
 fn run_async(fut: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
+    run_async_code(async { fut.await.map(|()| ExitCode::SUCCESS) })
+}
+
+/// Same, for a command that chooses its exit code.
+fn run_async_code(fut: impl Future<Output = anyhow::Result<ExitCode>>) -> ExitCode {
     block_on(tokio::runtime::Builder::new_current_thread(), fut)
 }
 
 /// HTTP serves many clients at once: a thread per core.
 fn run_multi_thread(fut: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
-    block_on(tokio::runtime::Builder::new_multi_thread(), fut)
+    block_on(tokio::runtime::Builder::new_multi_thread(), async {
+        fut.await.map(|()| ExitCode::SUCCESS)
+    })
 }
 
 fn block_on(
     mut builder: tokio::runtime::Builder,
-    fut: impl Future<Output = anyhow::Result<()>>,
+    fut: impl Future<Output = anyhow::Result<ExitCode>>,
 ) -> ExitCode {
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
     };
     match runtime.block_on(fut) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) if e.is::<Reported>() => ExitCode::from(2),
         Err(e) => fail(&e.to_string()),
     }

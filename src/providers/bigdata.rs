@@ -13,7 +13,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{ConfigError, Env, EnvVar, Provider, ProviderSpec};
+use super::{ConfigError, Env, EnvVar, Probe, Provider, ProviderSpec};
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
     ArgsSpec, Flow, Hints, Method, OperationSpec, Output, Reconcile, RequestParts,
@@ -43,6 +43,10 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     setup: "BIGDATA_API_KEY (BIGDATA_BASE_URL defaults to https://api.bigdata.com)",
     credential_hint: "check BIGDATA_API_KEY",
     code_hint: |_| None,
+    probe: Probe {
+        tool: "bigdata_list_connectors",
+        args: r#"{}"#,
+    },
     operations: OPERATIONS,
 };
 

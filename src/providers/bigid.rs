@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{ConfigError, Env, EnvVar, Provider, ProviderSpec, pair};
+use super::{ConfigError, Env, EnvVar, Probe, Provider, ProviderSpec, pair};
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
     ArgsSpec, Flow, Hints, Method, OperationSpec, Output, Reconcile, RequestParts,
@@ -64,6 +64,10 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     setup: "BIGID_BASE_URL + BIGID_USER_TOKEN (or BIGID_USERNAME + BIGID_PASSWORD, or BIGID_ACCESS_TOKEN)",
     credential_hint: "check BIGID_USER_TOKEN (or BIGID_USERNAME/BIGID_PASSWORD, or BIGID_ACCESS_TOKEN)",
     code_hint: |_| None,
+    probe: Probe {
+        tool: "bigid_list_data_sources",
+        args: r#"{"limit": 1}"#,
+    },
     operations: OPERATIONS,
 };
 

@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{ConfigError, Env, EnvVar, Provider, ProviderSpec};
+use super::{ConfigError, Env, EnvVar, Probe, Provider, ProviderSpec};
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
     ArgsSpec, Flow, Hints, Method, OperationSpec, Output, Reconcile, RequestParts,
@@ -42,6 +42,10 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     setup: "DATABRAIN_SERVICE_TOKEN (DATABRAIN_BASE_URL defaults to https://api.usedatabrain.com)",
     credential_hint: "check DATABRAIN_SERVICE_TOKEN (a service token, not a data-app API key)",
     code_hint,
+    probe: Probe {
+        tool: "databrain_list_datasources",
+        args: r#"{"page": 1}"#,
+    },
     operations: OPERATIONS,
 };
 

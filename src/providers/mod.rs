@@ -72,7 +72,16 @@ pub struct ProviderSpec {
     pub credential_hint: &'static str,
     /// A hint for a vendor error code, when the vendor documents one.
     pub code_hint: fn(code: &str) -> Option<&'static str>,
+    /// The cheap read `doctor` sends to check reachability and authentication.
+    pub probe: Probe,
     pub operations: &'static [OperationSpec],
+}
+
+/// A read-only call that proves a provider answers and accepts the credential.
+pub struct Probe {
+    pub tool: &'static str,
+    /// Its arguments, as JSON.
+    pub args: &'static str,
 }
 
 /// Where configuration comes from: the process environment, or a map (tests, the sandbox).
@@ -80,18 +89,24 @@ pub trait Env {
     fn var(&self, name: &str) -> Option<String>;
 }
 
-/// The process environment.
+/// The process environment. An empty value is unset, and so is an MCP Bundle placeholder:
+/// a desktop host passes `${user_config.KEY}` literally when the user left that setting empty.
 pub struct ProcessEnv;
 
 impl Env for ProcessEnv {
     fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.is_empty())
+        std::env::var(name).ok().filter(|v| is_set(v))
     }
+}
+
+/// Whether a variable's value counts as given (see [`ProcessEnv`]).
+pub fn is_set(value: &str) -> bool {
+    !value.is_empty() && !value.starts_with("${user_config.")
 }
 
 impl Env for HashMap<String, String> {
     fn var(&self, name: &str) -> Option<String> {
-        self.get(name).filter(|v| !v.is_empty()).cloned()
+        self.get(name).filter(|v| is_set(v)).cloned()
     }
 }
 

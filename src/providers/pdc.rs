@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{ConfigError, Env, EnvVar, Provider, ProviderSpec, pair};
+use super::{ConfigError, Env, EnvVar, Probe, Provider, ProviderSpec, pair};
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
     ArgsSpec, Flow, Hints, Method, OperationSpec, Output, PollState, Reconcile, RequestParts,
@@ -52,6 +52,10 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     setup: "PDC_BASE_URL + PDC_USERNAME + PDC_PASSWORD (or PDC_ACCESS_TOKEN)",
     credential_hint: "check PDC_USERNAME/PDC_PASSWORD (or PDC_ACCESS_TOKEN)",
     code_hint: |_| None,
+    probe: Probe {
+        tool: "pdc_filter_data_sources",
+        args: r#"{"resourceNames": ["*"], "limit": 1}"#,
+    },
     operations: OPERATIONS,
 };
 

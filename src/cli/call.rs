@@ -1,0 +1,332 @@
+//! `datasource-mcp call <tool>`: one call of any tool from a terminal, a script or an agent
+//! skill, through the engine every MCP call goes through (selection, validation, secret
+//! references, dry run, redaction). The structured result goes to stdout as JSON; an error
+//! result exits 1 with its envelope on stdout and a one-line summary on stderr.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use serde_json::{Map, Value};
+
+use crate::engine::{CallContext, Engine, ProgressSink};
+use crate::operation::{self, OperationSpec};
+use crate::providers::{ProcessEnv, ProviderConfig};
+use crate::schema;
+use crate::server::Selection;
+use crate::upstream::UpstreamSettings;
+
+/// Exit code of an error result (the tool ran and failed).
+pub const EXIT_TOOL_ERROR: u8 = 1;
+/// Exit code of a command that could not run the tool (usage, configuration).
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(clap::Args, Debug)]
+pub struct CallArgs {
+    /// The tool, e.g. bigid_list_data_sources (`datasource-mcp tools` lists them).
+    pub tool: String,
+    /// The arguments as one JSON object.
+    #[arg(long, value_name = "JSON")]
+    pub args: Option<String>,
+    /// Arguments as key=value; a dotted key nests (ds_connection.name=Orders). A value is
+    /// JSON where the argument is not a string (limit=5, enabled=true, ids='["a"]').
+    /// Given after --args, they override it.
+    #[arg(value_name = "KEY=VALUE")]
+    pub pairs: Vec<String>,
+}
+
+/// The tool named on the command line, if the configuration offers it; otherwise why not.
+pub fn resolve_tool(
+    name: &str,
+    configs: &[ProviderConfig],
+    selection: &Selection,
+) -> Result<&'static OperationSpec, String> {
+    let op = operation::find(name)
+        .ok_or_else(|| format!("unknown tool `{name}` (`datasource-mcp tools` lists them)"))?;
+    if !configs.iter().any(|c| c.provider == op.provider) {
+        let spec = op.provider.spec();
+        return Err(format!(
+            "{name}: {} is not configured; set {} (or add --sandbox to try it on simulated vendors)",
+            spec.title, spec.setup
+        ));
+    }
+    if !selection.allows(op) {
+        let why = if selection.read_only && !op.hints.read_only {
+            "read-only mode (--read-only / DATASOURCE_MCP_READ_ONLY) offers only tools that change nothing"
+        } else {
+            "it is left out by --toolsets / --tools"
+        };
+        return Err(format!("{name} is not offered: {why}"));
+    }
+    Ok(op)
+}
+
+/// The call's arguments: `--args` JSON, then each `key=value` set over it. Values are typed by
+/// the tool's input schema, so `name=123` stays a string where a string is expected.
+pub fn arguments(
+    op: &OperationSpec,
+    json: Option<&str>,
+    pairs: &[String],
+) -> Result<Map<String, Value>, String> {
+    let mut args = match json {
+        None => Map::new(),
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => return Err("--args: must be a JSON object, e.g. '{\"limit\": 5}'".into()),
+            Err(e) => return Err(format!("--args: not valid JSON: {e}")),
+        },
+    };
+    if pairs.is_empty() {
+        return Ok(args);
+    }
+    let input_schema = Value::Object((*schema::tool(op).input_schema).clone());
+    for pair in pairs {
+        let Some((key, raw)) = pair.split_once('=') else {
+            return Err(format!("`{pair}`: write arguments as key=value"));
+        };
+        let path: Vec<&str> = key.split('.').collect();
+        if path.iter().any(|segment| segment.is_empty()) {
+            return Err(format!("`{pair}`: empty name in `{key}`"));
+        }
+        let value = if wants_string(property_schema(&input_schema, &path)) {
+            Value::String(raw.to_string())
+        } else {
+            serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()))
+        };
+        set_path(&mut args, &path, value).map_err(|at| {
+            format!("`{pair}`: `{at}` is already given a value that is not an object")
+        })?;
+    }
+    Ok(args)
+}
+
+/// The schema of the argument at `path`, looking into nested objects and their variants.
+fn property_schema<'a>(schema: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    let (first, rest) = path.split_first()?;
+    let candidates = std::iter::once(schema).chain(
+        schema
+            .get("anyOf")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten(),
+    );
+    for candidate in candidates {
+        if let Some(prop) = candidate.get("properties").and_then(|p| p.get(*first)) {
+            return if rest.is_empty() {
+                Some(prop)
+            } else {
+                property_schema(prop, rest)
+            };
+        }
+    }
+    None
+}
+
+/// Whether a value given for this schema is text as written.
+fn wants_string(schema: Option<&Value>) -> bool {
+    let Some(schema) = schema else { return false };
+    match schema.get("type") {
+        Some(Value::String(t)) => t == "string",
+        Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
+        _ => schema
+            .get("enum")
+            .and_then(Value::as_array)
+            .is_some_and(|values| values.iter().all(Value::is_string)),
+    }
+}
+
+/// Sets `path` in `args`, creating objects on the way. `Err` names the part of the path that
+/// already holds something else.
+fn set_path(args: &mut Map<String, Value>, path: &[&str], value: Value) -> Result<(), String> {
+    let mut map = args;
+    for (i, segment) in path.iter().enumerate() {
+        if i + 1 == path.len() {
+            map.insert(segment.to_string(), value);
+            return Ok(());
+        }
+        let entry = map
+            .entry(segment.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        map = entry.as_object_mut().ok_or_else(|| path[..=i].join("."))?;
+    }
+    Ok(())
+}
+
+/// Progress of a long call, on stderr (stdout carries only the result), when a person watches.
+struct StderrProgress;
+
+impl ProgressSink for StderrProgress {
+    fn report(&self, progress: f64, total: Option<f64>, message: String) -> BoxFuture<'_, ()> {
+        let line = match total {
+            Some(total) => format!("datasource-mcp: [{progress}/{total}] {message}"),
+            None => format!("datasource-mcp: {message}"),
+        };
+        eprintln!("{line}");
+        Box::pin(async {})
+    }
+}
+
+/// The one-line stderr summary of an error envelope (already redacted).
+pub fn error_summary(tool: &str, envelope: &Value) -> String {
+    let error = &envelope["error"];
+    let text = |key: &str| error.get(key).and_then(Value::as_str);
+    let mut line = format!("datasource-mcp: {tool} failed");
+    if let Some(code) = text("code") {
+        line.push_str(&format!(": {code}"));
+    }
+    if let Some(status) = error.get("status").and_then(Value::as_u64) {
+        line.push_str(&format!(" (HTTP {status})"));
+    }
+    if let Some(message) = text("message") {
+        line.push_str(&format!(": {message}"));
+    }
+    if let Some(hint) = text("hint") {
+        line.push_str(&format!(" — {hint}"));
+    }
+    line.replace(['\n', '\r'], " ")
+}
+
+/// Runs the call and prints its result. `configs` are the providers to use (from the
+/// environment or a sandbox).
+pub async fn run(
+    call: &CallArgs,
+    configs: Vec<ProviderConfig>,
+    settings: UpstreamSettings,
+    selection: &Selection,
+) -> ExitCode {
+    let usage = |message: String| {
+        eprintln!("datasource-mcp: {message}");
+        ExitCode::from(EXIT_USAGE)
+    };
+    let op = match resolve_tool(&call.tool, &configs, selection) {
+        Ok(op) => op,
+        Err(e) => return usage(e),
+    };
+    let args = match arguments(op, call.args.as_deref(), &call.pairs) {
+        Ok(a) => a,
+        Err(e) => return usage(format!("{}: {e}", op.name)),
+    };
+    let engine = Engine::new(configs, settings, Arc::new(ProcessEnv));
+    // Progress is for a person watching; a script reading stderr gets only the summary.
+    let watched = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let cx = CallContext {
+        progress: watched.then(|| Arc::new(StderrProgress) as Arc<dyn ProgressSink>),
+        ..CallContext::default()
+    };
+    // Ctrl-C cancels the call (its vendor request is dropped) and reports it as cancelled.
+    let cancel = cx.cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.cancel();
+        }
+    });
+    let outcome = engine.call(op, Some(args), &cx).await;
+    let text = serde_json::to_string_pretty(&outcome.value).unwrap_or_default();
+    println!("{text}");
+    if outcome.is_error {
+        eprintln!("{}", error_summary(op.name, &outcome.value));
+        return ExitCode::from(EXIT_TOOL_ERROR);
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn op(name: &str) -> &'static OperationSpec {
+        operation::find(name).unwrap()
+    }
+
+    fn pairs(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn pairs_are_typed_by_the_schema_and_nest_by_dots() {
+        let args = arguments(
+            op("bigid_create_data_source"),
+            None,
+            &pairs(&[
+                "ds_connection.name=123",
+                "ds_connection.type=rdb-mysql",
+                "ds_connection.enabled=yes",
+                "dry_run=true",
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            Value::Object(args),
+            json!({
+                "ds_connection": {"name": "123", "type": "rdb-mysql", "enabled": "yes"},
+                "dry_run": true
+            })
+        );
+    }
+
+    #[test]
+    fn numbers_and_lists_are_json_where_the_schema_says_so() {
+        let args = arguments(
+            op("bigid_list_data_sources"),
+            None,
+            &pairs(&["limit=5", "skip=0"]),
+        )
+        .unwrap();
+        assert_eq!(Value::Object(args), json!({"limit": 5, "skip": 0}));
+        let args = arguments(
+            op("pdc_get_data_sources_by_ids"),
+            None,
+            &pairs(&[r#"ids=["a","b"]"#]),
+        )
+        .unwrap();
+        assert_eq!(Value::Object(args), json!({"ids": ["a", "b"]}));
+    }
+
+    #[test]
+    fn pairs_override_the_json_object() {
+        let args = arguments(
+            op("bigid_list_data_sources"),
+            Some(r#"{"limit": 5, "skip": 10}"#),
+            &pairs(&["limit=7"]),
+        )
+        .unwrap();
+        assert_eq!(Value::Object(args), json!({"limit": 7, "skip": 10}));
+    }
+
+    #[test]
+    fn bad_input_is_named() {
+        let o = op("bigid_list_data_sources");
+        assert_eq!(
+            arguments(o, Some("[1]"), &[]).unwrap_err(),
+            "--args: must be a JSON object, e.g. '{\"limit\": 5}'"
+        );
+        assert!(
+            arguments(o, Some("{"), &[])
+                .unwrap_err()
+                .starts_with("--args: not valid JSON: ")
+        );
+        assert_eq!(
+            arguments(o, None, &pairs(&["limit"])).unwrap_err(),
+            "`limit`: write arguments as key=value"
+        );
+        assert_eq!(
+            arguments(o, None, &pairs(&["a..b=1"])).unwrap_err(),
+            "`a..b=1`: empty name in `a..b`"
+        );
+        assert_eq!(
+            arguments(o, None, &pairs(&["limit=5", "limit.x=1"])).unwrap_err(),
+            "`limit.x=1`: `limit` is already given a value that is not an object"
+        );
+    }
+
+    #[test]
+    fn the_summary_is_one_line() {
+        let envelope = json!({"error": {"provider": "bigid", "status": 404, "code": "NOT_FOUND",
+            "message": "no data source\nnamed x", "hint": "list them first"}});
+        assert_eq!(
+            error_summary("bigid_get_data_source", &envelope),
+            "datasource-mcp: bigid_get_data_source failed: NOT_FOUND (HTTP 404): no data source named x — list them first"
+        );
+    }
+}
