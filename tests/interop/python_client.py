@@ -1,0 +1,183 @@
+"""Interop test: the official MCP Python SDK (PyPI `mcp`) drives datasource-mcp over stdio.
+
+Usage: python python_client.py path/to/datasource-mcp
+
+For each connection mode of `mcp.Client` ("auto": server/discover first, the 2026-07-28 era;
+"legacy": the initialize handshake) it starts `datasource-mcp --sandbox`, then checks exact
+facts against the sandbox's seeded state. Every mismatch is reported; exit 1 if there is any.
+"""
+
+import asyncio
+import importlib.metadata
+import subprocess
+import sys
+
+from mcp import Client, StdioServerParameters
+
+# What each mode must negotiate, and which handshake result it must leave set.
+MODES = {
+    "auto": ("2026-07-28", "discover_result"),
+    "legacy": ("2025-11-25", "initialize_result"),
+}
+EXPECTED_TOOL_COUNT = 26
+EXPECTED_PROMPTS = {"onboard_data_source", "audit_data_sources"}
+# The sandbox's seeded BigID data sources, in list order.
+SEEDED_BIGID = [
+    "Orders MySQL",
+    "Customer Data Lake",
+    "Finance Snowflake",
+    "HR SharePoint",
+    "Legacy CRM (EU): archive",
+]
+TEMPLATES = [
+    {"category": "RDB", "displayName": "MySQL", "type": "rdb-mysql"},
+    {"category": "Cloud storage", "displayName": "Amazon S3", "type": "s3-v2"},
+    {"category": "Data warehouse", "displayName": "Snowflake", "type": "snowflake"},
+    {"category": "Collaboration", "displayName": "SharePoint Online", "type": "sharepoint-online"},
+]
+
+
+def expected_tool_names(binary):
+    """The tool names the binary itself prints (`--sandbox tools`), so this test cannot drift."""
+    out = subprocess.run(
+        [binary, "--sandbox", "tools"], check=True, capture_output=True, text=True
+    ).stdout
+    lines = [line.split()[0] for line in out.splitlines() if line.strip()]
+    if not lines or lines[0] != "TOOL":
+        sys.exit(f"unexpected `{binary} --sandbox tools` output:\n{out}")
+    return set(lines[1:])
+
+
+class Checker:
+    """Collects mismatches instead of stopping at the first, so one run shows them all."""
+
+    def __init__(self, mode):
+        self.mode, self.failures, self.checks, self.version = mode, [], 0, None
+
+    def eq(self, what, got, want):
+        self.checks += 1
+        if got != want:
+            self.failures.append(f"[{self.mode}] {what}:\n    got:  {got!r}\n    want: {want!r}")
+
+    def true(self, what, cond, detail=""):
+        self.checks += 1
+        if not cond:
+            self.failures.append(f"[{self.mode}] {what} {detail}".rstrip())
+
+
+async def list_bigid_names(client):
+    res = await client.call_tool("bigid_list_data_sources", {})
+    conns = (res.structured_content or {}).get("data", {}).get("ds_connections", [])
+    return res.is_error, [c.get("name") for c in conns]
+
+
+async def run_mode(binary, mode, tool_names):
+    c = Checker(mode)
+    want_version, handshake = MODES[mode]
+    params = StdioServerParameters(command=binary, args=["--sandbox"], env={"RUST_LOG": "warn"})
+    async with Client(params, mode=mode) as client:
+        session = client.session
+        c.version = client.protocol_version
+        c.eq("negotiated protocol version", client.protocol_version, want_version)
+        c.true(f"{handshake} is set", getattr(session, handshake) is not None)
+        c.eq("server name", client.server_info and client.server_info.name, "datasource-mcp")
+
+        # tools/list, every page.
+        tools, cursor = [], None
+        while True:
+            page = await client.list_tools(cursor=cursor)
+            tools += page.tools
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        c.eq("tool count", len(tools), EXPECTED_TOOL_COUNT)
+        c.eq("tool names (vs `datasource-mcp --sandbox tools`)", {t.name for t in tools}, tool_names)
+
+        # A read with a fixed answer.
+        res = await client.call_tool("bigid_list_connector_templates", {})
+        c.eq("bigid_list_connector_templates is_error", res.is_error, False)
+        c.eq("bigid_list_connector_templates result", res.structured_content,
+             {"data": TEMPLATES, "status": "success", "statusCode": 200})
+
+        # A get of a seeded data source; secrets come back masked.
+        res = await client.call_tool("bigid_get_data_source", {"name": "Orders MySQL"})
+        c.eq("bigid_get_data_source is_error", res.is_error, False)
+        c.eq("bigid_get_data_source result", res.structured_content, {"ds_connection": {
+            "_id": "000b161d0000000000000001", "enabled": "yes", "name": "Orders MySQL",
+            "password": "***", "rdb_name": "orders", "rdb_url": "mysql.orders.acme.example:3306",
+            "scanner_group": "default", "security_tier": "2", "type": "rdb-mysql",
+            "username": "bigid_scan"}})
+
+        # A dry-run write returns the planned request and changes nothing.
+        is_error, before = await list_bigid_names(client)
+        c.eq("bigid_list_data_sources is_error", is_error, False)
+        c.eq("seeded BigID data sources", before, SEEDED_BIGID)
+        res = await client.call_tool("bigid_create_data_source", {"dry_run": True, "ds_connection": {
+            "name": "Interop Test", "type": "rdb-mysql", "rdb_url": "db.example:3306",
+            "username": "u", "password": "p"}})
+        c.eq("dry run is_error", res.is_error, False)
+        sc = res.structured_content or {}
+        reqs = sc.get("requests") or [{}]
+        c.eq("dry run flags", (sc.get("dry_run"), sc.get("note"), len(reqs)),
+             (True, "Nothing was sent.", 1))
+        c.eq("dry run method", reqs[0].get("method"), "POST")
+        # The sandbox listens on a random port: check the path only.
+        url = reqs[0].get("url", "")
+        c.true("dry run url ends with /bigid/api/v1/ds_connections",
+               url.startswith("http://127.0.0.1:") and url.endswith("/bigid/api/v1/ds_connections"),
+               f"(got {url!r})")
+        c.eq("dry run body (password masked)", reqs[0].get("body"), {"ds_connection": {
+            "name": "Interop Test", "password": "***", "rdb_url": "db.example:3306",
+            "type": "rdb-mysql", "username": "u"}})
+        c.eq("dry run authorization header masked",
+             reqs[0].get("headers", {}).get("authorization"), "***")
+        _, after = await list_bigid_names(client)
+        c.eq("BigID data sources after the dry run", after, SEEDED_BIGID)
+
+        # Invalid argument: an error result whose structured content names the field.
+        res = await client.call_tool("bigid_list_data_sources", {"limit": 0})
+        c.eq("invalid argument is_error", res.is_error, True)
+        err = (res.structured_content or {}).get("error", {})
+        c.eq("invalid argument error", (err.get("code"), err.get("field"), err.get("message")),
+             ("INVALID_ARGUMENT", "limit", "`limit`: must be between 1 and 10000"))
+
+        prompts = await client.list_prompts()
+        names = {p.name for p in prompts.prompts}
+        c.true("prompts/list includes onboard_data_source and audit_data_sources",
+               EXPECTED_PROMPTS <= names, f"(got {sorted(names)})")
+    return c, len(tools), len(names)
+
+
+def leaves(e):
+    """The innermost exceptions of (possibly nested) exception groups."""
+    subs = getattr(e, "exceptions", None)
+    return [leaf for sub in subs for leaf in leaves(sub)] if subs else [e]
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: python_client.py path/to/datasource-mcp")
+    binary = sys.argv[1]
+    sdk = importlib.metadata.version("mcp")
+    tool_names = expected_tool_names(binary)
+    failed = False
+    for mode in MODES:
+        try:
+            c, ntools, nprompts = asyncio.run(run_mode(binary, mode, tool_names))
+        except Exception as e:  # a transport or protocol failure, often inside an ExceptionGroup
+            for leaf in leaves(e):
+                print(f"FAIL python-sdk mcp {sdk}, mode {mode}: {type(leaf).__name__}: {leaf}",
+                      file=sys.stderr)
+            failed = True
+            continue
+        for f in c.failures:
+            print(f"FAIL {f}", file=sys.stderr)
+        failed |= bool(c.failures)
+        status = "FAILED" if c.failures else "ok"
+        print(f"python-sdk mcp {sdk}, mode {mode}: protocol {c.version}, {ntools} tools, "
+              f"{nprompts} prompts, {c.checks} checks, {len(c.failures)} failed: {status}")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
