@@ -500,9 +500,10 @@ fn check_sync(current: Value, parts: RequestParts) -> Result<RequestParts, Inval
 
 // ---- results --------------------------------------------------------------------------------
 
+/// Also echoes `date_limit` when one was given; left out of the schema, since the vendor may
+/// send it as null and a `["string", "null"]` union is not portable across clients.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct SyncAccepted {
     pub connector_id: String,
     pub status: String,
-    pub date_limit: Option<String>,
 }
