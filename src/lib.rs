@@ -7,6 +7,7 @@
 //! ([`upstream`]); [`redact`] masks secrets on every output path.
 
 pub mod args;
+pub mod bundle;
 pub mod cli;
 pub mod doctor;
 pub mod engine;

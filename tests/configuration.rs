@@ -75,6 +75,22 @@ fn cloud_vendors_default_their_base_url() {
     assert_eq!(base(Provider::DataBrain), "https://api.usedatabrain.com");
 }
 
+/// A desktop host passes an MCP Bundle setting the user left empty as the literal
+/// `${user_config.KEY}`: that is unset, not a base URL or a credential.
+#[test]
+fn bundle_placeholders_of_empty_settings_are_unset() {
+    let configs = providers::configure_all(&env(&[
+        ("BIGID_BASE_URL", "${user_config.bigid_base_url}"),
+        ("BIGID_USER_TOKEN", "${user_config.bigid_user_token}"),
+        ("BIGDATA_BASE_URL", "${user_config.bigdata_base_url}"),
+        ("BIGDATA_API_KEY", "k"),
+    ]))
+    .unwrap();
+    assert_eq!(configs.len(), 1);
+    assert_eq!(configs[0].provider, Provider::Bigdata);
+    assert_eq!(configs[0].base_url, "https://api.bigdata.com");
+}
+
 #[test]
 fn half_configured_providers_name_the_missing_variable() {
     let cases: &[(&[(&str, &str)], &str)] = &[

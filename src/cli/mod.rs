@@ -276,6 +276,12 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Write the MCP Bundle manifest (one setting per provider variable, credentials sensitive).
+    Manifest {
+        /// File to write.
+        #[arg(long, default_value = "deploy/mcpb/manifest.json")]
+        out: PathBuf,
+    },
     /// Write one JSON file per tool definition (name, description, annotations, schemas).
     Schemas {
         /// Directory to write to.
@@ -292,7 +298,13 @@ pub fn main() -> ExitCode {
     // A one-shot command's stderr is for its own summary; a server's for its log.
     let one_shot = matches!(
         cli.command,
-        Some(Command::Call(_) | Command::Doctor | Command::Skill { .. } | Command::Schemas { .. })
+        Some(
+            Command::Call(_)
+                | Command::Doctor
+                | Command::Skill { .. }
+                | Command::Schemas { .. }
+                | Command::Manifest { .. }
+        )
     );
     crate::logging::init(if one_shot {
         "warn,rmcp=warn"
@@ -368,6 +380,12 @@ pub fn main() -> ExitCode {
             Ok(run_doctor(configs, settings).await)
         }),
         Some(Command::Skill { out }) => write_skill(&out, &selection),
+        Some(Command::Manifest { out }) => {
+            match std::fs::write(&out, crate::bundle::manifest_text()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&format!("{}: {e}", out.display())),
+            }
+        }
     }
 }
 
