@@ -37,14 +37,8 @@ pub fn files(ops: &[&'static OperationSpec], read_only: bool) -> Vec<(PathBuf, S
     files
 }
 
-fn providers_of(ops: &[&OperationSpec]) -> Vec<Provider> {
-    let mut out = Vec::new();
-    for op in ops {
-        if !out.contains(&op.provider) {
-            out.push(op.provider);
-        }
-    }
-    out
+fn providers_of(ops: &[&'static OperationSpec]) -> Vec<Provider> {
+    crate::prompts::Tools(ops).providers()
 }
 
 fn skill_md(ops: &[&'static OperationSpec], read_only: bool) -> String {
