@@ -320,8 +320,10 @@ impl Engine {
             if let Some(sink) = progress
                 && value > reported
             {
-                sink.report(value, total, format!("job {}", now.status))
-                    .await;
+                // Vendor text, on its way to the client like a result: masked and stripped.
+                let status = redact::scrub_text(&now.status, None);
+                let status = redact::sanitize_text(&status);
+                sink.report(value, total, format!("job {status}")).await;
                 reported = value;
             }
             if now.finished {

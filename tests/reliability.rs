@@ -648,6 +648,62 @@ async fn waiting_for_a_pdc_job_reports_its_percent() {
     );
 }
 
+/// A job status is vendor text: in a progress message, known secrets are masked and hidden
+/// characters stripped, as in results.
+#[tokio::test]
+async fn job_status_in_progress_is_masked_and_stripped() {
+    let fake = FakeUpstream::start().await;
+    fake.once(
+        "GET",
+        "/pdc/jobs/j9/status",
+        Reply::json(
+            200,
+            json!({"data": {"status": format!("RUNNING\u{202e}-{SENTINEL}"), "progress": 50}}),
+        ),
+    );
+    fake.on(
+        "GET",
+        "/pdc/jobs/j9/status",
+        Reply::json(
+            200,
+            json!({"data": {"status": "COMPLETED", "progress": 100}}),
+        ),
+    );
+    let vars = env(&[
+        ("PDC_BASE_URL", &fake.url("/pdc")),
+        ("PDC_ACCESS_TOKEN", SENTINEL),
+    ]);
+    let (client, recorder) = progress_client(&vars, fast_settings()).await;
+    let request = ClientRequest::CallToolRequest(Request::new(
+        CallToolRequestParams::new("pdc_get_job_status").with_arguments(
+            json!({"id": "j9", "wait": true})
+                .as_object()
+                .unwrap()
+                .clone(),
+        ),
+    ));
+    let handle = client
+        .send_cancellable_request(request, PeerRequestOptions::no_options())
+        .await
+        .unwrap();
+    let _ = handle.await_response().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let messages: Vec<Option<String>> = recorder
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|p| p.message.clone())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            Some("job RUNNING-***".to_string()),
+            Some("job COMPLETED".to_string())
+        ]
+    );
+}
+
 #[tokio::test]
 async fn a_job_that_outlasts_the_wait_is_reported_still_running() {
     let sb = Sandbox::start(([127, 0, 0, 1], 0).into()).await.unwrap();
