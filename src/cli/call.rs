@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::engine::{CallContext, Engine, ProgressSink};
 use crate::operation::{self, OperationSpec};
 use crate::providers::{ProcessEnv, ProviderConfig};
+use crate::redact;
 use crate::schema;
 use crate::server::Selection;
 use crate::upstream::UpstreamSettings;
@@ -79,43 +80,43 @@ pub fn arguments(
     if pairs.is_empty() {
         return Ok(args);
     }
-    let input_schema = Value::Object((*schema::tool(op).input_schema).clone());
+    let tool = schema::tool(op);
     for pair in pairs {
         let Some((key, raw)) = pair.split_once('=') else {
             return Err(format!("`{pair}`: write arguments as key=value"));
         };
+        // An error repeats the pair, but never a value given under a secret-like key.
+        let shown = match key.rsplit('.').next() {
+            Some(last) if redact::is_secret_key(last) => format!("{key}=***"),
+            _ => pair.clone(),
+        };
         let path: Vec<&str> = key.split('.').collect();
         if path.iter().any(|segment| segment.is_empty()) {
-            return Err(format!("`{pair}`: empty name in `{key}`"));
+            return Err(format!("`{shown}`: empty name in `{key}`"));
         }
-        let value = if wants_string(property_schema(&input_schema, &path)) {
+        let value = if wants_string(property_schema(&tool.input_schema, &path)) {
             Value::String(raw.to_string())
         } else {
             serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()))
         };
         set_path(&mut args, &path, value).map_err(|at| {
-            format!("`{pair}`: `{at}` is already given a value that is not an object")
+            format!("`{shown}`: `{at}` is already given a value that is not an object")
         })?;
     }
     Ok(args)
 }
 
 /// The schema of the argument at `path`, looking into nested objects and their variants.
-fn property_schema<'a>(schema: &'a Value, path: &[&str]) -> Option<&'a Value> {
+fn property_schema<'a>(schema: &'a Map<String, Value>, path: &[&str]) -> Option<&'a Value> {
     let (first, rest) = path.split_first()?;
-    let candidates = std::iter::once(schema).chain(
-        schema
-            .get("anyOf")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten(),
-    );
+    let variants = schema.get("anyOf").and_then(Value::as_array).into_iter();
+    let candidates = std::iter::once(schema).chain(variants.flatten().filter_map(Value::as_object));
     for candidate in candidates {
         if let Some(prop) = candidate.get("properties").and_then(|p| p.get(*first)) {
-            return if rest.is_empty() {
-                Some(prop)
-            } else {
-                property_schema(prop, rest)
+            return match (rest.is_empty(), prop.as_object()) {
+                (true, _) => Some(prop),
+                (false, Some(nested)) => property_schema(nested, rest),
+                (false, None) => None,
             };
         }
     }
@@ -317,6 +318,29 @@ mod tests {
         assert_eq!(
             arguments(o, None, &pairs(&["limit=5", "limit.x=1"])).unwrap_err(),
             "`limit.x=1`: `limit` is already given a value that is not an object"
+        );
+    }
+
+    #[test]
+    fn errors_never_repeat_a_value_given_under_a_secret_key() {
+        let o = op("bigid_create_data_source");
+        assert_eq!(
+            arguments(
+                o,
+                None,
+                &pairs(&["ds_connection..password=hunter2-S3NT1NEL"])
+            )
+            .unwrap_err(),
+            "`ds_connection..password=***`: empty name in `ds_connection..password`"
+        );
+        assert_eq!(
+            arguments(
+                o,
+                None,
+                &pairs(&["ds_connection=1", "ds_connection.password=hunter2-S3NT1NEL"])
+            )
+            .unwrap_err(),
+            "`ds_connection.password=***`: `ds_connection` is already given a value that is not an object"
         );
     }
 

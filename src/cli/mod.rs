@@ -335,7 +335,7 @@ pub fn main() -> ExitCode {
                 );
             }
             run_multi_thread(async move {
-                let (configs, sandbox) = provider_configs(cli.sandbox).await?;
+                let (configs, sandbox) = provider_configs(cli.sandbox, true).await?;
                 let server = build_server(configs, settings, &selection);
                 let tools = server.catalog().operations().len();
                 if let Some(sb) = &sandbox {
@@ -358,13 +358,13 @@ pub fn main() -> ExitCode {
             })
         }
         None | Some(Command::Serve) => run_async(async move {
-            let (configs, sandbox) = provider_configs(cli.sandbox).await?;
+            let (configs, sandbox) = provider_configs(cli.sandbox, true).await?;
             let engine = Arc::new(Engine::new(configs, settings, Arc::new(ProcessEnv)));
             let server = DataSourceServer::for_session(engine, &selection);
             serve_stdio(server, max_line, sandbox).await
         }),
         Some(Command::Tools) => run_async(async move {
-            let (configs, _sandbox) = provider_configs(cli.sandbox).await?;
+            let (configs, _sandbox) = provider_configs(cli.sandbox, true).await?;
             let server = build_server(configs, settings, &selection);
             print_tools(&server);
             Ok(())
@@ -372,11 +372,11 @@ pub fn main() -> ExitCode {
         Some(Command::Sandbox { listen }) => run_async(run_sandbox(listen)),
         Some(Command::Schemas { out, check }) => write_schemas(&out, check),
         Some(Command::Call(args)) => run_async_code(async move {
-            let (configs, _sandbox) = provider_configs_quiet(cli.sandbox).await?;
+            let (configs, _sandbox) = provider_configs(cli.sandbox, false).await?;
             Ok(call::run(&args, configs, settings, &selection).await)
         }),
         Some(Command::Doctor) => run_async_code(async move {
-            let (configs, _sandbox) = provider_configs_quiet(cli.sandbox).await?;
+            let (configs, _sandbox) = provider_configs(cli.sandbox, false).await?;
             Ok(run_doctor(configs, settings).await)
         }),
         Some(Command::Skill { out }) => write_skill(&out, &selection),
@@ -387,21 +387,6 @@ pub fn main() -> ExitCode {
             }
         }
     }
-}
-
-/// Like [`provider_configs`], without the start-up help: one-shot commands say what is
-/// missing themselves.
-async fn provider_configs_quiet(
-    sandbox: bool,
-) -> anyhow::Result<(Vec<ProviderConfig>, Option<Sandbox>)> {
-    if sandbox {
-        return provider_configs(true).await;
-    }
-    let configs = providers::configure_all(&ProcessEnv).map_err(|e| {
-        eprintln!("datasource-mcp: {}", e.0);
-        Reported
-    })?;
-    Ok((configs, None))
 }
 
 async fn run_doctor(configs: Vec<ProviderConfig>, settings: UpstreamSettings) -> ExitCode {
@@ -456,8 +441,12 @@ fn write_skill(out: &Path, selection: &Selection) -> ExitCode {
 struct Reported;
 
 /// The providers to serve: from the environment, or every simulated one of a sandbox started
-/// here (the sandbox lives as long as the returned handle).
-async fn provider_configs(sandbox: bool) -> anyhow::Result<(Vec<ProviderConfig>, Option<Sandbox>)> {
+/// here (the sandbox lives as long as the returned handle). `setup_help`: say on stderr what to
+/// set when nothing is configured (servers; one-shot commands say it themselves).
+async fn provider_configs(
+    sandbox: bool,
+    setup_help: bool,
+) -> anyhow::Result<(Vec<ProviderConfig>, Option<Sandbox>)> {
     if sandbox {
         let sb = Sandbox::start(([127, 0, 0, 1], 0).into()).await?;
         let configs = providers::configure_all(&sb.env()).map_err(|e| anyhow::anyhow!(e.0))?;
@@ -467,8 +456,8 @@ async fn provider_configs(sandbox: bool) -> anyhow::Result<(Vec<ProviderConfig>,
         eprintln!("datasource-mcp: {}", e.0);
         Reported
     })?;
-    if configs.is_empty() {
-        eprintln!("{}", setup_help());
+    if configs.is_empty() && setup_help {
+        eprintln!("{}", self::setup_help());
     }
     Ok((configs, None))
 }
