@@ -248,67 +248,22 @@ async fn host_and_origin_allow_lists_and_no_cors() {
     })
     .await;
     let port = server.addr.port();
-    let status = |r: reqwest::Response| r.status().as_u16();
-    assert_eq!(
-        status(
-            post(&server.url, &initialize())
-                .header("host", "evil.example.com")
-                .send()
-                .await
-                .unwrap()
-        ),
-        403
-    );
-    assert_eq!(
-        status(
-            post(&server.url, &initialize())
-                .header("host", format!("localhost:{port}"))
-                .send()
-                .await
-                .unwrap()
-        ),
-        200
-    );
-    assert_eq!(
-        status(
-            post(&server.url, &initialize())
-                .header("origin", "http://evil.example")
-                .send()
-                .await
-                .unwrap()
-        ),
-        403
-    );
-    assert_eq!(
-        status(
-            post(&server.url, &initialize())
-                .header("origin", "null")
-                .send()
-                .await
-                .unwrap()
-        ),
-        403
-    );
-    assert_eq!(
-        status(
-            post(&server.url, &initialize())
-                .header("origin", format!("http://127.0.0.1:{port}"))
-                .send()
-                .await
-                .unwrap()
-        ),
-        200
-    );
-    assert_eq!(
-        status(
-            post(&server.url, &initialize())
-                .header("origin", "https://ide.example.com")
-                .send()
-                .await
-                .unwrap()
-        ),
-        200
-    );
+    let cases = [
+        ("host", "evil.example.com".to_string(), 403),
+        ("host", format!("localhost:{port}"), 200),
+        ("origin", "http://evil.example".to_string(), 403),
+        ("origin", "null".to_string(), 403),
+        ("origin", format!("http://127.0.0.1:{port}"), 200),
+        ("origin", "https://ide.example.com".to_string(), 200),
+    ];
+    for (header, value, expected) in cases {
+        let response = post(&server.url, &initialize())
+            .header(header, &value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), expected, "{header}: {value}");
+    }
     // No permissive CORS: a preflight from another origin gets no allow header.
     let preflight = http()
         .request(reqwest::Method::OPTIONS, &server.url)
