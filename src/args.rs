@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::operation::RequestParts;
+use crate::request::RequestParts;
 
 /// A rule an argument broke, before any request was sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

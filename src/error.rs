@@ -4,10 +4,9 @@
 use serde_json::{Map, Value, json};
 
 use crate::args::InvalidArgument;
-use crate::providers::ProviderSpec;
 use crate::redact::{self, CallSecrets};
-use crate::upstream::auth::AuthError;
-use crate::upstream::{HttpResponse, TransportError};
+use crate::spec::ProviderSpec;
+use crate::upstream::{AuthError, HttpResponse, TransportError, UpstreamError};
 
 /// Why a call failed. Each kind maps to the envelope in [`ToolError::envelope`].
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +52,15 @@ pub enum ToolError {
     /// A bug in the server; its details stay in the server.
     #[error("internal error")]
     Internal,
+}
+
+impl From<UpstreamError> for ToolError {
+    fn from(e: UpstreamError) -> Self {
+        match e {
+            UpstreamError::Auth(a) => ToolError::Auth(a),
+            UpstreamError::Transport(t) => ToolError::Transport(t),
+        }
+    }
 }
 
 impl ToolError {

@@ -1,28 +1,36 @@
 //! datasource-mcp: an MCP server that manages data-source and connector connections on BigID,
 //! Pentaho Data Catalog, Bigdata.com and DataBrain through typed, validated, safe tools.
 //!
-//! One table of operations ([`operation`], rows in [`providers`]) drives every surface: the MCP
-//! handler ([`server`]) over stdio ([`transport`]), the CLI ([`cli`]) and the schema export
-//! ([`schema`]). One dispatcher ([`engine`]) runs any row through the upstream client
-//! ([`upstream`]); [`redact`] masks secrets on every output path.
+//! One table of operations drives every surface. Modules are layers; each uses only the ones
+//! listed before it (a test checks it):
+//!
+//! 1. [`secret`], [`request`], [`redact`], [`logging`]: secrets as types, what a request is made
+//!    of, masking, stderr logs.
+//! 2. [`args`], [`schema`]: argument parsing and validation; schemas from types.
+//! 3. [`operation`], [`spec`]: the row type and the provider id; what a provider is, as data.
+//! 4. [`providers`]: the registry, one file of facts per vendor.
+//! 5. [`sandbox`] (simulated vendors) and [`upstream`] (HTTP client, auth, the one request
+//!    description dry runs print and sends use).
+//! 6. [`error`]: error kinds and the envelope.
+//! 7. [`engine`]: the flows that run a row.
+//! 8. [`surfaces`]: the MCP server, `call`, `doctor`, the skill, the bundle, prompts, generated
+//!    files.
+//! 9. [`transport`]: stdio and streamable HTTP.
+//! 10. [`cli`]: the command line that wires them together.
 
 pub mod args;
-pub mod bundle;
 pub mod cli;
-pub mod doctor;
 pub mod engine;
 pub mod error;
 pub mod logging;
 pub mod operation;
-pub mod prompts;
 pub mod providers;
 pub mod redact;
-pub mod reference;
+pub mod request;
 pub mod sandbox;
 pub mod schema;
 pub mod secret;
-pub mod secret_refs;
-pub mod server;
-pub mod skill;
+pub mod spec;
+pub mod surfaces;
 pub mod transport;
 pub mod upstream;

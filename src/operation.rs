@@ -1,36 +1,25 @@
-//! The operation table: every tool is one row of data.
+//! The row type of the operation table: every tool is one row of data.
 //!
 //! A row says what the tool is called and what it does for an agent (name, description,
 //! annotations), and what it sends (method, path template, argument type, flow). One generic
-//! dispatcher ([`crate::engine`]) executes any row; every surface (MCP stdio and HTTP, the
-//! `call` CLI, schema and skill export) reads the same rows. Adding a vendor operation means one
-//! row and one argument type in that vendor's file under `providers/`.
+//! dispatcher (the engine) executes any row; every surface (MCP stdio and HTTP, the `call` CLI,
+//! schema and skill export) reads the same rows. Adding a vendor operation means one row and
+//! one argument type in that vendor's file under `providers/`; the rows themselves live there,
+//! and the registry (`providers`) lists them.
 
 use serde_json::{Map, Value};
 
 use crate::args::{InvalidArgument, ToolArgs};
-use crate::providers::Provider;
+pub use crate::request::{Method, RequestParts};
 
-/// HTTP method of a row's request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
-    Get,
-    Post,
-    Put,
-    Patch,
-    Delete,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Patch => "PATCH",
-            Method::Delete => "DELETE",
-        }
-    }
+/// A vendor the server can talk to. What each one is (its id, title, configuration, rows) is
+/// in its provider file; the registry maps this id to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Provider {
+    BigId,
+    Pdc,
+    Bigdata,
+    DataBrain,
 }
 
 /// The four MCP tool annotations, always all set.
@@ -210,136 +199,5 @@ impl OperationSpec {
     /// change nothing. A write is never re-sent.
     pub fn retry_safe(&self) -> bool {
         self.hints.read_only
-    }
-}
-
-/// The parts of one request that come from the arguments.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RequestParts {
-    /// Values for the `{placeholders}` of the path (unencoded).
-    pub path_params: Vec<(&'static str, String)>,
-    pub query: Vec<(&'static str, String)>,
-    pub body: Option<Value>,
-    /// For a [`Flow::Poll`] row: poll until finished, for at most this long.
-    pub wait: Option<std::time::Duration>,
-}
-
-impl RequestParts {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn path(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.path_params.push((name, value.into()));
-        self
-    }
-
-    pub fn query(mut self, name: &'static str, value: impl ToString) -> Self {
-        self.query.push((name, value.to_string()));
-        self
-    }
-
-    pub fn query_opt(self, name: &'static str, value: Option<impl ToString>) -> Self {
-        match value {
-            Some(v) => self.query(name, v),
-            None => self,
-        }
-    }
-
-    pub fn body(mut self, body: Value) -> Self {
-        self.body = Some(body);
-        self
-    }
-
-    pub fn wait(mut self, wait: Option<std::time::Duration>) -> Self {
-        self.wait = wait;
-        self
-    }
-
-    pub fn path_param(&self, name: &str) -> Option<&str> {
-        self.path_params
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Every operation of every provider, in provider order.
-pub fn all() -> impl Iterator<Item = &'static OperationSpec> {
-    crate::providers::ALL
-        .iter()
-        .flat_map(|p| p.operations.iter())
-}
-
-pub fn find(name: &str) -> Option<&'static OperationSpec> {
-    all().find(|op| op.name == name)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_follow_the_contract() {
-        let mut seen = std::collections::HashSet::new();
-        for op in all() {
-            assert!(op.name.len() <= 64, "{}", op.name);
-            assert!(
-                op.name
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
-                "{}",
-                op.name
-            );
-            assert!(
-                op.name.starts_with(&format!("{}_", op.provider.id())),
-                "{}",
-                op.name
-            );
-            assert!(seen.insert(op.name), "duplicate {}", op.name);
-            assert!(op.path.starts_with('/'), "{}", op.name);
-        }
-    }
-
-    /// Every row's example is valid (once secret references are filled in), so the skill
-    /// reference never shows a call that fails validation.
-    #[test]
-    fn examples_are_valid_arguments() {
-        for op in all() {
-            let mut args: Value = serde_json::from_str(op.example)
-                .unwrap_or_else(|e| panic!("{}: example is not JSON: {e}", op.name));
-            fill_references(&mut args);
-            if let Err(e) = (op.args.prepare)(args) {
-                panic!("{}: example does not validate: {e}", op.name);
-            }
-        }
-    }
-
-    fn fill_references(v: &mut Value) {
-        match v {
-            Value::String(s) if s.contains("${secret:") => *s = "filled-secret".into(),
-            Value::Array(items) => items.iter_mut().for_each(fill_references),
-            Value::Object(map) => map.values_mut().for_each(fill_references),
-            _ => {}
-        }
-    }
-
-    #[test]
-    fn creates_can_be_reconciled_and_long_operations_report_progress() {
-        for op in all() {
-            let is_create = op.hints == Hints::CREATE;
-            assert_eq!(is_create, op.reconcile.is_some(), "{}", op.name);
-        }
-        let progress: Vec<&str> = all().filter(|op| op.progress).map(|op| op.name).collect();
-        assert_eq!(
-            progress,
-            [
-                "bigid_export_data_sources",
-                "pdc_get_job_status",
-                "bigdata_delete_connector",
-                "bigdata_sync_connector",
-                "databrain_sync_datasource"
-            ]
-        );
     }
 }

@@ -150,7 +150,7 @@ impl CallSecrets {
 fn walk_secret_values(value: &Value, under_secret_key: bool, f: &mut impl FnMut(&str)) {
     match value {
         // A reference names a secret; it is not one (its value is added when resolved).
-        Value::String(s) if under_secret_key && crate::secret_refs::is_reference(s) => {}
+        Value::String(s) if under_secret_key && crate::secret::is_reference(s) => {}
         Value::String(s) if under_secret_key => f(s),
         Value::Object(map) => {
             for (k, v) in map {
@@ -229,7 +229,7 @@ fn clean(value: &mut Value, secrets: &[&str]) {
 /// shows) say nothing secret and stay.
 fn mask_scalars(value: &mut Value) {
     match value {
-        Value::String(s) if crate::secret_refs::is_reference(s) => {}
+        Value::String(s) if crate::secret::is_reference(s) => {}
         Value::String(s) if !s.is_empty() => *value = Value::String(MASK.into()),
         Value::Number(_) => *value = Value::String(MASK.into()),
         Value::Object(map) => map.values_mut().for_each(mask_scalars),

@@ -1,18 +1,13 @@
-//! Tool definitions from the operation table: input and output schemas generated from Rust
-//! types, annotations, and the MCP `Tool` every surface lists.
+//! JSON schemas generated from Rust types: what an argument type accepts and what a result
+//! type returns.
 //!
 //! Schemas are normalised once here so clients see plain JSON Schema: no `$schema`, no
 //! `$ref` (subschemas inlined), optional fields are simply not required (never
 //! `["string","null"]`), and no non-standard integer `format`s.
 
-use std::sync::Arc;
-
-use rmcp::model::{Tool, ToolAnnotations};
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
-use serde_json::{Map, Value, json};
-
-use crate::operation::OperationSpec;
+use serde_json::{Map, Value};
 
 /// Inputs drop `null` from types (optional means "not required"); outputs keep it, because a
 /// vendor does answer `null`.
@@ -143,79 +138,5 @@ fn strip_null(schema: &mut Map<String, Value>) {
     }
     if let Some(Value::Array(values)) = schema.get_mut("enum") {
         values.retain(|v| !v.is_null());
-    }
-}
-
-/// The `dry_run` argument every tool that changes something accepts.
-fn dry_run_property() -> Value {
-    json!({
-        "type": "boolean",
-        "description": "Show the request(s) without sending anything."
-    })
-}
-
-/// The MCP definition of one operation.
-pub fn tool(op: &OperationSpec) -> Tool {
-    let mut input = (op.args.schema)();
-    if op.mutates()
-        && let Some(Value::Object(props)) = input.get_mut("properties")
-    {
-        props.insert("dry_run".into(), dry_run_property());
-    }
-    let annotations = ToolAnnotations::new()
-        .read_only(op.hints.read_only)
-        .destructive(op.hints.destructive)
-        .idempotent(op.hints.idempotent)
-        .open_world(op.hints.open_world);
-    let mut tool = Tool::new(op.name, op.description, Arc::new(input))
-        .with_title(op.title)
-        .with_annotations(annotations);
-    if let Some(output) = op.output.schema {
-        tool = tool.with_raw_output_schema(Arc::new(output()));
-    }
-    tool
-}
-
-/// A tool definition as written to `tool-schemas/<name>.json`: stable key order.
-pub fn snapshot(op: &OperationSpec) -> Value {
-    let tool = tool(op);
-    let mut out = Map::new();
-    out.insert("name".into(), json!(tool.name));
-    out.insert("title".into(), json!(tool.title));
-    out.insert("description".into(), json!(tool.description));
-    out.insert(
-        "annotations".into(),
-        json!({
-            "readOnlyHint": op.hints.read_only,
-            "destructiveHint": op.hints.destructive,
-            "idempotentHint": op.hints.idempotent,
-            "openWorldHint": op.hints.open_world,
-        }),
-    );
-    out.insert(
-        "inputSchema".into(),
-        Value::Object((*tool.input_schema).clone()),
-    );
-    if let Some(output) = &tool.output_schema {
-        out.insert("outputSchema".into(), Value::Object((**output).clone()));
-    }
-    sort_keys(Value::Object(out))
-}
-
-/// Recursively sorts object keys, so snapshots diff cleanly.
-pub fn sort_keys(value: Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k, sort_keys(v)))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(items.into_iter().map(sort_keys).collect()),
-        other => other,
     }
 }

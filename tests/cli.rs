@@ -374,8 +374,8 @@ async fn the_skill_export_matches_the_table_and_its_examples_run() {
     let _ = std::fs::remove_dir_all(&dir);
     let out = run(&[], &["skill", "--out", dir.to_str().unwrap()]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let ops: Vec<_> = datasource_mcp::operation::all().collect();
-    let expected = datasource_mcp::skill::files(&ops, false);
+    let ops: Vec<_> = datasource_mcp::providers::operations().collect();
+    let expected = datasource_mcp::surfaces::skill::files(&ops, false);
     let mut examples = Vec::new();
     for (path, content) in &expected {
         let written = std::fs::read_to_string(dir.join(path)).unwrap();

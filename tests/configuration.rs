@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use datasource_mcp::providers::{self, Provider};
+use datasource_mcp::{operation::Provider, providers};
 
 const ALL_VARS: &[(&str, &str)] = &[
     ("BIGID_BASE_URL", "https://bigid.example/api/v1"),

@@ -200,8 +200,8 @@ async fn vendor_error_codes_reach_the_envelope_with_a_hint() {
 
 #[tokio::test]
 async fn schema_has_the_18_types_and_describes_credentials() {
-    let tool = datasource_mcp::schema::tool(
-        datasource_mcp::operation::find("databrain_create_datasource").unwrap(),
+    let tool = datasource_mcp::surfaces::definition::tool(
+        datasource_mcp::providers::operation("databrain_create_datasource").unwrap(),
     );
     let props = &tool.input_schema["properties"];
     let types: Vec<&str> = props["datasourceType"]["enum"]
@@ -243,8 +243,8 @@ async fn schema_has_the_18_types_and_describes_credentials() {
         tool.input_schema["required"],
         json!(["datasourceType", "credentials"])
     );
-    let sync = datasource_mcp::schema::tool(
-        datasource_mcp::operation::find("databrain_sync_datasource").unwrap(),
+    let sync = datasource_mcp::surfaces::definition::tool(
+        datasource_mcp::providers::operation("databrain_sync_datasource").unwrap(),
     );
     assert!(
         sync.description

@@ -177,7 +177,7 @@ fn known_keys() -> Vec<String> {
         }
     }
     let mut keys = Vec::new();
-    for op in datasource_mcp::operation::all() {
+    for op in datasource_mcp::providers::operations() {
         walk(&Value::Object((op.args.schema)()), &mut keys);
     }
     keys.sort();
@@ -215,7 +215,7 @@ proptest! {
     /// Any JSON, into every tool's validation: an answer, never a panic.
     #[test]
     fn validation_never_panics(args in arb_json(known_keys())) {
-        for op in datasource_mcp::operation::all() {
+        for op in datasource_mcp::providers::operations() {
             let _ = (op.args.prepare)(args.clone());
         }
     }
@@ -224,7 +224,7 @@ proptest! {
     /// error (when there is one) names a field.
     #[test]
     fn mutated_examples_never_panic(replacement in arb_json(known_keys()), which in 0usize..32) {
-        for op in datasource_mcp::operation::all() {
+        for op in datasource_mcp::providers::operations() {
             let mut args: Value = serde_json::from_str(op.example).unwrap();
             if let Some(map) = args.as_object_mut() && !map.is_empty() {
                 let key = map.keys().nth(which % map.len()).unwrap().clone();

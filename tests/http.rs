@@ -12,7 +12,7 @@ use common::*;
 use datasource_mcp::engine::Engine;
 use datasource_mcp::providers;
 use datasource_mcp::secret::SecretString;
-use datasource_mcp::server::{DataSourceServer, Selection};
+use datasource_mcp::surfaces::server::{DataSourceServer, Selection};
 use datasource_mcp::transport::http::{self, Auth, HttpOptions};
 use datasource_mcp::upstream::UpstreamSettings;
 use rmcp::ServiceExt;

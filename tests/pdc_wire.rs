@@ -222,8 +222,8 @@ async fn update_sends_only_the_given_attributes() {
 
 #[tokio::test]
 async fn update_schema_has_every_patch_attribute_typed() {
-    let tool = datasource_mcp::schema::tool(
-        datasource_mcp::operation::find("pdc_update_data_source").unwrap(),
+    let tool = datasource_mcp::surfaces::definition::tool(
+        datasource_mcp::providers::operation("pdc_update_data_source").unwrap(),
     );
     let props = tool.input_schema["properties"].as_object().unwrap();
     let strings = [

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use common::*;
 use datasource_mcp::engine::Engine;
 use datasource_mcp::providers;
-use datasource_mcp::server::{DataSourceServer, Selection};
+use datasource_mcp::surfaces::server::{DataSourceServer, Selection};
 use datasource_mcp::upstream::UpstreamSettings;
 use rmcp::model::{
     GetPromptRequestParams, LoggingLevel, LoggingMessageNotificationParam,

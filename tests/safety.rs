@@ -11,7 +11,7 @@ use common::*;
 use datasource_mcp::engine::{CallContext, Engine, ProgressSink};
 use datasource_mcp::operation;
 use datasource_mcp::providers;
-use datasource_mcp::server::Selection;
+use datasource_mcp::surfaces::server::Selection;
 use datasource_mcp::upstream::UpstreamSettings;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
@@ -99,7 +99,7 @@ async fn read_only_lists_and_accepts_only_tools_that_change_nothing() {
     let selection = Selection::parse(true, None, None).unwrap();
     let client = client_selected(&vars, UpstreamSettings::default(), &selection).await;
     let tools = client.list_all_tools().await.unwrap();
-    let expected: Vec<&str> = operation::all()
+    let expected: Vec<&str> = providers::operations()
         .filter(|op| op.hints.read_only)
         .map(|op| op.name)
         .collect();
@@ -111,7 +111,7 @@ async fn read_only_lists_and_accepts_only_tools_that_change_nothing() {
     for t in &tools {
         assert_eq!(t.annotations.as_ref().unwrap().read_only_hint, Some(true));
     }
-    for op in operation::all().filter(|op| op.mutates()) {
+    for op in providers::operations().filter(|op| op.mutates()) {
         let err = call_raw(&client, op.name, example(op)).await.unwrap_err();
         assert!(
             err.to_string()
@@ -221,7 +221,7 @@ async fn every_tool_that_changes_something_dry_runs_without_sending_anything() {
     let vars = all_providers(&fake);
     let client = client_with(&vars, UpstreamSettings::default()).await;
     let mut count = 0;
-    for op in operation::all().filter(|op| op.mutates()) {
+    for op in providers::operations().filter(|op| op.mutates()) {
         let mut args = example(op);
         args["dry_run"] = json!(true);
         let (plan, is_error) = call(&client, op.name, args).await;
@@ -256,7 +256,7 @@ async fn a_dry_run_shows_references_and_the_exact_request() {
     let fake = FakeUpstream::start().await;
     let vars = all_providers(&fake);
     let client = client_with(&vars, UpstreamSettings::default()).await;
-    let mut args = example(operation::find("pdc_create_data_sources").unwrap());
+    let mut args = example(providers::operation("pdc_create_data_sources").unwrap());
     args["dry_run"] = json!(true);
     let (plan, _) = call(&client, "pdc_create_data_sources", args).await;
     assert_eq!(
@@ -308,7 +308,7 @@ async fn references_resolve_server_side_and_never_come_back() {
     let (result, is_error) = call(
         &client,
         "bigid_create_data_source",
-        example(operation::find("bigid_create_data_source").unwrap()),
+        example(providers::operation("bigid_create_data_source").unwrap()),
     )
     .await;
     assert!(!is_error, "{result}");
@@ -391,7 +391,7 @@ async fn sentinels_never_reach_a_result_over_every_tool_and_path() {
     let mut checked = 0;
     for (status, path) in [(200, "success"), (500, "failure")] {
         echo(&fake, status);
-        for op in operation::all() {
+        for op in providers::operations() {
             let result = call_raw(&client, op.name, example_once(op)).await.unwrap();
             assert_eq!(
                 result.is_error,
@@ -406,7 +406,7 @@ async fn sentinels_never_reach_a_result_over_every_tool_and_path() {
             checked += 1;
         }
     }
-    for op in operation::all().filter(|op| op.mutates()) {
+    for op in providers::operations().filter(|op| op.mutates()) {
         let mut args = example(op);
         args["dry_run"] = json!(true);
         let result = call_raw(&client, op.name, args).await.unwrap();
@@ -446,7 +446,7 @@ async fn sentinels_never_reach_the_stdio_logs_at_trace() {
     for status in [200, 500] {
         echo(&fake, status);
         let mut lines = handshake();
-        for (i, op) in operation::all().enumerate() {
+        for (i, op) in providers::operations().enumerate() {
             lines.push(rpc(
                 i as u64 + 1,
                 "tools/call",
@@ -515,7 +515,7 @@ async fn a_panic_in_a_call_is_an_internal_error_envelope() {
         UpstreamSettings::default(),
         Arc::new(vars),
     );
-    let op = operation::find("bigid_export_data_sources").unwrap();
+    let op = providers::operation("bigid_export_data_sources").unwrap();
     let cx = CallContext {
         progress: Some(Arc::new(PanickingProgress)),
         ..Default::default()

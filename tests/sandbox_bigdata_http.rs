@@ -3,7 +3,7 @@
 
 mod common;
 
-use datasource_mcp::providers::Provider;
+use datasource_mcp::operation::Provider;
 use datasource_mcp::sandbox::Sandbox;
 use datasource_mcp::sandbox::bigdata::{
     BROKER_RESEARCH_INBOX, DAILY_REPORTS, OLD_INBOX, RESEARCH_SHAREPOINT,

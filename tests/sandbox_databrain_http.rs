@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use datasource_mcp::providers::Provider;
+use datasource_mcp::operation::Provider;
 use datasource_mcp::sandbox::databrain::{DATASOURCE_TYPES, SEEDED_IDS};
 use datasource_mcp::sandbox::{Sandbox, seeded_uuid};
 use reqwest::RequestBuilder;

@@ -311,8 +311,8 @@ async fn databrain_flow() {
 /// The simulation and the tool agree on DataBrain's 18 types (each is written independently).
 #[test]
 fn databrain_types_match_the_simulation() {
-    let tool = datasource_mcp::schema::tool(
-        datasource_mcp::operation::find("databrain_create_datasource").unwrap(),
+    let tool = datasource_mcp::surfaces::definition::tool(
+        datasource_mcp::providers::operation("databrain_create_datasource").unwrap(),
     );
     let enumerated: Vec<&str> = tool.input_schema["properties"]["datasourceType"]["enum"]
         .as_array()

@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::*;
-use datasource_mcp::providers::Provider;
+use datasource_mcp::operation::Provider;
 use datasource_mcp::sandbox::pdc::{
     JOB_INGEST_COMPLETED, JOB_INGEST_RUNNING, JOB_TEST_CONNECTION_COMPLETED,
     JOB_TEST_CONNECTION_FAILED,

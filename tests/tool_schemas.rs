@@ -1,16 +1,16 @@
-//! `tool-schemas/` is a checked-in snapshot of every tool definition: a change to a name,
-//! description, annotation or schema shows up in review. Regenerate with
-//! `cargo run -- schemas --out tool-schemas`.
+//! The files generated from the table are checked in (`tool-schemas/`, the README's tool
+//! table, the MCP Bundle manifest): a change to a name, description, annotation or schema
+//! shows up in review. Regenerate with `cargo run -- generate`.
 
 use std::path::Path;
 
 #[test]
-fn checked_in_tool_schemas_match_the_code() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tool-schemas");
-    let diffs = datasource_mcp::cli::schema_files_diff(&dir, false).unwrap();
+fn checked_in_generated_files_match_the_code() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let diffs = datasource_mcp::surfaces::generated::sync(root, false).unwrap();
     assert!(
         diffs.is_empty(),
-        "tool-schemas/ is stale ({diffs:?}): run `cargo run -- schemas --out tool-schemas`"
+        "generated files are stale ({diffs:?}): run `cargo run -- generate`"
     );
 }
 
@@ -38,8 +38,8 @@ fn every_property_is_described_and_no_nullable_types() {
         );
         assert!(schema.get("$ref").is_none(), "{path}: $ref");
     }
-    for op in datasource_mcp::operation::all() {
-        let tool = datasource_mcp::schema::tool(op);
+    for op in datasource_mcp::providers::operations() {
+        let tool = datasource_mcp::surfaces::definition::tool(op);
         walk(
             &serde_json::Value::Object((*tool.input_schema).clone()),
             op.name,

@@ -9,16 +9,15 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-pub mod call;
-
 use crate::engine::Engine;
-use crate::operation;
-use crate::providers::{self, ProcessEnv, ProviderConfig};
+use crate::providers::{self, ProviderConfig};
 use crate::redact;
 use crate::sandbox::Sandbox;
-use crate::schema;
-use crate::server::{DataSourceServer, Selection};
+use crate::spec::{Env, ProcessEnv};
+use crate::surfaces::server::{DataSourceServer, Selection};
+use crate::surfaces::{call, doctor, generated, skill};
 use crate::transport::http::{self, HttpOptions};
+use crate::transport::shutdown;
 use crate::upstream::{RetryPolicy, UpstreamSettings};
 
 #[derive(Parser, Debug)]
@@ -113,10 +112,7 @@ pub struct HttpArgs {
 
 impl HttpArgs {
     /// The HTTP options, and a generated token to show once (loopback without a configured one).
-    pub fn options(
-        &self,
-        env: &dyn providers::Env,
-    ) -> Result<(HttpOptions, Option<String>), String> {
+    pub fn options(&self, env: &dyn Env) -> Result<(HttpOptions, Option<String>), String> {
         let (auth, generated) = http::resolve_auth(
             &self.listen,
             env.var("DATASOURCE_MCP_HTTP_TOKEN"),
@@ -276,17 +272,9 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
-    /// Write the MCP Bundle manifest (one setting per provider variable, credentials sensitive).
-    Manifest {
-        /// File to write.
-        #[arg(long, default_value = "deploy/mcpb/manifest.json")]
-        out: PathBuf,
-    },
-    /// Write one JSON file per tool definition (name, description, annotations, schemas).
-    Schemas {
-        /// Directory to write to.
-        #[arg(long, default_value = "tool-schemas")]
-        out: PathBuf,
+    /// Rewrite the files generated from the table (tool-schemas/, the README's tool table,
+    /// deploy/mcpb/manifest.json), run from the repository's root.
+    Generate {
         /// Compare with the files instead of writing; exit 1 on any difference.
         #[arg(long)]
         check: bool,
@@ -298,13 +286,7 @@ pub fn main() -> ExitCode {
     // A one-shot command's stderr is for its own summary; a server's for its log.
     let one_shot = matches!(
         cli.command,
-        Some(
-            Command::Call(_)
-                | Command::Doctor
-                | Command::Skill { .. }
-                | Command::Schemas { .. }
-                | Command::Manifest { .. }
-        )
+        Some(Command::Call(_) | Command::Doctor | Command::Skill { .. } | Command::Generate { .. })
     );
     crate::logging::init(if one_shot {
         "warn,rmcp=warn"
@@ -351,7 +333,7 @@ pub fn main() -> ExitCode {
                             "datasource-mcp: clients authenticate with \"Authorization: Bearer {token}\" (generated for this run; set DATASOURCE_MCP_HTTP_TOKEN to choose one)"
                         );
                     }
-                }, shutdown_signal())
+                }, shutdown::signal())
                 .await;
                 drop(sandbox);
                 result
@@ -370,7 +352,7 @@ pub fn main() -> ExitCode {
             Ok(())
         }),
         Some(Command::Sandbox { listen }) => run_async(run_sandbox(listen)),
-        Some(Command::Schemas { out, check }) => write_schemas(&out, check),
+        Some(Command::Generate { check }) => generate(check),
         Some(Command::Call(args)) => run_async_code(async move {
             let (configs, _sandbox) = provider_configs(cli.sandbox, false).await?;
             Ok(call::run(&args, configs, settings, &selection).await)
@@ -380,20 +362,14 @@ pub fn main() -> ExitCode {
             Ok(run_doctor(configs, settings).await)
         }),
         Some(Command::Skill { out }) => write_skill(&out, &selection),
-        Some(Command::Manifest { out }) => {
-            match std::fs::write(&out, crate::bundle::manifest_text()) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => fail(&format!("{}: {e}", out.display())),
-            }
-        }
     }
 }
 
 async fn run_doctor(configs: Vec<ProviderConfig>, settings: UpstreamSettings) -> ExitCode {
     let configured = configs.len();
     let engine = Engine::new(configs, settings, Arc::new(ProcessEnv));
-    let checks = crate::doctor::check_all(&engine).await;
-    print!("{}", crate::doctor::render(&checks));
+    let checks = doctor::check_all(&engine).await;
+    print!("{}", doctor::render(&checks));
     let failed = checks.iter().filter(|c| c.failed()).count();
     if configured == 0 {
         eprintln!("datasource-mcp: no provider is configured");
@@ -409,12 +385,13 @@ async fn run_doctor(configs: Vec<ProviderConfig>, settings: UpstreamSettings) ->
 /// Writes the skill for every tool of the table the selection allows (configuration does not
 /// matter: the skill is usually exported on another machine than the one it runs on).
 fn write_skill(out: &Path, selection: &Selection) -> ExitCode {
-    let ops: Vec<&'static operation::OperationSpec> =
-        operation::all().filter(|op| selection.allows(op)).collect();
+    let ops: Vec<&'static crate::operation::OperationSpec> = providers::operations()
+        .filter(|op| selection.allows(op))
+        .collect();
     if ops.is_empty() {
         return fail("the selection leaves no tool to export");
     }
-    let files = crate::skill::files(&ops, selection.read_only);
+    let files = skill::files(&ops, selection.read_only);
     for (path, text) in &files {
         let path = out.join(path);
         let written = path
@@ -427,7 +404,7 @@ fn write_skill(out: &Path, selection: &Selection) -> ExitCode {
     }
     eprintln!(
         "wrote the {} skill ({} tools, {} files) to {}",
-        crate::skill::NAME,
+        skill::NAME,
         ops.len(),
         files.len(),
         out.display()
@@ -484,7 +461,7 @@ async fn run_sandbox(listen: std::net::SocketAddr) -> anyhow::Result<()> {
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    shutdown_signal().await;
+    shutdown::signal().await;
     Ok(())
 }
 
@@ -584,26 +561,6 @@ fn sandbox_banner(sb: &Sandbox, tools: usize) -> String {
     )
 }
 
-/// Waits for SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return std::future::pending().await,
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 fn print_tools(server: &DataSourceServer) {
     let mut rows = Vec::new();
     for op in server.catalog().operations() {
@@ -623,72 +580,22 @@ fn print_tools(server: &DataSourceServer) {
     }
 }
 
-fn write_schemas(out: &Path, check: bool) -> ExitCode {
-    let diffs = match schema_files_diff(out, !check) {
+fn generate(check: bool) -> ExitCode {
+    let root = Path::new(".");
+    let diffs = match generated::sync(root, !check) {
         Ok(d) => d,
-        Err(e) => return fail(&format!("{}: {e}", out.display())),
+        Err(e) => return fail(&e),
     };
     for d in &diffs {
         eprintln!("{d}");
     }
     if !check {
-        eprintln!(
-            "wrote {} tool definitions to {}",
-            operation::all().count(),
-            out.display()
-        );
+        eprintln!("generated files are up to date ({} rewritten)", diffs.len());
         return ExitCode::SUCCESS;
     }
     if diffs.is_empty() {
         return ExitCode::SUCCESS;
     }
-    eprintln!(
-        "tool definitions differ from {}: run `datasource-mcp schemas --out {}`",
-        out.display(),
-        out.display()
-    );
+    eprintln!("generated files are stale: run `datasource-mcp generate`");
     ExitCode::from(1)
-}
-
-/// Compares (and, if `write`, rewrites) `dir` with the generated definitions. Returns what
-/// differed before writing.
-pub fn schema_files_diff(dir: &Path, write: bool) -> std::io::Result<Vec<String>> {
-    let mut diffs = Vec::new();
-    let mut expected = std::collections::BTreeSet::new();
-    if write {
-        std::fs::create_dir_all(dir)?;
-    }
-    for op in operation::all() {
-        let file = format!("{}.json", op.name);
-        let path = dir.join(&file);
-        let text = schema_file_text(op);
-        expected.insert(file.clone());
-        match std::fs::read_to_string(&path) {
-            Ok(current) if current == text => {}
-            Ok(_) => diffs.push(format!("changed: {file}")),
-            Err(_) => diffs.push(format!("missing: {file}")),
-        }
-        if write {
-            std::fs::write(&path, text)?;
-        }
-    }
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().to_string();
-            if name.ends_with(".json") && !expected.contains(&name) {
-                diffs.push(format!("not in the table: {name}"));
-                if write {
-                    std::fs::remove_file(entry.path())?;
-                }
-            }
-        }
-    }
-    Ok(diffs)
-}
-
-/// The checked-in form of one tool definition.
-pub fn schema_file_text(op: &operation::OperationSpec) -> String {
-    let mut text = serde_json::to_string_pretty(&schema::snapshot(op)).unwrap_or_default();
-    text.push('\n');
-    text
 }

@@ -1,5 +1,5 @@
-//! Bigdata.com Content API, connectors. Facts and sources: `shared/reference/vendor-apis.md` §3
-//! and seed 002.
+//! Bigdata.com Content API, connectors. Public sources: Bigdata.com's API reference
+//! (docs.bigdata.com/api-reference/connectors).
 //!
 //! - Auth: `X-API-KEY: <key>` on every request.
 //! - Connector ids are UUIDs. `config` depends on `type`: email `allowed_emails`;
@@ -13,13 +13,14 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{ConfigError, Env, EnvVar, Probe, Provider, ProviderSpec};
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
-    ArgsSpec, Flow, Hints, Method, OperationSpec, Output, Reconcile, RequestParts,
+    ArgsSpec, Flow, Hints, Method, OperationSpec, Output, Provider, Reconcile, RequestParts,
 };
 use crate::secret::SecretString;
-use crate::upstream::auth::{AuthHeader, Credential, Scheme};
+use crate::spec::{
+    AuthHeader, ConfigError, Credential, Env, EnvVar, Guide, Probe, ProviderSpec, Scheme,
+};
 
 pub static SPEC: ProviderSpec = ProviderSpec {
     provider: Provider::Bigdata,
@@ -46,6 +47,17 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     probe: Probe {
         tool: "bigdata_list_connectors",
         args: r#"{}"#,
+    },
+    guide: Guide {
+        instructions: "Bigdata.com names a connector by its `connector_id` (a UUID from bigdata_list_connectors, matched on `label`).",
+        onboard_tools: &["bigdata_list_connectors", "bigdata_create_connector", "bigdata_get_connector"],
+        onboard_steps: "\
+1. Agree on the connector type: email (an inbox that ingests mail forwarded from allowed senders), investment_research (a broker feed, needs the broker login) or sharepoint (needs a session_id from support@bigdata.com).
+2. Call bigdata_list_connectors to check the label is free.
+3. Call bigdata_create_connector with dry_run: true, show me the request, and create only after I confirm.
+4. Verify with bigdata_get_connector. For email, tell me the inbox address (config.email) to forward mail to; for investment_research or sharepoint, offer to start bigdata_sync_connector (investment_research needs a date_limit).",
+        audit_tool: "bigdata_list_connectors",
+        audit_step: "Bigdata.com: call bigdata_list_connectors. Flag archived connectors and those whose last_sync_status is not SUCCESS, with last_sync_error_msg.",
     },
     operations: OPERATIONS,
 };

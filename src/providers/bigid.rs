@@ -1,5 +1,8 @@
-//! BigID Data Sources API (`ds-connections`). Facts and sources:
-//! `shared/reference/vendor-apis.md` §1.
+//! BigID Data Sources API (`ds-connections`). Public sources: BigID's developer portal
+//! (developer.bigid.com: "Token Authentication", "Add Data Source Tutorial", "Data Source
+//! Connections API Tutorial"), BigID's own MCP server (github.com/bigexchange/bigid-mcp-server)
+//! and AWS's BigID CloudFormation resource providers
+//! (github.com/aws-ia/cloudformation-bigid-resource-providers).
 //!
 //! - Auth: a user token is exchanged at `GET /refresh-access-token` (raw `Authorization`) for
 //!   `systemToken`; username/password at `POST /sessions` for `auth_token`; an access token is
@@ -13,14 +16,16 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{ConfigError, Env, EnvVar, Probe, Provider, ProviderSpec, pair};
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
-    ArgsSpec, Flow, Hints, Method, OperationSpec, Output, Reconcile, RequestParts,
+    ArgsSpec, Flow, Hints, Method, OperationSpec, Output, Provider, Reconcile, RequestParts,
 };
 use crate::redact;
 use crate::secret::SecretString;
-use crate::upstream::auth::{AuthHeader, Credential, ExchangeSend, Field, Scheme, TokenExchange};
+use crate::spec::{
+    AuthHeader, ConfigError, Credential, Env, EnvVar, ExchangeSend, Field, Guide, Probe,
+    ProviderSpec, Scheme, TokenExchange, pair,
+};
 
 pub static SPEC: ProviderSpec = ProviderSpec {
     provider: Provider::BigId,
@@ -67,6 +72,19 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     probe: Probe {
         tool: "bigid_list_data_sources",
         args: r#"{"limit": 1}"#,
+    },
+    guide: Guide {
+        instructions: "BigID names a data source by its `name`; its `type` is a connector template (bigid_list_connector_templates), whose fields (by apiName) the source carries.",
+        onboard_tools: &["bigid_list_connector_templates", "bigid_get_connector_template", "bigid_test_data_source_connection", "bigid_create_data_source", "bigid_get_data_source"],
+        onboard_steps: "\
+1. If the connector type is not settled, call bigid_list_connector_templates and agree on one with me.
+2. Call bigid_get_connector_template for the type. Note every field with mandatory or mandatoryForTest and its validation.
+3. Ask me for the values you do not have.
+4. Call bigid_test_data_source_connection with the candidate configuration. If it fails, show me BigID's message and fix the configuration before going on.
+5. Call bigid_create_data_source with dry_run: true, show me the request, and create it only after I confirm.
+6. Verify with bigid_get_data_source and summarize what now exists.",
+        audit_tool: "bigid_list_data_sources",
+        audit_step: "BigID: call bigid_list_data_sources (page with skip/limit if there are many). Flag sources whose enabled is \"no\".",
     },
     operations: OPERATIONS,
 };

@@ -1,5 +1,5 @@
-//! DataBrain datasource API v2. Facts and sources: `shared/reference/vendor-apis.md` §4 and
-//! seed 003.
+//! DataBrain datasource API v2. Public sources: DataBrain's API reference
+//! (docs.usedatabrain.com/developer-docs/helpers/api-reference).
 //!
 //! - Auth: `Authorization: Bearer <service token>` (Settings → Service Tokens).
 //! - Create, list, update and delete share `/api/v2/datasource`, told apart by method; a
@@ -12,13 +12,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{ConfigError, Env, EnvVar, Probe, Provider, ProviderSpec};
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
-    ArgsSpec, Flow, Hints, Method, OperationSpec, Output, Reconcile, RequestParts,
+    ArgsSpec, Flow, Hints, Method, OperationSpec, Output, Provider, Reconcile, RequestParts,
 };
 use crate::secret::SecretString;
-use crate::upstream::auth::{AuthHeader, Credential, Scheme};
+use crate::spec::{
+    AuthHeader, ConfigError, Credential, Env, EnvVar, Guide, Probe, ProviderSpec, Scheme,
+};
 
 pub static SPEC: ProviderSpec = ProviderSpec {
     provider: Provider::DataBrain,
@@ -45,6 +46,17 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     probe: Probe {
         tool: "databrain_list_datasources",
         args: r#"{"page": 1}"#,
+    },
+    guide: Guide {
+        instructions: "DataBrain names a datasource by `credentials.name`, except sync, which takes the datasource's UUID.",
+        onboard_tools: &["databrain_create_datasource", "databrain_list_datasources"],
+        onboard_steps: "\
+1. Agree on the datasourceType and gather the credentials: name plus the type's fields; ask me for what you do not have.
+2. Call databrain_create_datasource with dry_run: true, show me the request, and create only after I confirm. DataBrain tests the credentials itself: on CREDENTIAL_TEST_FAILED, fix host, port, user or password with me.
+3. Verify with databrain_list_datasources that the name is listed.
+4. If the schema needs a refresh later, databrain_sync_datasource takes the datasource's UUID, which I can copy from its page in DataBrain (the id= in the URL).",
+        audit_tool: "databrain_list_datasources",
+        audit_step: "DataBrain: call databrain_list_datasources (all pages). Its API returns names only, so report them with status unknown.",
     },
     operations: OPERATIONS,
 };

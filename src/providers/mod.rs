@@ -1,32 +1,20 @@
-//! The vendors. Each file holds one vendor's facts: its rows of the operation table, their
-//! argument types, how it authenticates, and what its error codes mean. Nothing here knows
-//! about MCP or transports.
+//! The registry of providers: every vendor's spec and rows, in the order tools are listed.
+//! Each file below holds one vendor's facts: its rows of the operation table, their argument
+//! types, how it authenticates, what its error codes mean and how an agent works with it.
+//! Nothing here knows about MCP, transports or HTTP clients.
 
-use std::collections::HashMap;
-
-use crate::operation::OperationSpec;
-use crate::upstream::auth::Credential;
+use crate::operation::{OperationSpec, Provider};
+use crate::spec::{ConfigError, Credential, Env, ProviderSpec};
 
 pub mod bigdata;
 pub mod bigid;
 pub mod databrain;
 pub mod pdc;
 
-/// A vendor the server can talk to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Provider {
-    BigId,
-    Pdc,
-    Bigdata,
-    DataBrain,
-}
+/// Every provider, in the order tools are listed.
+pub static ALL: &[&ProviderSpec] = &[&bigid::SPEC, &pdc::SPEC, &bigdata::SPEC, &databrain::SPEC];
 
 impl Provider {
-    /// The tool-name prefix and toolset name (`bigid`, `pdc`, …).
-    pub fn id(self) -> &'static str {
-        self.spec().id
-    }
-
     pub fn spec(self) -> &'static ProviderSpec {
         match self {
             Provider::BigId => &bigid::SPEC,
@@ -36,84 +24,25 @@ impl Provider {
         }
     }
 
+    /// The tool-name prefix and toolset name (`bigid`, `pdc`, …).
+    pub fn id(self) -> &'static str {
+        self.spec().id
+    }
+
     pub fn from_id(id: &str) -> Option<Provider> {
         ALL.iter().find(|p| p.id == id).map(|p| p.provider)
     }
 }
 
-/// Every provider, in the order tools are listed.
-pub static ALL: &[&ProviderSpec] = &[&bigid::SPEC, &pdc::SPEC, &bigdata::SPEC, &databrain::SPEC];
-
-/// An environment variable a provider reads.
-pub struct EnvVar {
-    pub name: &'static str,
-    pub help: &'static str,
-    pub secret: bool,
+/// Every operation of every provider, in provider order.
+pub fn operations() -> impl Iterator<Item = &'static OperationSpec> {
+    ALL.iter().flat_map(|p| p.operations.iter())
 }
 
-/// Everything the server knows about one vendor.
-pub struct ProviderSpec {
-    pub provider: Provider,
-    /// `bigid`: tool-name prefix and toolset name.
-    pub id: &'static str,
-    /// `BigID`: for people.
-    pub title: &'static str,
-    pub base_url_var: &'static str,
-    /// Used when the base URL variable is unset (cloud vendors with one public host).
-    pub default_base_url: Option<&'static str>,
-    /// Every variable it reads, for the README, the startup message and `doctor`.
-    pub env: &'static [EnvVar],
-    /// Reads the credential from the environment: `Ok(None)` when none of its variables is
-    /// set, an error naming the missing variable when it is half set.
-    pub credential: fn(&dyn Env) -> Result<Option<Credential>, ConfigError>,
-    /// What to set to configure it, for the start-up message.
-    pub setup: &'static str,
-    /// Which variables to check when the vendor rejects the credential.
-    pub credential_hint: &'static str,
-    /// A hint for a vendor error code, when the vendor documents one.
-    pub code_hint: fn(code: &str) -> Option<&'static str>,
-    /// The cheap read `doctor` sends to check reachability and authentication.
-    pub probe: Probe,
-    pub operations: &'static [OperationSpec],
+/// The operation called `name`.
+pub fn operation(name: &str) -> Option<&'static OperationSpec> {
+    operations().find(|op| op.name == name)
 }
-
-/// A read-only call that proves a provider answers and accepts the credential.
-pub struct Probe {
-    pub tool: &'static str,
-    /// Its arguments, as JSON.
-    pub args: &'static str,
-}
-
-/// Where configuration comes from: the process environment, or a map (tests, the sandbox).
-pub trait Env {
-    fn var(&self, name: &str) -> Option<String>;
-}
-
-/// The process environment. An empty value is unset, and so is an MCP Bundle placeholder:
-/// a desktop host passes `${user_config.KEY}` literally when the user left that setting empty.
-pub struct ProcessEnv;
-
-impl Env for ProcessEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| is_set(v))
-    }
-}
-
-/// Whether a variable's value counts as given (see [`ProcessEnv`]).
-pub fn is_set(value: &str) -> bool {
-    !value.is_empty() && !value.starts_with("${user_config.")
-}
-
-impl Env for HashMap<String, String> {
-    fn var(&self, name: &str) -> Option<String> {
-        self.get(name).filter(|v| is_set(v)).cloned()
-    }
-}
-
-/// A configuration the server refuses to start with. The message names the variable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
 
 /// A provider that is configured: where it lives and how to authenticate.
 #[derive(Debug)]
@@ -186,24 +115,6 @@ fn check_base_url(var: &str, raw: &str, env: &dyn Env) -> Result<String, ConfigE
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
-/// Reads a pair of variables that only make sense together (username and password).
-pub fn pair(
-    env: &dyn Env,
-    first: &str,
-    second: &str,
-) -> Result<Option<(String, String)>, ConfigError> {
-    match (env.var(first), env.var(second)) {
-        (Some(a), Some(b)) => Ok(Some((a, b))),
-        (Some(_), None) => Err(ConfigError(format!(
-            "{first} is set but {second} is missing"
-        ))),
-        (None, Some(_)) => Err(ConfigError(format!(
-            "{second} is set but {first} is missing"
-        ))),
-        (None, None) => Ok(None),
-    }
-}
-
 /// The configured providers, and the variables to set for the others.
 pub fn configure_all(env: &dyn Env) -> Result<Vec<ProviderConfig>, ConfigError> {
     let mut out = Vec::new();
@@ -218,6 +129,76 @@ pub fn configure_all(env: &dyn Env) -> Result<Vec<ProviderConfig>, ConfigError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::operation::Hints;
+    use serde_json::Value;
+    use std::collections::HashMap;
+
+    #[test]
+    fn names_follow_the_contract() {
+        let mut seen = std::collections::HashSet::new();
+        for op in operations() {
+            assert!(op.name.len() <= 64, "{}", op.name);
+            assert!(
+                op.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{}",
+                op.name
+            );
+            assert!(
+                op.name.starts_with(&format!("{}_", op.provider.id())),
+                "{}",
+                op.name
+            );
+            assert!(seen.insert(op.name), "duplicate {}", op.name);
+            assert!(op.path.starts_with('/'), "{}", op.name);
+        }
+    }
+
+    /// Every row's example is valid (once secret references are filled in), so the skill
+    /// reference never shows a call that fails validation.
+    #[test]
+    fn examples_are_valid_arguments() {
+        for op in operations() {
+            let mut args: Value = serde_json::from_str(op.example)
+                .unwrap_or_else(|e| panic!("{}: example is not JSON: {e}", op.name));
+            fill_references(&mut args);
+            if let Err(e) = (op.args.prepare)(args) {
+                panic!("{}: example does not validate: {e}", op.name);
+            }
+        }
+    }
+
+    fn fill_references(v: &mut Value) {
+        match v {
+            Value::String(s) if s.contains("${secret:") => *s = "filled-secret".into(),
+            Value::Array(items) => items.iter_mut().for_each(fill_references),
+            Value::Object(map) => map.values_mut().for_each(fill_references),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn creates_can_be_reconciled_and_long_operations_report_progress() {
+        for op in operations() {
+            let is_create = op.hints == Hints::CREATE;
+            assert_eq!(is_create, op.reconcile.is_some(), "{}", op.name);
+        }
+        let progress: Vec<&str> = operations()
+            .filter(|op| op.progress)
+            .map(|op| op.name)
+            .collect();
+        assert_eq!(
+            progress,
+            [
+                "bigid_export_data_sources",
+                "pdc_get_job_status",
+                "bigdata_delete_connector",
+                "bigdata_sync_connector",
+                "databrain_sync_datasource"
+            ]
+        );
+    }
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs

@@ -1,5 +1,5 @@
-//! Pentaho Data Catalog public API v1, data sources and jobs. Facts and sources:
-//! `shared/reference/vendor-apis.md` §2 and seed 001.
+//! Pentaho Data Catalog public API v1, data sources and jobs. Public sources: Pentaho's API
+//! reference (docs.pentaho.com/pdc-api-docs: authentication, data sources, jobs).
 //!
 //! - Auth: `POST /auth`, form-encoded `username`, `password`, `client_id=pdc-client`,
 //!   `grant_type=password`, `scope=openid profile email` → `data.accessToken`, sent as Bearer;
@@ -12,13 +12,16 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{ConfigError, Env, EnvVar, Probe, Provider, ProviderSpec, pair};
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
-    ArgsSpec, Flow, Hints, Method, OperationSpec, Output, PollState, Reconcile, RequestParts,
+    ArgsSpec, Flow, Hints, Method, OperationSpec, Output, PollState, Provider, Reconcile,
+    RequestParts,
 };
 use crate::secret::SecretString;
-use crate::upstream::auth::{AuthHeader, Credential, ExchangeSend, Field, Scheme, TokenExchange};
+use crate::spec::{
+    AuthHeader, ConfigError, Credential, Env, EnvVar, ExchangeSend, Field, Guide, Probe,
+    ProviderSpec, Scheme, TokenExchange, pair,
+};
 
 pub static SPEC: ProviderSpec = ProviderSpec {
     provider: Provider::Pdc,
@@ -55,6 +58,17 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     probe: Probe {
         tool: "pdc_filter_data_sources",
         args: r#"{"resourceNames": ["*"], "limit": 1}"#,
+    },
+    guide: Guide {
+        instructions: "Pentaho Data Catalog names a data source by its `_id`; find ids with pdc_filter_data_sources (* wildcards in resourceNames).",
+        onboard_tools: &["pdc_filter_data_sources", "pdc_create_data_sources", "pdc_get_data_source"],
+        onboard_steps: "\
+1. Call pdc_filter_data_sources with resourceNames set to the intended name to check it is free.
+2. Gather resourceName, databaseType and the connection fields (host, port as a string, databaseName, userName, password or keys); ask me for what you do not have.
+3. Call pdc_create_data_sources with dry_run: true, show me the request, and create only after I confirm.
+4. Verify with pdc_get_data_source on the returned _id. If it names a lastTestConnectionId or lastIngestId, follow that job with pdc_get_job_status and wait: true.",
+        audit_tool: "pdc_filter_data_sources",
+        audit_step: "Pentaho Data Catalog: call pdc_filter_data_sources with resourceNames [\"*\"] (page with skip/limit). For each source with a lastTestConnectionId, call pdc_get_job_status and flag FAILED jobs with their error.",
     },
     operations: OPERATIONS,
 };

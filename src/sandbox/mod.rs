@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::providers::Provider;
+use crate::operation::Provider;
 
 /// A simulated vendor: where it is mounted and how it starts.
 pub struct SimulatedVendor {

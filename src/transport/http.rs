@@ -36,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::secret::SecretString;
-use crate::server::DataSourceServer;
+use crate::surfaces::server::DataSourceServer;
 
 /// How HTTP clients authenticate.
 #[derive(Debug, Clone)]
@@ -114,7 +114,7 @@ pub fn resolve_auth(
         }
         Some(token) => Ok((Auth::Bearer(SecretString::new(token.trim())), None)),
         None if loopback => {
-            let token = crate::sandbox::random_token("dsmcp-");
+            let token = crate::secret::random_token("dsmcp-");
             Ok((Auth::Bearer(SecretString::new(token.clone())), Some(token)))
         }
         None => Err(format!(
@@ -256,7 +256,7 @@ async fn inspect(State(shared): State<Arc<Shared>>, request: Request, next: Next
         .map(str::to_string);
     let session = incoming
         .clone()
-        .or_else(|| is_initialize.then(|| crate::sandbox::random_token("mcp-")));
+        .or_else(|| is_initialize.then(|| crate::secret::random_token("mcp-")));
     let span = tracing::info_span!(
         "http",
         method = %parts.method,

@@ -1,5 +1,7 @@
 //! How MCP reaches the server: stdio (desktop assistants launch the binary) and streamable
-//! HTTP (shared services, IDE agents). Transports know nothing about tools.
+//! HTTP (shared services, IDE agents), and when they stop ([`shutdown`]). Transports know
+//! nothing about tools.
 
 pub mod http;
+pub mod shutdown;
 pub mod stdio;

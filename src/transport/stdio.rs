@@ -3,7 +3,7 @@
 use rmcp::ServiceExt;
 use rmcp::transport::async_rw::AsyncRwTransport;
 
-use crate::server::DataSourceServer;
+use crate::surfaces::server::DataSourceServer;
 
 /// Serves until the client closes stdin (or SIGINT/SIGTERM). A line longer than
 /// `max_line_bytes` is dropped (and logged) without being buffered whole; the session goes on.
@@ -21,7 +21,7 @@ pub async fn serve(server: DataSourceServer, max_line_bytes: usize) -> anyhow::R
     };
     let ct = running.cancellation_token();
     tokio::spawn(async move {
-        crate::cli::shutdown_signal().await;
+        super::shutdown::signal().await;
         ct.cancel();
     });
     let reason = running.waiting().await?;

@@ -1,133 +1,21 @@
-//! How a provider's credential becomes an `Authorization` (or `X-API-KEY`) header.
+//! How a provider's credential becomes the header a request carries.
 //!
-//! Two kinds: a static credential sent as is, or a credential exchanged for a token
-//! (BigID user token or session, PDC password grant). Tokens are obtained once, shared by
-//! concurrent calls (one exchange at a time), and obtained again after a 401.
+//! Two kinds (described in the provider's spec): a static credential sent as is, or a
+//! credential exchanged for a token (BigID user token or session, PDC password grant). Tokens
+//! are obtained once, shared by concurrent calls (one exchange at a time), and obtained again
+//! after a 401.
 
 use reqwest::header::HeaderValue;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use crate::operation::Method;
+use super::client::Upstream;
+use super::request::{OutgoingBody, OutgoingRequest};
+use super::response::{HttpResponse, TransportError};
 use crate::redact;
+use crate::request::Method;
 use crate::secret::SecretString;
-use crate::upstream::{HttpRequest, HttpResponse, RequestBody, TransportError, Upstream};
-
-/// How a token is written into its header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scheme {
-    /// `Authorization: <token>` (BigID's own clients).
-    Raw,
-    /// `Authorization: Bearer <token>`.
-    Bearer,
-}
-
-/// The header a credential or token goes in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AuthHeader {
-    pub name: &'static str,
-    pub scheme: Scheme,
-}
-
-impl AuthHeader {
-    pub const fn authorization(scheme: Scheme) -> Self {
-        AuthHeader {
-            name: "authorization",
-            scheme,
-        }
-    }
-
-    fn value(&self, token: &SecretString) -> Result<HeaderValue, AuthError> {
-        let text = match self.scheme {
-            Scheme::Raw => token.expose().to_string(),
-            Scheme::Bearer => format!("Bearer {}", token.expose()),
-        };
-        let mut value = HeaderValue::from_str(&text).map_err(|_| AuthError::Unusable)?;
-        value.set_sensitive(true);
-        Ok(value)
-    }
-}
-
-/// How a long-lived credential is exchanged for a token.
-#[derive(Debug, Clone)]
-pub struct TokenExchange {
-    pub method: Method,
-    /// Relative to the provider's base URL.
-    pub path: &'static str,
-    pub send: ExchangeSend,
-    /// JSON pointer of the token in the response (`/systemToken`, `/data/accessToken`).
-    pub token_pointer: &'static str,
-}
-
-/// What the exchange request carries.
-#[derive(Debug, Clone)]
-pub enum ExchangeSend {
-    /// The credential in a header (BigID user token: raw `Authorization`).
-    Header(AuthHeader, SecretString),
-    /// A JSON object of fields (BigID `POST /sessions`).
-    Json(Vec<(&'static str, Field)>),
-    /// A form-encoded body (PDC `POST /auth`).
-    Form(Vec<(&'static str, Field)>),
-}
-
-/// A field of a token exchange. Only a secret is masked by value wherever it appears: masking
-/// a username or a constant like `grant_type=password` would blank every `admin` or
-/// `password` in every result.
-#[derive(Debug, Clone)]
-pub enum Field {
-    Secret(SecretString),
-    Plain(String),
-}
-
-impl Field {
-    fn value(&self) -> &str {
-        match self {
-            Field::Secret(s) => s.expose(),
-            Field::Plain(p) => p,
-        }
-    }
-}
-
-/// A provider's credential, read from the environment.
-#[derive(Debug, Clone)]
-pub enum Credential {
-    /// Sent as is on every request.
-    Static {
-        header: AuthHeader,
-        value: SecretString,
-    },
-    /// Exchanged for a token that is cached and sent in `header`.
-    Exchange {
-        exchange: TokenExchange,
-        header: AuthHeader,
-    },
-}
-
-impl Credential {
-    /// Every secret this credential holds, so redaction knows their values.
-    pub fn secrets(&self) -> Vec<&SecretString> {
-        match self {
-            Credential::Static { value, .. } => vec![value],
-            Credential::Exchange { exchange, .. } => match &exchange.send {
-                ExchangeSend::Header(_, s) => vec![s],
-                ExchangeSend::Json(fields) | ExchangeSend::Form(fields) => fields
-                    .iter()
-                    .filter_map(|(_, f)| match f {
-                        Field::Secret(s) => Some(s),
-                        Field::Plain(_) => None,
-                    })
-                    .collect(),
-            },
-        }
-    }
-
-    /// The header name requests carry, for dry-run plans.
-    pub fn header_name(&self) -> &'static str {
-        match self {
-            Credential::Static { header, .. } | Credential::Exchange { header, .. } => header.name,
-        }
-    }
-}
+use crate::spec::{AuthHeader, Credential, ExchangeSend, Scheme, TokenExchange};
 
 /// Why a token could not be obtained.
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +28,17 @@ pub enum AuthError {
     Unusable,
     #[error(transparent)]
     Transport(#[from] TransportError),
+}
+
+/// The value of `header` for `token`, marked sensitive (never logged by the HTTP stack).
+fn header_value(header: AuthHeader, token: &SecretString) -> Result<HeaderValue, AuthError> {
+    let text = match header.scheme {
+        Scheme::Raw => token.expose().to_string(),
+        Scheme::Bearer => format!("Bearer {}", token.expose()),
+    };
+    let mut value = HeaderValue::from_str(&text).map_err(|_| AuthError::Unusable)?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// Attaches a provider's credential to requests, caching exchanged tokens.
@@ -165,16 +64,16 @@ impl Authenticator {
         matches!(self.credential, Credential::Exchange { .. })
     }
 
-    /// The header to send, obtaining a token first if none is cached. Returns the token used,
-    /// so a 401 can invalidate exactly that one.
+    /// The credential header's value, obtaining a token first if none is cached. Returns the
+    /// token used, so a 401 can invalidate exactly that one.
     pub async fn header(
         &self,
         base_url: &str,
         upstream: &Upstream,
-    ) -> Result<(&'static str, HeaderValue, SecretString), AuthError> {
+    ) -> Result<(HeaderValue, SecretString), AuthError> {
         match &self.credential {
             Credential::Static { header, value } => {
-                Ok((header.name, header.value(value)?, value.clone()))
+                Ok((header_value(*header, value)?, value.clone()))
             }
             Credential::Exchange { exchange, header } => {
                 let mut cached = self.token.lock().await;
@@ -186,7 +85,7 @@ impl Authenticator {
                         t
                     }
                 };
-                Ok((header.name, header.value(&token)?, token))
+                Ok((header_value(*header, &token)?, token))
             }
         }
     }
@@ -205,33 +104,37 @@ async fn exchange_token(
     base_url: &str,
     upstream: &Upstream,
 ) -> Result<SecretString, AuthError> {
-    let mut headers = Vec::new();
+    let mut secret_header = None;
     let body = match &exchange.send {
         ExchangeSend::Header(h, secret) => {
-            headers.push((h.name, h.value(secret)?));
-            RequestBody::None
+            secret_header = Some((h.name, header_value(*h, secret)?));
+            OutgoingBody::None
         }
-        ExchangeSend::Json(fields) => RequestBody::Json(Value::Object(
+        ExchangeSend::Json(fields) => OutgoingBody::Json(Value::Object(
             fields
                 .iter()
                 .map(|(k, v)| (k.to_string(), Value::String(v.value().to_string())))
                 .collect(),
         )),
-        ExchangeSend::Form(fields) => RequestBody::Form(
+        ExchangeSend::Form(fields) => OutgoingBody::Form(
             fields
                 .iter()
                 .map(|(k, v)| (*k, v.value().to_string()))
                 .collect(),
         ),
     };
-    let request = HttpRequest {
-        method: exchange.method,
-        url: format!("{base_url}{}", exchange.path),
-        headers,
+    let url = super::request::build_url(base_url, exchange.path, &Default::default())?;
+    let mut request = OutgoingRequest::with_body(
+        exchange.method,
+        url,
         body,
-        retry_safe: exchange.method == Method::Get,
-    };
-    let response: HttpResponse = upstream.send(&request).await?;
+        None,
+        exchange.method == Method::Get,
+    )?;
+    if let Some((name, value)) = secret_header {
+        request = request.header(name, value);
+    }
+    let response: HttpResponse = upstream.send(&request, None).await?;
     if !(200..300).contains(&response.status) {
         return Err(AuthError::Refused {
             status: response.status,

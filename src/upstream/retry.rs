@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use backon::{ExponentialBuilder, Retryable};
 
-use super::{HttpResponse, TransportError};
+use super::response::{HttpResponse, TransportError};
 
 /// The statuses worth another attempt: rate limiting and gateway trouble.
 pub const RETRY_STATUSES: [u16; 4] = [429, 502, 503, 504];
@@ -128,7 +128,7 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::upstream::ResponseBody;
+    use crate::upstream::response::ResponseBody;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn fast() -> RetryPolicy {

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use datasource_mcp::engine::Engine;
 use datasource_mcp::providers;
-use datasource_mcp::server::{DataSourceServer, Selection};
+use datasource_mcp::surfaces::server::{DataSourceServer, Selection};
 use datasource_mcp::upstream::UpstreamSettings;
 
 /// A sentinel credential: must never appear in any output.

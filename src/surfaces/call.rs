@@ -9,12 +9,13 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
 
+use super::definition;
+use super::server::Selection;
 use crate::engine::{CallContext, Engine, ProgressSink};
-use crate::operation::{self, OperationSpec};
-use crate::providers::{ProcessEnv, ProviderConfig};
+use crate::operation::OperationSpec;
+use crate::providers::{self, ProviderConfig};
 use crate::redact;
-use crate::schema;
-use crate::server::Selection;
+use crate::spec::ProcessEnv;
 use crate::upstream::UpstreamSettings;
 
 /// Exit code of an error result (the tool ran and failed).
@@ -42,7 +43,7 @@ pub fn resolve_tool(
     configs: &[ProviderConfig],
     selection: &Selection,
 ) -> Result<&'static OperationSpec, String> {
-    let op = operation::find(name)
+    let op = providers::operation(name)
         .ok_or_else(|| format!("unknown tool `{name}` (`datasource-mcp tools` lists them)"))?;
     if !configs.iter().any(|c| c.provider == op.provider) {
         let spec = op.provider.spec();
@@ -80,7 +81,7 @@ pub fn arguments(
     if pairs.is_empty() {
         return Ok(args);
     }
-    let tool = schema::tool(op);
+    let tool = definition::tool(op);
     for pair in pairs {
         let Some((key, raw)) = pair.split_once('=') else {
             return Err(format!("`{pair}`: write arguments as key=value"));
@@ -237,7 +238,7 @@ mod tests {
     use serde_json::json;
 
     fn op(name: &str) -> &'static OperationSpec {
-        operation::find(name).unwrap()
+        providers::operation(name).unwrap()
     }
 
     fn pairs(items: &[&str]) -> Vec<String> {

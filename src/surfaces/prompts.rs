@@ -7,8 +7,7 @@
 
 use rmcp::model::{GetPromptResult, Prompt, PromptArgument, PromptMessage, Role};
 
-use crate::operation::OperationSpec;
-use crate::providers::Provider;
+use crate::operation::{OperationSpec, Provider};
 
 pub const ONBOARD: &str = "onboard_data_source";
 pub const AUDIT: &str = "audit_data_sources";
@@ -36,31 +35,8 @@ impl Tools<'_> {
     fn onboardable(&self) -> Vec<Provider> {
         self.providers()
             .into_iter()
-            .filter(|p| onboarding_tools(*p).iter().all(|t| self.has(t)))
+            .filter(|p| p.spec().guide.onboard_tools.iter().all(|t| self.has(t)))
             .collect()
-    }
-}
-
-fn onboarding_tools(provider: Provider) -> &'static [&'static str] {
-    match provider {
-        Provider::BigId => &[
-            "bigid_list_connector_templates",
-            "bigid_get_connector_template",
-            "bigid_test_data_source_connection",
-            "bigid_create_data_source",
-            "bigid_get_data_source",
-        ],
-        Provider::Pdc => &[
-            "pdc_filter_data_sources",
-            "pdc_create_data_sources",
-            "pdc_get_data_source",
-        ],
-        Provider::Bigdata => &[
-            "bigdata_list_connectors",
-            "bigdata_create_connector",
-            "bigdata_get_connector",
-        ],
-        Provider::DataBrain => &["databrain_create_datasource", "databrain_list_datasources"],
     }
 }
 
@@ -182,56 +158,20 @@ fn onboard_text(provider: Provider, kind: Option<&str>, name: Option<&str>) -> S
         .map(|k| format!("a {k} data source"))
         .unwrap_or_else(|| "a data source".into());
     let called = name.map(|n| format!(" named \"{n}\"")).unwrap_or_default();
-    let steps = match provider {
-        Provider::BigId => "\
-1. If the connector type is not settled, call bigid_list_connector_templates and agree on one with me.
-2. Call bigid_get_connector_template for the type. Note every field with mandatory or mandatoryForTest and its validation.
-3. Ask me for the values you do not have.
-4. Call bigid_test_data_source_connection with the candidate configuration. If it fails, show me BigID's message and fix the configuration before going on.
-5. Call bigid_create_data_source with dry_run: true, show me the request, and create it only after I confirm.
-6. Verify with bigid_get_data_source and summarize what now exists.",
-        Provider::Pdc => "\
-1. Call pdc_filter_data_sources with resourceNames set to the intended name to check it is free.
-2. Gather resourceName, databaseType and the connection fields (host, port as a string, databaseName, userName, password or keys); ask me for what you do not have.
-3. Call pdc_create_data_sources with dry_run: true, show me the request, and create only after I confirm.
-4. Verify with pdc_get_data_source on the returned _id. If it names a lastTestConnectionId or lastIngestId, follow that job with pdc_get_job_status and wait: true.",
-        Provider::Bigdata => "\
-1. Agree on the connector type: email (an inbox that ingests mail forwarded from allowed senders), investment_research (a broker feed, needs the broker login) or sharepoint (needs a session_id from support@bigdata.com).
-2. Call bigdata_list_connectors to check the label is free.
-3. Call bigdata_create_connector with dry_run: true, show me the request, and create only after I confirm.
-4. Verify with bigdata_get_connector. For email, tell me the inbox address (config.email) to forward mail to; for investment_research or sharepoint, offer to start bigdata_sync_connector (investment_research needs a date_limit).",
-        Provider::DataBrain => "\
-1. Agree on the datasourceType and gather the credentials: name plus the type's fields; ask me for what you do not have.
-2. Call databrain_create_datasource with dry_run: true, show me the request, and create only after I confirm. DataBrain tests the credentials itself: on CREDENTIAL_TEST_FAILED, fix host, port, user or password with me.
-3. Verify with databrain_list_datasources that the name is listed.
-4. If the schema needs a refresh later, databrain_sync_datasource takes the datasource's UUID, which I can copy from its page in DataBrain (the id= in the URL).",
-    };
+    let spec = provider.spec();
     format!(
-        "Help me onboard {what}{called} in {}.\n\n{steps}\n\n{SECRETS} Stop and ask me whenever a step fails or a value is missing.",
-        provider.spec().title
+        "Help me onboard {what}{called} in {}.\n\n{}\n\n{SECRETS} Stop and ask me whenever a step fails or a value is missing.",
+        spec.title, spec.guide.onboard_steps
     )
 }
 
 fn audit_text(tools: &Tools, providers: &[Provider]) -> String {
-    let mut steps = Vec::new();
-    for provider in providers {
-        let step = match provider {
-            Provider::BigId if tools.has("bigid_list_data_sources") => {
-                "BigID: call bigid_list_data_sources (page with skip/limit if there are many). Flag sources whose enabled is \"no\"."
-            }
-            Provider::Pdc if tools.has("pdc_filter_data_sources") => {
-                "Pentaho Data Catalog: call pdc_filter_data_sources with resourceNames [\"*\"] (page with skip/limit). For each source with a lastTestConnectionId, call pdc_get_job_status and flag FAILED jobs with their error."
-            }
-            Provider::Bigdata if tools.has("bigdata_list_connectors") => {
-                "Bigdata.com: call bigdata_list_connectors. Flag archived connectors and those whose last_sync_status is not SUCCESS, with last_sync_error_msg."
-            }
-            Provider::DataBrain if tools.has("databrain_list_datasources") => {
-                "DataBrain: call databrain_list_datasources (all pages). Its API returns names only, so report them with status unknown."
-            }
-            _ => continue,
-        };
-        steps.push(format!("- {step}"));
-    }
+    let steps: Vec<String> = providers
+        .iter()
+        .map(|p| &p.spec().guide)
+        .filter(|guide| tools.has(guide.audit_tool))
+        .map(|guide| format!("- {}", guide.audit_step))
+        .collect();
     format!(
         "Audit my data sources. Use read-only tools only and change nothing.\n\n{}\n\nThen show one table: provider, name, type, status (ok, disabled, failing, archived or unknown) and the reason, problems first, and suggest what to look at next.",
         steps.join("\n")
@@ -241,10 +181,10 @@ fn audit_text(tools: &Tools, providers: &[Provider]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::operation;
+    use crate::providers;
 
     fn all() -> Vec<&'static OperationSpec> {
-        operation::all().collect()
+        providers::operations().collect()
     }
 
     #[test]
@@ -271,11 +211,11 @@ mod tests {
             text.push_str(&onboard_text(p, None, None));
         }
         for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
-            let is_tool_name = ["bigid_", "pdc_", "bigdata_", "databrain_"]
+            let is_tool_name = providers::ALL
                 .iter()
-                .any(|p| word.starts_with(p));
+                .any(|p| word.starts_with(&format!("{}_", p.id)));
             if is_tool_name {
-                assert!(operation::find(word).is_some(), "{word} is not a tool");
+                assert!(providers::operation(word).is_some(), "{word} is not a tool");
             }
         }
     }

@@ -20,23 +20,18 @@ use futures_util::future::BoxFuture;
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::error::ToolError;
-use crate::operation::{Flow, Method, OperationSpec, RequestParts};
-use crate::providers::{Env, Provider, ProviderConfig, ProviderSpec};
-use crate::redact::{self, CallSecrets};
-use crate::secret_refs::SecretRefs;
-use crate::upstream::auth::Authenticator;
-use crate::upstream::{
-    HttpRequest, HttpResponse, RequestBody, ResponseBody, TransportError, USER_AGENT, Upstream,
-    UpstreamSettings,
-};
+pub mod secret_refs;
 
-/// A configured provider at run time.
-pub struct ProviderClient {
-    pub spec: &'static ProviderSpec,
-    pub base_url: String,
-    pub auth: Authenticator,
-}
+use crate::error::ToolError;
+use crate::operation::{Flow, OperationSpec, Provider};
+use crate::providers::ProviderConfig;
+use crate::redact::{self, CallSecrets};
+use crate::request::{Method, RequestParts};
+use crate::spec::Env;
+use crate::upstream::{
+    HttpResponse, ProviderClient, ResponseBody, TransportError, Upstream, UpstreamSettings,
+};
+use secret_refs::SecretRefs;
 
 /// Where progress of a long call goes (MCP progress notifications, the CLI's stderr).
 pub trait ProgressSink: Send + Sync {
@@ -74,19 +69,7 @@ impl Engine {
         settings: UpstreamSettings,
         env: Arc<dyn Env + Send + Sync>,
     ) -> Self {
-        let providers = configs
-            .into_iter()
-            .map(|cfg| {
-                for secret in cfg.credential.secrets() {
-                    redact::register_secret(secret.expose());
-                }
-                ProviderClient {
-                    spec: cfg.provider.spec(),
-                    base_url: cfg.base_url,
-                    auth: Authenticator::new(cfg.credential),
-                }
-            })
-            .collect();
+        let providers = configs.into_iter().map(ProviderClient::new).collect();
         Self {
             upstream: Upstream::new(settings),
             providers,
@@ -176,7 +159,7 @@ impl Engine {
         if dry_run {
             // The plan shows the references as written; the resolved values stay here.
             let shown = (op.args.prepare)(args).unwrap_or_else(|_| parts.clone());
-            return Ok(self.plan(op, provider, &shown));
+            return self.plan(op, provider, &shown);
         }
         tracing::debug!(tool = op.name, "dispatching");
         let progress = if op.progress {
@@ -338,8 +321,7 @@ impl Engine {
             tokio::time::sleep(interval).await;
         }
     }
-    /// Sends one request with the provider's credential; on a 401 obtains a new token once and
-    /// repeats the request once (a 401 means the vendor did nothing).
+    /// Sends `method path` with `parts` through the provider's authenticated send.
     async fn send(
         &self,
         provider: &ProviderClient,
@@ -348,67 +330,30 @@ impl Engine {
         parts: &RequestParts,
         retry_safe: bool,
     ) -> Result<HttpResponse, ToolError> {
-        let url = build_url(&provider.base_url, path, parts);
-        let body = match &parts.body {
-            Some(v) => RequestBody::Json(v.clone()),
-            None => RequestBody::None,
-        };
-        let mut refreshed = false;
-        loop {
-            let (name, value, token) = provider
-                .auth
-                .header(&provider.base_url, &self.upstream)
-                .await?;
-            let request = HttpRequest {
-                method,
-                url: url.clone(),
-                headers: vec![(name, value)],
-                body: match &body {
-                    RequestBody::Json(v) => RequestBody::Json(v.clone()),
-                    _ => RequestBody::None,
-                },
-                retry_safe,
-            };
-            let response = self.upstream.send(&request).await?;
-            if response.status == 401 && provider.auth.can_refresh() && !refreshed {
-                tracing::info!(provider = provider.spec.id, "401: obtaining a new token");
-                provider.auth.invalidate(&token).await;
-                refreshed = true;
-                continue;
-            }
-            return Ok(response);
-        }
+        let request = provider.request(method, path, parts, retry_safe)?;
+        Ok(provider.send(&self.upstream, &request).await?)
     }
 
-    /// The dry-run answer: the exact request(s) the call would send, credentials masked.
-    fn plan(&self, op: &OperationSpec, provider: &ProviderClient, parts: &RequestParts) -> Value {
-        let auth_header = provider.auth.credential().header_name();
+    /// The dry-run answer: the exact request(s) the call would send, credentials masked. Each
+    /// is the provider client's description of that request, the same one a send uses.
+    fn plan(
+        &self,
+        op: &OperationSpec,
+        provider: &ProviderClient,
+        parts: &RequestParts,
+    ) -> Result<Value, ToolError> {
+        let retry_safe = op.retry_safe();
         let request = |method: Method, path: &str, parts: &RequestParts| {
-            let mut headers = Map::new();
-            headers.insert("accept".into(), json!("application/json"));
-            headers.insert(auth_header.into(), json!(redact::MASK));
-            if parts.body.is_some() {
-                headers.insert("content-type".into(), json!("application/json"));
-            }
-            headers.insert("user-agent".into(), json!(USER_AGENT));
-            let mut r = Map::new();
-            r.insert("method".into(), json!(method.as_str()));
-            r.insert(
-                "url".into(),
-                json!(build_url(&provider.base_url, path, parts)),
-            );
-            r.insert("headers".into(), Value::Object(headers));
-            if let Some(body) = &parts.body {
-                r.insert("body".into(), body.clone());
-            }
-            r
+            provider
+                .request(method, path, parts, retry_safe)
+                .map(|r| r.plan())
         };
         let mut requests = Vec::new();
         let mut note = String::from("Nothing was sent.");
         match op.flow {
-            Flow::Single | Flow::Poll { .. } => requests.push(request(op.method, op.path, parts)),
+            Flow::Single | Flow::Poll { .. } => requests.push(request(op.method, op.path, parts)?),
             Flow::FallbackOn404 { path } => {
-                requests.push(request(op.method, op.path, parts));
+                requests.push(request(op.method, op.path, parts)?);
                 note.push_str(&format!(" On a 404 the request is repeated at {path}."));
             }
             Flow::ReadFirst {
@@ -417,13 +362,13 @@ impl Engine {
                 explain,
                 ..
             } => {
-                requests.push(request(Method::Get, path, &read_parts(parts, query)));
-                let mut write = request(op.method, op.path, parts);
+                requests.push(request(Method::Get, path, &read_parts(parts, query))?);
+                let mut write = request(op.method, op.path, parts)?;
                 write.insert("body_is".into(), json!(explain));
                 requests.push(write);
             }
         }
-        json!({ "dry_run": true, "requests": requests, "note": note })
+        Ok(json!({ "dry_run": true, "requests": requests, "note": note }))
     }
 }
 
@@ -499,64 +444,8 @@ fn result_object(response: HttpResponse) -> Value {
     }
 }
 
-/// Characters left as they are in a path segment (RFC 3986 unreserved); everything else,
-/// spaces, parentheses, colons and slashes included, is percent-encoded.
-const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// `{base}{path}` with placeholders filled (percent-encoded) and the query appended.
-pub fn build_url(base: &str, template: &str, parts: &RequestParts) -> String {
-    let mut url = String::with_capacity(base.len() + template.len() + 32);
-    url.push_str(base);
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        url.push_str(&rest[..open]);
-        let Some(close) = rest[open..].find('}') else {
-            break;
-        };
-        let name = &rest[open + 1..open + close];
-        let value = parts.path_param(name).unwrap_or_default();
-        url.extend(percent_encoding::utf8_percent_encode(value, PATH_SEGMENT));
-        rest = &rest[open + close + 1..];
-    }
-    url.push_str(rest);
-    if !parts.query.is_empty() {
-        url.push('?');
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &parts.query {
-            query.append_pair(k, v);
-        }
-        url.push_str(&query.finish());
-    }
-    url
-}
-
 /// Shared handle used by the surfaces.
 pub type SharedEngine = Arc<Engine>;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_encode_path_parameters() {
-        let parts = RequestParts::new()
-            .path("name", "Prod MySQL (EU): a/b")
-            .query("withoutCredentialValue", "true")
-            .query("ids", "a,b c");
-        assert_eq!(
-            build_url("https://h/api/v1", "/ds_connections/{name}", &parts),
-            "https://h/api/v1/ds_connections/Prod%20MySQL%20%28EU%29%3A%20a%2Fb?withoutCredentialValue=true&ids=a%2Cb+c"
-        );
-        assert_eq!(
-            build_url("https://h", "/x", &RequestParts::new()),
-            "https://h/x"
-        );
-    }
-}
 
 #[cfg(test)]
 mod future_size {
@@ -576,7 +465,7 @@ mod future_size {
             Default::default(),
             std::sync::Arc::new(vars),
         );
-        let op = crate::operation::find("bigid_get_connector_template").unwrap();
+        let op = crate::providers::operation("bigid_get_connector_template").unwrap();
         let cx = super::CallContext::default();
         let call = engine.call(op, None, &cx);
         assert!(

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use crate::engine::{CallContext, Engine};
-use crate::operation;
-use crate::providers::{self, ProviderSpec};
+use crate::providers;
 use crate::redact;
+use crate::spec::ProviderSpec;
 
 /// One provider's verdict.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,7 +61,7 @@ pub async fn check_all(engine: &Engine) -> Vec<Check> {
             continue;
         };
         let endpoint = display_url(&client.base_url);
-        let Some(op) = operation::find(spec.probe.tool) else {
+        let Some(op) = providers::operation(spec.probe.tool) else {
             continue;
         };
         let args: Option<Map<String, Value>> = serde_json::from_str(spec.probe.args).ok();
@@ -211,7 +211,7 @@ mod tests {
     #[test]
     fn every_probe_is_a_read_of_its_own_provider_with_valid_arguments() {
         for spec in providers::ALL {
-            let op = operation::find(spec.probe.tool)
+            let op = providers::operation(spec.probe.tool)
                 .unwrap_or_else(|| panic!("{}: probe {} is not a tool", spec.id, spec.probe.tool));
             assert_eq!(op.provider, spec.provider, "{}", spec.id);
             assert!(

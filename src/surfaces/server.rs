@@ -21,20 +21,41 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, Peer, RoleServer, ServerHandler};
 
+use super::{definition, prompts, reference};
 use crate::engine::{CallContext, CallOutcome, Engine, ProgressSink};
-use crate::operation::{self, OperationSpec};
-use crate::prompts;
-use crate::providers::Provider;
-use crate::reference;
-use crate::schema;
+use crate::operation::{OperationSpec, Provider};
+use crate::providers;
 
 /// Resources: the generated reference of the tools this server offers.
 const CATALOG_URI: &str = "datasource-mcp://tools";
 const TOOL_URI_PREFIX: &str = "datasource-mcp://tools/";
 
-const INSTRUCTIONS: &str = "Manage data-source and connector connections on BigID, Pentaho Data Catalog, \
-Bigdata.com and DataBrain. Read before you write: list or get, fetch the connector template, test the \
-connection, then create. Tools that change something accept dry_run: true to show the request first.";
+/// The server's instructions: what it manages, how to work safely, then what each enabled
+/// provider's guide says.
+fn instructions(operations: &[&'static OperationSpec]) -> String {
+    let providers = prompts::Tools(operations).providers();
+    let titles: Vec<&str> = providers.iter().map(|p| p.spec().title).collect();
+    let mut text = format!(
+        "Manage data-source and connector connections on {}. Read before you write: list or get, \
+fetch the connector template, test the connection, then create. Tools that change something accept \
+dry_run: true to show the request first.",
+        english_list(&titles)
+    );
+    for provider in providers {
+        text.push(' ');
+        text.push_str(provider.spec().guide.instructions);
+    }
+    text
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn english_list(items: &[&str]) -> String {
+    match items {
+        [] => "no configured provider".into(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
 
 /// Which tools the operator allows: toolsets and tools narrow the list; read-only wins over
 /// both (a tool named in `tools` that changes something is still left out). Enforced where
@@ -67,8 +88,7 @@ impl Selection {
                     .iter()
                     .map(|id| {
                         Provider::from_id(id).ok_or_else(|| {
-                            let known: Vec<&str> =
-                                crate::providers::ALL.iter().map(|p| p.id).collect();
+                            let known: Vec<&str> = providers::ALL.iter().map(|p| p.id).collect();
                             format!("unknown toolset `{id}` (toolsets: {})", known.join(", "))
                         })
                     })
@@ -81,7 +101,7 @@ impl Selection {
                 items(list)
                     .iter()
                     .map(|name| {
-                        operation::find(name).map(|op| op.name).ok_or_else(|| {
+                        providers::operation(name).map(|op| op.name).ok_or_else(|| {
                             format!("unknown tool `{name}` (`datasource-mcp tools` lists them)")
                         })
                     })
@@ -116,7 +136,7 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn new(engine: &Engine, selection: &Selection) -> Self {
-        let operations = operation::all()
+        let operations = providers::operations()
             .filter(|op| engine.provider(op.provider).is_some() && selection.allows(op))
             .collect();
         Self {
@@ -135,8 +155,12 @@ impl Catalog {
 
     /// Tool definitions, built on first use (start-up does no schema work).
     pub fn tools(&self) -> &[Tool] {
-        self.tools
-            .get_or_init(|| self.operations.iter().map(|op| schema::tool(op)).collect())
+        self.tools.get_or_init(|| {
+            self.operations
+                .iter()
+                .map(|op| definition::tool(op))
+                .collect()
+        })
     }
 }
 
@@ -149,6 +173,8 @@ pub struct DataSourceServer {
 struct Inner {
     engine: Arc<Engine>,
     catalog: Catalog,
+    /// Built once from the enabled providers' guides.
+    instructions: String,
     /// The log level a client set (MCP logging), where a session exists to hold it (stdio).
     /// Over stateless HTTP no request can set it for another, so nothing is sent.
     log_level: Option<std::sync::Mutex<Option<LoggingLevel>>>,
@@ -166,10 +192,12 @@ impl DataSourceServer {
 
     fn build(engine: Arc<Engine>, selection: &Selection, session: bool) -> Self {
         let catalog = Catalog::new(&engine, selection);
+        let instructions = instructions(catalog.operations());
         Self {
             inner: Arc::new(Inner {
                 engine,
                 catalog,
+                instructions,
                 log_level: session.then(|| std::sync::Mutex::new(None)),
             }),
         }
@@ -257,7 +285,7 @@ impl ServerHandler for DataSourceServer {
                 "datasource-mcp",
                 env!("CARGO_PKG_VERSION"),
             ))
-            .with_instructions(INSTRUCTIONS)
+            .with_instructions(self.inner.instructions.clone())
     }
 
     async fn list_tools(

@@ -8,24 +8,12 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::error::ToolError;
-use crate::providers::Env;
 use crate::redact::{self, CallSecrets};
+use crate::secret::{REFERENCE_OPEN as OPEN, valid_reference_name as valid_name};
+use crate::spec::Env;
 
 /// Environment variables a reference may read start with this.
 pub const PREFIX: &str = "DATASOURCE_MCP_SECRET_";
-
-const OPEN: &str = "${secret:";
-
-/// Whether `s` is exactly one reference (shown as is wherever it appears).
-pub fn is_reference(s: &str) -> bool {
-    s.strip_prefix(OPEN)
-        .and_then(|rest| rest.strip_suffix('}'))
-        .is_some_and(valid_name)
-}
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
 
 /// Resolves references against an environment.
 #[derive(Clone)]
@@ -158,7 +146,5 @@ mod tests {
             .resolve(&json!({"p": "${secret:bad-name}"}), &mut call)
             .unwrap_err();
         assert!(matches!(err, ToolError::Invalid(e) if e.field == "p"));
-        assert!(is_reference("${secret:DB_PASS}"));
-        assert!(!is_reference("x${secret:DB_PASS}"));
     }
 }

@@ -5,8 +5,8 @@
 
 use serde_json::{Map, Value};
 
+use super::definition;
 use crate::operation::OperationSpec;
-use crate::schema;
 
 /// What a tool may do, in words.
 pub fn access(op: &OperationSpec) -> &'static str {
@@ -44,7 +44,7 @@ pub fn tool_markdown(op: &OperationSpec) -> String {
 
 /// One tool's reference under a heading of `level` (1 for `#`), its parts one level below.
 pub fn tool_section(op: &OperationSpec, level: usize) -> String {
-    let tool = schema::tool(op);
+    let tool = definition::tool(op);
     let (h, sub) = ("#".repeat(level), "#".repeat(level + 1));
     let mut out = format!("{h} {}\n\n{}\n\n{}\n\n", op.name, op.title, op.description);
     out.push_str(&format!(
@@ -158,7 +158,7 @@ mod tests {
 
     #[test]
     fn a_page_lists_every_argument_and_an_example() {
-        let op = crate::operation::find("bigdata_create_connector").unwrap();
+        let op = crate::providers::operation("bigdata_create_connector").unwrap();
         let page = tool_markdown(op);
         for needle in [
             "# bigdata_create_connector",

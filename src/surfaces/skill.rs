@@ -5,9 +5,8 @@
 
 use std::path::PathBuf;
 
-use crate::operation::OperationSpec;
-use crate::providers::Provider;
-use crate::reference;
+use super::{prompts, reference};
+use crate::operation::{OperationSpec, Provider};
 
 /// The skill's name (front matter): lowercase letters, digits and hyphens.
 pub const NAME: &str = "datasource-mcp";
@@ -38,7 +37,7 @@ pub fn files(ops: &[&'static OperationSpec], read_only: bool) -> Vec<(PathBuf, S
 }
 
 fn providers_of(ops: &[&'static OperationSpec]) -> Vec<Provider> {
-    crate::prompts::Tools(ops).providers()
+    prompts::Tools(ops).providers()
 }
 
 fn skill_md(ops: &[&'static OperationSpec], read_only: bool) -> String {
@@ -127,11 +126,11 @@ fn first_sentence(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::operation;
+
     use crate::providers;
 
     fn all() -> Vec<&'static OperationSpec> {
-        operation::all().collect()
+        providers::operations().collect()
     }
 
     #[test]
@@ -164,7 +163,7 @@ mod tests {
     #[test]
     fn the_reference_has_every_tool_of_the_table_once() {
         let files = files(&all(), false);
-        for op in operation::all() {
+        for op in providers::operations() {
             let page = format!("reference/{}.md", op.provider.id());
             let mut found = 0;
             for (path, text) in &files {
@@ -212,12 +211,13 @@ mod tests {
 
     #[test]
     fn a_read_only_export_lists_only_reads() {
-        let reads: Vec<&'static OperationSpec> =
-            operation::all().filter(|op| op.hints.read_only).collect();
+        let reads: Vec<&'static OperationSpec> = providers::operations()
+            .filter(|op| op.hints.read_only)
+            .collect();
         let files = files(&reads, true);
         let everything: String = files.iter().map(|(_, t)| t.as_str()).collect();
         assert!(everything.contains("exported in read-only mode"));
-        for op in operation::all() {
+        for op in providers::operations() {
             assert_eq!(
                 everything.contains(&format!("`{}`", op.name)),
                 op.hints.read_only,

@@ -1,0 +1,222 @@
+//! What a provider is, as data: its configuration variables, how its credential is read and
+//! exchanged, what an agent should know about it, and its rows. Each provider file fills one
+//! [`ProviderSpec`]; the registry (`providers`) lists them; every surface reads them. Nothing
+//! here does I/O: the upstream client carries out the credential flows described here.
+
+use crate::operation::{OperationSpec, Provider};
+use crate::request::Method;
+use crate::secret::SecretString;
+
+/// Everything the server knows about one vendor.
+pub struct ProviderSpec {
+    pub provider: Provider,
+    /// `bigid`: tool-name prefix and toolset name.
+    pub id: &'static str,
+    /// `BigID`: for people.
+    pub title: &'static str,
+    pub base_url_var: &'static str,
+    /// Used when the base URL variable is unset (cloud vendors with one public host).
+    pub default_base_url: Option<&'static str>,
+    /// Every variable it reads, for the README, the startup message and `doctor`.
+    pub env: &'static [EnvVar],
+    /// Reads the credential from the environment: `Ok(None)` when none of its variables is
+    /// set, an error naming the missing variable when it is half set.
+    pub credential: fn(&dyn Env) -> Result<Option<Credential>, ConfigError>,
+    /// What to set to configure it, for the start-up message.
+    pub setup: &'static str,
+    /// Which variables to check when the vendor rejects the credential.
+    pub credential_hint: &'static str,
+    /// A hint for a vendor error code, when the vendor documents one.
+    pub code_hint: fn(code: &str) -> Option<&'static str>,
+    /// The cheap read `doctor` sends to check reachability and authentication.
+    pub probe: Probe,
+    /// How an agent works with this provider: server instructions, prompts, the skill.
+    pub guide: Guide,
+    pub operations: &'static [OperationSpec],
+}
+
+/// What an agent is told about one provider (github-mcp-server gives each toolset its own
+/// instructions in the same way). Every surface assembles these; none knows a vendor by name.
+pub struct Guide {
+    /// One or two sentences for the server's instructions, shown when the provider is enabled.
+    pub instructions: &'static str,
+    /// The tools the onboarding workflow needs; without all of them (read-only mode) the
+    /// provider is not offered for onboarding.
+    pub onboard_tools: &'static [&'static str],
+    /// The onboarding workflow, as numbered steps naming those tools.
+    pub onboard_steps: &'static str,
+    /// The read-only tool the audit starts from, and the audit's step for this provider.
+    pub audit_tool: &'static str,
+    pub audit_step: &'static str,
+}
+
+/// A read-only call that proves a provider answers and accepts the credential.
+pub struct Probe {
+    pub tool: &'static str,
+    /// Its arguments, as JSON.
+    pub args: &'static str,
+}
+
+/// An environment variable a provider reads.
+pub struct EnvVar {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub secret: bool,
+}
+
+/// Where configuration comes from: the process environment, or a map (tests, the sandbox).
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment. An empty value is unset, and so is an MCP Bundle placeholder:
+/// a desktop host passes `${user_config.KEY}` literally when the user left that setting empty.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| is_set(v))
+    }
+}
+
+/// Whether a variable's value counts as given (see [`ProcessEnv`]).
+pub fn is_set(value: &str) -> bool {
+    !value.is_empty() && !value.starts_with("${user_config.")
+}
+
+impl Env for std::collections::HashMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).filter(|v| is_set(v)).cloned()
+    }
+}
+
+/// A configuration the server refuses to start with. The message names the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Reads a pair of variables that only make sense together (username and password).
+pub fn pair(
+    env: &dyn Env,
+    first: &str,
+    second: &str,
+) -> Result<Option<(String, String)>, ConfigError> {
+    match (env.var(first), env.var(second)) {
+        (Some(a), Some(b)) => Ok(Some((a, b))),
+        (Some(_), None) => Err(ConfigError(format!(
+            "{first} is set but {second} is missing"
+        ))),
+        (None, Some(_)) => Err(ConfigError(format!(
+            "{second} is set but {first} is missing"
+        ))),
+        (None, None) => Ok(None),
+    }
+}
+
+// ---- credentials ------------------------------------------------------------------------------
+
+/// How a token is written into its header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// `Authorization: <token>` (BigID's own clients).
+    Raw,
+    /// `Authorization: Bearer <token>`.
+    Bearer,
+}
+
+/// The header a credential or token goes in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthHeader {
+    pub name: &'static str,
+    pub scheme: Scheme,
+}
+
+impl AuthHeader {
+    pub const fn authorization(scheme: Scheme) -> Self {
+        AuthHeader {
+            name: "authorization",
+            scheme,
+        }
+    }
+}
+
+/// How a long-lived credential is exchanged for a token.
+#[derive(Debug, Clone)]
+pub struct TokenExchange {
+    pub method: Method,
+    /// Relative to the provider's base URL.
+    pub path: &'static str,
+    pub send: ExchangeSend,
+    /// JSON pointer of the token in the response (`/systemToken`, `/data/accessToken`).
+    pub token_pointer: &'static str,
+}
+
+/// What the exchange request carries.
+#[derive(Debug, Clone)]
+pub enum ExchangeSend {
+    /// The credential in a header (BigID user token: raw `Authorization`).
+    Header(AuthHeader, SecretString),
+    /// A JSON object of fields (BigID `POST /sessions`).
+    Json(Vec<(&'static str, Field)>),
+    /// A form-encoded body (PDC `POST /auth`).
+    Form(Vec<(&'static str, Field)>),
+}
+
+/// A field of a token exchange. Only a secret is masked by value wherever it appears: masking
+/// a username or a constant like `grant_type=password` would blank every `admin` or
+/// `password` in every result.
+#[derive(Debug, Clone)]
+pub enum Field {
+    Secret(SecretString),
+    Plain(String),
+}
+
+impl Field {
+    pub fn value(&self) -> &str {
+        match self {
+            Field::Secret(s) => s.expose(),
+            Field::Plain(p) => p,
+        }
+    }
+}
+
+/// A provider's credential, read from the environment.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// Sent as is on every request.
+    Static {
+        header: AuthHeader,
+        value: SecretString,
+    },
+    /// Exchanged for a token that is cached and sent in `header`.
+    Exchange {
+        exchange: TokenExchange,
+        header: AuthHeader,
+    },
+}
+
+impl Credential {
+    /// Every secret this credential holds, so redaction knows their values.
+    pub fn secrets(&self) -> Vec<&SecretString> {
+        match self {
+            Credential::Static { value, .. } => vec![value],
+            Credential::Exchange { exchange, .. } => match &exchange.send {
+                ExchangeSend::Header(_, s) => vec![s],
+                ExchangeSend::Json(fields) | ExchangeSend::Form(fields) => fields
+                    .iter()
+                    .filter_map(|(_, f)| match f {
+                        Field::Secret(s) => Some(s),
+                        Field::Plain(_) => None,
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    /// The header every request carries the credential (or its token) in.
+    pub fn header(&self) -> AuthHeader {
+        match self {
+            Credential::Static { header, .. } | Credential::Exchange { header, .. } => *header,
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The checked-in files generated from the table: one JSON definition per tool under
+//! `tool-schemas/`, the tool table in `README.md`, and the MCP Bundle manifest
+//! `deploy/mcpb/manifest.json`. `datasource-mcp generate` writes them; a test fails when one
+//! is stale, so a change to a row shows up in review wherever it is visible.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::{bundle, definition, reference};
+use crate::operation::{Flow, OperationSpec};
+use crate::providers;
+
+/// Where the tool definitions go, relative to the repository root.
+pub const SCHEMAS_DIR: &str = "tool-schemas";
+pub const README: &str = "README.md";
+pub const MANIFEST: &str = "deploy/mcpb/manifest.json";
+
+const TABLE_BEGIN: &str = "<!-- generated: tool table (datasource-mcp generate) -->";
+const TABLE_END: &str = "<!-- end of generated tool table -->";
+
+/// The checked-in form of one tool definition.
+pub fn schema_file_text(op: &OperationSpec) -> String {
+    let mut text = serde_json::to_string_pretty(&definition::snapshot(op)).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The README's tool table: every row, its request and what it may do.
+pub fn tool_table() -> String {
+    let mut out = String::from("| tool | request | access | what it does |\n|---|---|---|---|\n");
+    for op in providers::operations() {
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            op.name,
+            request_text(op),
+            reference::access(op),
+            op.description.replace('|', "\\|")
+        ));
+    }
+    out
+}
+
+/// A row's request(s), in words.
+fn request_text(op: &OperationSpec) -> String {
+    let main = format!("`{} {}`", op.method.as_str(), op.path);
+    match op.flow {
+        Flow::Single => main,
+        Flow::Poll { .. } => format!("{main} (with `wait`: polled until done)"),
+        Flow::FallbackOn404 { path } => format!("{main} (on 404: `{path}`)"),
+        Flow::ReadFirst { path, .. } => format!("reads `GET {path}`, then {main}"),
+    }
+}
+
+/// `readme` with its generated table replaced by the current one.
+fn readme_with_table(readme: &str) -> Result<String, String> {
+    let begin = readme
+        .find(TABLE_BEGIN)
+        .ok_or_else(|| format!("{README} has no `{TABLE_BEGIN}` marker"))?;
+    let end = readme
+        .find(TABLE_END)
+        .filter(|end| *end > begin)
+        .ok_or_else(|| format!("{README} has no `{TABLE_END}` marker after the first"))?;
+    Ok(format!(
+        "{}{TABLE_BEGIN}\n{}{}",
+        &readme[..begin],
+        tool_table(),
+        &readme[end..]
+    ))
+}
+
+/// Every generated file under `root`, with its expected content.
+fn expected(root: &Path) -> Result<Vec<(PathBuf, String)>, String> {
+    let mut files: Vec<(PathBuf, String)> = providers::operations()
+        .map(|op| {
+            (
+                Path::new(SCHEMAS_DIR).join(format!("{}.json", op.name)),
+                schema_file_text(op),
+            )
+        })
+        .collect();
+    files.push((PathBuf::from(MANIFEST), bundle::manifest_text()));
+    let readme =
+        std::fs::read_to_string(root.join(README)).map_err(|e| format!("{README}: {e}"))?;
+    files.push((PathBuf::from(README), readme_with_table(&readme)?));
+    Ok(files)
+}
+
+/// What differs between `root` and the generated files; with `write`, rewrites them (and
+/// removes tool definitions no row has any more). Returns what differed before writing.
+pub fn sync(root: &Path, write: bool) -> Result<Vec<String>, String> {
+    let io = |path: &Path, e: std::io::Error| format!("{}: {e}", path.display());
+    let mut diffs = Vec::new();
+    let files = expected(root)?;
+    let mut known = BTreeSet::new();
+    for (relative, text) in &files {
+        known.insert(relative.clone());
+        let path = root.join(relative);
+        match std::fs::read_to_string(&path) {
+            Ok(current) if current == *text => continue,
+            Ok(_) => diffs.push(format!("changed: {}", relative.display())),
+            Err(_) => diffs.push(format!("missing: {}", relative.display())),
+        }
+        if write {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+            }
+            std::fs::write(&path, text).map_err(|e| io(&path, e))?;
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(root.join(SCHEMAS_DIR)) {
+        for entry in entries.flatten() {
+            let relative = Path::new(SCHEMAS_DIR).join(entry.file_name());
+            let is_json = relative.extension().is_some_and(|e| e == "json");
+            if is_json && !known.contains(&relative) {
+                diffs.push(format!("not in the table: {}", relative.display()));
+                if write {
+                    std::fs::remove_file(entry.path()).map_err(|e| io(&entry.path(), e))?;
+                }
+            }
+        }
+    }
+    Ok(diffs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_replaces_only_what_is_between_the_markers() {
+        let readme = format!("# x\n\n{TABLE_BEGIN}\nold\n{TABLE_END}\n\nafter\n");
+        let out = readme_with_table(&readme).unwrap();
+        assert!(out.starts_with(&format!("# x\n\n{TABLE_BEGIN}\n| tool | request |")));
+        assert!(out.ends_with(&format!("|\n{TABLE_END}\n\nafter\n")));
+        assert!(!out.contains("old"));
+        assert_eq!(readme_with_table(&out).unwrap(), out, "stable");
+        assert!(readme_with_table("no markers").is_err());
+    }
+}

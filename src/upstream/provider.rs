@@ -1,0 +1,73 @@
+//! A configured provider at run time: where it lives, its credential, and the authenticated
+//! send. The request a dry run prints and the one sent come from [`ProviderClient::request`].
+
+use super::auth::{AuthError, Authenticator};
+use super::client::Upstream;
+use super::request::OutgoingRequest;
+use super::response::{HttpResponse, TransportError};
+use crate::providers::ProviderConfig;
+use crate::redact;
+use crate::request::{Method, RequestParts};
+use crate::spec::ProviderSpec;
+
+/// Why a request got no usable answer.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+}
+
+pub struct ProviderClient {
+    pub spec: &'static ProviderSpec,
+    pub base_url: String,
+    pub auth: Authenticator,
+}
+
+impl ProviderClient {
+    /// Every secret of the credential is masked by value from now on.
+    pub fn new(config: ProviderConfig) -> Self {
+        for secret in config.credential.secrets() {
+            redact::register_secret(secret.expose());
+        }
+        Self {
+            spec: config.provider.spec(),
+            base_url: config.base_url,
+            auth: Authenticator::new(config.credential),
+        }
+    }
+
+    /// The request `method path` with `parts` sends to this provider.
+    pub fn request(
+        &self,
+        method: Method,
+        path: &str,
+        parts: &RequestParts,
+        retry_safe: bool,
+    ) -> Result<OutgoingRequest, TransportError> {
+        let credential = Some(self.auth.credential().header().name);
+        OutgoingRequest::new(method, &self.base_url, path, parts, credential, retry_safe)
+    }
+
+    /// Sends `request` with the provider's credential; on a 401 obtains a new token once and
+    /// repeats the request once (a 401 means the vendor did nothing).
+    pub async fn send(
+        &self,
+        upstream: &Upstream,
+        request: &OutgoingRequest,
+    ) -> Result<HttpResponse, UpstreamError> {
+        let mut refreshed = false;
+        loop {
+            let (value, token) = self.auth.header(&self.base_url, upstream).await?;
+            let response = upstream.send(request, Some(&value)).await?;
+            if response.status == 401 && self.auth.can_refresh() && !refreshed {
+                tracing::info!(provider = self.spec.id, "401: obtaining a new token");
+                self.auth.invalidate(&token).await;
+                refreshed = true;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+}
