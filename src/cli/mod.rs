@@ -24,10 +24,12 @@ use crate::upstream::{RetryPolicy, UpstreamSettings};
 #[command(
     name = "datasource-mcp",
     version,
-    about = "MCP server for data-source and connector management on BigID, Pentaho Data Catalog, Bigdata.com and DataBrain",
-    long_about = "MCP server for data-source and connector management on BigID, Pentaho Data Catalog, \
-Bigdata.com and DataBrain.\n\nWith no command it serves MCP over stdio. Providers are configured from \
-environment variables (see the README); credentials are never taken from flags."
+    about,
+    long_about = concat!(
+        env!("CARGO_PKG_DESCRIPTION"),
+        ".\n\nWith no command it serves MCP over stdio. Providers are configured from environment \
+variables (see the README); credentials are never taken from flags."
+    )
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -73,10 +73,12 @@ pub fn manifest() -> Value {
         }),
     );
     let providers: Vec<&str> = providers::ALL.iter().map(|p| p.title).collect();
+    let mut keywords = vec!["data sources", "connectors"];
+    keywords.extend(providers::ALL.iter().map(|p| p.id));
     json!({
         "manifest_version": MANIFEST_VERSION,
         "name": "datasource-mcp",
-        "display_name": "Data sources (BigID, Pentaho, Bigdata.com, DataBrain)",
+        "display_name": format!("Data sources ({})", providers.join(", ")),
         "version": env!("CARGO_PKG_VERSION"),
         "description": env!("CARGO_PKG_DESCRIPTION"),
         "long_description": format!(
@@ -88,7 +90,7 @@ pub fn manifest() -> Value {
         ),
         "author": {"name": "datasource-mcp authors"},
         "license": env!("CARGO_PKG_LICENSE"),
-        "keywords": ["data sources", "connectors", "bigid", "pentaho", "bigdata", "databrain"],
+        "keywords": keywords,
         "server": {
             "type": "binary",
             "entry_point": ENTRY_POINT,

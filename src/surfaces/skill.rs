@@ -7,16 +7,23 @@ use std::path::PathBuf;
 
 use super::{prompts, reference};
 use crate::operation::{OperationSpec, Provider};
+use crate::providers;
 
 /// The skill's name (front matter): lowercase letters, digits and hyphens.
 pub const NAME: &str = "datasource-mcp";
 
-/// When an agent should use the skill (front matter; at most 1,024 characters).
-pub const DESCRIPTION: &str = "Manage data-source and connector connections on BigID, Pentaho \
-Data Catalog, Bigdata.com and DataBrain with the datasource-mcp command (list and inspect data \
-sources, read connector templates, test connections, create, update, delete and sync sources). \
-Use when asked to connect, onboard, audit, fix or remove a data source or connector on one of \
-these platforms.";
+/// When an agent should use the skill (front matter; at most 1,024 characters), naming every
+/// provider of the table.
+pub fn description() -> String {
+    let titles: Vec<&str> = providers::ALL.iter().map(|p| p.title).collect();
+    format!(
+        "Manage data-source and connector connections on {} with the datasource-mcp command (list \
+and inspect data sources, read connector templates, test connections, create, update, delete and \
+sync sources). Use when asked to connect, onboard, audit, fix or remove a data source or connector \
+on one of these platforms.",
+        titles.join(", ")
+    )
+}
 
 /// The files of the skill, relative to its folder, for the given tools (in table order).
 pub fn files(ops: &[&'static OperationSpec], read_only: bool) -> Vec<(PathBuf, String)> {
@@ -24,9 +31,23 @@ pub fn files(ops: &[&'static OperationSpec], read_only: bool) -> Vec<(PathBuf, S
     for provider in providers_of(ops) {
         let spec = provider.spec();
         let mut page = format!(
-            "# {} tools (`{}`)\n\nConfigured by: {}.\n",
-            spec.title, spec.id, spec.setup
+            "# {} tools (`{}`)\n\nConfigured by: {}.\n\n{}\n",
+            spec.title, spec.id, spec.setup, spec.guide.instructions
         );
+        let can_onboard = spec
+            .guide
+            .onboard_tools
+            .iter()
+            .all(|t| ops.iter().any(|op| op.name == *t));
+        if can_onboard {
+            page.push_str(&format!(
+                "\n## Onboarding\n\n{}\n",
+                spec.guide.onboard_steps
+            ));
+        }
+        if ops.iter().any(|op| op.name == spec.guide.audit_tool) {
+            page.push_str(&format!("\n## Audit\n\n{}\n", spec.guide.audit_step));
+        }
         for op in ops.iter().filter(|op| op.provider == provider) {
             page.push('\n');
             page.push_str(&reference::tool_section(op, 2));
@@ -41,7 +62,7 @@ fn providers_of(ops: &[&'static OperationSpec]) -> Vec<Provider> {
 }
 
 fn skill_md(ops: &[&'static OperationSpec], read_only: bool) -> String {
-    let mut out = format!("---\nname: {NAME}\ndescription: {DESCRIPTION}\n---\n\n");
+    let mut out = format!("---\nname: {NAME}\ndescription: {}\n---\n\n", description());
     out.push_str(
         "# Data sources and connectors with datasource-mcp\n\n\
 Every vendor operation is one command:\n\n\
@@ -79,9 +100,9 @@ confirmation naming the source.\n\
 nothing happened and it is safe to call again; `OUTCOME_UNKNOWN` means check with the tool the \
 hint names before calling again.\n\n\
 ## Workflows\n\n\
-- **Onboard a source**: list connector templates (BigID) or existing sources → read the \
-template's required fields → test the connection (BigID) → create with `dry_run` → create → get \
-it back to verify.\n\
+- **Onboard a source**: follow the provider's onboarding steps in its reference page: check \
+what exists → read what the type requires → test the connection where the vendor can → create \
+with `dry_run`, get a yes, create → get it back to verify.\n\
 - **Audit**: with `--read-only`, list the sources of every configured provider and report those \
 disabled, failing their connection test, archived or never synced.\n",
     );
@@ -147,7 +168,7 @@ mod tests {
             lines,
             [
                 format!("name: {NAME}"),
-                format!("description: {DESCRIPTION}")
+                format!("description: {}", description())
             ]
         );
         assert!(NAME.len() <= 64);
@@ -155,7 +176,8 @@ mod tests {
             NAME.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         );
-        assert!(DESCRIPTION.len() <= 1024 && !DESCRIPTION.contains(": "));
+        let d = description();
+        assert!(d.len() <= 1024 && !d.contains(": "));
     }
 
     /// The reference matches the table: every tool exactly once, on its provider's page, with
