@@ -12,6 +12,9 @@
 use std::fmt;
 use std::sync::Arc;
 
+/// What a masked secret looks like in any output.
+pub const MASK: &str = "***";
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretString(Arc<str>);
 

@@ -326,15 +326,17 @@ pub fn main() -> ExitCode {
                     eprintln!("{}", sandbox_banner(sb, tools));
                 }
                 let result = http::serve(server, opts, |addr| {
-                    eprintln!(
+                    // One write: whoever reads the address also finds the token next to it.
+                    let mut ready = format!(
                         "datasource-mcp {}: {tools} tools over MCP streamable HTTP at http://{addr}/mcp (stateless; probes at /healthz)",
                         env!("CARGO_PKG_VERSION")
                     );
                     if let Some(token) = &generated {
-                        eprintln!(
-                            "datasource-mcp: clients authenticate with \"Authorization: Bearer {token}\" (generated for this run; set DATASOURCE_MCP_HTTP_TOKEN to choose one)"
-                        );
+                        ready.push_str(&format!(
+                            "\ndatasource-mcp: clients authenticate with \"Authorization: Bearer {token}\" (generated for this run; set DATASOURCE_MCP_HTTP_TOKEN to choose one)"
+                        ));
                     }
+                    eprintln!("{ready}");
                 }, shutdown::signal())
                 .await;
                 drop(sandbox);

@@ -41,10 +41,11 @@ fn header_value(header: AuthHeader, token: &SecretString) -> Result<HeaderValue,
     Ok(value)
 }
 
-/// Attaches a provider's credential to requests, caching exchanged tokens.
+/// Attaches a provider's credential to requests, caching exchanged tokens. A cached token is
+/// masked by value while it is cached, and no longer once it is replaced.
 pub struct Authenticator {
     credential: Credential,
-    token: Mutex<Option<SecretString>>,
+    token: Mutex<Option<(SecretString, redact::TokenRegistration)>>,
 }
 
 impl Authenticator {
@@ -78,10 +79,11 @@ impl Authenticator {
             Credential::Exchange { exchange, header } => {
                 let mut cached = self.token.lock().await;
                 let token = match &*cached {
-                    Some(t) => t.clone(),
+                    Some((t, _)) => t.clone(),
                     None => {
                         let t = exchange_token(exchange, base_url, upstream).await?;
-                        *cached = Some(t.clone());
+                        let registration = redact::register_token(t.expose());
+                        *cached = Some((t.clone(), registration));
                         t
                     }
                 };
@@ -93,7 +95,7 @@ impl Authenticator {
     /// Forgets `used` after the vendor rejected it (unless another call already replaced it).
     pub async fn invalidate(&self, used: &SecretString) {
         let mut cached = self.token.lock().await;
-        if cached.as_ref() == Some(used) {
+        if cached.as_ref().is_some_and(|(t, _)| t == used) {
             *cached = None;
         }
     }
@@ -149,6 +151,5 @@ async fn exchange_token(
         .ok_or(AuthError::NoToken {
             pointer: exchange.token_pointer,
         })?;
-    redact::register_secret(token);
     Ok(SecretString::new(token))
 }

@@ -1,0 +1,262 @@
+//! What an attacker, a hostile vendor and a broken client found, each as a test: secrets that
+//! leaked in other encodings or under ordinary keys, references laundered through plain
+//! fields, requests that climbed out of their path, retries past their budget, answers that
+//! were too big, not JSON, or not what the tool declares, and vendor tokens that stuck.
+
+mod common;
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use common::*;
+use datasource_mcp::engine::Engine;
+use datasource_mcp::providers;
+use datasource_mcp::surfaces::doctor;
+use datasource_mcp::upstream::UpstreamSettings;
+use serde_json::{Value, json};
+
+const PDC_PASSWORD: &str = "p@ss word/~é+S3NT1NEL";
+
+fn pdc_vars(fake: &FakeUpstream) -> std::collections::HashMap<String, String> {
+    env(&[
+        ("PDC_BASE_URL", &fake.url("/pdc")),
+        ("PDC_USERNAME", "catalog-admin"),
+        ("PDC_PASSWORD", PDC_PASSWORD),
+    ])
+}
+
+/// Every way a form or a header can carry the password back.
+fn echoed_forms() -> Vec<String> {
+    vec![
+        PDC_PASSWORD.to_string(),
+        url::form_urlencoded::byte_serialize(PDC_PASSWORD.as_bytes()).collect(),
+        "p%40ss+word%2f~%c3%a9%2bS3NT1NEL".into(),
+        "p%40ss%20word%2F%7E%C3%A9%2BS3NT1NEL".into(),
+        STANDARD.encode(PDC_PASSWORD),
+        STANDARD.encode(format!("catalog-admin:{PDC_PASSWORD}")),
+    ]
+}
+
+fn assert_no_password(what: &str, text: &str) {
+    assert!(
+        !text.contains("S3NT1NEL"),
+        "{what} leaks the password:\n{text}"
+    );
+    for form in echoed_forms() {
+        assert!(!text.contains(&form), "{what} leaks {form}:\n{text}");
+    }
+}
+
+/// A vendor that refuses the login and echoes, in every encoding, the form it received.
+#[tokio::test]
+async fn the_servers_own_credential_is_masked_in_every_encoding() {
+    for form in echoed_forms() {
+        let fake = FakeUpstream::start().await;
+        fake.on(
+            "POST",
+            "/pdc/auth",
+            Reply::json(
+                401,
+                json!({"status": 401, "message": format!("Unauthorized: username=catalog-admin&password={form}&grant_type=password")}),
+            ),
+        );
+        let vars = pdc_vars(&fake);
+        let client = client_with(&vars, UpstreamSettings::default()).await;
+        let (result, is_error) = call(&client, "pdc_get_data_source", json!({"id": "x1"})).await;
+        assert!(is_error);
+        assert_eq!(result["error"]["code"], "AUTHENTICATION_FAILED");
+        assert_no_password(&form, &result.to_string());
+        assert!(
+            result["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("username=catalog-admin&password=***"),
+            "{result}"
+        );
+
+        let engine = Engine::new(
+            providers::configure_all(&vars).unwrap(),
+            UpstreamSettings::default(),
+            Arc::new(vars.clone()),
+        );
+        let table = doctor::render(&doctor::check_all(&engine).await);
+        assert_no_password(&format!("doctor ({form})"), &table);
+    }
+}
+
+/// Secrets in ordinary keys and inside values: in what the vendor returns, in errors, in dry
+/// runs and in the `call` command's output.
+#[tokio::test]
+async fn secrets_under_ordinary_keys_and_inside_values_are_masked() {
+    let key_file = r#"{"type":"service_account","private_key":"-----BEGIN PRIVATE KEY-----\nS3NT1NEL\n-----END PRIVATE KEY-----\n","client_email":"scan@p.iam"}"#;
+    let source = json!({
+        "name": "Orders", "type": "rdb-mysql",
+        "connectionString": "Server=db.example;Database=orders;User Id=scan;Password=S3NT1NEL-1;",
+        "rdb_url": "mysql://scan:S3NT1NEL-2@db.example:3306/orders",
+        "jdbcUrl": "jdbc:sqlserver://db.example:1433;user=scan;password=S3NT1NEL-3",
+        "dsn": "host=db.example user=scan pwd=S3NT1NEL-4 dbname=orders",
+        "Proxy-Authorization": "Basic S3NT1NEL-5",
+        "credentials": STANDARD.encode(key_file),
+        "keyJson": key_file,
+        "accountKey": "S3NT1NEL-6",
+        "sslKey": "S3NT1NEL-7",
+        "notes": "see -----BEGIN OPENSSH PRIVATE KEY-----\nS3NT1NEL-8\n-----END OPENSSH PRIVATE KEY-----",
+    });
+    let fake = FakeUpstream::start().await;
+    fake.on(
+        "GET",
+        "/api/ds_connections/Orders",
+        Reply::json(200, json!({"ds_connection": source})),
+    );
+    fake.on(
+        "POST",
+        "/api/ds_connections",
+        Reply::json(400, json!({"message": format!("invalid source {source}")})),
+    );
+    let vars = env(&[
+        ("BIGID_BASE_URL", &fake.url("/api")),
+        ("BIGID_ACCESS_TOKEN", "vendor-token-0123456789abcdef"),
+    ]);
+    let client = client_with(&vars, UpstreamSettings::default()).await;
+    let (got, is_error) = call(&client, "bigid_get_data_source", json!({"name": "Orders"})).await;
+    assert!(!is_error);
+    let shown = &got["ds_connection"];
+    assert!(!got.to_string().contains("S3NT1NEL"), "{got:#}");
+    assert_eq!(
+        shown["connectionString"],
+        "Server=db.example;Database=orders;User Id=scan;Password=***;"
+    );
+    assert_eq!(shown["rdb_url"], "mysql://scan:***@db.example:3306/orders");
+    assert_eq!(
+        shown["jdbcUrl"],
+        "jdbc:sqlserver://db.example:1433;user=scan;password=***"
+    );
+    assert_eq!(
+        shown["dsn"],
+        "host=db.example user=scan pwd=*** dbname=orders"
+    );
+    for key in [
+        "Proxy-Authorization",
+        "credentials",
+        "keyJson",
+        "accountKey",
+        "sslKey",
+    ] {
+        assert_eq!(shown[key], "***", "{key}");
+    }
+    assert_eq!(shown["notes"], "see ***");
+
+    // A dry run and a vendor error quoting the body.
+    let mut create = json!({"ds_connection": source.clone()});
+    create["dry_run"] = json!(true);
+    let (plan, _) = call(&client, "bigid_create_data_source", create.clone()).await;
+    assert!(!plan.to_string().contains("S3NT1NEL"), "{plan:#}");
+    create["dry_run"] = json!(false);
+    let (error, is_error) = call(&client, "bigid_create_data_source", create.clone()).await;
+    assert!(is_error);
+    assert!(!error.to_string().contains("S3NT1NEL"), "{error:#}");
+
+    // The `call` command prints the same masked JSON.
+    let out = tokio::process::Command::new(binary())
+        .args(["call", "bigid_get_data_source", "name=Orders"])
+        .env_clear()
+        .envs(vars.iter())
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(!stdout.contains("S3NT1NEL"), "{stdout}");
+    assert!(stdout.contains("mysql://scan:***@db.example:3306/orders"));
+}
+
+/// A vendor session token equal to an ordinary word does not blank that word, and a token
+/// replaced after a 401 is forgotten (masking does not grow with every refresh).
+#[tokio::test]
+async fn vendor_tokens_are_masked_only_while_used_and_only_if_they_look_like_tokens() {
+    let fake = FakeUpstream::start().await;
+    fake.once(
+        "GET",
+        "/api/refresh-access-token",
+        Reply::json(200, json!({"systemToken": "rdb-mysql"})),
+    );
+    let listed = json!({"data": {"ds_connections": [{"name": "Orders", "type": "rdb-mysql"}]}});
+    fake.on(
+        "GET",
+        "/api/ds-connections",
+        Reply::json(200, listed.clone()),
+    );
+    let vars = env(&[
+        ("BIGID_BASE_URL", &fake.url("/api")),
+        ("BIGID_USER_TOKEN", "bigid-user-token-S3NT1NEL-0123456789"),
+    ]);
+    let client = client_with(&vars, UpstreamSettings::default()).await;
+    let (got, _) = call(&client, "bigid_list_data_sources", json!({})).await;
+    assert_eq!(got, listed, "the word is not a secret");
+
+    // A real-looking token, replaced after a 401: the old one is no longer masked.
+    let fake = FakeUpstream::start().await;
+    let old = "eyJhbGciOiJIUzI1NiJ9.b2xkLXRva2Vu.Q1x9zT5uVw3rK8pL";
+    let new = "eyJhbGciOiJIUzI1NiJ9.bmV3LXRva2Vu.H7fZ2mQ9vX4cT1sB";
+    fake.once(
+        "GET",
+        "/api/refresh-access-token",
+        Reply::json(200, json!({"systemToken": old})),
+    );
+    fake.once(
+        "GET",
+        "/api/refresh-access-token",
+        Reply::json(200, json!({"systemToken": new})),
+    );
+    fake.once(
+        "GET",
+        "/api/ds-connections",
+        Reply::json(401, json!({"message": "expired"})),
+    );
+    let echo = json!({"data": {"ds_connections": [{"name": format!("was {old}"), "note": format!("now {new}")}]}});
+    fake.on("GET", "/api/ds-connections", Reply::json(200, echo));
+    let vars = env(&[
+        ("BIGID_BASE_URL", &fake.url("/api")),
+        ("BIGID_USER_TOKEN", "bigid-user-token-S3NT1NEL-0123456789"),
+    ]);
+    let client = client_with(&vars, UpstreamSettings::default()).await;
+    let (got, _) = call(&client, "bigid_list_data_sources", json!({})).await;
+    let item = &got["data"]["ds_connections"][0];
+    assert_eq!(item["name"], format!("was {old}"), "replaced: forgotten");
+    assert_eq!(item["note"], "now ***", "in use: masked");
+}
+
+/// Invisible characters that still reached the model.
+#[tokio::test]
+async fn every_invisible_character_is_stripped_from_vendor_text() {
+    let fake = FakeUpstream::start().await;
+    let hidden = [
+        '\u{FE00}',
+        '\u{FE0F}',
+        '\u{E0100}',
+        '\u{E01EF}',
+        '\u{034F}',
+        '\u{115F}',
+        '\u{1160}',
+        '\u{3164}',
+        '\u{180B}',
+        '\u{2028}',
+        '\u{2029}',
+    ];
+    let label: String = hidden.iter().map(|c| format!("a{c}")).collect();
+    fake.on(
+        "GET",
+        "/bigdata/contents/v1/connectors",
+        Reply::json(200, json!({"results": [{"label": label}]})),
+    );
+    let vars = env(&[
+        ("BIGDATA_BASE_URL", &fake.url("/bigdata")),
+        ("BIGDATA_API_KEY", "bigdata-key-0123456789"),
+    ]);
+    let client = client_with(&vars, UpstreamSettings::default()).await;
+    let (got, _) = call(&client, "bigdata_list_connectors", json!({})).await;
+    assert_eq!(got["results"][0]["label"], "a".repeat(hidden.len()));
+}
+
+fn _unused(_: Value) {}
