@@ -61,10 +61,10 @@ fn walk_secret_values(value: &Value, under_secret_key: bool, f: &mut impl FnMut(
 pub fn scrub_text<'a>(text: &'a str, call: Option<&CallSecrets>) -> Cow<'a, str> {
     let known = values::known();
     let mut out = known.mask(text);
-    if let Some(call) = call.filter(|c| !c.is_empty()) {
-        if let Cow::Owned(s) = call.matcher().mask(&out) {
-            out = Cow::Owned(s);
-        }
+    if let Some(call) = call.filter(|c| !c.is_empty())
+        && let Cow::Owned(s) = call.matcher().mask(&out)
+    {
+        out = Cow::Owned(s);
     }
     match patterns::mask_patterns(&out) {
         Cow::Owned(s) => Cow::Owned(s),

@@ -18,20 +18,22 @@ pub fn mask_patterns(text: &str) -> Cow<'_, str> {
     if text.contains("-----BEGIN") {
         out = Cow::Owned(mask_pem(&out));
     }
-    if text.contains("://") && has(b'@') {
-        if let Cow::Owned(s) = mask_userinfo(&out) {
-            out = Cow::Owned(s);
-        }
+    if text.contains("://")
+        && has(b'@')
+        && let Cow::Owned(s) = mask_userinfo(&out)
+    {
+        out = Cow::Owned(s);
     }
-    if has(b'=') {
-        if let Cow::Owned(s) = mask_pairs(&out) {
-            out = Cow::Owned(s);
-        }
+    if has(b'=')
+        && let Cow::Owned(s) = mask_pairs(&out)
+    {
+        out = Cow::Owned(s);
     }
-    if has(b'"') && has(b':') {
-        if let Cow::Owned(s) = mask_quoted_pairs(&out) {
-            out = Cow::Owned(s);
-        }
+    if has(b'"')
+        && has(b':')
+        && let Cow::Owned(s) = mask_quoted_pairs(&out)
+    {
+        out = Cow::Owned(s);
     }
     out
 }
