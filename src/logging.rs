@@ -52,12 +52,14 @@ pub fn filter(default: &str) -> EnvFilter {
     EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default))
 }
 
-/// rmcp logs whole requests (tool arguments, passwords included) at debug and trace: whatever
-/// `RUST_LOG` asks, nothing of rmcp below `info` is written.
+/// rmcp logs whole messages (tool arguments, passwords included): requests at debug and
+/// trace, and at `info` every notification, including a `tools/call` a client sends without an
+/// id. Whatever `RUST_LOG` asks, nothing of rmcp below `warn` is written (and what is written
+/// is masked by shape too).
 pub fn rmcp_cap() -> Targets {
     Targets::new()
         .with_default(LevelFilter::TRACE)
-        .with_target("rmcp", LevelFilter::INFO)
+        .with_target("rmcp", LevelFilter::WARN)
 }
 
 /// Installs the stderr logger (filtered by `RUST_LOG`, else `default`) and the panic hook.

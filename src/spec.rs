@@ -30,6 +30,9 @@ pub struct ProviderSpec {
     pub code_hint: fn(code: &str) -> Option<&'static str>,
     /// The cheap read `doctor` sends to check reachability and authentication.
     pub probe: Probe,
+    /// Argument keys that hold a credential although their names do not look secret (an
+    /// access key id): a secret reference may go there.
+    pub credential_keys: &'static [&'static str],
     /// How an agent works with this provider: server instructions, prompts, the skill.
     pub guide: Guide,
     pub operations: &'static [OperationSpec],

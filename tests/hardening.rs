@@ -259,4 +259,85 @@ async fn every_invisible_character_is_stripped_from_vendor_text() {
     assert_eq!(got["results"][0]["label"], "a".repeat(hidden.len()));
 }
 
-fn _unused(_: Value) {}
+/// A reference in a field the vendor stores readable (a description, a name) would launder the
+/// secret: refused, naming the field, and nothing is sent.
+#[tokio::test]
+async fn references_are_refused_where_no_secret_belongs() {
+    let fake = FakeUpstream::start().await;
+    let mut vars = env(&[
+        ("BIGDATA_BASE_URL", &fake.url("/bigdata")),
+        ("BIGDATA_API_KEY", "bigdata-key-0123456789"),
+        ("PDC_BASE_URL", &fake.url("/pdc")),
+        ("PDC_ACCESS_TOKEN", "pdc-token-0123456789"),
+    ]);
+    vars.insert(
+        "DATASOURCE_MCP_SECRET_BROKER".into(),
+        "S3NT1NEL-broker".into(),
+    );
+    let client = client_with(&vars, UpstreamSettings::default()).await;
+    for (tool, args, field) in [
+        (
+            "bigdata_create_connector",
+            json!({"type": "investment_research", "label": "Broker", "description": "pw ${secret:BROKER}",
+                "config": {"user_id": "u", "user_password": "${secret:BROKER}"}}),
+            "description",
+        ),
+        (
+            "bigdata_create_connector",
+            json!({"type": "email", "label": "${secret:BROKER}", "config": {"allowed_emails": ["a@b.example"]}}),
+            "label",
+        ),
+        (
+            "pdc_update_data_source",
+            json!({"id": "x1", "note": "${secret:BROKER}"}),
+            "note",
+        ),
+    ] {
+        for dry_run in [true, false] {
+            let mut args = args.clone();
+            args["dry_run"] = json!(dry_run);
+            let (result, is_error) = call(&client, tool, args).await;
+            assert!(is_error, "{tool}: {result}");
+            assert_eq!(result["error"]["code"], "INVALID_ARGUMENT", "{result}");
+            assert_eq!(result["error"]["field"], field, "{result}");
+        }
+    }
+    assert!(fake.requests().is_empty(), "{:#?}", fake.requests());
+    // Where a secret belongs, it resolves (and is masked on the way back).
+    fake.on(
+        "POST",
+        "/bigdata/contents/v1/connectors",
+        Reply::json(201, json!({"connector_id": "c1", "label": "Broker"})),
+    );
+    let (result, is_error) = call(
+        &client,
+        "bigdata_create_connector",
+        json!({"type": "investment_research", "label": "Broker",
+            "config": {"user_id": "u", "user_password": "${secret:BROKER}"}}),
+    )
+    .await;
+    assert!(!is_error, "{result}");
+    assert_eq!(
+        fake.requests()[0].json()["config"]["user_password"],
+        "S3NT1NEL-broker"
+    );
+}
+
+/// A `tools/call` sent as a notification (no id) was logged in full by the MCP library at
+/// `info`, password included.
+#[tokio::test]
+async fn notifications_are_not_logged_with_their_arguments() {
+    let mut lines = handshake();
+    lines.push(json!({"jsonrpc": "2.0", "method": "tools/call", "params": {
+        "name": "bigid_create_data_source",
+        "arguments": {"ds_connection": {"name": "x", "type": "t", "rdb_pwd_field": "S3NT1NEL-n1",
+            "password": "S3NT1NEL-n2"}}}}));
+    lines.push(rpc(9, "ping", json!({})));
+    for level in ["info", "trace"] {
+        let (stdout, stderr, status) =
+            run_stdio(&["--sandbox"], &[("RUST_LOG", level)], &lines).await;
+        assert!(status.success(), "{stderr}");
+        assert!(stdout.contains("\"id\":9"), "the server goes on: {stdout}");
+        assert!(!stderr.contains("S3NT1NEL"), "RUST_LOG={level}:\n{stderr}");
+    }
+}

@@ -62,7 +62,8 @@ fn catalogue() -> Vec<(&'static str, Vec<u8>, Expect)> {
         ("duplicate keys (last wins)", br#"{"jsonrpc":"2.0","id":30,"method":"tools/call","params":{"name":"bigid_get_data_source","arguments":{"name":"a","name":""}}}"#.to_vec(), ToolError("INVALID_ARGUMENT", "name")),
         ("bidi control in a name", br#"{"jsonrpc":"2.0","id":31,"method":"tools/call","params":{"name":"bigid_delete_data_source","arguments":{"name":"prod\u202edb"}}}"#.to_vec(), ToolError("INVALID_ARGUMENT", "name")),
         ("tag characters in a name", "{\"jsonrpc\":\"2.0\",\"id\":32,\"method\":\"tools/call\",\"params\":{\"name\":\"bigid_delete_data_source\",\"arguments\":{\"name\":\"db\u{E0041}\"}}}".as_bytes().to_vec(), ToolError("INVALID_ARGUMENT", "name")),
-        ("unknown secret reference", br#"{"jsonrpc":"2.0","id":33,"method":"tools/call","params":{"name":"bigid_get_data_source","arguments":{"name":"${secret:NOPE}"}}}"#.to_vec(), ToolError("UNKNOWN_SECRET_REFERENCE", "")),
+        ("unknown secret reference", br#"{"jsonrpc":"2.0","id":33,"method":"tools/call","params":{"name":"bigid_test_data_source_connection","arguments":{"ds_connection":{"type":"rdb-mysql","password":"${secret:NOPE}"}}}}"#.to_vec(), ToolError("UNKNOWN_SECRET_REFERENCE", "")),
+        ("secret reference in a plain field", br#"{"jsonrpc":"2.0","id":35,"method":"tools/call","params":{"name":"bigid_get_data_source","arguments":{"name":"${secret:NOPE}"}}}"#.to_vec(), ToolError("INVALID_ARGUMENT", "name")),
         ("cancel of an unknown id", br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":999}}"#.to_vec(), Silence),
         ("unknown notification", br#"{"jsonrpc":"2.0","method":"notifications/nope"}"#.to_vec(), Silence),
         ("a response sent by the client", br#"{"jsonrpc":"2.0","id":34,"result":{}}"#.to_vec(), Silence),
@@ -151,7 +152,7 @@ async fn the_malformed_input_catalogue() {
         }
     }
     assert_eq!(
-        count, 36,
+        count, 37,
         "the catalogue's size is reported in the closing note"
     );
     drop(stdin);

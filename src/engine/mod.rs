@@ -154,7 +154,9 @@ impl Engine {
         } else {
             false
         };
-        let resolved = self.refs.resolve(&args, secrets)?;
+        let resolved = self
+            .refs
+            .resolve(&args, provider.spec.credential_keys, secrets)?;
         let parts = (op.args.prepare)(resolved)?;
         if dry_run {
             // The plan shows the references as written; the resolved values stay here.

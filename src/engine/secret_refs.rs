@@ -1,7 +1,13 @@
-//! Secret references: any string argument may hold `${secret:NAME}`, resolved just before
-//! sending from the variable `DATASOURCE_MCP_SECRET_NAME` of the server's environment (that
-//! prefix only, so a reference cannot read the server's own vendor credentials). A password
-//! then never enters the conversation; a dry run shows the reference, never the value.
+//! Secret references: an argument where a secret belongs may hold `${secret:NAME}`, resolved
+//! just before sending from the variable `DATASOURCE_MCP_SECRET_NAME` of the server's
+//! environment (that prefix only, so a reference cannot read the server's own vendor
+//! credentials). A password then never enters the conversation; a dry run shows the
+//! reference, never the value.
+//!
+//! A secret belongs under a secret-like key (`password`, `secretKey`, …), in a vendor's
+//! credential field, or in the password part of a URL or connection string. Anywhere else (a
+//! description, a name) the vendor would store the value readable and hand it back later:
+//! such a reference is refused, and nothing is sent.
 
 use std::sync::Arc;
 
@@ -15,6 +21,61 @@ use crate::spec::Env;
 /// Environment variables a reference may read start with this.
 pub const PREFIX: &str = "DATASOURCE_MCP_SECRET_";
 
+/// Where a string argument sits, as far as secrets go.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// A secret belongs here: every reference resolves.
+    Secret,
+    /// A URL or connection string: a reference resolves only where a password goes.
+    Connection,
+    /// Anything else: a reference is refused.
+    Plain,
+}
+
+impl Place {
+    fn under(self, key: &str, credential_keys: &[&str]) -> Place {
+        if self == Place::Secret
+            || redact::is_secret_key(key)
+            || redact::is_secret_text_key(key)
+            || credential_keys.contains(&key)
+        {
+            Place::Secret
+        } else if redact::is_connection_key(key) {
+            Place::Connection
+        } else {
+            Place::Plain
+        }
+    }
+
+    fn check(self, s: &str, field: &str) -> Result<(), ToolError> {
+        let ok = match self {
+            Place::Secret => true,
+            // Every reference must sit where masking by shape hides a password: the vendor
+            // echoes such strings back, and only that part is masked.
+            Place::Connection => {
+                let mut probe = String::new();
+                let mut rest = s;
+                while let Some(at) = rest.find(OPEN) {
+                    probe.push_str(&rest[..at]);
+                    probe.push_str("REFERENCEPROBE");
+                    rest = rest[at..].find('}').map_or("", |end| &rest[at + end + 1..]);
+                }
+                probe.push_str(rest);
+                !redact::mask_patterns(&probe).contains("REFERENCEPROBE")
+            }
+            Place::Plain => false,
+        };
+        if ok {
+            return Ok(());
+        }
+        Err(ToolError::Invalid(crate::args::InvalidArgument::new(
+            field,
+            "a secret reference belongs only where a secret goes (a password, key or token \
+field, or the password part of a URL); the vendor would store this field readable",
+        )))
+    }
+}
+
 /// Resolves references against an environment.
 #[derive(Clone)]
 pub struct SecretRefs {
@@ -27,19 +88,35 @@ impl SecretRefs {
     }
 
     /// `args` with every reference replaced by its value; each value is remembered in `call`
-    /// (and process-wide) so it is masked in every output.
-    pub fn resolve(&self, args: &Value, call: &mut CallSecrets) -> Result<Value, ToolError> {
+    /// (and process-wide) so it is masked in every output. `credential_keys` are the
+    /// provider's credential fields whose names do not look secret (e.g. an access key id).
+    pub fn resolve(
+        &self,
+        args: &Value,
+        credential_keys: &[&str],
+        call: &mut CallSecrets,
+    ) -> Result<Value, ToolError> {
         let mut out = args.clone();
-        self.walk(&mut out, String::new(), call)?;
+        self.walk(&mut out, String::new(), Place::Plain, credential_keys, call)?;
         Ok(out)
     }
 
-    fn walk(&self, v: &mut Value, path: String, call: &mut CallSecrets) -> Result<(), ToolError> {
+    fn walk(
+        &self,
+        v: &mut Value,
+        path: String,
+        place: Place,
+        credential_keys: &[&str],
+        call: &mut CallSecrets,
+    ) -> Result<(), ToolError> {
         match v {
-            Value::String(s) if s.contains(OPEN) => *s = self.substitute(s, &path, call)?,
+            Value::String(s) if s.contains(OPEN) => {
+                place.check(s, &path)?;
+                *s = self.substitute(s, &path, call)?;
+            }
             Value::Array(items) => {
                 for (i, item) in items.iter_mut().enumerate() {
-                    self.walk(item, format!("{path}[{i}]"), call)?;
+                    self.walk(item, format!("{path}[{i}]"), place, credential_keys, call)?;
                 }
             }
             Value::Object(map) => {
@@ -49,7 +126,8 @@ impl SecretRefs {
                     } else {
                         format!("{path}.{k}")
                     };
-                    self.walk(item, here, call)?;
+                    let place = place.under(k, credential_keys);
+                    self.walk(item, here, place, credential_keys, call)?;
                 }
             }
             _ => {}
@@ -117,6 +195,7 @@ mod tests {
         let out = refs()
             .resolve(
                 &json!({"ds": {"password": "${secret:DB_PASS}", "url": "pg://u:${secret:DB_PASS}@h/db"}, "n": 1}),
+                &[],
                 &mut call,
             )
             .unwrap();
@@ -131,20 +210,57 @@ mod tests {
     fn unknown_and_malformed_references_name_the_field() {
         let mut call = CallSecrets::default();
         let err = refs()
-            .resolve(&json!({"a": [{"p": "${secret:NOPE}"}]}), &mut call)
+            .resolve(
+                &json!({"a": [{"password": "${secret:NOPE}"}]}),
+                &[],
+                &mut call,
+            )
             .unwrap_err();
         assert!(
-            matches!(&err, ToolError::UnknownSecret { field, name } if field == "a[0].p" && name == "NOPE"),
+            matches!(&err, ToolError::UnknownSecret { field, name } if field == "a[0].password" && name == "NOPE"),
             "{err:?}"
         );
         // Only the prefix: a reference cannot reach the server's own credentials.
         let err = refs()
-            .resolve(&json!({"p": "${secret:BIGID_PASSWORD}"}), &mut call)
+            .resolve(&json!({"pwd": "${secret:BIGID_PASSWORD}"}), &[], &mut call)
             .unwrap_err();
         assert!(matches!(err, ToolError::UnknownSecret { .. }));
         let err = refs()
-            .resolve(&json!({"p": "${secret:bad-name}"}), &mut call)
+            .resolve(&json!({"token": "${secret:bad-name}"}), &[], &mut call)
             .unwrap_err();
-        assert!(matches!(err, ToolError::Invalid(e) if e.field == "p"));
+        assert!(matches!(err, ToolError::Invalid(e) if e.field == "token"));
+    }
+
+    #[test]
+    fn references_resolve_only_where_a_secret_goes() {
+        let mut call = CallSecrets::default();
+        let resolve = |v: Value, call: &mut CallSecrets| refs().resolve(&v, &["accessId"], call);
+        for ok in [
+            json!({"ds_connection": {"password": "${secret:DB_PASS}"}}),
+            json!({"config": {"user_password": "${secret:DB_PASS}"}}),
+            json!({"accessId": "${secret:DB_PASS}"}),
+            json!({"rdb_url": "mysql://scan:${secret:DB_PASS}@h:3306/x"}),
+            json!({"connectionString": "Server=h;User Id=u;Password=${secret:DB_PASS};"}),
+        ] {
+            assert!(resolve(ok.clone(), &mut call).is_ok(), "{ok}");
+        }
+        for (bad, field) in [
+            (json!({"description": "${secret:DB_PASS}"}), "description"),
+            (
+                json!({"ds_connection": {"name": "x ${secret:DB_PASS}"}}),
+                "ds_connection.name",
+            ),
+            (
+                json!({"rdb_url": "mysql://${secret:DB_PASS}.example:3306/x"}),
+                "rdb_url",
+            ),
+            (json!({"labels": ["${secret:DB_PASS}"]}), "labels[0]"),
+        ] {
+            let err = resolve(bad.clone(), &mut call).unwrap_err();
+            assert!(
+                matches!(&err, ToolError::Invalid(e) if e.field == field),
+                "{bad}: {err:?}"
+            );
+        }
     }
 }

@@ -48,6 +48,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         tool: "bigdata_list_connectors",
         args: r#"{}"#,
     },
+    credential_keys: &[],
     guide: Guide {
         instructions: "Bigdata.com names a connector by its `connector_id` (a UUID from bigdata_list_connectors, matched on `label`).",
         onboard_tools: &["bigdata_list_connectors", "bigdata_create_connector", "bigdata_get_connector"],

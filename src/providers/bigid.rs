@@ -73,6 +73,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         tool: "bigid_list_data_sources",
         args: r#"{"limit": 1}"#,
     },
+    credential_keys: &[],
     guide: Guide {
         instructions: "BigID names a data source by its `name`; its `type` is a connector template (bigid_list_connector_templates), whose fields (by apiName) the source carries.",
         onboard_tools: &["bigid_list_connector_templates", "bigid_get_connector_template", "bigid_test_data_source_connection", "bigid_create_data_source", "bigid_get_data_source"],

@@ -47,6 +47,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         tool: "databrain_list_datasources",
         args: r#"{"page": 1}"#,
     },
+    credential_keys: &["accessKeyId", "access_key_id"],
     guide: Guide {
         instructions: "DataBrain names a datasource by `credentials.name`, except sync, which takes the datasource's UUID.",
         onboard_tools: &["databrain_create_datasource", "databrain_list_datasources"],

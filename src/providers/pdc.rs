@@ -59,6 +59,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         tool: "pdc_filter_data_sources",
         args: r#"{"resourceNames": ["*"], "limit": 1}"#,
     },
+    credential_keys: &["accessId"],
     guide: Guide {
         instructions: "Pentaho Data Catalog names a data source by its `_id`; find ids with pdc_filter_data_sources (* wildcards in resourceNames).",
         onboard_tools: &["pdc_filter_data_sources", "pdc_create_data_sources", "pdc_get_data_source"],
