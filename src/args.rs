@@ -40,11 +40,23 @@ pub trait ToolArgs: DeserializeOwned + JsonSchema + 'static {
     fn into_request(self) -> RequestParts;
 }
 
+/// Longest string argument: a whole key file or certificate fits; a 70,000-character name
+/// does not reach the vendor.
+pub const MAX_STRING_CHARS: usize = 64 * 1024;
+
+/// Longest value that goes into a URL path (a name or an id).
+pub const MAX_PATH_PARAM_CHARS: usize = 512;
+
 /// Deserializes, validates and turns arguments into the request parts of one call.
 pub fn prepare<A: ToolArgs>(args: Value) -> Result<RequestParts, InvalidArgument> {
+    check::lengths(&args, &mut String::new())?;
     let parsed: A = parse(args)?;
     parsed.validate()?;
-    Ok(parsed.into_request())
+    let parts = parsed.into_request();
+    for (name, value) in &parts.path_params {
+        check::path_segment(name, value)?;
+    }
+    Ok(parts)
 }
 
 /// Deserializes arguments, mapping serde's error to the field it concerns.
@@ -122,6 +134,74 @@ pub mod check {
     fn is_format_char(c: char) -> bool {
         matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
             | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{E0000}'..='\u{E007F}')
+    }
+
+    /// Every string in `value` is at most [`super::MAX_STRING_CHARS`] long.
+    pub fn lengths(value: &serde_json::Value, path: &mut String) -> Result<(), InvalidArgument> {
+        use serde_json::Value;
+        match value {
+            Value::String(s)
+                if s.len() > super::MAX_STRING_CHARS
+                    && s.chars().count() > super::MAX_STRING_CHARS =>
+            {
+                let field = if path.is_empty() { "arguments" } else { path };
+                Err(InvalidArgument::new(
+                    field,
+                    format!("must be at most {} characters", super::MAX_STRING_CHARS),
+                ))
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    lengths(item, path)?;
+                    path.truncate(len);
+                }
+                Ok(())
+            }
+            Value::Object(map) => {
+                for (k, item) in map {
+                    let len = path.len();
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(k);
+                    lengths(item, path)?;
+                    path.truncate(len);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A value that goes into a URL path: not a dot segment (`.`, `..`, or either once
+    /// percent-decoded, however many times), which the URL parser or the vendor would resolve
+    /// to another path, and not overlong.
+    pub fn path_segment(field: &str, value: &str) -> Result<(), InvalidArgument> {
+        if value.chars().count() > super::MAX_PATH_PARAM_CHARS {
+            return Err(InvalidArgument::new(
+                field,
+                format!("must be at most {} characters", super::MAX_PATH_PARAM_CHARS),
+            ));
+        }
+        let mut decoded = value.to_string();
+        for _ in 0..4 {
+            if decoded == "." || decoded == ".." {
+                return Err(InvalidArgument::new(
+                    field,
+                    "must not be `.` or `..` (it would address another path)",
+                ));
+            }
+            let next = percent_encoding::percent_decode_str(&decoded)
+                .decode_utf8_lossy()
+                .into_owned();
+            if next == decoded {
+                break;
+            }
+            decoded = next;
+        }
+        Ok(())
     }
 
     pub fn non_empty_list<T>(field: &str, items: &[T]) -> Result<(), InvalidArgument> {
@@ -254,6 +334,24 @@ mod tests {
         let e = err(json!({"items": [{"name": "a", "port": 70000}]}));
         assert_eq!(e.field, "items[0].port");
         assert!(!e.reason.contains("70000"), "{e}");
+    }
+
+    #[test]
+    fn dot_segments_and_lengths() {
+        for bad in [".", "..", "%2e%2e", "%2E.", "%252e%252e", "%2e"] {
+            let e = check::path_segment("name", bad).unwrap_err();
+            assert_eq!(e.field, "name", "{bad}");
+        }
+        for ok in ["...", "a..b", ".hidden", "v1.2", "%2e%2e%2f"] {
+            assert!(check::path_segment("name", ok).is_ok(), "{ok}");
+        }
+        assert!(check::path_segment("id", &"x".repeat(513)).is_err());
+        let long = json!({"ds_connection": {"name": "x".repeat(70_000)}});
+        assert_eq!(
+            check::lengths(&long, &mut String::new()).unwrap_err(),
+            InvalidArgument::new("ds_connection.name", "must be at most 65536 characters")
+        );
+        assert!(check::lengths(&json!({"k": ["a".repeat(65_536)]}), &mut String::new()).is_ok());
     }
 
     #[test]

@@ -341,3 +341,115 @@ async fn notifications_are_not_logged_with_their_arguments() {
         assert!(!stderr.contains("S3NT1NEL"), "RUST_LOG={level}:\n{stderr}");
     }
 }
+
+/// `.` and `..` (and their encoded forms) in a name or id became dot segments that the URL
+/// parser removed: `DELETE {base}/` instead of a data source. Refused before sending.
+#[tokio::test]
+async fn dot_segments_are_refused_before_sending() {
+    let fake = FakeUpstream::start().await;
+    let vars = env(&[
+        ("BIGID_BASE_URL", &fake.url("/api")),
+        ("BIGID_ACCESS_TOKEN", "vendor-token-0123456789"),
+        ("PDC_BASE_URL", &fake.url("/pdc")),
+        ("PDC_ACCESS_TOKEN", "pdc-token-0123456789"),
+    ]);
+    let client = client_with(&vars, UpstreamSettings::default()).await;
+    for (tool, args, field) in [
+        ("bigid_delete_data_source", json!({"name": ".."}), "name"),
+        ("bigid_delete_data_source", json!({"name": "."}), "name"),
+        ("bigid_get_data_source", json!({"name": "%2e%2e"}), "name"),
+        (
+            "bigid_get_connector_template",
+            json!({"type": "%2E%2e"}),
+            "type",
+        ),
+        (
+            "pdc_update_data_source",
+            json!({"id": "..", "note": "n"}),
+            "id",
+        ),
+        ("pdc_get_data_source", json!({"id": "%252e%252e"}), "id"),
+    ] {
+        for dry_run in [true, false] {
+            let mut args = args.clone();
+            if tool.contains("delete") || tool.contains("update") {
+                args["dry_run"] = json!(dry_run);
+            }
+            let (result, is_error) = call(&client, tool, args).await;
+            assert!(is_error, "{tool}: {result}");
+            assert_eq!(result["error"]["code"], "INVALID_ARGUMENT", "{result}");
+            assert_eq!(result["error"]["field"], field, "{result}");
+        }
+    }
+    assert!(fake.requests().is_empty(), "{:#?}", fake.requests());
+}
+
+/// A 429 with `Retry-After: 0` (or a date in the past) made one list call send 672 requests in
+/// 30 s: every retry now counts against the budget.
+#[tokio::test]
+async fn retry_after_never_buys_more_attempts() {
+    for retry_after in ["0", "Wed, 21 Oct 2015 07:28:00 GMT"] {
+        let fake = FakeUpstream::start().await;
+        fake.on(
+            "GET",
+            "/api/ds-connections",
+            Reply::json(429, json!({"message": "slow down"}))
+                .with_header("retry-after", retry_after),
+        );
+        let vars = env(&[
+            ("BIGID_BASE_URL", &fake.url("/api")),
+            ("BIGID_ACCESS_TOKEN", "vendor-token-0123456789"),
+        ]);
+        let client = client_with(&vars, fast_settings()).await;
+        let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
+        assert!(is_error);
+        assert_eq!(result["error"]["status"], 429);
+        assert_eq!(
+            fake.requests().len(),
+            1 + fast_settings().retry.max_retries,
+            "Retry-After: {retry_after}"
+        );
+    }
+}
+
+/// A 70,000-character name ended as UPSTREAM_UNREACHABLE with a hint to check the base URL.
+#[tokio::test]
+async fn overlong_values_get_a_clear_error_naming_the_field() {
+    let fake = FakeUpstream::start().await;
+    let vars = env(&[
+        ("BIGID_BASE_URL", &fake.url("/api")),
+        ("BIGID_ACCESS_TOKEN", "vendor-token-0123456789"),
+    ]);
+    let client = client_with(&vars, UpstreamSettings::default()).await;
+    let long = "n".repeat(70_000);
+    for (tool, args, field, limit) in [
+        (
+            "bigid_get_data_source",
+            json!({"name": long}),
+            "name",
+            65_536,
+        ),
+        (
+            "bigid_get_data_source",
+            json!({"name": "n".repeat(600)}),
+            "name",
+            512,
+        ),
+        (
+            "bigid_create_data_source",
+            json!({"ds_connection": {"name": "ok", "type": "rdb-mysql", "rdb_name": long}}),
+            "ds_connection.rdb_name",
+            65_536,
+        ),
+    ] {
+        let (result, is_error) = call(&client, tool, args).await;
+        assert!(is_error);
+        assert_eq!(result["error"]["code"], "INVALID_ARGUMENT", "{result}");
+        assert_eq!(result["error"]["field"], field);
+        assert_eq!(
+            result["error"]["message"],
+            format!("`{field}`: must be at most {limit} characters")
+        );
+    }
+    assert!(fake.requests().is_empty());
+}

@@ -91,10 +91,13 @@ where
         .sleep(tokio::time::sleep)
         .when(|e| !matches!(e, Attempt::Final(_)))
         .adjust(|e, backoff| {
+            // `backoff` is None once the attempts are used up: a `Retry-After`, however short,
+            // never buys more attempts than the policy allows.
+            let next = backoff?;
             let delay = match e.retry_after() {
                 Some(asked) if asked > policy.retry_after_cap => return None,
                 Some(asked) => asked,
-                None => backoff?,
+                None => next,
             };
             (started.elapsed() + delay <= policy.deadline).then_some(delay)
         })
@@ -240,6 +243,22 @@ mod tests {
         .unwrap();
         assert_eq!((r.status, n.load(Ordering::SeqCst)), (429, 1));
         assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn a_short_retry_after_never_exceeds_the_budget() {
+        for asked in [Duration::ZERO, Duration::from_millis(1)] {
+            let n = AtomicUsize::new(0);
+            let r = with_retries(&fast(), "t", || {
+                n.fetch_add(1, Ordering::SeqCst);
+                let mut r = status(429);
+                r.retry_after = Some(asked);
+                async move { Ok(r) }
+            })
+            .await
+            .unwrap();
+            assert_eq!((r.status, n.load(Ordering::SeqCst)), (429, 4), "{asked:?}");
+        }
     }
 
     #[test]
