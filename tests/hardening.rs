@@ -14,7 +14,7 @@ use datasource_mcp::engine::Engine;
 use datasource_mcp::providers;
 use datasource_mcp::surfaces::doctor;
 use datasource_mcp::upstream::UpstreamSettings;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const PDC_PASSWORD: &str = "p@ss word/~é+S3NT1NEL";
 
