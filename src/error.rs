@@ -24,6 +24,10 @@ pub enum ToolError {
     /// The vendor answered with an error status.
     #[error("the vendor answered HTTP {}", .0.status)]
     Vendor(HttpResponse),
+    /// The vendor answered with success but not with what the tool returns (not JSON, or not
+    /// the shape the tool declares). For a change, whether it happened is not known.
+    #[error("the vendor answered with {what}")]
+    UnexpectedAnswer { status: Option<u16>, what: String },
     /// The vendor answered with a redirect, which is never followed.
     #[error("the vendor redirected (HTTP {status})")]
     Redirect {
@@ -122,6 +126,15 @@ impl ToolError {
                     .unwrap_or_else(|| status_hint(provider, response, &message));
                 (Some(response.status), code, message, hint)
             }
+            ToolError::UnexpectedAnswer { status, .. } => (
+                *status,
+                Some("UNEXPECTED_RESPONSE".into()),
+                self.to_string(),
+                format!(
+                    "something other than the {} API may have answered (a login page, a proxy): check {base_var}; if this call changes something, read the resource before calling again",
+                    provider.title
+                ),
+            ),
             ToolError::Redirect { status, location } => {
                 let target = location
                     .as_deref()

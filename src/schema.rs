@@ -140,3 +140,132 @@ fn strip_null(schema: &mut Map<String, Value>) {
         values.retain(|v| !v.is_null());
     }
 }
+
+/// Where `value` breaks `schema` (the subset our output schemas use: `type`, `properties`,
+/// `items`, `enum`, `anyOf`), as `field: problem`; `None` when it conforms.
+pub fn violation(value: &Value, schema: &Map<String, Value>) -> Option<String> {
+    check(value, schema, &mut String::new())
+}
+
+fn check(value: &Value, schema: &Map<String, Value>, path: &mut String) -> Option<String> {
+    let here = |p: &str| {
+        if p.is_empty() {
+            "the result".to_string()
+        } else {
+            format!("`{p}`")
+        }
+    };
+    if let Some(types) = schema.get("type") {
+        let allowed: Vec<&str> = match types {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let actual = json_type(value);
+        let fits = allowed
+            .iter()
+            .any(|t| *t == actual || (*t == "number" && actual == "integer"));
+        if !allowed.is_empty() && !fits {
+            return Some(format!(
+                "{} is {actual}, expected {}",
+                here(path),
+                allowed.join(" or ")
+            ));
+        }
+    }
+    if let Some(Value::Array(options)) = schema.get("enum")
+        && !options.contains(value)
+    {
+        return Some(format!("{} is not one of the declared values", here(path)));
+    }
+    if let Some(Value::Array(variants)) = schema.get("anyOf") {
+        let any = variants
+            .iter()
+            .filter_map(Value::as_object)
+            .any(|v| check(value, v, &mut path.clone()).is_none());
+        if !any {
+            return Some(format!(
+                "{} matches none of the declared shapes",
+                here(path)
+            ));
+        }
+    }
+    match value {
+        Value::Object(map) => {
+            let props = schema.get("properties").and_then(Value::as_object)?;
+            for (key, sub) in props {
+                let (Some(v), Some(sub)) = (map.get(key), sub.as_object()) else {
+                    continue;
+                };
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                if let Some(problem) = check(v, sub, path) {
+                    return Some(problem);
+                }
+                path.truncate(len);
+            }
+            None
+        }
+        Value::Array(items) => {
+            let sub = schema.get("items").and_then(Value::as_object)?;
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                if let Some(problem) = check(item, sub, path) {
+                    return Some(problem);
+                }
+                path.truncate(len);
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn violations_name_the_field() {
+        let schema = json!({"type": "object", "properties": {
+            "data": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}}}},
+            "count": {"type": "number"}, "maybe": {"type": ["string", "null"]}}});
+        let schema = schema.as_object().unwrap();
+        assert_eq!(
+            violation(
+                &json!({"data": [{"name": "a"}], "count": 3, "maybe": null, "extra": 1}),
+                schema
+            ),
+            None
+        );
+        assert_eq!(
+            violation(&json!({"data": [{"name": "a"}, {"name": 5}]}), schema).unwrap(),
+            "`data[1].name` is integer, expected string"
+        );
+        assert_eq!(
+            violation(&json!({"data": {"name": "a"}}), schema).unwrap(),
+            "`data` is object, expected array"
+        );
+        assert_eq!(
+            violation(&json!([1]), schema).unwrap(),
+            "the result is array, expected object"
+        );
+    }
+}

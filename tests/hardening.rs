@@ -453,3 +453,81 @@ async fn overlong_values_get_a_clear_error_naming_the_field() {
     }
     assert!(fake.requests().is_empty());
 }
+
+/// An HTML login page with 200 on a create or a delete was reported as success.
+#[tokio::test]
+async fn a_success_status_without_json_is_an_error() {
+    let fake = FakeUpstream::start().await;
+    let page = "<!DOCTYPE html><html><head><title>Sign in</title></head><body>…</body></html>";
+    fake.on("POST", "/api/ds_connections", Reply::text(200, page));
+    fake.on(
+        "DELETE",
+        "/api/ds_connections/Orders",
+        Reply::text(200, page),
+    );
+    fake.on("GET", "/api/ds-connections", Reply::text(200, page));
+    let vars = env(&[
+        ("BIGID_BASE_URL", &fake.url("/api")),
+        ("BIGID_ACCESS_TOKEN", "vendor-token-0123456789"),
+    ]);
+    let client = client_with(&vars, UpstreamSettings::default()).await;
+    for (tool, args) in [
+        (
+            "bigid_create_data_source",
+            json!({"ds_connection": {"name": "Orders", "type": "rdb-mysql"}}),
+        ),
+        ("bigid_delete_data_source", json!({"name": "Orders"})),
+        ("bigid_list_data_sources", json!({})),
+    ] {
+        let (result, is_error) = call(&client, tool, args).await;
+        assert!(is_error, "{tool}: {result}");
+        assert_eq!(
+            result["error"],
+            json!({"provider": "bigid", "status": 200, "code": "UNEXPECTED_RESPONSE",
+                "message": "the vendor answered with a body that is not JSON (starts with \"<!DOCTYPE html><html><head><title>Sign in</title></head><bod…\")",
+                "hint": "something other than the BigID API may have answered (a login page, a proxy): check BIGID_BASE_URL; if this call changes something, read the resource before calling again"}),
+            "{tool}"
+        );
+    }
+    // An empty success (a 204 to a delete) is still a success.
+    fake.on("DELETE", "/api/ds_connections/Gone", Reply::text(204, ""));
+    let (result, is_error) =
+        call(&client, "bigid_delete_data_source", json!({"name": "Gone"})).await;
+    assert!(!is_error, "{result}");
+}
+
+/// A vendor field whose type differs from the declared output schema made the official Python
+/// SDK raise on a call that had succeeded: such an answer is now a clean error naming the
+/// field, and a result never violates its own schema.
+#[tokio::test]
+async fn a_result_never_violates_its_declared_schema() {
+    let fake = FakeUpstream::start().await;
+    let vars = env(&[
+        ("DATABRAIN_BASE_URL", &fake.url("/db")),
+        ("DATABRAIN_SERVICE_TOKEN", "databrain-token-0123456789"),
+    ]);
+    let client = client_with(&vars, UpstreamSettings::default()).await;
+    fake.on(
+        "GET",
+        "/db/api/v2/datasource",
+        Reply::json(200, json!({"data": [{"name": "ok"}, {"name": 5}]})),
+    );
+    let (result, is_error) = call(&client, "databrain_list_datasources", json!({})).await;
+    assert!(is_error);
+    assert_eq!(result["error"]["code"], "UNEXPECTED_RESPONSE");
+    assert_eq!(
+        result["error"]["message"],
+        "the vendor answered with an answer this tool does not declare: `data[1].name` is integer, expected string"
+    );
+    // What vendors do send conforms: extra fields, missing optional ones.
+    fake.on(
+        "GET",
+        "/db/api/v2/datasource",
+        Reply::json(
+            200,
+            json!({"data": [{"name": "ok", "id": 7}], "extra": true}),
+        ),
+    );
+    let (_, is_error) = call(&client, "databrain_list_datasources", json!({})).await;
+    assert!(!is_error);
+}

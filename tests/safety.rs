@@ -369,15 +369,20 @@ fn echo(fake: &FakeUpstream, status: u16) {
         .chain(own_token)
         .collect();
         let all = known.join(" ");
-        fake.otherwise_under(
-            prefix,
-            Reply::json(
-                status,
-                json!({"message": format!("echo: {all}"), "password": REFERENCED, "type": "investment_research",
-                    "label": "L", "token": own_token, "data": {"accessToken": own_token, "note": all},
-                    "results": [{"x_api_key": BIGDATA_KEY, "text": DATABRAIN_TOKEN}], "detail": PDC_PASSWORD}),
-            ),
-        );
+        let body = json!({"message": format!("echo: {all}"), "password": REFERENCED, "type": "investment_research",
+            "label": "L", "token": own_token, "data": {"accessToken": own_token, "note": all},
+            "results": [{"x_api_key": BIGDATA_KEY, "text": DATABRAIN_TOKEN}], "detail": PDC_PASSWORD});
+        // DataBrain's list declares `data` as a list: the echo keeps that shape.
+        if prefix == "/databrain" {
+            let mut listed = body.clone();
+            listed["data"] = json!([body["data"].clone()]);
+            fake.on(
+                "GET",
+                "/databrain/api/v2/datasource",
+                Reply::json(status, listed),
+            );
+        }
+        fake.otherwise_under(prefix, Reply::json(status, body));
     }
 }
 

@@ -11,6 +11,7 @@
 //!     hidden characters stripped
 //! ```
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +28,7 @@ use crate::operation::{Flow, OperationSpec, Provider};
 use crate::providers::ProviderConfig;
 use crate::redact::{self, CallSecrets};
 use crate::request::{Method, RequestParts};
+use crate::schema;
 use crate::spec::Env;
 use crate::upstream::{
     HttpResponse, ProviderClient, ResponseBody, TransportError, Upstream, UpstreamSettings,
@@ -60,6 +62,8 @@ pub struct Engine {
     upstream: Upstream,
     providers: Vec<ProviderClient>,
     refs: SecretRefs,
+    /// Each row's declared output schema, generated once: results are checked against it.
+    output_schemas: HashMap<&'static str, Map<String, Value>>,
 }
 
 impl Engine {
@@ -69,11 +73,17 @@ impl Engine {
         settings: UpstreamSettings,
         env: Arc<dyn Env + Send + Sync>,
     ) -> Self {
-        let providers = configs.into_iter().map(ProviderClient::new).collect();
+        let providers: Vec<ProviderClient> = configs.into_iter().map(ProviderClient::new).collect();
+        let output_schemas = providers
+            .iter()
+            .flat_map(|p| p.spec.operations)
+            .filter_map(|op| op.output.schema.map(|schema| (op.name, schema())))
+            .collect();
         Self {
             upstream: Upstream::new(settings),
             providers,
             refs: SecretRefs::new(env),
+            output_schemas,
         }
     }
 
@@ -124,9 +134,22 @@ impl Engine {
         match result {
             Ok(mut value) => {
                 redact::clean_json(&mut value, Some(&secrets));
-                CallOutcome {
-                    value,
-                    is_error: false,
+                // A result that breaks its own declared schema makes official clients raise on
+                // a call that may have succeeded: it becomes an error that says what differs.
+                let declared = self.output_schemas.get(op.name);
+                match declared.and_then(|schema| schema::violation(&value, schema)) {
+                    None => CallOutcome {
+                        value,
+                        is_error: false,
+                    },
+                    Some(problem) => CallOutcome {
+                        value: ToolError::UnexpectedAnswer {
+                            status: None,
+                            what: format!("an answer this tool does not declare: {problem}"),
+                        }
+                        .envelope(spec, &secrets),
+                        is_error: true,
+                    },
                 }
             }
             Err(err) => {
@@ -423,14 +446,37 @@ fn take_dry_run(args: &mut Value) -> Result<bool, ToolError> {
     }
 }
 
+/// A 2xx answer whose body is JSON (or empty), else the error that says what came instead.
 fn expect_success(response: HttpResponse) -> Result<HttpResponse, ToolError> {
     match response.status {
-        200..=299 => Ok(response),
+        200..=299 => match &response.body {
+            // A login page or a proxy's HTML with 200 is not the vendor's answer.
+            ResponseBody::Text(text) => Err(ToolError::UnexpectedAnswer {
+                status: Some(response.status),
+                what: format!("a body that is not JSON ({})", first_words(text)),
+            }),
+            _ => Ok(response),
+        },
         300..=399 => Err(ToolError::Redirect {
             status: response.status,
             location: response.location,
         }),
         _ => Err(ToolError::Vendor(response)),
+    }
+}
+
+/// The start of a text, on one line, for a message.
+fn first_words(text: &str) -> String {
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .take(60)
+        .collect();
+    let one_line = one_line.trim();
+    if text.chars().count() > 60 {
+        format!("starts with \"{one_line}…\"")
+    } else {
+        format!("\"{one_line}\"")
     }
 }
 
