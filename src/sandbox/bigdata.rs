@@ -30,16 +30,17 @@
 //! [`OLD_INBOX`] (email, archived).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
-use super::{Answer, Fault, Simulation, fault, header, random_token, reply, seeded_uuid};
+use super::Simulation;
+use super::shell::{
+    Answer, Api, Authorize, Fault, Store, fault, header, random_token, reply, seeded_uuid,
+};
 
 /// "Broker Research Inbox": email, two allowed senders, shared with the organisation.
 pub const BROKER_RESEARCH_INBOX: &str = "0b16da7a-5eed-4000-8000-000000000001";
@@ -133,26 +134,27 @@ struct Bigdata {
     ticks: i64,
 }
 
-type Shared = Arc<Mutex<Bigdata>>;
+type Shared = Store<Bigdata>;
 
 /// Fresh routes and the variables that reach them.
 pub fn start() -> Simulation {
     let api_key = random_token("bigdata-");
     let env = vec![("BIGDATA_API_KEY", api_key.clone())];
-    let shared: Shared = Arc::new(Mutex::new(Bigdata::seeded(api_key)));
-    let router = Router::new()
-        .route("/contents/v1/connectors", get(list).post(create))
-        .route(
-            "/contents/v1/connectors/{connector_id}",
-            get(get_one).put(update).delete(delete),
-        )
-        .route("/contents/v1/connectors/{connector_id}/sync", post(sync))
-        .with_state(shared);
-    Simulation {
-        router,
+    Api {
+        state: Bigdata::seeded(api_key),
+        token_exchanges: Vec::new(),
+        endpoints: vec![
+            ("/contents/v1/connectors", get(list).post(create)),
+            (
+                "/contents/v1/connectors/{connector_id}",
+                get(get_one).put(update).delete(delete),
+            ),
+            ("/contents/v1/connectors/{connector_id}/sync", post(sync)),
+        ],
         env,
         alternatives: Vec::new(),
     }
+    .start()
 }
 
 impl Bigdata {
@@ -166,17 +168,6 @@ impl Bigdata {
         };
         state.seed();
         state
-    }
-
-    fn authorize(&self, headers: &HeaderMap) -> Result<(), Fault> {
-        if header(headers, "x-api-key") == Some(self.api_key.as_str()) {
-            Ok(())
-        } else {
-            Err(detail(
-                StatusCode::UNAUTHORIZED,
-                "Invalid or missing API key",
-            ))
-        }
     }
 
     fn now(&mut self) -> String {
@@ -307,8 +298,18 @@ impl Bigdata {
     }
 }
 
-fn lock(state: &Shared) -> std::sync::MutexGuard<'_, Bigdata> {
-    state.lock().unwrap_or_else(|e| e.into_inner())
+impl Authorize for Bigdata {
+    /// The API key in `X-API-KEY`.
+    fn authorize(&self, headers: &HeaderMap) -> Result<(), Fault> {
+        if header(headers, "x-api-key") == Some(self.api_key.as_str()) {
+            Ok(())
+        } else {
+            Err(detail(
+                StatusCode::UNAUTHORIZED,
+                "Invalid or missing API key",
+            ))
+        }
+    }
 }
 
 /// FastAPI's error for a handler's `HTTPException`.
@@ -728,27 +729,20 @@ fn present(c: &Connector) -> Value {
 
 // ---- endpoints -----------------------------------------------------------------------------
 
-async fn list(State(state): State<Shared>, headers: HeaderMap) -> Answer {
-    let s = lock(&state);
-    s.authorize(&headers)?;
+async fn list(State(state): State<Shared>) -> Answer {
+    let s = state.lock();
     let results: Vec<Value> = s.connectors.iter().map(present).collect();
     reply(StatusCode::OK, json!({"results": results}))
 }
 
-async fn get_one(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Path(connector_id): Path<String>,
-) -> Answer {
-    let s = lock(&state);
-    s.authorize(&headers)?;
+async fn get_one(State(state): State<Shared>, Path(connector_id): Path<String>) -> Answer {
+    let s = state.lock();
     let i = s.position(&connector_id)?;
     reply(StatusCode::OK, present(&s.connectors[i]))
 }
 
-async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
+async fn create(State(state): State<Shared>, body: Bytes) -> Answer {
+    let mut s = state.lock();
     let body = body_object(&body)?;
     let mut problems = Problems::default();
     let kind = match body.get("type") {
@@ -784,12 +778,10 @@ async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
 
 async fn update(
     State(state): State<Shared>,
-    headers: HeaderMap,
     Path(connector_id): Path<String>,
     body: Bytes,
 ) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
+    let mut s = state.lock();
     let body = body_object(&body)?;
     let mut problems = Problems::default();
     let label = required_text(&body, "label", &[], &mut problems);
@@ -851,12 +843,10 @@ async fn update(
 
 async fn delete(
     State(state): State<Shared>,
-    headers: HeaderMap,
     Path(connector_id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
+    let mut s = state.lock();
     let force = match query.get("force_delete") {
         None => false,
         Some(value) => parse_bool(value).ok_or_else(|| {
@@ -887,12 +877,10 @@ async fn delete(
 
 async fn sync(
     State(state): State<Shared>,
-    headers: HeaderMap,
     Path(connector_id): Path<String>,
     body: Bytes,
 ) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
+    let mut s = state.lock();
     let body = body_object(&body)?;
     let mut problems = Problems::default();
     for key in body.keys().filter(|k| *k != "date_limit") {

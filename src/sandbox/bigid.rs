@@ -10,19 +10,17 @@
 //!   credential that is not sent (and stores a mask if a mask is sent, as the vendor would).
 //! - A test connection fails for hosts under `.invalid` and for missing test fields.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
-
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
+use std::collections::{HashMap, HashSet};
 
-use super::{
-    Answer, Fault, Simulation, fault, header, json_body, random_token, reply, seeded_object_id,
-    unreachable_host,
+use super::Simulation;
+use super::shell::{
+    Answer, Api, Authorize, Fault, Store, fault, header, json_body, random_token, reply,
+    seeded_object_id, unreachable_host,
 };
 
 /// How BigID shows a credential it will not reveal.
@@ -43,7 +41,7 @@ struct BigId {
     next_id: u64,
 }
 
-type Shared = Arc<Mutex<BigId>>;
+type Shared = Store<BigId>;
 
 /// Fresh routes and the variables that reach them.
 pub fn start() -> Simulation {
@@ -66,26 +64,28 @@ pub fn start() -> Simulation {
     for source in seed() {
         state.insert(source);
     }
-    let shared: Shared = Arc::new(Mutex::new(state));
-    let router = Router::new()
-        .route("/refresh-access-token", get(refresh_access_token))
-        .route("/sessions", post(sessions))
-        .route("/ds-connections", get(list))
-        .route("/ds-connections/file-download/export", get(export))
-        .route("/ds-connection-test", post(test_connection))
-        .route("/ds_connections", post(create))
-        .route(
-            "/ds_connections/{name}",
-            get(get_one).put(update).delete(delete),
-        )
-        .route("/ds-connections-types", get(list_templates))
-        .route("/ds-connections-types/template/{type}", get(get_template))
-        .with_state(shared);
-    Simulation {
-        router,
+    Api {
+        state,
+        token_exchanges: vec![
+            ("/refresh-access-token", get(refresh_access_token)),
+            ("/sessions", post(sessions)),
+        ],
+        endpoints: vec![
+            ("/ds-connections", get(list)),
+            ("/ds-connections/file-download/export", get(export)),
+            ("/ds-connection-test", post(test_connection)),
+            ("/ds_connections", post(create)),
+            (
+                "/ds_connections/{name}",
+                get(get_one).put(update).delete(delete),
+            ),
+            ("/ds-connections-types", get(list_templates)),
+            ("/ds-connections-types/template/{type}", get(get_template)),
+        ],
         env,
         alternatives,
     }
+    .start()
 }
 
 impl BigId {
@@ -101,6 +101,15 @@ impl BigId {
             .position(|s| s.get("name").and_then(Value::as_str) == Some(name))
     }
 
+    fn issue_token(&mut self) -> String {
+        let token = random_token("eyJhbGciOiJIUzI1NiJ9.sandbox.");
+        self.sessions.insert(token.clone());
+        token
+    }
+}
+
+impl Authorize for BigId {
+    /// One of the tokens the two exchanges handed out, raw in `Authorization`.
     fn authorize(&self, headers: &HeaderMap) -> Result<(), Fault> {
         match header(headers, "authorization") {
             Some(token) if self.sessions.contains(token) => Ok(()),
@@ -110,16 +119,6 @@ impl BigId {
             )),
         }
     }
-
-    fn issue_token(&mut self) -> String {
-        let token = random_token("eyJhbGciOiJIUzI1NiJ9.sandbox.");
-        self.sessions.insert(token.clone());
-        token
-    }
-}
-
-fn lock(state: &Shared) -> std::sync::MutexGuard<'_, BigId> {
-    state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn status_error(status: StatusCode, message: String) -> Fault {
@@ -139,7 +138,7 @@ fn not_found(name: &str) -> Fault {
 // ---- auth ----------------------------------------------------------------------------------
 
 async fn refresh_access_token(State(state): State<Shared>, headers: HeaderMap) -> Answer {
-    let mut s = lock(&state);
+    let mut s = state.lock();
     if header(&headers, "authorization") != Some(s.credentials.user_token.as_str()) {
         return Err(fault(
             StatusCode::UNAUTHORIZED,
@@ -155,7 +154,7 @@ async fn refresh_access_token(State(state): State<Shared>, headers: HeaderMap) -
 
 async fn sessions(State(state): State<Shared>, body: Bytes) -> Answer {
     let body = json_body(&body)?;
-    let mut s = lock(&state);
+    let mut s = state.lock();
     let ok = body["username"].as_str() == Some(s.credentials.username.as_str())
         && body["password"].as_str() == Some(s.credentials.password.as_str());
     if !ok {
@@ -190,13 +189,8 @@ fn present(source: &Map<String, Value>) -> Value {
     Value::Object(shown)
 }
 
-async fn list(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
-) -> Answer {
-    let s = lock(&state);
-    s.authorize(&headers)?;
+async fn list(State(state): State<Shared>, Query(query): Query<HashMap<String, String>>) -> Answer {
+    let s = state.lock();
     let number = |key: &str| -> Result<Option<usize>, Fault> {
         match query.get(key) {
             None => Ok(None),
@@ -224,13 +218,8 @@ async fn list(
     )
 }
 
-async fn get_one(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-) -> Answer {
-    let s = lock(&state);
-    s.authorize(&headers)?;
+async fn get_one(State(state): State<Shared>, Path(name): Path<String>) -> Answer {
+    let s = state.lock();
     match s.position(&name) {
         Some(i) => reply(
             StatusCode::OK,
@@ -299,9 +288,8 @@ fn check_against_template(
     Ok(())
 }
 
-async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
+async fn create(State(state): State<Shared>, body: Bytes) -> Answer {
+    let mut s = state.lock();
     let source = ds_connection(&json_body(&body)?)?;
     check_against_template(&source, None)?;
     let name = source["name"].as_str().unwrap_or_default().to_string();
@@ -322,14 +310,8 @@ async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
     )
 }
 
-async fn update(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    body: Bytes,
-) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
+async fn update(State(state): State<Shared>, Path(name): Path<String>, body: Bytes) -> Answer {
+    let mut s = state.lock();
     let Some(index) = s.position(&name) else {
         return Err(not_found(&name));
     };
@@ -360,13 +342,8 @@ async fn update(
     )
 }
 
-async fn delete(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
+async fn delete(State(state): State<Shared>, Path(name): Path<String>) -> Answer {
+    let mut s = state.lock();
     match s.position(&name) {
         Some(i) => {
             s.sources.remove(i);
@@ -379,10 +356,9 @@ async fn delete(
     }
 }
 
-async fn test_connection(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
+async fn test_connection(State(state): State<Shared>, body: Bytes) -> Answer {
     let (body, stored) = {
-        let s = lock(&state);
-        s.authorize(&headers)?;
+        let s = state.lock();
         let body = json_body(&body)?;
         // `isNewPassword: false` tests with the credential stored for that name.
         let stored = match (
@@ -466,11 +442,9 @@ async fn test_connection(State(state): State<Shared>, headers: HeaderMap, body: 
 
 async fn export(
     State(state): State<Shared>,
-    headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Answer {
-    let s = lock(&state);
-    s.authorize(&headers)?;
+    let s = state.lock();
     let wanted: Option<Vec<&str>> = query.get("ids").map(|ids| ids.split(',').collect());
     let sources: Vec<Value> = s
         .sources
@@ -675,8 +649,7 @@ fn template_json(t: &Template) -> Value {
     json!({"name": t.name, "displayName": t.display_name, "category": t.category, "fields": fields})
 }
 
-async fn list_templates(State(state): State<Shared>, headers: HeaderMap) -> Answer {
-    lock(&state).authorize(&headers)?;
+async fn list_templates() -> Answer {
     let data: Vec<Value> = TEMPLATES
         .iter()
         .map(|t| json!({"type": t.name, "displayName": t.display_name, "category": t.category}))
@@ -687,12 +660,7 @@ async fn list_templates(State(state): State<Shared>, headers: HeaderMap) -> Answ
     )
 }
 
-async fn get_template(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Path(kind): Path<String>,
-) -> Answer {
-    lock(&state).authorize(&headers)?;
+async fn get_template(Path(kind): Path<String>) -> Answer {
     match template(&kind) {
         Some(t) => reply(StatusCode::OK, template_json(t)),
         None => Err(status_error(

@@ -37,17 +37,17 @@
 //! | adhoc-trino | trino | `000000db-5eed-4000-8000-00000000000c` |
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
-use super::{
-    Answer, Fault, Simulation, bearer, fault, random_token, reply, seeded_uuid, unreachable_host,
+use super::Simulation;
+use super::shell::{
+    Answer, Api, Authorize, Fault, Store, bearer, fault, random_token, reply, seeded_uuid,
+    unreachable_host,
 };
 
 /// Namespace of the datasource ids.
@@ -115,7 +115,7 @@ struct DataBrain {
     next_id: u64,
 }
 
-type Shared = Arc<Mutex<DataBrain>>;
+type Shared = Store<DataBrain>;
 
 /// Fresh routes and the variables that reach them.
 pub fn start() -> Simulation {
@@ -133,19 +133,20 @@ pub fn start() -> Simulation {
             .to_string();
         state.insert(name, request.into_stored(None), datamarts);
     }
-    let shared: Shared = Arc::new(Mutex::new(state));
-    let router = Router::new()
-        .route(
-            "/api/v2/datasource",
-            get(list).post(create).put(update).delete(delete),
-        )
-        .route("/api/v2/datasource/sync", post(sync))
-        .with_state(shared);
-    Simulation {
-        router,
+    Api {
+        state,
+        token_exchanges: Vec::new(),
+        endpoints: vec![
+            (
+                "/api/v2/datasource",
+                get(list).post(create).put(update).delete(delete),
+            ),
+            ("/api/v2/datasource/sync", post(sync)),
+        ],
         env,
         alternatives: Vec::new(),
     }
+    .start()
 }
 
 impl DataBrain {
@@ -163,7 +164,10 @@ impl DataBrain {
     fn position(&self, name: &str) -> Option<usize> {
         self.datasources.iter().position(|d| d.name == name)
     }
+}
 
+impl Authorize for DataBrain {
+    /// The service token as a bearer token.
     fn authorize(&self, headers: &HeaderMap) -> Result<(), Fault> {
         if bearer(headers) == Some(self.service_token.as_str()) {
             Ok(())
@@ -175,10 +179,6 @@ impl DataBrain {
             ))
         }
     }
-}
-
-fn lock(state: &Shared) -> std::sync::MutexGuard<'_, DataBrain> {
-    state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Fault {
@@ -215,13 +215,8 @@ fn filled(value: Option<&Value>) -> bool {
 
 // ---- list ----------------------------------------------------------------------------------
 
-async fn list(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
-) -> Answer {
-    let s = lock(&state);
-    s.authorize(&headers)?;
+async fn list(State(state): State<Shared>, Query(query): Query<HashMap<String, String>>) -> Answer {
+    let s = state.lock();
     // Both parameters are strings on the wire, and DataBrain checks them as such.
     let paginate = match query.get("isPagination").map(String::as_str) {
         None | Some("false") => false,
@@ -408,9 +403,8 @@ fn connection_test(credentials: &Map<String, Value>) -> Result<(), Fault> {
     }
 }
 
-async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
+async fn create(State(state): State<Shared>, body: Bytes) -> Answer {
+    let mut s = state.lock();
     let request = validate(object_body(&body)?)?;
     let name = request.name().to_string();
     if s.position(&name).is_some() {
@@ -421,9 +415,8 @@ async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
     reply(StatusCode::OK, json!({"name": name}))
 }
 
-async fn update(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
+async fn update(State(state): State<Shared>, body: Bytes) -> Answer {
+    let mut s = state.lock();
     let request = validate(object_body(&body)?)?;
     let name = request.name().to_string();
     let Some(index) = s.position(&name) else {
@@ -440,11 +433,9 @@ async fn update(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
 
 async fn delete(
     State(state): State<Shared>,
-    headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
+    let mut s = state.lock();
     let name = query
         .get("datasourceName")
         .filter(|n| !n.is_empty())
@@ -477,9 +468,8 @@ fn is_uuid(text: &str) -> bool {
             .all(|(g, len)| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-async fn sync(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
-    let s = lock(&state);
-    s.authorize(&headers)?;
+async fn sync(State(state): State<Shared>, body: Bytes) -> Answer {
+    let s = state.lock();
     let body = object_body(&body)?;
     let id = body
         .get("input")

@@ -40,18 +40,17 @@
 //!   (`progress` 100) from the third poll on. Each sandbox counts its own polls.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
-use super::{
-    Answer, Fault, Simulation, bearer, fault, json_body, random_token, reply, seeded_object_id,
-    seeded_uuid,
+use super::Simulation;
+use super::shell::{
+    Answer, Api, Authorize, Fault, Store, bearer, fault, json_body, random_token, reply,
+    seeded_object_id, seeded_uuid,
 };
 
 /// A completed ingest of `prod-postgres-primary`.
@@ -257,7 +256,7 @@ struct Pdc {
     jobs: Vec<Job>,
 }
 
-type Shared = Arc<Mutex<Pdc>>;
+type Shared = Store<Pdc>;
 
 /// Fresh routes and the variables that reach them.
 pub fn start() -> Simulation {
@@ -290,20 +289,20 @@ pub fn start() -> Simulation {
         );
         state.insert(source);
     }
-    let shared: Shared = Arc::new(Mutex::new(state));
-    let router = Router::new()
-        .route("/auth", post(auth))
-        .route("/data-sources", post(create))
-        .route("/data-sources/by-ids", post(by_ids))
-        .route("/data-sources/filter", post(filter))
-        .route("/data-sources/{id}", get(get_one).patch(update))
-        .route("/jobs/{id}/status", get(job_status))
-        .with_state(shared);
-    Simulation {
-        router,
+    Api {
+        state,
+        token_exchanges: vec![("/auth", post(auth))],
+        endpoints: vec![
+            ("/data-sources", post(create)),
+            ("/data-sources/by-ids", post(by_ids)),
+            ("/data-sources/filter", post(filter)),
+            ("/data-sources/{id}", get(get_one).patch(update)),
+            ("/jobs/{id}/status", get(job_status)),
+        ],
         env,
         alternatives,
     }
+    .start()
 }
 
 impl Pdc {
@@ -360,17 +359,16 @@ impl Pdc {
             .iter()
             .any(|s| s.get("resourceName").and_then(Value::as_str) == Some(name))
     }
+}
 
+impl Authorize for Pdc {
+    /// A token `/auth` issued (or the pre-issued one) as a bearer token.
     fn authorize(&self, headers: &HeaderMap) -> Result<(), Fault> {
         match bearer(headers) {
             Some(token) if self.tokens.contains(token) => Ok(()),
             _ => Err(error(StatusCode::UNAUTHORIZED, json!("Unauthorized"))),
         }
     }
-}
-
-fn lock(state: &Shared) -> std::sync::MutexGuard<'_, Pdc> {
-    state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// PDC's error envelope; `message` is a string or an array of strings.
@@ -428,7 +426,7 @@ async fn auth(State(state): State<Shared>, body: Bytes) -> Answer {
     if client_id != CLIENT_ID || grant_type != GRANT_TYPE {
         return Err(bad_auth_request());
     }
-    let mut s = lock(&state);
+    let mut s = state.lock();
     if username != s.username || password != s.password {
         return Err(error(StatusCode::UNAUTHORIZED, json!("Unauthorized")));
     }
@@ -446,9 +444,8 @@ fn bad_auth_request() -> Fault {
 
 // ---- data sources --------------------------------------------------------------------------
 
-async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
+async fn create(State(state): State<Shared>, body: Bytes) -> Answer {
+    let mut s = state.lock();
     // One object or an array of them; messages name an array item by its index.
     let (items, prefixed) = match json_body(&body)? {
         Value::Object(one) => (vec![Value::Object(one)], false),
@@ -514,25 +511,14 @@ fn not_found() -> Fault {
     error(StatusCode::NOT_FOUND, json!("Data source not found"))
 }
 
-async fn get_one(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Answer {
-    let s = lock(&state);
-    s.authorize(&headers)?;
+async fn get_one(State(state): State<Shared>, Path(id): Path<String>) -> Answer {
+    let s = state.lock();
     let i = s.position(&id).ok_or_else(not_found)?;
     success(StatusCode::OK, present(&s.sources[i]))
 }
 
-async fn update(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
+async fn update(State(state): State<Shared>, Path(id): Path<String>, body: Bytes) -> Answer {
+    let mut s = state.lock();
     let i = s.position(&id).ok_or_else(not_found)?;
     let changes = object_body(&body)?;
     let problems = check_fields(&changes, patch_kind, "");
@@ -548,9 +534,8 @@ async fn update(
     success(StatusCode::OK, present(&s.sources[i]))
 }
 
-async fn by_ids(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
-    let s = lock(&state);
-    s.authorize(&headers)?;
+async fn by_ids(State(state): State<Shared>, body: Bytes) -> Answer {
+    let s = state.lock();
     let body = object_body(&body)?;
     let mut problems: Vec<String> = body
         .keys()
@@ -650,12 +635,10 @@ fn patterns(
 
 async fn filter(
     State(state): State<Shared>,
-    headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Answer {
-    let s = lock(&state);
-    s.authorize(&headers)?;
+    let s = state.lock();
     let mut problems = Vec::new();
     let skip = bounded(&query, "skip", 0, (0, i64::MAX), &mut problems);
     let limit = bounded(&query, "limit", 100, (1, 10_000), &mut problems);
@@ -700,13 +683,8 @@ async fn filter(
 
 // ---- jobs ----------------------------------------------------------------------------------
 
-async fn job_status(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
+async fn job_status(State(state): State<Shared>, Path(id): Path<String>) -> Answer {
+    let mut s = state.lock();
     let job = s
         .jobs
         .iter_mut()

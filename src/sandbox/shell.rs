@@ -1,0 +1,193 @@
+//! What every simulated vendor is built from: its state behind one lock, its credential check
+//! as a layer in front of its endpoints, and the start-up that turns both into a
+//! [`Simulation`]; plus the small helpers their handlers share.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use serde_json::{Value, json};
+
+use super::Simulation;
+
+/// A simulation's state, shared by its handlers behind one lock.
+pub struct Store<T>(Arc<Mutex<T>>);
+
+impl<T> Clone for Store<T> {
+    fn clone(&self) -> Self {
+        Store(Arc::clone(&self.0))
+    }
+}
+
+impl<T> Store<T> {
+    pub fn new(state: T) -> Self {
+        Store(Arc::new(Mutex::new(state)))
+    }
+
+    /// The state, also after a handler panicked while holding it: one failed request must
+    /// not take the whole simulation down.
+    pub fn lock(&self) -> MutexGuard<'_, T> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A vendor's check of a request's credentials, in the vendor's words when it fails.
+pub trait Authorize {
+    fn authorize(&self, headers: &HeaderMap) -> Result<(), Fault>;
+}
+
+/// A path and the handlers it serves, by method.
+pub type Endpoint<T> = (&'static str, MethodRouter<Store<T>>);
+
+/// A simulated vendor API as its module hands it to the shell.
+pub struct Api<T> {
+    pub state: T,
+    /// Endpoints that hand out tokens, so they take none.
+    pub token_exchanges: Vec<Endpoint<T>>,
+    /// Every other endpoint: [`Authorize`] runs before its handler.
+    pub endpoints: Vec<Endpoint<T>>,
+    /// The credential variables the server uses, besides the base URL.
+    pub env: Vec<(&'static str, String)>,
+    /// Other credentials the simulation accepts.
+    pub alternatives: Vec<(&'static str, String)>,
+}
+
+impl<T: Authorize + Send + 'static> Api<T> {
+    pub fn start(self) -> Simulation {
+        let store = Store::new(self.state);
+        let check = middleware::from_fn_with_state(store.clone(), authorize::<T>);
+        let mut router = Router::new();
+        for (path, methods) in self.token_exchanges {
+            router = router.route(path, methods);
+        }
+        for (path, methods) in self.endpoints {
+            // `route_layer` wraps only the methods served: any other method stays a 405,
+            // with or without credentials, as before the check was a layer.
+            router = router.route(path, methods.route_layer(check.clone()));
+        }
+        Simulation {
+            router: router.with_state(store),
+            env: self.env,
+            alternatives: self.alternatives,
+        }
+    }
+}
+
+async fn authorize<T: Authorize>(
+    State(store): State<Store<T>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    // The lock is released before the handler runs: it takes the lock again.
+    let verdict = store.lock().authorize(request.headers());
+    match verdict {
+        Ok(()) => next.run(request).await,
+        Err(fault) => fault.into_response(),
+    }
+}
+
+// ---- small helpers the handlers share ------------------------------------------------------
+
+/// A credential the sandbox generates at start: `prefix` + 32 random hex digits.
+pub fn random_token(prefix: &str) -> String {
+    let mut bytes = [0u8; 16];
+    // A failure of the OS generator leaves zeros: still a usable (if guessable) local token.
+    let _ = getrandom::fill(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}{hex}")
+}
+
+/// A deterministic UUID-shaped id: the same seed state gives the same ids every start.
+pub fn seeded_uuid(namespace: u32, n: u64) -> String {
+    format!("{namespace:08x}-5eed-4000-8000-{n:012x}")
+}
+
+/// A deterministic 24-hex-digit id (MongoDB style).
+pub fn seeded_object_id(namespace: u32, n: u64) -> String {
+    format!("{namespace:08x}{n:016x}")
+}
+
+/// A vendor's error answer: a status and a JSON body. Handlers return [`Answer`] and use `?`.
+#[derive(Debug)]
+pub struct Fault {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl IntoResponse for Fault {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(self.body)).into_response()
+    }
+}
+
+/// What a simulated endpoint answers.
+pub type Answer = Result<Response, Fault>;
+
+pub fn fault(status: StatusCode, body: Value) -> Fault {
+    Fault { status, body }
+}
+
+/// A JSON response with a status.
+pub fn reply(status: StatusCode, body: Value) -> Answer {
+    Ok((status, axum::Json(body)).into_response())
+}
+
+/// A header's value as text.
+pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    header(headers, "authorization").and_then(|v| v.strip_prefix("Bearer "))
+}
+
+/// Parses a JSON request body; a vendor-style 400 when it is not JSON.
+pub fn json_body(body: &[u8]) -> Result<Value, Fault> {
+    serde_json::from_slice(body).map_err(|_| {
+        fault(
+            StatusCode::BAD_REQUEST,
+            json!({"status": 400, "message": "request body is not valid JSON"}),
+        )
+    })
+}
+
+/// The host named in a connection string: `scheme://user:pw@host:port/path` or `host:port`.
+pub fn host_of(value: &str) -> &str {
+    let rest = value.split_once("://").map_or(value, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    rest.split([':', '/', '?', ';']).next().unwrap_or("")
+}
+
+/// Whether a value names a host that cannot be reached (RFC 2606 `.invalid`).
+pub fn unreachable_host(value: &Value) -> Option<String> {
+    let s = value.as_str()?;
+    let host = host_of(s).trim_end_matches('.');
+    (host.ends_with(".invalid") || host == "invalid").then(|| host.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts() {
+        assert_eq!(host_of("mysql.prod.example:3306"), "mysql.prod.example");
+        assert_eq!(host_of("jdbc:mysql://u:p@db.invalid:3306/x"), "db.invalid");
+        assert_eq!(
+            host_of("https://acme.sharepoint.com/sites/x"),
+            "acme.sharepoint.com"
+        );
+        assert_eq!(
+            unreachable_host(&json!("db.invalid:3306")),
+            Some("db.invalid".to_string())
+        );
+        assert_eq!(unreachable_host(&json!("db.example:3306")), None);
+        assert_eq!(seeded_uuid(1, 2), "00000001-5eed-4000-8000-000000000002");
+        assert_ne!(random_token("t-"), random_token("t-"));
+    }
+}
