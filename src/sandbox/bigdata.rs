@@ -38,9 +38,7 @@ use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
 use super::Simulation;
-use super::shell::{
-    Answer, Api, Authorize, Fault, Store, fault, header, random_token, reply, seeded_uuid,
-};
+use super::shell::{Answer, Api, Authorize, Fault, Ids, Store, fault, header, random_token, reply};
 
 /// "Broker Research Inbox": email, two allowed senders, shared with the organisation.
 pub const BROKER_RESEARCH_INBOX: &str = "0b16da7a-5eed-4000-8000-000000000001";
@@ -129,7 +127,7 @@ struct Bigdata {
     api_key: String,
     /// Connectors in creation order, archived ones included.
     connectors: Vec<Connector>,
-    next_id: u64,
+    ids: Ids,
     /// Minutes since the clock's start; each change moves it on.
     ticks: i64,
 }
@@ -163,7 +161,7 @@ impl Bigdata {
         let mut state = Bigdata {
             api_key,
             connectors: Vec::new(),
-            next_id: 1,
+            ids: Ids::uuids(ID_NAMESPACE),
             ticks: 0,
         };
         state.seed();
@@ -183,8 +181,7 @@ impl Bigdata {
         share_with_org: bool,
         config: Config,
     ) -> &mut Connector {
-        let id = seeded_uuid(ID_NAMESPACE, self.next_id);
-        self.next_id += 1;
+        let id = self.ids.next();
         let now = self.now();
         self.connectors.push(Connector {
             id,

@@ -19,8 +19,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::Simulation;
 use super::shell::{
-    Answer, Api, Authorize, Fault, Store, fault, header, json_body, random_token, reply,
-    seeded_object_id, unreachable_host,
+    Answer, Api, Authorize, Fault, Ids, Store, fault, header, json_body, random_token, reply,
+    unreachable_host,
 };
 
 /// How BigID shows a credential it will not reveal.
@@ -38,7 +38,7 @@ struct BigId {
     sessions: HashSet<String>,
     /// Sources in creation order, each a `ds_connection` object with `_id`.
     sources: Vec<Map<String, Value>>,
-    next_id: u64,
+    ids: Ids,
 }
 
 type Shared = Store<BigId>;
@@ -59,7 +59,7 @@ pub fn start() -> Simulation {
         credentials,
         sessions: HashSet::new(),
         sources: Vec::new(),
-        next_id: 1,
+        ids: Ids::object_ids(0xb161d),
     };
     for source in seed() {
         state.insert(source);
@@ -90,8 +90,7 @@ pub fn start() -> Simulation {
 
 impl BigId {
     fn insert(&mut self, mut source: Map<String, Value>) {
-        source.insert("_id".into(), json!(seeded_object_id(0xb161d, self.next_id)));
-        self.next_id += 1;
+        source.insert("_id".into(), json!(self.ids.next()));
         self.sources.push(source);
     }
 

@@ -46,8 +46,7 @@ use serde_json::{Map, Value, json};
 
 use super::Simulation;
 use super::shell::{
-    Answer, Api, Authorize, Fault, Store, bearer, fault, random_token, reply, seeded_uuid,
-    unreachable_host,
+    Answer, Api, Authorize, Fault, Ids, Store, bearer, fault, random_token, reply, unreachable_host,
 };
 
 /// Namespace of the datasource ids.
@@ -112,7 +111,7 @@ struct DataBrain {
     service_token: String,
     /// In creation order.
     datasources: Vec<Datasource>,
-    next_id: u64,
+    ids: Ids,
 }
 
 type Shared = Store<DataBrain>;
@@ -124,7 +123,7 @@ pub fn start() -> Simulation {
     let mut state = DataBrain {
         service_token,
         datasources: Vec::new(),
-        next_id: 1,
+        ids: Ids::uuids(ID_NAMESPACE),
     };
     for (request, datamarts) in seed() {
         let name = request.credentials["name"]
@@ -151,8 +150,7 @@ pub fn start() -> Simulation {
 
 impl DataBrain {
     fn insert(&mut self, name: String, stored: Map<String, Value>, datamarts: usize) {
-        let id = seeded_uuid(ID_NAMESPACE, self.next_id);
-        self.next_id += 1;
+        let id = self.ids.next();
         self.datasources.push(Datasource {
             id,
             name,
@@ -558,6 +556,7 @@ fn seed() -> Vec<(DatasourceRequest, usize)> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::seeded_uuid;
     use super::*;
 
     #[test]

@@ -49,7 +49,7 @@ use serde_json::{Map, Value, json};
 
 use super::Simulation;
 use super::shell::{
-    Answer, Api, Authorize, Fault, Store, bearer, fault, json_body, random_token, reply,
+    Answer, Api, Authorize, Fault, Ids, Store, bearer, fault, json_body, random_token, reply,
     seeded_object_id, seeded_uuid,
 };
 
@@ -250,7 +250,7 @@ struct Pdc {
     tokens: HashSet<String>,
     /// Data sources in creation order, secrets included.
     sources: Vec<Map<String, Value>>,
-    next_pid: u64,
+    ids: Ids,
     /// Seconds on the sandbox's clock; each write takes the next one, so runs are repeatable.
     clock: u64,
     jobs: Vec<Job>,
@@ -273,7 +273,7 @@ pub fn start() -> Simulation {
         password,
         tokens: HashSet::from([access_token]),
         sources: Vec::new(),
-        next_pid: 1,
+        ids: Ids::object_ids(DATA_SOURCES),
         clock: 0,
         jobs: seed_jobs(),
     };
@@ -308,10 +308,9 @@ pub fn start() -> Simulation {
 impl Pdc {
     /// Stores a new source: assigns `_id` and `pId`, fills the server's defaults.
     fn insert(&mut self, mut source: Map<String, Value>) {
-        let pid = self.next_pid;
-        self.next_pid += 1;
+        let (pid, id) = self.ids.next_numbered();
         let name = source.get("resourceName").cloned().unwrap_or(Value::Null);
-        source.insert("_id".into(), json!(seeded_object_id(DATA_SOURCES, pid)));
+        source.insert("_id".into(), json!(id));
         source.insert("pId".into(), json!(pid));
         source.entry("fqdnId").or_insert(name);
         source.entry("status").or_insert(json!("ACTIVE"));
@@ -927,7 +926,7 @@ mod tests {
             password: String::new(),
             tokens: HashSet::new(),
             sources: Vec::new(),
-            next_pid: 1,
+            ids: Ids::object_ids(DATA_SOURCES),
             clock: 0,
             jobs: Vec::new(),
         };

@@ -90,6 +90,44 @@ async fn authorize<T: Authorize>(
     }
 }
 
+/// Deterministic ids: the n-th id of a namespace, counting from 1, so the same seed gives the
+/// same ids in the same order every start.
+pub struct Ids {
+    namespace: u32,
+    shape: fn(u32, u64) -> String,
+    issued: u64,
+}
+
+impl Ids {
+    /// UUID-shaped ids ([`seeded_uuid`]).
+    pub fn uuids(namespace: u32) -> Ids {
+        Ids {
+            namespace,
+            shape: seeded_uuid,
+            issued: 0,
+        }
+    }
+
+    /// 24-hex-digit ids ([`seeded_object_id`]).
+    pub fn object_ids(namespace: u32) -> Ids {
+        Ids {
+            namespace,
+            shape: seeded_object_id,
+            issued: 0,
+        }
+    }
+
+    pub fn next(&mut self) -> String {
+        self.next_numbered().1
+    }
+
+    /// The next id with its number (PDC shows the number too, as `pId`).
+    pub fn next_numbered(&mut self) -> (u64, String) {
+        self.issued += 1;
+        (self.issued, (self.shape)(self.namespace, self.issued))
+    }
+}
+
 // ---- small helpers the handlers share ------------------------------------------------------
 
 /// A credential the sandbox generates at start: `prefix` + 32 random hex digits.
