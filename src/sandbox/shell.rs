@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::Simulation;
@@ -126,6 +127,21 @@ impl Ids {
         self.issued += 1;
         (self.issued, (self.shape)(self.namespace, self.issued))
     }
+}
+
+/// A JSON file under `src/sandbox/fixtures/` (seed data, templates), parsed into the type the
+/// call site expects. It is compiled in: the binary needs no files at run time.
+macro_rules! fixture {
+    ($path:literal) => {
+        $crate::sandbox::shell::parse_fixture($path, include_str!(concat!("fixtures/", $path)))
+    };
+}
+pub(crate) use fixture;
+
+/// A fixture ships inside the binary, so one that does not parse is a bug in this source tree
+/// (each vendor's unit tests load theirs), never something a user can cause.
+pub fn parse_fixture<T: DeserializeOwned>(path: &str, text: &str) -> T {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("sandbox fixture {path}: {e}"))
 }
 
 // ---- small helpers the handlers share ------------------------------------------------------
