@@ -22,13 +22,14 @@
 //!   creation order, then `skip` / `limit`.
 //! - Unknown data source or job ids are 404.
 //!
-//! Seeded data sources (ids `9dc0da7a00000000000000NN`, `pId` NN, in this order):
+//! Seeded data sources (`fixtures/pdc/data-sources.json`; ids `9dc0da7a00000000000000NN`,
+//! `pId` NN, in this order):
 //! 01 `prod-postgres-primary`, 02 `prod-postgres-replica`, 03 `prod-mysql-orders`,
 //! 04 `staging-postgres`, 05 `analytics-snowflake`, 06 `AWS S3 Data Lake`, 07 `finance-oracle`,
 //! 08 `hr-sqlserver`, 09 `dev-mongodb`, 0a `marketing-bigquery`, 0b `archive-s3-eu`,
 //! 0c `prod-redshift`.
 //!
-//! Seeded jobs (`GET /jobs/{id}/status`):
+//! Seeded jobs (`fixtures/pdc/jobs.json`; `GET /jobs/{id}/status`):
 //! - [`JOB_INGEST_COMPLETED`] `9dc010b50000000000000001`: INGEST of `prod-postgres-primary`,
 //!   COMPLETED (its `lastIngestId`).
 //! - [`JOB_TEST_CONNECTION_COMPLETED`] `9dc010b50000000000000002`: TEST_CONNECTION of
@@ -45,12 +46,13 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::Simulation;
 use super::shell::{
-    Answer, Api, Authorize, Fault, Ids, Store, bearer, fault, json_body, random_token, reply,
-    seeded_object_id, seeded_uuid,
+    Answer, Api, Authorize, Fault, Ids, Store, bearer, fault, fixture, json_body, random_token,
+    reply,
 };
 
 /// A completed ingest of `prod-postgres-primary`.
@@ -63,8 +65,6 @@ pub const JOB_TEST_CONNECTION_FAILED: &str = "9dc010b50000000000000003";
 pub const JOB_INGEST_RUNNING: &str = "9dc010b50000000000000004";
 
 const DATA_SOURCES: u32 = 0x9dc0_da7a;
-const JOBS: u32 = 0x9dc0_10b5;
-const WORKERS: u32 = 0x9dc0_0b0b;
 
 /// The OAuth client and grant PDC's token endpoint accepts.
 const CLIENT_ID: &str = "pdc-client";
@@ -216,17 +216,22 @@ fn check_fields(
 }
 
 /// One stage a job under way reports when polled.
+#[derive(Deserialize)]
 struct Stage {
-    status: &'static str,
+    status: String,
     progress: u8,
     /// Milliseconds since the job started.
     duration: u64,
 }
 
+#[derive(Deserialize)]
 struct Job {
+    /// The job as the status endpoint shows it.
     record: Map<String, Value>,
     /// For a job under way: what each status poll answers in turn; the last one repeats.
+    #[serde(default)]
     stages: Vec<Stage>,
+    #[serde(skip)]
     polls: usize,
 }
 
@@ -275,18 +280,9 @@ pub fn start() -> Simulation {
         sources: Vec::new(),
         ids: Ids::object_ids(DATA_SOURCES),
         clock: 0,
-        jobs: seed_jobs(),
+        jobs: fixture!("pdc/jobs.json"),
     };
-    for (n, mut source) in seed_sources().into_iter().enumerate() {
-        let day = n + 1;
-        source.insert(
-            "createdAt".into(),
-            json!(format!("2025-01-{day:02}T09:00:00.000Z")),
-        );
-        source.insert(
-            "updatedAt".into(),
-            json!(format!("2025-02-{day:02}T09:00:00.000Z")),
-        );
+    for source in seed_sources() {
         state.insert(source);
     }
     Api {
@@ -694,181 +690,9 @@ async fn job_status(State(state): State<Shared>, Path(id): Path<String>) -> Answ
 
 // ---- seed ----------------------------------------------------------------------------------
 
-fn source_id(pid: u64) -> String {
-    seeded_object_id(DATA_SOURCES, pid)
-}
-
+/// The seeded data sources, in creation order, with their own `createdAt` and `updatedAt`.
 fn seed_sources() -> Vec<Map<String, Value>> {
-    let sources = [
-        json!({"resourceName": "prod-postgres-primary", "databaseType": "POSTGRESQL",
-            "databaseName": "orders", "host": "pg-primary.prod.acme.example", "port": "5432",
-            "userName": "pdc_scan", "password": "sandbox-pg-primary-pw",
-            "description": "Primary OLTP database of the order service", "note": "Owned by the platform team",
-            "includePatterns": ["public.*", "sales.*"], "excludePatterns": ["public.tmp_*"],
-            "availableForDataMastering": true, "incremental": true, "totalCapacity": 512,
-            "lastTestConnectionId": JOB_TEST_CONNECTION_COMPLETED, "lastIngestId": JOB_INGEST_COMPLETED}),
-        json!({"resourceName": "prod-postgres-replica", "databaseType": "POSTGRESQL",
-            "databaseName": "orders", "host": "pg-replica.prod.acme.example", "port": "5432",
-            "userName": "pdc_scan", "password": "sandbox-pg-replica-pw",
-            "description": "Read replica of prod-postgres-primary", "note": "",
-            "includePatterns": ["public.*"], "totalCapacity": 512}),
-        json!({"resourceName": "prod-mysql-orders", "databaseType": "MYSQL",
-            "databaseName": "orders_history", "host": "mysql-orders.prod.acme.example", "port": "3306",
-            "userName": "pdc_reader", "password": "sandbox-mysql-pw",
-            "description": "Order history (MySQL 8)", "note": "", "totalCapacity": 256}),
-        json!({"resourceName": "staging-postgres", "databaseType": "POSTGRESQL",
-            "databaseName": "orders_staging", "host": "pg.staging.acme.example", "port": "5432",
-            "userName": "pdc_scan", "password": "sandbox-pg-staging-pw",
-            "description": "Staging copy of the order database", "note": "Refreshed nightly",
-            "availableForWriting": true, "totalCapacity": 128}),
-        json!({"resourceName": "analytics-snowflake", "databaseType": "SNOWFLAKE",
-            "databaseName": "ANALYTICS", "host": "acme-analytics.snowflakecomputing.com", "port": "443",
-            "userName": "PDC_SERVICE", "password": "sandbox-snowflake-pw", "warehouse": "ANALYTICS_WH",
-            "role": "PDC_READER", "accountName": "acme-analytics",
-            "description": "Analytics warehouse", "note": "", "incremental": true,
-            "scanSinceTimeframe": "7d", "totalCapacity": 2048, "lastIngestId": JOB_INGEST_RUNNING}),
-        json!({"resourceName": "AWS S3 Data Lake", "fqdnId": "AWS S3 Data Lake", "databaseType": "AWS",
-            "region": "us-east-1", "container": "company-datalake-bucket", "path": "/data/warehouse",
-            "accessId": "AKIASANDBOXPDC000001", "secretKey": "sandbox-s3-secret-key",
-            "description": "Company data lake on S3", "note": "",
-            "includePatterns": ["*.parquet", "*.csv"], "excludePatterns": ["_tmp/*"],
-            "location": {"country": "US"}, "costPerTb": {"price": null, "frequency": "month"},
-            "availableForMigration": true, "totalCapacity": 10240}),
-        json!({"resourceName": "finance-oracle", "databaseType": "ORACLE",
-            "databaseName": "FINPROD", "host": "oracle-fin.corp.acme.example", "port": "1521",
-            "userName": "PDC_RO", "password": "sandbox-oracle-pw",
-            "driverClassName": "oracle.jdbc.OracleDriver",
-            "description": "General ledger and accounts payable", "note": "Listener moved in May",
-            "totalCapacity": 1024, "lastTestConnectionId": JOB_TEST_CONNECTION_FAILED}),
-        json!({"resourceName": "hr-sqlserver", "databaseType": "MSSQL",
-            "databaseName": "HRIS", "host": "sqlserver-hr.corp.acme.example", "port": "1433",
-            "userName": "pdc_hr_reader", "password": "sandbox-mssql-pw",
-            "description": "HR information system", "note": "Contains personal data",
-            "excludePatterns": ["dbo.audit_*"], "totalCapacity": 200}),
-        json!({"resourceName": "dev-mongodb", "databaseType": "MONGODB",
-            "databaseName": "app_dev", "host": "mongo.dev.acme.example", "port": "27017",
-            "userName": "pdc", "password": "sandbox-mongo-pw",
-            "description": "Development document store", "note": "", "totalCapacity": 64}),
-        json!({"resourceName": "marketing-bigquery", "databaseType": "BIGQUERY",
-            "databaseName": "acme-marketing", "host": "bigquery.googleapis.com", "port": "443",
-            "oauthClientId": "pdc-sandbox.apps.googleusercontent.com",
-            "oauthClientSecret": "sandbox-bigquery-oauth-secret",
-            "description": "Campaign and web analytics", "note": "", "totalCapacity": 4096}),
-        json!({"resourceName": "archive-s3-eu", "databaseType": "AWS",
-            "region": "eu-west-1", "container": "acme-archive-eu", "path": "/archive",
-            "accessId": "AKIASANDBOXPDC000002", "secretKey": "sandbox-s3-eu-secret-key",
-            "secretManagerKey": "pdc/archive-s3-eu",
-            "description": "Cold archive in the EU", "note": "",
-            "location": {"country": "IE"}, "totalCapacity": 20480}),
-        json!({"resourceName": "prod-redshift", "databaseType": "REDSHIFT",
-            "databaseName": "warehouse", "host": "redshift-prod.abc123.us-east-1.redshift.amazonaws.com",
-            "port": "5439", "userName": "pdc_scan", "password": "sandbox-redshift-pw",
-            "region": "us-east-1", "description": "Production data warehouse", "note": "",
-            "totalCapacity": 8192}),
-    ];
-    sources
-        .into_iter()
-        .filter_map(|v| v.as_object().cloned())
-        .collect()
-}
-
-fn seed_jobs() -> Vec<Job> {
-    let user = json!({"name": "data.steward", "email": "data.steward@acme.example",
-        "firstName": "Dana", "lastName": "Steward"});
-    let worker = |n: u64| seeded_uuid(WORKERS, n);
-    let scope = |pid: u64, title: &str| {
-        json!({"dataSources": [{"_id": source_id(pid), "title": title}],
-            "scope": [{"type": "DATA_SOURCE", "_id": source_id(pid), "title": title}]})
-    };
-    let job =
-        |n: u64, worker_n: u64, activity: &str, status: &str, created: &str, duration: u64| {
-            let mut record = Map::new();
-            record.insert("_id".into(), json!(seeded_object_id(JOBS, n)));
-            record.insert("workerId".into(), json!(worker(worker_n)));
-            record.insert(
-                "workerName".into(),
-                json!(format!("pdc-worker-{worker_n:02}")),
-            );
-            record.insert("activity".into(), json!(activity));
-            record.insert("status".into(), json!(status));
-            record.insert("user".into(), user.clone());
-            record.insert("createdAt".into(), json!(created));
-            record.insert("duration".into(), json!(duration));
-            record
-        };
-
-    let mut ingest = job(
-        1,
-        1,
-        "INGEST",
-        "COMPLETED",
-        "2025-03-01T02:00:00.000Z",
-        184_250,
-    );
-    ingest.insert("progress".into(), json!(100));
-    ingest.insert("scope".into(), scope(1, "prod-postgres-primary"));
-
-    let mut tested = job(
-        2,
-        2,
-        "TEST_CONNECTION",
-        "COMPLETED",
-        "2025-03-01T01:55:00.000Z",
-        1_840,
-    );
-    tested.insert("progress".into(), json!(100));
-    tested.insert("scope".into(), scope(1, "prod-postgres-primary"));
-
-    let mut failed = job(
-        3,
-        2,
-        "TEST_CONNECTION",
-        "FAILED",
-        "2025-03-02T10:15:00.000Z",
-        30_012,
-    );
-    failed.insert("progress".into(), json!(100));
-    failed.insert(
-        "error".into(),
-        json!("ORA-12541: TNS:no listener (oracle-fin.corp.acme.example:1521)"),
-    );
-    failed.insert("scope".into(), scope(7, "finance-oracle"));
-
-    let mut running = job(4, 1, "INGEST", "RUNNING", "2025-03-03T03:00:00.000Z", 0);
-    running.insert("progress".into(), json!(0));
-    running.insert("scope".into(), scope(5, "analytics-snowflake"));
-
-    let done = |record| Job {
-        record,
-        stages: Vec::new(),
-        polls: 0,
-    };
-    vec![
-        done(ingest),
-        done(tested),
-        done(failed),
-        Job {
-            record: running,
-            stages: vec![
-                Stage {
-                    status: "RUNNING",
-                    progress: 35,
-                    duration: 42_000,
-                },
-                Stage {
-                    status: "RUNNING",
-                    progress: 70,
-                    duration: 84_000,
-                },
-                Stage {
-                    status: "COMPLETED",
-                    progress: 100,
-                    duration: 121_500,
-                },
-            ],
-            polls: 0,
-        },
-    ]
+    fixture!("pdc/data-sources.json")
 }
 
 #[cfg(test)]
@@ -877,7 +701,8 @@ mod tests {
 
     #[test]
     fn published_job_ids_are_the_seeded_ones() {
-        let ids: Vec<String> = seed_jobs()
+        let jobs: Vec<Job> = fixture!("pdc/jobs.json");
+        let ids: Vec<String> = jobs
             .iter()
             .map(|j| j.record["_id"].as_str().unwrap().to_string())
             .collect();
@@ -890,14 +715,16 @@ mod tests {
                 JOB_INGEST_RUNNING
             ]
         );
-        assert_eq!(source_id(12), "9dc0da7a000000000000000c");
     }
 
     #[test]
     fn seed_sources_pass_create_validation() {
         let sources = seed_sources();
         assert_eq!(sources.len(), 12);
-        for source in sources {
+        for mut source in sources {
+            // Seeded with the server's timestamps, which a create does not take.
+            source.remove("createdAt");
+            source.remove("updatedAt");
             assert_eq!(check_fields(&source, create_kind, ""), Vec::<String>::new());
         }
     }
