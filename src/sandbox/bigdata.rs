@@ -25,9 +25,9 @@
 //! - Timestamps come from a clock that starts at a fixed instant and advances one minute per
 //!   change, so every sandbox starts identical.
 //!
-//! Seeded connectors, in order: [`BROKER_RESEARCH_INBOX`] (email), [`DAILY_REPORTS`]
-//! (investment_research, synced), [`RESEARCH_SHAREPOINT`] (sharepoint, last sync failed) and
-//! [`OLD_INBOX`] (email, archived).
+//! Seeded connectors (`fixtures/bigdata/connectors.json`), in order: [`BROKER_RESEARCH_INBOX`]
+//! (email), [`DAILY_REPORTS`] (investment_research, synced), [`RESEARCH_SHAREPOINT`]
+//! (sharepoint, last sync failed) and [`OLD_INBOX`] (email, archived).
 
 use std::collections::HashMap;
 
@@ -35,10 +35,13 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::Simulation;
-use super::shell::{Answer, Api, Authorize, Fault, Ids, Store, fault, header, random_token, reply};
+use super::shell::{
+    Answer, Api, Authorize, Fault, Ids, Store, fault, fixture, header, random_token, reply,
+};
 
 /// "Broker Research Inbox": email, two allowed senders, shared with the organisation.
 pub const BROKER_RESEARCH_INBOX: &str = "0b16da7a-5eed-4000-8000-000000000001";
@@ -174,21 +177,15 @@ impl Bigdata {
     }
 
     /// A new connector with the next id, not yet synced.
-    fn insert(
-        &mut self,
-        label: &str,
-        description: Option<String>,
-        share_with_org: bool,
-        config: Config,
-    ) -> &mut Connector {
+    fn insert(&mut self, new: NewConnector) -> &mut Connector {
         let id = self.ids.next();
         let now = self.now();
         self.connectors.push(Connector {
             id,
-            label: label.to_string(),
-            description,
-            share_with_org,
-            config,
+            label: new.label,
+            description: new.description,
+            share_with_org: new.share_with_org,
+            config: new.config,
             created_at: now.clone(),
             updated_at: now,
             archived: false,
@@ -232,67 +229,53 @@ impl Bigdata {
         Ok(())
     }
 
+    /// Replays the seed: each connector is created, then synced or archived, every step on
+    /// the clock as it would be through the API.
     fn seed(&mut self) {
-        self.insert(
-            "Broker Research Inbox",
-            Some("Research notes forwarded by our brokers".into()),
-            true,
-            Config::Email {
-                allowed_emails: vec![
-                    "research@alpha-securities.example".into(),
-                    "desk@beta-capital.example".into(),
-                ],
-            },
-        )
-        .files_count = Some(24);
-
-        self.insert(
-            "Broker Research - Daily Reports",
-            Some("Collects daily reports from the broker's research team".into()),
-            false,
-            Config::InvestmentResearch {
-                user_id: "acme-research-01".into(),
-                user_password: "sandbox-broker-pw".into(),
-            },
-        );
-        let synced_at = self.now();
-        let reports = self.connectors.last_mut().expect("just inserted");
-        reports.files_count = Some(10);
-        reports.last_sync_at = Some(synced_at);
-        reports.last_sync_status = Some("SUCCESS".into());
-        reports.last_sync_count = Some(3200);
-
-        self.insert(
-            "Research SharePoint",
-            None,
-            false,
-            Config::Sharepoint {
-                session_id: "sandbox-sharepoint-session".into(),
-            },
-        );
-        let failed_at = self.now();
-        let sharepoint = self.connectors.last_mut().expect("just inserted");
-        sharepoint.last_sync_at = Some(failed_at);
-        sharepoint.last_sync_status = Some("FAILED".into());
-        sharepoint.last_sync_error_msg = Some(
-            "SharePoint session expired: a new session is needed (support@bigdata.com)".into(),
-        );
-        sharepoint.last_sync_count = Some(0);
-
-        self.insert(
-            "Old Inbox",
-            Some("Replaced by Broker Research Inbox".into()),
-            false,
-            Config::Email {
-                allowed_emails: vec!["desk@gamma-markets.example".into()],
-            },
-        )
-        .files_count = Some(3);
-        let archived_at = self.now();
-        let old = self.connectors.last_mut().expect("just inserted");
-        old.archived = true;
-        old.updated_at = archived_at;
+        for seed in seed_connectors() {
+            let Ok(new) = new_connector(&seed.request) else {
+                continue;
+            };
+            self.insert(new).files_count = Some(seed.files_count);
+            if let Some(sync) = seed.last_sync {
+                let at = self.now();
+                let connector = self.connectors.last_mut().expect("just inserted");
+                connector.last_sync_at = Some(at);
+                connector.last_sync_status = Some(sync.status);
+                connector.last_sync_error_msg = sync.error_msg;
+                connector.last_sync_count = Some(sync.count);
+            }
+            if seed.archived {
+                let at = self.now();
+                let connector = self.connectors.last_mut().expect("just inserted");
+                connector.archived = true;
+                connector.updated_at = at;
+            }
+        }
     }
+}
+
+/// A seeded connector: the create request, then what happened to it since.
+#[derive(Deserialize)]
+struct SeedConnector {
+    request: Map<String, Value>,
+    files_count: u64,
+    #[serde(default)]
+    last_sync: Option<LastSync>,
+    #[serde(default)]
+    archived: bool,
+}
+
+#[derive(Deserialize)]
+struct LastSync {
+    status: String,
+    #[serde(default)]
+    error_msg: Option<String>,
+    count: u64,
+}
+
+fn seed_connectors() -> Vec<SeedConnector> {
+    fixture!("bigdata/connectors.json")
 }
 
 impl Authorize for Bigdata {
@@ -738,9 +721,16 @@ async fn get_one(State(state): State<Shared>, Path(connector_id): Path<String>) 
     reply(StatusCode::OK, present(&s.connectors[i]))
 }
 
-async fn create(State(state): State<Shared>, body: Bytes) -> Answer {
-    let mut s = state.lock();
-    let body = body_object(&body)?;
+/// A create body that passed validation.
+struct NewConnector {
+    label: String,
+    description: Option<String>,
+    share_with_org: bool,
+    config: Config,
+}
+
+/// Validates a create body: every problem at once, as pydantic reports them.
+fn new_connector(body: &Map<String, Value>) -> Result<NewConnector, Fault> {
     let mut problems = Problems::default();
     let kind = match body.get("type") {
         None => {
@@ -759,17 +749,28 @@ async fn create(State(state): State<Shared>, body: Bytes) -> Answer {
             kind
         }
     };
-    let label = required_text(&body, "label", &[], &mut problems);
+    let label = required_text(body, "label", &[], &mut problems);
     let config = kind.and_then(|k| new_config(k, body.get("config"), &mut problems));
-    let description = optional_text(&body, "description", None, &mut problems);
-    let share_with_org = flag(&body, "share_with_org", &mut problems);
+    let description = optional_text(body, "description", None, &mut problems);
+    let share_with_org = flag(body, "share_with_org", &mut problems);
     problems.finish()?;
     let (Some(label), Some(config)) = (label, config) else {
         // Not reached: a missing label or config was reported above.
         return Err(invalid(json!(["body"]), "missing", "Field required"));
     };
-    s.check_label_free(&label, None)?;
-    let created = s.insert(&label, description, share_with_org, config);
+    Ok(NewConnector {
+        label,
+        description,
+        share_with_org,
+        config,
+    })
+}
+
+async fn create(State(state): State<Shared>, body: Bytes) -> Answer {
+    let mut s = state.lock();
+    let new = new_connector(&body_object(&body)?)?;
+    s.check_label_free(&new.label, None)?;
+    let created = s.insert(new);
     reply(StatusCode::CREATED, present(created))
 }
 
@@ -953,6 +954,7 @@ mod tests {
 
     #[test]
     fn seeded_ids_match_their_constants() {
+        // A seed request that failed validation would be left out and shift the ids.
         let state = Bigdata::seeded(String::new());
         let ids: Vec<&str> = state.connectors.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(
