@@ -19,7 +19,8 @@
 //!   [`SEEDED_IDS`]; datasources created later get the next ids in the same sequence
 //!   (`000000db-5eed-4000-8000-00000000000d`, …).
 //!
-//! Seed (creation order; ids are `seeded_uuid(0xdb, 1..=12)`):
+//! Seed (`fixtures/databrain/datasources.json`, in creation order; ids are
+//! `seeded_uuid(0xdb, 1..=12)`):
 //!
 //! | name | type | id |
 //! |---|---|---|
@@ -46,7 +47,8 @@ use serde_json::{Map, Value, json};
 
 use super::Simulation;
 use super::shell::{
-    Answer, Api, Authorize, Fault, Ids, Store, bearer, fault, random_token, reply, unreachable_host,
+    Answer, Api, Authorize, Fault, Ids, Store, bearer, fault, fixture, random_token, reply,
+    unreachable_host,
 };
 
 /// Namespace of the datasource ids.
@@ -495,54 +497,10 @@ async fn sync(State(state): State<Shared>, body: Bytes) -> Answer {
 
 /// The seeded datasources as create requests, with how many datamarts use each.
 fn seed() -> Vec<(DatasourceRequest, usize)> {
-    let bodies = [
-        json!({"datasourceType": "postgres", "credentials": {"name": "analytics-postgres",
-            "host": "pg.analytics.acme.example", "port": 5432, "username": "databrain",
-            "password": "sandbox-pg-pw", "database": "analytics", "schema": "public"},
-            "tenancySettings": {"tenancyLevel": "TABLE", "clientColumnType": "STRING",
-                "schemaName": "public", "tableName": "tenants", "clientColumn": "tenant_id",
-                "primaryKeyColumn": "id"}}),
-        json!({"datasourceType": "snowflake", "credentials": {"name": "warehouse-snowflake",
-            "host": "acme-wh.snowflakecomputing.com", "username": "DATABRAIN", "role": "ANALYST",
-            "warehouse": "COMPUTE_WH", "database": "WAREHOUSE", "schema": "PUBLIC",
-            "credentials": "username/password", "password": "sandbox-sf-pw"}}),
-        json!({"datasourceType": "clickhouse", "credentials": {"name": "events-clickhouse",
-            "host": "ch.events.acme.example", "port": 8443, "username": "default",
-            "password": "sandbox-ch-pw", "database": "events"}}),
-        json!({"datasourceType": "mysql", "credentials": {"name": "orders-mysql",
-            "host": "mysql.orders.acme.example", "port": 3306, "username": "reporting",
-            "password": "sandbox-mysql-pw", "database": "orders"}}),
-        json!({"datasourceType": "redshift", "credentials": {"name": "finance-redshift",
-            "host": "finance.abc123.us-east-1.redshift.acme.example", "port": 5439,
-            "username": "databrain", "password": "sandbox-rs-pw", "database": "finance"},
-            "tenancySettings": {"tenancyLevel": "DATABASE"}}),
-        json!({"datasourceType": "bigquery", "credentials": {"name": "marketing-bigquery",
-            "projectId": "acme-marketing", "location": "EU",
-            "serviceAccountKey": "{\"type\":\"service_account\",\"project_id\":\"acme-marketing\"}"}}),
-        json!({"datasourceType": "elasticsearch", "credentials": {"name": "logs-elasticsearch",
-            "server_type": "self-managed", "server_url": "https://es.logs.acme.example:9200",
-            "username": "elastic", "password": "sandbox-es-pw"}}),
-        json!({"datasourceType": "mssql", "credentials": {"name": "crm-mssql",
-            "server": "sql.crm.acme.example", "port": 1433, "user": "sa_reader",
-            "password": "sandbox-mssql-pw", "database": "crm"}}),
-        json!({"datasourceType": "awss3", "credentials": {"name": "lake-awss3",
-            "bucket": "acme-data-lake", "path": "curated/", "region": "us-east-1",
-            "tableLevel": "Folder", "accessKeyId": "AKIASANDBOXEXAMPLE02",
-            "secretAccessKey": "sandbox-s3-secret"}}),
-        json!({"datasourceType": "csv", "credentials": {"name": "reports-csv"}}),
-        json!({"datasourceType": "opensearch", "credentials": {"name": "search-opensearch",
-            "server_type": "open-cloud", "cloud_id": "acme-search:dXMtZWFzdC0x",
-            "username": "admin", "password": "sandbox-os-pw"}}),
-        json!({"datasourceType": "trino", "credentials": {"name": "adhoc-trino",
-            "host": "trino.acme.example", "port": 8080, "catalog": "hive", "schema": "adhoc",
-            "username": "analyst", "password": "sandbox-trino-pw"}}),
-    ];
+    let bodies: Vec<Map<String, Value>> = fixture!("databrain/datasources.json");
     bodies
         .into_iter()
-        .filter_map(|body| match body {
-            Value::Object(body) => validate(body).ok(),
-            _ => None,
-        })
+        .filter_map(|body| validate(body).ok())
         .map(|request| {
             let datamarts = if request.name() == IN_USE.0 {
                 IN_USE.1
