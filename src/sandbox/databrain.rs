@@ -45,6 +45,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
+use crate::args::check;
+
 use super::Simulation;
 use super::shell::{
     Answer, Api, Authorize, Fault, Ids, Store, bearer, fault, fixture, random_token, reply,
@@ -458,16 +460,6 @@ async fn delete(
     )
 }
 
-/// The 8-4-4-4-12 hex shape of a UUID.
-fn is_uuid(text: &str) -> bool {
-    let groups: Vec<&str> = text.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, len)| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
 async fn sync(State(state): State<Shared>, body: Bytes) -> Answer {
     let s = state.lock();
     let body = object_body(&body)?;
@@ -476,9 +468,9 @@ async fn sync(State(state): State<Shared>, body: Bytes) -> Answer {
         .and_then(|input| input.get("datasourceId"))
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("input.datasourceId is required"))?;
-    if !is_uuid(id) {
-        return Err(invalid("input.datasourceId must be a UUID"));
-    }
+    // The tools' own UUID check; the answer stays DataBrain's.
+    check::uuid("input.datasourceId", id)
+        .map_err(|_| invalid("input.datasourceId must be a UUID"))?;
     // Ids compare as UUIDs, so case does not matter.
     if !s.datasources.iter().any(|d| d.id.eq_ignore_ascii_case(id)) {
         return Err(error(
@@ -529,11 +521,7 @@ mod tests {
     }
 
     #[test]
-    fn uuids_and_ports() {
-        assert!(is_uuid(SEEDED_IDS[0].1));
-        assert!(is_uuid("3F2504E0-4F89-41D3-9A0C-0305E82C3301"));
-        assert!(!is_uuid("3f2504e0-4f89-41d3-9a0c-0305e82c330"));
-        assert!(!is_uuid("analytics-postgres"));
+    fn ports() {
         assert!(valid_port(&json!(5432)) && valid_port(&json!("65535")));
         assert!(!valid_port(&json!(0)) && !valid_port(&json!("70000")));
         assert!(!valid_port(&json!(-1)) && !valid_port(&json!("54a")));
