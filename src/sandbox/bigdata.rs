@@ -213,6 +213,13 @@ impl Bigdata {
             .ok_or_else(|| detail(StatusCode::NOT_FOUND, "Connector not found"))
     }
 
+    fn archive(&mut self, i: usize) {
+        let now = self.now();
+        let connector = &mut self.connectors[i];
+        connector.archived = true;
+        connector.updated_at = now;
+    }
+
     /// 409 when a connector other than `except` that is not archived has the label.
     fn check_label_free(&self, label: &str, except: Option<usize>) -> Result<(), Fault> {
         let taken = self
@@ -246,10 +253,7 @@ impl Bigdata {
                 connector.last_sync_count = Some(sync.count);
             }
             if seed.archived {
-                let at = self.now();
-                let connector = self.connectors.last_mut().expect("just inserted");
-                connector.archived = true;
-                connector.updated_at = at;
+                self.archive(self.connectors.len() - 1);
             }
         }
     }
@@ -786,17 +790,10 @@ async fn update(
     // Replace semantics: what is left out goes back to its default.
     let description = optional_text(&body, "description", Some(String::new()), &mut problems);
     let share_with_org = flag(&body, "share_with_org", &mut problems);
+    // Optional here, unlike in a create.
     let config = match body.get("config") {
         None | Some(Value::Null) => None,
-        Some(Value::Object(map)) => Some(map),
-        Some(_) => {
-            problems.add(
-                body_loc(&[json!("config")]),
-                "dict_type",
-                "Input should be a valid dictionary",
-            );
-            None
-        }
+        config => config_object(config, &mut problems),
     };
     problems.finish()?;
     let label = label.unwrap_or_default();
@@ -865,10 +862,7 @@ async fn delete(
         );
     }
     if !s.connectors[i].archived {
-        let now = s.now();
-        let connector = &mut s.connectors[i];
-        connector.archived = true;
-        connector.updated_at = now;
+        s.archive(i);
     }
     reply(StatusCode::OK, present(&s.connectors[i]))
 }

@@ -22,8 +22,8 @@ use serde_json::{Map, Value, json};
 
 use super::Simulation;
 use super::shell::{
-    Answer, Api, Authorize, Fault, Ids, Store, fault, fixture, header, json_body, random_token,
-    reply, unreachable_host,
+    Answer, Api, Authorize, Fault, Ids, Store, fault, fixture, header, is_blank, json_body,
+    position_of, random_token, reply, unreachable_host,
 };
 
 /// How BigID shows a credential it will not reveal.
@@ -98,9 +98,7 @@ impl BigId {
     }
 
     fn position(&self, name: &str) -> Option<usize> {
-        self.sources
-            .iter()
-            .position(|s| s.get("name").and_then(Value::as_str) == Some(name))
+        position_of(&self.sources, "name", name)
     }
 
     fn issue_token(&mut self) -> String {
@@ -258,10 +256,7 @@ fn check_against_template(
         ));
     };
     let present = |api_name: &str| {
-        let filled = |m: &Map<String, Value>| {
-            m.get(api_name)
-                .is_some_and(|v| !v.is_null() && v.as_str() != Some(""))
-        };
+        let filled = |m: &Map<String, Value>| !is_blank(m.get(api_name));
         filled(source) || stored.is_some_and(filled)
     };
     let missing: Vec<&str> = template
@@ -394,12 +389,7 @@ async fn test_connection(State(state): State<Shared>, body: Bytes) -> Answer {
     let missing: Vec<&str> = template
         .fields
         .iter()
-        .filter(|f| {
-            f.mandatory_for_test
-                && source
-                    .get(&f.api_name)
-                    .is_none_or(|v| v.is_null() || v.as_str() == Some(""))
-        })
+        .filter(|f| f.mandatory_for_test && is_blank(source.get(&f.api_name)))
         .map(|f| f.api_name.as_str())
         .collect();
     let masked_secret = secret_fields(Some(&kind)).into_iter().any(|f| {

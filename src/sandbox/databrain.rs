@@ -206,13 +206,22 @@ fn object_body(body: &[u8]) -> Result<Map<String, Value>, Fault> {
     }
 }
 
-/// A present, non-blank value (a number or a non-empty string counts).
-fn filled(value: Option<&Value>) -> bool {
-    match value {
-        None | Some(Value::Null) => false,
-        Some(Value::String(s)) => !s.trim().is_empty(),
-        Some(_) => true,
+/// `problem`, naming the `keys` that `object` leaves out or blank (a number counts as given,
+/// a string only when it is not all white space).
+fn require(object: &Map<String, Value>, keys: &[&str], problem: &str) -> Result<(), Fault> {
+    let missing: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|key| match object.get(*key) {
+            None | Some(Value::Null) => true,
+            Some(Value::String(s)) => s.trim().is_empty(),
+            Some(_) => false,
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
     }
+    Err(invalid(format!("{problem}: {}", missing.join(", "))))
 }
 
 // ---- list ----------------------------------------------------------------------------------
@@ -322,17 +331,11 @@ fn validate(mut body: Map<String, Value>) -> Result<DatasourceRequest, Fault> {
     {
         return Err(invalid("credentials.name is required"));
     }
-    let missing: Vec<&str> = required_credentials(datasource_type)
-        .iter()
-        .copied()
-        .filter(|key| !filled(credentials.get(*key)))
-        .collect();
-    if !missing.is_empty() {
-        return Err(invalid(format!(
-            "credentials for {datasource_type} are missing required field(s): {}",
-            missing.join(", ")
-        )));
-    }
+    require(
+        &credentials,
+        required_credentials(datasource_type),
+        &format!("credentials for {datasource_type} are missing required field(s)"),
+    )?;
     if required_credentials(datasource_type).contains(&"port")
         && !credentials.get("port").is_some_and(valid_port)
     {
@@ -375,22 +378,16 @@ fn check_tenancy(tenancy: &Value) -> Result<(), Fault> {
             "tenancySettings.clientColumnType must be NUMBER or STRING when tenancyLevel is TABLE",
         ));
     }
-    let missing: Vec<&str> = [
-        "schemaName",
-        "tableName",
-        "clientColumn",
-        "primaryKeyColumn",
-    ]
-    .into_iter()
-    .filter(|key| !filled(tenancy.get(*key)))
-    .collect();
-    if !missing.is_empty() {
-        return Err(invalid(format!(
-            "tenancySettings is missing required field(s) for tenancyLevel TABLE: {}",
-            missing.join(", ")
-        )));
-    }
-    Ok(())
+    require(
+        tenancy,
+        &[
+            "schemaName",
+            "tableName",
+            "clientColumn",
+            "primaryKeyColumn",
+        ],
+        "tenancySettings is missing required field(s) for tenancyLevel TABLE",
+    )
 }
 
 /// DataBrain connects before it saves; the sandbox cannot reach hosts under `.invalid`.

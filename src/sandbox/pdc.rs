@@ -51,8 +51,8 @@ use serde_json::{Map, Value, json};
 
 use super::Simulation;
 use super::shell::{
-    Answer, Api, Authorize, Fault, Ids, Store, bearer, fault, fixture, json_body, random_token,
-    reply,
+    Answer, Api, Authorize, Fault, Ids, Store, bearer, fault, fixture, is_blank, json_body,
+    position_of, random_token, reply,
 };
 
 /// A completed ingest of `prod-postgres-primary`.
@@ -344,15 +344,11 @@ impl Pdc {
     }
 
     fn position(&self, id: &str) -> Option<usize> {
-        self.sources
-            .iter()
-            .position(|s| s.get("_id").and_then(Value::as_str) == Some(id))
+        position_of(&self.sources, "_id", id)
     }
 
     fn name_taken(&self, name: &str) -> bool {
-        self.sources
-            .iter()
-            .any(|s| s.get("resourceName").and_then(Value::as_str) == Some(name))
+        position_of(&self.sources, "resourceName", name).is_some()
     }
 }
 
@@ -470,10 +466,7 @@ async fn create(State(state): State<Shared>, body: Bytes) -> Answer {
         };
         problems.extend(check_fields(&source, create_kind, &prefix));
         for field in REQUIRED {
-            if source
-                .get(*field)
-                .is_none_or(|v| v.is_null() || v.as_str() == Some(""))
-            {
+            if is_blank(source.get(*field)) {
                 problems.push(format!("{prefix}{field} should not be empty"));
             }
         }

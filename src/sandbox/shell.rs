@@ -11,7 +11,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::Simulation;
 
@@ -208,6 +208,18 @@ pub fn json_body(body: &[u8]) -> Result<Value, Fault> {
             json!({"status": 400, "message": "request body is not valid JSON"}),
         )
     })
+}
+
+/// Whether a field a vendor requires is left out: absent, null or the empty string.
+pub fn is_blank(value: Option<&Value>) -> bool {
+    value.is_none_or(|v| v.is_null() || v.as_str() == Some(""))
+}
+
+/// Where the record whose `key` holds the text `value` stands.
+pub fn position_of(records: &[Map<String, Value>], key: &str, value: &str) -> Option<usize> {
+    records
+        .iter()
+        .position(|r| r.get(key).and_then(Value::as_str) == Some(value))
 }
 
 /// The host named in a connection string: `scheme://user:pw@host:port/path` or `host:port`.
