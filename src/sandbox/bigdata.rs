@@ -38,6 +38,8 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::args::check;
+
 use super::Simulation;
 use super::shell::{
     Answer, Api, Authorize, Fault, Ids, Store, fault, fixture, header, random_token, reply,
@@ -606,30 +608,16 @@ fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
-/// Whether `text` is `YYYY-MM-DD` naming a real calendar day.
+/// Whether `text` is `YYYY-MM-DD` naming a real calendar day. The tools' own date check
+/// knows the calendar; it also takes a sign in a number or year 0, which Python's `date`
+/// refuses.
 fn is_calendar_date(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let shape = bytes.len() == 10
-        && bytes[4] == b'-'
-        && bytes[7] == b'-'
-        && bytes
-            .iter()
+    check::date("date_limit", text).is_ok()
+        && text
+            .bytes()
             .enumerate()
-            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
-    if !shape {
-        return false;
-    }
-    let number = |range: std::ops::Range<usize>| text[range].parse::<u32>().unwrap_or(0);
-    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let days_in_month = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    year >= 1 && (1..=days_in_month).contains(&day)
+            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit())
+        && !text.starts_with("0000")
 }
 
 // ---- presentation --------------------------------------------------------------------------
@@ -982,6 +970,8 @@ mod tests {
         assert!(!is_calendar_date("2026-13-01"));
         assert!(!is_calendar_date("2026-1-01"));
         assert!(!is_calendar_date("2026/01/01"));
+        assert!(!is_calendar_date("2026-+1-01"));
+        assert!(!is_calendar_date("0000-01-01"));
         assert_eq!(
             canonical_uuid("{0B16DA7A5EED40008000000000000001}").as_deref(),
             Some(BROKER_RESEARCH_INBOX)
