@@ -1,5 +1,6 @@
-//! A simulated Bigdata.com Content API, connectors (facts: `shared/reference/vendor-apis.md` §3
-//! and seed 002).
+//! A simulated Bigdata.com Content API, connectors, after its API reference
+//! (<https://docs.bigdata.com/api-reference/connectors/create-connector> and the pages next to
+//! it).
 //!
 //! - `X-API-KEY: <key>` on every request, or 401 `{"detail": "Invalid or missing API key"}`.
 //!   Errors are FastAPI's: `{"detail": "<message>"}`, or for a body or query that fails

@@ -1,4 +1,6 @@
-//! A simulated BigID Data Sources API (facts: `shared/reference/vendor-apis.md` §1).
+//! A simulated BigID Data Sources API, after BigID's developer wiki
+//! (<https://developer.bigid.com/wiki/BigID_API/Token_Authentication> and its Data Source
+//! Connections API tutorial).
 //!
 //! - `GET /refresh-access-token` exchanges the user token (raw `Authorization`) for a
 //!   `systemToken`; `POST /sessions` exchanges username/password for an `auth_token`. Every

@@ -1,5 +1,6 @@
-//! A simulated DataBrain datasource API v2 (facts: `shared/reference/vendor-apis.md` §4 and
-//! seed 003). Mounted at `/databrain`; every path below is under it.
+//! A simulated DataBrain datasource API v2, after its API reference
+//! (<https://docs.usedatabrain.com/developer-docs/helpers/api-reference/create-datasource> and
+//! the pages next to it). Mounted at `/databrain`; every path below is under it.
 //!
 //! - Every request wants `Authorization: Bearer <DATABRAIN_SERVICE_TOKEN>`, else 401
 //!   `AUTHENTICATION_ERROR`. Errors are `{"error": {"code", "message"}}`, all 400 but auth.

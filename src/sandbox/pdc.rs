@@ -1,5 +1,6 @@
-//! A simulated Pentaho Data Catalog public API v1: data sources and job status (facts:
-//! `shared/reference/vendor-apis.md` §2 and seed 001).
+//! A simulated Pentaho Data Catalog public API v1: data sources and job status, after the
+//! PDC API reference (<https://docs.pentaho.com/pdc-api-docs/v1/pdc-api-ref-v1/data-sources>,
+//! <https://docs.pentaho.com/pdc-api-docs/get-started-with-pdc-api/authentication>).
 //!
 //! - `POST /auth` takes a form (`username`, `password`, `client_id=pdc-client`,
 //!   `grant_type=password`, `scope`) and answers `{"message":"OK","data":{"accessToken"}}`; a
@@ -119,7 +120,7 @@ impl Kind {
     }
 }
 
-/// The attributes PATCH accepts (seed 001).
+/// The attributes PATCH accepts, as the v1 reference lists them.
 const PATCH_FIELDS: &[(&str, Kind)] = &[
     ("userName", Kind::Text),
     ("password", Kind::Text),
