@@ -66,8 +66,8 @@ impl<T: Authorize + Send + 'static> Api<T> {
             router = router.route(path, methods);
         }
         for (path, methods) in self.endpoints {
-            // `route_layer` wraps only the methods served: any other method stays a 405,
-            // with or without credentials, as before the check was a layer.
+            // `route_layer` wraps only the methods the path serves, so any other method is a
+            // 405 whether or not credentials came with it.
             router = router.route(path, methods.route_layer(check.clone()));
         }
         Simulation {
@@ -255,5 +255,14 @@ mod tests {
         assert_eq!(unreachable_host(&json!("db.example:3306")), None);
         assert_eq!(seeded_uuid(1, 2), "00000001-5eed-4000-8000-000000000002");
         assert_ne!(random_token("t-"), random_token("t-"));
+    }
+
+    #[test]
+    fn ids_count_from_one_per_namespace() {
+        let mut ids = Ids::object_ids(0x9dc0_da7a);
+        assert_eq!(ids.next_numbered(), (1, "9dc0da7a0000000000000001".into()));
+        assert_eq!(ids.next(), "9dc0da7a0000000000000002");
+        let mut ids = Ids::uuids(0xdb);
+        assert_eq!(ids.next(), "000000db-5eed-4000-8000-000000000001");
     }
 }
