@@ -14,10 +14,8 @@ pub mod databrain;
 pub mod pdc;
 mod shell;
 
-pub use shell::{
-    Answer, Fault, bearer, fault, header, host_of, json_body, random_token, reply,
-    seeded_object_id, seeded_uuid, unreachable_host,
-};
+// Used outside the sandbox: HTTP tokens (transport) and the seeded id shapes (tests).
+pub use shell::{random_token, seeded_object_id, seeded_uuid};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -28,6 +26,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::providers::Provider;
+use shell::fault;
 
 /// A simulated vendor: where it is mounted and how it starts.
 pub struct SimulatedVendor {
