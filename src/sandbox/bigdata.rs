@@ -1,5 +1,6 @@
-//! A simulated Bigdata.com Content API, connectors (facts: `shared/reference/vendor-apis.md` §3
-//! and seed 002).
+//! A simulated Bigdata.com Content API, connectors, after its API reference
+//! (<https://docs.bigdata.com/api-reference/connectors/create-connector> and the pages next to
+//! it).
 //!
 //! - `X-API-KEY: <key>` on every request, or 401 `{"detail": "Invalid or missing API key"}`.
 //!   Errors are FastAPI's: `{"detail": "<message>"}`, or for a body or query that fails
@@ -25,21 +26,25 @@
 //! - Timestamps come from a clock that starts at a fixed instant and advances one minute per
 //!   change, so every sandbox starts identical.
 //!
-//! Seeded connectors, in order: [`BROKER_RESEARCH_INBOX`] (email), [`DAILY_REPORTS`]
-//! (investment_research, synced), [`RESEARCH_SHAREPOINT`] (sharepoint, last sync failed) and
-//! [`OLD_INBOX`] (email, archived).
+//! Seeded connectors (`fixtures/bigdata/connectors.json`), in order: [`BROKER_RESEARCH_INBOX`]
+//! (email), [`DAILY_REPORTS`] (investment_research, synced), [`RESEARCH_SHAREPOINT`]
+//! (sharepoint, last sync failed) and [`OLD_INBOX`] (email, archived).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{Answer, Fault, Simulation, fault, header, random_token, reply, seeded_uuid};
+use crate::args::check;
+
+use super::Simulation;
+use super::shell::{
+    Answer, Api, Authorize, Fault, Ids, Store, fault, fixture, header, random_token, reply,
+};
 
 /// "Broker Research Inbox": email, two allowed senders, shared with the organisation.
 pub const BROKER_RESEARCH_INBOX: &str = "0b16da7a-5eed-4000-8000-000000000001";
@@ -128,31 +133,32 @@ struct Bigdata {
     api_key: String,
     /// Connectors in creation order, archived ones included.
     connectors: Vec<Connector>,
-    next_id: u64,
+    ids: Ids,
     /// Minutes since the clock's start; each change moves it on.
     ticks: i64,
 }
 
-type Shared = Arc<Mutex<Bigdata>>;
+type Shared = Store<Bigdata>;
 
 /// Fresh routes and the variables that reach them.
 pub fn start() -> Simulation {
     let api_key = random_token("bigdata-");
     let env = vec![("BIGDATA_API_KEY", api_key.clone())];
-    let shared: Shared = Arc::new(Mutex::new(Bigdata::seeded(api_key)));
-    let router = Router::new()
-        .route("/contents/v1/connectors", get(list).post(create))
-        .route(
-            "/contents/v1/connectors/{connector_id}",
-            get(get_one).put(update).delete(delete),
-        )
-        .route("/contents/v1/connectors/{connector_id}/sync", post(sync))
-        .with_state(shared);
-    Simulation {
-        router,
+    Api {
+        state: Bigdata::seeded(api_key),
+        token_exchanges: Vec::new(),
+        endpoints: vec![
+            ("/contents/v1/connectors", get(list).post(create)),
+            (
+                "/contents/v1/connectors/{connector_id}",
+                get(get_one).put(update).delete(delete),
+            ),
+            ("/contents/v1/connectors/{connector_id}/sync", post(sync)),
+        ],
         env,
         alternatives: Vec::new(),
     }
+    .start()
 }
 
 impl Bigdata {
@@ -161,22 +167,11 @@ impl Bigdata {
         let mut state = Bigdata {
             api_key,
             connectors: Vec::new(),
-            next_id: 1,
+            ids: Ids::uuids(ID_NAMESPACE),
             ticks: 0,
         };
         state.seed();
         state
-    }
-
-    fn authorize(&self, headers: &HeaderMap) -> Result<(), Fault> {
-        if header(headers, "x-api-key") == Some(self.api_key.as_str()) {
-            Ok(())
-        } else {
-            Err(detail(
-                StatusCode::UNAUTHORIZED,
-                "Invalid or missing API key",
-            ))
-        }
     }
 
     fn now(&mut self) -> String {
@@ -185,22 +180,15 @@ impl Bigdata {
     }
 
     /// A new connector with the next id, not yet synced.
-    fn insert(
-        &mut self,
-        label: &str,
-        description: Option<String>,
-        share_with_org: bool,
-        config: Config,
-    ) -> &mut Connector {
-        let id = seeded_uuid(ID_NAMESPACE, self.next_id);
-        self.next_id += 1;
+    fn insert(&mut self, new: NewConnector) -> &mut Connector {
+        let id = self.ids.next();
         let now = self.now();
         self.connectors.push(Connector {
             id,
-            label: label.to_string(),
-            description,
-            share_with_org,
-            config,
+            label: new.label,
+            description: new.description,
+            share_with_org: new.share_with_org,
+            config: new.config,
             created_at: now.clone(),
             updated_at: now,
             archived: false,
@@ -228,6 +216,13 @@ impl Bigdata {
             .ok_or_else(|| detail(StatusCode::NOT_FOUND, "Connector not found"))
     }
 
+    fn archive(&mut self, i: usize) {
+        let now = self.now();
+        let connector = &mut self.connectors[i];
+        connector.archived = true;
+        connector.updated_at = now;
+    }
+
     /// 409 when a connector other than `except` that is not archived has the label.
     fn check_label_free(&self, label: &str, except: Option<usize>) -> Result<(), Fault> {
         let taken = self
@@ -244,71 +239,64 @@ impl Bigdata {
         Ok(())
     }
 
+    /// Replays the seed: each connector is created, then synced or archived, every step on
+    /// the clock as it would be through the API.
     fn seed(&mut self) {
-        self.insert(
-            "Broker Research Inbox",
-            Some("Research notes forwarded by our brokers".into()),
-            true,
-            Config::Email {
-                allowed_emails: vec![
-                    "research@alpha-securities.example".into(),
-                    "desk@beta-capital.example".into(),
-                ],
-            },
-        )
-        .files_count = Some(24);
-
-        self.insert(
-            "Broker Research - Daily Reports",
-            Some("Collects daily reports from the broker's research team".into()),
-            false,
-            Config::InvestmentResearch {
-                user_id: "acme-research-01".into(),
-                user_password: "sandbox-broker-pw".into(),
-            },
-        );
-        let synced_at = self.now();
-        let reports = self.connectors.last_mut().expect("just inserted");
-        reports.files_count = Some(10);
-        reports.last_sync_at = Some(synced_at);
-        reports.last_sync_status = Some("SUCCESS".into());
-        reports.last_sync_count = Some(3200);
-
-        self.insert(
-            "Research SharePoint",
-            None,
-            false,
-            Config::Sharepoint {
-                session_id: "sandbox-sharepoint-session".into(),
-            },
-        );
-        let failed_at = self.now();
-        let sharepoint = self.connectors.last_mut().expect("just inserted");
-        sharepoint.last_sync_at = Some(failed_at);
-        sharepoint.last_sync_status = Some("FAILED".into());
-        sharepoint.last_sync_error_msg = Some(
-            "SharePoint session expired: a new session is needed (support@bigdata.com)".into(),
-        );
-        sharepoint.last_sync_count = Some(0);
-
-        self.insert(
-            "Old Inbox",
-            Some("Replaced by Broker Research Inbox".into()),
-            false,
-            Config::Email {
-                allowed_emails: vec!["desk@gamma-markets.example".into()],
-            },
-        )
-        .files_count = Some(3);
-        let archived_at = self.now();
-        let old = self.connectors.last_mut().expect("just inserted");
-        old.archived = true;
-        old.updated_at = archived_at;
+        for seed in seed_connectors() {
+            let Ok(new) = new_connector(&seed.request) else {
+                continue;
+            };
+            self.insert(new).files_count = Some(seed.files_count);
+            if let Some(sync) = seed.last_sync {
+                let at = self.now();
+                let connector = self.connectors.last_mut().expect("just inserted");
+                connector.last_sync_at = Some(at);
+                connector.last_sync_status = Some(sync.status);
+                connector.last_sync_error_msg = sync.error_msg;
+                connector.last_sync_count = Some(sync.count);
+            }
+            if seed.archived {
+                self.archive(self.connectors.len() - 1);
+            }
+        }
     }
 }
 
-fn lock(state: &Shared) -> std::sync::MutexGuard<'_, Bigdata> {
-    state.lock().unwrap_or_else(|e| e.into_inner())
+/// A seeded connector: the create request, then what happened to it since.
+#[derive(Deserialize)]
+struct SeedConnector {
+    request: Map<String, Value>,
+    files_count: u64,
+    #[serde(default)]
+    last_sync: Option<LastSync>,
+    #[serde(default)]
+    archived: bool,
+}
+
+#[derive(Deserialize)]
+struct LastSync {
+    status: String,
+    #[serde(default)]
+    error_msg: Option<String>,
+    count: u64,
+}
+
+fn seed_connectors() -> Vec<SeedConnector> {
+    fixture!("bigdata/connectors.json")
+}
+
+impl Authorize for Bigdata {
+    /// The API key in `X-API-KEY`.
+    fn authorize(&self, headers: &HeaderMap) -> Result<(), Fault> {
+        if header(headers, "x-api-key") == Some(self.api_key.as_str()) {
+            Ok(())
+        } else {
+            Err(detail(
+                StatusCode::UNAUTHORIZED,
+                "Invalid or missing API key",
+            ))
+        }
+    }
 }
 
 /// FastAPI's error for a handler's `HTTPException`.
@@ -621,30 +609,16 @@ fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
-/// Whether `text` is `YYYY-MM-DD` naming a real calendar day.
+/// Whether `text` is `YYYY-MM-DD` naming a real calendar day. The tools' own date check
+/// knows the calendar; it also takes a sign in a number or year 0, which Python's `date`
+/// refuses.
 fn is_calendar_date(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let shape = bytes.len() == 10
-        && bytes[4] == b'-'
-        && bytes[7] == b'-'
-        && bytes
-            .iter()
+    check::date("date_limit", text).is_ok()
+        && text
+            .bytes()
             .enumerate()
-            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
-    if !shape {
-        return false;
-    }
-    let number = |range: std::ops::Range<usize>| text[range].parse::<u32>().unwrap_or(0);
-    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let days_in_month = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    year >= 1 && (1..=days_in_month).contains(&day)
+            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit())
+        && !text.starts_with("0000")
 }
 
 // ---- presentation --------------------------------------------------------------------------
@@ -728,28 +702,28 @@ fn present(c: &Connector) -> Value {
 
 // ---- endpoints -----------------------------------------------------------------------------
 
-async fn list(State(state): State<Shared>, headers: HeaderMap) -> Answer {
-    let s = lock(&state);
-    s.authorize(&headers)?;
+async fn list(State(state): State<Shared>) -> Answer {
+    let s = state.lock();
     let results: Vec<Value> = s.connectors.iter().map(present).collect();
     reply(StatusCode::OK, json!({"results": results}))
 }
 
-async fn get_one(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Path(connector_id): Path<String>,
-) -> Answer {
-    let s = lock(&state);
-    s.authorize(&headers)?;
+async fn get_one(State(state): State<Shared>, Path(connector_id): Path<String>) -> Answer {
+    let s = state.lock();
     let i = s.position(&connector_id)?;
     reply(StatusCode::OK, present(&s.connectors[i]))
 }
 
-async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
-    let body = body_object(&body)?;
+/// A create body that passed validation.
+struct NewConnector {
+    label: String,
+    description: Option<String>,
+    share_with_org: bool,
+    config: Config,
+}
+
+/// Validates a create body: every problem at once, as pydantic reports them.
+fn new_connector(body: &Map<String, Value>) -> Result<NewConnector, Fault> {
     let mut problems = Problems::default();
     let kind = match body.get("type") {
         None => {
@@ -768,45 +742,47 @@ async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
             kind
         }
     };
-    let label = required_text(&body, "label", &[], &mut problems);
+    let label = required_text(body, "label", &[], &mut problems);
     let config = kind.and_then(|k| new_config(k, body.get("config"), &mut problems));
-    let description = optional_text(&body, "description", None, &mut problems);
-    let share_with_org = flag(&body, "share_with_org", &mut problems);
+    let description = optional_text(body, "description", None, &mut problems);
+    let share_with_org = flag(body, "share_with_org", &mut problems);
     problems.finish()?;
     let (Some(label), Some(config)) = (label, config) else {
         // Not reached: a missing label or config was reported above.
         return Err(invalid(json!(["body"]), "missing", "Field required"));
     };
-    s.check_label_free(&label, None)?;
-    let created = s.insert(&label, description, share_with_org, config);
+    Ok(NewConnector {
+        label,
+        description,
+        share_with_org,
+        config,
+    })
+}
+
+async fn create(State(state): State<Shared>, body: Bytes) -> Answer {
+    let mut s = state.lock();
+    let new = new_connector(&body_object(&body)?)?;
+    s.check_label_free(&new.label, None)?;
+    let created = s.insert(new);
     reply(StatusCode::CREATED, present(created))
 }
 
 async fn update(
     State(state): State<Shared>,
-    headers: HeaderMap,
     Path(connector_id): Path<String>,
     body: Bytes,
 ) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
+    let mut s = state.lock();
     let body = body_object(&body)?;
     let mut problems = Problems::default();
     let label = required_text(&body, "label", &[], &mut problems);
     // Replace semantics: what is left out goes back to its default.
     let description = optional_text(&body, "description", Some(String::new()), &mut problems);
     let share_with_org = flag(&body, "share_with_org", &mut problems);
+    // Optional here, unlike in a create.
     let config = match body.get("config") {
         None | Some(Value::Null) => None,
-        Some(Value::Object(map)) => Some(map),
-        Some(_) => {
-            problems.add(
-                body_loc(&[json!("config")]),
-                "dict_type",
-                "Input should be a valid dictionary",
-            );
-            None
-        }
+        config => config_object(config, &mut problems),
     };
     problems.finish()?;
     let label = label.unwrap_or_default();
@@ -851,12 +827,10 @@ async fn update(
 
 async fn delete(
     State(state): State<Shared>,
-    headers: HeaderMap,
     Path(connector_id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
+    let mut s = state.lock();
     let force = match query.get("force_delete") {
         None => false,
         Some(value) => parse_bool(value).ok_or_else(|| {
@@ -877,22 +851,17 @@ async fn delete(
         );
     }
     if !s.connectors[i].archived {
-        let now = s.now();
-        let connector = &mut s.connectors[i];
-        connector.archived = true;
-        connector.updated_at = now;
+        s.archive(i);
     }
     reply(StatusCode::OK, present(&s.connectors[i]))
 }
 
 async fn sync(
     State(state): State<Shared>,
-    headers: HeaderMap,
     Path(connector_id): Path<String>,
     body: Bytes,
 ) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
+    let mut s = state.lock();
     let body = body_object(&body)?;
     let mut problems = Problems::default();
     for key in body.keys().filter(|k| *k != "date_limit") {
@@ -968,6 +937,7 @@ mod tests {
 
     #[test]
     fn seeded_ids_match_their_constants() {
+        // A seed request that failed validation would be left out and shift the ids.
         let state = Bigdata::seeded(String::new());
         let ids: Vec<&str> = state.connectors.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(
@@ -1001,6 +971,8 @@ mod tests {
         assert!(!is_calendar_date("2026-13-01"));
         assert!(!is_calendar_date("2026-1-01"));
         assert!(!is_calendar_date("2026/01/01"));
+        assert!(!is_calendar_date("2026-+1-01"));
+        assert!(!is_calendar_date("0000-01-01"));
         assert_eq!(
             canonical_uuid("{0B16DA7A5EED40008000000000000001}").as_deref(),
             Some(BROKER_RESEARCH_INBOX)

@@ -1,5 +1,6 @@
-//! A simulated DataBrain datasource API v2 (facts: `shared/reference/vendor-apis.md` §4 and
-//! seed 003). Mounted at `/databrain`; every path below is under it.
+//! A simulated DataBrain datasource API v2, after its API reference
+//! (<https://docs.usedatabrain.com/developer-docs/helpers/api-reference/create-datasource> and
+//! the pages next to it). Mounted at `/databrain`; every path below is under it.
 //!
 //! - Every request wants `Authorization: Bearer <DATABRAIN_SERVICE_TOKEN>`, else 401
 //!   `AUTHENTICATION_ERROR`. Errors are `{"error": {"code", "message"}}`, all 400 but auth.
@@ -19,7 +20,8 @@
 //!   [`SEEDED_IDS`]; datasources created later get the next ids in the same sequence
 //!   (`000000db-5eed-4000-8000-00000000000d`, …).
 //!
-//! Seed (creation order; ids are `seeded_uuid(0xdb, 1..=12)`):
+//! Seed (`fixtures/databrain/datasources.json`, in creation order; ids are
+//! `seeded_uuid(0xdb, 1..=12)`):
 //!
 //! | name | type | id |
 //! |---|---|---|
@@ -37,17 +39,19 @@
 //! | adhoc-trino | trino | `000000db-5eed-4000-8000-00000000000c` |
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
-use super::{
-    Answer, Fault, Simulation, bearer, fault, random_token, reply, seeded_uuid, unreachable_host,
+use crate::args::check;
+
+use super::Simulation;
+use super::shell::{
+    Answer, Api, Authorize, Fault, Ids, Store, bearer, fault, fixture, random_token, reply,
+    unreachable_host,
 };
 
 /// Namespace of the datasource ids.
@@ -112,10 +116,10 @@ struct DataBrain {
     service_token: String,
     /// In creation order.
     datasources: Vec<Datasource>,
-    next_id: u64,
+    ids: Ids,
 }
 
-type Shared = Arc<Mutex<DataBrain>>;
+type Shared = Store<DataBrain>;
 
 /// Fresh routes and the variables that reach them.
 pub fn start() -> Simulation {
@@ -124,7 +128,7 @@ pub fn start() -> Simulation {
     let mut state = DataBrain {
         service_token,
         datasources: Vec::new(),
-        next_id: 1,
+        ids: Ids::uuids(ID_NAMESPACE),
     };
     for (request, datamarts) in seed() {
         let name = request.credentials["name"]
@@ -133,25 +137,25 @@ pub fn start() -> Simulation {
             .to_string();
         state.insert(name, request.into_stored(None), datamarts);
     }
-    let shared: Shared = Arc::new(Mutex::new(state));
-    let router = Router::new()
-        .route(
-            "/api/v2/datasource",
-            get(list).post(create).put(update).delete(delete),
-        )
-        .route("/api/v2/datasource/sync", post(sync))
-        .with_state(shared);
-    Simulation {
-        router,
+    Api {
+        state,
+        token_exchanges: Vec::new(),
+        endpoints: vec![
+            (
+                "/api/v2/datasource",
+                get(list).post(create).put(update).delete(delete),
+            ),
+            ("/api/v2/datasource/sync", post(sync)),
+        ],
         env,
         alternatives: Vec::new(),
     }
+    .start()
 }
 
 impl DataBrain {
     fn insert(&mut self, name: String, stored: Map<String, Value>, datamarts: usize) {
-        let id = seeded_uuid(ID_NAMESPACE, self.next_id);
-        self.next_id += 1;
+        let id = self.ids.next();
         self.datasources.push(Datasource {
             id,
             name,
@@ -163,7 +167,10 @@ impl DataBrain {
     fn position(&self, name: &str) -> Option<usize> {
         self.datasources.iter().position(|d| d.name == name)
     }
+}
 
+impl Authorize for DataBrain {
+    /// The service token as a bearer token.
     fn authorize(&self, headers: &HeaderMap) -> Result<(), Fault> {
         if bearer(headers) == Some(self.service_token.as_str()) {
             Ok(())
@@ -175,10 +182,6 @@ impl DataBrain {
             ))
         }
     }
-}
-
-fn lock(state: &Shared) -> std::sync::MutexGuard<'_, DataBrain> {
-    state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Fault {
@@ -204,24 +207,28 @@ fn object_body(body: &[u8]) -> Result<Map<String, Value>, Fault> {
     }
 }
 
-/// A present, non-blank value (a number or a non-empty string counts).
-fn filled(value: Option<&Value>) -> bool {
-    match value {
-        None | Some(Value::Null) => false,
-        Some(Value::String(s)) => !s.trim().is_empty(),
-        Some(_) => true,
+/// `problem`, naming the `keys` that `object` leaves out or blank (a number counts as given,
+/// a string only when it is not all white space).
+fn require(object: &Map<String, Value>, keys: &[&str], problem: &str) -> Result<(), Fault> {
+    let missing: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|key| match object.get(*key) {
+            None | Some(Value::Null) => true,
+            Some(Value::String(s)) => s.trim().is_empty(),
+            Some(_) => false,
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
     }
+    Err(invalid(format!("{problem}: {}", missing.join(", "))))
 }
 
 // ---- list ----------------------------------------------------------------------------------
 
-async fn list(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
-) -> Answer {
-    let s = lock(&state);
-    s.authorize(&headers)?;
+async fn list(State(state): State<Shared>, Query(query): Query<HashMap<String, String>>) -> Answer {
+    let s = state.lock();
     // Both parameters are strings on the wire, and DataBrain checks them as such.
     let paginate = match query.get("isPagination").map(String::as_str) {
         None | Some("false") => false,
@@ -325,17 +332,11 @@ fn validate(mut body: Map<String, Value>) -> Result<DatasourceRequest, Fault> {
     {
         return Err(invalid("credentials.name is required"));
     }
-    let missing: Vec<&str> = required_credentials(datasource_type)
-        .iter()
-        .copied()
-        .filter(|key| !filled(credentials.get(*key)))
-        .collect();
-    if !missing.is_empty() {
-        return Err(invalid(format!(
-            "credentials for {datasource_type} are missing required field(s): {}",
-            missing.join(", ")
-        )));
-    }
+    require(
+        &credentials,
+        required_credentials(datasource_type),
+        &format!("credentials for {datasource_type} are missing required field(s)"),
+    )?;
     if required_credentials(datasource_type).contains(&"port")
         && !credentials.get("port").is_some_and(valid_port)
     {
@@ -378,22 +379,16 @@ fn check_tenancy(tenancy: &Value) -> Result<(), Fault> {
             "tenancySettings.clientColumnType must be NUMBER or STRING when tenancyLevel is TABLE",
         ));
     }
-    let missing: Vec<&str> = [
-        "schemaName",
-        "tableName",
-        "clientColumn",
-        "primaryKeyColumn",
-    ]
-    .into_iter()
-    .filter(|key| !filled(tenancy.get(*key)))
-    .collect();
-    if !missing.is_empty() {
-        return Err(invalid(format!(
-            "tenancySettings is missing required field(s) for tenancyLevel TABLE: {}",
-            missing.join(", ")
-        )));
-    }
-    Ok(())
+    require(
+        tenancy,
+        &[
+            "schemaName",
+            "tableName",
+            "clientColumn",
+            "primaryKeyColumn",
+        ],
+        "tenancySettings is missing required field(s) for tenancyLevel TABLE",
+    )
 }
 
 /// DataBrain connects before it saves; the sandbox cannot reach hosts under `.invalid`.
@@ -408,9 +403,8 @@ fn connection_test(credentials: &Map<String, Value>) -> Result<(), Fault> {
     }
 }
 
-async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
+async fn create(State(state): State<Shared>, body: Bytes) -> Answer {
+    let mut s = state.lock();
     let request = validate(object_body(&body)?)?;
     let name = request.name().to_string();
     if s.position(&name).is_some() {
@@ -421,9 +415,8 @@ async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
     reply(StatusCode::OK, json!({"name": name}))
 }
 
-async fn update(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
+async fn update(State(state): State<Shared>, body: Bytes) -> Answer {
+    let mut s = state.lock();
     let request = validate(object_body(&body)?)?;
     let name = request.name().to_string();
     let Some(index) = s.position(&name) else {
@@ -440,11 +433,9 @@ async fn update(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
 
 async fn delete(
     State(state): State<Shared>,
-    headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
+    let mut s = state.lock();
     let name = query
         .get("datasourceName")
         .filter(|n| !n.is_empty())
@@ -467,28 +458,17 @@ async fn delete(
     )
 }
 
-/// The 8-4-4-4-12 hex shape of a UUID.
-fn is_uuid(text: &str) -> bool {
-    let groups: Vec<&str> = text.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, len)| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-async fn sync(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
-    let s = lock(&state);
-    s.authorize(&headers)?;
+async fn sync(State(state): State<Shared>, body: Bytes) -> Answer {
+    let s = state.lock();
     let body = object_body(&body)?;
     let id = body
         .get("input")
         .and_then(|input| input.get("datasourceId"))
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("input.datasourceId is required"))?;
-    if !is_uuid(id) {
-        return Err(invalid("input.datasourceId must be a UUID"));
-    }
+    // The tools' own UUID check; the answer stays DataBrain's.
+    check::uuid("input.datasourceId", id)
+        .map_err(|_| invalid("input.datasourceId must be a UUID"))?;
     // Ids compare as UUIDs, so case does not matter.
     if !s.datasources.iter().any(|d| d.id.eq_ignore_ascii_case(id)) {
         return Err(error(
@@ -507,54 +487,10 @@ async fn sync(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> A
 
 /// The seeded datasources as create requests, with how many datamarts use each.
 fn seed() -> Vec<(DatasourceRequest, usize)> {
-    let bodies = [
-        json!({"datasourceType": "postgres", "credentials": {"name": "analytics-postgres",
-            "host": "pg.analytics.acme.example", "port": 5432, "username": "databrain",
-            "password": "sandbox-pg-pw", "database": "analytics", "schema": "public"},
-            "tenancySettings": {"tenancyLevel": "TABLE", "clientColumnType": "STRING",
-                "schemaName": "public", "tableName": "tenants", "clientColumn": "tenant_id",
-                "primaryKeyColumn": "id"}}),
-        json!({"datasourceType": "snowflake", "credentials": {"name": "warehouse-snowflake",
-            "host": "acme-wh.snowflakecomputing.com", "username": "DATABRAIN", "role": "ANALYST",
-            "warehouse": "COMPUTE_WH", "database": "WAREHOUSE", "schema": "PUBLIC",
-            "credentials": "username/password", "password": "sandbox-sf-pw"}}),
-        json!({"datasourceType": "clickhouse", "credentials": {"name": "events-clickhouse",
-            "host": "ch.events.acme.example", "port": 8443, "username": "default",
-            "password": "sandbox-ch-pw", "database": "events"}}),
-        json!({"datasourceType": "mysql", "credentials": {"name": "orders-mysql",
-            "host": "mysql.orders.acme.example", "port": 3306, "username": "reporting",
-            "password": "sandbox-mysql-pw", "database": "orders"}}),
-        json!({"datasourceType": "redshift", "credentials": {"name": "finance-redshift",
-            "host": "finance.abc123.us-east-1.redshift.acme.example", "port": 5439,
-            "username": "databrain", "password": "sandbox-rs-pw", "database": "finance"},
-            "tenancySettings": {"tenancyLevel": "DATABASE"}}),
-        json!({"datasourceType": "bigquery", "credentials": {"name": "marketing-bigquery",
-            "projectId": "acme-marketing", "location": "EU",
-            "serviceAccountKey": "{\"type\":\"service_account\",\"project_id\":\"acme-marketing\"}"}}),
-        json!({"datasourceType": "elasticsearch", "credentials": {"name": "logs-elasticsearch",
-            "server_type": "self-managed", "server_url": "https://es.logs.acme.example:9200",
-            "username": "elastic", "password": "sandbox-es-pw"}}),
-        json!({"datasourceType": "mssql", "credentials": {"name": "crm-mssql",
-            "server": "sql.crm.acme.example", "port": 1433, "user": "sa_reader",
-            "password": "sandbox-mssql-pw", "database": "crm"}}),
-        json!({"datasourceType": "awss3", "credentials": {"name": "lake-awss3",
-            "bucket": "acme-data-lake", "path": "curated/", "region": "us-east-1",
-            "tableLevel": "Folder", "accessKeyId": "AKIASANDBOXEXAMPLE02",
-            "secretAccessKey": "sandbox-s3-secret"}}),
-        json!({"datasourceType": "csv", "credentials": {"name": "reports-csv"}}),
-        json!({"datasourceType": "opensearch", "credentials": {"name": "search-opensearch",
-            "server_type": "open-cloud", "cloud_id": "acme-search:dXMtZWFzdC0x",
-            "username": "admin", "password": "sandbox-os-pw"}}),
-        json!({"datasourceType": "trino", "credentials": {"name": "adhoc-trino",
-            "host": "trino.acme.example", "port": 8080, "catalog": "hive", "schema": "adhoc",
-            "username": "analyst", "password": "sandbox-trino-pw"}}),
-    ];
+    let bodies: Vec<Map<String, Value>> = fixture!("databrain/datasources.json");
     bodies
         .into_iter()
-        .filter_map(|body| match body {
-            Value::Object(body) => validate(body).ok(),
-            _ => None,
-        })
+        .filter_map(|body| validate(body).ok())
         .map(|request| {
             let datamarts = if request.name() == IN_USE.0 {
                 IN_USE.1
@@ -568,6 +504,7 @@ fn seed() -> Vec<(DatasourceRequest, usize)> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::seeded_uuid;
     use super::*;
 
     #[test]
@@ -582,11 +519,7 @@ mod tests {
     }
 
     #[test]
-    fn uuids_and_ports() {
-        assert!(is_uuid(SEEDED_IDS[0].1));
-        assert!(is_uuid("3F2504E0-4F89-41D3-9A0C-0305E82C3301"));
-        assert!(!is_uuid("3f2504e0-4f89-41d3-9a0c-0305e82c330"));
-        assert!(!is_uuid("analytics-postgres"));
+    fn ports() {
         assert!(valid_port(&json!(5432)) && valid_port(&json!("65535")));
         assert!(!valid_port(&json!(0)) && !valid_port(&json!("70000")));
         assert!(!valid_port(&json!(-1)) && !valid_port(&json!("54a")));

@@ -1,5 +1,6 @@
-//! A simulated Pentaho Data Catalog public API v1: data sources and job status (facts:
-//! `shared/reference/vendor-apis.md` §2 and seed 001).
+//! A simulated Pentaho Data Catalog public API v1: data sources and job status, after the
+//! PDC API reference (<https://docs.pentaho.com/pdc-api-docs/v1/pdc-api-ref-v1/data-sources>,
+//! <https://docs.pentaho.com/pdc-api-docs/get-started-with-pdc-api/authentication>).
 //!
 //! - `POST /auth` takes a form (`username`, `password`, `client_id=pdc-client`,
 //!   `grant_type=password`, `scope`) and answers `{"message":"OK","data":{"accessToken"}}`; a
@@ -22,13 +23,14 @@
 //!   creation order, then `skip` / `limit`.
 //! - Unknown data source or job ids are 404.
 //!
-//! Seeded data sources (ids `9dc0da7a00000000000000NN`, `pId` NN, in this order):
+//! Seeded data sources (`fixtures/pdc/data-sources.json`; ids `9dc0da7a00000000000000NN`,
+//! `pId` NN, in this order):
 //! 01 `prod-postgres-primary`, 02 `prod-postgres-replica`, 03 `prod-mysql-orders`,
 //! 04 `staging-postgres`, 05 `analytics-snowflake`, 06 `AWS S3 Data Lake`, 07 `finance-oracle`,
 //! 08 `hr-sqlserver`, 09 `dev-mongodb`, 0a `marketing-bigquery`, 0b `archive-s3-eu`,
 //! 0c `prod-redshift`.
 //!
-//! Seeded jobs (`GET /jobs/{id}/status`):
+//! Seeded jobs (`fixtures/pdc/jobs.json`; `GET /jobs/{id}/status`):
 //! - [`JOB_INGEST_COMPLETED`] `9dc010b50000000000000001`: INGEST of `prod-postgres-primary`,
 //!   COMPLETED (its `lastIngestId`).
 //! - [`JOB_TEST_CONNECTION_COMPLETED`] `9dc010b50000000000000002`: TEST_CONNECTION of
@@ -40,18 +42,18 @@
 //!   (`progress` 100) from the third poll on. Each sandbox counts its own polls.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{
-    Answer, Fault, Simulation, bearer, fault, json_body, random_token, reply, seeded_object_id,
-    seeded_uuid,
+use super::Simulation;
+use super::shell::{
+    Answer, Api, Authorize, Fault, Ids, Store, bearer, fault, fixture, is_blank, json_body,
+    position_of, random_token, reply,
 };
 
 /// A completed ingest of `prod-postgres-primary`.
@@ -64,8 +66,6 @@ pub const JOB_TEST_CONNECTION_FAILED: &str = "9dc010b50000000000000003";
 pub const JOB_INGEST_RUNNING: &str = "9dc010b50000000000000004";
 
 const DATA_SOURCES: u32 = 0x9dc0_da7a;
-const JOBS: u32 = 0x9dc0_10b5;
-const WORKERS: u32 = 0x9dc0_0b0b;
 
 /// The OAuth client and grant PDC's token endpoint accepts.
 const CLIENT_ID: &str = "pdc-client";
@@ -120,7 +120,7 @@ impl Kind {
     }
 }
 
-/// The attributes PATCH accepts (seed 001).
+/// The attributes PATCH accepts, as the v1 reference lists them.
 const PATCH_FIELDS: &[(&str, Kind)] = &[
     ("userName", Kind::Text),
     ("password", Kind::Text),
@@ -217,17 +217,22 @@ fn check_fields(
 }
 
 /// One stage a job under way reports when polled.
+#[derive(Deserialize)]
 struct Stage {
-    status: &'static str,
+    status: String,
     progress: u8,
     /// Milliseconds since the job started.
     duration: u64,
 }
 
+#[derive(Deserialize)]
 struct Job {
+    /// The job as the status endpoint shows it.
     record: Map<String, Value>,
     /// For a job under way: what each status poll answers in turn; the last one repeats.
+    #[serde(default)]
     stages: Vec<Stage>,
+    #[serde(skip)]
     polls: usize,
 }
 
@@ -251,13 +256,13 @@ struct Pdc {
     tokens: HashSet<String>,
     /// Data sources in creation order, secrets included.
     sources: Vec<Map<String, Value>>,
-    next_pid: u64,
+    ids: Ids,
     /// Seconds on the sandbox's clock; each write takes the next one, so runs are repeatable.
     clock: u64,
     jobs: Vec<Job>,
 }
 
-type Shared = Arc<Mutex<Pdc>>;
+type Shared = Store<Pdc>;
 
 /// Fresh routes and the variables that reach them.
 pub fn start() -> Simulation {
@@ -274,45 +279,35 @@ pub fn start() -> Simulation {
         password,
         tokens: HashSet::from([access_token]),
         sources: Vec::new(),
-        next_pid: 1,
+        ids: Ids::object_ids(DATA_SOURCES),
         clock: 0,
-        jobs: seed_jobs(),
+        jobs: fixture!("pdc/jobs.json"),
     };
-    for (n, mut source) in seed_sources().into_iter().enumerate() {
-        let day = n + 1;
-        source.insert(
-            "createdAt".into(),
-            json!(format!("2025-01-{day:02}T09:00:00.000Z")),
-        );
-        source.insert(
-            "updatedAt".into(),
-            json!(format!("2025-02-{day:02}T09:00:00.000Z")),
-        );
+    for source in seed_sources() {
         state.insert(source);
     }
-    let shared: Shared = Arc::new(Mutex::new(state));
-    let router = Router::new()
-        .route("/auth", post(auth))
-        .route("/data-sources", post(create))
-        .route("/data-sources/by-ids", post(by_ids))
-        .route("/data-sources/filter", post(filter))
-        .route("/data-sources/{id}", get(get_one).patch(update))
-        .route("/jobs/{id}/status", get(job_status))
-        .with_state(shared);
-    Simulation {
-        router,
+    Api {
+        state,
+        token_exchanges: vec![("/auth", post(auth))],
+        endpoints: vec![
+            ("/data-sources", post(create)),
+            ("/data-sources/by-ids", post(by_ids)),
+            ("/data-sources/filter", post(filter)),
+            ("/data-sources/{id}", get(get_one).patch(update)),
+            ("/jobs/{id}/status", get(job_status)),
+        ],
         env,
         alternatives,
     }
+    .start()
 }
 
 impl Pdc {
     /// Stores a new source: assigns `_id` and `pId`, fills the server's defaults.
     fn insert(&mut self, mut source: Map<String, Value>) {
-        let pid = self.next_pid;
-        self.next_pid += 1;
+        let (pid, id) = self.ids.next_numbered();
         let name = source.get("resourceName").cloned().unwrap_or(Value::Null);
-        source.insert("_id".into(), json!(seeded_object_id(DATA_SOURCES, pid)));
+        source.insert("_id".into(), json!(id));
         source.insert("pId".into(), json!(pid));
         source.entry("fqdnId").or_insert(name);
         source.entry("status").or_insert(json!("ACTIVE"));
@@ -350,27 +345,22 @@ impl Pdc {
     }
 
     fn position(&self, id: &str) -> Option<usize> {
-        self.sources
-            .iter()
-            .position(|s| s.get("_id").and_then(Value::as_str) == Some(id))
+        position_of(&self.sources, "_id", id)
     }
 
     fn name_taken(&self, name: &str) -> bool {
-        self.sources
-            .iter()
-            .any(|s| s.get("resourceName").and_then(Value::as_str) == Some(name))
+        position_of(&self.sources, "resourceName", name).is_some()
     }
+}
 
+impl Authorize for Pdc {
+    /// A token `/auth` issued (or the pre-issued one) as a bearer token.
     fn authorize(&self, headers: &HeaderMap) -> Result<(), Fault> {
         match bearer(headers) {
             Some(token) if self.tokens.contains(token) => Ok(()),
             _ => Err(error(StatusCode::UNAUTHORIZED, json!("Unauthorized"))),
         }
     }
-}
-
-fn lock(state: &Shared) -> std::sync::MutexGuard<'_, Pdc> {
-    state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// PDC's error envelope; `message` is a string or an array of strings.
@@ -428,7 +418,7 @@ async fn auth(State(state): State<Shared>, body: Bytes) -> Answer {
     if client_id != CLIENT_ID || grant_type != GRANT_TYPE {
         return Err(bad_auth_request());
     }
-    let mut s = lock(&state);
+    let mut s = state.lock();
     if username != s.username || password != s.password {
         return Err(error(StatusCode::UNAUTHORIZED, json!("Unauthorized")));
     }
@@ -446,9 +436,8 @@ fn bad_auth_request() -> Fault {
 
 // ---- data sources --------------------------------------------------------------------------
 
-async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
+async fn create(State(state): State<Shared>, body: Bytes) -> Answer {
+    let mut s = state.lock();
     // One object or an array of them; messages name an array item by its index.
     let (items, prefixed) = match json_body(&body)? {
         Value::Object(one) => (vec![Value::Object(one)], false),
@@ -478,10 +467,7 @@ async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
         };
         problems.extend(check_fields(&source, create_kind, &prefix));
         for field in REQUIRED {
-            if source
-                .get(*field)
-                .is_none_or(|v| v.is_null() || v.as_str() == Some(""))
-            {
+            if is_blank(source.get(*field)) {
                 problems.push(format!("{prefix}{field} should not be empty"));
             }
         }
@@ -514,25 +500,14 @@ fn not_found() -> Fault {
     error(StatusCode::NOT_FOUND, json!("Data source not found"))
 }
 
-async fn get_one(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Answer {
-    let s = lock(&state);
-    s.authorize(&headers)?;
+async fn get_one(State(state): State<Shared>, Path(id): Path<String>) -> Answer {
+    let s = state.lock();
     let i = s.position(&id).ok_or_else(not_found)?;
     success(StatusCode::OK, present(&s.sources[i]))
 }
 
-async fn update(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
+async fn update(State(state): State<Shared>, Path(id): Path<String>, body: Bytes) -> Answer {
+    let mut s = state.lock();
     let i = s.position(&id).ok_or_else(not_found)?;
     let changes = object_body(&body)?;
     let problems = check_fields(&changes, patch_kind, "");
@@ -548,9 +523,8 @@ async fn update(
     success(StatusCode::OK, present(&s.sources[i]))
 }
 
-async fn by_ids(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Answer {
-    let s = lock(&state);
-    s.authorize(&headers)?;
+async fn by_ids(State(state): State<Shared>, body: Bytes) -> Answer {
+    let s = state.lock();
     let body = object_body(&body)?;
     let mut problems: Vec<String> = body
         .keys()
@@ -650,12 +624,10 @@ fn patterns(
 
 async fn filter(
     State(state): State<Shared>,
-    headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Answer {
-    let s = lock(&state);
-    s.authorize(&headers)?;
+    let s = state.lock();
     let mut problems = Vec::new();
     let skip = bounded(&query, "skip", 0, (0, i64::MAX), &mut problems);
     let limit = bounded(&query, "limit", 100, (1, 10_000), &mut problems);
@@ -700,13 +672,8 @@ async fn filter(
 
 // ---- jobs ----------------------------------------------------------------------------------
 
-async fn job_status(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Answer {
-    let mut s = lock(&state);
-    s.authorize(&headers)?;
+async fn job_status(State(state): State<Shared>, Path(id): Path<String>) -> Answer {
+    let mut s = state.lock();
     let job = s
         .jobs
         .iter_mut()
@@ -717,181 +684,9 @@ async fn job_status(
 
 // ---- seed ----------------------------------------------------------------------------------
 
-fn source_id(pid: u64) -> String {
-    seeded_object_id(DATA_SOURCES, pid)
-}
-
+/// The seeded data sources, in creation order, with their own `createdAt` and `updatedAt`.
 fn seed_sources() -> Vec<Map<String, Value>> {
-    let sources = [
-        json!({"resourceName": "prod-postgres-primary", "databaseType": "POSTGRESQL",
-            "databaseName": "orders", "host": "pg-primary.prod.acme.example", "port": "5432",
-            "userName": "pdc_scan", "password": "sandbox-pg-primary-pw",
-            "description": "Primary OLTP database of the order service", "note": "Owned by the platform team",
-            "includePatterns": ["public.*", "sales.*"], "excludePatterns": ["public.tmp_*"],
-            "availableForDataMastering": true, "incremental": true, "totalCapacity": 512,
-            "lastTestConnectionId": JOB_TEST_CONNECTION_COMPLETED, "lastIngestId": JOB_INGEST_COMPLETED}),
-        json!({"resourceName": "prod-postgres-replica", "databaseType": "POSTGRESQL",
-            "databaseName": "orders", "host": "pg-replica.prod.acme.example", "port": "5432",
-            "userName": "pdc_scan", "password": "sandbox-pg-replica-pw",
-            "description": "Read replica of prod-postgres-primary", "note": "",
-            "includePatterns": ["public.*"], "totalCapacity": 512}),
-        json!({"resourceName": "prod-mysql-orders", "databaseType": "MYSQL",
-            "databaseName": "orders_history", "host": "mysql-orders.prod.acme.example", "port": "3306",
-            "userName": "pdc_reader", "password": "sandbox-mysql-pw",
-            "description": "Order history (MySQL 8)", "note": "", "totalCapacity": 256}),
-        json!({"resourceName": "staging-postgres", "databaseType": "POSTGRESQL",
-            "databaseName": "orders_staging", "host": "pg.staging.acme.example", "port": "5432",
-            "userName": "pdc_scan", "password": "sandbox-pg-staging-pw",
-            "description": "Staging copy of the order database", "note": "Refreshed nightly",
-            "availableForWriting": true, "totalCapacity": 128}),
-        json!({"resourceName": "analytics-snowflake", "databaseType": "SNOWFLAKE",
-            "databaseName": "ANALYTICS", "host": "acme-analytics.snowflakecomputing.com", "port": "443",
-            "userName": "PDC_SERVICE", "password": "sandbox-snowflake-pw", "warehouse": "ANALYTICS_WH",
-            "role": "PDC_READER", "accountName": "acme-analytics",
-            "description": "Analytics warehouse", "note": "", "incremental": true,
-            "scanSinceTimeframe": "7d", "totalCapacity": 2048, "lastIngestId": JOB_INGEST_RUNNING}),
-        json!({"resourceName": "AWS S3 Data Lake", "fqdnId": "AWS S3 Data Lake", "databaseType": "AWS",
-            "region": "us-east-1", "container": "company-datalake-bucket", "path": "/data/warehouse",
-            "accessId": "AKIASANDBOXPDC000001", "secretKey": "sandbox-s3-secret-key",
-            "description": "Company data lake on S3", "note": "",
-            "includePatterns": ["*.parquet", "*.csv"], "excludePatterns": ["_tmp/*"],
-            "location": {"country": "US"}, "costPerTb": {"price": null, "frequency": "month"},
-            "availableForMigration": true, "totalCapacity": 10240}),
-        json!({"resourceName": "finance-oracle", "databaseType": "ORACLE",
-            "databaseName": "FINPROD", "host": "oracle-fin.corp.acme.example", "port": "1521",
-            "userName": "PDC_RO", "password": "sandbox-oracle-pw",
-            "driverClassName": "oracle.jdbc.OracleDriver",
-            "description": "General ledger and accounts payable", "note": "Listener moved in May",
-            "totalCapacity": 1024, "lastTestConnectionId": JOB_TEST_CONNECTION_FAILED}),
-        json!({"resourceName": "hr-sqlserver", "databaseType": "MSSQL",
-            "databaseName": "HRIS", "host": "sqlserver-hr.corp.acme.example", "port": "1433",
-            "userName": "pdc_hr_reader", "password": "sandbox-mssql-pw",
-            "description": "HR information system", "note": "Contains personal data",
-            "excludePatterns": ["dbo.audit_*"], "totalCapacity": 200}),
-        json!({"resourceName": "dev-mongodb", "databaseType": "MONGODB",
-            "databaseName": "app_dev", "host": "mongo.dev.acme.example", "port": "27017",
-            "userName": "pdc", "password": "sandbox-mongo-pw",
-            "description": "Development document store", "note": "", "totalCapacity": 64}),
-        json!({"resourceName": "marketing-bigquery", "databaseType": "BIGQUERY",
-            "databaseName": "acme-marketing", "host": "bigquery.googleapis.com", "port": "443",
-            "oauthClientId": "pdc-sandbox.apps.googleusercontent.com",
-            "oauthClientSecret": "sandbox-bigquery-oauth-secret",
-            "description": "Campaign and web analytics", "note": "", "totalCapacity": 4096}),
-        json!({"resourceName": "archive-s3-eu", "databaseType": "AWS",
-            "region": "eu-west-1", "container": "acme-archive-eu", "path": "/archive",
-            "accessId": "AKIASANDBOXPDC000002", "secretKey": "sandbox-s3-eu-secret-key",
-            "secretManagerKey": "pdc/archive-s3-eu",
-            "description": "Cold archive in the EU", "note": "",
-            "location": {"country": "IE"}, "totalCapacity": 20480}),
-        json!({"resourceName": "prod-redshift", "databaseType": "REDSHIFT",
-            "databaseName": "warehouse", "host": "redshift-prod.abc123.us-east-1.redshift.amazonaws.com",
-            "port": "5439", "userName": "pdc_scan", "password": "sandbox-redshift-pw",
-            "region": "us-east-1", "description": "Production data warehouse", "note": "",
-            "totalCapacity": 8192}),
-    ];
-    sources
-        .into_iter()
-        .filter_map(|v| v.as_object().cloned())
-        .collect()
-}
-
-fn seed_jobs() -> Vec<Job> {
-    let user = json!({"name": "data.steward", "email": "data.steward@acme.example",
-        "firstName": "Dana", "lastName": "Steward"});
-    let worker = |n: u64| seeded_uuid(WORKERS, n);
-    let scope = |pid: u64, title: &str| {
-        json!({"dataSources": [{"_id": source_id(pid), "title": title}],
-            "scope": [{"type": "DATA_SOURCE", "_id": source_id(pid), "title": title}]})
-    };
-    let job =
-        |n: u64, worker_n: u64, activity: &str, status: &str, created: &str, duration: u64| {
-            let mut record = Map::new();
-            record.insert("_id".into(), json!(seeded_object_id(JOBS, n)));
-            record.insert("workerId".into(), json!(worker(worker_n)));
-            record.insert(
-                "workerName".into(),
-                json!(format!("pdc-worker-{worker_n:02}")),
-            );
-            record.insert("activity".into(), json!(activity));
-            record.insert("status".into(), json!(status));
-            record.insert("user".into(), user.clone());
-            record.insert("createdAt".into(), json!(created));
-            record.insert("duration".into(), json!(duration));
-            record
-        };
-
-    let mut ingest = job(
-        1,
-        1,
-        "INGEST",
-        "COMPLETED",
-        "2025-03-01T02:00:00.000Z",
-        184_250,
-    );
-    ingest.insert("progress".into(), json!(100));
-    ingest.insert("scope".into(), scope(1, "prod-postgres-primary"));
-
-    let mut tested = job(
-        2,
-        2,
-        "TEST_CONNECTION",
-        "COMPLETED",
-        "2025-03-01T01:55:00.000Z",
-        1_840,
-    );
-    tested.insert("progress".into(), json!(100));
-    tested.insert("scope".into(), scope(1, "prod-postgres-primary"));
-
-    let mut failed = job(
-        3,
-        2,
-        "TEST_CONNECTION",
-        "FAILED",
-        "2025-03-02T10:15:00.000Z",
-        30_012,
-    );
-    failed.insert("progress".into(), json!(100));
-    failed.insert(
-        "error".into(),
-        json!("ORA-12541: TNS:no listener (oracle-fin.corp.acme.example:1521)"),
-    );
-    failed.insert("scope".into(), scope(7, "finance-oracle"));
-
-    let mut running = job(4, 1, "INGEST", "RUNNING", "2025-03-03T03:00:00.000Z", 0);
-    running.insert("progress".into(), json!(0));
-    running.insert("scope".into(), scope(5, "analytics-snowflake"));
-
-    let done = |record| Job {
-        record,
-        stages: Vec::new(),
-        polls: 0,
-    };
-    vec![
-        done(ingest),
-        done(tested),
-        done(failed),
-        Job {
-            record: running,
-            stages: vec![
-                Stage {
-                    status: "RUNNING",
-                    progress: 35,
-                    duration: 42_000,
-                },
-                Stage {
-                    status: "RUNNING",
-                    progress: 70,
-                    duration: 84_000,
-                },
-                Stage {
-                    status: "COMPLETED",
-                    progress: 100,
-                    duration: 121_500,
-                },
-            ],
-            polls: 0,
-        },
-    ]
+    fixture!("pdc/data-sources.json")
 }
 
 #[cfg(test)]
@@ -900,7 +695,8 @@ mod tests {
 
     #[test]
     fn published_job_ids_are_the_seeded_ones() {
-        let ids: Vec<String> = seed_jobs()
+        let jobs: Vec<Job> = fixture!("pdc/jobs.json");
+        let ids: Vec<String> = jobs
             .iter()
             .map(|j| j.record["_id"].as_str().unwrap().to_string())
             .collect();
@@ -913,14 +709,16 @@ mod tests {
                 JOB_INGEST_RUNNING
             ]
         );
-        assert_eq!(source_id(12), "9dc0da7a000000000000000c");
     }
 
     #[test]
     fn seed_sources_pass_create_validation() {
         let sources = seed_sources();
         assert_eq!(sources.len(), 12);
-        for source in sources {
+        for mut source in sources {
+            // Seeded with the server's timestamps, which a create does not take.
+            source.remove("createdAt");
+            source.remove("updatedAt");
             assert_eq!(check_fields(&source, create_kind, ""), Vec::<String>::new());
         }
     }
@@ -949,7 +747,7 @@ mod tests {
             password: String::new(),
             tokens: HashSet::new(),
             sources: Vec::new(),
-            next_pid: 1,
+            ids: Ids::object_ids(DATA_SOURCES),
             clock: 0,
             jobs: Vec::new(),
         };
