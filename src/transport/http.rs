@@ -11,7 +11,8 @@
 //! - **DNS rebinding and cross-origin**: Host and Origin allow-lists (loopback by default); a
 //!   present but unlisted Origin gets 403; no CORS headers are ever sent.
 //! - **Bounded**: request body (413), JSON-RPC batches refused (400 with a JSON-RPC error),
-//!   requests in flight (503 with `Retry-After` past the limit).
+//!   requests in flight (503 with `Retry-After` past the limit), time to send headers and open
+//!   connections (slowloris connections are closed first; see [`super::connections`]).
 //! - **Graceful shutdown** on SIGINT/SIGTERM: stop accepting, let calls in flight finish within a
 //!   grace period, exit 0.
 
@@ -26,7 +27,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
@@ -35,6 +35,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::connections::{Connections, Limits};
 use crate::secret::SecretString;
 use crate::surfaces::server::DataSourceServer;
 
@@ -61,6 +62,10 @@ pub struct HttpOptions {
     pub queue_timeout: Duration,
     /// How long calls in flight may take to finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// A connection that has not sent a request's complete headers within this is closed.
+    pub header_timeout: Duration,
+    /// Connections open at once; past it the oldest still sending headers is closed.
+    pub max_connections: usize,
 }
 
 /// Loopback names every server accepts as Host.
@@ -87,6 +92,9 @@ impl HttpOptions {
             max_in_flight: 64,
             queue_timeout: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
+            // Half of a common 1,024 descriptor limit: room for upstream connections and logs.
+            max_connections: 512,
         }
     }
 }
@@ -313,19 +321,17 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(opts.listen).await?;
     let bound = listener.local_addr()?;
-    // Answers go out whole at once: no 40 ms Nagle stalls on kept-alive connections.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     let rmcp_ct = CancellationToken::new();
     let app = router(server, &opts, rmcp_ct.clone());
     ready(bound);
+    let connections = Connections::new(Limits {
+        header_timeout: opts.header_timeout,
+        max_connections: opts.max_connections,
+    });
     let stop = CancellationToken::new();
-    let serving = axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned());
-    let serving = async move { serving.await };
-    tokio::pin!(serving);
+    // Accepting never ends on its own; dropping it on the signal closes the listener.
     tokio::select! {
-        result = &mut serving => return result.map_err(Into::into),
+        _ = connections.accept(listener, app, stop.clone()) => {}
         _ = shutdown => {}
     }
     tracing::info!(
@@ -333,9 +339,14 @@ pub async fn serve(
         opts.shutdown_grace.as_secs()
     );
     stop.cancel();
-    match tokio::time::timeout(opts.shutdown_grace, &mut serving).await {
-        Ok(result) => result?,
-        Err(_) => tracing::warn!("grace period over with calls still in flight"),
+    if tokio::time::timeout(opts.shutdown_grace, connections.drain())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "grace period over with calls still in flight ({} connections)",
+            connections.len()
+        );
     }
     rmcp_ct.cancel();
     Ok(())

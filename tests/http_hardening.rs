@@ -1,0 +1,339 @@
+//! HTTP transport hardening, against the built binary: slowloris (header-read timeout, the
+//! connection cap that keeps probes and clients answering under a 1,024 descriptor limit),
+//! slow bodies, invalid JSON, the bearer scheme's case, and ambiguous Host headers and request
+//! targets. Raw TCP wherever the exact bytes matter.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "hardening-bearer-0123456789";
+
+/// The binary serving HTTP on 127.0.0.1:<ephemeral>, killed when dropped.
+struct Server {
+    child: tokio::process::Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts `--transport http` with `args`, authenticated with [`TOKEN`], optionally under a
+    /// descriptor limit.
+    async fn start(args: &[&str], fd_limit: Option<libc::rlim_t>) -> Server {
+        use tokio::io::AsyncBufReadExt;
+        let mut cmd = tokio::process::Command::new(binary());
+        cmd.args(["--transport", "http", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env_clear()
+            .env("DATASOURCE_MCP_HTTP_TOKEN", TOKEN)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(limit) = fd_limit {
+            // SAFETY: only setrlimit, which is async-signal-safe, runs between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let r = libc::rlimit {
+                        rlim_cur: limit,
+                        rlim_max: limit,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &r) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+                .await
+                .expect("the server starts")
+                .unwrap()
+                .expect("the server is running");
+            if let Some(rest) = line.split(" at http://").nth(1) {
+                break rest.split('/').next().unwrap().parse().unwrap();
+            }
+        };
+        // Keep reading stderr so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Server { child, addr }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Descriptors the server process holds (Linux).
+    fn fds(&self) -> Option<usize> {
+        let pid = self.child.id()?;
+        Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+    }
+
+    /// `/healthz` with a short timeout: how long the answer took, or why there was none.
+    async fn healthz(&self) -> Result<Duration, String> {
+        let started = Instant::now();
+        let r = http()
+            .get(self.url("/healthz"))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .map_err(|e| format!("no answer within 2 s: {e}"))?;
+        let status = r.status();
+        let text = r.text().await.map_err(|e| e.to_string())?;
+        if status != 200 || text != "ok" {
+            return Err(format!("{status} {text}"));
+        }
+        Ok(started.elapsed())
+    }
+
+    /// An MCP `initialize` over `/mcp` with the token.
+    async fn initialize(&self) -> Result<Value, String> {
+        let r = http()
+            .post(self.url("/mcp"))
+            .timeout(Duration::from_secs(5))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(initialize().to_string())
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if r.status() != 200 {
+            return Err(format!("status {}", r.status()));
+        }
+        r.json().await.map_err(|e| e.to_string())
+    }
+}
+
+fn initialize() -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}})
+}
+
+/// Raises this process's soft descriptor limit to `want`; false if the hard limit is lower.
+fn raise_own_fd_limit(want: libc::rlim_t) -> bool {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain system calls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return false;
+        }
+        if r.rlim_cur >= want {
+            return true;
+        }
+        if r.rlim_max < want {
+            return false;
+        }
+        r.rlim_cur = want;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &r) == 0
+    }
+}
+
+/// The start of a request that never ends: the request line and part of the headers.
+const PARTIAL: &[u8] = b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: appl";
+
+/// Opens `n` connections that each send [`PARTIAL`] (or nothing, if `silent`) and stop.
+async fn open_partial(addr: SocketAddr, n: usize, silent: bool) -> Vec<TcpStream> {
+    tokio::task::spawn_blocking(move || {
+        (0..n)
+            .filter_map(|_| {
+                let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+                if !silent {
+                    s.write_all(PARTIAL).ok()?;
+                }
+                Some(s)
+            })
+            .collect()
+    })
+    .await
+    .unwrap()
+}
+
+/// Whether the server still holds this connection open (nothing received, no EOF, no reset).
+fn is_open(s: &TcpStream) -> bool {
+    s.set_nonblocking(true).unwrap();
+    let mut reader = s;
+    let open = matches!(
+        reader.read(&mut [0u8; 1]),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+    );
+    s.set_nonblocking(false).unwrap();
+    open
+}
+
+fn count_open(streams: &[TcpStream]) -> usize {
+    streams.iter().filter(|s| is_open(s)).count()
+}
+
+/// Polls until `streams` are all closed by the server, up to `limit`: how long it took.
+async fn all_closed_within(streams: &[TcpStream], limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if count_open(streams) == 0 {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+/// Whether the server closes `s` within `limit` without sending a byte.
+fn closed_without_answer(s: &mut TcpStream, limit: Duration) -> bool {
+    s.set_read_timeout(Some(limit)).unwrap();
+    match s.read(&mut [0u8; 64]) {
+        Ok(0) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        Ok(_) => false,
+    }
+}
+
+/// Headers (with the token) for a POST /mcp whose body is `len` bytes long.
+fn post_head(len: usize) -> String {
+    format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+         MCP-Protocol-Version: 2025-11-25\r\nContent-Length: {len}\r\n\r\n"
+    )
+}
+
+/// 1,100 partial requests against a server limited to 1,024 descriptors: it keeps at most
+/// `--max-connections` of them, and `/healthz` and `/mcp` still answer at once.
+#[tokio::test]
+async fn slowloris_cannot_starve_healthz_or_mcp_under_a_descriptor_limit() {
+    if !raise_own_fd_limit(4096) {
+        eprintln!("skipped: this process cannot open 1,100 connections (hard descriptor limit)");
+        return;
+    }
+    // A long header timeout: the cap, not the timeout, is what keeps the server answering here.
+    let server = Server::start(&["--header-timeout", "120"], Some(1024)).await;
+    let started = Instant::now();
+    let partial = open_partial(server.addr, 1100, false).await;
+    let opened = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let held = count_open(&partial);
+    let fds = server.fds();
+    let health = server.healthz().await;
+    let init = server.initialize().await;
+    eprintln!(
+        "slowloris: {} of 1100 partial connections opened in {opened:?}; the server holds {held} \
+         (descriptors: {fds:?}); /healthz: {health:?}",
+        partial.len()
+    );
+    let health = health.expect("/healthz answers while partial requests are held");
+    assert!(health < Duration::from_secs(2), "{health:?}");
+    let init = init.expect("initialize over /mcp works");
+    assert_eq!(
+        init["result"]["serverInfo"]["name"], "datasource-mcp",
+        "{init}"
+    );
+    assert!(held <= 512, "at most --max-connections held: {held}");
+    if let Some(fds) = fds {
+        assert!(fds < 600, "descriptors stay bounded: {fds}");
+    }
+}
+
+/// A connection that has not sent complete headers within --header-timeout is closed, whether it
+/// sent part of them or nothing at all.
+#[tokio::test]
+async fn partial_connections_are_closed_after_the_header_timeout() {
+    let server = Server::start(&["--header-timeout", "2"], None).await;
+    let started = Instant::now();
+    let mut streams = open_partial(server.addr, 40, false).await;
+    streams.extend(open_partial(server.addr, 10, true).await);
+    assert_eq!(streams.len(), 50);
+    let open = count_open(&streams);
+    let checked = started.elapsed();
+    let closed = all_closed_within(&streams, Duration::from_secs(10)).await;
+    eprintln!(
+        "header timeout 2 s: {open} of 50 open after {checked:?}; all closed after {:?}",
+        closed.map(|d| d + checked)
+    );
+    if checked < Duration::from_millis(1500) {
+        assert_eq!(open, 50, "open before the timeout");
+    }
+    let closed = closed.expect("closed after the header timeout") + checked;
+    assert!(closed < Duration::from_secs(6), "{closed:?}");
+    // The server is fine afterwards.
+    server.healthz().await.unwrap();
+}
+
+/// Past --max-connections, the oldest connection still sending headers makes room; when every
+/// connection is busy with a request, a new one is closed at once.
+#[tokio::test]
+async fn the_cap_closes_the_oldest_header_sender_and_refuses_when_all_are_busy() {
+    let server = Server::start(&["--max-connections", "3", "--header-timeout", "60"], None).await;
+    let settle = || tokio::time::sleep(Duration::from_millis(300));
+    let p1 = open_partial(server.addr, 1, false).await;
+    settle().await;
+    let p2 = open_partial(server.addr, 1, false).await;
+    settle().await;
+    // Complete headers, part of the body: busy with a request.
+    let busy = |addr| {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(post_head(100).as_bytes()).unwrap();
+        s.write_all(b"{\"jsonrpc\":").unwrap();
+        s
+    };
+    let b1 = busy(server.addr);
+    settle().await;
+    assert!(is_open(&p1[0]) && is_open(&p2[0]) && is_open(&b1));
+    // A fourth connection: p1 is the oldest still sending headers, so p1 goes.
+    let p3 = open_partial(server.addr, 1, false).await;
+    settle().await;
+    assert!(!is_open(&p1[0]), "the oldest header sender was closed");
+    assert!(is_open(&p2[0]) && is_open(&p3[0]) && is_open(&b1));
+    // Two more busy connections push out p2, then p3.
+    let b2 = busy(server.addr);
+    settle().await;
+    let b3 = busy(server.addr);
+    settle().await;
+    assert!(!is_open(&p2[0]) && !is_open(&p3[0]));
+    assert!(is_open(&b1) && is_open(&b2) && is_open(&b3));
+    // All three busy: a new connection is closed at once, unanswered.
+    let mut refused = TcpStream::connect(server.addr).unwrap();
+    refused
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .ok();
+    assert!(closed_without_answer(&mut refused, Duration::from_secs(2)));
+    // A busy connection ends: there is room again.
+    drop(b1);
+    settle().await;
+    server.healthz().await.unwrap();
+    drop((b2, b3));
+}
+
+/// SIGTERM with partial requests open: they are closed at once (they are no calls in flight),
+/// so the server exits promptly instead of waiting out --shutdown-grace for them.
+#[tokio::test]
+async fn shutdown_does_not_wait_for_partial_requests() {
+    let mut server =
+        Server::start(&["--header-timeout", "60", "--shutdown-grace", "20"], None).await;
+    let partial = open_partial(server.addr, 20, false).await;
+    let silent = open_partial(server.addr, 5, true).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(count_open(&partial) + count_open(&silent), 25);
+    let started = Instant::now();
+    // SAFETY: a signal to the child this test started.
+    unsafe { libc::kill(server.child.id().unwrap() as libc::pid_t, libc::SIGTERM) };
+    let status = tokio::time::timeout(Duration::from_secs(10), server.child.wait())
+        .await
+        .expect("exits well before the grace period")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(count_open(&partial) + count_open(&silent), 0);
+}
