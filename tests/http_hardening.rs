@@ -206,6 +206,98 @@ fn post_head(len: usize) -> String {
     )
 }
 
+/// A response read off a raw connection.
+#[derive(Debug)]
+struct Raw {
+    status: u16,
+    /// Lowercased names.
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {self:?}"))
+    }
+}
+
+/// Reads one response (until the server closes the connection, or its declared length).
+fn read_response(s: &mut TcpStream, limit: Duration) -> Raw {
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    let complete = |data: &[u8]| {
+        let text = String::from_utf8_lossy(data);
+        let Some((head, body)) = text.split_once("\r\n\r\n") else {
+            return false;
+        };
+        let length = head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        });
+        length.is_some_and(|n| body.len() >= n)
+    };
+    while !complete(&data) {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Err(e) => panic!(
+                "no complete response: {e}; got {:?}",
+                String::from_utf8_lossy(&data)
+            ),
+        }
+    }
+    let text = String::from_utf8_lossy(&data).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a response head");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let body = if text
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Raw {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = &after[n + 2..];
+    }
+    out
+}
+
 /// 1,100 partial requests against a server limited to 1,024 descriptors: it keeps at most
 /// `--max-connections` of them, and `/healthz` and `/mcp` still answer at once.
 #[tokio::test]
@@ -336,4 +428,42 @@ async fn shutdown_does_not_wait_for_partial_requests() {
         started.elapsed()
     );
     assert_eq!(count_open(&partial) + count_open(&silent), 0);
+}
+
+/// A body that has not arrived within --body-timeout gets 408 with a JSON-RPC error, the
+/// connection is closed, and the request slot is free again.
+#[tokio::test]
+async fn a_slow_body_gets_408_and_frees_its_slot() {
+    let server = Server::start(&["--body-timeout", "1", "--max-http-requests", "1"], None).await;
+    let body = initialize().to_string();
+    let mut slow = TcpStream::connect(server.addr).unwrap();
+    slow.write_all(post_head(body.len()).as_bytes()).unwrap();
+    slow.write_all(&body.as_bytes()[..10]).unwrap();
+    let started = Instant::now();
+    let r = tokio::task::spawn_blocking(move || read_response(&mut slow, Duration::from_secs(10)))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(r.status, 408, "{r:?}");
+    assert_eq!(
+        r.json(),
+        json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600,
+            "message": "the request body did not arrive within 1 s"}})
+    );
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    // The only request slot is free: the next call is served, not shed with 503.
+    server.initialize().await.unwrap();
+
+    // A body that arrives in pieces, in time, is fine.
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.write_all(post_head(body.len()).as_bytes()).unwrap();
+    s.write_all(&body.as_bytes()[..10]).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.write_all(&body.as_bytes()[10..]).unwrap();
+    let r = tokio::task::spawn_blocking(move || read_response(&mut s, Duration::from_secs(10)))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["result"]["serverInfo"]["name"], "datasource-mcp");
 }

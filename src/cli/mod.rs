@@ -118,6 +118,14 @@ pub struct HttpArgs {
         value_name = "SECONDS"
     )]
     pub header_timeout: u64,
+    /// Seconds a request's body may take to arrive; then 408.
+    #[arg(
+        long,
+        default_value_t = 30,
+        env = "DATASOURCE_MCP_BODY_TIMEOUT",
+        value_name = "SECONDS"
+    )]
+    pub body_timeout: u64,
     /// HTTP connections open at once; past it the oldest one still sending headers is closed.
     /// Keep it well below the file-descriptor limit (`ulimit -n`).
     #[arg(
@@ -158,6 +166,10 @@ impl HttpArgs {
             return Err("--header-timeout must be at least 1 second".into());
         }
         opts.header_timeout = Duration::from_secs(self.header_timeout);
+        if self.body_timeout == 0 {
+            return Err("--body-timeout must be at least 1 second".into());
+        }
+        opts.body_timeout = Duration::from_secs(self.body_timeout);
         if self.max_connections == 0 {
             return Err("--max-connections must be at least 1".into());
         }

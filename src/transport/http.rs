@@ -12,7 +12,8 @@
 //!   present but unlisted Origin gets 403; no CORS headers are ever sent.
 //! - **Bounded**: request body (413), JSON-RPC batches refused (400 with a JSON-RPC error),
 //!   requests in flight (503 with `Retry-After` past the limit), time to send headers and open
-//!   connections (slowloris connections are closed first; see [`super::connections`]).
+//!   connections (slowloris connections are closed first; see [`super::connections`]), time
+//!   to send the body (408).
 //! - **Graceful shutdown** on SIGINT/SIGTERM: stop accepting, let calls in flight finish within a
 //!   grace period, exit 0.
 
@@ -64,6 +65,8 @@ pub struct HttpOptions {
     pub shutdown_grace: Duration,
     /// A connection that has not sent a request's complete headers within this is closed.
     pub header_timeout: Duration,
+    /// A request whose body has not fully arrived within this gets 408.
+    pub body_timeout: Duration,
     /// Connections open at once; past it the oldest still sending headers is closed.
     pub max_connections: usize,
 }
@@ -93,6 +96,7 @@ impl HttpOptions {
             queue_timeout: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
             // Half of a common 1,024 descriptor limit: room for upstream connections and logs.
             max_connections: 512,
         }
@@ -134,6 +138,7 @@ pub fn resolve_auth(
 struct Shared {
     auth: Auth,
     max_body_bytes: usize,
+    body_timeout: Duration,
     in_flight: Semaphore,
     queue_timeout: Duration,
 }
@@ -161,6 +166,7 @@ pub fn router(server: DataSourceServer, opts: &HttpOptions, ct: CancellationToke
     let shared = Arc::new(Shared {
         auth: opts.auth.clone(),
         max_body_bytes: opts.max_body_bytes,
+        body_timeout: opts.body_timeout,
         in_flight: Semaphore::new(opts.max_in_flight.max(1)),
         queue_timeout: opts.queue_timeout,
     });
@@ -227,13 +233,34 @@ async fn authenticate(
 /// hands a correlation session id to 2025-era clients.
 async fn inspect(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
-    let bytes: Bytes = match axum::body::to_bytes(body, shared.max_body_bytes).await {
-        Ok(b) => b,
-        Err(_) => {
+    // A deadline for the whole body: a slow one would otherwise hold a request slot for ever.
+    let read = tokio::time::timeout(shared.body_timeout, read_body(body, shared.max_body_bytes));
+    let bytes: Bytes = match read.await {
+        Ok(Ok(b)) => b,
+        Ok(Err(BodyError::TooLarge)) => {
             return rpc_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &format!("the request body exceeds {} bytes", shared.max_body_bytes),
             );
+        }
+        Ok(Err(BodyError::Unreadable)) => {
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read",
+            );
+        }
+        Err(_) => {
+            let mut r = rpc_error(
+                StatusCode::REQUEST_TIMEOUT,
+                &format!(
+                    "the request body did not arrive within {} s",
+                    shared.body_timeout.as_secs()
+                ),
+            );
+            // The rest of the body may still come: the connection cannot carry another request.
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return r;
         }
     };
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
@@ -282,6 +309,33 @@ async fn inspect(State(shared): State<Arc<Shared>>, request: Request, next: Next
         response.headers_mut().insert("mcp-session-id", value);
     }
     response
+}
+
+enum BodyError {
+    TooLarge,
+    /// The client went away or sent a malformed (e.g. chunked) body.
+    Unreadable,
+}
+
+/// The whole body, up to `max` bytes.
+async fn read_body(body: Body, max: usize) -> Result<Bytes, BodyError> {
+    use axum::body::HttpBody;
+    use futures_util::StreamExt;
+    // A declared Content-Length past the limit is refused before reading anything.
+    let declared = usize::try_from(body.size_hint().lower()).unwrap_or(usize::MAX);
+    if declared > max {
+        return Err(BodyError::TooLarge);
+    }
+    let mut buf = Vec::with_capacity(declared);
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| BodyError::Unreadable)?;
+        if buf.len() + chunk.len() > max {
+            return Err(BodyError::TooLarge);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buf))
 }
 
 /// Why the `MCP-Protocol-Version` header is refused, if it is (absent is fine: 2025-03-26).
