@@ -298,6 +298,19 @@ fn dechunk(mut rest: &str) -> String {
     out
 }
 
+/// Sends `request` on a new connection and reads the answer.
+fn exchange(addr: SocketAddr, request: &[u8]) -> Raw {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(request).unwrap();
+    read_response(&mut s, Duration::from_secs(10))
+}
+
+/// A complete POST /mcp with the token, closing the connection after the answer.
+fn post_raw(body: &[u8]) -> Vec<u8> {
+    let head = post_head(body.len()).replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n");
+    [head.as_bytes(), body].concat()
+}
+
 /// 1,100 partial requests against a server limited to 1,024 descriptors: it keeps at most
 /// `--max-connections` of them, and `/healthz` and `/mcp` still answer at once.
 #[tokio::test]
@@ -466,4 +479,47 @@ async fn a_slow_body_gets_408_and_frees_its_slot() {
         .unwrap();
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.json()["result"]["serverInfo"]["name"], "datasource-mcp");
+}
+
+/// A body that is not JSON gets 400 with a JSON-RPC parse error (-32700), not 415 with text;
+/// JSON that is not a JSON-RPC message gets 400 with -32600.
+#[tokio::test]
+async fn invalid_json_gets_400_with_a_json_rpc_parse_error() {
+    let server = Server::start(&[], None).await;
+    for body in [
+        &b"{\"jsonrpc\": "[..],
+        b"not json",
+        b"",
+        b"{\"a\": 1}}",
+        b"\xff\xfe",
+    ] {
+        let r = exchange(server.addr, &post_raw(body));
+        let shown = String::from_utf8_lossy(body);
+        assert_eq!(r.status, 400, "{shown}: {r:?}");
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/json"),
+            "{shown}"
+        );
+        let v = r.json();
+        assert_eq!(
+            (&v["jsonrpc"], &v["id"], &v["error"]["code"]),
+            (&json!("2.0"), &Value::Null, &json!(-32700)),
+            "{shown}: {v}"
+        );
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("Parse error: the body is not JSON ("),
+            "{message}"
+        );
+    }
+    let r = exchange(server.addr, &post_raw(br#"{"hello": "world"}"#));
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(
+        r.json(),
+        json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600,
+            "message": "Invalid Request: the body is not a JSON-RPC message"}})
+    );
+    let r = exchange(server.addr, &post_raw(initialize().to_string().as_bytes()));
+    assert_eq!(r.status, 200, "{r:?}");
 }

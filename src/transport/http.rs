@@ -11,6 +11,7 @@
 //! - **DNS rebinding and cross-origin**: Host and Origin allow-lists (loopback by default); a
 //!   present but unlisted Origin gets 403; no CORS headers are ever sent.
 //! - **Bounded**: request body (413), JSON-RPC batches refused (400 with a JSON-RPC error),
+//!   a body that is not JSON (400, -32700) or not a JSON-RPC message (400, -32600),
 //!   requests in flight (503 with `Retry-After` past the limit), time to send headers and open
 //!   connections (slowloris connections are closed first; see [`super::connections`]), time
 //!   to send the body (408).
@@ -28,6 +29,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use rmcp::model::ClientJsonRpcMessage;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
@@ -270,7 +272,25 @@ async fn inspect(State(shared): State<Arc<Shared>>, request: Request, next: Next
             "JSON-RPC batches are not supported: send one message per request",
         );
     }
-    let message = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
+    let message = if parts.method == axum::http::Method::POST {
+        // rmcp would answer 415 with plain text: this is a JSON-RPC error, so say so in one.
+        match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Err(e) => {
+                let message = format!("Parse error: the body is not JSON ({e})");
+                return rpc_error_code(StatusCode::BAD_REQUEST, PARSE_ERROR, &message);
+            }
+            // The type rmcp reads the body as, so exactly what it would refuse.
+            Ok(_) if serde_json::from_slice::<ClientJsonRpcMessage>(&bytes).is_err() => {
+                return rpc_error(
+                    StatusCode::BAD_REQUEST,
+                    "Invalid Request: the body is not a JSON-RPC message",
+                );
+            }
+            Ok(v) => Some(v),
+        }
+    } else {
+        serde_json::from_slice::<serde_json::Value>(&bytes).ok()
+    };
     let is_initialize = parts.method == axum::http::Method::POST
         && message
             .as_ref()
@@ -358,9 +378,18 @@ fn unsupported_version(headers: &axum::http::HeaderMap) -> Option<String> {
     ))
 }
 
-/// An HTTP error whose body is a JSON-RPC error (no id: it answers no particular request).
+/// JSON-RPC's "Invalid Request" and "Parse error".
+const INVALID_REQUEST: i32 = -32600;
+const PARSE_ERROR: i32 = -32700;
+
+/// An HTTP error whose body is a JSON-RPC "Invalid Request" error.
 fn rpc_error(status: StatusCode, message: &str) -> Response {
-    let body = json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": message}});
+    rpc_error_code(status, INVALID_REQUEST, message)
+}
+
+/// An HTTP error whose body is a JSON-RPC error (no id: it answers no particular request).
+fn rpc_error_code(status: StatusCode, code: i32, message: &str) -> Response {
+    let body = json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}});
     (status, axum::Json(body)).into_response()
 }
 
