@@ -311,6 +311,22 @@ fn post_raw(body: &[u8]) -> Vec<u8> {
     [head.as_bytes(), body].concat()
 }
 
+/// A complete POST `target` (an initialize) with exactly the given Host and Authorization
+/// lines, among others, closing the connection after the answer.
+fn post_lines(target: &str, lines: &[(&str, &str)]) -> Vec<u8> {
+    let body = initialize().to_string();
+    let mut head = format!("POST {target} HTTP/1.1\r\n");
+    for (name, value) in lines {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    ));
+    head.into_bytes()
+}
+
 /// 1,100 partial requests against a server limited to 1,024 descriptors: it keeps at most
 /// `--max-connections` of them, and `/healthz` and `/mcp` still answer at once.
 #[tokio::test]
@@ -522,4 +538,39 @@ async fn invalid_json_gets_400_with_a_json_rpc_parse_error() {
     );
     let r = exchange(server.addr, &post_raw(initialize().to_string().as_bytes()));
     assert_eq!(r.status, 200, "{r:?}");
+}
+
+/// The bearer scheme is case-insensitive (RFC 9110, RFC 6750); the token is still compared
+/// exactly, and two Authorization headers are still refused.
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let server = Server::start(&[], None).await;
+    let status = |auth: &[String]| {
+        let mut lines = vec![("Host", "127.0.0.1")];
+        lines.extend(auth.iter().map(|a| ("Authorization", a.as_str())));
+        exchange(server.addr, &post_lines("/mcp", &lines)).status
+    };
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        assert_eq!(status(&[format!("{scheme} {TOKEN}")]), 200, "{scheme}");
+    }
+    assert_eq!(
+        status(&[format!("bearer  {TOKEN}")]),
+        200,
+        "several spaces (1*SP)"
+    );
+    let wrong = [
+        vec![format!("bearer {}", &TOKEN[1..])],
+        vec![format!("bearer {TOKEN}x")],
+        vec![format!("BEARER {}", TOKEN.to_uppercase())],
+        vec![format!("Basic {TOKEN}")],
+        vec![format!("bearer{TOKEN}")],
+        vec![TOKEN.to_string()],
+        vec!["bearer".to_string()],
+        vec![format!("bearer {TOKEN}"), format!("bearer {TOKEN}")],
+        vec![format!("Bearer {TOKEN}"), "Bearer nope".to_string()],
+        vec![],
+    ];
+    for auth in wrong {
+        assert_eq!(status(&auth), 401, "{auth:?}");
+    }
 }

@@ -210,11 +210,7 @@ async fn authenticate(
         // Exactly one Authorization header: with several, which one counts is ambiguous.
         let mut all = request.headers().get_all(header::AUTHORIZATION).iter();
         let given = match (all.next(), all.next()) {
-            (Some(one), None) => one
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .unwrap_or(""),
+            (Some(one), None) => bearer_token(one).unwrap_or(""),
             _ => "",
         };
         let ok: bool = given.as_bytes().ct_eq(expected.expose().as_bytes()).into();
@@ -229,6 +225,15 @@ async fn authenticate(
     }
     request.headers_mut().remove(header::AUTHORIZATION);
     next.run(request).await
+}
+
+/// The token of `Bearer <token>`. The scheme is case-insensitive (RFC 9110 §11.1, RFC 6750:
+/// `bearer` and `BEARER` are the same scheme) and followed by one or more spaces.
+fn bearer_token(value: &HeaderValue) -> Option<&str> {
+    let (scheme, token) = value.to_str().ok()?.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
 }
 
 /// Reads the (bounded) body once: refuses batches, notes whether this is an `initialize`, and
@@ -474,6 +479,18 @@ mod tests {
             Auth::None
         ));
         assert!(resolve_auth(&addr("127.0.0.1:1"), Some("short".into()), false).is_err());
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        let token =
+            |v: &'static str| bearer_token(&HeaderValue::from_static(v)).map(str::to_string);
+        for v in ["Bearer abc", "bearer abc", "BEARER abc", "bEaReR  abc"] {
+            assert_eq!(token(v).as_deref(), Some("abc"), "{v}");
+        }
+        for v in ["Basic abc", "Bearerabc", "abc", "Bearer"] {
+            assert_eq!(token(v), None, "{v}");
+        }
     }
 
     #[test]
