@@ -574,3 +574,74 @@ async fn the_bearer_scheme_is_case_insensitive() {
         assert_eq!(status(&auth), 401, "{auth:?}");
     }
 }
+
+/// Two Host headers, or an absolute-form target naming another host than Host, get 400 (written
+/// byte for byte: HTTP clients would not send these). When target and Host agree, the
+/// allow-list decides as usual.
+#[tokio::test]
+async fn ambiguous_hosts_and_foreign_absolute_targets_get_400() {
+    let server = Server::start(&[], None).await;
+    let here = server.addr.to_string();
+    let auth = format!("Bearer {TOKEN}");
+    let mcp = format!("http://{here}/mcp");
+    let localhost = format!("localhost:{}", server.addr.port());
+    let cases: Vec<(&str, String, Vec<&str>, u16)> = vec![
+        ("POST", "/mcp".into(), vec![&here], 200),
+        ("POST", "/mcp".into(), vec![&here, &here], 400),
+        ("POST", "/mcp".into(), vec![&here, "evil.example"], 400),
+        ("POST", "/mcp".into(), vec!["evil.example", &here], 400),
+        (
+            "POST",
+            "http://evil.example/mcp".into(),
+            vec!["127.0.0.1"],
+            400,
+        ),
+        ("POST", "http://evil.example/mcp".into(), vec![&here], 400),
+        ("POST", "http://evil.example/mcp".into(), vec![], 400),
+        ("POST", format!("http://user@{here}/mcp"), vec![&here], 400),
+        ("POST", mcp.clone(), vec!["127.0.0.2"], 400),
+        ("POST", mcp.clone(), vec![], 400),
+        // Target and Host agree: the allow-list decides.
+        ("POST", mcp.clone(), vec![&here], 200),
+        (
+            "POST",
+            format!("HTTP://LOCALHOST:{}/mcp", server.addr.port()),
+            vec![&localhost],
+            200,
+        ),
+        (
+            "POST",
+            "http://evil.example/mcp".into(),
+            vec!["evil.example"],
+            403,
+        ),
+        // The probe too: one host, unambiguous.
+        ("GET", "/healthz".into(), vec![&here], 200),
+        ("GET", "/healthz".into(), vec![&here, &here], 400),
+        (
+            "GET",
+            "http://evil.example/healthz".into(),
+            vec![&here],
+            400,
+        ),
+    ];
+    for (method, target, hosts, expected) in cases {
+        let mut lines: Vec<(&str, &str)> = hosts.iter().map(|h| ("Host", *h)).collect();
+        lines.push(("Authorization", &auth));
+        let mut request = post_lines(&target, &lines);
+        if method == "GET" {
+            request = String::from_utf8(request)
+                .unwrap()
+                .replacen("POST", "GET", 1)
+                .into_bytes();
+        }
+        let r = exchange(server.addr, &request);
+        assert_eq!(
+            r.status, expected,
+            "{method} {target} with Host {hosts:?}: {r:?}"
+        );
+        if expected == 400 {
+            assert_eq!(r.json()["error"]["code"], -32600, "{r:?}");
+        }
+    }
+}

@@ -9,7 +9,8 @@
 //!   time; 401 with `WWW-Authenticate` otherwise. The caller's token is removed before the
 //!   request reaches the MCP handler: vendor calls use the server's own credentials only.
 //! - **DNS rebinding and cross-origin**: Host and Origin allow-lists (loopback by default); a
-//!   present but unlisted Origin gets 403; no CORS headers are ever sent.
+//!   present but unlisted Origin gets 403; no CORS headers are ever sent. Two Host headers, or
+//!   an absolute-form target naming another host than Host, get 400.
 //! - **Bounded**: request body (413), JSON-RPC batches refused (400 with a JSON-RPC error),
 //!   a body that is not JSON (400, -32700) or not a JSON-RPC message (400, -32600),
 //!   requests in flight (503 with `Retry-After` past the limit), time to send headers and open
@@ -180,6 +181,51 @@ pub fn router(server: DataSourceServer, opts: &HttpOptions, ct: CancellationToke
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(mcp)
+        .layer(middleware::from_fn(one_target_host))
+}
+
+/// Every request names one host, unambiguously; otherwise 400 (on every path: a malformed
+/// request, not an unlisted host). Two Host headers: RFC 9112 §3.2 requires 400, and which one
+/// the allow-list would check is arbitrary. An absolute-form target (`POST http://x/mcp`) names
+/// its host itself, and RFC 9112 §3.2.2 has it override Host, while the allow-list checks Host:
+/// the two must agree (then the allow-list decides, 403 for an unlisted host, as for any
+/// request).
+async fn one_target_host(request: Request, next: Next) -> Response {
+    let mut hosts = request.headers().get_all(header::HOST).iter();
+    let (host, second) = (hosts.next(), hosts.next());
+    if second.is_some() {
+        return rpc_error(StatusCode::BAD_REQUEST, "more than one Host header");
+    }
+    if let Some(target) = request.uri().authority() {
+        let default_port = match request.uri().scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case("https") => 443,
+            _ => 80,
+        };
+        let agrees = host
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.parse::<axum::http::uri::Authority>().ok())
+            .is_some_and(|host| same_authority(target, &host, default_port));
+        if !agrees {
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                "the request target names a different host than the Host header",
+            );
+        }
+    }
+    next.run(request).await
+}
+
+/// Host and port equal (names in any case; a missing port is the scheme's default). User
+/// information in either never agrees: it has no place in an http(s) target.
+fn same_authority(
+    a: &axum::http::uri::Authority,
+    b: &axum::http::uri::Authority,
+    default_port: u16,
+) -> bool {
+    !a.as_str().contains('@')
+        && !b.as_str().contains('@')
+        && a.host().eq_ignore_ascii_case(b.host())
+        && a.port_u16().unwrap_or(default_port) == b.port_u16().unwrap_or(default_port)
 }
 
 /// Sheds load past the limit instead of queueing without bound.
