@@ -118,12 +118,8 @@ impl Connections {
     }
 
     /// How many connections are open.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.open.borrow().slots.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     fn admit(&self) -> Admission {
