@@ -117,8 +117,9 @@ fn initialize() -> Value {
         "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}})
 }
 
-/// Raises this process's soft descriptor limit to `want`; false if the hard limit is lower.
-fn raise_own_fd_limit(want: libc::rlim_t) -> bool {
+/// Raises this process's soft descriptor limit to at least `need` (up to 4,096, for the other
+/// tests running alongside); false if the hard limit does not allow `need`.
+fn raise_own_fd_limit(need: libc::rlim_t) -> bool {
     let mut r = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -128,13 +129,13 @@ fn raise_own_fd_limit(want: libc::rlim_t) -> bool {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
             return false;
         }
-        if r.rlim_cur >= want {
+        if r.rlim_cur >= need {
             return true;
         }
-        if r.rlim_max < want {
+        if r.rlim_max < need {
             return false;
         }
-        r.rlim_cur = want;
+        r.rlim_cur = r.rlim_max.min(4096).max(need);
         libc::setrlimit(libc::RLIMIT_NOFILE, &r) == 0
     }
 }
@@ -331,7 +332,7 @@ fn post_lines(target: &str, lines: &[(&str, &str)]) -> Vec<u8> {
 /// `--max-connections` of them, and `/healthz` and `/mcp` still answer at once.
 #[tokio::test]
 async fn slowloris_cannot_starve_healthz_or_mcp_under_a_descriptor_limit() {
-    if !raise_own_fd_limit(4096) {
+    if !raise_own_fd_limit(1400) {
         eprintln!("skipped: this process cannot open 1,100 connections (hard descriptor limit)");
         return;
     }
