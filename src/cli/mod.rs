@@ -110,6 +110,31 @@ pub struct HttpArgs {
         value_name = "SECONDS"
     )]
     pub shutdown_grace: u64,
+    /// Seconds a connection may take to send a request's headers; then it is closed (slowloris).
+    #[arg(
+        long,
+        default_value_t = 10,
+        env = "DATASOURCE_MCP_HEADER_TIMEOUT",
+        value_name = "SECONDS"
+    )]
+    pub header_timeout: u64,
+    /// Seconds a request's body may take to arrive; then 408.
+    #[arg(
+        long,
+        default_value_t = 30,
+        env = "DATASOURCE_MCP_BODY_TIMEOUT",
+        value_name = "SECONDS"
+    )]
+    pub body_timeout: u64,
+    /// HTTP connections open at once; past it the oldest one still sending headers is closed.
+    /// Keep it well below the file-descriptor limit (`ulimit -n`).
+    #[arg(
+        long,
+        default_value_t = 512,
+        env = "DATASOURCE_MCP_MAX_CONNECTIONS",
+        value_name = "N"
+    )]
+    pub max_connections: usize,
 }
 
 impl HttpArgs {
@@ -137,6 +162,18 @@ impl HttpArgs {
         opts.max_body_bytes = self.max_body_bytes;
         opts.max_in_flight = self.max_http_requests.max(1);
         opts.shutdown_grace = Duration::from_secs(self.shutdown_grace);
+        if self.header_timeout == 0 {
+            return Err("--header-timeout must be at least 1 second".into());
+        }
+        opts.header_timeout = Duration::from_secs(self.header_timeout);
+        if self.body_timeout == 0 {
+            return Err("--body-timeout must be at least 1 second".into());
+        }
+        opts.body_timeout = Duration::from_secs(self.body_timeout);
+        if self.max_connections == 0 {
+            return Err("--max-connections must be at least 1".into());
+        }
+        opts.max_connections = self.max_connections;
         Ok((opts, generated))
     }
 }

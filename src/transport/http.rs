@@ -9,9 +9,13 @@
 //!   time; 401 with `WWW-Authenticate` otherwise. The caller's token is removed before the
 //!   request reaches the MCP handler: vendor calls use the server's own credentials only.
 //! - **DNS rebinding and cross-origin**: Host and Origin allow-lists (loopback by default); a
-//!   present but unlisted Origin gets 403; no CORS headers are ever sent.
+//!   present but unlisted Origin gets 403; no CORS headers are ever sent. Two Host headers, or
+//!   an absolute-form target naming another host than Host, get 400.
 //! - **Bounded**: request body (413), JSON-RPC batches refused (400 with a JSON-RPC error),
-//!   requests in flight (503 with `Retry-After` past the limit).
+//!   a body that is not JSON (400, -32700) or not a JSON-RPC message (400, -32600),
+//!   requests in flight (503 with `Retry-After` past the limit), time to send headers and open
+//!   connections (slowloris connections are closed first; see [`super::connections`]), time
+//!   to send the body (408).
 //! - **Graceful shutdown** on SIGINT/SIGTERM: stop accepting, let calls in flight finish within a
 //!   grace period, exit 0.
 
@@ -26,7 +30,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
+use rmcp::model::ClientJsonRpcMessage;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::json;
@@ -35,6 +39,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::connections::{Connections, Limits};
 use crate::secret::SecretString;
 use crate::surfaces::server::DataSourceServer;
 
@@ -61,6 +66,12 @@ pub struct HttpOptions {
     pub queue_timeout: Duration,
     /// How long calls in flight may take to finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// A connection that has not sent a request's complete headers within this is closed.
+    pub header_timeout: Duration,
+    /// A request whose body has not fully arrived within this gets 408.
+    pub body_timeout: Duration,
+    /// Connections open at once; past it the oldest still sending headers is closed.
+    pub max_connections: usize,
 }
 
 /// Loopback names every server accepts as Host.
@@ -87,6 +98,10 @@ impl HttpOptions {
             max_in_flight: 64,
             queue_timeout: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            // Half of a common 1,024 descriptor limit: room for upstream connections and logs.
+            max_connections: 512,
         }
     }
 }
@@ -126,6 +141,7 @@ pub fn resolve_auth(
 struct Shared {
     auth: Auth,
     max_body_bytes: usize,
+    body_timeout: Duration,
     in_flight: Semaphore,
     queue_timeout: Duration,
 }
@@ -153,6 +169,7 @@ pub fn router(server: DataSourceServer, opts: &HttpOptions, ct: CancellationToke
     let shared = Arc::new(Shared {
         auth: opts.auth.clone(),
         max_body_bytes: opts.max_body_bytes,
+        body_timeout: opts.body_timeout,
         in_flight: Semaphore::new(opts.max_in_flight.max(1)),
         queue_timeout: opts.queue_timeout,
     });
@@ -164,6 +181,51 @@ pub fn router(server: DataSourceServer, opts: &HttpOptions, ct: CancellationToke
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(mcp)
+        .layer(middleware::from_fn(one_target_host))
+}
+
+/// Every request names one host, unambiguously; otherwise 400 (on every path: a malformed
+/// request, not an unlisted host). Two Host headers: RFC 9112 §3.2 requires 400, and which one
+/// the allow-list would check is arbitrary. An absolute-form target (`POST http://x/mcp`) names
+/// its host itself, and RFC 9112 §3.2.2 has it override Host, while the allow-list checks Host:
+/// the two must agree (then the allow-list decides, 403 for an unlisted host, as for any
+/// request).
+async fn one_target_host(request: Request, next: Next) -> Response {
+    let mut hosts = request.headers().get_all(header::HOST).iter();
+    let (host, second) = (hosts.next(), hosts.next());
+    if second.is_some() {
+        return rpc_error(StatusCode::BAD_REQUEST, "more than one Host header");
+    }
+    if let Some(target) = request.uri().authority() {
+        let default_port = match request.uri().scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case("https") => 443,
+            _ => 80,
+        };
+        let agrees = host
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.parse::<axum::http::uri::Authority>().ok())
+            .is_some_and(|host| same_authority(target, &host, default_port));
+        if !agrees {
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                "the request target names a different host than the Host header",
+            );
+        }
+    }
+    next.run(request).await
+}
+
+/// Host and port equal (names in any case; a missing port is the scheme's default). User
+/// information in either never agrees: it has no place in an http(s) target.
+fn same_authority(
+    a: &axum::http::uri::Authority,
+    b: &axum::http::uri::Authority,
+    default_port: u16,
+) -> bool {
+    !a.as_str().contains('@')
+        && !b.as_str().contains('@')
+        && a.host().eq_ignore_ascii_case(b.host())
+        && a.port_u16().unwrap_or(default_port) == b.port_u16().unwrap_or(default_port)
 }
 
 /// Sheds load past the limit instead of queueing without bound.
@@ -194,11 +256,7 @@ async fn authenticate(
         // Exactly one Authorization header: with several, which one counts is ambiguous.
         let mut all = request.headers().get_all(header::AUTHORIZATION).iter();
         let given = match (all.next(), all.next()) {
-            (Some(one), None) => one
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .unwrap_or(""),
+            (Some(one), None) => bearer_token(one).unwrap_or(""),
             _ => "",
         };
         let ok: bool = given.as_bytes().ct_eq(expected.expose().as_bytes()).into();
@@ -215,17 +273,47 @@ async fn authenticate(
     next.run(request).await
 }
 
+/// The token of `Bearer <token>`. The scheme is case-insensitive (RFC 9110 §11.1, RFC 6750:
+/// `bearer` and `BEARER` are the same scheme) and followed by one or more spaces.
+fn bearer_token(value: &HeaderValue) -> Option<&str> {
+    let (scheme, token) = value.to_str().ok()?.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
+}
+
 /// Reads the (bounded) body once: refuses batches, notes whether this is an `initialize`, and
 /// hands a correlation session id to 2025-era clients.
 async fn inspect(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
-    let bytes: Bytes = match axum::body::to_bytes(body, shared.max_body_bytes).await {
-        Ok(b) => b,
-        Err(_) => {
+    // A deadline for the whole body: a slow one would otherwise hold a request slot for ever.
+    let read = tokio::time::timeout(shared.body_timeout, read_body(body, shared.max_body_bytes));
+    let bytes: Bytes = match read.await {
+        Ok(Ok(b)) => b,
+        Ok(Err(BodyError::TooLarge)) => {
             return rpc_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &format!("the request body exceeds {} bytes", shared.max_body_bytes),
             );
+        }
+        Ok(Err(BodyError::Unreadable)) => {
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read",
+            );
+        }
+        Err(_) => {
+            let mut r = rpc_error(
+                StatusCode::REQUEST_TIMEOUT,
+                &format!(
+                    "the request body did not arrive within {} s",
+                    shared.body_timeout.as_secs()
+                ),
+            );
+            // The rest of the body may still come: the connection cannot carry another request.
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return r;
         }
     };
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
@@ -235,7 +323,25 @@ async fn inspect(State(shared): State<Arc<Shared>>, request: Request, next: Next
             "JSON-RPC batches are not supported: send one message per request",
         );
     }
-    let message = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
+    let message = if parts.method == axum::http::Method::POST {
+        // rmcp would answer 415 with plain text: this is a JSON-RPC error, so say so in one.
+        match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Err(e) => {
+                let message = format!("Parse error: the body is not JSON ({e})");
+                return rpc_error_code(StatusCode::BAD_REQUEST, PARSE_ERROR, &message);
+            }
+            // The type rmcp reads the body as, so exactly what it would refuse.
+            Ok(_) if serde_json::from_slice::<ClientJsonRpcMessage>(&bytes).is_err() => {
+                return rpc_error(
+                    StatusCode::BAD_REQUEST,
+                    "Invalid Request: the body is not a JSON-RPC message",
+                );
+            }
+            Ok(v) => Some(v),
+        }
+    } else {
+        serde_json::from_slice::<serde_json::Value>(&bytes).ok()
+    };
     let is_initialize = parts.method == axum::http::Method::POST
         && message
             .as_ref()
@@ -276,6 +382,33 @@ async fn inspect(State(shared): State<Arc<Shared>>, request: Request, next: Next
     response
 }
 
+enum BodyError {
+    TooLarge,
+    /// The client went away or sent a malformed (e.g. chunked) body.
+    Unreadable,
+}
+
+/// The whole body, up to `max` bytes.
+async fn read_body(body: Body, max: usize) -> Result<Bytes, BodyError> {
+    use axum::body::HttpBody;
+    use futures_util::StreamExt;
+    // A declared Content-Length past the limit is refused before reading anything.
+    let declared = usize::try_from(body.size_hint().lower()).unwrap_or(usize::MAX);
+    if declared > max {
+        return Err(BodyError::TooLarge);
+    }
+    let mut buf = Vec::with_capacity(declared);
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| BodyError::Unreadable)?;
+        if buf.len() + chunk.len() > max {
+            return Err(BodyError::TooLarge);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buf))
+}
+
 /// Why the `MCP-Protocol-Version` header is refused, if it is (absent is fine: 2025-03-26).
 fn unsupported_version(headers: &axum::http::HeaderMap) -> Option<String> {
     let mut values = headers.get_all("mcp-protocol-version").iter();
@@ -296,9 +429,18 @@ fn unsupported_version(headers: &axum::http::HeaderMap) -> Option<String> {
     ))
 }
 
-/// An HTTP error whose body is a JSON-RPC error (no id: it answers no particular request).
+/// JSON-RPC's "Invalid Request" and "Parse error".
+const INVALID_REQUEST: i32 = -32600;
+const PARSE_ERROR: i32 = -32700;
+
+/// An HTTP error whose body is a JSON-RPC "Invalid Request" error.
 fn rpc_error(status: StatusCode, message: &str) -> Response {
-    let body = json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": message}});
+    rpc_error_code(status, INVALID_REQUEST, message)
+}
+
+/// An HTTP error whose body is a JSON-RPC error (no id: it answers no particular request).
+fn rpc_error_code(status: StatusCode, code: i32, message: &str) -> Response {
+    let body = json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}});
     (status, axum::Json(body)).into_response()
 }
 
@@ -313,19 +455,17 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(opts.listen).await?;
     let bound = listener.local_addr()?;
-    // Answers go out whole at once: no 40 ms Nagle stalls on kept-alive connections.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     let rmcp_ct = CancellationToken::new();
     let app = router(server, &opts, rmcp_ct.clone());
     ready(bound);
+    let connections = Connections::new(Limits {
+        header_timeout: opts.header_timeout,
+        max_connections: opts.max_connections,
+    });
     let stop = CancellationToken::new();
-    let serving = axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned());
-    let serving = async move { serving.await };
-    tokio::pin!(serving);
+    // Accepting never ends on its own; dropping it on the signal closes the listener.
     tokio::select! {
-        result = &mut serving => return result.map_err(Into::into),
+        _ = connections.accept(listener, app, stop.clone()) => {}
         _ = shutdown => {}
     }
     tracing::info!(
@@ -333,9 +473,14 @@ pub async fn serve(
         opts.shutdown_grace.as_secs()
     );
     stop.cancel();
-    match tokio::time::timeout(opts.shutdown_grace, &mut serving).await {
-        Ok(result) => result?,
-        Err(_) => tracing::warn!("grace period over with calls still in flight"),
+    if tokio::time::timeout(opts.shutdown_grace, connections.drain())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "grace period over with calls still in flight ({} connections)",
+            connections.len()
+        );
     }
     rmcp_ct.cancel();
     Ok(())
@@ -380,6 +525,18 @@ mod tests {
             Auth::None
         ));
         assert!(resolve_auth(&addr("127.0.0.1:1"), Some("short".into()), false).is_err());
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        let token =
+            |v: &'static str| bearer_token(&HeaderValue::from_static(v)).map(str::to_string);
+        for v in ["Bearer abc", "bearer abc", "BEARER abc", "bEaReR  abc"] {
+            assert_eq!(token(v).as_deref(), Some("abc"), "{v}");
+        }
+        for v in ["Basic abc", "Bearerabc", "abc", "Bearer"] {
+            assert_eq!(token(v), None, "{v}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! HTTP (shared services, IDE agents), and when they stop ([`shutdown`]). Transports know
 //! nothing about tools.
 
+pub mod connections;
 pub mod http;
 pub mod shutdown;
 pub mod stdio;

@@ -1,0 +1,648 @@
+//! HTTP transport hardening, against the built binary: slowloris (header-read timeout, the
+//! connection cap that keeps probes and clients answering under a 1,024 descriptor limit),
+//! slow bodies, invalid JSON, the bearer scheme's case, and ambiguous Host headers and request
+//! targets. Raw TCP wherever the exact bytes matter.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "hardening-bearer-0123456789";
+
+/// The binary serving HTTP on 127.0.0.1:<ephemeral>, killed when dropped.
+struct Server {
+    child: tokio::process::Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts `--transport http` with `args`, authenticated with [`TOKEN`], optionally under a
+    /// descriptor limit.
+    async fn start(args: &[&str], fd_limit: Option<libc::rlim_t>) -> Server {
+        use tokio::io::AsyncBufReadExt;
+        let mut cmd = tokio::process::Command::new(binary());
+        cmd.args(["--transport", "http", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env_clear()
+            .env("DATASOURCE_MCP_HTTP_TOKEN", TOKEN)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(limit) = fd_limit {
+            // SAFETY: only setrlimit, which is async-signal-safe, runs between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let r = libc::rlimit {
+                        rlim_cur: limit,
+                        rlim_max: limit,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &r) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+                .await
+                .expect("the server starts")
+                .unwrap()
+                .expect("the server is running");
+            if let Some(rest) = line.split(" at http://").nth(1) {
+                break rest.split('/').next().unwrap().parse().unwrap();
+            }
+        };
+        // Keep reading stderr so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Server { child, addr }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Descriptors the server process holds (Linux).
+    fn fds(&self) -> Option<usize> {
+        let pid = self.child.id()?;
+        Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+    }
+
+    /// `/healthz` with a short timeout: how long the answer took, or why there was none.
+    async fn healthz(&self) -> Result<Duration, String> {
+        let started = Instant::now();
+        let r = http()
+            .get(self.url("/healthz"))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .map_err(|e| format!("no answer within 2 s: {e}"))?;
+        let status = r.status();
+        let text = r.text().await.map_err(|e| e.to_string())?;
+        if status != 200 || text != "ok" {
+            return Err(format!("{status} {text}"));
+        }
+        Ok(started.elapsed())
+    }
+
+    /// An MCP `initialize` over `/mcp` with the token.
+    async fn initialize(&self) -> Result<Value, String> {
+        let r = http()
+            .post(self.url("/mcp"))
+            .timeout(Duration::from_secs(5))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(initialize().to_string())
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if r.status() != 200 {
+            return Err(format!("status {}", r.status()));
+        }
+        r.json().await.map_err(|e| e.to_string())
+    }
+}
+
+fn initialize() -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}})
+}
+
+/// Raises this process's soft descriptor limit to at least `need` (up to 4,096, for the other
+/// tests running alongside); false if the hard limit does not allow `need`.
+fn raise_own_fd_limit(need: libc::rlim_t) -> bool {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain system calls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return false;
+        }
+        if r.rlim_cur >= need {
+            return true;
+        }
+        if r.rlim_max < need {
+            return false;
+        }
+        r.rlim_cur = r.rlim_max.min(4096).max(need);
+        libc::setrlimit(libc::RLIMIT_NOFILE, &r) == 0
+    }
+}
+
+/// The start of a request that never ends: the request line and part of the headers.
+const PARTIAL: &[u8] = b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: appl";
+
+/// Opens `n` connections that each send [`PARTIAL`] (or nothing, if `silent`) and stop.
+async fn open_partial(addr: SocketAddr, n: usize, silent: bool) -> Vec<TcpStream> {
+    tokio::task::spawn_blocking(move || {
+        (0..n)
+            .filter_map(|_| {
+                let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+                if !silent {
+                    s.write_all(PARTIAL).ok()?;
+                }
+                Some(s)
+            })
+            .collect()
+    })
+    .await
+    .unwrap()
+}
+
+/// Whether the server still holds this connection open (nothing received, no EOF, no reset).
+fn is_open(s: &TcpStream) -> bool {
+    s.set_nonblocking(true).unwrap();
+    let mut reader = s;
+    let open = matches!(
+        reader.read(&mut [0u8; 1]),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+    );
+    s.set_nonblocking(false).unwrap();
+    open
+}
+
+fn count_open(streams: &[TcpStream]) -> usize {
+    streams.iter().filter(|s| is_open(s)).count()
+}
+
+/// Polls until `streams` are all closed by the server, up to `limit`: how long it took.
+async fn all_closed_within(streams: &[TcpStream], limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if count_open(streams) == 0 {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+/// Whether the server closes `s` within `limit` without sending a byte.
+fn closed_without_answer(s: &mut TcpStream, limit: Duration) -> bool {
+    s.set_read_timeout(Some(limit)).unwrap();
+    match s.read(&mut [0u8; 64]) {
+        Ok(0) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        Ok(_) => false,
+    }
+}
+
+/// Headers (with the token) for a POST /mcp whose body is `len` bytes long.
+fn post_head(len: usize) -> String {
+    format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+         MCP-Protocol-Version: 2025-11-25\r\nContent-Length: {len}\r\n\r\n"
+    )
+}
+
+/// A response read off a raw connection.
+#[derive(Debug)]
+struct Raw {
+    status: u16,
+    /// Lowercased names.
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {self:?}"))
+    }
+}
+
+/// Reads one response (until the server closes the connection, or its declared length).
+fn read_response(s: &mut TcpStream, limit: Duration) -> Raw {
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    let complete = |data: &[u8]| {
+        let text = String::from_utf8_lossy(data);
+        let Some((head, body)) = text.split_once("\r\n\r\n") else {
+            return false;
+        };
+        let length = head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        });
+        length.is_some_and(|n| body.len() >= n)
+    };
+    while !complete(&data) {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Err(e) => panic!(
+                "no complete response: {e}; got {:?}",
+                String::from_utf8_lossy(&data)
+            ),
+        }
+    }
+    let text = String::from_utf8_lossy(&data).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a response head");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let body = if text
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Raw {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = &after[n + 2..];
+    }
+    out
+}
+
+/// Sends `request` on a new connection and reads the answer.
+fn exchange(addr: SocketAddr, request: &[u8]) -> Raw {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(request).unwrap();
+    read_response(&mut s, Duration::from_secs(10))
+}
+
+/// A complete POST /mcp with the token, closing the connection after the answer.
+fn post_raw(body: &[u8]) -> Vec<u8> {
+    let head = post_head(body.len()).replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n");
+    [head.as_bytes(), body].concat()
+}
+
+/// A complete POST `target` (an initialize) with exactly the given Host and Authorization
+/// lines, among others, closing the connection after the answer.
+fn post_lines(target: &str, lines: &[(&str, &str)]) -> Vec<u8> {
+    let body = initialize().to_string();
+    let mut head = format!("POST {target} HTTP/1.1\r\n");
+    for (name, value) in lines {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    ));
+    head.into_bytes()
+}
+
+/// 1,100 partial requests against a server limited to 1,024 descriptors: it keeps at most
+/// `--max-connections` of them, and `/healthz` and `/mcp` still answer at once.
+#[tokio::test]
+async fn slowloris_cannot_starve_healthz_or_mcp_under_a_descriptor_limit() {
+    if !raise_own_fd_limit(1400) {
+        eprintln!("skipped: this process cannot open 1,100 connections (hard descriptor limit)");
+        return;
+    }
+    // A long header timeout: the cap, not the timeout, is what keeps the server answering here.
+    let server = Server::start(&["--header-timeout", "120"], Some(1024)).await;
+    let started = Instant::now();
+    let partial = open_partial(server.addr, 1100, false).await;
+    let opened = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let held = count_open(&partial);
+    let fds = server.fds();
+    let health = server.healthz().await;
+    let init = server.initialize().await;
+    eprintln!(
+        "slowloris: {} of 1100 partial connections opened in {opened:?}; the server holds {held} \
+         (descriptors: {fds:?}); /healthz: {health:?}",
+        partial.len()
+    );
+    let health = health.expect("/healthz answers while partial requests are held");
+    assert!(health < Duration::from_secs(2), "{health:?}");
+    let init = init.expect("initialize over /mcp works");
+    assert_eq!(
+        init["result"]["serverInfo"]["name"], "datasource-mcp",
+        "{init}"
+    );
+    assert!(held <= 512, "at most --max-connections held: {held}");
+    if let Some(fds) = fds {
+        assert!(fds < 600, "descriptors stay bounded: {fds}");
+    }
+}
+
+/// A connection that has not sent complete headers within --header-timeout is closed, whether it
+/// sent part of them or nothing at all.
+#[tokio::test]
+async fn partial_connections_are_closed_after_the_header_timeout() {
+    let server = Server::start(&["--header-timeout", "2"], None).await;
+    let started = Instant::now();
+    let mut streams = open_partial(server.addr, 40, false).await;
+    streams.extend(open_partial(server.addr, 10, true).await);
+    assert_eq!(streams.len(), 50);
+    let open = count_open(&streams);
+    let checked = started.elapsed();
+    let closed = all_closed_within(&streams, Duration::from_secs(10)).await;
+    eprintln!(
+        "header timeout 2 s: {open} of 50 open after {checked:?}; all closed after {:?}",
+        closed.map(|d| d + checked)
+    );
+    if checked < Duration::from_millis(1500) {
+        assert_eq!(open, 50, "open before the timeout");
+    }
+    let closed = closed.expect("closed after the header timeout") + checked;
+    assert!(closed < Duration::from_secs(6), "{closed:?}");
+    // The server is fine afterwards.
+    server.healthz().await.unwrap();
+}
+
+/// Past --max-connections, the oldest connection still sending headers makes room; when every
+/// connection is busy with a request, a new one is closed at once.
+#[tokio::test]
+async fn the_cap_closes_the_oldest_header_sender_and_refuses_when_all_are_busy() {
+    let server = Server::start(&["--max-connections", "3", "--header-timeout", "60"], None).await;
+    let settle = || tokio::time::sleep(Duration::from_millis(300));
+    let p1 = open_partial(server.addr, 1, false).await;
+    settle().await;
+    let p2 = open_partial(server.addr, 1, false).await;
+    settle().await;
+    // Complete headers, part of the body: busy with a request.
+    let busy = |addr| {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(post_head(100).as_bytes()).unwrap();
+        s.write_all(b"{\"jsonrpc\":").unwrap();
+        s
+    };
+    let b1 = busy(server.addr);
+    settle().await;
+    assert!(is_open(&p1[0]) && is_open(&p2[0]) && is_open(&b1));
+    // A fourth connection: p1 is the oldest still sending headers, so p1 goes.
+    let p3 = open_partial(server.addr, 1, false).await;
+    settle().await;
+    assert!(!is_open(&p1[0]), "the oldest header sender was closed");
+    assert!(is_open(&p2[0]) && is_open(&p3[0]) && is_open(&b1));
+    // Two more busy connections push out p2, then p3.
+    let b2 = busy(server.addr);
+    settle().await;
+    let b3 = busy(server.addr);
+    settle().await;
+    assert!(!is_open(&p2[0]) && !is_open(&p3[0]));
+    assert!(is_open(&b1) && is_open(&b2) && is_open(&b3));
+    // All three busy: a new connection is closed at once, unanswered.
+    let mut refused = TcpStream::connect(server.addr).unwrap();
+    refused
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .ok();
+    assert!(closed_without_answer(&mut refused, Duration::from_secs(2)));
+    // A busy connection ends: there is room again.
+    drop(b1);
+    settle().await;
+    server.healthz().await.unwrap();
+    drop((b2, b3));
+}
+
+/// SIGTERM with partial requests open: they are closed at once (they are no calls in flight),
+/// so the server exits promptly instead of waiting out --shutdown-grace for them.
+#[tokio::test]
+async fn shutdown_does_not_wait_for_partial_requests() {
+    let mut server =
+        Server::start(&["--header-timeout", "60", "--shutdown-grace", "20"], None).await;
+    let partial = open_partial(server.addr, 20, false).await;
+    let silent = open_partial(server.addr, 5, true).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(count_open(&partial) + count_open(&silent), 25);
+    let started = Instant::now();
+    // SAFETY: a signal to the child this test started.
+    unsafe { libc::kill(server.child.id().unwrap() as libc::pid_t, libc::SIGTERM) };
+    let status = tokio::time::timeout(Duration::from_secs(10), server.child.wait())
+        .await
+        .expect("exits well before the grace period")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(count_open(&partial) + count_open(&silent), 0);
+}
+
+/// A body that has not arrived within --body-timeout gets 408 with a JSON-RPC error, the
+/// connection is closed, and the request slot is free again.
+#[tokio::test]
+async fn a_slow_body_gets_408_and_frees_its_slot() {
+    let server = Server::start(&["--body-timeout", "1", "--max-http-requests", "1"], None).await;
+    let body = initialize().to_string();
+    let mut slow = TcpStream::connect(server.addr).unwrap();
+    slow.write_all(post_head(body.len()).as_bytes()).unwrap();
+    slow.write_all(&body.as_bytes()[..10]).unwrap();
+    let started = Instant::now();
+    let r = tokio::task::spawn_blocking(move || read_response(&mut slow, Duration::from_secs(10)))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(r.status, 408, "{r:?}");
+    assert_eq!(
+        r.json(),
+        json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600,
+            "message": "the request body did not arrive within 1 s"}})
+    );
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    // The only request slot is free: the next call is served, not shed with 503.
+    server.initialize().await.unwrap();
+
+    // A body that arrives in pieces, in time, is fine.
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.write_all(post_head(body.len()).as_bytes()).unwrap();
+    s.write_all(&body.as_bytes()[..10]).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.write_all(&body.as_bytes()[10..]).unwrap();
+    let r = tokio::task::spawn_blocking(move || read_response(&mut s, Duration::from_secs(10)))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["result"]["serverInfo"]["name"], "datasource-mcp");
+}
+
+/// A body that is not JSON gets 400 with a JSON-RPC parse error (-32700), not 415 with text;
+/// JSON that is not a JSON-RPC message gets 400 with -32600.
+#[tokio::test]
+async fn invalid_json_gets_400_with_a_json_rpc_parse_error() {
+    let server = Server::start(&[], None).await;
+    for body in [
+        &b"{\"jsonrpc\": "[..],
+        b"not json",
+        b"",
+        b"{\"a\": 1}}",
+        b"\xff\xfe",
+    ] {
+        let r = exchange(server.addr, &post_raw(body));
+        let shown = String::from_utf8_lossy(body);
+        assert_eq!(r.status, 400, "{shown}: {r:?}");
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/json"),
+            "{shown}"
+        );
+        let v = r.json();
+        assert_eq!(
+            (&v["jsonrpc"], &v["id"], &v["error"]["code"]),
+            (&json!("2.0"), &Value::Null, &json!(-32700)),
+            "{shown}: {v}"
+        );
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("Parse error: the body is not JSON ("),
+            "{message}"
+        );
+    }
+    let r = exchange(server.addr, &post_raw(br#"{"hello": "world"}"#));
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(
+        r.json(),
+        json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600,
+            "message": "Invalid Request: the body is not a JSON-RPC message"}})
+    );
+    let r = exchange(server.addr, &post_raw(initialize().to_string().as_bytes()));
+    assert_eq!(r.status, 200, "{r:?}");
+}
+
+/// The bearer scheme is case-insensitive (RFC 9110, RFC 6750); the token is still compared
+/// exactly, and two Authorization headers are still refused.
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let server = Server::start(&[], None).await;
+    let status = |auth: &[String]| {
+        let mut lines = vec![("Host", "127.0.0.1")];
+        lines.extend(auth.iter().map(|a| ("Authorization", a.as_str())));
+        exchange(server.addr, &post_lines("/mcp", &lines)).status
+    };
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        assert_eq!(status(&[format!("{scheme} {TOKEN}")]), 200, "{scheme}");
+    }
+    assert_eq!(
+        status(&[format!("bearer  {TOKEN}")]),
+        200,
+        "several spaces (1*SP)"
+    );
+    let wrong = [
+        vec![format!("bearer {}", &TOKEN[1..])],
+        vec![format!("bearer {TOKEN}x")],
+        vec![format!("BEARER {}", TOKEN.to_uppercase())],
+        vec![format!("Basic {TOKEN}")],
+        vec![format!("bearer{TOKEN}")],
+        vec![TOKEN.to_string()],
+        vec!["bearer".to_string()],
+        vec![format!("bearer {TOKEN}"), format!("bearer {TOKEN}")],
+        vec![format!("Bearer {TOKEN}"), "Bearer nope".to_string()],
+        vec![],
+    ];
+    for auth in wrong {
+        assert_eq!(status(&auth), 401, "{auth:?}");
+    }
+}
+
+/// Two Host headers, or an absolute-form target naming another host than Host, get 400 (written
+/// byte for byte: HTTP clients would not send these). When target and Host agree, the
+/// allow-list decides as usual.
+#[tokio::test]
+async fn ambiguous_hosts_and_foreign_absolute_targets_get_400() {
+    let server = Server::start(&[], None).await;
+    let here = server.addr.to_string();
+    let auth = format!("Bearer {TOKEN}");
+    let mcp = format!("http://{here}/mcp");
+    let localhost = format!("localhost:{}", server.addr.port());
+    let cases: Vec<(&str, String, Vec<&str>, u16)> = vec![
+        ("POST", "/mcp".into(), vec![&here], 200),
+        ("POST", "/mcp".into(), vec![&here, &here], 400),
+        ("POST", "/mcp".into(), vec![&here, "evil.example"], 400),
+        ("POST", "/mcp".into(), vec!["evil.example", &here], 400),
+        (
+            "POST",
+            "http://evil.example/mcp".into(),
+            vec!["127.0.0.1"],
+            400,
+        ),
+        ("POST", "http://evil.example/mcp".into(), vec![&here], 400),
+        ("POST", "http://evil.example/mcp".into(), vec![], 400),
+        ("POST", format!("http://user@{here}/mcp"), vec![&here], 400),
+        ("POST", mcp.clone(), vec!["127.0.0.2"], 400),
+        ("POST", mcp.clone(), vec![], 400),
+        // Target and Host agree: the allow-list decides.
+        ("POST", mcp.clone(), vec![&here], 200),
+        (
+            "POST",
+            format!("HTTP://LOCALHOST:{}/mcp", server.addr.port()),
+            vec![&localhost],
+            200,
+        ),
+        (
+            "POST",
+            "http://evil.example/mcp".into(),
+            vec!["evil.example"],
+            403,
+        ),
+        // The probe too: one host, unambiguous.
+        ("GET", "/healthz".into(), vec![&here], 200),
+        ("GET", "/healthz".into(), vec![&here, &here], 400),
+        (
+            "GET",
+            "http://evil.example/healthz".into(),
+            vec![&here],
+            400,
+        ),
+    ];
+    for (method, target, hosts, expected) in cases {
+        let mut lines: Vec<(&str, &str)> = hosts.iter().map(|h| ("Host", *h)).collect();
+        lines.push(("Authorization", &auth));
+        let mut request = post_lines(&target, &lines);
+        if method == "GET" {
+            request = String::from_utf8(request)
+                .unwrap()
+                .replacen("POST", "GET", 1)
+                .into_bytes();
+        }
+        let r = exchange(server.addr, &request);
+        assert_eq!(
+            r.status, expected,
+            "{method} {target} with Host {hosts:?}: {r:?}"
+        );
+        if expected == 400 {
+            assert_eq!(r.json()["error"]["code"], -32600, "{r:?}");
+        }
+    }
+}
