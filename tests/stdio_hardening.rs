@@ -1,9 +1,10 @@
 //! The stdio transport against a hostile or careless client: every line that is not a usable
-//! message is answered (with its id when one can be read) and the session goes on.
+//! message is answered (with its id when one can be read) and the session goes on, and a client
+//! that stops reading stdout stops the server reading stdin instead of growing its memory.
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::{Value, json};
@@ -219,4 +220,125 @@ async fn every_unusable_line_is_answered_with_its_id_and_the_session_goes_on() {
     assert_eq!(list["result"]["tools"].as_array().unwrap().len(), 9);
     drop(session.stdin.take());
     assert!(session.child.wait().await.unwrap().success());
+}
+
+/// Resident memory of a process, in KiB.
+#[cfg(target_os = "linux")]
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// A client writes requests as fast as it can and does not read stdout for 3 s. The server must
+/// stop reading stdin rather than queue the answers: its memory stays flat. Then the client reads,
+/// and every request it managed to write is answered.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_client_that_stops_reading_does_not_grow_the_server() {
+    let mut session = Session::start(&bigid_offline()).await;
+    let pid = session.child.id().unwrap();
+    let mut stdin = session.stdin.take().unwrap();
+    let start = rss_kib(pid);
+    let writer = tokio::spawn(async move {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        let mut written = 0u64;
+        loop {
+            let line = format!(
+                "{}\n",
+                json!({"jsonrpc": "2.0", "id": written + 1, "method": "tools/list"})
+            );
+            // One short line per write: a pipe takes a write of at most 4096 bytes whole or not
+            // at all, so giving up at the deadline never leaves half a line.
+            match tokio::time::timeout_at(deadline, stdin.write_all(line.as_bytes())).await {
+                Ok(Ok(())) => written += 1,
+                Ok(Err(e)) => panic!("stdin: {e}"),
+                Err(_) => return (stdin, written),
+            }
+        }
+    });
+    let mut peak = start;
+    let until = Instant::now() + Duration::from_millis(3200);
+    while Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        peak = peak.max(rss_kib(pid));
+    }
+    let (stdin, written) = writer.await.unwrap();
+    eprintln!(
+        "RSS {start} KiB at the start, {peak} KiB at most while the client did not read; {written} requests written"
+    );
+    assert!(
+        peak < start + 32 * 1024,
+        "the server's memory grew from {start} KiB to {peak} KiB while stdout was not read \
+         ({written} requests written)"
+    );
+    assert!(written > 0);
+    drop(stdin);
+    let mut answered = 0u64;
+    while let Some(line) = tokio::time::timeout(Duration::from_secs(60), session.out.next_line())
+        .await
+        .expect("answers keep coming")
+        .unwrap()
+    {
+        let v: Value = serde_json::from_str(&line).expect("stdout is JSON");
+        assert!(v["result"]["tools"].is_array(), "{line}");
+        answered += 1;
+    }
+    assert_eq!(answered, written, "every request written is answered");
+    assert!(session.child.wait().await.unwrap().success());
+}
+
+/// More calls than the server takes at once, all slow: the ones beyond the limit wait their turn
+/// and every one is answered.
+#[tokio::test]
+async fn more_calls_than_the_server_takes_at_once_are_all_answered() {
+    let fake = FakeUpstream::start().await;
+    fake.otherwise(Reply::json(200, json!({"data": {}})).delayed(Duration::from_millis(50)));
+    let base = fake.url("/api/v1");
+    let mut session =
+        Session::start(&[("BIGID_BASE_URL", &base), ("BIGID_ACCESS_TOKEN", "tok")]).await;
+    let calls = 200u64;
+    for id in 1..=calls {
+        let call = rpc(
+            id,
+            "tools/call",
+            json!({"name": "bigid_list_data_sources", "arguments": {}}),
+        );
+        session.send(call.to_string().as_bytes()).await;
+    }
+    let mut ids = Vec::new();
+    for _ in 0..calls {
+        let (answer, raw) = session.next().await;
+        assert_eq!(answer["result"]["isError"], false, "{raw}");
+        ids.push(answer["id"].as_u64().unwrap());
+    }
+    ids.sort();
+    assert_eq!(ids, (1..=calls).collect::<Vec<_>>());
+}
+
+/// Calls cancelled before they finish are never answered (MCP), so they must not keep their place
+/// among the requests awaiting an answer: after many of them the session still answers.
+#[tokio::test]
+async fn cancelled_calls_give_their_place_back() {
+    let fake = FakeUpstream::start().await;
+    fake.otherwise(Reply::json(200, json!({"data": {}})).delayed(Duration::from_secs(60)));
+    let base = fake.url("/api/v1");
+    let mut session =
+        Session::start(&[("BIGID_BASE_URL", &base), ("BIGID_ACCESS_TOKEN", "tok")]).await;
+    for id in 1..=200u64 {
+        let call = rpc(
+            id,
+            "tools/call",
+            json!({"name": "bigid_list_data_sources", "arguments": {}}),
+        );
+        session.send(call.to_string().as_bytes()).await;
+        let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+            "params": {"requestId": id, "reason": "test"}});
+        session.send(cancel.to_string().as_bytes()).await;
+    }
+    let answers = session.answers_to(b"", 9_999).await;
+    assert!(
+        answers.is_empty(),
+        "cancelled calls are not answered: {answers:?}"
+    );
 }

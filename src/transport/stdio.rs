@@ -1,26 +1,42 @@
 //! MCP over stdin/stdout. stdout carries JSON-RPC only; everything else goes to stderr.
 //!
 //! The server reads stdin itself and hands rmcp parsed messages, rather than using rmcp's line
-//! transport: a line serde rejects (a number out of range, a lone surrogate, nesting past 128,
-//! invalid UTF-8) is dropped by rmcp unanswered, so the client waits forever. Here it gets a
-//! JSON-RPC error with the line's id when one can be read.
+//! transport, which falls short on a hostile or careless client in two ways:
+//! - A line serde rejects (a number out of range, a lone surrogate, nesting past 128, invalid
+//!   UTF-8) is dropped by rmcp unanswered, so the client waits forever. Here it gets a JSON-RPC
+//!   error with the line's id when one can be read.
+//! - rmcp keeps reading requests while their answers wait for stdout, so a client that stops
+//!   reading grows the server without bound. Here a request is read only while fewer than 64
+//!   requests await their answer's being written: when stdout blocks, the server stops reading
+//!   stdin and its memory stays flat.
 //!
 //! One writer task owns stdout: rmcp's messages and the errors for bad lines are written whole,
 //! one after another.
 
 mod envelope;
 
+use std::collections::HashMap;
 use std::io;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use rmcp::model::{ClientJsonRpcMessage, ErrorData, ServerJsonRpcMessage};
+use rmcp::model::{
+    ClientJsonRpcMessage, ClientNotification, ErrorData, JsonRpcMessage, JsonRpcNotification,
+    RequestId, ServerJsonRpcMessage,
+};
 use rmcp::transport::Transport;
 use rmcp::{RoleServer, ServiceExt};
 use serde_json::error::Category;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::surfaces::server::DataSourceServer;
+
+/// Requests read but not yet answered on stdout. Bounds what a client that does not read can
+/// make the server hold (handlers, answers), while leaving room for pipelining clients. While
+/// they are all taken nothing more is read, not even a client's answer: fine while the server
+/// sends the client no requests of its own.
+const MAX_AWAITING: usize = 64;
 
 /// Messages waiting between the reader, rmcp and the writer.
 const QUEUE: usize = 16;
@@ -33,7 +49,7 @@ const KEEP_LINE_CAPACITY: usize = 64 * 1024;
 pub async fn serve(server: DataSourceServer, max_line_bytes: usize) -> anyhow::Result<()> {
     // Non-blocking pipes when stdin and stdout are pipes: no blocking thread per read or write.
     let (stdin, stdout) = rmcp::transport::stdio_pipes();
-    let transport = StdioTransport::new(stdin, stdout, max_line_bytes);
+    let transport = StdioTransport::new(stdin, stdout, max_line_bytes, MAX_AWAITING);
     let running = match server.serve(transport).await {
         Ok(running) => running,
         // The client went away before initializing: nothing to serve.
@@ -64,22 +80,25 @@ struct StdioTransport {
 /// One line for stdout.
 struct Outgoing {
     line: Vec<u8>,
+    /// The request this answers, whose place is freed once the line is written.
+    answers: Option<RequestId>,
     /// Told once the line is written (dropped if it cannot be).
     written: Option<oneshot::Sender<()>>,
 }
 
 impl StdioTransport {
-    fn new<R, W>(input: R, output: W, max_line_bytes: usize) -> Self
+    fn new<R, W>(input: R, output: W, max_line_bytes: usize, max_awaiting: usize) -> Self
     where
         R: AsyncRead + Send + Unpin + 'static,
         W: AsyncWrite + Send + Unpin + 'static,
     {
+        let awaiting = Arc::new(Awaiting::new(max_awaiting));
         let stop = CancellationToken::new();
         let (out_tx, out_rx) = mpsc::channel(QUEUE);
         let (in_tx, in_rx) = mpsc::channel(QUEUE);
-        tokio::spawn(write_lines(output, out_rx, stop.clone()));
+        tokio::spawn(write_lines(output, out_rx, awaiting.clone(), stop.clone()));
         let lines = LineReader::new(input, max_line_bytes);
-        let reading = read_messages(lines, in_tx, out_tx.clone());
+        let reading = read_messages(lines, in_tx, out_tx.clone(), awaiting);
         let stopped = stop.clone();
         tokio::spawn(async move {
             tokio::select! {
@@ -110,11 +129,17 @@ impl Transport<RoleServer> for StdioTransport {
         let outgoing = self.outgoing.clone();
         async move {
             let outgoing = outgoing.ok_or_else(closed)?;
+            let answers = match &item {
+                JsonRpcMessage::Response(r) => Some(r.id.clone()),
+                JsonRpcMessage::Error(e) => e.id.clone(),
+                _ => None,
+            };
             let mut line = serde_json::to_vec(&item)?;
             line.push(b'\n');
             let (written, done) = oneshot::channel();
             let out = Outgoing {
                 line,
+                answers,
                 written: Some(written),
             };
             outgoing.send(out).await.map_err(|_| closed())?;
@@ -139,11 +164,47 @@ impl Drop for StdioTransport {
     }
 }
 
+/// The places of requests awaiting their answer.
+struct Awaiting {
+    places: Arc<Semaphore>,
+    held: Mutex<HashMap<RequestId, Vec<OwnedSemaphorePermit>>>,
+}
+
+impl Awaiting {
+    fn new(places: usize) -> Self {
+        Awaiting {
+            places: Arc::new(Semaphore::new(places.max(1))),
+            held: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Waits for a place for request `id`.
+    async fn admit(&self, id: RequestId) {
+        // The semaphore is never closed, so this only fails in theory; then admit unbounded.
+        let Ok(place) = self.places.clone().acquire_owned().await else {
+            return;
+        };
+        self.lock().entry(id).or_default().push(place);
+    }
+
+    /// Frees every place held under `id`: rmcp answers requests that share an id while in
+    /// flight once (a later one's answer is dropped), and never answers a cancelled one.
+    /// A handler that panics is never answered either: its place stays taken.
+    fn answered(&self, id: &RequestId) {
+        self.lock().remove(id);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RequestId, Vec<OwnedSemaphorePermit>>> {
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// The one owner of stdout. Ends when every sender is gone, or on a write error (the client is
 /// gone: the session stops).
 async fn write_lines<W: AsyncWrite + Unpin>(
     mut output: W,
     mut queue: mpsc::Receiver<Outgoing>,
+    awaiting: Arc<Awaiting>,
     stop: CancellationToken,
 ) {
     while let Some(out) = queue.recv().await {
@@ -157,18 +218,22 @@ async fn write_lines<W: AsyncWrite + Unpin>(
             stop.cancel();
             return;
         }
+        if let Some(id) = &out.answers {
+            awaiting.answered(id);
+        }
         if let Some(written) = out.written {
             let _ = written.send(());
         }
     }
 }
 
-/// Reads stdin line by line until EOF: messages go to rmcp; a line that is not a usable message
-/// is answered here.
+/// Reads stdin line by line until EOF: messages go to rmcp, requests only when they have a
+/// place; a line that is not a usable message is answered here.
 async fn read_messages<R: AsyncRead + Unpin>(
     mut lines: LineReader<R>,
     to_rmcp: mpsc::Sender<ClientJsonRpcMessage>,
     out: mpsc::Sender<Outgoing>,
+    awaiting: Arc<Awaiting>,
 ) {
     loop {
         let line = match lines.next().await {
@@ -189,16 +254,31 @@ async fn read_messages<R: AsyncRead + Unpin>(
                     continue;
                 };
                 line.push(b'\n');
+                // Not the answer to an admitted request: it frees no place.
                 let reply = Outgoing {
                     line,
+                    answers: None,
                     written: None,
                 };
+                // Waits while stdout is blocked, so bad lines cannot queue up either.
                 if out.send(reply).await.is_err() {
                     return;
                 }
                 continue;
             }
         };
+        match &message {
+            JsonRpcMessage::Request(request) => awaiting.admit(request.id.clone()).await,
+            JsonRpcMessage::Notification(JsonRpcNotification {
+                notification: ClientNotification::CancelledNotification(cancelled),
+                ..
+            }) => {
+                if let Some(id) = &cancelled.params.request_id {
+                    awaiting.answered(id);
+                }
+            }
+            _ => {}
+        }
         if to_rmcp.send(message).await.is_err() {
             return;
         }
