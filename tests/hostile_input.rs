@@ -1,6 +1,6 @@
 //! Hostile input. The stdio server is fed the malformed-input catalogue (security.md RPC-01 and
-//! TEST-06) and must answer each with the right error (or, for bytes that are not JSON, nothing:
-//! rmcp ignores unparsable input so a peer cannot start an error storm) and still answer `ping`.
+//! TEST-06) and must answer each with the right error (-32700 with the line's id when it can be
+//! read, for bytes serde cannot parse; nothing for notifications) and still answer `ping`.
 //! Random JSON drives every tool's argument validation, which must never panic.
 
 mod common;
@@ -25,8 +25,8 @@ fn catalogue() -> Vec<(&'static str, Vec<u8>, Expect)> {
         format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"bigid_list_data_sources","arguments":{args}}}}}"#).into_bytes()
     };
     vec![
-        ("broken JSON", b"{".to_vec(), Silence),
-        ("truncated request", br#"{"jsonrpc":"2.0","id":3,"method":"pi"#.to_vec(), Silence),
+        ("broken JSON", b"{".to_vec(), RpcError(-32700, None)),
+        ("truncated request", br#"{"jsonrpc":"2.0","id":3,"method":"pi"#.to_vec(), RpcError(-32700, Some(3))),
         ("a number", b"42".to_vec(), RpcError(-32600, None)),
         ("a string", br#""x""#.to_vec(), RpcError(-32600, None)),
         ("null", b"null".to_vec(), RpcError(-32600, None)),
@@ -43,11 +43,11 @@ fn catalogue() -> Vec<(&'static str, Vec<u8>, Expect)> {
             v.extend(std::iter::repeat_n(b']', 20_000));
             v.extend(b"}}");
             v
-        }, Silence),
-        ("invalid UTF-8", b"{\"jsonrpc\":\"2.0\",\"id\":16,\"method\":\"ping\",\"params\":{\"x\":\"\xff\xfe\"}}".to_vec(), Silence),
-        ("overlong UTF-8", b"{\"jsonrpc\":\"2.0\",\"id\":16,\"method\":\"ping\",\"params\":{\"x\":\"\xc0\xaf\"}}".to_vec(), Silence),
-        ("lone surrogate", br#"{"jsonrpc":"2.0","id":17,"method":"tools/call","params":{"name":"bigid_get_data_source","arguments":{"name":"\ud800"}}}"#.to_vec(), Silence),
-        ("number out of range", call(20, r#"{"limit":1e400}"#), Silence),
+        }, RpcError(-32700, Some(15))),
+        ("invalid UTF-8", b"{\"jsonrpc\":\"2.0\",\"id\":16,\"method\":\"ping\",\"params\":{\"x\":\"\xff\xfe\"}}".to_vec(), RpcError(-32700, Some(16))),
+        ("overlong UTF-8", b"{\"jsonrpc\":\"2.0\",\"id\":16,\"method\":\"ping\",\"params\":{\"x\":\"\xc0\xaf\"}}".to_vec(), RpcError(-32700, Some(16))),
+        ("lone surrogate", br#"{"jsonrpc":"2.0","id":17,"method":"tools/call","params":{"name":"bigid_get_data_source","arguments":{"name":"\ud800"}}}"#.to_vec(), RpcError(-32700, Some(17))),
+        ("number out of range", call(20, r#"{"limit":1e400}"#), RpcError(-32700, Some(20))),
         ("unknown method", br#"{"jsonrpc":"2.0","id":18,"method":"foo/bar"}"#.to_vec(), RpcError(-32601, Some(18))),
         ("unknown tool", br#"{"jsonrpc":"2.0","id":19,"method":"tools/call","params":{"name":"nope","arguments":{}}}"#.to_vec(), RpcError(-32602, Some(19))),
         ("arguments an array", call(22, "[1]"), RpcError(-32602, Some(22))),
