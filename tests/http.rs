@@ -463,7 +463,12 @@ async fn start_up_rules_for_tokens_and_binds() {
 
     // Loopback without a token: one is generated and shown once.
     let (mut child, url, rest) = spawn_http(&["--listen", "127.0.0.1:0"], &[]).await;
-    let _ = url;
+    // The token line follows the address line: an answered probe means both were written.
+    http()
+        .get(url.replace("/mcp", "/healthz"))
+        .send()
+        .await
+        .unwrap();
     child.start_kill().unwrap();
     let _ = child.wait().await;
     let stderr = rest.await.unwrap();
