@@ -3,11 +3,9 @@
 
 #![allow(deprecated)] // MCP logging: deprecated in 2026-07-28, current in 2025-11-25.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 
-use common::*;
+use crate::support::*;
 use datasource_mcp::engine::Engine;
 use datasource_mcp::providers;
 use datasource_mcp::server::{DataSourceServer, Selection};

@@ -1,9 +1,7 @@
 //! The sandbox's DataBrain simulation, directly over HTTP: every endpoint, its validation and
 //! error codes, the seed, and that credentials never come back.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use datasource_mcp::providers::Provider;
 use datasource_mcp::sandbox::databrain::{DATASOURCE_TYPES, SEEDED_IDS};
 use datasource_mcp::sandbox::{Sandbox, seeded_uuid};

@@ -1,9 +1,7 @@
 //! A realistic agent flow per vendor on the sandbox, through an MCP client: the tools, the
 //! upstream client, auth and the simulations together.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use datasource_mcp::sandbox::{self, Sandbox};
 use datasource_mcp::upstream::UpstreamSettings;
 use serde_json::{Value, json};

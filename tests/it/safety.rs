@@ -2,12 +2,10 @@
 //! secret references, secrets never in any output (every tool, success and failure, results
 //! and logs), untrusted vendor text, panics.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use common::*;
+use crate::support::*;
 use datasource_mcp::engine::{CallContext, Engine, ProgressSink};
 use datasource_mcp::operation;
 use datasource_mcp::providers;

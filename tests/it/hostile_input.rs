@@ -3,9 +3,7 @@
 //! rmcp ignores unparsable input so a peer cannot start an error storm) and still answer `ping`.
 //! Random JSON drives every tool's argument validation, which must never panic.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

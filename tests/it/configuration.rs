@@ -1,9 +1,7 @@
 //! Which tools are listed for which configuration, and the one-line errors of a half-configured
 //! provider.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use datasource_mcp::providers::{self, Provider};
 
 const ALL_VARS: &[(&str, &str)] = &[

@@ -1,8 +1,6 @@
 //! The built binary as a child process: MCP over stdio, stdout purity, secrets, CLI.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};

@@ -1,8 +1,6 @@
 //! The sandbox's Bigdata.com connectors simulation, directly over HTTP: what the MCP tools
 //! depend on (statuses, bodies, replace semantics, secrets never shown).
 
-mod common;
-
 use datasource_mcp::providers::Provider;
 use datasource_mcp::sandbox::Sandbox;
 use datasource_mcp::sandbox::bigdata::{
@@ -37,7 +35,7 @@ async fn api() -> Api {
         .expect("an API key");
     Api {
         _sandbox: sandbox,
-        http: common::http(),
+        http: crate::support::http(),
         base: vendor.base_url,
         key,
     }

@@ -1,11 +1,9 @@
 //! The one-shot surfaces of the binary: `call`, `doctor` and `skill`, run as child processes
 //! against the recording fake vendor (exact requests) or the sandbox.
 
-mod common;
-
 use std::process::Output;
 
-use common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "bigid-session-token";

@@ -1,11 +1,9 @@
 //! The sandbox's BigID simulation, through the MCP server (the same client, auth and upstream
 //! code a real vendor gets) and directly over HTTP.
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::*;
+use crate::support::*;
 use datasource_mcp::sandbox::Sandbox;
 use datasource_mcp::upstream::UpstreamSettings;
 use serde_json::{Value, json};

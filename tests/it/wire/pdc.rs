@@ -1,9 +1,7 @@
 //! Pentaho Data Catalog against the recording fake: every tool's exact request and result, the
 //! password grant, validation rules.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "pdc-access-jwt";
@@ -34,7 +32,7 @@ fn assert_request(
     query: Option<&str>,
     body: Option<Value>,
 ) {
-    common::assert_request(
+    crate::support::assert_request(
         r,
         method,
         path,

@@ -1,9 +1,7 @@
 //! BigID against the recording fake: for every tool, the exact request sent upstream (method,
 //! path, query, auth header, body) and the exact result; auth flows; errors.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 
 const USER_TOKEN: &str = "user-token-S3NT1NEL-7f3a9c";
@@ -31,7 +29,7 @@ fn assert_request(
     auth: &str,
     body: Option<Value>,
 ) {
-    common::assert_request(r, method, path, query, ("authorization", auth), body);
+    crate::support::assert_request(r, method, path, query, ("authorization", auth), body);
 }
 
 fn assert_token_exchange(r: &Recorded) {

@@ -1,9 +1,7 @@
 //! DataBrain against the recording fake: every tool's exact request and result, vendor error
 //! codes in the envelope, validation rules.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "dbn_live_S3NT1NEL";
@@ -27,7 +25,7 @@ fn assert_request(
     query: Option<&str>,
     body: Option<Value>,
 ) {
-    common::assert_request(
+    crate::support::assert_request(
         r,
         method,
         path,

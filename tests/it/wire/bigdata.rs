@@ -1,9 +1,7 @@
 //! Bigdata.com against the recording fake: every tool's exact request and result, the
 //! read-then-write update, type-dependent sync, validation rules.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 
 const KEY: &str = "bigdata-key-S3NT1NEL";
@@ -27,7 +25,7 @@ fn assert_request(
     query: Option<&str>,
     body: Option<Value>,
 ) {
-    common::assert_request(r, method, path, query, ("x-api-key", KEY), body);
+    crate::support::assert_request(r, method, path, query, ("x-api-key", KEY), body);
     assert_eq!(r.header("authorization"), None);
 }
 

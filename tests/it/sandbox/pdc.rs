@@ -1,11 +1,9 @@
 //! The sandbox's Pentaho Data Catalog simulation, directly over HTTP: auth, every data source
 //! endpoint, job status, secrets, determinism.
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::*;
+use crate::support::*;
 use datasource_mcp::providers::Provider;
 use datasource_mcp::sandbox::pdc::{
     JOB_INGEST_COMPLETED, JOB_INGEST_RUNNING, JOB_TEST_CONNECTION_COMPLETED,

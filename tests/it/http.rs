@@ -2,13 +2,11 @@
 //! allow-lists, limits, statelessness across replicas, the caller's token never going upstream,
 //! start-up rules and graceful shutdown of the binary.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 use datasource_mcp::engine::Engine;
 use datasource_mcp::providers;
 use datasource_mcp::secret::SecretString;
