@@ -1,15 +1,18 @@
 //! Test harness: the recording fake upstream (`fake`), in-process MCP clients (`mcp`), the
-//! built binary over stdio (`stdio`), and exact request assertions (`wire`).
+//! built binary over stdio (`stdio`), vendors against the fake and their exact requests
+//! (`wire`), and the sandbox's simulated vendors over HTTP (`sandbox`).
 
 use std::collections::HashMap;
 
 mod fake;
 mod mcp;
+mod sandbox;
 mod stdio;
 mod wire;
 
 pub use fake::*;
 pub use mcp::*;
+pub use sandbox::*;
 pub use stdio::*;
 pub use wire::*;
 
