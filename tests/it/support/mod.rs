@@ -1,6 +1,7 @@
 //! Test harness: the recording fake upstream (`fake`), in-process MCP clients (`mcp`), the
 //! built binary over stdio (`stdio`), vendors against the fake and their exact requests
-//! (`wire`), and the sandbox's simulated vendors over HTTP (`sandbox`).
+//! (`wire`), the sandbox's simulated vendors over HTTP (`sandbox`), and tool counts and lists
+//! from the operation table (`table`).
 
 use std::collections::HashMap;
 
@@ -8,12 +9,14 @@ mod fake;
 mod mcp;
 mod sandbox;
 mod stdio;
+mod table;
 mod wire;
 
 pub use fake::*;
 pub use mcp::*;
 pub use sandbox::*;
 pub use stdio::*;
+pub use table::*;
 pub use wire::*;
 
 /// A sentinel credential: must never appear in any output.

@@ -2,6 +2,7 @@
 //! path, query, auth header, body) and the exact result; auth flows; errors.
 
 use crate::support::*;
+use datasource_mcp::providers::Provider;
 use serde_json::json;
 
 const USER_TOKEN: &str = "user-token-S3NT1NEL-7f3a9c";
@@ -36,20 +37,7 @@ async fn lists_tools_with_all_annotations() {
     let (_fake, client) = setup(&BIGID).await;
     let tools = client.list_all_tools().await.unwrap();
     let names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
-    assert_eq!(
-        names,
-        [
-            "bigid_list_data_sources",
-            "bigid_get_data_source",
-            "bigid_create_data_source",
-            "bigid_update_data_source",
-            "bigid_delete_data_source",
-            "bigid_test_data_source_connection",
-            "bigid_export_data_sources",
-            "bigid_list_connector_templates",
-            "bigid_get_connector_template",
-        ]
-    );
+    assert_eq!(names, tool_names(|op| op.provider == Provider::BigId));
     for t in &tools {
         let a = t.annotations.as_ref().expect("annotations");
         assert!(
