@@ -1,52 +1,29 @@
 //! Pentaho Data Catalog against the recording fake: every tool's exact request and result, the
 //! password grant, validation rules.
 
-mod common;
-
-use common::*;
-use serde_json::{Value, json};
+use crate::support::*;
+use serde_json::json;
 
 const TOKEN: &str = "pdc-access-jwt";
 
-async fn setup() -> (FakeUpstream, Client) {
-    let fake = FakeUpstream::start().await;
-    fake.on(
-        "POST",
-        "/api/public/v1/auth",
-        Reply::json(
-            200,
-            json!({"message": "OK", "data": {"accessToken": TOKEN}}),
-        ),
-    );
-    let client = client(&[
-        ("PDC_BASE_URL", &fake.url("/api/public/v1")),
+/// PDC: a password grant at /auth, then the access token as a bearer token.
+const PDC: Vendor = Vendor {
+    base_url: ("PDC_BASE_URL", "/api/public/v1"),
+    credentials: &[
         ("PDC_USERNAME", "catalog admin"),
         ("PDC_PASSWORD", SENTINEL),
-    ])
-    .await;
-    (fake, client)
-}
-
-fn assert_request(
-    r: &Recorded,
-    method: &str,
-    path: &str,
-    query: Option<&str>,
-    body: Option<Value>,
-) {
-    common::assert_request(
-        r,
-        method,
-        path,
-        query,
-        ("authorization", &format!("Bearer {TOKEN}")),
-        body,
-    );
-}
+    ],
+    exchange: Some(Exchange {
+        method: "POST",
+        path: "/api/public/v1/auth",
+        answer: || json!({"message": "OK", "data": {"accessToken": TOKEN}}),
+    }),
+    auth: AuthHeader::bearer(TOKEN),
+};
 
 #[tokio::test]
 async fn password_grant_is_form_encoded_and_the_token_is_reused() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&PDC).await;
     let record = json!({"status": 200, "data": {"_id": "65f1c0ffee0000000000000a", "resourceName": "prod-postgres-primary"}});
     fake.on(
         "GET",
@@ -84,6 +61,7 @@ async fn password_grant_is_form_encoded_and_the_token_is_reused() {
         "GET",
         "/api/public/v1/data-sources/65f1c0ffee0000000000000a",
         None,
+        PDC.auth,
         None,
     );
     assert_request(
@@ -91,13 +69,14 @@ async fn password_grant_is_form_encoded_and_the_token_is_reused() {
         "GET",
         "/api/public/v1/data-sources/65f1c0ffee0000000000000a",
         None,
+        PDC.auth,
         None,
     );
 }
 
 #[tokio::test]
 async fn a_401_re_authenticates_once() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&PDC).await;
     fake.once(
         "GET",
         "/api/public/v1/jobs/j1/status",
@@ -147,7 +126,7 @@ async fn an_access_token_is_sent_as_bearer_without_exchange() {
 
 #[tokio::test]
 async fn create_sends_one_as_an_object_and_several_as_an_array() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&PDC).await;
     let created =
         json!({"status": 201, "data": [{"_id": "a1", "resourceName": "AWS S3 Data Lake"}]});
     fake.on(
@@ -180,6 +159,7 @@ async fn create_sends_one_as_an_object_and_several_as_an_array() {
         "POST",
         "/api/public/v1/data-sources",
         None,
+        PDC.auth,
         Some(lake.clone()),
     );
     assert_request(
@@ -187,13 +167,14 @@ async fn create_sends_one_as_an_object_and_several_as_an_array() {
         "POST",
         "/api/public/v1/data-sources",
         None,
+        PDC.auth,
         Some(json!([lake, pg])),
     );
 }
 
 #[tokio::test]
 async fn update_sends_only_the_given_attributes() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&PDC).await;
     fake.on(
         "PATCH",
         "/api/public/v1/data-sources/ds%201",
@@ -213,6 +194,7 @@ async fn update_sends_only_the_given_attributes() {
         "PATCH",
         "/api/public/v1/data-sources/ds%201",
         None,
+        PDC.auth,
         Some(
             json!({"description": "Orders replica", "port": "5433", "availableForWriting": false,
             "totalCapacity": 1.5, "includePatterns": ["public.*"], "excludePatterns": []}),
@@ -275,7 +257,7 @@ async fn update_schema_has_every_patch_attribute_typed() {
 
 #[tokio::test]
 async fn by_ids_and_filter_are_read_only_posts() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&PDC).await;
     fake.on(
         "POST",
         "/api/public/v1/data-sources/by-ids",
@@ -312,6 +294,7 @@ async fn by_ids_and_filter_are_read_only_posts() {
         "POST",
         "/api/public/v1/data-sources/by-ids",
         None,
+        PDC.auth,
         Some(json!({"ids": ["a", "b"]})),
     );
     assert_request(
@@ -319,6 +302,7 @@ async fn by_ids_and_filter_are_read_only_posts() {
         "POST",
         "/api/public/v1/data-sources/filter",
         Some("skip=0&limit=100"),
+        PDC.auth,
         Some(json!({"resourceNames": ["prod-*", "*-primary"]})),
     );
     assert_request(
@@ -326,6 +310,7 @@ async fn by_ids_and_filter_are_read_only_posts() {
         "POST",
         "/api/public/v1/data-sources/filter",
         Some("skip=20&limit=10"),
+        PDC.auth,
         Some(json!({"databaseTypes": ["*postgres*"]})),
     );
     let tools = client.list_all_tools().await.unwrap();
@@ -353,7 +338,7 @@ async fn by_ids_and_filter_are_read_only_posts() {
 
 #[tokio::test]
 async fn job_status() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&PDC).await;
     let job =
         json!({"status": 200, "data": {"_id": "job-1", "activity": "INGEST", "status": "RUNNING"}});
     fake.on(
@@ -368,13 +353,14 @@ async fn job_status() {
         "GET",
         "/api/public/v1/jobs/job-1/status",
         None,
+        PDC.auth,
         None,
     );
 }
 
 #[tokio::test]
 async fn vendor_message_lists_become_one_message() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&PDC).await;
     fake.on(
         "PATCH",
         "/api/public/v1/data-sources/x",
@@ -397,7 +383,7 @@ async fn vendor_message_lists_become_one_message() {
 
 #[tokio::test]
 async fn validation_errors_send_nothing() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&PDC).await;
     let cases = [
         (
             "pdc_create_data_sources",

@@ -1,13 +1,13 @@
 //! The sandbox's BigID simulation, through the MCP server (the same client, auth and upstream
 //! code a real vendor gets) and directly over HTTP.
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::*;
+use crate::support::*;
+use datasource_mcp::operation::Provider;
 use datasource_mcp::sandbox::Sandbox;
 use datasource_mcp::upstream::UpstreamSettings;
+use reqwest::Method;
 use serde_json::{Value, json};
 
 async fn sandbox() -> Sandbox {
@@ -170,42 +170,32 @@ async fn update_does_not_write_a_masked_password_back() {
     .await;
     assert!(!err);
 
-    let http = http();
-    let base = &sb.vendors[0].base_url;
-    let sys: Value = http
-        .get(format!("{base}/refresh-access-token"))
-        .header("authorization", &sb.env()["BIGID_USER_TOKEN"])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let sys = sys["systemToken"].as_str().unwrap().to_string();
+    let bigid = SandboxApi::new(&sb, Provider::BigId).await;
     let stored_test = || {
-        http.post(format!("{base}/ds-connection-test"))
-            .header("authorization", &sys)
-            .json(&json!({"ds_connection": {"name": "Orders MySQL", "type": "rdb-mysql",
-                "rdb_url": "mysql.orders.acme.example:3306", "username": "bigid_scan"}, "isNewPassword": false}))
-            .send()
+        bigid.send(
+            Method::POST,
+            "/ds-connection-test",
+            Some(json!({"ds_connection": {"name": "Orders MySQL", "type": "rdb-mysql",
+                "rdb_url": "mysql.orders.acme.example:3306", "username": "bigid_scan"}, "isNewPassword": false})),
+        )
     };
-    let ok: Value = stored_test().await.unwrap().json().await.unwrap();
+    let (_, ok) = stored_test().await;
     assert_eq!(
         ok["success"], true,
         "the stored password survived the update: {ok}"
     );
 
     // The bug this guards against: a naive read-modify-write stores the mask.
-    let naive = http
-        .put(format!("{base}/ds_connections/Orders%20MySQL"))
-        .header("authorization", &sys)
-        .json(&json!({"ds_connection": {"name": "Orders MySQL", "type": "rdb-mysql",
-            "rdb_url": "mysql.orders.acme.example:3306", "username": "bigid_scan", "password": "********"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(naive.status().as_u16(), 200);
-    let broken: Value = stored_test().await.unwrap().json().await.unwrap();
+    let (naive, _) = bigid
+        .send(
+            Method::PUT,
+            "/ds_connections/Orders%20MySQL",
+            Some(json!({"ds_connection": {"name": "Orders MySQL", "type": "rdb-mysql",
+                "rdb_url": "mysql.orders.acme.example:3306", "username": "bigid_scan", "password": "********"}})),
+        )
+        .await;
+    assert_eq!(naive, 200);
+    let (_, broken) = stored_test().await;
     assert_eq!(broken["success"], false, "{broken}");
 }
 

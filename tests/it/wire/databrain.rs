@@ -1,41 +1,20 @@
 //! DataBrain against the recording fake: every tool's exact request and result, vendor error
 //! codes in the envelope, validation rules.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "dbn_live_S3NT1NEL";
 const PATH: &str = "/api/v2/datasource";
 const UUID: &str = "3f2b9c1e-8a7d-4e6f-9b0a-1c2d3e4f5a6b";
 
-async fn setup() -> (FakeUpstream, Client) {
-    let fake = FakeUpstream::start().await;
-    let client = client(&[
-        ("DATABRAIN_BASE_URL", &fake.url("")),
-        ("DATABRAIN_SERVICE_TOKEN", TOKEN),
-    ])
-    .await;
-    (fake, client)
-}
-
-fn assert_request(
-    r: &Recorded,
-    method: &str,
-    path: &str,
-    query: Option<&str>,
-    body: Option<Value>,
-) {
-    common::assert_request(
-        r,
-        method,
-        path,
-        query,
-        ("authorization", &format!("Bearer {TOKEN}")),
-        body,
-    );
-}
+/// DataBrain: the service token as a bearer token.
+const DATABRAIN: Vendor = Vendor {
+    base_url: ("DATABRAIN_BASE_URL", ""),
+    credentials: &[("DATABRAIN_SERVICE_TOKEN", TOKEN)],
+    exchange: None,
+    auth: AuthHeader::bearer(TOKEN),
+};
 
 fn postgres() -> Value {
     json!({"datasourceType": "postgres", "credentials": {"name": "analytics", "host": "pg.internal",
@@ -44,7 +23,7 @@ fn postgres() -> Value {
 
 #[tokio::test]
 async fn list_sends_string_pagination() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&DATABRAIN).await;
     let page = json!({"data": [{"name": "a"}, {"name": "b"}]});
     fake.on("GET", PATH, Reply::json(200, page.clone()));
     let (result, is_error) = call(&client, "databrain_list_datasources", json!({"page": 2})).await;
@@ -57,14 +36,15 @@ async fn list_sends_string_pagination() {
         "GET",
         PATH,
         Some("isPagination=true&pageNumber=2"),
+        DATABRAIN.auth,
         None,
     );
-    assert_request(&reqs[1], "GET", PATH, None, None);
+    assert_request(&reqs[1], "GET", PATH, None, DATABRAIN.auth, None);
 }
 
 #[tokio::test]
 async fn create_and_update_send_the_body_as_given() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&DATABRAIN).await;
     fake.on("POST", PATH, Reply::json(200, json!({"name": "analytics"})));
     fake.on("PUT", PATH, Reply::json(200, json!({"name": "analytics"})));
     let (result, is_error) = call(&client, "databrain_create_datasource", postgres()).await;
@@ -75,13 +55,27 @@ async fn create_and_update_send_the_body_as_given() {
     let (result, _) = call(&client, "databrain_update_datasource", with_tenancy.clone()).await;
     assert_eq!(result, json!({"name": "analytics"}));
     let reqs = fake.requests();
-    assert_request(&reqs[0], "POST", PATH, None, Some(postgres()));
-    assert_request(&reqs[1], "PUT", PATH, None, Some(with_tenancy));
+    assert_request(
+        &reqs[0],
+        "POST",
+        PATH,
+        None,
+        DATABRAIN.auth,
+        Some(postgres()),
+    );
+    assert_request(
+        &reqs[1],
+        "PUT",
+        PATH,
+        None,
+        DATABRAIN.auth,
+        Some(with_tenancy),
+    );
 }
 
 #[tokio::test]
 async fn delete_by_name_and_sync_by_uuid() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&DATABRAIN).await;
     fake.on(
         "DELETE",
         PATH,
@@ -118,6 +112,7 @@ async fn delete_by_name_and_sync_by_uuid() {
         "DELETE",
         PATH,
         Some("datasourceName=orders+%26+co"),
+        DATABRAIN.auth,
         None,
     );
     assert_request(
@@ -125,13 +120,14 @@ async fn delete_by_name_and_sync_by_uuid() {
         "POST",
         "/api/v2/datasource/sync",
         None,
+        DATABRAIN.auth,
         Some(json!({"input": {"datasourceId": UUID}})),
     );
 }
 
 #[tokio::test]
 async fn vendor_error_codes_reach_the_envelope_with_a_hint() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&DATABRAIN).await;
     let cases = [
         (
             "DATASOURCE_NAME_ERROR",
@@ -256,7 +252,7 @@ async fn schema_has_the_18_types_and_describes_credentials() {
 
 #[tokio::test]
 async fn validation_errors_send_nothing() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&DATABRAIN).await;
     let cases = [
         (
             "databrain_list_datasources",

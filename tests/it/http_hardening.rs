@@ -3,13 +3,11 @@
 //! slow bodies, invalid JSON, the bearer scheme's case, and ambiguous Host headers and request
 //! targets. Raw TCP wherever the exact bytes matter.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "hardening-bearer-0123456789";

@@ -1,12 +1,10 @@
 //! Reliability against a fault-injecting fake: retries only where safe (counted), lost answers
 //! reconciled without re-sending, limits, cancellation, progress.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 use datasource_mcp::sandbox::Sandbox;
 use datasource_mcp::upstream::UpstreamSettings;
 use rmcp::model::{CallToolRequestParams, ClientRequest, Request};

@@ -1,10 +1,8 @@
 //! The sandbox's Bigdata.com connectors simulation, directly over HTTP: what the MCP tools
 //! depend on (statuses, bodies, replace semantics, secrets never shown).
 
-mod common;
-
+use crate::support::*;
 use datasource_mcp::operation::Provider;
-use datasource_mcp::sandbox::Sandbox;
 use datasource_mcp::sandbox::bigdata::{
     BROKER_RESEARCH_INBOX, DAILY_REPORTS, OLD_INBOX, RESEARCH_SHAREPOINT,
 };
@@ -13,69 +11,22 @@ use serde_json::{Value, json};
 
 const UNKNOWN_ID: &str = "0b16da7a-5eed-4000-8000-0000000000ff";
 
-/// A sandbox and a client that talks to its Bigdata simulation with the right key.
-struct Api {
-    _sandbox: Sandbox,
-    http: reqwest::Client,
-    base: String,
-    key: String,
+/// A client of a fresh sandbox's Bigdata simulation.
+async fn api() -> SandboxApi {
+    SandboxApi::start(Provider::Bigdata).await
 }
 
-async fn api() -> Api {
-    let sandbox = Sandbox::start(([127, 0, 0, 1], 0).into()).await.unwrap();
-    let vendor = sandbox
-        .vendors
-        .iter()
-        .find(|v| v.provider == Provider::Bigdata)
-        .expect("the sandbox simulates Bigdata.com")
-        .clone();
-    let key = vendor
-        .env
-        .iter()
-        .find(|(k, _)| *k == "BIGDATA_API_KEY")
-        .map(|(_, v)| v.clone())
-        .expect("an API key");
-    Api {
-        _sandbox: sandbox,
-        http: common::http(),
-        base: vendor.base_url,
-        key,
-    }
+/// Bigdata's calls, by connector id under the connectors root.
+trait BigdataApi {
+    async fn list(&self) -> Vec<Value>;
+    async fn get(&self, id: &str) -> (u16, Value);
+    async fn create(&self, body: Value) -> (u16, Value);
+    async fn put(&self, id: &str, body: Value) -> (u16, Value);
+    async fn delete(&self, id: &str, query: &str) -> (u16, Value);
+    async fn sync(&self, id: &str, body: Value) -> (u16, Value);
 }
 
-impl Api {
-    async fn send_raw(
-        &self,
-        method: Method,
-        path: &str,
-        key: Option<&str>,
-        body: Option<&str>,
-    ) -> (u16, Value) {
-        let mut request = self.http.request(
-            method,
-            format!("{}/contents/v1/connectors{path}", self.base),
-        );
-        if let Some(key) = key {
-            request = request.header("X-API-KEY", key);
-        }
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_string());
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, value)
-    }
-
-    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let body = body.map(|b| b.to_string());
-        self.send_raw(method, path, Some(&self.key), body.as_deref())
-            .await
-    }
-
+impl BigdataApi for SandboxApi {
     async fn list(&self) -> Vec<Value> {
         let (status, body) = self.send(Method::GET, "", None).await;
         assert_eq!(status, 200, "{body}");
@@ -135,7 +86,7 @@ async fn missing_or_wrong_key_gets_401() {
         (Method::DELETE, id_path.as_str(), None),
         (Method::POST, sync_path.as_str(), Some("{}")),
     ];
-    let wrong = format!("{}x", api.key);
+    let wrong = format!("{}x", api.credential);
     for (method, path, body) in requests {
         for key in [None, Some("nope"), Some(wrong.as_str())] {
             let answer = api.send_raw(method.clone(), path, key, body).await;
@@ -519,23 +470,34 @@ async fn create_validates_like_fastapi() {
     );
 
     assert_eq!(
-        api.send_raw(Method::POST, "", Some(&api.key), Some(r#"{"type": "#))
-            .await,
+        api.send_raw(
+            Method::POST,
+            "",
+            Some(&api.credential),
+            Some(r#"{"type": "#)
+        )
+        .await,
         (
             422,
             problem(json!(["body", 9]), "json_invalid", "JSON decode error")
         )
     );
     assert_eq!(
-        api.send_raw(Method::POST, "", Some(&api.key), Some(r#"{"type": x}"#))
-            .await,
+        api.send_raw(
+            Method::POST,
+            "",
+            Some(&api.credential),
+            Some(r#"{"type": x}"#)
+        )
+        .await,
         (
             422,
             problem(json!(["body", 9]), "json_invalid", "JSON decode error")
         )
     );
     assert_eq!(
-        api.send_raw(Method::POST, "", Some(&api.key), None).await,
+        api.send_raw(Method::POST, "", Some(&api.credential), None)
+            .await,
         (422, problem(json!(["body"]), "missing", "Field required"))
     );
     // Nothing was created along the way.
@@ -936,7 +898,7 @@ async fn sync_follows_the_rules_of_each_type() {
         api.send_raw(
             Method::POST,
             &format!("/{RESEARCH_SHAREPOINT}/sync"),
-            Some(&api.key),
+            Some(&api.credential),
             None
         )
         .await,
@@ -954,9 +916,11 @@ async fn sync_follows_the_rules_of_each_type() {
 #[tokio::test]
 async fn every_sandbox_starts_identical_and_keeps_its_own_state() {
     let (a, b) = (api().await, api().await);
-    assert_ne!(a.key, b.key, "keys are generated per start");
+    assert_ne!(a.credential, b.credential, "keys are generated per start");
     assert_eq!(
-        a.send_raw(Method::GET, "", Some(&b.key), None).await.0,
+        a.send_raw(Method::GET, "", Some(&b.credential), None)
+            .await
+            .0,
         401,
         "one sandbox's key does not open another"
     );

@@ -1,8 +1,7 @@
 //! The built binary as a child process: MCP over stdio, stdout purity, secrets, CLI.
 
-mod common;
-
-use common::*;
+use crate::support::*;
+use datasource_mcp::operation::Provider;
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
@@ -24,7 +23,7 @@ async fn rmcp_client_lists_and_calls_over_stdio() {
     });
     let client = ().serve(TokioChildProcess::new(cmd).unwrap()).await.unwrap();
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 9);
+    assert_eq!(tools.len(), tool_count(|op| op.provider == Provider::BigId));
     let result = client
         .call_tool(CallToolRequestParams::new("bigid_list_data_sources"))
         .await
@@ -95,7 +94,10 @@ async fn stdout_is_jsonrpc_only_and_secrets_never_leak_even_at_trace() {
     let messages = assert_jsonrpc_only(&stdout);
     assert_eq!(messages.len(), 5, "{stdout}");
     let by_id = |id: u64| messages.iter().find(|m| m["id"] == id).unwrap().clone();
-    assert_eq!(by_id(1)["result"]["tools"].as_array().unwrap().len(), 9);
+    assert_eq!(
+        by_id(1)["result"]["tools"].as_array().unwrap().len(),
+        tool_count(|op| op.provider == Provider::BigId)
+    );
     assert_eq!(
         by_id(2)["result"]["structuredContent"],
         json!({"success": true, "message": "ok for password ***"})
@@ -202,7 +204,12 @@ fn version_help_and_tools_table() {
         ],
     );
     let lines: Vec<&str> = table.lines().collect();
-    assert_eq!(lines.len(), 10, "{table}");
+    // A header, then a row per BigID tool.
+    assert_eq!(
+        lines.len(),
+        1 + tool_count(|op| op.provider == Provider::BigId),
+        "{table}"
+    );
     assert!(lines[0].starts_with("TOOL"));
     let row = |name: &str| {
         lines

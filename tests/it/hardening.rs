@@ -3,13 +3,11 @@
 //! fields, requests that climbed out of their path, retries past their budget, answers that
 //! were too big, not JSON, or not what the tool declares, and vendor tokens that stuck.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::support::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::*;
 use datasource_mcp::engine::Engine;
 use datasource_mcp::providers;
 use datasource_mcp::surfaces::doctor;

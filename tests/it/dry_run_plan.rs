@@ -2,9 +2,7 @@
 //! plan of its example equals, field by field, what the vendor receives when the same call
 //! runs (method, URL, every header but the transport's own, body; credentials masked in both).
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use datasource_mcp::providers;
 use datasource_mcp::redact;
 use datasource_mcp::upstream::UpstreamSettings;

@@ -1,13 +1,10 @@
 //! The sandbox's DataBrain simulation, directly over HTTP: every endpoint, its validation and
 //! error codes, the seed, and that credentials never come back.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use datasource_mcp::operation::Provider;
 use datasource_mcp::sandbox::databrain::{DATASOURCE_TYPES, SEEDED_IDS};
 use datasource_mcp::sandbox::{Sandbox, seeded_uuid};
-use reqwest::RequestBuilder;
 use serde_json::{Value, json};
 
 const SEEDED_NAMES: [&str; 12] = [
@@ -25,45 +22,22 @@ const SEEDED_NAMES: [&str; 12] = [
     "adhoc-trino",
 ];
 
-/// The DataBrain part of a sandbox, with a client that authenticates.
-struct DataBrain {
-    _sandbox: Sandbox,
-    base: String,
-    token: String,
-    http: reqwest::Client,
+/// A client of a fresh sandbox's DataBrain simulation.
+async fn databrain() -> SandboxApi {
+    SandboxApi::start(Provider::DataBrain).await
 }
 
-async fn databrain() -> DataBrain {
-    let sandbox = Sandbox::start(([127, 0, 0, 1], 0).into()).await.unwrap();
-    let vendor = sandbox
-        .vendors
-        .iter()
-        .find(|v| v.provider == Provider::DataBrain)
-        .expect("DataBrain is simulated")
-        .clone();
-    let token = vendor
-        .env
-        .iter()
-        .find(|(k, _)| *k == "DATABRAIN_SERVICE_TOKEN")
-        .map(|(_, v)| v.clone())
-        .expect("a service token");
-    DataBrain {
-        _sandbox: sandbox,
-        base: vendor.base_url,
-        token,
-        http: http(),
-    }
+/// DataBrain's calls on its datasource endpoint.
+trait DataBrainApi {
+    async fn list(&self, query: &[(&str, &str)]) -> (u16, Value);
+    async fn names(&self, query: &[(&str, &str)]) -> Vec<String>;
+    async fn create(&self, body: &Value) -> (u16, Value);
+    async fn update(&self, body: &Value) -> (u16, Value);
+    async fn delete(&self, name: &str) -> (u16, Value);
+    async fn sync(&self, body: &Value) -> (u16, Value);
 }
 
-impl DataBrain {
-    fn url(&self, path: &str) -> String {
-        format!("{}/api/v2/datasource{path}", self.base)
-    }
-
-    fn authed(&self, request: RequestBuilder) -> RequestBuilder {
-        request.bearer_auth(&self.token)
-    }
-
+impl DataBrainApi for SandboxApi {
     async fn list(&self, query: &[(&str, &str)]) -> (u16, Value) {
         send(self.authed(self.http.get(self.url("")).query(query))).await
     }
@@ -101,14 +75,6 @@ impl DataBrain {
     async fn sync(&self, body: &Value) -> (u16, Value) {
         send(self.authed(self.http.post(self.url("/sync")).json(body))).await
     }
-}
-
-async fn send(request: RequestBuilder) -> (u16, Value) {
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON body: {text:?}"));
-    (status, body)
 }
 
 fn error(code: &str, message: &str) -> Value {
@@ -152,11 +118,7 @@ fn minimal_credentials(datasource_type: &str, name: &str) -> Value {
 #[tokio::test]
 async fn start_generates_a_service_token_and_no_alternatives() {
     let sandbox = Sandbox::start(([127, 0, 0, 1], 0).into()).await.unwrap();
-    let vendor = sandbox
-        .vendors
-        .iter()
-        .find(|v| v.provider == Provider::DataBrain)
-        .unwrap();
+    let vendor = access(&sandbox, Provider::DataBrain);
     assert_eq!(vendor.base_url, format!("{}/databrain", sandbox.url()));
     let names: Vec<&str> = vendor.env.iter().map(|(k, _)| *k).collect();
     assert_eq!(names, ["DATABRAIN_BASE_URL", "DATABRAIN_SERVICE_TOKEN"]);
@@ -198,7 +160,7 @@ async fn every_endpoint_wants_the_service_token() {
     // The token without the Bearer scheme is not accepted either.
     for request in requests() {
         assert_eq!(
-            send(request.header("authorization", &db.token)).await,
+            send(request.header("authorization", &db.credential)).await,
             (401, unauthorized.clone())
         );
     }
@@ -660,7 +622,10 @@ async fn credentials_never_come_back() {
 async fn two_sandboxes_start_identical_and_stay_separate() {
     let (a, b) = (databrain().await, databrain().await);
     assert_eq!(a.list(&[]).await, b.list(&[]).await);
-    assert_ne!(a.token, b.token, "each sandbox generates its own token");
+    assert_ne!(
+        a.credential, b.credential,
+        "each sandbox generates its own token"
+    );
     for db in [&a, &b] {
         for (_, id) in SEEDED_IDS {
             assert_eq!(
@@ -670,7 +635,7 @@ async fn two_sandboxes_start_identical_and_stay_separate() {
         }
     }
     // One sandbox's token does not open the other.
-    let crossed = b.http.get(b.url("")).bearer_auth(&a.token);
+    let crossed = b.http.get(b.url("")).bearer_auth(&a.credential);
     assert_eq!(send(crossed).await.0, 401);
     assert_eq!(a.delete("crm-mssql").await.0, 200);
     assert_eq!(a.create(&postgres("only in a")).await.0, 200);

@@ -2,11 +2,9 @@
 //! message is answered (with its id when one can be read) and the session goes on, and a client
 //! that stops reading stdout stops the server reading stdin instead of growing its memory.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout};

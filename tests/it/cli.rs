@@ -1,11 +1,9 @@
 //! The one-shot surfaces of the binary: `call`, `doctor` and `skill`, run as child processes
 //! against the recording fake vendor (exact requests) or the sandbox.
 
-mod common;
-
 use std::process::Output;
 
-use common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "bigid-session-token";
@@ -71,7 +69,7 @@ async fn call_prints_the_result_and_sends_exactly_the_request() {
         "GET",
         "/api/v1/ds-connections",
         Some("skip=10&limit=5"),
-        ("authorization", TOKEN),
+        AuthHeader::raw("authorization", TOKEN),
         None,
     );
 }
@@ -110,7 +108,7 @@ async fn call_resolves_secret_references_and_never_prints_them() {
         "POST",
         "/api/v1/ds-connection-test",
         None,
-        ("authorization", TOKEN),
+        AuthHeader::raw("authorization", TOKEN),
         Some(
             json!({"ds_connection": {"type": "rdb-mysql", "rdb_url": "db.example.com:3306",
             "username": "scan", "password": SENTINEL}, "isNewPassword": true}),
@@ -327,7 +325,7 @@ async fn doctor_checks_each_configured_provider_without_printing_secrets() {
         "GET",
         "/api/v1/refresh-access-token",
         None,
-        ("authorization", SENTINEL),
+        AuthHeader::raw("authorization", SENTINEL),
         None,
     );
     assert_request(
@@ -335,7 +333,7 @@ async fn doctor_checks_each_configured_provider_without_printing_secrets() {
         "GET",
         "/api/v1/ds-connections",
         Some("limit=1"),
-        ("authorization", "sys-token-S3NT1NEL-obtained"),
+        AuthHeader::raw("authorization", "sys-token-S3NT1NEL-obtained"),
         None,
     );
     assert_request(
@@ -343,7 +341,7 @@ async fn doctor_checks_each_configured_provider_without_printing_secrets() {
         "GET",
         "/bigdata/contents/v1/connectors",
         None,
-        ("x-api-key", "bigdata-key-S3NT1NEL"),
+        AuthHeader::raw("x-api-key", "bigdata-key-S3NT1NEL"),
         None,
     );
 }

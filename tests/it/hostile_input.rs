@@ -3,9 +3,7 @@
 //! read, for bytes serde cannot parse; nothing for notifications) and still answer `ping`.
 //! Random JSON drives every tool's argument validation, which must never panic.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

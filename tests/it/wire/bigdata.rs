@@ -1,35 +1,20 @@
 //! Bigdata.com against the recording fake: every tool's exact request and result, the
 //! read-then-write update, type-dependent sync, validation rules.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 
 const KEY: &str = "bigdata-key-S3NT1NEL";
 const ID: &str = "019a9612-bfad-758c-884e-37dd8c6ad2cb";
 const BASE: &str = "/contents/v1/connectors";
 
-async fn setup() -> (FakeUpstream, Client) {
-    let fake = FakeUpstream::start().await;
-    let client = client(&[
-        ("BIGDATA_BASE_URL", &fake.url("")),
-        ("BIGDATA_API_KEY", KEY),
-    ])
-    .await;
-    (fake, client)
-}
-
-fn assert_request(
-    r: &Recorded,
-    method: &str,
-    path: &str,
-    query: Option<&str>,
-    body: Option<Value>,
-) {
-    common::assert_request(r, method, path, query, ("x-api-key", KEY), body);
-    assert_eq!(r.header("authorization"), None);
-}
+/// Bigdata.com: the API key in `x-api-key`, and no `Authorization` header.
+const BIGDATA: Vendor = Vendor {
+    base_url: ("BIGDATA_BASE_URL", ""),
+    credentials: &[("BIGDATA_API_KEY", KEY)],
+    exchange: None,
+    auth: AuthHeader::raw("x-api-key", KEY).alone(),
+};
 
 fn connector(kind: &str) -> Value {
     json!({"connector_id": ID, "user_id": "user_id_001", "org_id": "org_id_001", "share_with_org": true,
@@ -41,7 +26,7 @@ fn connector(kind: &str) -> Value {
 
 #[tokio::test]
 async fn list_and_get() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGDATA).await;
     let list = json!({"results": [connector("sharepoint")]});
     fake.on("GET", BASE, Reply::json(200, list.clone()));
     fake.on(
@@ -61,13 +46,20 @@ async fn list_and_get() {
     assert_eq!(result, connector("email"));
     let reqs = fake.requests();
     assert_eq!(reqs.len(), 2);
-    assert_request(&reqs[0], "GET", BASE, None, None);
-    assert_request(&reqs[1], "GET", &format!("{BASE}/{ID}"), None, None);
+    assert_request(&reqs[0], "GET", BASE, None, BIGDATA.auth, None);
+    assert_request(
+        &reqs[1],
+        "GET",
+        &format!("{BASE}/{ID}"),
+        None,
+        BIGDATA.auth,
+        None,
+    );
 }
 
 #[tokio::test]
 async fn create_each_type() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGDATA).await;
     fake.on("POST", BASE, Reply::json(201, connector("email")));
     let cases = [
         (
@@ -89,13 +81,20 @@ async fn create_each_type() {
         let (result, is_error) = call(&client, "bigdata_create_connector", args.clone()).await;
         assert!(!is_error, "{result}");
         assert_eq!(result, connector("email"));
-        assert_request(&fake.requests()[i], "POST", BASE, None, Some(body.clone()));
+        assert_request(
+            &fake.requests()[i],
+            "POST",
+            BASE,
+            None,
+            BIGDATA.auth,
+            Some(body.clone()),
+        );
     }
 }
 
 #[tokio::test]
 async fn create_schema_shows_the_three_config_shapes() {
-    let (_fake, client) = setup().await;
+    let (_fake, client) = setup(&BIGDATA).await;
     let tools = client.list_all_tools().await.unwrap();
     let create = tools
         .iter()
@@ -133,7 +132,7 @@ async fn create_schema_shows_the_three_config_shapes() {
 
 #[tokio::test]
 async fn update_reads_first_and_resends_what_was_left_out() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGDATA).await;
     fake.on(
         "GET",
         &format!("{BASE}/{ID}"),
@@ -161,12 +160,20 @@ async fn update_reads_first_and_resends_what_was_left_out() {
     assert!(!is_error);
     let reqs = fake.requests();
     assert_eq!(reqs.len(), 4);
-    assert_request(&reqs[0], "GET", &format!("{BASE}/{ID}"), None, None);
+    assert_request(
+        &reqs[0],
+        "GET",
+        &format!("{BASE}/{ID}"),
+        None,
+        BIGDATA.auth,
+        None,
+    );
     assert_request(
         &reqs[1],
         "PUT",
         &format!("{BASE}/{ID}"),
         None,
+        BIGDATA.auth,
         Some(
             json!({"label": "Renamed", "description": "Collects daily reports", "share_with_org": true}),
         ),
@@ -176,6 +183,7 @@ async fn update_reads_first_and_resends_what_was_left_out() {
         "PUT",
         &format!("{BASE}/{ID}"),
         None,
+        BIGDATA.auth,
         Some(
             json!({"label": "Broker Research - Daily Reports", "description": "Collects daily reports",
             "share_with_org": false, "config": {"allowed_emails": ["c@broker.example"]}}),
@@ -185,7 +193,7 @@ async fn update_reads_first_and_resends_what_was_left_out() {
 
 #[tokio::test]
 async fn update_refuses_a_config_for_non_email_after_the_read() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGDATA).await;
     fake.on(
         "GET",
         &format!("{BASE}/{ID}"),
@@ -209,7 +217,7 @@ async fn update_refuses_a_config_for_non_email_after_the_read() {
 
 #[tokio::test]
 async fn delete_archives_by_default_and_forces_on_request() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGDATA).await;
     let mut archived = connector("email");
     archived["archived"] = json!(true);
     fake.on(
@@ -248,6 +256,7 @@ async fn delete_archives_by_default_and_forces_on_request() {
         "DELETE",
         &format!("{BASE}/{ID}"),
         Some("force_delete=false"),
+        BIGDATA.auth,
         None,
     );
     assert_request(
@@ -255,13 +264,14 @@ async fn delete_archives_by_default_and_forces_on_request() {
         "DELETE",
         &format!("{BASE}/{ID}"),
         Some("force_delete=true"),
+        BIGDATA.auth,
         None,
     );
 }
 
 #[tokio::test]
 async fn sync_depends_on_the_connector_type() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGDATA).await;
     let sync = format!("{BASE}/{ID}/sync");
     fake.on(
         "POST",
@@ -350,14 +360,22 @@ async fn sync_depends_on_the_connector_type() {
         "POST",
         &sync,
         None,
+        BIGDATA.auth,
         Some(json!({"date_limit": "2026-01-01"})),
     );
-    assert_request(&posts[1], "POST", &sync, None, Some(json!({})));
+    assert_request(
+        &posts[1],
+        "POST",
+        &sync,
+        None,
+        BIGDATA.auth,
+        Some(json!({})),
+    );
 }
 
 #[tokio::test]
 async fn validation_errors_send_nothing() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGDATA).await;
     let email = |emails: Value| json!({"type": "email", "label": "L", "config": {"allowed_emails": emails}});
     let cases = [
         (

@@ -3,15 +3,13 @@
 
 #![allow(deprecated)] // MCP logging: deprecated in 2026-07-28, current in 2025-11-25.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 
-use common::*;
+use crate::support::*;
 use datasource_mcp::engine::Engine;
-use datasource_mcp::providers;
 use datasource_mcp::surfaces::server::{DataSourceServer, Selection};
 use datasource_mcp::upstream::UpstreamSettings;
+use datasource_mcp::{operation::Provider, providers};
 use rmcp::model::{
     GetPromptRequestParams, LoggingLevel, LoggingMessageNotificationParam,
     ReadResourceRequestParams, ResourceContents, SetLevelRequestParams,
@@ -128,7 +126,11 @@ async fn read_only_servers_offer_no_onboarding() {
 async fn the_tool_reference_is_served_as_resources() {
     let client = client(&ALL[..2]).await;
     let resources = client.list_all_resources().await.unwrap();
-    assert_eq!(resources.len(), 1 + 9);
+    // The catalogue, then a page per configured (BigID) tool.
+    assert_eq!(
+        resources.len(),
+        1 + tool_count(|op| op.provider == Provider::BigId)
+    );
     assert_eq!(resources[0].uri, "datasource-mcp://tools");
     let read = |uri: &str| {
         let client = &client;

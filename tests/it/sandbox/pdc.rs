@@ -1,17 +1,15 @@
 //! The sandbox's Pentaho Data Catalog simulation, directly over HTTP: auth, every data source
 //! endpoint, job status, secrets, determinism.
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::*;
+use crate::support::*;
 use datasource_mcp::operation::Provider;
+use datasource_mcp::sandbox::Sandbox;
 use datasource_mcp::sandbox::pdc::{
     JOB_INGEST_COMPLETED, JOB_INGEST_RUNNING, JOB_TEST_CONNECTION_COMPLETED,
     JOB_TEST_CONNECTION_FAILED,
 };
-use datasource_mcp::sandbox::{Sandbox, VendorAccess};
 use serde_json::{Value, json};
 
 const SEEDED: [&str; 12] = [
@@ -61,94 +59,27 @@ async fn sandbox() -> Sandbox {
     Sandbox::start(([127, 0, 0, 1], 0).into()).await.unwrap()
 }
 
-fn access(sb: &Sandbox) -> &VendorAccess {
-    sb.vendors
-        .iter()
-        .find(|v| v.provider == Provider::Pdc)
-        .expect("the sandbox simulates PDC")
+/// PDC's calls, by path under its API base.
+trait PdcApi {
+    async fn get(&self, path: &str) -> (u16, Value);
+    async fn post(&self, path: &str, body: Value) -> (u16, Value);
+    async fn patch(&self, path: &str, body: Value) -> (u16, Value);
+    async fn post_to_filter(&self, query: &str, body: Value) -> (u16, Value);
+    /// The `resourceName`s a filter returns.
+    async fn filter_names(&self, query: &str, body: Value) -> Vec<String>;
 }
 
-/// A logged-in client of one sandbox's PDC.
-struct Pdc {
-    http: reqwest::Client,
-    base: String,
-    env: HashMap<&'static str, String>,
-    token: String,
-}
-
-impl Pdc {
-    async fn new(sb: &Sandbox) -> Pdc {
-        let vendor = access(sb);
-        let env: HashMap<_, _> = vendor.env.iter().cloned().collect();
-        let http = http();
-        let (status, body) = login(
-            &http,
-            &vendor.base_url,
-            &[
-                ("username", env["PDC_USERNAME"].as_str()),
-                ("password", env["PDC_PASSWORD"].as_str()),
-                ("client_id", "pdc-client"),
-                ("grant_type", "password"),
-                ("scope", "openid profile email"),
-            ],
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-        Pdc {
-            token: body["data"]["accessToken"].as_str().unwrap().to_string(),
-            http,
-            base: vendor.base_url.clone(),
-            env,
-        }
-    }
-
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-        token: Option<&str>,
-    ) -> (u16, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.header("authorization", token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    fn bearer(&self) -> String {
-        format!("Bearer {}", self.token)
-    }
-
+impl PdcApi for SandboxApi {
     async fn get(&self, path: &str) -> (u16, Value) {
-        self.send(reqwest::Method::GET, path, None, Some(&self.bearer()))
-            .await
+        self.send(reqwest::Method::GET, path, None).await
     }
 
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.send(
-            reqwest::Method::POST,
-            path,
-            Some(body),
-            Some(&self.bearer()),
-        )
-        .await
+        self.send(reqwest::Method::POST, path, Some(body)).await
     }
 
     async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
-        self.send(
-            reqwest::Method::PATCH,
-            path,
-            Some(body),
-            Some(&self.bearer()),
-        )
-        .await
+        self.send(reqwest::Method::PATCH, path, Some(body)).await
     }
 
     async fn post_to_filter(&self, query: &str, body: Value) -> (u16, Value) {
@@ -156,23 +87,11 @@ impl Pdc {
             .await
     }
 
-    /// The `resourceName`s a filter returns.
     async fn filter_names(&self, query: &str, body: Value) -> Vec<String> {
         let (status, answer) = self.post_to_filter(query, body).await;
         assert_eq!(status, 200, "{answer}");
         names(&answer)
     }
-}
-
-async fn login(http: &reqwest::Client, base: &str, form: &[(&str, &str)]) -> (u16, Value) {
-    let response = http
-        .post(format!("{base}/auth"))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
 }
 
 fn names(answer: &Value) -> Vec<String> {
@@ -193,7 +112,7 @@ fn strings(items: &[&str]) -> Vec<String> {
 #[tokio::test]
 async fn auth_issues_tokens_for_the_password_grant_only() {
     let sb = sandbox().await;
-    let vendor = access(&sb);
+    let vendor = access(&sb, Provider::Pdc);
     let base = &vendor.base_url;
     assert!(base.ends_with("/pdc/api/public/v1"), "{base}");
     let env: HashMap<_, _> = vendor.env.iter().cloned().collect();
@@ -207,12 +126,12 @@ async fn auth_issues_tokens_for_the_password_grant_only() {
         ("scope", "openid profile email"),
     ];
 
-    let (status, ok) = login(&http, base, &form).await;
+    let (status, ok) = pdc_login(&http, base, &form).await;
     assert_eq!(status, 200);
     assert_eq!(ok["message"], "OK");
     let token = ok["data"]["accessToken"].as_str().unwrap();
     assert_eq!(ok, json!({"message": "OK", "data": {"accessToken": token}}));
-    let (again, _) = login(&http, base, &form).await;
+    let (again, _) = pdc_login(&http, base, &form).await;
     assert_eq!(again, 200, "logging in twice is fine");
 
     for missing in 0..form.len() {
@@ -223,7 +142,7 @@ async fn auth_issues_tokens_for_the_password_grant_only() {
             .map(|(_, f)| *f)
             .collect();
         assert_eq!(
-            login(&http, base, &partial).await,
+            pdc_login(&http, base, &partial).await,
             (400, bad_auth()),
             "without {}",
             form[missing].0
@@ -237,14 +156,17 @@ async fn auth_issues_tokens_for_the_password_grant_only() {
             .iter()
             .map(|&(k, v)| if k == field { (k, wrong) } else { (k, v) })
             .collect();
-        assert_eq!(login(&http, base, &changed).await, (400, bad_auth()));
+        assert_eq!(pdc_login(&http, base, &changed).await, (400, bad_auth()));
     }
     for (field, wrong) in [("username", "someone-else"), ("password", "wrong")] {
         let changed: Vec<_> = form
             .iter()
             .map(|&(k, v)| if k == field { (k, wrong) } else { (k, v) })
             .collect();
-        assert_eq!(login(&http, base, &changed).await, (401, unauthorized()));
+        assert_eq!(
+            pdc_login(&http, base, &changed).await,
+            (401, unauthorized())
+        );
     }
     // A JSON body is not the form the endpoint reads.
     let json_login = http
@@ -262,7 +184,7 @@ async fn auth_issues_tokens_for_the_password_grant_only() {
 #[tokio::test]
 async fn every_endpoint_wants_an_issued_bearer_token() {
     let sb = sandbox().await;
-    let pdc = Pdc::new(&sb).await;
+    let pdc = SandboxApi::new(&sb, Provider::Pdc).await;
     let get = reqwest::Method::GET;
     let post = reqwest::Method::POST;
     let patch = reqwest::Method::PATCH;
@@ -286,26 +208,36 @@ async fn every_endpoint_wants_an_issued_bearer_token() {
         ),
         (get, format!("/jobs/{JOB_INGEST_COMPLETED}/status"), None),
     ];
-    let raw = pdc.token.clone();
+    let raw = pdc.credential.clone();
     let stranger = "Bearer eyJhbGciOiJSUzI1NiJ9.not-issued".to_string();
     for (method, path, body) in &calls {
         for token in [None, Some(raw.as_str()), Some(stranger.as_str())] {
             assert_eq!(
-                pdc.send(method.clone(), path, body.clone(), token).await,
+                pdc.send_raw(
+                    method.clone(),
+                    path,
+                    token,
+                    body.as_ref().map(Value::to_string).as_deref()
+                )
+                .await,
                 (401, unauthorized()),
                 "{method} {path} with {token:?}"
             );
         }
     }
     // The pre-issued token works as is.
-    let alt: HashMap<_, _> = access(&sb).alternatives.iter().cloned().collect();
+    let alt: HashMap<_, _> = access(&sb, Provider::Pdc)
+        .alternatives
+        .iter()
+        .cloned()
+        .collect();
     let pre_issued = format!("Bearer {}", alt["PDC_ACCESS_TOKEN"]);
     let (status, _) = pdc
-        .send(
+        .send_raw(
             reqwest::Method::GET,
             &format!("/data-sources/{}", id(1)),
-            None,
             Some(&pre_issued),
+            None,
         )
         .await;
     assert_eq!(status, 200);
@@ -322,7 +254,7 @@ async fn every_endpoint_wants_an_issued_bearer_token() {
 #[tokio::test]
 async fn get_shows_one_source_without_secrets_and_404s_unknown_ids() {
     let sb = sandbox().await;
-    let pdc = Pdc::new(&sb).await;
+    let pdc = SandboxApi::new(&sb, Provider::Pdc).await;
     let (status, primary) = pdc.get(&format!("/data-sources/{}", id(1))).await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -368,7 +300,7 @@ async fn get_shows_one_source_without_secrets_and_404s_unknown_ids() {
 #[tokio::test]
 async fn create_takes_one_object_or_an_array_and_answers_an_array() {
     let sb = sandbox().await;
-    let pdc = Pdc::new(&sb).await;
+    let pdc = SandboxApi::new(&sb, Provider::Pdc).await;
     let (status, one) = pdc
         .post(
             "/data-sources",
@@ -442,7 +374,7 @@ async fn create_takes_one_object_or_an_array_and_answers_an_array() {
 #[tokio::test]
 async fn create_refuses_bad_items_and_creates_nothing_then() {
     let sb = sandbox().await;
-    let pdc = Pdc::new(&sb).await;
+    let pdc = SandboxApi::new(&sb, Provider::Pdc).await;
     let refused = |message: Value| (400, json!({"status": 400, "message": message}));
 
     assert_eq!(
@@ -563,7 +495,7 @@ async fn create_refuses_bad_items_and_creates_nothing_then() {
 #[tokio::test]
 async fn patch_changes_only_what_it_is_given() {
     let sb = sandbox().await;
-    let pdc = Pdc::new(&sb).await;
+    let pdc = SandboxApi::new(&sb, Provider::Pdc).await;
     let path = format!("/data-sources/{}", id(1));
     let (_, before) = pdc.get(&path).await;
 
@@ -601,16 +533,14 @@ async fn patch_changes_only_what_it_is_given() {
 
     // An empty body changes nothing, not even updatedAt.
     assert_eq!(pdc.patch(&path, json!({})).await, (200, emptied.clone()));
-    let (status, no_body) = pdc
-        .send(reqwest::Method::PATCH, &path, None, Some(&pdc.bearer()))
-        .await;
+    let (status, no_body) = pdc.send(reqwest::Method::PATCH, &path, None).await;
     assert_eq!((status, no_body), (200, emptied));
 }
 
 #[tokio::test]
 async fn patch_refuses_unknown_attributes_and_wrong_types() {
     let sb = sandbox().await;
-    let pdc = Pdc::new(&sb).await;
+    let pdc = SandboxApi::new(&sb, Provider::Pdc).await;
     let path = format!("/data-sources/{}", id(2));
     let (_, before) = pdc.get(&path).await;
     let refused = |messages: &[&str]| (400, json!({"status": 400, "message": messages}));
@@ -688,7 +618,7 @@ async fn patch_refuses_unknown_attributes_and_wrong_types() {
 #[tokio::test]
 async fn by_ids_answers_in_the_order_asked_and_skips_unknown_ids() {
     let sb = sandbox().await;
-    let pdc = Pdc::new(&sb).await;
+    let pdc = SandboxApi::new(&sb, Provider::Pdc).await;
     let (status, found) = pdc
         .post(
             "/data-sources/by-ids",
@@ -741,7 +671,7 @@ async fn by_ids_answers_in_the_order_asked_and_skips_unknown_ids() {
 #[tokio::test]
 async fn filter_matches_wildcards_case_insensitively() {
     let sb = sandbox().await;
-    let pdc = Pdc::new(&sb).await;
+    let pdc = SandboxApi::new(&sb, Provider::Pdc).await;
     let by_name = |patterns: &[&str]| json!({"resourceNames": patterns});
 
     assert_eq!(
@@ -848,7 +778,7 @@ async fn filter_matches_wildcards_case_insensitively() {
 #[tokio::test]
 async fn filter_pages_with_skip_and_limit() {
     let sb = sandbox().await;
-    let pdc = Pdc::new(&sb).await;
+    let pdc = SandboxApi::new(&sb, Provider::Pdc).await;
     let all = json!({"resourceNames": ["*"]});
     assert_eq!(
         pdc.filter_names("?skip=2&limit=3", all.clone()).await,
@@ -916,7 +846,7 @@ async fn filter_pages_with_skip_and_limit() {
 #[tokio::test]
 async fn filter_needs_at_least_one_filter() {
     let sb = sandbox().await;
-    let pdc = Pdc::new(&sb).await;
+    let pdc = SandboxApi::new(&sb, Provider::Pdc).await;
     let none = (
         400,
         json!({"status": 400, "message": "At least one filter must be provided"}),
@@ -929,13 +859,8 @@ async fn filter_needs_at_least_one_filter() {
         assert_eq!(pdc.post("/data-sources/filter", body).await, none);
     }
     assert_eq!(
-        pdc.send(
-            reqwest::Method::POST,
-            "/data-sources/filter",
-            None,
-            Some(&pdc.bearer())
-        )
-        .await,
+        pdc.send(reqwest::Method::POST, "/data-sources/filter", None)
+            .await,
         none
     );
     assert_eq!(
@@ -961,7 +886,7 @@ async fn filter_needs_at_least_one_filter() {
 #[tokio::test]
 async fn finished_jobs_report_their_outcome() {
     let sb = sandbox().await;
-    let pdc = Pdc::new(&sb).await;
+    let pdc = SandboxApi::new(&sb, Provider::Pdc).await;
     let user = json!({"name": "data.steward", "email": "data.steward@acme.example",
         "firstName": "Dana", "lastName": "Steward"});
     let scope = |n: u64, title: &str| {
@@ -1031,7 +956,7 @@ async fn finished_jobs_report_their_outcome() {
 #[tokio::test]
 async fn the_running_job_completes_on_the_third_poll() {
     let sb = sandbox().await;
-    let pdc = Pdc::new(&sb).await;
+    let pdc = SandboxApi::new(&sb, Provider::Pdc).await;
     let path = format!("/jobs/{JOB_INGEST_RUNNING}/status");
     let mut polls = Vec::new();
     for _ in 0..4 {
@@ -1068,9 +993,9 @@ async fn the_running_job_completes_on_the_third_poll() {
 
     // Refused polls do not count, and another sandbox starts its own job from the beginning.
     let other = sandbox().await;
-    let fresh = Pdc::new(&other).await;
+    let fresh = SandboxApi::new(&other, Provider::Pdc).await;
     let (code, _) = fresh
-        .send(reqwest::Method::GET, &path, None, Some("Bearer nope"))
+        .send_raw(reqwest::Method::GET, &path, Some("Bearer nope"), None)
         .await;
     assert_eq!(code, 401);
     assert_eq!(fresh.get(&path).await.1["data"]["status"], "RUNNING");
@@ -1083,7 +1008,7 @@ async fn the_running_job_completes_on_the_third_poll() {
 #[tokio::test]
 async fn secrets_are_stored_but_never_shown() {
     let sb = sandbox().await;
-    let pdc = Pdc::new(&sb).await;
+    let pdc = SandboxApi::new(&sb, Provider::Pdc).await;
     let secrets = json!({"password": SENTINEL, "secretKey": SENTINEL, "azureSharedKey": SENTINEL,
         "oauthClientSecret": SENTINEL, "encryptedPassword": SENTINEL, "secretManagerKey": SENTINEL});
     let mut source = json!({"resourceName": "secretive", "databaseType": "AZURE"});
@@ -1150,7 +1075,10 @@ async fn secrets_are_stored_but_never_shown() {
 #[tokio::test]
 async fn every_sandbox_starts_from_the_same_seed() {
     let (a, b) = (sandbox().await, sandbox().await);
-    let (pa, pb) = (Pdc::new(&a).await, Pdc::new(&b).await);
+    let (pa, pb) = (
+        SandboxApi::new(&a, Provider::Pdc).await,
+        SandboxApi::new(&b, Provider::Pdc).await,
+    );
     let all = json!({"resourceNames": ["*"]});
     let (_, seed_a) = pa.post("/data-sources/filter", all.clone()).await;
     let (_, seed_b) = pb.post("/data-sources/filter", all.clone()).await;
@@ -1189,11 +1117,11 @@ async fn every_sandbox_starts_from_the_same_seed() {
     assert_ne!(pa.env["PDC_PASSWORD"], pb.env["PDC_PASSWORD"]);
     assert_ne!(pa.env["PDC_USERNAME"], pb.env["PDC_USERNAME"]);
     let (code, _) = pb
-        .send(
+        .send_raw(
             reqwest::Method::GET,
             &path,
+            Some(&format!("Bearer {}", pa.credential)),
             None,
-            Some(&format!("Bearer {}", pa.token)),
         )
         .await;
     assert_eq!(code, 401, "a token of one sandbox is not valid in another");
@@ -1212,7 +1140,7 @@ async fn every_sandbox_starts_from_the_same_seed() {
 #[tokio::test]
 async fn concurrent_creates_never_duplicate_a_name() {
     let sb = sandbox().await;
-    let pdc = std::sync::Arc::new(Pdc::new(&sb).await);
+    let pdc = std::sync::Arc::new(SandboxApi::new(&sb, Provider::Pdc).await);
     let mut tasks = Vec::new();
     for i in 0..20 {
         let pdc = pdc.clone();

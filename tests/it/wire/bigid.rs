@@ -1,38 +1,25 @@
 //! BigID against the recording fake: for every tool, the exact request sent upstream (method,
 //! path, query, auth header, body) and the exact result; auth flows; errors.
 
-mod common;
-
-use common::*;
-use serde_json::{Value, json};
+use crate::support::*;
+use datasource_mcp::operation::Provider;
+use serde_json::json;
 
 const USER_TOKEN: &str = "user-token-S3NT1NEL-7f3a9c";
 const SYSTEM_TOKEN: &str = "system-token-abc123";
 
-/// A fake BigID that exchanges the user token, and a client for it.
-async fn setup() -> (FakeUpstream, Client) {
-    let fake = FakeUpstream::start().await;
-    fake.on(
-        "GET",
-        "/api/v1/refresh-access-token",
-        Reply::json(200, json!({"success": true, "systemToken": SYSTEM_TOKEN})),
-    );
-    let base = fake.url("/api/v1");
-    let client = client(&[("BIGID_BASE_URL", &base), ("BIGID_USER_TOKEN", USER_TOKEN)]).await;
-    (fake, client)
-}
-
-/// A BigID request: the session token in a raw `Authorization` header.
-fn assert_request(
-    r: &Recorded,
-    method: &str,
-    path: &str,
-    query: Option<&str>,
-    auth: &str,
-    body: Option<Value>,
-) {
-    common::assert_request(r, method, path, query, ("authorization", auth), body);
-}
+/// BigID: the user token is exchanged for a session token, which goes in a raw
+/// `Authorization` header.
+const BIGID: Vendor = Vendor {
+    base_url: ("BIGID_BASE_URL", "/api/v1"),
+    credentials: &[("BIGID_USER_TOKEN", USER_TOKEN)],
+    exchange: Some(Exchange {
+        method: "GET",
+        path: "/api/v1/refresh-access-token",
+        answer: || json!({"success": true, "systemToken": SYSTEM_TOKEN}),
+    }),
+    auth: AuthHeader::raw("authorization", SYSTEM_TOKEN),
+};
 
 fn assert_token_exchange(r: &Recorded) {
     assert_request(
@@ -40,30 +27,17 @@ fn assert_token_exchange(r: &Recorded) {
         "GET",
         "/api/v1/refresh-access-token",
         None,
-        USER_TOKEN,
+        AuthHeader::raw("authorization", USER_TOKEN),
         None,
     );
 }
 
 #[tokio::test]
 async fn lists_tools_with_all_annotations() {
-    let (_fake, client) = setup().await;
+    let (_fake, client) = setup(&BIGID).await;
     let tools = client.list_all_tools().await.unwrap();
     let names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
-    assert_eq!(
-        names,
-        [
-            "bigid_list_data_sources",
-            "bigid_get_data_source",
-            "bigid_create_data_source",
-            "bigid_update_data_source",
-            "bigid_delete_data_source",
-            "bigid_test_data_source_connection",
-            "bigid_export_data_sources",
-            "bigid_list_connector_templates",
-            "bigid_get_connector_template",
-        ]
-    );
+    assert_eq!(names, tool_names(|op| op.provider == Provider::BigId));
     for t in &tools {
         let a = t.annotations.as_ref().expect("annotations");
         assert!(
@@ -98,7 +72,7 @@ async fn lists_tools_with_all_annotations() {
 
 #[tokio::test]
 async fn list_data_sources_with_paging_and_token_reuse() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGID).await;
     let listing = json!({"status": "success", "statusCode": 200,
         "data": {"ds_connections": [{"name": "orders", "type": "rdb-mysql", "enabled": "yes"}]}});
     fake.on(
@@ -130,7 +104,7 @@ async fn list_data_sources_with_paging_and_token_reuse() {
         "GET",
         "/api/v1/ds-connections",
         Some("skip=10&limit=5"),
-        SYSTEM_TOKEN,
+        BIGID.auth,
         None,
     );
     assert_request(
@@ -138,14 +112,14 @@ async fn list_data_sources_with_paging_and_token_reuse() {
         "GET",
         "/api/v1/ds-connections",
         None,
-        SYSTEM_TOKEN,
+        BIGID.auth,
         None,
     );
 }
 
 #[tokio::test]
 async fn get_data_source_percent_encodes_the_name() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGID).await;
     let path = "/api/v1/ds_connections/Prod%20MySQL%20%28EU%29%3A%20orders";
     let source = json!({"ds_connection": {"name": "Prod MySQL (EU): orders", "type": "rdb-mysql", "password": "********"}});
     fake.on("GET", path, Reply::json(200, source));
@@ -167,14 +141,14 @@ async fn get_data_source_percent_encodes_the_name() {
         "GET",
         path,
         Some("withoutCredentialValue=true"),
-        SYSTEM_TOKEN,
+        BIGID.auth,
         None,
     );
 }
 
 #[tokio::test]
 async fn create_data_source_wraps_ds_connection_and_masks_the_echo() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGID).await;
     let ds = json!({"name": "orders", "type": "rdb-mysql", "enabled": "yes",
         "rdb_url": "mysql.internal:3306", "rdb_name": "orders", "username": "scan",
         "password": SENTINEL, "scanner_group": "default"});
@@ -202,14 +176,14 @@ async fn create_data_source_wraps_ds_connection_and_masks_the_echo() {
         "POST",
         "/api/v1/ds_connections",
         None,
-        SYSTEM_TOKEN,
+        BIGID.auth,
         Some(json!({"ds_connection": ds})),
     );
 }
 
 #[tokio::test]
 async fn update_reads_then_writes_the_merge() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGID).await;
     let path = "/api/v1/ds_connections/orders%20db";
     fake.on(
         "GET",
@@ -242,7 +216,7 @@ async fn update_reads_then_writes_the_merge() {
         "GET",
         path,
         Some("withoutCredentialValue=true"),
-        SYSTEM_TOKEN,
+        BIGID.auth,
         None,
     );
     assert_request(
@@ -250,7 +224,7 @@ async fn update_reads_then_writes_the_merge() {
         "PUT",
         path,
         None,
-        SYSTEM_TOKEN,
+        BIGID.auth,
         Some(
             json!({"ds_connection": {"name": "orders db", "type": "rdb-mysql",
             "rdb_url": "mysql.internal:3306", "username": "scan",
@@ -261,7 +235,7 @@ async fn update_reads_then_writes_the_merge() {
 
 #[tokio::test]
 async fn update_of_a_missing_source_writes_nothing() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGID).await;
     fake.on(
         "GET",
         "/api/v1/ds_connections/ghost",
@@ -284,7 +258,7 @@ async fn update_of_a_missing_source_writes_nothing() {
 
 #[tokio::test]
 async fn delete_data_source() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGID).await;
     fake.on(
         "DELETE",
         "/api/v1/ds_connections/orders",
@@ -303,14 +277,14 @@ async fn delete_data_source() {
         "DELETE",
         "/api/v1/ds_connections/orders",
         None,
-        SYSTEM_TOKEN,
+        BIGID.auth,
         None,
     );
 }
 
 #[tokio::test]
 async fn empty_vendor_body_becomes_the_status() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGID).await;
     fake.on(
         "DELETE",
         "/api/v1/ds_connections/orders",
@@ -328,7 +302,7 @@ async fn empty_vendor_body_becomes_the_status() {
 
 #[tokio::test]
 async fn test_connection_sends_is_new_password() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGID).await;
     fake.on(
         "POST",
         "/api/v1/ds-connection-test",
@@ -354,14 +328,14 @@ async fn test_connection_sends_is_new_password() {
         "POST",
         "/api/v1/ds-connection-test",
         None,
-        SYSTEM_TOKEN,
+        BIGID.auth,
         Some(json!({"ds_connection": ds, "isNewPassword": true})),
     );
 }
 
 #[tokio::test]
 async fn export_joins_ids_and_wraps_arrays() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGID).await;
     let exported = json!([{"name": "a", "type": "s3-v2"}, {"name": "b", "type": "snowflake"}]);
     fake.on(
         "GET",
@@ -382,7 +356,7 @@ async fn export_joins_ids_and_wraps_arrays() {
         "GET",
         "/api/v1/ds-connections/file-download/export",
         Some("ids=a%2Cb"),
-        SYSTEM_TOKEN,
+        BIGID.auth,
         None,
     );
     assert_request(
@@ -390,14 +364,14 @@ async fn export_joins_ids_and_wraps_arrays() {
         "GET",
         "/api/v1/ds-connections/file-download/export",
         None,
-        SYSTEM_TOKEN,
+        BIGID.auth,
         None,
     );
 }
 
 #[tokio::test]
 async fn templates_fall_back_to_the_older_path_on_404() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGID).await;
     // No rule for /ds-connections-types: the fake answers 404.
     fake.on(
         "GET",
@@ -413,7 +387,7 @@ async fn templates_fall_back_to_the_older_path_on_404() {
         "GET",
         "/api/v1/ds-connections-types",
         None,
-        SYSTEM_TOKEN,
+        BIGID.auth,
         None,
     );
     assert_request(
@@ -421,7 +395,7 @@ async fn templates_fall_back_to_the_older_path_on_404() {
         "GET",
         "/api/v1/ds-templates",
         None,
-        SYSTEM_TOKEN,
+        BIGID.auth,
         None,
     );
 
@@ -446,7 +420,7 @@ async fn templates_fall_back_to_the_older_path_on_404() {
         "GET",
         "/api/v1/ds-connections-types/template/rdb-mysql",
         None,
-        SYSTEM_TOKEN,
+        BIGID.auth,
         None,
     );
 
@@ -503,7 +477,7 @@ async fn username_and_password_log_in_at_sessions() {
         "GET",
         "/api/v1/ds-connections",
         None,
-        "session-jwt-1",
+        AuthHeader::raw("authorization", "session-jwt-1"),
         None,
     );
 }
@@ -530,7 +504,7 @@ async fn access_token_is_used_as_is_and_bearer_is_optional() {
 
 #[tokio::test]
 async fn a_401_obtains_a_new_token_once_and_repeats_once() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGID).await;
     fake.once(
         "GET",
         "/api/v1/ds-connections",
@@ -558,7 +532,7 @@ async fn a_401_obtains_a_new_token_once_and_repeats_once() {
 
 #[tokio::test]
 async fn a_second_401_is_an_error_naming_the_credential() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGID).await;
     fake.on(
         "GET",
         "/api/v1/ds-connections",
@@ -586,11 +560,7 @@ async fn a_refused_user_token_is_an_authentication_error() {
         "/api/v1/refresh-access-token",
         Reply::json(401, json!({"message": "Invalid user token"})),
     );
-    let client = client(&[
-        ("BIGID_BASE_URL", &fake.url("/api/v1")),
-        ("BIGID_USER_TOKEN", USER_TOKEN),
-    ])
-    .await;
+    let client = BIGID.client(&fake).await;
     let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
     assert!(is_error);
     assert_eq!(
@@ -604,7 +574,7 @@ async fn a_refused_user_token_is_an_authentication_error() {
 
 #[tokio::test]
 async fn vendor_errors_become_the_envelope() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGID).await;
     fake.on(
         "POST",
         "/api/v1/ds_connections",
@@ -669,7 +639,7 @@ async fn a_closed_port_names_the_base_url_variable() {
 
 #[tokio::test]
 async fn a_redirect_is_not_followed() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGID).await;
     let other = FakeUpstream::start().await;
     fake.on(
         "GET",
@@ -693,7 +663,7 @@ async fn a_redirect_is_not_followed() {
 /// Every validation rule answers an error naming the field, and nothing is sent.
 #[tokio::test]
 async fn validation_errors_send_nothing() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGID).await;
     let cases = [
         (
             "bigid_list_data_sources",
@@ -818,7 +788,7 @@ async fn validation_errors_send_nothing() {
 
 #[tokio::test]
 async fn unknown_tool_is_a_protocol_error() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGID).await;
     let err = call_raw(&client, "bigid_drop_everything", json!({}))
         .await
         .unwrap_err();
@@ -832,7 +802,7 @@ async fn unknown_tool_is_a_protocol_error() {
 
 #[tokio::test]
 async fn dry_run_shows_the_request_and_sends_nothing() {
-    let (fake, client) = setup().await;
+    let (fake, client) = setup(&BIGID).await;
     let (result, is_error) = call(
         &client,
         "bigid_create_data_source",

@@ -1,0 +1,37 @@
+//! Test harness: the recording fake upstream (`fake`), in-process MCP clients (`mcp`), the
+//! built binary over stdio (`stdio`), vendors against the fake and their exact requests
+//! (`wire`), the sandbox's simulated vendors over HTTP (`sandbox`), and tool counts and lists
+//! from the operation table (`table`).
+
+use std::collections::HashMap;
+
+mod fake;
+mod mcp;
+mod sandbox;
+mod stdio;
+mod table;
+mod wire;
+
+pub use fake::*;
+pub use mcp::*;
+pub use sandbox::*;
+pub use stdio::*;
+pub use table::*;
+pub use wire::*;
+
+/// A sentinel credential: must never appear in any output.
+pub const SENTINEL: &str = "S3NT1NEL-7f3a9c";
+
+/// A plain HTTP client for talking to fakes and the sandbox directly.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+/// An environment map from pairs.
+pub fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}

@@ -1,0 +1,18 @@
+//! The operation table, for tests that count or list tools: they follow the table as tools
+//! are added, instead of a number to update.
+
+use datasource_mcp::operation::OperationSpec;
+use datasource_mcp::providers;
+
+/// The tools `keep` selects, in table order (the order tools are listed).
+pub fn tool_names(keep: impl Fn(&OperationSpec) -> bool) -> Vec<&'static str> {
+    providers::operations()
+        .filter(|op| keep(op))
+        .map(|op| op.name)
+        .collect()
+}
+
+/// How many tools `keep` selects.
+pub fn tool_count(keep: impl Fn(&OperationSpec) -> bool) -> usize {
+    providers::operations().filter(|op| keep(op)).count()
+}
