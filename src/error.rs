@@ -50,6 +50,9 @@ pub enum ToolError {
         cause: TransportError,
         check_with: Option<&'static str>,
     },
+    /// The result is over the result budget and has no list to cut.
+    #[error("the result is {size} bytes, over the {budget}-byte result budget")]
+    ResultTooLarge { size: usize, budget: usize },
     /// A polled job did not finish within the wait.
     #[error("still {status} after {seconds} s")]
     WaitTimeout { status: String, seconds: u64 },
@@ -192,6 +195,13 @@ impl ToolError {
                         .into(),
                 },
             ),
+            ToolError::ResultTooLarge { .. } => (
+                None,
+                Some("RESULT_TOO_LARGE".into()),
+                self.to_string(),
+                "ask for less (a filter, fewer ids) or raise DATASOURCE_MCP_MAX_RESULT_BYTES (--max-result-bytes)"
+                    .into(),
+            ),
             ToolError::WaitTimeout { status, seconds } => (
                 None,
                 Some("WAIT_TIMEOUT".into()),
@@ -224,7 +234,7 @@ fn transport(
                 "check {base_var}; if the vendor is just slow, raise DATASOURCE_MCP_REQUEST_TIMEOUT"
             ),
         ),
-        TransportError::TooLarge { .. } => (
+        TransportError::TooLarge { .. } | TransportError::TooComplex { .. } => (
             "RESPONSE_TOO_LARGE",
             "ask for less (a limit, a page, fewer ids) or raise DATASOURCE_MCP_MAX_RESPONSE_BYTES"
                 .into(),

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineSettings};
 use crate::providers::{self, ProviderConfig};
 use crate::redact;
 use crate::sandbox::Sandbox;
@@ -249,13 +249,17 @@ pub struct UpstreamArgs {
         value_name = "N"
     )]
     pub max_retries: usize,
+    /// Largest result sent to a client, in bytes of compact JSON; past it a list keeps whole
+    /// items and says it was truncated.
+    #[arg(long, global = true, env = "DATASOURCE_MCP_MAX_RESULT_BYTES", default_value_t = 64 * 1024, value_name = "BYTES")]
+    pub max_result_bytes: usize,
     /// Longest JSON-RPC line read on stdin, in bytes.
     #[arg(long, global = true, env = "DATASOURCE_MCP_MAX_LINE_BYTES", default_value_t = 4 * 1024 * 1024, value_name = "BYTES")]
     pub max_line_bytes: usize,
 }
 
 impl UpstreamArgs {
-    pub fn settings(&self) -> Result<UpstreamSettings, String> {
+    pub fn settings(&self) -> Result<EngineSettings, String> {
         let secs = |name: &str, v: f64| {
             if v.is_finite() && v > 0.0 && v <= 3600.0 {
                 Ok(Duration::from_secs_f64(v))
@@ -275,7 +279,10 @@ impl UpstreamArgs {
         if self.max_line_bytes < 1024 {
             return Err("--max-line-bytes must be at least 1024".into());
         }
-        Ok(UpstreamSettings {
+        if self.max_result_bytes < 1024 {
+            return Err("--max-result-bytes must be at least 1024".into());
+        }
+        let upstream = UpstreamSettings {
             connect_timeout: secs("--connect-timeout", self.connect_timeout)?,
             request_timeout: secs("--request-timeout", self.request_timeout)?,
             max_response_bytes: self.max_response_bytes,
@@ -285,6 +292,10 @@ impl UpstreamArgs {
                 ..RetryPolicy::default()
             },
             ..UpstreamSettings::default()
+        };
+        Ok(EngineSettings {
+            upstream,
+            max_result_bytes: self.max_result_bytes,
         })
     }
 }
@@ -406,7 +417,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run_doctor(configs: Vec<ProviderConfig>, settings: UpstreamSettings) -> ExitCode {
+async fn run_doctor(configs: Vec<ProviderConfig>, settings: EngineSettings) -> ExitCode {
     let configured = configs.len();
     let engine = Engine::new(configs, settings, Arc::new(ProcessEnv));
     let checks = doctor::check_all(&engine).await;
@@ -560,7 +571,7 @@ fn block_on(
 /// the selection allows. `${secret:NAME}` references read the process environment.
 pub fn build_server(
     configs: Vec<ProviderConfig>,
-    settings: UpstreamSettings,
+    settings: EngineSettings,
     selection: &Selection,
 ) -> DataSourceServer {
     let engine = Arc::new(Engine::new(configs, settings, Arc::new(ProcessEnv)));

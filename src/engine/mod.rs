@@ -21,6 +21,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
+pub mod budget;
 pub mod secret_refs;
 
 use crate::error::ToolError;
@@ -34,6 +35,32 @@ use crate::upstream::{
     HttpResponse, ProviderClient, ResponseBody, TransportError, Upstream, UpstreamSettings,
 };
 use secret_refs::SecretRefs;
+
+/// The engine's limits: the vendor requests' and the result budget.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    pub upstream: UpstreamSettings,
+    /// Largest result, in bytes of compact JSON, sent to a client (`--max-result-bytes`).
+    pub max_result_bytes: usize,
+}
+
+impl From<UpstreamSettings> for EngineSettings {
+    fn from(upstream: UpstreamSettings) -> Self {
+        Self {
+            upstream,
+            max_result_bytes: budget::DEFAULT_MAX_RESULT_BYTES,
+        }
+    }
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        UpstreamSettings::default().into()
+    }
+}
+
+/// How to get what a truncated result left out.
+const REST_HINT: &str = "ask for less: a smaller page (limit/skip or page) or a narrower filter, or raise DATASOURCE_MCP_MAX_RESULT_BYTES";
 
 /// Where progress of a long call goes (MCP progress notifications, the CLI's stderr).
 pub trait ProgressSink: Send + Sync {
@@ -64,15 +91,18 @@ pub struct Engine {
     refs: SecretRefs,
     /// Each row's declared output schema, generated once: results are checked against it.
     output_schemas: HashMap<&'static str, Map<String, Value>>,
+    /// Largest result, in bytes of compact JSON, sent to a client.
+    max_result_bytes: usize,
 }
 
 impl Engine {
     /// `env` is where `${secret:NAME}` references are read from.
     pub fn new(
         configs: Vec<ProviderConfig>,
-        settings: UpstreamSettings,
+        settings: impl Into<EngineSettings>,
         env: Arc<dyn Env + Send + Sync>,
     ) -> Self {
+        let settings = settings.into();
         let providers: Vec<ProviderClient> = configs.into_iter().map(ProviderClient::new).collect();
         let output_schemas = providers
             .iter()
@@ -80,10 +110,11 @@ impl Engine {
             .filter_map(|op| op.output.schema.map(|schema| (op.name, schema())))
             .collect();
         Self {
-            upstream: Upstream::new(settings),
+            upstream: Upstream::new(settings.upstream),
             providers,
             refs: SecretRefs::new(env),
             output_schemas,
+            max_result_bytes: settings.max_result_bytes,
         }
     }
 
@@ -137,17 +168,27 @@ impl Engine {
                 // A result that breaks its own declared schema makes official clients raise on
                 // a call that may have succeeded: it becomes an error that says what differs.
                 let declared = self.output_schemas.get(op.name);
-                match declared.and_then(|schema| schema::violation(&value, schema)) {
-                    None => CallOutcome {
+                let problem = declared.and_then(|schema| schema::violation(&value, schema));
+                let fitted =
+                    match problem {
+                        Some(problem) => Err(ToolError::UnexpectedAnswer {
+                            status: None,
+                            what: format!("an answer this tool does not declare: {problem}"),
+                        }),
+                        None => budget::fit(&mut value, self.max_result_bytes, REST_HINT).map_err(
+                            |over| ToolError::ResultTooLarge {
+                                size: over.size,
+                                budget: over.budget,
+                            },
+                        ),
+                    };
+                match fitted {
+                    Ok(()) => CallOutcome {
                         value,
                         is_error: false,
                     },
-                    Some(problem) => CallOutcome {
-                        value: ToolError::UnexpectedAnswer {
-                            status: None,
-                            what: format!("an answer this tool does not declare: {problem}"),
-                        }
-                        .envelope(spec, &secrets),
+                    Err(err) => CallOutcome {
+                        value: err.envelope(spec, &secrets),
                         is_error: true,
                     },
                 }
@@ -510,7 +551,7 @@ mod future_size {
         .collect();
         let engine = super::Engine::new(
             crate::providers::configure_all(&vars).unwrap(),
-            Default::default(),
+            super::EngineSettings::default(),
             std::sync::Arc::new(vars),
         );
         let op = crate::providers::operation("bigid_get_connector_template").unwrap();

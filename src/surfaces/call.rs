@@ -11,12 +11,11 @@ use serde_json::{Map, Value};
 
 use super::definition;
 use super::server::Selection;
-use crate::engine::{CallContext, Engine, ProgressSink};
+use crate::engine::{CallContext, Engine, EngineSettings, ProgressSink};
 use crate::operation::OperationSpec;
 use crate::providers::{self, ProviderConfig};
 use crate::redact;
 use crate::spec::ProcessEnv;
-use crate::upstream::UpstreamSettings;
 
 /// Exit code of an error result (the tool ran and failed).
 pub const EXIT_TOOL_ERROR: u8 = 1;
@@ -193,7 +192,7 @@ pub fn error_summary(tool: &str, envelope: &Value) -> String {
 pub async fn run(
     call: &CallArgs,
     configs: Vec<ProviderConfig>,
-    settings: UpstreamSettings,
+    settings: EngineSettings,
     selection: &Selection,
 ) -> ExitCode {
     let usage = |message: String| {

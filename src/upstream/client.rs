@@ -141,7 +141,7 @@ impl Upstream {
         let bytes = self.read_capped(response, host).await?;
         Ok(HttpResponse {
             status,
-            body: parse_body(&bytes),
+            body: parse_body(&bytes)?,
             location,
             retry_after,
         })

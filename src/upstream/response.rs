@@ -96,6 +96,11 @@ pub enum TransportError {
     Timeout { host: String, seconds: u64 },
     #[error("the response is larger than the {limit}-byte limit")]
     TooLarge { limit: usize },
+    /// Too many values to parse within bounded memory.
+    #[error(
+        "the response holds about {values} JSON values, more than the {limit} a call may parse"
+    )]
+    TooComplex { values: usize, limit: usize },
     /// The connection broke after it was made (e.g. reset after the request was sent).
     #[error("the request to {host} failed: {cause}")]
     Other { host: String, cause: String },
@@ -108,14 +113,51 @@ impl TransportError {
     }
 }
 
-pub(super) fn parse_body(bytes: &[u8]) -> ResponseBody {
+/// Most JSON values an answer may hold. A parsed value costs 32 bytes or more, and an answer
+/// of 16 MiB made of small numbers is 8 million of them: half a gigabyte for one call. Real
+/// answers hold far fewer (a page of 10,000 data sources of 40 fields is 400,000).
+pub const MAX_VALUES: usize = 500_000;
+
+pub(super) fn parse_body(bytes: &[u8]) -> Result<ResponseBody, TransportError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return ResponseBody::Empty;
+        return Ok(ResponseBody::Empty);
     }
-    match serde_json::from_slice(bytes) {
+    let values = count_values(bytes);
+    if values > MAX_VALUES {
+        return Err(TransportError::TooComplex {
+            values,
+            limit: MAX_VALUES,
+        });
+    }
+    Ok(match serde_json::from_slice(bytes) {
         Ok(v) => ResponseBody::Json(v),
         Err(_) => ResponseBody::Text(String::from_utf8_lossy(bytes).into_owned()),
+    })
+}
+
+/// An upper bound of the number of values in JSON text, counted without parsing it: every
+/// value but the first follows a `,`, `:`, `[` or `{` outside a string.
+fn count_values(bytes: &[u8]) -> usize {
+    let mut count = 1;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b',' | b':' | b'[' | b'{' => count += 1,
+                _ => {}
+            }
+        }
     }
+    count
 }
 
 #[cfg(test)]
@@ -145,7 +187,19 @@ mod tests {
         let r = resp(json!({"error": "Invalid user token"}));
         assert_eq!(r.code(), None);
         assert_eq!(r.message().as_deref(), Some("Invalid user token"));
-        assert_eq!(parse_body(b"  "), ResponseBody::Empty);
-        assert_eq!(parse_body(b"oops"), ResponseBody::Text("oops".into()));
+        assert_eq!(parse_body(b"  ").unwrap(), ResponseBody::Empty);
+        assert_eq!(
+            parse_body(b"oops").unwrap(),
+            ResponseBody::Text("oops".into())
+        );
+        assert_eq!(
+            count_values(br#"{"a": [1, 2, {"b": "x,y:[{"}], "c\"d": 3}"#),
+            10
+        );
+        let many = format!("[{}1]", "1,".repeat(MAX_VALUES));
+        assert!(matches!(
+            parse_body(many.as_bytes()),
+            Err(TransportError::TooComplex { .. })
+        ));
     }
 }

@@ -529,3 +529,56 @@ async fn a_result_never_violates_its_declared_schema() {
     let (_, is_error) = call(&client, "databrain_list_datasources", json!({})).await;
     assert!(!is_error);
 }
+
+/// A vendor answer just under the 16 MiB cap, made of a huge array of small numbers, cost half
+/// a gigabyte per call and produced a 32 MB result. Its values are counted before parsing
+/// (refused past the limit), and no result sent to a client exceeds the result budget: a long
+/// list keeps whole items and says it was cut.
+#[tokio::test]
+async fn answers_and_results_are_bounded() {
+    let fake = FakeUpstream::start().await;
+    let numbers = format!("[{}1]", "1,".repeat(2_000_000));
+    fake.on("GET", "/api/ds-connections", Reply::text(200, &numbers));
+    let vars = env(&[
+        ("BIGID_BASE_URL", &fake.url("/api")),
+        ("BIGID_ACCESS_TOKEN", "vendor-token-0123456789"),
+    ]);
+    let client = client_with(&vars, UpstreamSettings::default()).await;
+    let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
+    assert!(is_error);
+    assert_eq!(result["error"]["code"], "RESPONSE_TOO_LARGE", "{result}");
+    assert!(
+        result["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than the 500000 a call may parse"),
+        "{result}"
+    );
+
+    let sources: Vec<serde_json::Value> = (0..2_000)
+        .map(|i| {
+            json!({"name": format!("source-{i:04}"), "type": "rdb-mysql", "enabled": "yes",
+            "scanner_group": "default", "location": "eu-west-1"})
+        })
+        .collect();
+    fake.on(
+        "GET",
+        "/api/ds-connections",
+        Reply::json(
+            200,
+            json!({"status": "success", "data": {"ds_connections": sources, "totalCount": 2000}}),
+        ),
+    );
+    let raw = call_raw(&client, "bigid_list_data_sources", json!({}))
+        .await
+        .unwrap();
+    let text = &raw.content[0].as_text().unwrap().text;
+    assert!(text.len() <= 64 * 1024, "{} bytes", text.len());
+    let result = raw.structured_content.unwrap();
+    let shown = result["data"]["ds_connections"].as_array().unwrap().len();
+    assert!(shown > 100 && shown < 2_000, "{shown}");
+    assert_eq!(result["truncated"]["shown"], shown);
+    assert_eq!(result["truncated"]["total"], 2_000);
+    assert_eq!(result["truncated"]["at"], "data.ds_connections");
+    assert_eq!(result["data"]["ds_connections"][0]["name"], "source-0000");
+}

@@ -1,0 +1,172 @@
+//! A budget for every result sent to a client: a model's context is finite, and a result is
+//! what a call costs it. A result over the budget keeps whole items of its largest list, as
+//! many as fit, and says so in a `truncated` object (shown, total, where, and how to get the
+//! rest); a result with no list to cut is an error that says how to ask for less.
+
+use std::io::Write;
+
+use serde_json::{Map, Value, json};
+
+/// The default budget: 64 KiB of compact JSON, some 16,000 tokens.
+pub const DEFAULT_MAX_RESULT_BYTES: usize = 64 * 1024;
+
+/// Room kept for the `truncated` object itself.
+const NOTICE_BYTES: usize = 400;
+
+/// A result that cannot be cut to fit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverBudget {
+    pub size: usize,
+    pub budget: usize,
+}
+
+/// Compact JSON size of a value, without building the text.
+pub fn size_of(value: &Value) -> usize {
+    struct Count(usize);
+    impl Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
+/// Makes `value` fit `budget` bytes, cutting its largest list if it must; `hint` says how to
+/// get the rest (the next page's arguments, a filter).
+pub fn fit(value: &mut Value, budget: usize, hint: &str) -> Result<(), OverBudget> {
+    let size = size_of(value);
+    if size <= budget {
+        return Ok(());
+    }
+    let over = OverBudget { size, budget };
+    let Some((path, list_size)) = largest_list(value) else {
+        return Err(over);
+    };
+    let Some(Value::Array(items)) = value.pointer_mut(&pointer(&path)) else {
+        return Err(over);
+    };
+    let total = items.len();
+    // The list may take what the rest of the result leaves of the budget.
+    let allowance = (budget + list_size).saturating_sub(size + NOTICE_BYTES);
+    let mut used = 2; // the brackets
+    let mut keep = 0;
+    for item in items.iter() {
+        let next = used + size_of(item) + usize::from(keep > 0);
+        if next > allowance {
+            break;
+        }
+        used = next;
+        keep += 1;
+    }
+    if keep == 0 {
+        return Err(over);
+    }
+    items.truncate(keep);
+    let notice = json!({
+        "shown": keep,
+        "total": total,
+        "at": path.join("."),
+        "message": format!(
+            "only the first {keep} of {total} items fit the {budget}-byte result budget"
+        ),
+        "rest": hint,
+    });
+    match value {
+        Value::Object(map) => {
+            map.insert("truncated".into(), notice);
+        }
+        _ => return Err(over),
+    }
+    match size_of(value) {
+        n if n <= budget => Ok(()),
+        n => Err(OverBudget { size: n, budget }),
+    }
+}
+
+/// The path and size of the list with the most bytes, anywhere in `value`.
+fn largest_list(value: &Value) -> Option<(Vec<String>, usize)> {
+    fn walk(v: &Value, path: &mut Vec<String>, best: &mut Option<(Vec<String>, usize)>) {
+        match v {
+            Value::Array(items) => {
+                let size = size_of(v);
+                if best.as_ref().is_none_or(|(_, s)| size > *s) {
+                    *best = Some((path.clone(), size));
+                }
+                for (i, item) in items.iter().enumerate() {
+                    path.push(i.to_string());
+                    walk(item, path, best);
+                    path.pop();
+                }
+            }
+            Value::Object(map) => walk_map(map, path, best),
+            _ => {}
+        }
+    }
+    fn walk_map(
+        map: &Map<String, Value>,
+        path: &mut Vec<String>,
+        best: &mut Option<(Vec<String>, usize)>,
+    ) {
+        for (k, v) in map {
+            path.push(k.clone());
+            walk(v, path, best);
+            path.pop();
+        }
+    }
+    let mut best = None;
+    walk(value, &mut Vec::new(), &mut best);
+    best
+}
+
+/// A JSON pointer from path segments.
+fn pointer(path: &[String]) -> String {
+    path.iter()
+        .map(|p| format!("/{}", p.replace('~', "~0").replace('/', "~1")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_result_over_budget_keeps_whole_items_and_says_so() {
+        let items: Vec<Value> = (0..100)
+            .map(|i| json!({"name": format!("source-{i:03}"), "type": "rdb-mysql"}))
+            .collect();
+        let mut v = json!({"data": {"ds_connections": items, "totalCount": 100}});
+        fit(&mut v, 2_000, "call again with skip=…").unwrap();
+        assert!(size_of(&v) <= 2_000, "{}", size_of(&v));
+        let kept = v["data"]["ds_connections"].as_array().unwrap();
+        assert!(!kept.is_empty() && kept.len() < 100);
+        assert_eq!(kept[0]["name"], "source-000");
+        assert_eq!(v["truncated"]["shown"], kept.len());
+        assert_eq!(v["truncated"]["total"], 100);
+        assert_eq!(v["truncated"]["at"], "data.ds_connections");
+        assert_eq!(v["truncated"]["rest"], "call again with skip=…");
+        assert_eq!(v["data"]["totalCount"], 100, "the rest is kept");
+    }
+
+    #[test]
+    fn what_fits_is_untouched_and_what_cannot_be_cut_is_an_error() {
+        let mut small = json!({"a": [1, 2, 3]});
+        fit(&mut small, 100, "").unwrap();
+        assert_eq!(small, json!({"a": [1, 2, 3]}));
+        let mut one = json!({"blob": "x".repeat(5_000)});
+        assert_eq!(
+            fit(&mut one, 1_000, ""),
+            Err(OverBudget {
+                size: 5_011,
+                budget: 1_000
+            })
+        );
+        let mut huge_item = json!({"items": ["x".repeat(5_000)]});
+        assert!(fit(&mut huge_item, 1_000, "").is_err());
+    }
+}
