@@ -119,25 +119,85 @@ impl Output {
     }
 }
 
-/// What a row's request becomes when one call runs.
+/// What one call of a row does, in order: an optional read of the current resource, the
+/// row's request (with an optional second form, chosen when the vendor rejects the first), and
+/// an optional wait for the work the request started.
 #[derive(Clone, Copy)]
-pub enum Flow {
+pub struct Flow {
+    pub read_first: Option<ReadFirst>,
+    pub fallback: Option<Fallback>,
+    pub then_poll: Option<Poll>,
+}
+
+impl Flow {
     /// One request.
-    Single,
-    /// On 404 the same request goes to an older path (vendors that moved an endpoint).
-    FallbackOn404 { path: &'static str },
-    /// With `RequestParts::wait` set, repeat the read until `state` says the work is finished
-    /// (or the wait runs out), reporting progress on the way. Without it, one request.
-    Poll { state: fn(&Value) -> PollState },
-    /// Read the current resource first (GET `path` with `query`), then `then` turns it and the
-    /// caller's parts into the write. Used where the vendor's write replaces what it is not sent.
-    ReadFirst {
-        path: &'static str,
-        query: &'static [(&'static str, &'static str)],
-        then: fn(current: Value, parts: RequestParts) -> Result<RequestParts, InvalidArgument>,
-        /// What the dry-run plan says the second request's body will be.
-        explain: &'static str,
-    },
+    pub const SINGLE: Flow = Flow {
+        read_first: None,
+        fallback: None,
+        then_poll: None,
+    };
+
+    pub const fn read_first(read: ReadFirst) -> Flow {
+        Flow {
+            read_first: Some(read),
+            ..Flow::SINGLE
+        }
+    }
+
+    pub const fn fallback(fallback: Fallback) -> Flow {
+        Flow {
+            fallback: Some(fallback),
+            ..Flow::SINGLE
+        }
+    }
+
+    pub const fn poll(poll: Poll) -> Flow {
+        Flow {
+            then_poll: Some(poll),
+            ..Flow::SINGLE
+        }
+    }
+}
+
+/// Read the current resource first (GET `path` with `query`), then `then` turns it and the
+/// caller's parts into the request. Used where the vendor's write replaces what it is not
+/// sent, or a request is made of a stored resource's settings.
+#[derive(Clone, Copy)]
+pub struct ReadFirst {
+    pub path: &'static str,
+    pub query: &'static [(&'static str, &'static str)],
+    pub then: fn(current: Value, parts: RequestParts) -> Result<RequestParts, InvalidArgument>,
+    /// What the dry-run plan says the request's body will be.
+    pub explain: &'static str,
+}
+
+/// A second form of a request whose first form the evidence does not settle (an endpoint that
+/// moved, a body that changed shape between versions). Only for requests that change nothing:
+/// when the vendor's answer to the first form says it rejects that form, the second is sent
+/// once, and if the vendor accepts it, it is used from then on for the life of the process.
+#[derive(Clone, Copy)]
+pub struct Fallback {
+    /// Whether an answer (status, JSON body or `Null`) rejects the first form.
+    pub rejected: fn(status: u16, body: &Value) -> bool,
+    /// The second form's path (the row's own when `None`) …
+    pub path: Option<&'static str>,
+    /// … and parts (the same when `None`).
+    pub rewrite: Option<fn(RequestParts) -> RequestParts>,
+    /// What the dry-run plan says about it.
+    pub note: &'static str,
+}
+
+/// Waiting for the work a request started, when the call asks to (`RequestParts::wait`),
+/// reporting progress on the way.
+#[derive(Clone, Copy)]
+pub struct Poll {
+    /// Where the work's status is read: the row's own request again (`None`: the row reads a
+    /// status), or this path with `{id}` filled from `job_id`.
+    pub status_path: Option<&'static str>,
+    /// The started work's id, from the row's answer.
+    pub job_id: fn(&Value) -> Option<String>,
+    /// Where the work stands, from a status answer.
+    pub state: fn(&Value) -> PollState,
 }
 
 /// Where a polled piece of work stands.
@@ -150,18 +210,98 @@ pub struct PollState {
 }
 
 /// How to find out whether a create whose answer was lost (timeout, dropped connection after
-/// the request was sent) happened, by looking the resource up by its name. Never by sending
-/// the create again.
+/// the request was sent) happened: by looking the resource up with a read-only row, never by
+/// sending the create again.
 pub struct Reconcile {
-    pub method: Method,
-    pub path: &'static str,
-    /// The lookup's parts, from the parts the create sent.
-    pub lookup: fn(&RequestParts) -> RequestParts,
-    /// From the lookup's status and body: `Some(true)` it exists, `Some(false)` it does not,
-    /// `None` cannot tell.
-    pub found: fn(status: u16, body: &Value, sent: &RequestParts) -> Option<bool>,
-    /// The tool a person (or agent) checks with, for the hint.
-    pub check_with: &'static str,
+    /// The read-only row that looks it up (and that the hint tells a person to check with).
+    pub lookup: &'static str,
+    /// The lookup's arguments, from the parts the create sent.
+    pub args: fn(sent: &RequestParts) -> Value,
+    /// From the lookup's status and body (and what the lookup found before the create, when
+    /// `before`): `Some(true)` this call created it, `Some(false)` it did not, `None` cannot
+    /// tell.
+    pub found:
+        fn(status: u16, body: &Value, sent: &RequestParts, before: Option<&Value>) -> Option<bool>,
+    /// Look up before the create too: where names are not unique, only something that was not
+    /// there before the call is the call's doing.
+    pub before: bool,
+}
+
+/// One thing the code relies on about a vendor, where it comes from, and how sure we are.
+#[derive(Clone, Copy, Debug)]
+pub struct Fact {
+    pub about: Aspect,
+    pub claim: &'static str,
+    pub source: Source,
+}
+
+/// What part of the vendor's API a fact is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aspect {
+    /// Where a request goes and how it authenticates.
+    Path,
+    Auth,
+    /// What a request carries.
+    Request,
+    /// What comes back: success shapes, statuses, errors, values.
+    Response,
+    Errors,
+    Values,
+}
+
+impl Aspect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Aspect::Path => "path",
+            Aspect::Auth => "auth",
+            Aspect::Request => "request",
+            Aspect::Response => "response",
+            Aspect::Errors => "errors",
+            Aspect::Values => "values",
+        }
+    }
+
+    /// Whether a wrong belief about it makes the vendor reject the request.
+    pub fn shapes_the_request(self) -> bool {
+        matches!(self, Aspect::Path | Aspect::Request)
+    }
+}
+
+/// Where a fact comes from, strongest first.
+#[derive(Clone, Copy, Debug)]
+pub enum Source {
+    /// The vendor's own documentation (a URL).
+    VendorDocs(&'static str),
+    /// The vendor's own code: SDK, CLI, MCP server, infrastructure-as-code (repo and path).
+    VendorCode(&'static str),
+    /// A community client that runs against real instances (repo and path).
+    Community(&'static str),
+    /// No evidence found: what the code assumes, and why.
+    Assumed(&'static str),
+}
+
+impl Source {
+    pub fn confidence(self) -> &'static str {
+        match self {
+            Source::VendorDocs(_) => "vendor docs",
+            Source::VendorCode(_) => "vendor code",
+            Source::Community(_) => "community client",
+            Source::Assumed(_) => "assumed",
+        }
+    }
+
+    pub fn reference(self) -> &'static str {
+        match self {
+            Source::VendorDocs(r)
+            | Source::VendorCode(r)
+            | Source::Community(r)
+            | Source::Assumed(r) => r,
+        }
+    }
+
+    pub fn is_assumed(self) -> bool {
+        matches!(self, Source::Assumed(_))
+    }
 }
 
 /// One tool.
@@ -187,9 +327,18 @@ pub struct OperationSpec {
     pub reconcile: Option<Reconcile>,
     /// Long-running: report progress while waiting when the client asked for it.
     pub progress: bool,
+    /// What this row relies on about the vendor, with sources (the ledger, `VENDORS.md`).
+    pub facts: &'static [Fact],
 }
 
 impl OperationSpec {
+    /// The request-shaping facts of this row that no evidence confirms.
+    pub fn assumed_request_facts(&self) -> impl Iterator<Item = &'static Fact> {
+        self.facts
+            .iter()
+            .filter(|f| f.about.shapes_the_request() && f.source.is_assumed())
+    }
+
     /// Whether the call changes something upstream (and so takes `dry_run`).
     pub fn mutates(&self) -> bool {
         !self.hints.read_only

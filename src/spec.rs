@@ -3,7 +3,7 @@
 //! [`ProviderSpec`]; the registry (`providers`) lists them; every surface reads them. Nothing
 //! here does I/O: the upstream client carries out the credential flows described here.
 
-use crate::operation::{OperationSpec, Provider};
+use crate::operation::{Fact, OperationSpec, Provider};
 use crate::request::Method;
 use crate::secret::SecretString;
 
@@ -35,6 +35,8 @@ pub struct ProviderSpec {
     pub credential_keys: &'static [&'static str],
     /// How an agent works with this provider: server instructions, prompts, the skill.
     pub guide: Guide,
+    /// What every row of this provider relies on (base URL, auth, error shape), with sources.
+    pub facts: &'static [Fact],
     pub operations: &'static [OperationSpec],
 }
 

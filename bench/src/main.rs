@@ -179,8 +179,12 @@ fn percentile(values: &[Duration], p: f64) -> Duration {
     v[i]
 }
 
-/// Builds the release server and returns its path.
+/// Builds the release server and returns its path; `DATASOURCE_MCP_BENCH_SERVER` names
+/// another binary instead (an earlier commit's, to compare on the same machine).
 fn build_server() -> String {
+    if let Ok(path) = std::env::var("DATASOURCE_MCP_BENCH_SERVER") {
+        return path;
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .args([

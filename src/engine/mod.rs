@@ -25,7 +25,7 @@ pub mod budget;
 pub mod secret_refs;
 
 use crate::error::ToolError;
-use crate::operation::{Flow, OperationSpec, Provider};
+use crate::operation::{OperationSpec, Poll, Provider, Reconcile};
 use crate::providers::ProviderConfig;
 use crate::redact::{self, CallSecrets};
 use crate::request::{Method, RequestParts};
@@ -93,6 +93,8 @@ pub struct Engine {
     output_schemas: HashMap<&'static str, Map<String, Value>>,
     /// Largest result, in bytes of compact JSON, sent to a client.
     max_result_bytes: usize,
+    /// Rows whose second request form the vendor accepted: it is sent from then on.
+    learned: std::sync::Mutex<std::collections::HashSet<&'static str>>,
 }
 
 impl Engine {
@@ -115,6 +117,7 @@ impl Engine {
             refs: SecretRefs::new(env),
             output_schemas,
             max_result_bytes: settings.max_result_bytes,
+            learned: Default::default(),
         }
     }
 
@@ -236,6 +239,8 @@ impl Engine {
         self.execute(op, provider, parts, progress).await
     }
 
+    /// Runs a row's flow: its read first, the lookup a create of non-unique names needs, its
+    /// request (in the form the vendor accepts), and the wait for the work it started.
     async fn execute(
         &self,
         op: &'static OperationSpec,
@@ -243,75 +248,162 @@ impl Engine {
         parts: RequestParts,
         progress: Option<&dyn ProgressSink>,
     ) -> Result<Value, ToolError> {
-        let retry_safe = op.retry_safe();
-        match op.flow {
-            Flow::Single => {
-                let sent = self.send(provider, op.method, op.path, &parts, retry_safe);
-                let r = heartbeat(sent, progress, self.upstream.settings().heartbeat).await;
-                self.answer(op, provider, &parts, r).await
-            }
-            Flow::FallbackOn404 { path } => {
-                let mut r = self
-                    .send(provider, op.method, op.path, &parts, retry_safe)
-                    .await;
-                if matches!(&r, Ok(resp) if resp.status == 404) {
-                    tracing::debug!(tool = op.name, "404, trying the older path");
-                    r = self
-                        .send(provider, op.method, path, &parts, retry_safe)
-                        .await;
-                }
-                self.answer(op, provider, &parts, r).await
-            }
-            Flow::Poll { state } => {
-                let Some(limit) = parts.wait else {
-                    let r = self
-                        .send(provider, op.method, op.path, &parts, retry_safe)
-                        .await;
-                    return self.answer(op, provider, &parts, r).await;
-                };
-                self.poll(op, provider, &parts, state, limit, progress)
-                    .await
-            }
-            Flow::ReadFirst {
-                path, query, then, ..
-            } => {
-                let read = read_parts(&parts, query);
-                let current = self.send(provider, Method::Get, path, &read, true).await?;
+        let parts = match op.flow.read_first {
+            Some(read) => {
+                let read_parts = read_parts(&parts, read.query);
+                let current = self
+                    .send(provider, Method::Get, read.path, &read_parts, true)
+                    .await?;
                 let current = expect_success(current)?;
                 let current = current.json().cloned().unwrap_or(Value::Null);
-                let parts = then(current, parts).map_err(ToolError::Precondition)?;
-                let sent = self.send(provider, op.method, op.path, &parts, retry_safe);
-                let r = heartbeat(sent, progress, self.upstream.settings().heartbeat).await;
-                self.answer(op, provider, &parts, r).await
+                (read.then)(current, parts).map_err(ToolError::Precondition)?
+            }
+            None => parts,
+        };
+        let before = match &op.reconcile {
+            Some(rec) if rec.before => self
+                .lookup(rec, provider, &parts)
+                .await
+                .ok()
+                .filter(|(status, _)| (200..300).contains(status)),
+            _ => None,
+        };
+        let polling = op.flow.then_poll.filter(|_| parts.wait.is_some());
+        let sent = self.send_row(op, provider, &parts);
+        let sent = match polling {
+            // The wait reports progress itself.
+            Some(_) => sent.await,
+            None => heartbeat(sent, progress, self.upstream.settings().heartbeat).await,
+        };
+        let answer = match sent {
+            Ok(r) => expect_success(r)?,
+            Err(ToolError::Transport(cause)) if op.mutates() && cause.maybe_sent() => {
+                return self.reconcile(op, provider, &parts, cause, before).await;
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(poll) = op.flow.then_poll else {
+            return Ok(result_object(answer));
+        };
+        match poll.status_path {
+            // The row reads a status: with a wait, read it again until the work is done.
+            None => match polling {
+                Some(_) => {
+                    self.wait(op, provider, poll, None, answer, &parts, progress)
+                        .await
+                }
+                None => Ok(result_object(answer)),
+            },
+            // The row started a job: its id, and with a wait, its end.
+            Some(_) => {
+                let value = result_object(answer);
+                let id = (poll.job_id)(&value).ok_or_else(|| ToolError::UnexpectedAnswer {
+                    status: None,
+                    what: "no job id in its answer".into(),
+                })?;
+                if polling.is_none() {
+                    return Ok(json!({"job_id": id, "answer": value}));
+                }
+                let status = RequestParts::new().path("id", id.clone()).wait(parts.wait);
+                let first = self
+                    .send(
+                        provider,
+                        Method::Get,
+                        poll.status_path.unwrap_or(op.path),
+                        &status,
+                        true,
+                    )
+                    .await?;
+                let first = expect_success(first)?;
+                let job = self
+                    .wait(op, provider, poll, Some(&id), first, &status, progress)
+                    .await?;
+                let state = (poll.state)(&job);
+                Ok(json!({"job_id": id, "status": state.status, "job": job}))
             }
         }
     }
 
-    /// The result of a request; a write whose answer was lost is looked up, never re-sent.
-    async fn answer(
+    /// Sends a row's request; where its first form is uncertain and the vendor rejects it, the
+    /// second, which is then used for the rest of the process.
+    async fn send_row(
         &self,
         op: &'static OperationSpec,
         provider: &ProviderClient,
         parts: &RequestParts,
-        sent: Result<HttpResponse, ToolError>,
-    ) -> Result<Value, ToolError> {
-        match sent {
-            Ok(r) => expect_success(r).map(result_object),
-            Err(ToolError::Transport(cause)) if op.mutates() && cause.maybe_sent() => {
-                self.reconcile(op, provider, parts, cause).await
-            }
-            Err(e) => Err(e),
+    ) -> Result<HttpResponse, ToolError> {
+        let retry_safe = op.retry_safe();
+        let Some(fallback) = op.flow.fallback.filter(|_| retry_safe) else {
+            return self
+                .send(provider, op.method, op.path, parts, retry_safe)
+                .await;
+        };
+        let second = || {
+            let parts = match fallback.rewrite {
+                Some(rewrite) => rewrite(parts.clone()),
+                None => parts.clone(),
+            };
+            (fallback.path.unwrap_or(op.path), parts)
+        };
+        if self.learned_second_form(op) {
+            let (path, parts) = second();
+            return self
+                .send(provider, op.method, path, &parts, retry_safe)
+                .await;
         }
+        let first = self
+            .send(provider, op.method, op.path, parts, retry_safe)
+            .await?;
+        if !(fallback.rejected)(first.status, first.json().unwrap_or(&Value::Null)) {
+            return Ok(first);
+        }
+        tracing::info!(
+            tool = op.name,
+            status = first.status,
+            "the vendor rejects the first form; sending the second"
+        );
+        let (path, parts) = second();
+        let second = self
+            .send(provider, op.method, path, &parts, retry_safe)
+            .await?;
+        if second.is_success() {
+            self.learned
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(op.name);
+        }
+        Ok(second)
     }
 
-    /// After a write's answer was lost: a create is looked up by its name and reported as
-    /// created (a result), not created, or unknown (errors). Nothing is sent again.
+    fn learned_second_form(&self, op: &OperationSpec) -> bool {
+        self.learned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(op.name)
+    }
+
+    /// Runs a create's lookup row with arguments made from what the create sends.
+    async fn lookup(
+        &self,
+        rec: &Reconcile,
+        provider: &ProviderClient,
+        sent: &RequestParts,
+    ) -> Result<(u16, Value), ToolError> {
+        let row = crate::providers::operation(rec.lookup).ok_or(ToolError::Internal)?;
+        let parts = (row.args.prepare)((rec.args)(sent))?;
+        let r = self.send_row(row, provider, &parts).await?;
+        Ok((r.status, r.json().cloned().unwrap_or(Value::Null)))
+    }
+
+    /// After a write's answer was lost: a create is looked up and reported as created (a
+    /// result), not created, or unknown (errors). Nothing is sent again.
     async fn reconcile(
         &self,
         op: &'static OperationSpec,
         provider: &ProviderClient,
         sent: &RequestParts,
         cause: TransportError,
+        before: Option<(u16, Value)>,
     ) -> Result<Value, ToolError> {
         tracing::warn!(tool = op.name, %cause, "the answer to a write was lost; not sending it again");
         let Some(rec) = &op.reconcile else {
@@ -320,63 +412,71 @@ impl Engine {
                 check_with: None,
             });
         };
-        let lookup = (rec.lookup)(sent);
-        let found = match self
-            .send(provider, rec.method, rec.path, &lookup, true)
-            .await
-        {
-            Ok(r) => (rec.found)(r.status, r.json().unwrap_or(&Value::Null), sent).map(|f| (f, r)),
+        let found = match self.lookup(rec, provider, sent).await {
+            Ok((status, body)) => {
+                let before = before.as_ref().map(|(_, b)| b);
+                (rec.found)(status, &body, sent, before).map(|f| (f, body))
+            }
             Err(_) => None,
         };
         match found {
-            Some((true, r)) => Ok(json!({
+            Some((true, body)) => Ok(json!({
                 "outcome": "created",
-                "message": format!("The answer was lost ({cause}), but a lookup by name finds it: it exists now. Do not create it again."),
-                "lookup": result_object(r),
+                "message": format!("The answer was lost ({cause}), but a lookup finds what this call created: it exists now. Do not create it again."),
+                "lookup": body,
             })),
             Some((false, _)) => Err(ToolError::NotCreated { cause }),
             None => Err(ToolError::OutcomeUnknown {
                 cause,
-                check_with: Some(rec.check_with),
+                check_with: Some(rec.lookup),
             }),
         }
     }
 
-    /// Polls a job until it finishes or `limit` passes, reporting progress.
-    async fn poll(
+    /// Reads a job's status until it finishes or the wait runs out, reporting progress.
+    /// `first` is the status read already made; `id` names the job the row started (none when
+    /// the row itself reads a status).
+    #[allow(clippy::too_many_arguments)]
+    async fn wait(
         &self,
         op: &'static OperationSpec,
         provider: &ProviderClient,
+        poll: Poll,
+        id: Option<&str>,
+        first: HttpResponse,
         parts: &RequestParts,
-        state: fn(&Value) -> crate::operation::PollState,
-        limit: Duration,
         progress: Option<&dyn ProgressSink>,
     ) -> Result<Value, ToolError> {
+        let limit = parts.wait.unwrap_or_default();
+        let (method, path) = match (id, poll.status_path) {
+            (Some(_), Some(path)) => (Method::Get, path),
+            _ => (op.method, op.path),
+        };
         let started = Instant::now();
         let interval = self.upstream.settings().poll_interval;
         let mut reported = -1.0;
         let mut polls = 0u32;
+        let mut answer = first;
         loop {
-            let r = self.send(provider, op.method, op.path, parts, true).await?;
-            let r = expect_success(r)?;
-            let now = state(r.json().unwrap_or(&Value::Null));
+            let value = result_object(answer);
+            let now = (poll.state)(&value);
             polls += 1;
             // Percent when the vendor gives it, else the poll count: always increasing.
-            let (value, total) = match now.percent {
+            let (done, total) = match now.percent {
                 Some(p) => (p, Some(100.0)),
                 None => (f64::from(polls), None),
             };
             if let Some(sink) = progress
-                && value > reported
+                && done > reported
             {
                 // Vendor text, on its way to the client like a result: masked and stripped.
                 let status = redact::scrub_text(&now.status, None);
                 let status = redact::sanitize_text(&status);
-                sink.report(value, total, format!("job {status}")).await;
-                reported = value;
+                sink.report(done, total, format!("job {status}")).await;
+                reported = done;
             }
             if now.finished {
-                return Ok(result_object(r));
+                return Ok(value);
             }
             if started.elapsed() + interval > limit {
                 return Err(ToolError::WaitTimeout {
@@ -385,8 +485,11 @@ impl Engine {
                 });
             }
             tokio::time::sleep(interval).await;
+            let r = self.send(provider, method, path, parts, true).await?;
+            answer = expect_success(r)?;
         }
     }
+
     /// Sends `method path` with `parts` through the provider's authenticated send.
     async fn send(
         &self,
@@ -408,31 +511,43 @@ impl Engine {
         provider: &ProviderClient,
         parts: &RequestParts,
     ) -> Result<Value, ToolError> {
-        let retry_safe = op.retry_safe();
-        let request = |method: Method, path: &str, parts: &RequestParts| {
+        let request = |method: Method, path: &str, parts: &RequestParts, retry_safe: bool| {
             provider
                 .request(method, path, parts, retry_safe)
                 .map(|r| r.plan())
         };
         let mut requests = Vec::new();
         let mut note = String::from("Nothing was sent.");
-        match op.flow {
-            Flow::Single | Flow::Poll { .. } => requests.push(request(op.method, op.path, parts)?),
-            Flow::FallbackOn404 { path } => {
-                requests.push(request(op.method, op.path, parts)?);
-                note.push_str(&format!(" On a 404 the request is repeated at {path}."));
-            }
-            Flow::ReadFirst {
-                path,
-                query,
-                explain,
-                ..
-            } => {
-                requests.push(request(Method::Get, path, &read_parts(parts, query))?);
-                let mut write = request(op.method, op.path, parts)?;
-                write.insert("body_is".into(), json!(explain));
-                requests.push(write);
-            }
+        if let Some(read) = op.flow.read_first {
+            let read_parts = read_parts(parts, read.query);
+            requests.push(request(Method::Get, read.path, &read_parts, true)?);
+        }
+        if let Some(rec) = op.reconcile.as_ref().filter(|r| r.before)
+            && let Some(row) = crate::providers::operation(rec.lookup)
+        {
+            let lookup = (row.args.prepare)((rec.args)(parts))?;
+            requests.push(request(row.method, row.path, &lookup, true)?);
+            note.push_str(&format!(
+                " {} is read first, so a create whose answer is lost can be told apart from one that already existed.",
+                row.name
+            ));
+        }
+        let mut main = request(op.method, op.path, parts, op.retry_safe())?;
+        if let Some(read) = op.flow.read_first {
+            main.insert("body_is".into(), json!(read.explain));
+        }
+        requests.push(main);
+        if let Some(fallback) = op.flow.fallback {
+            note.push(' ');
+            note.push_str(fallback.note);
+        }
+        if let Some(poll) = op.flow.then_poll
+            && parts.wait.is_some()
+        {
+            let target = poll.status_path.unwrap_or(op.path);
+            note.push_str(&format!(
+                " Then GET {target} is read until the job finishes or the wait ends."
+            ));
         }
         Ok(json!({ "dry_run": true, "requests": requests, "note": note }))
     }

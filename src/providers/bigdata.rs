@@ -15,7 +15,8 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
-    ArgsSpec, Flow, Hints, Method, OperationSpec, Output, Provider, Reconcile, RequestParts,
+    ArgsSpec, Flow, Hints, Method, OperationSpec, Output, Provider, ReadFirst, Reconcile,
+    RequestParts,
 };
 use crate::secret::SecretString;
 use crate::spec::{
@@ -60,6 +61,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         audit_tool: "bigdata_list_connectors",
         audit_step: "Bigdata.com: call bigdata_list_connectors. Flag archived connectors and those whose last_sync_status is not SUCCESS, with last_sync_error_msg.",
     },
+    facts: &[],
     operations: OPERATIONS,
 };
 
@@ -84,10 +86,11 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::READ,
         args: ArgsSpec::of::<NoArgs>(),
         output: Output::PASSTHROUGH,
-        flow: Flow::Single,
+        flow: Flow::SINGLE,
         example: r#"{}"#,
         reconcile: None,
         progress: false,
+        facts: &[],
     },
     OperationSpec {
         name: "bigdata_get_connector",
@@ -99,10 +102,11 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::READ,
         args: ArgsSpec::of::<ConnectorId>(),
         output: Output::PASSTHROUGH,
-        flow: Flow::Single,
+        flow: Flow::SINGLE,
         example: r#"{"connector_id": "0b16da7a-5eed-4000-8000-000000000002"}"#,
         reconcile: None,
         progress: false,
+        facts: &[],
     },
     OperationSpec {
         name: "bigdata_create_connector",
@@ -114,10 +118,11 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::CREATE,
         args: ArgsSpec::of::<CreateConnector>(),
         output: Output::PASSTHROUGH,
-        flow: Flow::Single,
+        flow: Flow::SINGLE,
         example: r#"{"type": "email", "label": "Broker inbox", "config": {"allowed_emails": ["research@broker.example"]}}"#,
         reconcile: Some(RECONCILE),
         progress: false,
+        facts: &[],
     },
     OperationSpec {
         name: "bigdata_update_connector",
@@ -129,15 +134,16 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::UPDATE,
         args: ArgsSpec::of::<UpdateConnector>(),
         output: Output::PASSTHROUGH,
-        flow: Flow::ReadFirst {
+        flow: Flow::read_first(ReadFirst {
             path: "/contents/v1/connectors/{connector_id}",
             query: &[],
             then: fill_unchanged,
             explain: "the given fields, plus label, description and share_with_org copied from the current connector (first request) where not given",
-        },
+        }),
         example: r#"{"connector_id": "0b16da7a-5eed-4000-8000-000000000002", "label": "Daily broker reports"}"#,
         reconcile: None,
         progress: false,
+        facts: &[],
     },
     OperationSpec {
         name: "bigdata_delete_connector",
@@ -149,10 +155,11 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::DELETE,
         args: ArgsSpec::of::<DeleteConnector>(),
         output: Output::PASSTHROUGH,
-        flow: Flow::Single,
+        flow: Flow::SINGLE,
         example: r#"{"connector_id": "0b16da7a-5eed-4000-8000-000000000004"}"#,
         reconcile: None,
         progress: true,
+        facts: &[],
     },
     OperationSpec {
         name: "bigdata_sync_connector",
@@ -164,35 +171,43 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::TRIGGER,
         args: ArgsSpec::of::<SyncConnector>(),
         output: Output::typed::<SyncAccepted>(),
-        flow: Flow::ReadFirst {
+        flow: Flow::read_first(ReadFirst {
             path: "/contents/v1/connectors/{connector_id}",
             query: &[],
             then: check_sync,
             explain: "{\"date_limit\"} for an investment_research connector, {} for sharepoint (the type comes from the first request)",
-        },
+        }),
         example: r#"{"connector_id": "0b16da7a-5eed-4000-8000-000000000002", "date_limit": "2026-01-01"}"#,
         reconcile: None,
         progress: true,
+        facts: &[],
     },
 ];
 
 /// A create whose answer was lost: is there an active connector with that label now?
 const RECONCILE: Reconcile = Reconcile {
-    method: Method::Get,
-    path: "/contents/v1/connectors",
-    lookup: |_| RequestParts::new(),
-    found: |status, body, sent| {
+    lookup: "bigdata_list_connectors",
+    args: |_| json!({}),
+    found: |status, body, sent, before| {
         if !(200..300).contains(&status) {
             return None;
         }
         let label = sent.body.as_ref()?.get("label")?.as_str()?;
-        let exists = body["results"]
-            .as_array()?
-            .iter()
-            .any(|c| c["label"].as_str() == Some(label) && c["archived"] != true);
-        Some(exists)
+        let ids = |list: &Value| -> Option<Vec<String>> {
+            Some(
+                list["results"]
+                    .as_array()?
+                    .iter()
+                    .filter(|c| c["label"].as_str() == Some(label))
+                    .filter_map(|c| c["connector_id"].as_str().map(str::to_string))
+                    .collect(),
+            )
+        };
+        // Labels are not unique: only a connector that was not there before the call counts.
+        let existed = ids(before?)?;
+        Some(ids(body)?.iter().any(|id| !existed.contains(id)))
     },
-    check_with: "bigdata_list_connectors",
+    before: true,
 };
 
 // ---- argument types -------------------------------------------------------------------------

@@ -18,7 +18,8 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
-    ArgsSpec, Flow, Hints, Method, OperationSpec, Output, Provider, Reconcile, RequestParts,
+    ArgsSpec, Fallback, Flow, Hints, Method, OperationSpec, Output, Provider, ReadFirst, Reconcile,
+    RequestParts,
 };
 use crate::redact;
 use crate::secret::SecretString;
@@ -87,6 +88,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         audit_tool: "bigid_list_data_sources",
         audit_step: "BigID: call bigid_list_data_sources (page with skip/limit if there are many). Flag sources whose enabled is \"no\".",
     },
+    facts: &[],
     operations: OPERATIONS,
 };
 
@@ -149,10 +151,11 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::READ,
         args: ArgsSpec::of::<ListDataSources>(),
         output: Output::PASSTHROUGH,
-        flow: Flow::Single,
+        flow: Flow::SINGLE,
         example: r#"{"limit": 20}"#,
         reconcile: None,
         progress: false,
+        facts: &[],
     },
     OperationSpec {
         name: "bigid_get_data_source",
@@ -164,10 +167,11 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::READ,
         args: ArgsSpec::of::<GetDataSource>(),
         output: Output::PASSTHROUGH,
-        flow: Flow::Single,
+        flow: Flow::SINGLE,
         example: r#"{"name": "Orders MySQL"}"#,
         reconcile: None,
         progress: false,
+        facts: &[],
     },
     OperationSpec {
         name: "bigid_create_data_source",
@@ -179,10 +183,11 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::CREATE,
         args: ArgsSpec::of::<CreateDataSource>(),
         output: Output::PASSTHROUGH,
-        flow: Flow::Single,
+        flow: Flow::SINGLE,
         example: r#"{"ds_connection": {"name": "Orders (EU)", "type": "rdb-mysql", "rdb_url": "mysql.example.com:3306", "rdb_name": "orders", "username": "bigid_scan", "password": "${secret:ORDERS_DB_PASSWORD}"}}"#,
         reconcile: Some(RECONCILE),
         progress: false,
+        facts: &[],
     },
     OperationSpec {
         name: "bigid_update_data_source",
@@ -194,15 +199,16 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::UPDATE,
         args: ArgsSpec::of::<UpdateDataSource>(),
         output: Output::PASSTHROUGH,
-        flow: Flow::ReadFirst {
+        flow: Flow::read_first(ReadFirst {
             path: "/ds_connections/{name}",
             query: &[("withoutCredentialValue", "true")],
             then: merge_changes,
             explain: "the current source (from the first request) with `changes` applied; masked credentials are left out so BigID keeps the stored ones",
-        },
+        }),
         example: r#"{"name": "Orders MySQL", "changes": {"enabled": "no"}}"#,
         reconcile: None,
         progress: false,
+        facts: &[],
     },
     OperationSpec {
         name: "bigid_delete_data_source",
@@ -214,10 +220,11 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::DELETE,
         args: ArgsSpec::of::<DeleteDataSource>(),
         output: Output::PASSTHROUGH,
-        flow: Flow::Single,
+        flow: Flow::SINGLE,
         example: r#"{"name": "Orders MySQL"}"#,
         reconcile: None,
         progress: false,
+        facts: &[],
     },
     OperationSpec {
         name: "bigid_test_data_source_connection",
@@ -229,10 +236,11 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::PROBE,
         args: ArgsSpec::of::<TestConnection>(),
         output: Output::typed::<TestResult>(),
-        flow: Flow::Single,
+        flow: Flow::SINGLE,
         example: r#"{"ds_connection": {"type": "rdb-mysql", "rdb_url": "mysql.example.com:3306", "username": "bigid_scan", "password": "${secret:ORDERS_DB_PASSWORD}"}}"#,
         reconcile: None,
         progress: false,
+        facts: &[],
     },
     OperationSpec {
         name: "bigid_export_data_sources",
@@ -244,10 +252,11 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::READ,
         args: ArgsSpec::of::<ExportDataSources>(),
         output: Output::PASSTHROUGH,
-        flow: Flow::Single,
+        flow: Flow::SINGLE,
         example: r#"{"ids": ["Orders MySQL"]}"#,
         reconcile: None,
         progress: true,
+        facts: &[],
     },
     OperationSpec {
         name: "bigid_list_connector_templates",
@@ -259,12 +268,16 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::READ,
         args: ArgsSpec::of::<NoArgs>(),
         output: Output::PASSTHROUGH,
-        flow: Flow::FallbackOn404 {
-            path: "/ds-templates",
-        },
+        flow: Flow::fallback(Fallback {
+            rejected: |status, _| status == 404,
+            path: Some("/ds-templates"),
+            rewrite: None,
+            note: "On a 404 the request is repeated at /ds-templates.",
+        }),
         example: r#"{}"#,
         reconcile: None,
         progress: false,
+        facts: &[],
     },
     OperationSpec {
         name: "bigid_get_connector_template",
@@ -276,37 +289,44 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::READ,
         args: ArgsSpec::of::<GetTemplate>(),
         output: Output::PASSTHROUGH,
-        flow: Flow::FallbackOn404 {
-            path: "/ds-templates/{type}",
-        },
+        flow: Flow::fallback(Fallback {
+            rejected: |status, _| status == 404,
+            path: Some("/ds-templates/{type}"),
+            rewrite: None,
+            note: "On a 404 the request is repeated at /ds-templates/{type}.",
+        }),
         example: r#"{"type": "rdb-mysql"}"#,
         reconcile: None,
         progress: false,
+        facts: &[],
     },
 ];
 
 /// A create whose answer was lost: does a source of that name exist now?
 const RECONCILE: Reconcile = Reconcile {
-    method: Method::Get,
-    path: "/ds_connections/{name}",
-    lookup: |sent| {
+    lookup: "bigid_get_data_source",
+    args: |sent| {
         let name = sent
             .body
             .as_ref()
             .and_then(|b| b.pointer("/ds_connection/name"))
-            .and_then(Value::as_str)
+            .cloned()
             .unwrap_or_default();
-        RequestParts::new()
-            .path("name", name)
-            .query("withoutCredentialValue", "true")
+        json!({ "name": name })
     },
-    found: |status, _, _| match status {
+    found: |status, body, _, _| match status {
         200..=299 => Some(true),
         404 => Some(false),
+        400 if unable_to_locate(body) => Some(false),
         _ => None,
     },
-    check_with: "bigid_get_data_source",
+    before: false,
 };
+
+/// BigID answers a name it does not know with 400 "Unable to locate …", not 404.
+pub fn unable_to_locate(body: &Value) -> bool {
+    body.to_string().contains("Unable to locate")
+}
 
 // ---- argument types -------------------------------------------------------------------------
 

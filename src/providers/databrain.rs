@@ -59,6 +59,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         audit_tool: "databrain_list_datasources",
         audit_step: "DataBrain: call databrain_list_datasources (all pages). Its API returns names only, so report them with status unknown.",
     },
+    facts: &[],
     operations: OPERATIONS,
 };
 
@@ -113,10 +114,11 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::READ,
         args: ArgsSpec::of::<ListDatasources>(),
         output: Output::typed::<NameList>(),
-        flow: Flow::Single,
+        flow: Flow::SINGLE,
         example: r#"{"page": 1}"#,
         reconcile: None,
         progress: false,
+        facts: &[],
     },
     OperationSpec {
         name: "databrain_create_datasource",
@@ -128,10 +130,11 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::CREATE,
         args: ArgsSpec::of::<DatasourceBody>(),
         output: Output::typed::<Named>(),
-        flow: Flow::Single,
+        flow: Flow::SINGLE,
         example: r#"{"datasourceType": "postgres", "credentials": {"name": "analytics-pg", "host": "pg.example.com", "port": 5432, "username": "databrain", "password": "${secret:ANALYTICS_PG_PASSWORD}", "database": "analytics", "schema": "public"}}"#,
         reconcile: Some(RECONCILE),
         progress: false,
+        facts: &[],
     },
     OperationSpec {
         name: "databrain_update_datasource",
@@ -143,10 +146,11 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::REPLACE,
         args: ArgsSpec::of::<UpdateDatasource>(),
         output: Output::typed::<Named>(),
-        flow: Flow::Single,
+        flow: Flow::SINGLE,
         example: r#"{"datasourceType": "postgres", "credentials": {"name": "analytics-postgres", "host": "pg.example.com", "port": 5432, "username": "databrain", "password": "${secret:ANALYTICS_PG_PASSWORD}", "database": "analytics", "schema": "public"}}"#,
         reconcile: None,
         progress: false,
+        facts: &[],
     },
     OperationSpec {
         name: "databrain_delete_datasource",
@@ -158,10 +162,11 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::DELETE,
         args: ArgsSpec::of::<DeleteDatasource>(),
         output: Output::typed::<Deleted>(),
-        flow: Flow::Single,
+        flow: Flow::SINGLE,
         example: r#"{"name": "reports-csv"}"#,
         reconcile: None,
         progress: false,
+        facts: &[],
     },
     OperationSpec {
         name: "databrain_sync_datasource",
@@ -173,19 +178,19 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::TRIGGER,
         args: ArgsSpec::of::<SyncDatasource>(),
         output: Output::typed::<SyncResult>(),
-        flow: Flow::Single,
+        flow: Flow::SINGLE,
         example: r#"{"datasource_id": "000000db-5eed-4000-8000-000000000001"}"#,
         reconcile: None,
         progress: true,
+        facts: &[],
     },
 ];
 
 /// A create whose answer was lost: is there a datasource of that name now?
 const RECONCILE: Reconcile = Reconcile {
-    method: Method::Get,
-    path: "/api/v2/datasource",
-    lookup: |_| RequestParts::new(),
-    found: |status, body, sent| {
+    lookup: "databrain_list_datasources",
+    args: |_| json!({}),
+    found: |status, body, sent, _| {
         if !(200..300).contains(&status) {
             return None;
         }
@@ -196,7 +201,7 @@ const RECONCILE: Reconcile = Reconcile {
             .any(|d| d["name"].as_str() == Some(name));
         Some(exists)
     },
-    check_with: "databrain_list_datasources",
+    before: false,
 };
 
 // ---- argument types -------------------------------------------------------------------------

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
-    ArgsSpec, Flow, Hints, Method, OperationSpec, Output, PollState, Provider, Reconcile,
+    ArgsSpec, Flow, Hints, Method, OperationSpec, Output, Poll, PollState, Provider, Reconcile,
     RequestParts,
 };
 use crate::secret::SecretString;
@@ -71,6 +71,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         audit_tool: "pdc_filter_data_sources",
         audit_step: "Pentaho Data Catalog: call pdc_filter_data_sources with resourceNames [\"*\"] (page with skip/limit). For each source with a lastTestConnectionId, call pdc_get_job_status and flag FAILED jobs with their error.",
     },
+    facts: &[],
     operations: OPERATIONS,
 };
 
@@ -110,10 +111,11 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::CREATE,
         args: ArgsSpec::of::<CreateDataSources>(),
         output: Output::PASSTHROUGH,
-        flow: Flow::Single,
+        flow: Flow::SINGLE,
         example: r#"{"data_sources": [{"resourceName": "orders-replica", "databaseType": "POSTGRESQL", "host": "pg.example.com", "port": "5432", "databaseName": "orders", "userName": "pdc", "password": "${secret:PDC_PG_PASSWORD}"}]}"#,
         reconcile: Some(RECONCILE),
         progress: false,
+        facts: &[],
     },
     OperationSpec {
         name: "pdc_get_data_source",
@@ -125,10 +127,11 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::READ,
         args: ArgsSpec::of::<DataSourceId>(),
         output: Output::PASSTHROUGH,
-        flow: Flow::Single,
+        flow: Flow::SINGLE,
         example: r#"{"id": "9dc0da7a0000000000000001"}"#,
         reconcile: None,
         progress: false,
+        facts: &[],
     },
     OperationSpec {
         name: "pdc_update_data_source",
@@ -140,10 +143,11 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::UPDATE,
         args: ArgsSpec::of::<UpdateDataSource>(),
         output: Output::PASSTHROUGH,
-        flow: Flow::Single,
+        flow: Flow::SINGLE,
         example: r#"{"id": "9dc0da7a0000000000000001", "description": "Primary orders database", "includePatterns": ["public.*"]}"#,
         reconcile: None,
         progress: false,
+        facts: &[],
     },
     OperationSpec {
         name: "pdc_get_data_sources_by_ids",
@@ -155,10 +159,11 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::READ,
         args: ArgsSpec::of::<ByIds>(),
         output: Output::PASSTHROUGH,
-        flow: Flow::Single,
+        flow: Flow::SINGLE,
         example: r#"{"ids": ["9dc0da7a0000000000000001", "9dc0da7a0000000000000002"]}"#,
         reconcile: None,
         progress: false,
+        facts: &[],
     },
     OperationSpec {
         name: "pdc_filter_data_sources",
@@ -170,10 +175,11 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::READ,
         args: ArgsSpec::of::<Filter>(),
         output: Output::PASSTHROUGH,
-        flow: Flow::Single,
+        flow: Flow::SINGLE,
         example: r#"{"resourceNames": ["prod-*"], "limit": 20}"#,
         reconcile: None,
         progress: false,
+        facts: &[],
     },
     OperationSpec {
         name: "pdc_get_job_status",
@@ -185,10 +191,15 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::READ,
         args: ArgsSpec::of::<JobId>(),
         output: Output::PASSTHROUGH,
-        flow: Flow::Poll { state: job_state },
+        flow: Flow::poll(Poll {
+            status_path: None,
+            job_id: |_| None,
+            state: job_state,
+        }),
         example: r#"{"id": "9dc010b50000000000000004", "wait": true}"#,
         reconcile: None,
         progress: true,
+        facts: &[],
     },
 ];
 
@@ -205,15 +216,9 @@ fn sent_names(sent: &RequestParts) -> Vec<String> {
 /// A create whose answer was lost: do sources of those names exist now? (All: yes; none: no;
 /// some: cannot tell.)
 const RECONCILE: Reconcile = Reconcile {
-    method: Method::Post,
-    path: "/data-sources/filter",
-    lookup: |sent| {
-        RequestParts::new()
-            .query("skip", 0)
-            .query("limit", 10_000)
-            .body(json!({ "resourceNames": sent_names(sent) }))
-    },
-    found: |status, body, sent| {
+    lookup: "pdc_filter_data_sources",
+    args: |sent| json!({ "resourceNames": sent_names(sent), "limit": 10_000 }),
+    found: |status, body, sent, _| {
         if !(200..300).contains(&status) {
             return None;
         }
@@ -233,7 +238,7 @@ const RECONCILE: Reconcile = Reconcile {
             _ => None,
         }
     },
-    check_with: "pdc_filter_data_sources",
+    before: false,
 };
 
 /// Where a job stands, from `GET /jobs/{id}/status`.

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::{bundle, definition, reference};
-use crate::operation::{Flow, OperationSpec};
+use crate::operation::OperationSpec;
 use crate::providers;
 
 /// Where the tool definitions go, relative to the repository root.
@@ -42,13 +42,19 @@ pub fn tool_table() -> String {
 
 /// A row's request(s), in words.
 fn request_text(op: &OperationSpec) -> String {
-    let main = format!("`{} {}`", op.method.as_str(), op.path);
-    match op.flow {
-        Flow::Single => main,
-        Flow::Poll { .. } => format!("{main} (with `wait`: polled until done)"),
-        Flow::FallbackOn404 { path } => format!("{main} (on 404: `{path}`)"),
-        Flow::ReadFirst { path, .. } => format!("reads `GET {path}`, then {main}"),
+    let mut text = format!("`{} {}`", op.method.as_str(), op.path);
+    if let Some(read) = op.flow.read_first {
+        text = format!("reads `GET {}`, then {text}", read.path);
     }
+    if let Some(fallback) = op.flow.fallback {
+        let second = fallback.path.unwrap_or("the other form");
+        text.push_str(&format!(" (if rejected: `{second}`)"));
+    }
+    if let Some(poll) = op.flow.then_poll {
+        let status = poll.status_path.unwrap_or("it");
+        text.push_str(&format!(" (with `wait`: `GET {status}` until done)"));
+    }
+    text
 }
 
 /// `readme` with its generated table replaced by the current one.

@@ -315,10 +315,12 @@ async fn references_are_refused_where_no_secret_belongs() {
     )
     .await;
     assert!(!is_error, "{result}");
-    assert_eq!(
-        fake.requests()[0].json()["config"]["user_password"],
-        "S3NT1NEL-broker"
-    );
+    let create = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .unwrap();
+    assert_eq!(create.json()["config"]["user_password"], "S3NT1NEL-broker");
 }
 
 /// A `tools/call` sent as a notification (no id) was logged in full by the MCP library at

@@ -296,23 +296,45 @@ async fn lost_creates_are_reconciled_for_every_vendor() {
         "check with pdc_filter_data_sources before calling again: calling again blindly could create a duplicate"
     );
 
+    // Labels are not unique: the connectors are listed before the create, and only one that
+    // was not there before counts as created.
     fake.on("POST", "/bigdata/contents/v1/connectors", Reply::dropped());
-    fake.on(
-        "GET",
-        "/bigdata/contents/v1/connectors",
-        Reply::json(
-            200,
-            json!({"results": [
-        {"label": "Inbox", "archived": false}, {"label": "Old", "archived": true}]}),
-        ),
-    );
+    let list = |items: Value| Reply::json(200, json!({ "results": items }));
+    let inbox = json!({"connector_id": "0b16da7a-0000-4000-8000-000000000001", "label": "Inbox", "archived": false});
+    let new_inbox = json!({"connector_id": "0b16da7a-0000-4000-8000-000000000009", "label": "Inbox", "archived": false});
+    let old = json!({"connector_id": "0b16da7a-0000-4000-8000-000000000002", "label": "Old", "archived": true});
+    let connectors = "/bigdata/contents/v1/connectors";
     let email = |label: &str| json!({"type": "email", "label": label, "config": {"allowed_emails": ["a@b.example"]}});
+    fake.once("GET", connectors, list(json!([inbox.clone(), old.clone()])));
+    fake.once(
+        "GET",
+        connectors,
+        list(json!([inbox.clone(), old.clone(), new_inbox.clone()])),
+    );
     let (r, _) = call(&client, "bigdata_create_connector", email("Inbox")).await;
-    assert_eq!(r["outcome"], "created");
-    let (r, _) = call(&client, "bigdata_create_connector", email("Old")).await;
+    assert_eq!(r["outcome"], "created", "a new id with the label: {r}");
+    assert_eq!(r["lookup"]["results"][2], new_inbox);
+    fake.once("GET", connectors, list(json!([inbox.clone(), old.clone()])));
+    fake.once("GET", connectors, list(json!([inbox.clone(), old.clone()])));
+    let (r, _) = call(&client, "bigdata_create_connector", email("Inbox")).await;
     assert_eq!(
         r["error"]["code"], "NOT_CREATED",
-        "an archived namesake is not it"
+        "a namesake that was there before is not this call's: {r}"
+    );
+    fake.once("GET", connectors, list(json!([old.clone()])));
+    fake.once("GET", connectors, list(json!([old.clone()])));
+    let (r, _) = call(&client, "bigdata_create_connector", email("Old")).await;
+    assert_eq!(r["error"]["code"], "NOT_CREATED", "{r}");
+    fake.once(
+        "GET",
+        connectors,
+        Reply::json(400, json!({"message": "refused"})),
+    );
+    fake.once("GET", connectors, list(json!([new_inbox.clone()])));
+    let (r, _) = call(&client, "bigdata_create_connector", email("Inbox")).await;
+    assert_eq!(
+        r["error"]["code"], "OUTCOME_UNKNOWN",
+        "nothing known from before: cannot tell: {r}"
     );
 
     fake.on("POST", "/databrain/api/v2/datasource", Reply::dropped());
@@ -341,7 +363,7 @@ async fn lost_creates_are_reconciled_for_every_vendor() {
             .iter()
             .filter(|r| r.method == "POST" && r.path.starts_with("/bigdata"))
             .count(),
-        2
+        4
     );
     assert_eq!(
         fake.requests()

@@ -77,12 +77,19 @@ async fn create_each_type() {
             json!({"type": "sharepoint", "label": "SP", "config": {"session_id": "sess-1"}, "share_with_org": false}),
         ),
     ];
-    for (i, (args, body)) in cases.iter().enumerate() {
+    fake.on("GET", BASE, Reply::json(200, json!({"results": []})));
+    for (args, body) in cases.iter() {
+        fake.clear();
         let (result, is_error) = call(&client, "bigdata_create_connector", args.clone()).await;
         assert!(!is_error, "{result}");
         assert_eq!(result, connector("email"));
+        // Labels are not unique: the connectors are listed first, so a lost answer can be told
+        // apart from a connector that already existed.
+        let sent = fake.requests();
+        assert_eq!(sent.len(), 2);
+        assert_request(&sent[0], "GET", BASE, None, BIGDATA.auth, None);
         assert_request(
-            &fake.requests()[i],
+            &sent[1],
             "POST",
             BASE,
             None,
