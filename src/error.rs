@@ -4,6 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::args::InvalidArgument;
+use crate::operation::OperationSpec;
 use crate::redact::{self, CallSecrets};
 use crate::spec::ProviderSpec;
 use crate::upstream::{AuthError, HttpResponse, TransportError, UpstreamError};
@@ -71,12 +72,24 @@ impl From<UpstreamError> for ToolError {
 }
 
 impl ToolError {
-    /// The error envelope, redacted (the call's secrets, every known credential) and stripped
-    /// of hidden characters.
-    pub fn envelope(&self, provider: &ProviderSpec, secrets: &CallSecrets) -> Value {
+    /// The error envelope of a call of `op`, redacted (the call's secrets, every known
+    /// credential) and stripped of hidden characters.
+    pub fn envelope(&self, op: &OperationSpec, secrets: &CallSecrets) -> Value {
+        let provider = op.provider.spec();
         let mut error = Map::new();
         error.insert("provider".into(), json!(provider.id));
-        let (status, code, message, hint) = self.describe(provider);
+        let (status, code, message, mut hint) = self.describe(provider);
+        if let ToolError::Vendor(response) = self
+            && matches!(response.status, 400 | 404 | 405 | 415 | 422)
+            && let Some(fact) = op.assumed_request_facts().next()
+        {
+            // The vendor refused a request whose shape no public evidence confirms: say so, and
+            // how to show us what it answered.
+            hint.push_str(&format!(
+                "; note: this request's shape is not confirmed by public evidence ({}): run the server with --trace-vendor FILE and report what the vendor answered",
+                fact.claim
+            ));
+        }
         if let Some(status) = status {
             error.insert("status".into(), json!(status));
         }
@@ -87,6 +100,11 @@ impl ToolError {
         error.insert("hint".into(), json!(hint));
         if let ToolError::Invalid(e) | ToolError::Precondition(e) = self {
             error.insert("field".into(), json!(e.field));
+        }
+        if let ToolError::Vendor(response) = self
+            && let Some(id) = response.request_id()
+        {
+            error.insert("vendor_request_id".into(), json!(id));
         }
         let mut envelope = json!({ "error": error });
         redact::clean_json(&mut envelope, Some(secrets));
@@ -122,9 +140,7 @@ impl ToolError {
                 let message = response
                     .message()
                     .unwrap_or_else(|| format!("HTTP {} with no message", response.status));
-                let hint = code
-                    .as_deref()
-                    .and_then(provider.code_hint)
+                let hint = (provider.hint)(response.status, code.as_deref(), &message)
                     .map(str::to_string)
                     .unwrap_or_else(|| status_hint(provider, response, &message));
                 (Some(response.status), code, message, hint)

@@ -26,8 +26,10 @@ pub struct ProviderSpec {
     pub setup: &'static str,
     /// Which variables to check when the vendor rejects the credential.
     pub credential_hint: &'static str,
-    /// A hint for a vendor error code, when the vendor documents one.
-    pub code_hint: fn(code: &str) -> Option<&'static str>,
+    /// A hint for a vendor's error answer (status, code when it gives one, message), where the
+    /// vendor's documentation or behaviour says what it means; `None` falls back to a hint
+    /// from the status.
+    pub hint: fn(status: u16, code: Option<&str>, message: &str) -> Option<&'static str>,
     /// The cheap read `doctor` sends to check reachability and authentication.
     pub probe: Probe,
     /// Argument keys that hold a credential although their names do not look secret (an
@@ -72,6 +74,9 @@ pub struct EnvVar {
 /// Where configuration comes from: the process environment, or a map (tests, the sandbox).
 pub trait Env {
     fn var(&self, name: &str) -> Option<String>;
+
+    /// Every set variable whose name starts with `prefix` (the values secret references read).
+    fn vars_with_prefix(&self, prefix: &str) -> Vec<(String, String)>;
 }
 
 /// The process environment. An empty value is unset, and so is an MCP Bundle placeholder:
@@ -81,6 +86,12 @@ pub struct ProcessEnv;
 impl Env for ProcessEnv {
     fn var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok().filter(|v| is_set(v))
+    }
+
+    fn vars_with_prefix(&self, prefix: &str) -> Vec<(String, String)> {
+        std::env::vars()
+            .filter(|(k, v)| k.starts_with(prefix) && is_set(v))
+            .collect()
     }
 }
 
@@ -92,6 +103,13 @@ pub fn is_set(value: &str) -> bool {
 impl Env for std::collections::HashMap<String, String> {
     fn var(&self, name: &str) -> Option<String> {
         self.get(name).filter(|v| is_set(v)).cloned()
+    }
+
+    fn vars_with_prefix(&self, prefix: &str) -> Vec<(String, String)> {
+        self.iter()
+            .filter(|(k, v)| k.starts_with(prefix) && is_set(v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 }
 
@@ -149,11 +167,39 @@ impl AuthHeader {
 #[derive(Debug, Clone)]
 pub struct TokenExchange {
     pub method: Method,
-    /// Relative to the provider's base URL.
-    pub path: &'static str,
+    pub path: ExchangePath,
     pub send: ExchangeSend,
     /// JSON pointer of the token in the response (`/systemToken`, `/data/accessToken`).
     pub token_pointer: &'static str,
+    /// Another exchange to try when this one is not there (404, 405) or answers without a
+    /// token: some instances expose only one of two login endpoints.
+    pub otherwise: Option<Box<TokenExchange>>,
+}
+
+/// Where a token exchange goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExchangePath {
+    /// Relative to the provider's base URL.
+    Base(&'static str),
+    /// Relative to the root the API is served under: the base URL up to `api` (PDC's base is
+    /// `{root}/api/public/v1`, its Keycloak is `{root}/keycloak/…`).
+    Root {
+        api: &'static str,
+        path: &'static str,
+    },
+}
+
+impl ExchangePath {
+    /// The exchange's URL for a provider served at `base`.
+    pub fn url(self, base: &str) -> String {
+        match self {
+            ExchangePath::Base(path) => format!("{base}{path}"),
+            ExchangePath::Root { api, path } => {
+                let root = base.find(api).map_or(base, |at| &base[..at]);
+                format!("{root}{path}")
+            }
+        }
+    }
 }
 
 /// What the exchange request carries.
@@ -205,16 +251,30 @@ impl Credential {
     pub fn secrets(&self) -> Vec<&SecretString> {
         match self {
             Credential::Static { value, .. } => vec![value],
-            Credential::Exchange { exchange, .. } => match &exchange.send {
-                ExchangeSend::Header(_, s) => vec![s],
-                ExchangeSend::Json(fields) | ExchangeSend::Form(fields) => fields
-                    .iter()
-                    .filter_map(|(_, f)| match f {
-                        Field::Secret(s) => Some(s),
-                        Field::Plain(_) => None,
-                    })
-                    .collect(),
-            },
+            Credential::Exchange { exchange, .. } => {
+                let mut out = Vec::new();
+                let mut next = Some(exchange);
+                while let Some(exchange) = next {
+                    match &exchange.send {
+                        ExchangeSend::Header(_, s) => out.push(s),
+                        ExchangeSend::Json(fields) | ExchangeSend::Form(fields) => {
+                            out.extend(fields.iter().filter_map(|(_, f)| match f {
+                                Field::Secret(s) => Some(s),
+                                Field::Plain(_) => None,
+                            }))
+                        }
+                    }
+                    next = exchange.otherwise.as_deref();
+                }
+                // Two endpoints may send the same secret.
+                let mut unique: Vec<&SecretString> = Vec::new();
+                for s in out {
+                    if !unique.contains(&s) {
+                        unique.push(s);
+                    }
+                }
+                unique
+            }
         }
     }
 

@@ -253,6 +253,15 @@ pub struct UpstreamArgs {
     /// items and says it was truncated.
     #[arg(long, global = true, env = "DATASOURCE_MCP_MAX_RESULT_BYTES", default_value_t = 64 * 1024, value_name = "BYTES")]
     pub max_result_bytes: usize,
+    /// Append every vendor request and answer, masked, as JSON lines to this file (for a bug
+    /// report when a vendor answers differently than expected).
+    #[arg(
+        long,
+        global = true,
+        env = "DATASOURCE_MCP_TRACE_VENDOR",
+        value_name = "FILE"
+    )]
+    pub trace_vendor: Option<PathBuf>,
     /// Longest JSON-RPC line read on stdin, in bytes.
     #[arg(long, global = true, env = "DATASOURCE_MCP_MAX_LINE_BYTES", default_value_t = 4 * 1024 * 1024, value_name = "BYTES")]
     pub max_line_bytes: usize,
@@ -290,6 +299,13 @@ impl UpstreamArgs {
             retry: RetryPolicy {
                 max_retries: self.max_retries,
                 ..RetryPolicy::default()
+            },
+            trace: match &self.trace_vendor {
+                Some(path) => Some(std::sync::Arc::new(
+                    crate::upstream::Trace::open(path)
+                        .map_err(|e| format!("--trace-vendor {}: {e}", path.display()))?,
+                )),
+                None => None,
             },
             ..UpstreamSettings::default()
         };

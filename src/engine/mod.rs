@@ -36,6 +36,13 @@ use crate::upstream::{
 };
 use secret_refs::SecretRefs;
 
+/// One call on its way: the provider it goes to, and its own secrets, which the vendor trace
+/// masks too.
+struct Call<'a> {
+    provider: &'a ProviderClient,
+    mask: Option<redact::Matcher>,
+}
+
 /// The engine's limits: the vendor requests' and the result budget.
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
@@ -191,13 +198,13 @@ impl Engine {
                         is_error: false,
                     },
                     Err(err) => CallOutcome {
-                        value: err.envelope(spec, &secrets),
+                        value: err.envelope(op, &secrets),
                         is_error: true,
                     },
                 }
             }
             Err(err) => {
-                let value = err.envelope(spec, &secrets);
+                let value = err.envelope(op, &secrets);
                 tracing::info!(tool = op.name, error = %value["error"]["code"], "call failed");
                 CallOutcome {
                     value,
@@ -236,7 +243,11 @@ impl Engine {
         } else {
             None
         };
-        self.execute(op, provider, parts, progress).await
+        let call = Call {
+            provider,
+            mask: (!secrets.is_empty()).then(|| secrets.matcher().clone()),
+        };
+        self.execute(op, &call, parts, progress).await
     }
 
     /// Runs a row's flow: its read first, the lookup a create of non-unique names needs, its
@@ -244,7 +255,7 @@ impl Engine {
     async fn execute(
         &self,
         op: &'static OperationSpec,
-        provider: &ProviderClient,
+        call: &Call<'_>,
         parts: RequestParts,
         progress: Option<&dyn ProgressSink>,
     ) -> Result<Value, ToolError> {
@@ -252,7 +263,7 @@ impl Engine {
             Some(read) => {
                 let read_parts = read_parts(&parts, read.query);
                 let current = self
-                    .send(provider, Method::Get, read.path, &read_parts, true)
+                    .send(call, Method::Get, read.path, &read_parts, true)
                     .await?;
                 let current = expect_success(current)?;
                 let current = current.json().cloned().unwrap_or(Value::Null);
@@ -262,14 +273,14 @@ impl Engine {
         };
         let before = match &op.reconcile {
             Some(rec) if rec.before => self
-                .lookup(rec, provider, &parts)
+                .lookup(rec, call, &parts)
                 .await
                 .ok()
                 .filter(|(status, _)| (200..300).contains(status)),
             _ => None,
         };
         let polling = op.flow.then_poll.filter(|_| parts.wait.is_some());
-        let sent = self.send_row(op, provider, &parts);
+        let sent = self.send_row(op, call, &parts);
         let sent = match polling {
             // The wait reports progress itself.
             Some(_) => sent.await,
@@ -278,7 +289,7 @@ impl Engine {
         let answer = match sent {
             Ok(r) => expect_success(r)?,
             Err(ToolError::Transport(cause)) if op.mutates() && cause.maybe_sent() => {
-                return self.reconcile(op, provider, &parts, cause, before).await;
+                return self.reconcile(op, call, &parts, cause, before).await;
             }
             Err(e) => return Err(e),
         };
@@ -289,7 +300,7 @@ impl Engine {
             // The row reads a status: with a wait, read it again until the work is done.
             None => match polling {
                 Some(_) => {
-                    self.wait(op, provider, poll, None, answer, &parts, progress)
+                    self.wait(op, call, poll, None, answer, &parts, progress)
                         .await
                 }
                 None => Ok(result_object(answer)),
@@ -307,7 +318,7 @@ impl Engine {
                 let status = RequestParts::new().path("id", id.clone()).wait(parts.wait);
                 let first = self
                     .send(
-                        provider,
+                        call,
                         Method::Get,
                         poll.status_path.unwrap_or(op.path),
                         &status,
@@ -316,7 +327,7 @@ impl Engine {
                     .await?;
                 let first = expect_success(first)?;
                 let job = self
-                    .wait(op, provider, poll, Some(&id), first, &status, progress)
+                    .wait(op, call, poll, Some(&id), first, &status, progress)
                     .await?;
                 let state = (poll.state)(&job);
                 Ok(json!({"job_id": id, "status": state.status, "job": job}))
@@ -329,14 +340,12 @@ impl Engine {
     async fn send_row(
         &self,
         op: &'static OperationSpec,
-        provider: &ProviderClient,
+        call: &Call<'_>,
         parts: &RequestParts,
     ) -> Result<HttpResponse, ToolError> {
         let retry_safe = op.retry_safe();
         let Some(fallback) = op.flow.fallback.filter(|_| retry_safe) else {
-            return self
-                .send(provider, op.method, op.path, parts, retry_safe)
-                .await;
+            return self.send(call, op.method, op.path, parts, retry_safe).await;
         };
         let second = || {
             let parts = match fallback.rewrite {
@@ -347,12 +356,10 @@ impl Engine {
         };
         if self.learned_second_form(op) {
             let (path, parts) = second();
-            return self
-                .send(provider, op.method, path, &parts, retry_safe)
-                .await;
+            return self.send(call, op.method, path, &parts, retry_safe).await;
         }
         let first = self
-            .send(provider, op.method, op.path, parts, retry_safe)
+            .send(call, op.method, op.path, parts, retry_safe)
             .await?;
         if !(fallback.rejected)(first.status, first.json().unwrap_or(&Value::Null)) {
             return Ok(first);
@@ -363,9 +370,7 @@ impl Engine {
             "the vendor rejects the first form; sending the second"
         );
         let (path, parts) = second();
-        let second = self
-            .send(provider, op.method, path, &parts, retry_safe)
-            .await?;
+        let second = self.send(call, op.method, path, &parts, retry_safe).await?;
         if second.is_success() {
             self.learned
                 .lock()
@@ -386,12 +391,12 @@ impl Engine {
     async fn lookup(
         &self,
         rec: &Reconcile,
-        provider: &ProviderClient,
+        call: &Call<'_>,
         sent: &RequestParts,
     ) -> Result<(u16, Value), ToolError> {
         let row = crate::providers::operation(rec.lookup).ok_or(ToolError::Internal)?;
         let parts = (row.args.prepare)((rec.args)(sent))?;
-        let r = self.send_row(row, provider, &parts).await?;
+        let r = self.send_row(row, call, &parts).await?;
         Ok((r.status, r.json().cloned().unwrap_or(Value::Null)))
     }
 
@@ -400,7 +405,7 @@ impl Engine {
     async fn reconcile(
         &self,
         op: &'static OperationSpec,
-        provider: &ProviderClient,
+        call: &Call<'_>,
         sent: &RequestParts,
         cause: TransportError,
         before: Option<(u16, Value)>,
@@ -412,7 +417,7 @@ impl Engine {
                 check_with: None,
             });
         };
-        let found = match self.lookup(rec, provider, sent).await {
+        let found = match self.lookup(rec, call, sent).await {
             Ok((status, body)) => {
                 let before = before.as_ref().map(|(_, b)| b);
                 (rec.found)(status, &body, sent, before).map(|f| (f, body))
@@ -440,7 +445,7 @@ impl Engine {
     async fn wait(
         &self,
         op: &'static OperationSpec,
-        provider: &ProviderClient,
+        call: &Call<'_>,
         poll: Poll,
         id: Option<&str>,
         first: HttpResponse,
@@ -485,22 +490,23 @@ impl Engine {
                 });
             }
             tokio::time::sleep(interval).await;
-            let r = self.send(provider, method, path, parts, true).await?;
+            let r = self.send(call, method, path, parts, true).await?;
             answer = expect_success(r)?;
         }
     }
 
-    /// Sends `method path` with `parts` through the provider's authenticated send.
+    /// Sends `method path` with `parts` through the call's authenticated send.
     async fn send(
         &self,
-        provider: &ProviderClient,
+        call: &Call<'_>,
         method: Method,
         path: &str,
         parts: &RequestParts,
         retry_safe: bool,
     ) -> Result<HttpResponse, ToolError> {
-        let request = provider.request(method, path, parts, retry_safe)?;
-        Ok(provider.send(&self.upstream, &request).await?)
+        let mut request = call.provider.request(method, path, parts, retry_safe)?;
+        request.mask = call.mask.clone();
+        Ok(call.provider.send(&self.upstream, &request).await?)
     }
 
     /// The dry-run answer: the exact request(s) the call would send, credentials masked. Each
@@ -532,10 +538,22 @@ impl Engine {
                 row.name
             ));
         }
-        let mut main = request(op.method, op.path, parts, op.retry_safe())?;
-        if let Some(read) = op.flow.read_first {
-            main.insert("body_is".into(), json!(read.explain));
-        }
+        let mut main = match op.flow.read_first {
+            // The body comes from the read: its headers are those of a JSON body.
+            Some(read) if parts.body.is_none() => {
+                let with_body = parts.clone().body(Value::Object(Map::new()));
+                let mut main = request(op.method, op.path, &with_body, op.retry_safe())?;
+                main.remove("body");
+                main.insert("body_is".into(), json!(read.explain));
+                main
+            }
+            Some(read) => {
+                let mut main = request(op.method, op.path, parts, op.retry_safe())?;
+                main.insert("body_is".into(), json!(read.explain));
+                main
+            }
+            None => request(op.method, op.path, parts, op.retry_safe())?,
+        };
         requests.push(main);
         if let Some(fallback) = op.flow.fallback {
             note.push(' ');

@@ -83,7 +83,12 @@ pub struct SecretRefs {
 }
 
 impl SecretRefs {
+    /// Every value a reference can read is a secret from the start: masked wherever it
+    /// appears (a vendor may echo the same password stored elsewhere before any call uses it).
     pub fn new(env: Arc<dyn Env + Send + Sync>) -> Self {
+        for (_, value) in env.vars_with_prefix(PREFIX) {
+            redact::register_secret(&value);
+        }
         Self { env }
     }
 

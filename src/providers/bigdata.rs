@@ -44,7 +44,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     credential,
     setup: "BIGDATA_API_KEY (BIGDATA_BASE_URL defaults to https://api.bigdata.com)",
     credential_hint: "check BIGDATA_API_KEY",
-    code_hint: |_| None,
+    hint: |_, _, _| None,
     probe: Probe {
         tool: "bigdata_list_connectors",
         args: r#"{}"#,

@@ -24,8 +24,8 @@ use crate::operation::{
 use crate::redact;
 use crate::secret::SecretString;
 use crate::spec::{
-    AuthHeader, ConfigError, Credential, Env, EnvVar, ExchangeSend, Field, Guide, Probe,
-    ProviderSpec, Scheme, TokenExchange, pair,
+    AuthHeader, ConfigError, Credential, Env, EnvVar, ExchangePath, ExchangeSend, Field, Guide,
+    Probe, ProviderSpec, Scheme, TokenExchange, pair,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -69,7 +69,11 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     credential,
     setup: "BIGID_BASE_URL + BIGID_USER_TOKEN (or BIGID_USERNAME + BIGID_PASSWORD, or BIGID_ACCESS_TOKEN)",
     credential_hint: "check BIGID_USER_TOKEN (or BIGID_USERNAME/BIGID_PASSWORD, or BIGID_ACCESS_TOKEN)",
-    code_hint: |_| None,
+    hint: |status, _, message| {
+        // BigID answers a name it does not know with 400 "Unable to locate …", not 404.
+        (status == 400 && message.contains("Unable to locate"))
+            .then_some("no data source of that name exists: list data sources to see the names")
+    },
     probe: Probe {
         tool: "bigid_list_data_sources",
         args: r#"{"limit": 1}"#,
@@ -105,15 +109,25 @@ fn credential(env: &dyn Env) -> Result<Option<Credential>, ConfigError> {
     let header = AuthHeader::authorization(scheme);
     let login = pair(env, "BIGID_USERNAME", "BIGID_PASSWORD")?;
     if let Some(token) = env.var("BIGID_USER_TOKEN") {
+        // BigID's own MCP server reads the token's JWT `type` claim: an access token is used
+        // as is; a refresh token (what Administration → Access Management generates) is
+        // exchanged. A token that says neither is exchanged, as every other client does.
+        if jwt_type(&token).as_deref() == Some("access-token") {
+            return Ok(Some(Credential::Static {
+                header,
+                value: SecretString::new(token),
+            }));
+        }
         return Ok(Some(Credential::Exchange {
             exchange: TokenExchange {
                 method: Method::Get,
-                path: "/refresh-access-token",
+                path: ExchangePath::Base("/refresh-access-token"),
                 send: ExchangeSend::Header(
                     AuthHeader::authorization(Scheme::Raw),
                     SecretString::new(token),
                 ),
                 token_pointer: "/systemToken",
+                otherwise: None,
             },
             header,
         }));
@@ -122,12 +136,13 @@ fn credential(env: &dyn Env) -> Result<Option<Credential>, ConfigError> {
         return Ok(Some(Credential::Exchange {
             exchange: TokenExchange {
                 method: Method::Post,
-                path: "/sessions",
+                path: ExchangePath::Base("/sessions"),
                 send: ExchangeSend::Json(vec![
                     ("username", Field::Plain(username)),
                     ("password", Field::Secret(SecretString::new(password))),
                 ]),
                 token_pointer: "/auth_token",
+                otherwise: None,
             },
             header,
         }));
@@ -138,6 +153,17 @@ fn credential(env: &dyn Env) -> Result<Option<Credential>, ConfigError> {
             header,
             value: SecretString::new(token),
         }))
+}
+
+/// The `type` claim of a JWT's payload, if the token is a JWT that has one.
+fn jwt_type(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("type")?.as_str().map(str::to_string)
 }
 
 static OPERATIONS: &[OperationSpec] = &[

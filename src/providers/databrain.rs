@@ -14,7 +14,8 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
-    ArgsSpec, Flow, Hints, Method, OperationSpec, Output, Provider, Reconcile, RequestParts,
+    ArgsSpec, Flow, Hints, Method, OperationSpec, Output, Poll, PollState, Provider, Reconcile,
+    RequestParts,
 };
 use crate::secret::SecretString;
 use crate::spec::{
@@ -42,7 +43,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     credential,
     setup: "DATABRAIN_SERVICE_TOKEN (DATABRAIN_BASE_URL defaults to https://api.usedatabrain.com)",
     credential_hint: "check DATABRAIN_SERVICE_TOKEN (a service token, not a data-app API key)",
-    code_hint,
+    hint: |_, code, _| code.and_then(code_hint),
     probe: Probe {
         tool: "databrain_list_datasources",
         args: r#"{"page": 1}"#,
@@ -90,7 +91,8 @@ fn code_hint(code: &str) -> Option<&'static str> {
         "INVALID_REQUEST_BODY" => {
             "DataBrain rejected the request: fix what the message names and call again"
         }
-        "AUTHENTICATION_ERROR" => {
+        // The token page's example says AUTHENTICATION_ERR, its code list AUTHENTICATION_ERROR.
+        "AUTHENTICATION_ERROR" | "AUTHENTICATION_ERR" => {
             "check DATABRAIN_SERVICE_TOKEN (a service token, not a data-app API key)"
         }
         "SCHEMA_CACHE_FAILED" => {
@@ -184,7 +186,55 @@ static OPERATIONS: &[OperationSpec] = &[
         progress: true,
         facts: &[],
     },
+    OperationSpec {
+        name: "databrain_get_datasource_sync_progress",
+        provider: Provider::DataBrain,
+        title: "Get a DataBrain sync's progress",
+        description: "Get how far a DataBrain datasource's sync is (\"16/16\" when done, and any error); documented for AWS S3 datasources, whose sync runs in the background. With wait, read it until done.",
+        method: Method::Post,
+        path: "/api/v2/datasource/getDatasourceProgress",
+        hints: Hints::READ,
+        args: ArgsSpec::of::<SyncProgress>(),
+        output: Output::PASSTHROUGH,
+        flow: Flow::poll(Poll {
+            status_path: None,
+            job_id: |_| None,
+            state: sync_state,
+        }),
+        example: r#"{"datasource_id": "000000db-5eed-4000-8000-000000000001", "wait": true}"#,
+        reconcile: None,
+        progress: true,
+        facts: &[],
+    },
 ];
+
+/// Where a sync stands, from `{"status": {"progress": "done/total", "error": ""}}`.
+fn sync_state(answer: &Value) -> PollState {
+    let progress = answer.pointer("/status/progress").and_then(Value::as_str);
+    let error = answer
+        .pointer("/status/error")
+        .and_then(Value::as_str)
+        .filter(|e| !e.is_empty());
+    let counts = progress.and_then(|p| {
+        let (done, total) = p.split_once('/')?;
+        Some((
+            done.trim().parse::<f64>().ok()?,
+            total.trim().parse::<f64>().ok()?,
+        ))
+    });
+    let complete = counts.is_some_and(|(done, total)| total > 0.0 && done >= total);
+    PollState {
+        finished: complete || error.is_some(),
+        percent: counts
+            .filter(|(_, total)| *total > 0.0)
+            .map(|(done, total)| (done / total * 100.0).min(100.0)),
+        status: match (error, progress) {
+            (Some(e), _) => format!("failed: {e}"),
+            (None, Some(p)) => format!("synced {p}"),
+            (None, None) => "unknown".into(),
+        },
+    }
+}
 
 /// A create whose answer was lost: is there a datasource of that name now?
 const RECONCILE: Reconcile = Reconcile {
@@ -386,6 +436,39 @@ impl ToolArgs for SyncDatasource {
 
     fn into_request(self) -> RequestParts {
         RequestParts::new().body(json!({ "input": { "datasourceId": self.datasource_id } }))
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncProgress {
+    /// Datasource UUID, as for databrain_sync_datasource.
+    #[schemars(extend("x-mcp-header" = "Datasource-Id"))]
+    pub datasource_id: String,
+    /// Read the progress until the sync is done (reports progress), up to wait_seconds.
+    #[serde(default)]
+    pub wait: bool,
+    /// Longest wait (default 300).
+    #[schemars(range(min = 1, max = 3600))]
+    pub wait_seconds: Option<u64>,
+}
+
+impl ToolArgs for SyncProgress {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check::uuid("datasource_id", &self.datasource_id)?;
+        if let Some(s) = self.wait_seconds {
+            check::range("wait_seconds", s, 1, 3600)?;
+        }
+        Ok(())
+    }
+
+    fn into_request(self) -> RequestParts {
+        let wait = self
+            .wait
+            .then(|| std::time::Duration::from_secs(self.wait_seconds.unwrap_or(300)));
+        RequestParts::new()
+            .body(json!({ "input": { "datasourceId": self.datasource_id } }))
+            .wait(wait)
     }
 }
 

@@ -179,25 +179,28 @@ mod tests {
     }
 
     #[test]
-    fn creates_can_be_reconciled_and_long_operations_report_progress() {
+    fn creates_can_be_reconciled_and_flows_are_sound() {
         for op in operations() {
             let is_create = op.hints == Hints::CREATE;
             assert_eq!(is_create, op.reconcile.is_some(), "{}", op.name);
+            if let Some(rec) = &op.reconcile {
+                let lookup = operation(rec.lookup).unwrap_or_else(|| panic!("{}", rec.lookup));
+                assert!(
+                    lookup.hints.read_only,
+                    "{}: lookup changes nothing",
+                    op.name
+                );
+                assert_eq!(lookup.provider, op.provider, "{}", op.name);
+            }
+            // A second form is tried only for requests that change nothing.
+            assert!(
+                op.flow.fallback.is_none() || op.hints.read_only,
+                "{}",
+                op.name
+            );
+            // Waiting for work reports progress.
+            assert!(op.flow.then_poll.is_none() || op.progress, "{}", op.name);
         }
-        let progress: Vec<&str> = operations()
-            .filter(|op| op.progress)
-            .map(|op| op.name)
-            .collect();
-        assert_eq!(
-            progress,
-            [
-                "bigid_export_data_sources",
-                "pdc_get_job_status",
-                "bigdata_delete_connector",
-                "bigdata_sync_connector",
-                "databrain_sync_datasource"
-            ]
-        );
     }
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {

@@ -14,13 +14,13 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
-    ArgsSpec, Flow, Hints, Method, OperationSpec, Output, Poll, PollState, Provider, Reconcile,
-    RequestParts,
+    ArgsSpec, Fallback, Flow, Hints, Method, OperationSpec, Output, Poll, PollState, Provider,
+    ReadFirst, Reconcile, RequestParts,
 };
 use crate::secret::SecretString;
 use crate::spec::{
-    AuthHeader, ConfigError, Credential, Env, EnvVar, ExchangeSend, Field, Guide, Probe,
-    ProviderSpec, Scheme, TokenExchange, pair,
+    AuthHeader, ConfigError, Credential, Env, EnvVar, ExchangePath, ExchangeSend, Field, Guide,
+    Probe, ProviderSpec, Scheme, TokenExchange, pair,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -54,7 +54,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     credential,
     setup: "PDC_BASE_URL + PDC_USERNAME + PDC_PASSWORD (or PDC_ACCESS_TOKEN)",
     credential_hint: "check PDC_USERNAME/PDC_PASSWORD (or PDC_ACCESS_TOKEN)",
-    code_hint: |_| None,
+    hint: |_, _, _| None,
     probe: Probe {
         tool: "pdc_filter_data_sources",
         args: r#"{"resourceNames": ["*"], "limit": 1}"#,
@@ -78,18 +78,37 @@ pub static SPEC: ProviderSpec = ProviderSpec {
 fn credential(env: &dyn Env) -> Result<Option<Credential>, ConfigError> {
     let header = AuthHeader::authorization(Scheme::Bearer);
     if let Some((username, password)) = pair(env, "PDC_USERNAME", "PDC_PASSWORD")? {
+        let secret = SecretString::new(password);
+        // Some instances do not expose `POST /auth` (or answer it without a token); Pentaho's
+        // own lab guide logs in at Keycloak under the same root instead.
+        let keycloak = TokenExchange {
+            method: Method::Post,
+            path: ExchangePath::Root {
+                api: "/api/public/",
+                path: "/keycloak/realms/pdc/protocol/openid-connect/token",
+            },
+            send: ExchangeSend::Form(vec![
+                ("client_id", Field::Plain("pdc-client".into())),
+                ("grant_type", Field::Plain("password".into())),
+                ("username", Field::Plain(username.clone())),
+                ("password", Field::Secret(secret.clone())),
+            ]),
+            token_pointer: "/access_token",
+            otherwise: None,
+        };
         return Ok(Some(Credential::Exchange {
             exchange: TokenExchange {
                 method: Method::Post,
-                path: "/auth",
+                path: ExchangePath::Base("/auth"),
                 send: ExchangeSend::Form(vec![
                     ("username", Field::Plain(username)),
-                    ("password", Field::Secret(SecretString::new(password))),
+                    ("password", Field::Secret(secret)),
                     ("client_id", Field::Plain("pdc-client".into())),
                     ("grant_type", Field::Plain("password".into())),
                     ("scope", Field::Plain("openid profile email".into())),
                 ]),
                 token_pointer: "/data/accessToken",
+                otherwise: Some(Box::new(keycloak)),
             },
             header,
         }));
@@ -112,7 +131,7 @@ static OPERATIONS: &[OperationSpec] = &[
         args: ArgsSpec::of::<CreateDataSources>(),
         output: Output::PASSTHROUGH,
         flow: Flow::SINGLE,
-        example: r#"{"data_sources": [{"resourceName": "orders-replica", "databaseType": "POSTGRESQL", "host": "pg.example.com", "port": "5432", "databaseName": "orders", "userName": "pdc", "password": "${secret:PDC_PG_PASSWORD}"}]}"#,
+        example: r#"{"data_sources": [{"resourceName": "orders-replica", "databaseType": "POSTGRES", "host": "pg.example.com", "port": "5432", "databaseName": "orders", "userName": "pdc", "password": "${secret:PDC_PG_PASSWORD}"}]}"#,
         reconcile: Some(RECONCILE),
         progress: false,
         facts: &[],
@@ -175,7 +194,12 @@ static OPERATIONS: &[OperationSpec] = &[
         hints: Hints::READ,
         args: ArgsSpec::of::<Filter>(),
         output: Output::PASSTHROUGH,
-        flow: Flow::SINGLE,
+        flow: Flow::fallback(Fallback {
+            rejected: rejects_wrapper,
+            path: None,
+            rewrite: Some(unwrap_filters),
+            note: "If PDC refuses the `filters` wrapper, the filter is sent again at the top level of the body (older instances).",
+        }),
         example: r#"{"resourceNames": ["prod-*"], "limit": 20}"#,
         reconcile: None,
         progress: false,
@@ -201,7 +225,155 @@ static OPERATIONS: &[OperationSpec] = &[
         progress: true,
         facts: &[],
     },
+    OperationSpec {
+        name: "pdc_test_data_source_connection",
+        provider: Provider::Pdc,
+        title: "Test a PDC data source's connection",
+        description: "Start a Pentaho Data Catalog test-connection job for a stored data source (by id) with its stored credentials; returns the job id, or with wait the job's end (COMPLETED or FAILED).",
+        method: Method::Post,
+        path: "/jobs/execute/test-connection",
+        hints: Hints::TRIGGER,
+        args: ArgsSpec::of::<JobOnDataSource>(),
+        output: Output::typed::<JobStarted>(),
+        flow: Flow {
+            read_first: Some(ReadFirst {
+                path: "/data-sources/{id}",
+                query: &[],
+                then: test_connection_body,
+                explain: "the data source's settings from the first request (no credentials: PDC uses the stored ones) with resourceId",
+            }),
+            fallback: None,
+            then_poll: Some(JOB),
+        },
+        example: r#"{"id": "9dc0da7a0000000000000001", "wait": true}"#,
+        reconcile: None,
+        progress: true,
+        facts: &[],
+    },
+    OperationSpec {
+        name: "pdc_ingest_metadata",
+        provider: Provider::Pdc,
+        title: "Ingest a PDC data source's metadata",
+        description: "Start Pentaho Data Catalog's metadata ingest (\"Ingest Schemas or Scan\") for a stored data source (by id); returns the job id, or with wait the job's end. Test the connection first.",
+        method: Method::Post,
+        path: "/jobs/execute/metadata/ingest",
+        hints: Hints::TRIGGER,
+        args: ArgsSpec::of::<JobOnDataSource>(),
+        output: Output::typed::<JobStarted>(),
+        flow: Flow {
+            read_first: Some(ReadFirst {
+                path: "/data-sources/{id}",
+                query: &[],
+                then: ingest_body,
+                explain: "the data source's settings from the first request (no credentials: PDC uses the stored ones) with resourceId and fqdnId",
+            }),
+            fallback: None,
+            then_poll: Some(JOB),
+        },
+        example: r#"{"id": "9dc0da7a0000000000000001", "wait": true}"#,
+        reconcile: None,
+        progress: true,
+        facts: &[],
+    },
 ];
+
+/// A job a request started: its id from the answer, its status at `GET /jobs/{id}/status`.
+const JOB: Poll = Poll {
+    status_path: Some("/jobs/{id}/status"),
+    job_id,
+    state: job_state,
+};
+
+/// The id of a job a `jobs/execute/…` request started. Where PDC puts it is not documented:
+/// `jobId`, `id` or `_id`, wrapped in `data` or not, as community clients read it.
+fn job_id(answer: &Value) -> Option<String> {
+    [
+        "/data/jobId",
+        "/data/id",
+        "/data/_id",
+        "/jobId",
+        "/id",
+        "/_id",
+    ]
+    .iter()
+    .find_map(|p| answer.pointer(p).and_then(Value::as_str))
+    .map(str::to_string)
+}
+
+/// The stored settings a job is started with: a data source's configuration without its
+/// credentials (PDC looks its stored ones up from `resourceId`; echoing the encrypted values
+/// back breaks the job), and `resourceId`.
+const JOB_SETTINGS: &[&str] = &[
+    "resourceName",
+    "fqdnId",
+    "databaseType",
+    "databaseName",
+    "schemaNames",
+    "host",
+    "port",
+    "uri",
+    "endpoint",
+    "region",
+    "container",
+    "path",
+    "accessId",
+    "accountName",
+    "azureTenantId",
+    "userName",
+    "configMethod",
+    "affinityId",
+    "driverClassName",
+    "jobClasspath",
+    "serviceType",
+    "spiVersion",
+    "warehouse",
+    "role",
+    "hdfsCredType",
+    "oAuthType",
+    "oauthClientId",
+    "project",
+];
+
+fn job_settings(current: &Value) -> Result<Map<String, Value>, InvalidArgument> {
+    let record = current
+        .get("data")
+        .filter(|d| d.is_object())
+        .unwrap_or(current);
+    let id = ["/_id", "/resourceId", "/id"]
+        .iter()
+        .find_map(|p| record.pointer(p).and_then(Value::as_str))
+        .ok_or_else(|| InvalidArgument::new("id", "PDC answered without the data source's _id"))?;
+    let mut body: Map<String, Value> = JOB_SETTINGS
+        .iter()
+        .filter_map(|k| {
+            record
+                .get(*k)
+                .filter(|v| !v.is_null())
+                .map(|v| (k.to_string(), v.clone()))
+        })
+        .collect();
+    body.insert("resourceId".into(), json!(id));
+    Ok(body)
+}
+
+fn test_connection_body(
+    current: Value,
+    parts: RequestParts,
+) -> Result<RequestParts, InvalidArgument> {
+    let body = job_settings(&current)?;
+    Ok(parts.body(Value::Object(body)))
+}
+
+fn ingest_body(current: Value, parts: RequestParts) -> Result<RequestParts, InvalidArgument> {
+    let body = job_settings(&current)?;
+    if !body.contains_key("databaseType") {
+        return Err(InvalidArgument::new(
+            "id",
+            "the data source has no databaseType, which an ingest needs: set it first",
+        ));
+    }
+    Ok(parts.body(Value::Object(body)))
+}
 
 /// The names a create sent (one object or an array).
 fn sent_names(sent: &RequestParts) -> Vec<String> {
@@ -243,14 +415,27 @@ const RECONCILE: Reconcile = Reconcile {
 
 /// Where a job stands, from `GET /jobs/{id}/status`.
 fn job_state(answer: &Value) -> PollState {
-    let job = answer.get("data").unwrap_or(answer);
-    let status = job["status"].as_str().unwrap_or("UNKNOWN").to_string();
+    // The v2 reference answers the job bare; v1-style answers wrap it in `data`.
+    let job = answer
+        .get("data")
+        .filter(|d| d.is_object())
+        .unwrap_or(answer);
+    let status = job["status"]
+        .as_str()
+        .or_else(|| job["state"].as_str())
+        .unwrap_or("UNKNOWN")
+        .to_string();
+    // PDC publishes no list of states; these are the ends community clients recognise.
     let finished = matches!(
         status.to_ascii_uppercase().as_str(),
         "COMPLETED"
+            | "COMPLETE"
             | "SUCCEEDED"
             | "SUCCESS"
+            | "DONE"
+            | "FINISHED"
             | "FAILED"
+            | "FAIL"
             | "ERROR"
             | "CANCELLED"
             | "CANCELED"
@@ -276,7 +461,7 @@ pub struct NewDataSource {
     /// Unique display name.
     #[serde(rename = "resourceName")]
     pub resource_name: String,
-    /// e.g. POSTGRESQL, MYSQL, SNOWFLAKE, AWS.
+    /// e.g. POSTGRES, MYSQL, ORACLE, AWS (S3 and S3-compatible stores), AZURE_BLOB_STORAGE.
     #[serde(rename = "databaseType")]
     pub database_type: String,
     #[serde(flatten)]
@@ -558,8 +743,65 @@ impl ToolArgs for Filter {
         RequestParts::new()
             .query("skip", self.skip.unwrap_or(0))
             .query("limit", self.limit.unwrap_or(100))
-            .body(Value::Object(body))
+            .body(json!({ "filters": body }))
     }
+}
+
+/// Whether PDC refused the `filters` wrapper as an unknown property (instances that take the
+/// filters at the top level, as the v1 reference shows them).
+fn rejects_wrapper(status: u16, body: &Value) -> bool {
+    let text = body.to_string();
+    matches!(status, 400 | 422)
+        && text.contains("filters")
+        && ["should not exist", "not allowed", "unknown", "unrecognized"]
+            .iter()
+            .any(|why| text.contains(why))
+}
+
+/// The same filter at the top level of the body.
+fn unwrap_filters(mut parts: RequestParts) -> RequestParts {
+    if let Some(filters) = parts.body.as_mut().and_then(|b| b.get_mut("filters")) {
+        parts.body = Some(filters.take());
+    }
+    parts
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobOnDataSource {
+    /// Data source id (_id, from pdc_filter_data_sources or a create's answer).
+    #[schemars(extend("x-mcp-header" = "Id"))]
+    pub id: String,
+    /// Wait until the job finishes (reports progress), up to wait_seconds; without it, return
+    /// the job id at once (follow it with pdc_get_job_status).
+    #[serde(default)]
+    pub wait: bool,
+    /// Longest wait (default 300).
+    #[schemars(range(min = 1, max = 3600))]
+    pub wait_seconds: Option<u64>,
+}
+
+impl ToolArgs for JobOnDataSource {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check_id("id", &self.id)?;
+        if let Some(s) = self.wait_seconds {
+            check::range("wait_seconds", s, 1, 3600)?;
+        }
+        Ok(())
+    }
+
+    fn into_request(self) -> RequestParts {
+        let wait = self
+            .wait
+            .then(|| std::time::Duration::from_secs(self.wait_seconds.unwrap_or(300)));
+        RequestParts::new().path("id", self.id).wait(wait)
+    }
+}
+
+/// What a job-starting tool returns: the job's id (and, after a wait, its final status).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct JobStarted {
+    pub job_id: String,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

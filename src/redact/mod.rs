@@ -24,7 +24,7 @@ use serde_json::Value;
 pub use hidden::sanitize_text;
 pub use keys::{is_connection_key, is_secret_key, is_secret_text_key};
 pub use patterns::mask_patterns;
-pub use values::{CallSecrets, TokenRegistration, register_secret, register_token};
+pub use values::{CallSecrets, Matcher, TokenRegistration, register_secret, register_token};
 
 pub use crate::secret::MASK;
 use crate::secret::is_reference;
@@ -78,6 +78,13 @@ pub fn scrub_text<'a>(text: &'a str, call: Option<&CallSecrets>) -> Cow<'a, str>
 pub fn clean_json(value: &mut Value, call: Option<&CallSecrets>) {
     let known = values::known();
     let call = call.filter(|c| !c.is_empty()).map(CallSecrets::matcher);
+    clean(value, &known, call);
+}
+
+/// Like [`clean_json`], with a call's secrets given as their matcher (what a request carries
+/// down to the upstream client, for its trace).
+pub fn clean_json_with(value: &mut Value, call: Option<&Matcher>) {
+    let known = values::known();
     clean(value, &known, call);
 }
 

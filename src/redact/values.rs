@@ -119,8 +119,8 @@ pub fn looks_like_token(value: &str) -> bool {
     entropy >= 3.0
 }
 
-/// Masks a set of strings in one pass.
-#[derive(Default)]
+/// Masks a set of strings in one pass. Cheap to clone (the automaton is shared).
+#[derive(Default, Clone)]
 pub struct Matcher {
     automaton: Option<AhoCorasick>,
 }

@@ -125,7 +125,11 @@ async fn exchange_token(
                 .collect(),
         ),
     };
-    let url = super::request::build_url(base_url, exchange.path, &Default::default())?;
+    let url =
+        reqwest::Url::parse(&exchange.path.url(base_url)).map_err(|e| TransportError::Other {
+            host: "the vendor".into(),
+            cause: format!("invalid URL: {e}"),
+        })?;
     let mut request = OutgoingRequest::with_body(
         exchange.method,
         url,
@@ -137,19 +141,27 @@ async fn exchange_token(
         request = request.header(name, value);
     }
     let response: HttpResponse = upstream.send(&request, None).await?;
-    if !(200..300).contains(&response.status) {
+    let token = response
+        .json()
+        .and_then(|v| v.pointer(exchange.token_pointer))
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty());
+    let absent = matches!(response.status, 404 | 405) || (response.is_success() && token.is_none());
+    if let (true, Some(otherwise)) = (absent, &exchange.otherwise) {
+        tracing::info!(
+            status = response.status,
+            "no token from the first login endpoint; trying the other"
+        );
+        return Box::pin(exchange_token(otherwise, base_url, upstream)).await;
+    }
+    if !response.is_success() {
         return Err(AuthError::Refused {
             status: response.status,
             message: response.message().unwrap_or_else(|| "no message".into()),
         });
     }
-    let token = response
-        .json()
-        .and_then(|v| v.pointer(exchange.token_pointer))
-        .and_then(Value::as_str)
-        .filter(|t| !t.is_empty())
-        .ok_or(AuthError::NoToken {
-            pointer: exchange.token_pointer,
-        })?;
+    let token = token.ok_or(AuthError::NoToken {
+        pointer: exchange.token_pointer,
+    })?;
     Ok(SecretString::new(token))
 }

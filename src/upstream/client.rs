@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 use super::request::OutgoingRequest;
 use super::response::{HttpResponse, TransportError, parse_body};
 use super::retry::{self, RetryPolicy};
+use super::trace::Trace;
 use crate::request::Method;
 
 /// Limits of the upstream client.
@@ -31,6 +32,8 @@ pub struct UpstreamSettings {
     pub poll_interval: Duration,
     /// How often a long request reports progress while it waits.
     pub heartbeat: Duration,
+    /// Where every vendor request and answer is written (`--trace-vendor`), if anywhere.
+    pub trace: Option<std::sync::Arc<Trace>>,
 }
 
 impl Default for UpstreamSettings {
@@ -43,6 +46,7 @@ impl Default for UpstreamSettings {
             retry: RetryPolicy::default(),
             poll_interval: Duration::from_secs(2),
             heartbeat: Duration::from_secs(1),
+            trace: None,
         }
     }
 }
@@ -91,13 +95,29 @@ impl Upstream {
     ) -> Result<HttpResponse, TransportError> {
         let host = host_of(&req.url);
         if !req.retry_safe {
-            return self.send_once(req, credential, &host).await;
+            return self.traced(req, credential, &host).await;
         }
         let what = format!("{} {host}", req.method.as_str());
         retry::with_retries(&self.settings.retry, &what, || {
-            self.send_once(req, credential, &host)
+            self.traced(req, credential, &host)
         })
         .await
+    }
+
+    /// One attempt, written to the trace when there is one.
+    async fn traced(
+        &self,
+        req: &OutgoingRequest,
+        credential: Option<&HeaderValue>,
+        host: &str,
+    ) -> Result<HttpResponse, TransportError> {
+        let Some(trace) = &self.settings.trace else {
+            return self.send_once(req, credential, host).await;
+        };
+        let started = std::time::Instant::now();
+        let outcome = self.send_once(req, credential, host).await;
+        trace.record(req, outcome.as_ref(), started.elapsed());
+        outcome
     }
 
     async fn send_once(

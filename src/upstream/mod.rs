@@ -1,7 +1,8 @@
 //! Everything between a described request and a vendor's answer: the HTTP client
 //! ([`client`]) and what it answers ([`response`]), the one description of a request that dry runs print and the client sends
 //! ([`request`]), retries ([`retry`]), credentials and tokens ([`auth`]), and the
-//! authenticated send per provider with its 401 re-authentication ([`provider`]).
+//! authenticated send per provider with its 401 re-authentication ([`provider`]), and the
+//! wire trace for bug reports ([`trace`]).
 
 pub mod auth;
 pub mod client;
@@ -9,6 +10,7 @@ pub mod provider;
 pub mod request;
 pub mod response;
 pub mod retry;
+pub mod trace;
 
 pub use auth::AuthError;
 pub use client::{Upstream, UpstreamSettings};
@@ -16,3 +18,4 @@ pub use provider::{ProviderClient, UpstreamError};
 pub use request::{OutgoingRequest, USER_AGENT};
 pub use response::{HttpResponse, ResponseBody, TransportError};
 pub use retry::RetryPolicy;
+pub use trace::Trace;

@@ -26,6 +26,8 @@ pub struct OutgoingRequest {
     pub body: OutgoingBody,
     /// Whether it may be sent again after a transient failure (it changes nothing).
     pub retry_safe: bool,
+    /// The secrets of the call it belongs to, masked in its trace.
+    pub mask: Option<redact::Matcher>,
 }
 
 pub enum OutgoingBody {
@@ -103,6 +105,7 @@ impl OutgoingRequest {
             credential,
             body,
             retry_safe,
+            mask: None,
         })
     }
 

@@ -64,6 +64,16 @@ impl HttpResponse {
         }
     }
 
+    /// The vendor's id of this request, for its support (`requestId`, `request_id`,
+    /// `metadata.request_id`).
+    pub fn request_id(&self) -> Option<String> {
+        let v = self.json()?;
+        ["/requestId", "/request_id", "/metadata/request_id"]
+            .iter()
+            .find_map(|p| v.pointer(p).and_then(Value::as_str))
+            .map(str::to_string)
+    }
+
     /// The vendor's machine-readable error code, when it gives one
     /// (`{"error": {"code": "DATASOURCE_NAME_ERROR"}}`, `{"code": "..."}`, `{"errorCode": "..."}`,
     /// or an `error` string in SCREAMING_CASE).

@@ -284,7 +284,10 @@ async fn lost_creates_are_reconciled_for_every_vendor() {
         .into_iter()
         .find(|r| r.path == "/pdc/data-sources/filter")
         .unwrap();
-    assert_eq!(lookup.json(), json!({"resourceNames": ["a", "b"]}));
+    assert_eq!(
+        lookup.json(),
+        json!({"filters": {"resourceNames": ["a", "b"]}})
+    );
     let (r, _) = call(&client, "pdc_create_data_sources", json!({"data_sources": [
         {"resourceName": "a", "databaseType": "AWS"}, {"resourceName": "c", "databaseType": "AWS"}]})).await;
     assert_eq!(

@@ -271,7 +271,7 @@ async fn a_dry_run_shows_references_and_the_exact_request() {
             "method": "POST", "url": fake.url("/pdc/data-sources"),
             "headers": {"accept": "application/json", "authorization": "***",
                 "content-type": "application/json", "user-agent": UA},
-            "body": {"resourceName": "orders-replica", "databaseType": "POSTGRESQL", "host": "pg.example.com",
+            "body": {"resourceName": "orders-replica", "databaseType": "POSTGRES", "host": "pg.example.com",
                 "port": "5432", "databaseName": "orders", "userName": "pdc", "password": "${secret:PDC_PG_PASSWORD}"}}]})
     );
     let id = "0b16da7a-5eed-4000-8000-000000000002";
@@ -378,6 +378,15 @@ fn echo(fake: &FakeUpstream, status: u16) {
         let body = json!({"message": format!("echo: {all}"), "password": REFERENCED, "type": "investment_research",
             "label": "L", "token": own_token, "data": {"accessToken": own_token, "note": all},
             "results": [{"x_api_key": BIGDATA_KEY, "text": DATABRAIN_TOKEN}], "detail": PDC_PASSWORD});
+        // A PDC record has its `_id` (jobs are started on one), and its job answers a job id.
+        if prefix == "/pdc" {
+            let mut record = body.clone();
+            record["data"]["_id"] = json!("9dc0da7a0000000000000001");
+            record["data"]["databaseType"] = json!("POSTGRES");
+            record["data"]["jobId"] = json!("9dc010b50000000000000009");
+            fake.otherwise_under(prefix, Reply::json(status, record));
+            continue;
+        }
         // DataBrain's list declares `data` as a list: the echo keeps that shape.
         if prefix == "/databrain" {
             let mut listed = body.clone();

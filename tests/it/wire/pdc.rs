@@ -303,7 +303,7 @@ async fn by_ids_and_filter_are_read_only_posts() {
         "/api/public/v1/data-sources/filter",
         Some("skip=0&limit=100"),
         PDC.auth,
-        Some(json!({"resourceNames": ["prod-*", "*-primary"]})),
+        Some(json!({"filters": {"resourceNames": ["prod-*", "*-primary"]}})),
     );
     assert_request(
         &reqs[3],
@@ -311,7 +311,7 @@ async fn by_ids_and_filter_are_read_only_posts() {
         "/api/public/v1/data-sources/filter",
         Some("skip=20&limit=10"),
         PDC.auth,
-        Some(json!({"databaseTypes": ["*postgres*"]})),
+        Some(json!({"filters": {"databaseTypes": ["*postgres*"]}})),
     );
     let tools = client.list_all_tools().await.unwrap();
     for name in ["pdc_filter_data_sources", "pdc_get_data_sources_by_ids"] {
