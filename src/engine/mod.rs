@@ -538,7 +538,7 @@ impl Engine {
                 row.name
             ));
         }
-        let mut main = match op.flow.read_first {
+        let main = match op.flow.read_first {
             // The body comes from the read: its headers are those of a JSON body.
             Some(read) if parts.body.is_none() => {
                 let with_body = parts.clone().body(Value::Object(Map::new()));
