@@ -25,6 +25,13 @@ pub enum ToolError {
     /// The vendor answered with an error status.
     #[error("the vendor answered HTTP {}", .0.status)]
     Vendor(HttpResponse),
+    /// The vendor refused a request whose shape no public evidence confirms (`claim` is the
+    /// ledger's assumption): reported as `Vendor`, with a note saying so.
+    #[error("the vendor answered HTTP {}", .response.status)]
+    Unconfirmed {
+        response: HttpResponse,
+        claim: &'static str,
+    },
     /// The vendor answered with success but not with what the tool returns (not JSON, or not
     /// the shape the tool declares). For a change, whether it happened is not known.
     #[error("the vendor answered with {what}")]
@@ -72,24 +79,36 @@ impl From<UpstreamError> for ToolError {
 }
 
 impl ToolError {
+    /// This error as the answer to `op`'s own request (not a read before it): a refusal of a
+    /// shape the ledger marks assumed, which the vendor's hints do not explain, says so.
+    pub fn of_request(self, op: &OperationSpec) -> ToolError {
+        let ToolError::Vendor(response) = self else {
+            return self;
+        };
+        let explained = (op.provider.spec().hint)(
+            response.status,
+            response.code().as_deref(),
+            &response.message().unwrap_or_default(),
+        )
+        .is_some();
+        match op.assumed_request_facts().next() {
+            Some(fact) if !explained && matches!(response.status, 400 | 404 | 405 | 415 | 422) => {
+                ToolError::Unconfirmed {
+                    response,
+                    claim: fact.claim,
+                }
+            }
+            _ => ToolError::Vendor(response),
+        }
+    }
+
     /// The error envelope of a call of `op`, redacted (the call's secrets, every known
     /// credential) and stripped of hidden characters.
     pub fn envelope(&self, op: &OperationSpec, secrets: &CallSecrets) -> Value {
         let provider = op.provider.spec();
         let mut error = Map::new();
         error.insert("provider".into(), json!(provider.id));
-        let (status, code, message, mut hint) = self.describe(provider);
-        if let ToolError::Vendor(response) = self
-            && matches!(response.status, 400 | 404 | 405 | 415 | 422)
-            && let Some(fact) = op.assumed_request_facts().next()
-        {
-            // The vendor refused a request whose shape no public evidence confirms: say so, and
-            // how to show us what it answered.
-            hint.push_str(&format!(
-                "; note: this request's shape is not confirmed by public evidence ({}): run the server with --trace-vendor FILE and report what the vendor answered",
-                fact.claim
-            ));
-        }
+        let (status, code, message, hint) = self.describe(provider);
         if let Some(status) = status {
             error.insert("status".into(), json!(status));
         }
@@ -101,7 +120,7 @@ impl ToolError {
         if let ToolError::Invalid(e) | ToolError::Precondition(e) = self {
             error.insert("field".into(), json!(e.field));
         }
-        if let ToolError::Vendor(response) = self
+        if let ToolError::Vendor(response) | ToolError::Unconfirmed { response, .. } = self
             && let Some(id) = response.request_id()
         {
             error.insert("vendor_request_id".into(), json!(id));
@@ -135,6 +154,15 @@ impl ToolError {
                     "set DATASOURCE_MCP_SECRET_{name} in the server's environment, or use another reference; nothing was sent"
                 ),
             ),
+            ToolError::Unconfirmed { response, claim } => {
+                let (status, code, message, hint) =
+                    ToolError::Vendor(response.clone()).describe(provider);
+                // How to show us what the vendor answered.
+                let hint = format!(
+                    "{hint}; note: this request's shape is not confirmed by public evidence ({claim}): run the server with --trace-vendor FILE and report what the vendor answered"
+                );
+                (status, code, message, hint)
+            }
             ToolError::Vendor(response) => {
                 let code = response.code();
                 let message = response

@@ -235,6 +235,16 @@ pub struct Fact {
     pub source: Source,
 }
 
+impl Fact {
+    pub const fn new(about: Aspect, claim: &'static str, source: Source) -> Fact {
+        Fact {
+            about,
+            claim,
+            source,
+        }
+    }
+}
+
 /// What part of the vendor's API a fact is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Aspect {

@@ -287,7 +287,7 @@ impl Engine {
             None => heartbeat(sent, progress, self.upstream.settings().heartbeat).await,
         };
         let answer = match sent {
-            Ok(r) => expect_success(r)?,
+            Ok(r) => expect_success(r).map_err(|e| e.of_request(op))?,
             Err(ToolError::Transport(cause)) if op.mutates() && cause.maybe_sent() => {
                 return self.reconcile(op, call, &parts, cause, before).await;
             }

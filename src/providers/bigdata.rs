@@ -15,8 +15,8 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
-    ArgsSpec, Flow, Hints, Method, OperationSpec, Output, Provider, ReadFirst, Reconcile,
-    RequestParts,
+    ArgsSpec, Aspect, Fact, Flow, Hints, Method, OperationSpec, Output, Provider, ReadFirst,
+    Reconcile, RequestParts, Source,
 };
 use crate::secret::SecretString;
 use crate::spec::{
@@ -61,7 +61,13 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         audit_tool: "bigdata_list_connectors",
         audit_step: "Bigdata.com: call bigdata_list_connectors. Flag archived connectors and those whose last_sync_status is not SUCCESS, with last_sync_error_msg.",
     },
-    facts: &[],
+    facts: &[
+        Fact::new(Aspect::Path, "Base URL https://api.bigdata.com; connectors under /contents/v1/connectors", Source::VendorDocs("https://docs.bigdata.com/api-reference/connectors/create-connector")),
+        Fact::new(Aspect::Auth, "The API key goes in X-API-KEY on every request", Source::VendorDocs("https://docs.bigdata.com/api-reference/connectors/create-connector")),
+        Fact::new(Aspect::Errors, "The Content API answers errors as {statusCode, message, errorCode, requestId}", Source::VendorCode("github.com/Bigdata-com/claude-plugin-build-with-bigdata-com: skills/build-with-bigdata/references/api/content/delete.md")),
+        Fact::new(Aspect::Errors, "Other Bigdata.com APIs answer {errors: [{message}], metadata: {request_id}}", Source::VendorCode("PyPI bigdata-cli: bigdata_cli/client.py")),
+        Fact::new(Aspect::Values, "Connector labels are not unique (nothing documents them so): a lost create is told apart by the connector ids that existed before it", Source::Assumed("the docs call the label a display name and say nothing of uniqueness")),
+    ],
     operations: OPERATIONS,
 };
 
@@ -90,7 +96,11 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{}"#,
         reconcile: None,
         progress: false,
-        facts: &[],
+        facts: &[Fact::new(
+            Aspect::Path,
+            "GET /contents/v1/connectors answers {results: [...]}, with no paging and no total",
+            Source::VendorDocs("https://docs.bigdata.com/api-reference/connectors/list-connectors"),
+        )],
     },
     OperationSpec {
         name: "bigdata_get_connector",
@@ -106,7 +116,13 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"connector_id": "0b16da7a-5eed-4000-8000-000000000002"}"#,
         reconcile: None,
         progress: false,
-        facts: &[],
+        facts: &[Fact::new(
+            Aspect::Path,
+            "GET /contents/v1/connectors/{connector_id} (a UUID): 400 for a malformed id, 404 for an unknown one",
+            Source::VendorDocs(
+                "https://docs.bigdata.com/api-reference/connectors/get-connector-by-id",
+            ),
+        )],
     },
     OperationSpec {
         name: "bigdata_create_connector",
@@ -122,7 +138,34 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"type": "email", "label": "Broker inbox", "config": {"allowed_emails": ["research@broker.example"]}}"#,
         reconcile: Some(RECONCILE),
         progress: false,
-        facts: &[],
+        facts: &[
+            Fact::new(
+                Aspect::Path,
+                "POST /contents/v1/connectors with {type, label, config, description, share_with_org}",
+                Source::VendorDocs(
+                    "https://docs.bigdata.com/api-reference/connectors/create-connector",
+                ),
+            ),
+            Fact::new(
+                Aspect::Values,
+                "type is email, investment_research or sharepoint; config: allowed_emails; the broker login; session_id",
+                Source::VendorDocs(
+                    "https://docs.bigdata.com/api-reference/connectors/create-connector",
+                ),
+            ),
+            Fact::new(
+                Aspect::Request,
+                "The broker login's keys are user_id and user_password",
+                Source::Assumed(
+                    "implied by the docs: a connector 'returns only user_id (never user_password)'",
+                ),
+            ),
+            Fact::new(
+                Aspect::Response,
+                "The success status (200 or 201) is not documented: any 2xx",
+                Source::Assumed("not shown in the reference"),
+            ),
+        ],
     },
     OperationSpec {
         name: "bigdata_update_connector",
@@ -143,7 +186,13 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"connector_id": "0b16da7a-5eed-4000-8000-000000000002", "label": "Daily broker reports"}"#,
         reconcile: None,
         progress: false,
-        facts: &[],
+        facts: &[Fact::new(
+            Aspect::Path,
+            "PUT /contents/v1/connectors/{connector_id} replaces: label required, an omitted description becomes \"\", an omitted share_with_org false; type cannot change; only an email connector's config can",
+            Source::VendorDocs(
+                "https://docs.bigdata.com/api-reference/connectors/update-connector-by-id",
+            ),
+        )],
     },
     OperationSpec {
         name: "bigdata_delete_connector",
@@ -159,7 +208,13 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"connector_id": "0b16da7a-5eed-4000-8000-000000000004"}"#,
         reconcile: None,
         progress: true,
-        facts: &[],
+        facts: &[Fact::new(
+            Aspect::Path,
+            "DELETE /contents/v1/connectors/{connector_id} archives; force_delete=true deletes the connector and its files in the background",
+            Source::VendorDocs(
+                "https://docs.bigdata.com/api-reference/connectors/delete-connector-by-id",
+            ),
+        )],
     },
     OperationSpec {
         name: "bigdata_sync_connector",
@@ -180,7 +235,13 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"connector_id": "0b16da7a-5eed-4000-8000-000000000002", "date_limit": "2026-01-01"}"#,
         reconcile: None,
         progress: true,
-        facts: &[],
+        facts: &[Fact::new(
+            Aspect::Path,
+            "POST /contents/v1/connectors/{connector_id}/sync: {date_limit} for investment_research, {} for sharepoint, none for email; the answer is {connector_id, status: accepted}",
+            Source::VendorDocs(
+                "https://docs.bigdata.com/api-reference/connectors/trigger-connector-sync",
+            ),
+        )],
     },
 ];
 

@@ -18,8 +18,8 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
-    ArgsSpec, Fallback, Flow, Hints, Method, OperationSpec, Output, Provider, ReadFirst, Reconcile,
-    RequestParts,
+    ArgsSpec, Aspect, Fact, Fallback, Flow, Hints, Method, OperationSpec, Output, Provider,
+    ReadFirst, Reconcile, RequestParts, Source,
 };
 use crate::redact;
 use crate::secret::SecretString;
@@ -92,7 +92,16 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         audit_tool: "bigid_list_data_sources",
         audit_step: "BigID: call bigid_list_data_sources (page with skip/limit if there are many). Flag sources whose enabled is \"no\".",
     },
-    facts: &[],
+    facts: &[
+        Fact::new(Aspect::Path, "Base URL https://<host>/api/v1; JSON requests and answers", Source::VendorDocs("https://developer.bigid.com/wiki/BigID_API/Add_Data_Source_Tutorial")),
+        Fact::new(Aspect::Auth, "A user (refresh) token is exchanged at GET /refresh-access-token, the token raw in Authorization; the answer's systemToken is the session token", Source::VendorCode("github.com/bigexchange/bigid-mcp-server: src/auth/BigIDAuth.ts")),
+        Fact::new(Aspect::Auth, "A token whose JWT type claim is access-token is used as is, without an exchange", Source::VendorCode("github.com/bigexchange/bigid-mcp-server: src/auth/BigIDAuth.ts")),
+        Fact::new(Aspect::Auth, "A user token whose type says neither is exchanged (BigID's own server would use it as is)", Source::Assumed("every other BigID client exchanges the user token; no token of another type was seen")),
+        Fact::new(Aspect::Auth, "Username and password log in at POST /sessions {username, password}; the answer's auth_token is the session token", Source::VendorDocs("https://developer.bigid.com/wiki/BigID_API/Add_Data_Source_Tutorial")),
+        Fact::new(Aspect::Auth, "Tokens go raw in Authorization, without Bearer (one newer tutorial writes Bearer: BIGID_AUTH_SCHEME=bearer)", Source::VendorCode("github.com/bigexchange/bigid-mcp-server: src/auth/BigIDAuth.ts")),
+        Fact::new(Aspect::Errors, "Errors carry a message (and status, statusCode)", Source::Community("github.com/JupiterOne/graph-bigid: src/client.ts and its recordings against BigID's sandbox")),
+        Fact::new(Aspect::Errors, "A name BigID does not know is answered 400 with a message containing 'Unable to locate', not 404", Source::Community("github.com/aws-ia/cloudformation-bigid-resource-providers: BigID-Common/src/abstract-bigid-datasource-resource.ts")),
+    ],
     operations: OPERATIONS,
 };
 
@@ -181,7 +190,34 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"limit": 20}"#,
         reconcile: None,
         progress: false,
-        facts: &[],
+        facts: &[
+            Fact::new(
+                Aspect::Path,
+                "GET /ds-connections with skip and limit (requireTotalCount=true and a JSON filter exist too)",
+                Source::Community(
+                    "github.com/JupiterOne/graph-bigid: src/client.ts and its recordings against BigID's sandbox",
+                ),
+            ),
+            Fact::new(
+                Aspect::Response,
+                "{status, statusCode, data: {ds_connections: [...], totalCount}}; an item carries connectionStatusTest and connectionStatusScan {is_success, last_connection} and last_scan_at",
+                Source::Community(
+                    "github.com/JupiterOne/graph-bigid: src/client.ts and its recordings against BigID's sandbox",
+                ),
+            ),
+            Fact::new(
+                Aspect::Response,
+                "connectionStatusTest / connectionStatusScan as BigID's own sample app models them",
+                Source::VendorCode(
+                    "github.com/bigexchange/quickstart-utility-dspm-ts: static/example_responses.ts",
+                ),
+            ),
+            Fact::new(
+                Aspect::Values,
+                "The largest limit is not documented (clients use 100)",
+                Source::Assumed("searched BigID's tutorials and four clients"),
+            ),
+        ],
     },
     OperationSpec {
         name: "bigid_get_data_source",
@@ -197,7 +233,20 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"name": "Orders MySQL"}"#,
         reconcile: None,
         progress: false,
-        facts: &[],
+        facts: &[
+            Fact::new(
+                Aspect::Path,
+                "GET /ds_connections/{name} (underscore), the name percent-encoded; withoutCredentialValue=true leaves stored credentials out",
+                Source::VendorCode("github.com/bigexchange/codescan-bigid-action: script.sh"),
+            ),
+            Fact::new(
+                Aspect::Response,
+                "{ds_connection: {...}}",
+                Source::Community(
+                    "github.com/aws-ia/cloudformation-bigid-resource-providers: BigID-DataSource-S3/src/handlers.ts",
+                ),
+            ),
+        ],
     },
     OperationSpec {
         name: "bigid_create_data_source",
@@ -213,7 +262,34 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"ds_connection": {"name": "Orders (EU)", "type": "rdb-mysql", "rdb_url": "mysql.example.com:3306", "rdb_name": "orders", "username": "bigid_scan", "password": "${secret:ORDERS_DB_PASSWORD}"}}"#,
         reconcile: Some(RECONCILE),
         progress: false,
-        facts: &[],
+        facts: &[
+            Fact::new(
+                Aspect::Path,
+                "POST /ds_connections with {ds_connection: {name, type, the template's fields by apiName}}",
+                Source::VendorDocs(
+                    "https://developer.bigid.com/wiki/BigID_API/Add_Data_Source_Tutorial",
+                ),
+            ),
+            Fact::new(
+                Aspect::Request,
+                "rdb_url is a host, with or without :port; rdb_name the database",
+                Source::VendorDocs(
+                    "https://developer.bigid.com/wiki/BigID_API/Add_Data_Source_Tutorial",
+                ),
+            ),
+            Fact::new(
+                Aspect::Response,
+                "Success is 200 in BigID's tutorial (201 in a third-party OpenAPI): any 2xx is success",
+                Source::VendorDocs(
+                    "https://developer.bigid.com/wiki/BigID_API/Add_Data_Source_Tutorial",
+                ),
+            ),
+            Fact::new(
+                Aspect::Errors,
+                "What a duplicate name is answered is not documented: the vendor's message is passed on",
+                Source::Assumed("no public example of the error"),
+            ),
+        ],
     },
     OperationSpec {
         name: "bigid_update_data_source",
@@ -234,7 +310,20 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"name": "Orders MySQL", "changes": {"enabled": "no"}}"#,
         reconcile: None,
         progress: false,
-        facts: &[],
+        facts: &[
+            Fact::new(
+                Aspect::Path,
+                "PUT /ds_connections/{name} with {ds_connection: {...}}",
+                Source::VendorCode("github.com/bigexchange/codescan-bigid-action: script.sh"),
+            ),
+            Fact::new(
+                Aspect::Request,
+                "Whether PUT replaces the whole source or merges is not documented: the source is read first and sent back whole with the changes, masked credentials left out so the stored ones stay",
+                Source::Assumed(
+                    "BigID documents no PUT semantics; its own action sends a whole source",
+                ),
+            ),
+        ],
     },
     OperationSpec {
         name: "bigid_delete_data_source",
@@ -250,7 +339,13 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"name": "Orders MySQL"}"#,
         reconcile: None,
         progress: false,
-        facts: &[],
+        facts: &[Fact::new(
+            Aspect::Path,
+            "DELETE /ds_connections/{name}",
+            Source::Community(
+                "github.com/aws-ia/cloudformation-bigid-resource-providers: BigID-DataSource-S3/src/handlers.ts",
+            ),
+        )],
     },
     OperationSpec {
         name: "bigid_test_data_source_connection",
@@ -266,7 +361,13 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"ds_connection": {"type": "rdb-mysql", "rdb_url": "mysql.example.com:3306", "username": "bigid_scan", "password": "${secret:ORDERS_DB_PASSWORD}"}}"#,
         reconcile: None,
         progress: false,
-        facts: &[],
+        facts: &[Fact::new(
+            Aspect::Path,
+            "POST /ds-connection-test with {ds_connection: {...}, isNewPassword: true}; the answer is {success, message}",
+            Source::VendorDocs(
+                "https://developer.bigid.com/wiki/BigID_API/Add_Data_Source_Tutorial",
+            ),
+        )],
     },
     OperationSpec {
         name: "bigid_export_data_sources",
@@ -282,7 +383,13 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"ids": ["Orders MySQL"]}"#,
         reconcile: None,
         progress: true,
-        facts: &[],
+        facts: &[Fact::new(
+            Aspect::Path,
+            "GET /ds-connections/file-download/export, ids= to export only some",
+            Source::VendorDocs(
+                "https://developer.bigid.com/index.php?title=Data_Source_Connections_API_Tutorial",
+            ),
+        )],
     },
     OperationSpec {
         name: "bigid_list_connector_templates",
@@ -303,7 +410,20 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{}"#,
         reconcile: None,
         progress: false,
-        facts: &[],
+        facts: &[
+            Fact::new(
+                Aspect::Path,
+                "GET /ds-connections-types lists the connector types",
+                Source::VendorDocs(
+                    "https://developer.bigid.com/wiki/BigID_API/Add_Data_Source_Tutorial",
+                ),
+            ),
+            Fact::new(
+                Aspect::Path,
+                "GET /ds-templates, tried on a 404, appears only in a third-party OpenAPI reconstruction",
+                Source::Assumed("github.com/api-evangelist/bigid: openapi (not BigID's)"),
+            ),
+        ],
     },
     OperationSpec {
         name: "bigid_get_connector_template",
@@ -324,7 +444,20 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"type": "rdb-mysql"}"#,
         reconcile: None,
         progress: false,
-        facts: &[],
+        facts: &[
+            Fact::new(
+                Aspect::Path,
+                "GET /ds-connections-types/template/{type}: fields with apiName, mandatory, mandatoryForTest, validation",
+                Source::VendorDocs(
+                    "https://developer.bigid.com/wiki/BigID_API/Add_Data_Source_Tutorial",
+                ),
+            ),
+            Fact::new(
+                Aspect::Path,
+                "GET /ds-templates/{type}, tried on a 404, appears only in a third-party OpenAPI reconstruction",
+                Source::Assumed("github.com/api-evangelist/bigid: openapi (not BigID's)"),
+            ),
+        ],
     },
 ];
 

@@ -14,8 +14,8 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
-    ArgsSpec, Flow, Hints, Method, OperationSpec, Output, Poll, PollState, Provider, Reconcile,
-    RequestParts,
+    ArgsSpec, Aspect, Fact, Flow, Hints, Method, OperationSpec, Output, Poll, PollState, Provider,
+    Reconcile, RequestParts, Source,
 };
 use crate::secret::SecretString;
 use crate::spec::{
@@ -60,7 +60,11 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         audit_tool: "databrain_list_datasources",
         audit_step: "DataBrain: call databrain_list_datasources (all pages). Its API returns names only, so report them with status unknown.",
     },
-    facts: &[],
+    facts: &[
+        Fact::new(Aspect::Path, "Base URL https://api.usedatabrain.com (or a self-hosted URL); datasources under /api/v2/datasource", Source::VendorDocs("https://docs.usedatabrain.com/developer-docs/helpers/api-reference/create-datasource")),
+        Fact::new(Aspect::Auth, "A service token (Settings → Service Tokens, not a data-app API key) in Authorization: Bearer", Source::VendorDocs("https://docs.usedatabrain.com/developer-docs/helpers/api-reference/create-datasource")),
+        Fact::new(Aspect::Errors, "Errors are {error: {message, code}}; the credential error's code is AUTHENTICATION_ERROR in the code list, AUTHENTICATION_ERR in one example", Source::VendorDocs("https://docs.usedatabrain.com/developer-docs/helpers/api-reference/token")),
+    ],
     operations: OPERATIONS,
 };
 
@@ -87,9 +91,6 @@ fn code_hint(code: &str) -> Option<&'static str> {
         }
         "DATASOURCE_ID_ERROR" => {
             "no datasource has that id: copy it from the datasource's page in DataBrain (the id= in its URL)"
-        }
-        "INVALID_REQUEST_BODY" => {
-            "DataBrain rejected the request: fix what the message names and call again"
         }
         // The token page's example says AUTHENTICATION_ERR, its code list AUTHENTICATION_ERROR.
         "AUTHENTICATION_ERROR" | "AUTHENTICATION_ERR" => {
@@ -120,7 +121,13 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"page": 1}"#,
         reconcile: None,
         progress: false,
-        facts: &[],
+        facts: &[Fact::new(
+            Aspect::Path,
+            "GET /api/v2/datasource, isPagination and pageNumber as strings, 10 per page; names only, no ids, no total",
+            Source::VendorDocs(
+                "https://docs.usedatabrain.com/developer-docs/helpers/api-reference/list-datasources",
+            ),
+        )],
     },
     OperationSpec {
         name: "databrain_create_datasource",
@@ -136,7 +143,41 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"datasourceType": "postgres", "credentials": {"name": "analytics-pg", "host": "pg.example.com", "port": 5432, "username": "databrain", "password": "${secret:ANALYTICS_PG_PASSWORD}", "database": "analytics", "schema": "public"}}"#,
         reconcile: Some(RECONCILE),
         progress: false,
-        facts: &[],
+        facts: &[
+            Fact::new(
+                Aspect::Path,
+                "POST /api/v2/datasource with {datasourceType, credentials, tenancySettings}; the answer is {name}; DataBrain tests the credentials first",
+                Source::VendorDocs(
+                    "https://docs.usedatabrain.com/developer-docs/helpers/api-reference/create-datasource",
+                ),
+            ),
+            Fact::new(
+                Aspect::Values,
+                "datasourceType is one of 18 types",
+                Source::VendorDocs(
+                    "https://docs.usedatabrain.com/developer-docs/helpers/api-reference/create-datasource",
+                ),
+            ),
+            Fact::new(
+                Aspect::Request,
+                "Credential keys: postgres host, port, username, password, database, schema; mssql server and user instead of host and username",
+                Source::VendorDocs(
+                    "https://docs.usedatabrain.com/developer-docs/helpers/api-reference/create-datasource",
+                ),
+            ),
+            Fact::new(
+                Aspect::Request,
+                "The other types' credential keys are not shown in the reference: only name is checked",
+                Source::Assumed("the reference's per-type fields are prose"),
+            ),
+            Fact::new(
+                Aspect::Request,
+                "tenancySettings keys: tenancyLevel (TABLE or DATABASE), clientColumnType, schemaName, tableName, tableClientNameColumn, tablePrimaryKeyColumn",
+                Source::VendorDocs(
+                    "https://docs.usedatabrain.com/developer-docs/helpers/api-reference/create-datamart",
+                ),
+            ),
+        ],
     },
     OperationSpec {
         name: "databrain_update_datasource",
@@ -152,7 +193,13 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"datasourceType": "postgres", "credentials": {"name": "analytics-postgres", "host": "pg.example.com", "port": 5432, "username": "databrain", "password": "${secret:ANALYTICS_PG_PASSWORD}", "database": "analytics", "schema": "public"}}"#,
         reconcile: None,
         progress: false,
-        facts: &[],
+        facts: &[Fact::new(
+            Aspect::Path,
+            "PUT /api/v2/datasource, found by credentials.name; the full credential set (no partial update); tenancySettings left out stays",
+            Source::VendorDocs(
+                "https://docs.usedatabrain.com/developer-docs/helpers/api-reference/update-datasource",
+            ),
+        )],
     },
     OperationSpec {
         name: "databrain_delete_datasource",
@@ -168,7 +215,13 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"name": "reports-csv"}"#,
         reconcile: None,
         progress: false,
-        facts: &[],
+        facts: &[Fact::new(
+            Aspect::Path,
+            "DELETE /api/v2/datasource?datasourceName= answers {id, message}; irreversible; DATASOURCE_IN_USE while datamarts use it",
+            Source::VendorDocs(
+                "https://docs.usedatabrain.com/developer-docs/helpers/api-reference/delete-datasource",
+            ),
+        )],
     },
     OperationSpec {
         name: "databrain_sync_datasource",
@@ -184,7 +237,20 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"datasource_id": "000000db-5eed-4000-8000-000000000001"}"#,
         reconcile: None,
         progress: true,
-        facts: &[],
+        facts: &[
+            Fact::new(
+                Aspect::Path,
+                "POST /api/v2/datasource/sync with {input: {datasourceId}} answers {data: {message: 'Sync completed'}}; the id is in the datasource page's URL (id=) or a delete's answer, never in a list",
+                Source::VendorDocs(
+                    "https://docs.usedatabrain.com/developer-docs/helpers/api-reference/sync-datasource",
+                ),
+            ),
+            Fact::new(
+                Aspect::Response,
+                "Whether the sync has finished when it answers (for types other than AWS S3) is not stated",
+                Source::Assumed("the reference says only 'Sync completed'"),
+            ),
+        ],
     },
     OperationSpec {
         name: "databrain_get_datasource_sync_progress",
@@ -204,7 +270,20 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"datasource_id": "000000db-5eed-4000-8000-000000000001", "wait": true}"#,
         reconcile: None,
         progress: true,
-        facts: &[],
+        facts: &[
+            Fact::new(
+                Aspect::Path,
+                "POST /api/v2/datasource/getDatasourceProgress with {input: {datasourceId}} answers {status: {progress: 'done/total', error}}",
+                Source::VendorDocs(
+                    "https://docs.usedatabrain.com/developer-docs/helpers/embedding-apis/sync-datasource",
+                ),
+            ),
+            Fact::new(
+                Aspect::Values,
+                "Documented for AWS S3 datasources only",
+                Source::Assumed("no other type's progress is shown"),
+            ),
+        ],
     },
 ];
 

@@ -178,6 +178,36 @@ mod tests {
         }
     }
 
+    /// The ledger: every row says where its request goes, every provider how it logs in and
+    /// what its errors look like, and every fact has a source.
+    #[test]
+    fn every_vendor_fact_has_a_source() {
+        use crate::operation::Aspect;
+        for spec in ALL {
+            for about in [Aspect::Path, Aspect::Auth, Aspect::Errors] {
+                assert!(
+                    spec.facts.iter().any(|f| f.about == about),
+                    "{}: no {about:?} fact",
+                    spec.id
+                );
+            }
+            for op in spec.operations {
+                assert!(
+                    op.facts.iter().any(|f| f.about == Aspect::Path),
+                    "{}: no fact about its path",
+                    op.name
+                );
+            }
+            let all = spec
+                .facts
+                .iter()
+                .chain(spec.operations.iter().flat_map(|op| op.facts));
+            for f in all {
+                assert!(!f.claim.is_empty() && !f.source.reference().is_empty());
+            }
+        }
+    }
+
     #[test]
     fn creates_can_be_reconciled_and_flows_are_sound() {
         for op in operations() {

@@ -14,8 +14,8 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
-    ArgsSpec, Fallback, Flow, Hints, Method, OperationSpec, Output, Poll, PollState, Provider,
-    ReadFirst, Reconcile, RequestParts,
+    ArgsSpec, Aspect, Fact, Fallback, Flow, Hints, Method, OperationSpec, Output, Poll, PollState,
+    Provider, ReadFirst, Reconcile, RequestParts, Source,
 };
 use crate::secret::SecretString;
 use crate::spec::{
@@ -71,7 +71,14 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         audit_tool: "pdc_filter_data_sources",
         audit_step: "Pentaho Data Catalog: call pdc_filter_data_sources with resourceNames [\"*\"] (page with skip/limit). For each source with a lastTestConnectionId, call pdc_get_job_status and flag FAILED jobs with their error.",
     },
-    facts: &[],
+    facts: &[
+        Fact::new(Aspect::Path, "Base URL https://<host>/api/public/v1; answers {status, data}", Source::VendorDocs("https://docs.pentaho.com/pdc-api-docs/pdc-api-reference")),
+        Fact::new(Aspect::Auth, "POST /auth, form username, password, client_id=pdc-client, grant_type=password, scope=openid profile email; the token is data.accessToken, sent as Bearer; PDC issues no refresh token", Source::VendorDocs("https://docs.pentaho.com/pdc-api-docs/get-started-with-pdc-api/authentication")),
+        Fact::new(Aspect::Auth, "Keycloak login at {root}/keycloak/realms/pdc/protocol/openid-connect/token, form client_id=pdc-client, grant_type=password, username, password; the token is access_token", Source::VendorDocs("https://academy.pentaho.com/pentaho-data-catalog/use-case/adventure-works/aw-organization/pdc-jwt-token")),
+        Fact::new(Aspect::Auth, "Some instances do not expose /auth, or answer it without a token: then the Keycloak login is used", Source::Assumed("a community client guards against it (github.com/jporeilly/PDC-Glossary-Generator: pdc_client/core.py); no such answer was seen")),
+        Fact::new(Aspect::Errors, "Errors are {status, message}, message a string or a list", Source::VendorDocs("https://docs.pentaho.com/pdc-api-docs/v1/pdc-api-ref-v1/data-sources")),
+        Fact::new(Aspect::Errors, "A duplicate create is answered 400 'Duplicate key violation…' after echoing the submitted record, password included", Source::Community("github.com/jporeilly/PDC-Glossary-Generator: pdc_client/core.py")),
+    ],
     operations: OPERATIONS,
 };
 
@@ -134,7 +141,36 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"data_sources": [{"resourceName": "orders-replica", "databaseType": "POSTGRES", "host": "pg.example.com", "port": "5432", "databaseName": "orders", "userName": "pdc", "password": "${secret:PDC_PG_PASSWORD}"}]}"#,
         reconcile: Some(RECONCILE),
         progress: false,
-        facts: &[],
+        facts: &[
+            Fact::new(
+                Aspect::Path,
+                "POST /data-sources with one data source, or an array of them",
+                Source::VendorDocs(
+                    "https://docs.pentaho.com/pdc-api-docs/v1/pdc-api-ref-v1/data-sources",
+                ),
+            ),
+            Fact::new(
+                Aspect::Request,
+                "port is a string; schemaNames a list of strings",
+                Source::VendorDocs(
+                    "https://docs.pentaho.com/pdc-api-docs/v2/pdc-api-ref-v2/data-sources",
+                ),
+            ),
+            Fact::new(
+                Aspect::Values,
+                "databaseType is free text (PDC publishes no list); seen in creates: POSTGRES, MYSQL, AWS (S3 and S3-compatible; not AWS_S3), AZURE_BLOB_STORAGE; ORACLE unverified",
+                Source::Community(
+                    "github.com/jporeilly/PDC-Glossary-Generator: pdc_client/bulkload.py",
+                ),
+            ),
+            Fact::new(
+                Aspect::Response,
+                "201 or 207, data a list of the created records with their _id",
+                Source::Community(
+                    "github.com/jporeilly/PDC-Glossary-Generator: pdc_client/bulkload.py",
+                ),
+            ),
+        ],
     },
     OperationSpec {
         name: "pdc_get_data_source",
@@ -150,7 +186,20 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"id": "9dc0da7a0000000000000001"}"#,
         reconcile: None,
         progress: false,
-        facts: &[],
+        facts: &[
+            Fact::new(
+                Aspect::Path,
+                "GET /data-sources/{id} answers {status, data}",
+                Source::VendorDocs(
+                    "https://docs.pentaho.com/pdc-api-docs/v1/pdc-api-ref-v1/data-sources",
+                ),
+            ),
+            Fact::new(
+                Aspect::Errors,
+                "What an unknown id is answered (404 or 400) is not documented",
+                Source::Assumed("the reference lists 400, 401, 500, 503"),
+            ),
+        ],
     },
     OperationSpec {
         name: "pdc_update_data_source",
@@ -166,7 +215,13 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"id": "9dc0da7a0000000000000001", "description": "Primary orders database", "includePatterns": ["public.*"]}"#,
         reconcile: None,
         progress: false,
-        facts: &[],
+        facts: &[Fact::new(
+            Aspect::Path,
+            "PATCH /data-sources/{id}: the attributes sent overwrite, lists replace, the others stay",
+            Source::VendorDocs(
+                "https://docs.pentaho.com/pdc-api-docs/v1/pdc-api-ref-v1/data-sources",
+            ),
+        )],
     },
     OperationSpec {
         name: "pdc_get_data_sources_by_ids",
@@ -182,7 +237,13 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"ids": ["9dc0da7a0000000000000001", "9dc0da7a0000000000000002"]}"#,
         reconcile: None,
         progress: false,
-        facts: &[],
+        facts: &[Fact::new(
+            Aspect::Path,
+            "POST /data-sources/by-ids with {ids: [...]}",
+            Source::VendorDocs(
+                "https://docs.pentaho.com/pdc-api-docs/v1/pdc-api-ref-v1/data-sources",
+            ),
+        )],
     },
     OperationSpec {
         name: "pdc_filter_data_sources",
@@ -203,7 +264,34 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"resourceNames": ["prod-*"], "limit": 20}"#,
         reconcile: None,
         progress: false,
-        facts: &[],
+        facts: &[
+            Fact::new(
+                Aspect::Path,
+                "POST /data-sources/filter with skip and limit in the query (limit 1 to 10,000)",
+                Source::VendorDocs(
+                    "https://docs.pentaho.com/pdc-api-docs/v1/pdc-api-ref-v1/data-sources",
+                ),
+            ),
+            Fact::new(
+                Aspect::Request,
+                "The body wraps the filters: {filters: {resourceNames, databaseTypes, ids}}, with * wildcards; ids are data source _ids",
+                Source::Community(
+                    "github.com/jporeilly/PDC-Glossary-Generator: pdc_client/bulkload.py, glossary_generator/tests/test_v3_shapes.py",
+                ),
+            ),
+            Fact::new(
+                Aspect::Request,
+                "Older instances may take the filters at the top level, as the v1 reference renders them: sent so once if the wrapper is refused, then kept",
+                Source::Assumed("the v1 page's rendering; no instance seen answering so"),
+            ),
+            Fact::new(
+                Aspect::Response,
+                "{data: [...], pageInfo: {totalCount}}",
+                Source::Community(
+                    "github.com/jporeilly/PDC-Glossary-Generator: pdc_client/bulkload.py",
+                ),
+            ),
+        ],
     },
     OperationSpec {
         name: "pdc_get_job_status",
@@ -223,7 +311,20 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"id": "9dc010b50000000000000004", "wait": true}"#,
         reconcile: None,
         progress: true,
-        facts: &[],
+        facts: &[
+            Fact::new(
+                Aspect::Path,
+                "GET /jobs/{id}/status answers the job bare: {workerId, workerName, activity, status, user, createdAt, duration, scope}, no progress field",
+                Source::VendorDocs("https://docs.pentaho.com/pdc-api-docs/v2/pdc-api-ref-v2/jobs"),
+            ),
+            Fact::new(
+                Aspect::Values,
+                "status has no published list; ends community clients recognise: COMPLETED, SUCCESS, DONE…, FAILED, ERROR, CANCELLED…",
+                Source::Community(
+                    "github.com/jporeilly/PDC-Glossary-Generator: pdc_client/jobs.py",
+                ),
+            ),
+        ],
     },
     OperationSpec {
         name: "pdc_test_data_source_connection",
@@ -248,7 +349,27 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"id": "9dc0da7a0000000000000001", "wait": true}"#,
         reconcile: None,
         progress: true,
-        facts: &[],
+        facts: &[
+            Fact::new(
+                Aspect::Path,
+                "POST /jobs/execute/test-connection with a data source's configuration starts a test-connection job",
+                Source::VendorDocs("https://docs.pentaho.com/pdc-api-docs/pdc-api-reference/jobs"),
+            ),
+            Fact::new(
+                Aspect::Request,
+                "PDC's own UI sends no credentials: the stored ones are found from resourceId",
+                Source::Community(
+                    "github.com/jporeilly/PDC-Glossary-Generator: pdc_client/bulkload.py",
+                ),
+            ),
+            Fact::new(
+                Aspect::Response,
+                "Where the started job's id is (jobId, id or _id, under data or not) is not documented",
+                Source::Assumed(
+                    "the jobs page shows no response schema for execute; community clients read all three",
+                ),
+            ),
+        ],
     },
     OperationSpec {
         name: "pdc_ingest_metadata",
@@ -273,7 +394,29 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"id": "9dc0da7a0000000000000001", "wait": true}"#,
         reconcile: None,
         progress: true,
-        facts: &[],
+        facts: &[
+            Fact::new(
+                Aspect::Path,
+                "POST /jobs/execute/metadata/ingest ('Ingest Schemas or Scan') with the configuration, resourceId and fqdnId; databaseType is required",
+                Source::Community(
+                    "github.com/jporeilly/PDC-Glossary-Generator: pdc_client/bulkload.py",
+                ),
+            ),
+            Fact::new(
+                Aspect::Values,
+                "Object stores (AWS, AZURE_BLOB_STORAGE) fail this schema ingest",
+                Source::Community(
+                    "github.com/jporeilly/PDC-Glossary-Generator: pdc_client/bulkload.py",
+                ),
+            ),
+            Fact::new(
+                Aspect::Response,
+                "Where the started job's id is (jobId, id or _id, under data or not) is not documented",
+                Source::Assumed(
+                    "the jobs page shows no response schema for execute; community clients read all three",
+                ),
+            ),
+        ],
     },
 ];
 

@@ -1,19 +1,20 @@
 //! The checked-in files generated from the table: one JSON definition per tool under
-//! `tool-schemas/`, the tool table in `README.md`, and the MCP Bundle manifest
-//! `deploy/mcpb/manifest.json`. `datasource-mcp generate` writes them; a test fails when one
+//! `tool-schemas/`, the tool table in `README.md`, the MCP Bundle manifest
+//! `deploy/mcpb/manifest.json`, and the ledger of vendor facts `VENDORS.md`. `datasource-mcp generate` writes them; a test fails when one
 //! is stale, so a change to a row shows up in review wherever it is visible.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::{bundle, definition, reference};
-use crate::operation::OperationSpec;
+use crate::operation::{Fact, OperationSpec};
 use crate::providers;
 
 /// Where the tool definitions go, relative to the repository root.
 pub const SCHEMAS_DIR: &str = "tool-schemas";
 pub const README: &str = "README.md";
 pub const MANIFEST: &str = "deploy/mcpb/manifest.json";
+pub const VENDORS: &str = "VENDORS.md";
 
 const TABLE_BEGIN: &str = "<!-- generated: tool table (datasource-mcp generate) -->";
 const TABLE_END: &str = "<!-- end of generated tool table -->";
@@ -57,6 +58,58 @@ fn request_text(op: &OperationSpec) -> String {
     text
 }
 
+/// The ledger of vendor facts: what the code relies on about each vendor, where it comes
+/// from, and how sure we are.
+pub fn vendors_markdown() -> String {
+    let mut out = String::from(
+        "# Vendor facts\n\n\
+Every fact about a vendor's API that this server relies on (paths, bodies, statuses, error \
+shapes, values, login flows), with its public source and how sure we are of it, strongest \
+first: **vendor docs** (the vendor's own documentation), **vendor code** (the vendor's own \
+SDK, CLI, MCP server or samples), **community client** (a client that runs against real \
+instances), **assumed** (no evidence found: what the code does, and why). Each row of the \
+code carries its facts (`src/providers/<vendor>.rs`); this file is generated from them \
+(`datasource-mcp generate`).\n\n\
+When a vendor refuses a request whose shape is assumed, the error's hint says so. If your \
+vendor answers differently from what is written here, run the server with \
+`--trace-vendor FILE` and attach the file (it is masked like every other output) to a report.\n",
+    );
+    let row = |f: &Fact| {
+        format!(
+            "| {} | {} | {} | {} |\n",
+            f.about.as_str(),
+            f.claim.replace('|', "\\|"),
+            f.source.reference().replace('|', "\\|"),
+            f.source.confidence()
+        )
+    };
+    const HEAD: &str = "| about | fact | source | confidence |\n|---|---|---|---|\n";
+    for spec in providers::ALL {
+        out.push_str(&format!("\n## {}\n\n{HEAD}", spec.title));
+        spec.facts.iter().for_each(|f| out.push_str(&row(f)));
+        for op in spec.operations {
+            out.push_str(&format!("\n### `{}`\n\n{HEAD}", op.name));
+            op.facts.iter().for_each(|f| out.push_str(&row(f)));
+        }
+    }
+    out.push_str("\n## Still assumed\n\n");
+    for spec in providers::ALL {
+        let provider = spec.facts.iter().map(|f| (spec.title.to_string(), f));
+        let rows = spec
+            .operations
+            .iter()
+            .flat_map(|op| op.facts.iter().map(move |f| (format!("`{}`", op.name), f)));
+        for (whose, f) in provider.chain(rows).filter(|(_, f)| f.source.is_assumed()) {
+            out.push_str(&format!(
+                "- {whose}: {} ({})\n",
+                f.claim,
+                f.source.reference()
+            ));
+        }
+    }
+    out
+}
+
 /// `readme` with its generated table replaced by the current one.
 fn readme_with_table(readme: &str) -> Result<String, String> {
     let begin = readme
@@ -85,6 +138,7 @@ fn expected(root: &Path) -> Result<Vec<(PathBuf, String)>, String> {
         })
         .collect();
     files.push((PathBuf::from(MANIFEST), bundle::manifest_text()));
+    files.push((PathBuf::from(VENDORS), vendors_markdown()));
     let readme =
         std::fs::read_to_string(root.join(README)).map_err(|e| format!("{README}: {e}"))?;
     files.push((PathBuf::from(README), readme_with_table(&readme)?));

@@ -38,3 +38,4 @@ mod safety;
 mod stdio_binary;
 mod stdio_hardening;
 mod tool_schemas;
+mod trace;

@@ -527,3 +527,52 @@ async fn validation_errors_send_nothing() {
         fake.requests()
     );
 }
+
+/// The Content API's errors (`{statusCode, message, errorCode, requestId}`) and other Bigdata
+/// APIs' (`{errors: [{message}], metadata: {request_id}}`) both come through: message, code,
+/// and the request id for Bigdata's support.
+#[tokio::test]
+async fn both_bigdata_error_shapes_are_read() {
+    let (fake, client) = setup(&BIGDATA).await;
+    fake.once(
+        "GET",
+        &format!("{BASE}/{ID}"),
+        Reply::json(
+            404,
+            json!({"statusCode": 404, "message": "No connector found with this ID, or the user does not have access",
+                "errorCode": "CONNECTOR_NOT_FOUND", "requestId": "req-123"}),
+        ),
+    );
+    let (result, _) = call(
+        &client,
+        "bigdata_get_connector",
+        json!({"connector_id": ID}),
+    )
+    .await;
+    assert_eq!(
+        result["error"],
+        json!({"provider": "bigdata", "status": 404, "code": "CONNECTOR_NOT_FOUND",
+            "message": "No connector found with this ID, or the user does not have access",
+            "hint": "nothing with that name or id exists: list first to see what does",
+            "vendor_request_id": "req-123"})
+    );
+    fake.once(
+        "GET",
+        &format!("{BASE}/{ID}"),
+        Reply::json(
+            400,
+            json!({"errors": [{"message": "1 validation error: connector_id"}], "metadata": {"request_id": "req-456"}}),
+        ),
+    );
+    let (result, _) = call(
+        &client,
+        "bigdata_get_connector",
+        json!({"connector_id": ID}),
+    )
+    .await;
+    assert_eq!(
+        result["error"]["message"],
+        "1 validation error: connector_id"
+    );
+    assert_eq!(result["error"]["vendor_request_id"], "req-456");
+}

@@ -821,3 +821,142 @@ async fn dry_run_shows_the_request_and_sends_nothing() {
     );
     assert!(fake.requests().is_empty(), "not even a token exchange");
 }
+
+// ---- evidence: token types, 400 for an unknown name ----------------------------------------
+
+/// A JWT whose payload says `{"type": "..."}` (signature irrelevant here).
+fn jwt(kind: &str) -> String {
+    use base64::Engine as _;
+    let b64 = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    format!(
+        "{}.{}.c2lnbmF0dXJl",
+        b64(json!({"alg": "HS256", "typ": "JWT"})),
+        b64(json!({"type": kind, "user": "scan", "exp": 4102444800u64}))
+    )
+}
+
+/// BigID's own MCP server uses an access token as is and exchanges a refresh token; we do the
+/// same with `BIGID_USER_TOKEN`.
+#[tokio::test]
+async fn a_user_token_is_exchanged_unless_it_is_an_access_token() {
+    for (kind, exchanged) in [("access-token", false), ("refresh-token", true)] {
+        let token = jwt(kind);
+        let fake = FakeUpstream::start().await;
+        fake.on(
+            "GET",
+            "/api/v1/refresh-access-token",
+            Reply::json(200, json!({"success": true, "systemToken": SYSTEM_TOKEN})),
+        );
+        fake.on(
+            "GET",
+            "/api/v1/ds-connections",
+            Reply::json(200, json!({"data": {"ds_connections": []}})),
+        );
+        let client = client(&[
+            ("BIGID_BASE_URL", &fake.url("/api/v1")),
+            ("BIGID_USER_TOKEN", &token),
+        ])
+        .await;
+        let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
+        assert!(!is_error, "{kind}: {result}");
+        let sent = fake.requests();
+        let list = sent.last().unwrap();
+        if exchanged {
+            assert_eq!(sent.len(), 2, "{kind}");
+            assert_request(
+                &sent[0],
+                "GET",
+                "/api/v1/refresh-access-token",
+                None,
+                AuthHeader::raw("authorization", &token),
+                None,
+            );
+            assert_eq!(list.header("authorization"), Some(SYSTEM_TOKEN));
+        } else {
+            assert_eq!(sent.len(), 1, "{kind}: no exchange");
+            assert_eq!(list.header("authorization"), Some(token.as_str()));
+        }
+    }
+}
+
+/// BigID answers a name it does not know with 400 "Unable to locate …": a missing name, for
+/// the hint and for telling whether a lost create happened.
+#[tokio::test]
+async fn unable_to_locate_is_a_missing_name() {
+    let (fake, client) = setup(&BIGID).await;
+    let unknown = Reply::json(
+        400,
+        json!({"status": "error", "statusCode": 400, "message": "Unable to locate data source Orders"}),
+    );
+    fake.on("GET", "/api/v1/ds_connections/Orders", unknown);
+    let (result, _) = call(&client, "bigid_get_data_source", json!({"name": "Orders"})).await;
+    assert_eq!(
+        result["error"]["hint"],
+        "no data source of that name exists: list data sources to see the names"
+    );
+    fake.on("POST", "/api/v1/ds_connections", Reply::dropped());
+    let (result, _) = call(
+        &client,
+        "bigid_create_data_source",
+        json!({"ds_connection": {"name": "Orders", "type": "rdb-mysql"}}),
+    )
+    .await;
+    assert_eq!(result["error"]["code"], "NOT_CREATED", "{result}");
+}
+
+/// The vendor refusing a request whose shape is only assumed: the hint says so, and how to
+/// show what the vendor answered.
+#[tokio::test]
+async fn a_refused_request_of_an_assumed_shape_says_so() {
+    let (fake, client) = setup(&BIGID).await;
+    fake.on(
+        "GET",
+        "/api/v1/ds_connections/Orders",
+        Reply::json(
+            200,
+            json!({"ds_connection": {"name": "Orders", "type": "rdb-mysql"}}),
+        ),
+    );
+    fake.on(
+        "PUT",
+        "/api/v1/ds_connections/Orders",
+        Reply::json(400, json!({"message": "ds_connection.owners is required"})),
+    );
+    let (result, _) = call(
+        &client,
+        "bigid_update_data_source",
+        json!({"name": "Orders", "changes": {"enabled": "no"}}),
+    )
+    .await;
+    let hint = result["error"]["hint"].as_str().unwrap();
+    assert!(
+        hint.starts_with("the vendor rejected the request: fix what the message names and call again; note: this request's shape is not confirmed by public evidence (Whether PUT replaces"),
+        "{hint}"
+    );
+    assert!(
+        hint.ends_with(
+            "run the server with --trace-vendor FILE and report what the vendor answered"
+        ),
+        "{hint}"
+    );
+    // A refusal of a request whose shape is documented has no such note.
+    fake.on(
+        "DELETE",
+        "/api/v1/ds_connections/Orders",
+        Reply::json(400, json!({"message": "in use"})),
+    );
+    let (result, _) = call(
+        &client,
+        "bigid_delete_data_source",
+        json!({"name": "Orders"}),
+    )
+    .await;
+    assert!(
+        !result["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("not confirmed")
+    );
+}

@@ -140,9 +140,11 @@ async fn vendor_error_codes_reach_the_envelope_with_a_hint() {
             "DataBrain could not connect with these credentials: check host, port, user, password and network access from DataBrain",
         ),
         (
+            // A refusal of the body: our knowledge of other types' credential keys is only
+            // assumed, and the hint says so.
             "INVALID_REQUEST_BODY",
             "credentials.host is required",
-            "DataBrain rejected the request: fix what the message names and call again",
+            "the vendor rejected the request: fix what the message names and call again; note: this request's shape is not confirmed by public evidence (The other types' credential keys are not shown in the reference: only name is checked): run the server with --trace-vendor FILE and report what the vendor answered",
         ),
     ];
     for (code, message, hint) in cases {
@@ -323,4 +325,84 @@ async fn validation_errors_send_nothing() {
         "nothing sent: {:#?}",
         fake.requests()
     );
+}
+
+/// The sync-progress call: its exact request, and with wait, read until "done/total" is done.
+#[tokio::test]
+async fn sync_progress_is_read_until_done() {
+    let (fake, client) = setup(&DATABRAIN).await;
+    let path = "/api/v2/datasource/getDatasourceProgress";
+    fake.once(
+        "POST",
+        path,
+        Reply::json(200, json!({"status": {"progress": "4/16", "error": ""}})),
+    );
+    fake.on(
+        "POST",
+        path,
+        Reply::json(200, json!({"status": {"progress": "16/16", "error": ""}})),
+    );
+    let (result, is_error) = call(
+        &client,
+        "databrain_get_datasource_sync_progress",
+        json!({"datasource_id": UUID, "wait": true}),
+    )
+    .await;
+    assert!(!is_error, "{result}");
+    assert_eq!(
+        result,
+        json!({"status": {"progress": "16/16", "error": ""}})
+    );
+    let sent = fake.requests();
+    assert_eq!(sent.len(), 2);
+    for r in &sent {
+        assert_request(
+            r,
+            "POST",
+            path,
+            None,
+            DATABRAIN.auth,
+            Some(json!({"input": {"datasourceId": UUID}})),
+        );
+    }
+    // A failed sync ends the wait too.
+    fake.on(
+        "POST",
+        path,
+        Reply::json(
+            200,
+            json!({"status": {"progress": "0/16", "error": "Error: Bind error data type"}}),
+        ),
+    );
+    let (result, is_error) = call(
+        &client,
+        "databrain_get_datasource_sync_progress",
+        json!({"datasource_id": UUID, "wait": true}),
+    )
+    .await;
+    assert!(!is_error);
+    assert_eq!(result["status"]["error"], "Error: Bind error data type");
+}
+
+/// DataBrain's token page writes AUTHENTICATION_ERR where its code list says
+/// AUTHENTICATION_ERROR: both get the credential hint.
+#[tokio::test]
+async fn both_spellings_of_the_auth_code_get_the_credential_hint() {
+    let (fake, client) = setup(&DATABRAIN).await;
+    for code in ["AUTHENTICATION_ERR", "AUTHENTICATION_ERROR"] {
+        fake.once(
+            "GET",
+            PATH,
+            Reply::json(
+                401,
+                json!({"error": {"message": "API key is invalid or expired", "code": code}}),
+            ),
+        );
+        let (result, _) = call(&client, "databrain_list_datasources", json!({})).await;
+        assert_eq!(result["error"]["code"], code);
+        assert_eq!(
+            result["error"]["hint"],
+            "check DATABRAIN_SERVICE_TOKEN (a service token, not a data-app API key)"
+        );
+    }
 }

@@ -540,3 +540,257 @@ async fn validation_errors_send_nothing() {
         fake.requests()
     );
 }
+
+// ---- evidence: wrapped filters, jobs, Keycloak ---------------------------------------------
+
+/// Clients that run against real instances wrap the filter (`{"filters": {...}}`). An instance
+/// that refuses the wrapper as an unknown property gets the top-level form once, and keeps it.
+#[tokio::test]
+async fn the_filter_is_wrapped_and_falls_back_once_to_the_top_level() {
+    let (fake, client) = setup(&PDC).await;
+    let path = "/api/public/v1/data-sources/filter";
+    fake.once(
+        "POST",
+        path,
+        Reply::json(
+            400,
+            json!({"status": 400, "message": ["property filters should not exist"]}),
+        ),
+    );
+    let page = json!({"status": 200, "data": [{"_id": "a", "resourceName": "prod-db"}], "pageInfo": {"totalCount": 1}});
+    fake.on("POST", path, Reply::json(200, page.clone()));
+    for _ in 0..2 {
+        let (result, is_error) = call(
+            &client,
+            "pdc_filter_data_sources",
+            json!({"resourceNames": ["prod-*"]}),
+        )
+        .await;
+        assert!(!is_error, "{result}");
+        assert_eq!(result, page);
+    }
+    let filters: Vec<Recorded> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == path)
+        .collect();
+    let wrapped = json!({"filters": {"resourceNames": ["prod-*"]}});
+    let top_level = json!({"resourceNames": ["prod-*"]});
+    assert_eq!(filters.len(), 3, "{filters:#?}");
+    for (r, body) in filters.iter().zip([&wrapped, &top_level, &top_level]) {
+        assert_request(
+            r,
+            "POST",
+            path,
+            Some("skip=0&limit=100"),
+            PDC.auth,
+            Some(body.clone()),
+        );
+    }
+}
+
+/// A refusal for another reason is the answer: no second form is sent.
+#[tokio::test]
+async fn only_a_refused_wrapper_brings_the_second_form() {
+    let (fake, client) = setup(&PDC).await;
+    let path = "/api/public/v1/data-sources/filter";
+    fake.on(
+        "POST",
+        path,
+        Reply::json(
+            400,
+            json!({"status": 400, "message": "limit must not be greater than 10000"}),
+        ),
+    );
+    let (result, is_error) = call(
+        &client,
+        "pdc_filter_data_sources",
+        json!({"resourceNames": ["*"]}),
+    )
+    .await;
+    assert!(is_error);
+    assert_eq!(result["error"]["status"], 400);
+    assert!(
+        result["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("this request's shape is not confirmed by public evidence"),
+        "the filter's top-level form is assumed: {result}"
+    );
+    assert_eq!(fake.requests().iter().filter(|r| r.path == path).count(), 1);
+}
+
+fn stored_source() -> serde_json::Value {
+    json!({"status": 200, "data": {"_id": "65f1c0ffee0000000000000a", "pId": 7,
+        "resourceName": "orders-pg", "fqdnId": "orders-pg", "databaseType": "POSTGRES",
+        "host": "pg.example.com", "port": "5432", "databaseName": "orders", "userName": "pdc",
+        "password": "enc:S3NT1NEL", "secretKey": "enc:S3NT1NEL", "schemaNames": ["public"],
+        "createdAt": "2026-11-01T10:00:00Z", "lastTestConnectionId": null}})
+}
+
+/// Starting a job on a stored source: its settings without credentials and with
+/// `resourceId`, then (with wait) its status until it ends.
+#[tokio::test]
+async fn jobs_start_on_a_stored_source_and_are_followed_to_their_end() {
+    let (fake, client) = setup(&PDC).await;
+    let id = "65f1c0ffee0000000000000a";
+    let source_path = format!("/api/public/v1/data-sources/{id}");
+    fake.on("GET", &source_path, Reply::json(200, stored_source()));
+    let settings = json!({"resourceName": "orders-pg", "fqdnId": "orders-pg", "databaseType": "POSTGRES",
+        "host": "pg.example.com", "port": "5432", "databaseName": "orders", "userName": "pdc",
+        "schemaNames": ["public"], "resourceId": id});
+    for (tool, path, job) in [
+        (
+            "pdc_test_data_source_connection",
+            "/api/public/v1/jobs/execute/test-connection",
+            "9dc010b5000000000000aa01",
+        ),
+        (
+            "pdc_ingest_metadata",
+            "/api/public/v1/jobs/execute/metadata/ingest",
+            "9dc010b5000000000000aa02",
+        ),
+    ] {
+        fake.clear();
+        fake.on(
+            "POST",
+            path,
+            Reply::json(200, json!({"status": 200, "data": {"jobId": job}})),
+        );
+        let status_path = format!("/api/public/v1/jobs/{job}/status");
+        let running = json!({"workerId": "w1", "activity": "TEST", "status": "RUNNING"});
+        let done =
+            json!({"workerId": "w1", "activity": "TEST", "status": "COMPLETED", "duration": 3.2});
+        fake.once("GET", &status_path, Reply::json(200, running));
+        fake.on("GET", &status_path, Reply::json(200, done.clone()));
+        let (result, is_error) = call(&client, tool, json!({"id": id, "wait": true})).await;
+        assert!(!is_error, "{tool}: {result}");
+        assert_eq!(
+            result,
+            json!({"job_id": job, "status": "COMPLETED", "job": done}),
+            "{tool}"
+        );
+        let sent: Vec<Recorded> = fake
+            .requests()
+            .into_iter()
+            .filter(|r| !r.path.ends_with("/auth"))
+            .collect();
+        assert_eq!(sent.len(), 4, "{tool}: {sent:#?}");
+        assert_request(&sent[0], "GET", &source_path, None, PDC.auth, None);
+        assert_request(
+            &sent[1],
+            "POST",
+            path,
+            None,
+            PDC.auth,
+            Some(settings.clone()),
+        );
+        assert_request(&sent[2], "GET", &status_path, None, PDC.auth, None);
+        assert_request(&sent[3], "GET", &status_path, None, PDC.auth, None);
+        // Without wait: the job id at once.
+        fake.clear();
+        let (result, _) = call(&client, tool, json!({"id": id})).await;
+        assert_eq!(
+            result,
+            json!({"job_id": job, "answer": {"status": 200, "data": {"jobId": job}}})
+        );
+        assert_eq!(fake.requests().len(), 2, "the read and the start");
+    }
+    // An ingest needs the source's type; nothing is started without it.
+    let mut untyped = stored_source();
+    untyped["data"]
+        .as_object_mut()
+        .unwrap()
+        .remove("databaseType");
+    fake.on("GET", &source_path, Reply::json(200, untyped));
+    fake.clear();
+    let (result, is_error) = call(&client, "pdc_ingest_metadata", json!({"id": id})).await;
+    assert!(is_error);
+    assert_eq!(result["error"]["code"], "INVALID_ARGUMENT");
+    assert_eq!(result["error"]["field"], "id");
+    assert_eq!(fake.requests().len(), 1, "only the read");
+    // No job id in the answer: said so.
+    fake.on("GET", &source_path, Reply::json(200, stored_source()));
+    fake.on(
+        "POST",
+        "/api/public/v1/jobs/execute/test-connection",
+        Reply::json(200, json!({"status": 200, "data": {}})),
+    );
+    let (result, _) = call(
+        &client,
+        "pdc_test_data_source_connection",
+        json!({"id": id}),
+    )
+    .await;
+    assert_eq!(result["error"]["code"], "UNEXPECTED_RESPONSE", "{result}");
+}
+
+/// An instance without `POST /auth`, or whose `/auth` answers without a token, is logged in at
+/// its Keycloak token endpoint, under the same root as the API.
+#[tokio::test]
+async fn a_login_without_a_token_falls_back_to_keycloak() {
+    for first in [
+        Reply::json(200, json!({"message": "OK", "data": {}})),
+        Reply::json(404, json!({"message": "Cannot POST /api/public/v1/auth"})),
+    ] {
+        let fake = FakeUpstream::start().await;
+        fake.on("POST", "/pdc/api/public/v1/auth", first);
+        fake.on(
+            "POST",
+            "/pdc/keycloak/realms/pdc/protocol/openid-connect/token",
+            Reply::json(
+                200,
+                json!({"access_token": "kc-token-0123456789abcdef", "token_type": "Bearer"}),
+            ),
+        );
+        fake.on(
+            "GET",
+            "/pdc/api/public/v1/data-sources/x1",
+            Reply::json(200, json!({"status": 200, "data": {"_id": "x1"}})),
+        );
+        let client = client(&[
+            ("PDC_BASE_URL", &fake.url("/pdc/api/public/v1")),
+            ("PDC_USERNAME", "catalog admin"),
+            ("PDC_PASSWORD", SENTINEL),
+        ])
+        .await;
+        let (result, is_error) = call(&client, "pdc_get_data_source", json!({"id": "x1"})).await;
+        assert!(!is_error, "{result}");
+        let sent = fake.requests();
+        assert_eq!(sent.len(), 3);
+        let keycloak = &sent[1];
+        assert_eq!(
+            keycloak.path,
+            "/pdc/keycloak/realms/pdc/protocol/openid-connect/token"
+        );
+        assert_eq!(
+            keycloak.header("content-type"),
+            Some("application/x-www-form-urlencoded")
+        );
+        assert_eq!(
+            keycloak.body,
+            format!(
+                "client_id=pdc-client&grant_type=password&username=catalog+admin&password={SENTINEL}"
+            )
+        );
+        assert_eq!(
+            sent[2].header("authorization"),
+            Some("Bearer kc-token-0123456789abcdef")
+        );
+    }
+    // Keycloak refusing too is a refused credential.
+    let fake = FakeUpstream::start().await;
+    fake.on("POST", "/api/public/v1/auth", Reply::json(404, json!({})));
+    fake.on(
+        "POST",
+        "/keycloak/realms/pdc/protocol/openid-connect/token",
+        Reply::json(
+            401,
+            json!({"error": "invalid_grant", "error_description": "Invalid user credentials"}),
+        ),
+    );
+    let client = PDC.client(&fake).await;
+    let (result, _) = call(&client, "pdc_get_data_source", json!({"id": "x1"})).await;
+    assert_eq!(result["error"]["code"], "AUTHENTICATION_FAILED", "{result}");
+    assert_eq!(result["error"]["status"], 401);
+}
