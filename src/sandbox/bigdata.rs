@@ -43,7 +43,8 @@ use crate::args::check;
 
 use super::Simulation;
 use super::shell::{
-    Answer, Api, Authorize, Fault, Ids, Store, fault, fixture, header, random_token, reply,
+    Answer, Api, Authorize, Fault, Ids, Store, civil_from_days, fault, fixture, header,
+    random_token, reply,
 };
 
 /// "Broker Research Inbox": email, two allowed senders, shared with the organisation.
@@ -639,21 +640,6 @@ fn timestamp(ticks: i64) -> String {
     )
 }
 
-/// Days since 1970-01-01 as a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 /// The inbox hash of an email connector: 32 hex digits derived from its id (FNV-1a twice),
 /// so it is stable for a connector and the same every start.
 fn email_hash(connector_id: &str) -> String {
@@ -959,9 +945,6 @@ mod tests {
         assert_eq!(timestamp(13 * 60), "2026-02-12T00:01:09.000000Z");
         assert_eq!(timestamp(17 * 24 * 60), "2026-02-28T11:01:09.000000Z");
         assert_eq!(timestamp(18 * 24 * 60), "2026-03-01T11:01:09.000000Z");
-        assert_eq!(civil_from_days(19_416), (2023, 2, 28));
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
     }
 
     #[test]
