@@ -1,16 +1,38 @@
-//! A simulated BigID Data Sources API, after BigID's developer wiki
-//! (<https://developer.bigid.com/wiki/BigID_API/Token_Authentication> and its Data Source
-//! Connections API tutorial).
+//! A simulated BigID Data Sources API. Public sources, by behaviour:
 //!
-//! - `GET /refresh-access-token` exchanges the user token (raw `Authorization`) for a
-//!   `systemToken`; `POST /sessions` exchanges username/password for an `auth_token`. Every
-//!   other endpoint wants one of those tokens, raw, in `Authorization`, or answers 401.
+//! - Paths, bodies and the `rdb_url` without a port (`sql.mybigid.com`): BigID's Add Data
+//!   Source tutorial, <https://developer.bigid.com/wiki/BigID_API/Add_Data_Source_Tutorial>,
+//!   and <https://developer.bigid.com/wiki/BigID_API/Token_Authentication>.
+//! - Tokens are JWTs whose payload `type` says what they are, as BigID's own MCP server reads
+//!   them (bigexchange/bigid-mcp-server:src/auth/BigIDAuth.ts); the payload's other claims are
+//!   those of a `/sessions` token recorded against BigID's sandbox
+//!   (JupiterOne/graph-bigid:src/steps/dataSource/__recordings__/fetch-datasource_1080215431/recording.har).
+//! - An unknown name is a 400 "Unable to locate …", not a 404
+//!   (aws-ia/cloudformation-bigid-resource-providers:BigID-Common/src/abstract-bigid-datasource-resource.ts).
+//! - The list's `{status, statusCode, message, data: {ds_connections, totalCount}}`, with
+//!   `skip`, `limit` and `requireTotalCount=true` (JupiterOne/graph-bigid:src/client.ts and the
+//!   recording above); list items' `connectionStatusTest` / `connectionStatusScan`
+//!   (`{is_success, last_connection, num_of_object}`), `last_scan_at` (epoch ms), `owners`,
+//!   `created_at`, `updated_at` (bigexchange/quickstart-utility-dspm-ts:services/quickstart-utility-dspm-ts/static/example_responses.ts
+//!   and the recording above).
+//!
+//! What the sandbox does:
+//! - `GET /refresh-access-token` exchanges the user token (a JWT of type `refresh-token`, raw
+//!   in `Authorization`) for a `systemToken`; `POST /sessions` exchanges username/password for
+//!   an `auth_token`. Both issue JWTs of type `access-token`; every other endpoint wants one of
+//!   those, raw, in `Authorization`, or answers 401.
 //! - Sources are `{"ds_connection": {...}}`; list/export/test use `ds-connections`, one source
-//!   by name uses `ds_connections` — the vendor's own mix.
+//!   by name uses `ds_connections` — the vendor's own mix. A create answers 200.
 //! - Templates describe each type's fields (`apiName`, `mandatory`, `mandatoryForTest`,
 //!   `validation`); create enforces them; PUT replaces the whole source but keeps a stored
-//!   credential that is not sent (and stores a mask if a mask is sent, as the vendor would).
-//! - A test connection fails for hosts under `.invalid` and for missing test fields.
+//!   credential that is not sent (and stores a mask if a mask is sent, as the vendor would),
+//!   and the fields the server keeps (`_id`, `created_at`, the connection statuses).
+//! - A test connection fails for hosts under `.invalid`, for missing test fields and for a
+//!   masked credential. A test naming a stored source records its outcome in that source's
+//!   `connectionStatusTest`. `isNewPassword: false` tests a stored source with its stored
+//!   credential (assumed: BigID documents only `isNewPassword: true`).
+//! - Timestamps of writes come from a clock that starts at 2025-06-01T12:00:00.000Z and moves
+//!   one second per write, so runs are repeatable.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
@@ -19,17 +41,35 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::Simulation;
 use super::shell::{
-    Answer, Api, Authorize, Fault, Ids, Store, fault, fixture, header, is_blank, json_body,
-    position_of, random_token, reply, unreachable_host,
+    Answer, Api, Authorize, Fault, Ids, Store, fault, fixture, header, is_blank, iso_millis,
+    json_body, position_of, random_token, reply, unreachable_host,
 };
 
 /// How BigID shows a credential it will not reveal.
 const HIDDEN: &str = "********";
+
+/// The sandbox clock's start, 2025-06-01T12:00:00.000Z, in milliseconds since the epoch.
+const CLOCK_START_MS: i64 = 1_748_779_200_000;
+
+/// The `type` claim of the user token, and of the tokens the exchanges issue.
+const REFRESH_TOKEN: &str = "refresh-token";
+const ACCESS_TOKEN: &str = "access-token";
+
+/// Fields the server keeps whatever a PUT sends.
+const SERVER_FIELDS: &[&str] = &[
+    "_id",
+    "created_at",
+    "connectionStatusTest",
+    "connectionStatusScan",
+    "last_scan_at",
+];
 
 struct Credentials {
     user_token: String,
@@ -44,6 +84,8 @@ struct BigId {
     /// Sources in creation order, each a `ds_connection` object with `_id`.
     sources: Vec<Map<String, Value>>,
     ids: Ids,
+    /// Seconds on the sandbox clock; each write takes the next one.
+    clock: i64,
 }
 
 type Shared = Store<BigId>;
@@ -51,7 +93,7 @@ type Shared = Store<BigId>;
 /// Fresh routes and the variables that reach them.
 pub fn start() -> Simulation {
     let credentials = Credentials {
-        user_token: random_token("bigid-user-"),
+        user_token: jwt(REFRESH_TOKEN, "sandbox-admin", 365 * 86_400),
         username: "sandbox-admin".into(),
         password: random_token("pw-"),
     };
@@ -65,6 +107,7 @@ pub fn start() -> Simulation {
         sessions: HashSet::new(),
         sources: Vec::new(),
         ids: Ids::object_ids(0xb161d),
+        clock: 0,
     };
     for source in seed() {
         state.insert(source);
@@ -104,10 +147,31 @@ impl BigId {
     }
 
     fn issue_token(&mut self) -> String {
-        let token = random_token("eyJhbGciOiJIUzI1NiJ9.sandbox.");
+        let token = jwt(ACCESS_TOKEN, &self.credentials.username, 86_400);
         self.sessions.insert(token.clone());
         token
     }
+
+    /// The next instant on the sandbox clock, ISO 8601 with milliseconds.
+    fn now(&mut self) -> String {
+        self.clock += 1;
+        iso_millis(CLOCK_START_MS + self.clock * 1000)
+    }
+}
+
+/// A JWT as BigID issues them: HS256 header; payload with `user_name`, `type`, `isAdmin`,
+/// `iat` and `exp` (`lifetime` seconds later). The signature is random: only the sandbox that
+/// issued a token accepts it, by its whole text.
+fn jwt(kind: &str, user: &str, lifetime: u64) -> String {
+    let iat = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let header = json!({"alg": "HS256", "typ": "JWT"});
+    let payload = json!({"user_name": user, "type": kind, "isAdmin": true,
+        "iat": iat, "exp": iat + lifetime});
+    let part = |value: &Value| URL_SAFE_NO_PAD.encode(value.to_string());
+    let signature = URL_SAFE_NO_PAD.encode(random_token("").as_bytes());
+    format!("{}.{}.{signature}", part(&header), part(&payload))
 }
 
 impl Authorize for BigId {
@@ -130,10 +194,11 @@ fn status_error(status: StatusCode, message: String) -> Fault {
     )
 }
 
+/// What BigID answers for a name it does not have: a 400, not a 404.
 fn not_found(name: &str) -> Fault {
     status_error(
-        StatusCode::NOT_FOUND,
-        format!("Data source '{name}' not found"),
+        StatusCode::BAD_REQUEST,
+        format!("Unable to locate data source {name}"),
     )
 }
 
@@ -213,10 +278,14 @@ async fn list(State(state): State<Shared>, Query(query): Query<HashMap<String, S
         .take(limit)
         .map(present)
         .collect();
+    let mut data = json!({"ds_connections": page});
+    // The total (before skip and limit) only when asked for, as clients that page ask.
+    if query.get("requireTotalCount").map(String::as_str) == Some("true") {
+        data["totalCount"] = json!(s.sources.len());
+    }
     reply(
         StatusCode::OK,
-        json!({"status": "success", "statusCode": 200, "message": null,
-            "data": {"ds_connections": page, "totalCount": s.sources.len()}}),
+        json!({"status": "success", "statusCode": 200, "message": null, "data": data}),
     )
 }
 
@@ -289,7 +358,7 @@ fn check_against_template(
 
 async fn create(State(state): State<Shared>, body: Bytes) -> Answer {
     let mut s = state.lock();
-    let source = ds_connection(&json_body(&body)?)?;
+    let mut source = ds_connection(&json_body(&body)?)?;
     check_against_template(&source, None)?;
     let name = source["name"].as_str().unwrap_or_default().to_string();
     if s.position(&name).is_some() {
@@ -298,13 +367,20 @@ async fn create(State(state): State<Shared>, body: Bytes) -> Answer {
             format!("Data source '{name}' already exists"),
         ));
     }
-    let mut source = source;
+    // A new source has not been tested or scanned: no connection statuses yet.
+    for field in SERVER_FIELDS {
+        source.remove(*field);
+    }
     source.entry("enabled").or_insert(json!("yes"));
+    source.entry("owners").or_insert(json!([]));
+    let now = s.now();
+    source.insert("created_at".into(), json!(now));
+    source.insert("updated_at".into(), json!(now));
     s.insert(source);
     let created = s.sources.last().map(present).unwrap_or(Value::Null);
     reply(
-        StatusCode::CREATED,
-        json!({"status": "success", "statusCode": 201, "message": format!("Data source '{name}' created"),
+        StatusCode::OK,
+        json!({"status": "success", "statusCode": 200, "message": format!("Data source '{name}' created"),
             "data": {"ds_connection": created}}),
     )
 }
@@ -333,7 +409,14 @@ async fn update(State(state): State<Shared>, Path(name): Path<String>, body: Byt
             source.insert(field.to_string(), v.clone());
         }
     }
-    source.insert("_id".into(), stored["_id"].clone());
+    // What the server keeps is not the client's to change.
+    for field in SERVER_FIELDS {
+        match stored.get(*field) {
+            Some(v) => source.insert(field.to_string(), v.clone()),
+            None => source.remove(*field),
+        };
+    }
+    source.insert("updated_at".into(), json!(s.now()));
     s.sources[index] = source;
     reply(
         StatusCode::OK,
@@ -355,20 +438,15 @@ async fn delete(State(state): State<Shared>, Path(name): Path<String>) -> Answer
     }
 }
 
+/// Whether a credential value is a mask (`********`) rather than the credential.
+fn is_mask(value: &Value) -> bool {
+    value
+        .as_str()
+        .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c == '*'))
+}
+
 async fn test_connection(State(state): State<Shared>, body: Bytes) -> Answer {
-    let (body, stored) = {
-        let s = state.lock();
-        let body = json_body(&body)?;
-        // `isNewPassword: false` tests with the credential stored for that name.
-        let stored = match (
-            &body["isNewPassword"],
-            body["ds_connection"]["name"].as_str(),
-        ) {
-            (Value::Bool(false), Some(name)) => s.position(name).map(|i| s.sources[i].clone()),
-            _ => None,
-        };
-        (body, stored)
-    };
+    let body = json_body(&body)?;
     let mut source = ds_connection(&body)?;
     let kind = source
         .get("type")
@@ -381,10 +459,23 @@ async fn test_connection(State(state): State<Shared>, body: Bytes) -> Answer {
             format!("Unknown data source type '{kind}'"),
         ));
     };
-    if let Some(stored) = stored {
+    let mut s = state.lock();
+    // The stored source the test names, if any: its outcome is recorded there.
+    let stored = source
+        .get("name")
+        .and_then(Value::as_str)
+        .and_then(|name| s.position(name));
+    // `isNewPassword: false` tests with the credential stored for that name where the body
+    // leaves it out or sends the mask. Assumed: BigID documents only `isNewPassword: true`.
+    if body["isNewPassword"] == Value::Bool(false)
+        && let Some(i) = stored
+    {
         for field in secret_fields(Some(&kind)) {
-            if let Some(v) = stored.get(field) {
-                source.entry(field.to_string()).or_insert(v.clone());
+            let sent = source.get(field);
+            if (sent.is_none_or(Value::is_null) || sent.is_some_and(is_mask))
+                && let Some(v) = s.sources[i].get(field)
+            {
+                source.insert(field.to_string(), v.clone());
             }
         }
     }
@@ -394,12 +485,9 @@ async fn test_connection(State(state): State<Shared>, body: Bytes) -> Answer {
         .filter(|f| f.mandatory_for_test && is_blank(source.get(&f.api_name)))
         .map(|f| f.api_name.as_str())
         .collect();
-    let masked_secret = secret_fields(Some(&kind)).into_iter().any(|f| {
-        source
-            .get(f)
-            .and_then(Value::as_str)
-            .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c == '*'))
-    });
+    let masked_secret = secret_fields(Some(&kind))
+        .into_iter()
+        .any(|f| source.get(f).is_some_and(is_mask));
     let (success, message) = if !missing.is_empty() {
         (
             false,
@@ -428,6 +516,19 @@ async fn test_connection(State(state): State<Shared>, body: Bytes) -> Answer {
             ),
         )
     };
+    if let Some(i) = stored {
+        let now = s.now();
+        let stored = &mut s.sources[i];
+        let objects = stored
+            .get("connectionStatusTest")
+            .and_then(|t| t.get("num_of_object"))
+            .cloned()
+            .unwrap_or(json!(0));
+        stored.insert(
+            "connectionStatusTest".into(),
+            json!({"is_success": success, "last_connection": now, "num_of_object": objects}),
+        );
+    }
     reply(
         StatusCode::OK,
         json!({"success": success, "message": message}),
@@ -484,7 +585,7 @@ struct ShownRule {
 /// The regexes the templates use, each with its check.
 const CHECKS: [(&str, Check); 2] = [
     (r"^[\w\-\s\(\):]+$", is_source_name),
-    (r"^[^\s/:]+:\d{1,5}$", is_host_port),
+    (r"^[^\s/:]+(:\d{1,5})?$", is_host_with_optional_port),
 ];
 
 impl TryFrom<ShownRule> for Rule {
@@ -510,17 +611,17 @@ fn is_source_name(s: &str) -> bool {
         })
 }
 
-fn is_host_port(s: &str) -> bool {
-    match s.rsplit_once(':') {
-        Some((host, port)) => {
-            !host.is_empty()
-                && !host.contains(['/', ' ', ':'])
-                && !port.is_empty()
-                && port.len() <= 5
-                && port.bytes().all(|b| b.is_ascii_digit())
-        }
-        None => false,
-    }
+/// `host` or `host:port`: the tutorial's `rdb_url` is `sql.mybigid.com`, with no port.
+fn is_host_with_optional_port(s: &str) -> bool {
+    let (host, port) = match s.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (s, None),
+    };
+    !host.is_empty()
+        && !host.contains(['/', ':'])
+        && !host.chars().any(char::is_whitespace)
+        && port
+            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[derive(Deserialize)]
@@ -640,9 +741,29 @@ mod tests {
 
     #[test]
     fn host_port_rule() {
-        assert!(is_host_port("db.example:3306"));
-        assert!(!is_host_port("db.example"));
-        assert!(!is_host_port("http://db:3306"));
+        assert!(is_host_with_optional_port("db.example:3306"));
+        assert!(is_host_with_optional_port("sql.mybigid.com"));
+        assert!(!is_host_with_optional_port("db.example:"));
+        assert!(!is_host_with_optional_port("db.example:3306:1"));
+        assert!(!is_host_with_optional_port("http://db:3306"));
+        assert!(!is_host_with_optional_port("db example"));
+        assert!(!is_host_with_optional_port("db.example:123456"));
         assert!(!is_source_name("a/b"));
+    }
+
+    #[test]
+    fn tokens_are_jwts_with_a_type() {
+        for kind in [REFRESH_TOKEN, ACCESS_TOKEN] {
+            let token = jwt(kind, "sandbox-admin", 60);
+            let parts: Vec<&str> = token.split('.').collect();
+            assert_eq!(parts.len(), 3, "{token}");
+            let payload: Value =
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+            assert_eq!(payload["type"], kind);
+            assert_eq!(
+                payload["exp"].as_u64().unwrap() - payload["iat"].as_u64().unwrap(),
+                60
+            );
+        }
     }
 }

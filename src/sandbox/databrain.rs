@@ -1,24 +1,39 @@
-//! A simulated DataBrain datasource API v2, after its API reference
-//! (<https://docs.usedatabrain.com/developer-docs/helpers/api-reference/create-datasource> and
-//! the pages next to it). Mounted at `/databrain`; every path below is under it.
+//! A simulated DataBrain datasource API v2. Public sources: DataBrain's API reference,
+//! <https://docs.usedatabrain.com/developer-docs/helpers/api-reference/create-datasource> and the
+//! pages next to it (`update-datasource`, `list-datasources`, `delete-datasource`,
+//! `sync-datasource`, `token` for the error shape and codes, `create-datamart` for the
+//! `tenancySettings` keys), and
+//! <https://docs.usedatabrain.com/developer-docs/embedding-apis/sync-datasource> for
+//! `getDatasourceProgress` (documented for AWS S3). Mounted at `/databrain`; every path below
+//! is under it.
 //!
 //! - Every request wants `Authorization: Bearer <DATABRAIN_SERVICE_TOKEN>`, else 401
-//!   `AUTHENTICATION_ERROR`. Errors are `{"error": {"code", "message"}}`, all 400 but auth.
+//!   `AUTHENTICATION_ERROR`. Errors are `{"error": {"code", "message"}}` with the documented
+//!   codes, all 400 but auth.
 //! - `GET /api/v2/datasource?isPagination=&pageNumber=` lists names only, in creation order;
 //!   `isPagination` is the string `"true"`/`"false"` (default `"false"`), `pageNumber` a
 //!   positive integer string (default `"1"`), 10 names a page.
 //! - `POST` creates and `PUT` replaces a datasource, both from `{datasourceType, credentials:
-//!   {name, ..}, tenancySettings?}`, named by `credentials.name`. Each type has required
-//!   credential keys ([`required_credentials`]); PUT wants the full set too (no partial
-//!   updates) and keeps the stored `tenancySettings` when none is sent. Both run a connection
-//!   test: a credential naming a host under `.invalid` fails it. Credentials are stored and
-//!   never returned.
+//!   {name, ..}, tenancySettings?}`, named by `credentials.name`. Only what is documented is
+//!   required ([`required_credentials`]): postgres's example keys, MSSQL's `server` / `user`;
+//!   every other type needs only `credentials.name` (its keys are not documented). PUT wants
+//!   the full set too (no partial updates) and keeps the stored `tenancySettings` when none is
+//!   sent. `tenancySettings.tenancyLevel` is `TABLE` or `DATABASE`; `TABLE` needs
+//!   `clientColumnType` (`NUMBER` | `STRING`), `schemaName`, `tableName`,
+//!   `tableClientNameColumn` and `tablePrimaryKeyColumn`. Both run a connection test: a
+//!   credential naming a host under `.invalid` fails it. Credentials are stored and never
+//!   returned.
 //! - `DELETE /api/v2/datasource?datasourceName=` refuses a datasource datamarts use
 //!   (`DATASOURCE_IN_USE`) and answers the deleted id.
 //! - `POST /api/v2/datasource/sync` takes `{"input": {"datasourceId": "<uuid>"}}`. The list does
 //!   not return ids (users copy them from the UI URL), so the seeded ids are fixed:
 //!   [`SEEDED_IDS`]; datasources created later get the next ids in the same sequence
 //!   (`000000db-5eed-4000-8000-00000000000d`, …).
+//! - `POST /api/v2/datasource/getDatasourceProgress` takes the same body and answers
+//!   `{"status": {"progress": "<done>/<total>", "error": ""}}`. An `awss3` sync runs in the
+//!   background: after `sync`, progress reads `0/16`, `5/16`, `10/16`, then `16/16` on
+//!   successive calls; any other type is complete (`16/16`) at once (assumed: the endpoint is
+//!   documented for AWS S3 only).
 //!
 //! Seed (`fixtures/databrain/datasources.json`, in creation order; ids are
 //! `seeded_uuid(0xdb, 1..=12)`):
@@ -103,6 +118,11 @@ pub const DATASOURCE_TYPES: [&str; 18] = [
 
 const PAGE_SIZE: usize = 10;
 
+/// What an `awss3` sync's progress reads on successive calls, out of [`SYNC_TOTAL`].
+const SYNC_STEPS: [u32; 4] = [0, 5, 10, 16];
+/// The total a progress reads against (the documented example's `16/16`).
+const SYNC_TOTAL: u32 = 16;
+
 struct Datasource {
     id: String,
     name: String,
@@ -110,6 +130,8 @@ struct Datasource {
     stored: Map<String, Value>,
     /// Datamarts built on it; deleting it is refused while any exist.
     datamarts: usize,
+    /// For an `awss3` sync under way: how many progress calls it has answered.
+    sync_polls: Option<usize>,
 }
 
 struct DataBrain {
@@ -146,6 +168,7 @@ pub fn start() -> Simulation {
                 get(list).post(create).put(update).delete(delete),
             ),
             ("/api/v2/datasource/sync", post(sync)),
+            ("/api/v2/datasource/getDatasourceProgress", post(progress)),
         ],
         env,
         alternatives: Vec::new(),
@@ -161,11 +184,36 @@ impl DataBrain {
             name,
             stored,
             datamarts,
+            sync_polls: None,
         });
     }
 
     fn position(&self, name: &str) -> Option<usize> {
         self.datasources.iter().position(|d| d.name == name)
+    }
+
+    /// The datasource a `{"input": {"datasourceId"}}` body names.
+    fn by_input_id(&self, body: &[u8]) -> Result<usize, Fault> {
+        let body = object_body(body)?;
+        let id = body
+            .get("input")
+            .and_then(|input| input.get("datasourceId"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid("input.datasourceId is required"))?;
+        // The tools' own UUID check; the answer stays DataBrain's.
+        check::uuid("input.datasourceId", id)
+            .map_err(|_| invalid("input.datasourceId must be a UUID"))?;
+        // Ids compare as UUIDs, so case does not matter.
+        self.datasources
+            .iter()
+            .position(|d| d.id.eq_ignore_ascii_case(id))
+            .ok_or_else(|| {
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "DATASOURCE_ID_ERROR",
+                    "Datasource not found for the given id",
+                )
+            })
     }
 }
 
@@ -281,18 +329,14 @@ impl DatasourceRequest {
     }
 }
 
-/// The credential keys a type cannot do without, besides `name`.
+/// The credential keys a type cannot do without, besides `name`: only the documented ones.
+/// The docs show postgres's keys in an example and say MSSQL takes `server` and `user`; the
+/// key names of the other types are not published, so they need only `name`.
 pub fn required_credentials(datasource_type: &str) -> &'static [&'static str] {
     match datasource_type {
-        "postgres" | "redshift" | "cockroachdb" | "mysql" | "singlestore" | "clickhouse" => {
-            &["host", "port", "username", "password", "database"]
-        }
-        "trino" => &["host", "port", "username", "password", "catalog"],
+        "postgres" => &["host", "port", "username", "password", "database"],
         // MSSQL is the one type that says `server` and `user`.
         "mssql" => &["server", "port", "user", "password"],
-        "snowflake" => &["host", "username", "warehouse", "database"],
-        "bigquery" => &["projectId", "serviceAccountKey"],
-        "awss3" => &["bucket", "region", "accessKeyId", "secretAccessKey"],
         _ => &[],
     }
 }
@@ -358,6 +402,8 @@ fn validate(mut body: Map<String, Value>) -> Result<DatasourceRequest, Fault> {
     })
 }
 
+/// `tenancySettings`: `TABLE` (a mapping table names each client) or `DATABASE` (one database
+/// per client). The `TABLE` keys are those of the vendor's create-datamart example.
 fn check_tenancy(tenancy: &Value) -> Result<(), Fault> {
     let Some(tenancy) = tenancy.as_object() else {
         return Err(invalid("tenancySettings must be an object"));
@@ -371,6 +417,17 @@ fn check_tenancy(tenancy: &Value) -> Result<(), Fault> {
             ));
         }
     }
+    require(
+        tenancy,
+        &[
+            "clientColumnType",
+            "schemaName",
+            "tableName",
+            "tableClientNameColumn",
+            "tablePrimaryKeyColumn",
+        ],
+        "tenancySettings is missing required field(s) for tenancyLevel TABLE",
+    )?;
     if !matches!(
         tenancy.get("clientColumnType").and_then(Value::as_str),
         Some("NUMBER" | "STRING")
@@ -379,16 +436,7 @@ fn check_tenancy(tenancy: &Value) -> Result<(), Fault> {
             "tenancySettings.clientColumnType must be NUMBER or STRING when tenancyLevel is TABLE",
         ));
     }
-    require(
-        tenancy,
-        &[
-            "schemaName",
-            "tableName",
-            "clientColumn",
-            "primaryKeyColumn",
-        ],
-        "tenancySettings is missing required field(s) for tenancyLevel TABLE",
-    )
+    Ok(())
 }
 
 /// DataBrain connects before it saves; the sandbox cannot reach hosts under `.invalid`.
@@ -459,27 +507,36 @@ async fn delete(
 }
 
 async fn sync(State(state): State<Shared>, body: Bytes) -> Answer {
-    let s = state.lock();
-    let body = object_body(&body)?;
-    let id = body
-        .get("input")
-        .and_then(|input| input.get("datasourceId"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid("input.datasourceId is required"))?;
-    // The tools' own UUID check; the answer stays DataBrain's.
-    check::uuid("input.datasourceId", id)
-        .map_err(|_| invalid("input.datasourceId must be a UUID"))?;
-    // Ids compare as UUIDs, so case does not matter.
-    if !s.datasources.iter().any(|d| d.id.eq_ignore_ascii_case(id)) {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            "DATASOURCE_ID_ERROR",
-            "Datasource not found for the given id",
-        ));
+    let mut s = state.lock();
+    let i = s.by_input_id(&body)?;
+    let datasource = &mut s.datasources[i];
+    // An S3 sync goes on in the background; the others are done when they answer.
+    if datasource.stored["datasourceType"] == "awss3" {
+        datasource.sync_polls = Some(0);
     }
     reply(
         StatusCode::OK,
         json!({"data": {"message": "Sync completed"}}),
+    )
+}
+
+async fn progress(State(state): State<Shared>, body: Bytes) -> Answer {
+    let mut s = state.lock();
+    let i = s.by_input_id(&body)?;
+    let datasource = &mut s.datasources[i];
+    let done = match datasource.sync_polls {
+        Some(polls) if polls < SYNC_STEPS.len() => {
+            datasource.sync_polls = Some(polls + 1);
+            SYNC_STEPS[polls]
+        }
+        _ => {
+            datasource.sync_polls = None;
+            SYNC_TOTAL
+        }
+    };
+    reply(
+        StatusCode::OK,
+        json!({"status": {"progress": format!("{done}/{SYNC_TOTAL}"), "error": ""}}),
     )
 }
 

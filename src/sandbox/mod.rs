@@ -31,8 +31,11 @@ use shell::fault;
 /// A simulated vendor: where it is mounted and how it starts.
 pub struct SimulatedVendor {
     pub provider: Provider,
-    /// Path prefix on the sandbox listener; the provider's base URL ends with it.
+    /// Path prefix on the sandbox listener where the simulation's routes are mounted.
     pub prefix: &'static str,
+    /// Where, under `prefix`, the provider's base URL points: PDC's API lives under
+    /// `/api/public/v1` while its Keycloak token endpoint is beside it, under the same root.
+    pub api: &'static str,
     /// Fresh routes (seed state, generated credentials).
     pub start: fn() -> Simulation,
 }
@@ -42,21 +45,25 @@ pub static VENDORS: &[SimulatedVendor] = &[
     SimulatedVendor {
         provider: Provider::BigId,
         prefix: "/bigid/api/v1",
+        api: "",
         start: bigid::start,
     },
     SimulatedVendor {
         provider: Provider::Pdc,
-        prefix: "/pdc/api/public/v1",
+        prefix: "/pdc",
+        api: "/api/public/v1",
         start: pdc::start,
     },
     SimulatedVendor {
         provider: Provider::Bigdata,
         prefix: "/bigdata",
+        api: "",
         start: bigdata::start,
     },
     SimulatedVendor {
         provider: Provider::DataBrain,
         prefix: "/databrain",
+        api: "",
         start: databrain::start,
     },
 ];
@@ -89,7 +96,7 @@ impl Sandbox {
         for vendor in VENDORS {
             let simulation = (vendor.start)();
             app = app.nest(vendor.prefix, simulation.router);
-            let base_url = format!("http://{addr}{}", vendor.prefix);
+            let base_url = format!("http://{addr}{}{}", vendor.prefix, vendor.api);
             let mut env = vec![(vendor.provider.spec().base_url_var, base_url.clone())];
             env.extend(simulation.env);
             vendors.push(VendorAccess {

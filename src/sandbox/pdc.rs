@@ -1,26 +1,60 @@
-//! A simulated Pentaho Data Catalog public API v1: data sources and job status, after the
-//! PDC API reference (<https://docs.pentaho.com/pdc-api-docs/v1/pdc-api-ref-v1/data-sources>,
-//! <https://docs.pentaho.com/pdc-api-docs/get-started-with-pdc-api/authentication>).
+//! A simulated Pentaho Data Catalog public API v1: data sources, jobs and the two token
+//! endpoints. Public sources, by behaviour:
 //!
-//! - `POST /auth` takes a form (`username`, `password`, `client_id=pdc-client`,
+//! - `/auth`, the data-source fields and their types (`port` a string, `databaseType` a string
+//!   with no enum), the bare job status object, the test-connection job: PDC's API reference,
+//!   <https://docs.pentaho.com/pdc-api-docs/v1/get-started-with-pdc-api-v1/authentication>,
+//!   <https://docs.pentaho.com/pdc-api-docs/v1/pdc-api-ref-v1/data-sources>,
+//!   <https://docs.pentaho.com/pdc-api-docs/v2/pdc-api-ref-v2/data-sources>,
+//!   <https://docs.pentaho.com/pdc-api-docs/v2/pdc-api-ref-v2/jobs>,
+//!   <https://docs.pentaho.com/pdc-api-docs/pdc-api-reference/jobs>.
+//! - The Keycloak token endpoint beside the API:
+//!   <https://academy.pentaho.com/pentaho-data-catalog/use-case/adventure-works/aw-organization/pdc-jwt-token>.
+//! - The filter's wrapped body `{"filters": {resourceNames, databaseTypes, ids}}` and its
+//!   `pageInfo.totalCount`; the 500 "Cast to ObjectId failed" for an id that is not one; the
+//!   create's `data` array; the duplicate-name 400 that echoes the submitted record; the
+//!   ingest body (the source's configuration + `resourceId` + `fqdnId`); `databaseType` values
+//!   (`POSTGRES`, `MYSQL`, `AWS` — not `AWS_S3` —, `AZURE_BLOB_STORAGE`, `ORACLE`); schema
+//!   ingests of object stores failing; job statuses `RUNNING` / `COMPLETED` / `FAILED`: a
+//!   community client tested against PDC 10 and 11, jporeilly/PDC-Glossary-Generator
+//!   (pdc_client/bulkload.py, pdc_client/jobs.py, pdc_client/core.py,
+//!   glossary_generator/tests/test_v3_shapes.py, docs/CHANGELOG.md). The name of the job id in
+//!   an execute answer, `data.jobId`, is assumed (that client reads `jobId`, then `id`, `_id`).
+//!
+//! What the sandbox does (mounted at `/pdc`; the API base is `/pdc/api/public/v1`):
+//! - `POST /api/public/v1/auth` takes a form (`username`, `password`, `client_id=pdc-client`,
 //!   `grant_type=password`, `scope`) and answers `{"message":"OK","data":{"accessToken"}}`; a
-//!   missing field or a wrong client or grant is 400, wrong credentials 401. Every other
-//!   endpoint wants `Authorization: Bearer <issued token>` (or the pre-issued
-//!   `PDC_ACCESS_TOKEN`), else 401 `{"status":401,"message":"Unauthorized"}`.
-//! - Answers are `{"status": <code>, "data": ...}`; errors `{"status", "message"}` where
-//!   validation messages are arrays of strings in class-validator's words
-//!   (`property X should not exist`, `X must be a string`, `X should not be empty`).
+//!   missing field or a wrong client or grant is 400, wrong credentials 401.
+//!   `POST /keycloak/realms/pdc/protocol/openid-connect/token` takes the same form (`scope`
+//!   optional) and answers Keycloak's `{"access_token", "token_type", "expires_in"}`, or
+//!   Keycloak's `{"error", "error_description"}`. Every other endpoint wants
+//!   `Authorization: Bearer <token either issued>` (or the pre-issued `PDC_ACCESS_TOKEN`), else
+//!   401 `{"status":401,"message":"Unauthorized"}`.
+//! - Answers are `{"status": <code>, "data": ...}` (job status excepted: the bare job);
+//!   errors `{"status", "message"}` where validation messages are arrays of strings in
+//!   class-validator's words (`property X should not exist`, `X must be a string`,
+//!   `X should not be empty`; nested ones prefixed `filters.`).
 //! - Create takes one object or an array (items of an array are named `[i] ...` in messages),
 //!   accepts only known DataSource fields with their types, needs `resourceName` and
-//!   `databaseType`, refuses a `resourceName` that exists (400), and creates all or nothing.
-//!   Answers 201 with an array even for one object.
+//!   `databaseType`, and creates all or nothing. A `resourceName` that exists is a 400 whose
+//!   message echoes the submitted record, secrets included, then "Duplicate key violation on
+//!   the requested collection: Index '_id_'". Answers 201 with an array even for one object.
 //! - PATCH accepts only the seed's attribute list, type-checked; scalars overwrite, arrays
 //!   replace, omitted fields stay. `updatedAt` moves on every non-empty write, on a
 //!   deterministic clock.
-//! - Secrets (`password`, `secretKey`, ...) are stored and never shown.
+//! - Secrets (`password`, `secretKey`, ...) are stored and never shown (except in that echo).
 //! - Filter matches `resourceNames` / `databaseTypes` patterns with `*` wildcards,
-//!   case-insensitively; patterns of one filter are OR'ed, the two filters AND'ed; results in
-//!   creation order, then `skip` / `limit`.
+//!   case-insensitively, and `ids` exactly; patterns of one filter are OR'ed, filters AND'ed;
+//!   results in creation order, then `skip` / `limit`; `pageInfo.totalCount` counts the matches
+//!   before those.
+//! - `POST /jobs/execute/test-connection` and `POST /jobs/execute/metadata/ingest` take a
+//!   data-source configuration whose `resourceId` names a stored source (ingest needs
+//!   `databaseType` too); credentials in the body are ignored: the job uses the stored ones.
+//!   They answer `{"status":200,"data":{"jobId"}}`. A test-connection job is RUNNING on its
+//!   first poll and done on the second; an ingest is RUNNING on two polls and done on the
+//!   third. A test of a host under `.invalid` and an ingest of an object store (`AWS`,
+//!   `AZURE_BLOB_STORAGE`) end FAILED with an `error`. A finished job becomes the source's
+//!   `lastTestConnectionId` / `lastIngestId`.
 //! - Unknown data source or job ids are 404.
 //!
 //! Seeded data sources (`fixtures/pdc/data-sources.json`; ids `9dc0da7a00000000000000NN`,
@@ -30,7 +64,8 @@
 //! 08 `hr-sqlserver`, 09 `dev-mongodb`, 0a `marketing-bigquery`, 0b `archive-s3-eu`,
 //! 0c `prod-redshift`.
 //!
-//! Seeded jobs (`fixtures/pdc/jobs.json`; `GET /jobs/{id}/status`):
+//! Seeded jobs (`fixtures/pdc/jobs.json`; `GET /jobs/{id}/status`); jobs started later take the
+//! next ids, `9dc010b50000000000000005` on:
 //! - [`JOB_INGEST_COMPLETED`] `9dc010b50000000000000001`: INGEST of `prod-postgres-primary`,
 //!   COMPLETED (its `lastIngestId`).
 //! - [`JOB_TEST_CONNECTION_COMPLETED`] `9dc010b50000000000000002`: TEST_CONNECTION of
@@ -38,8 +73,8 @@
 //! - [`JOB_TEST_CONNECTION_FAILED`] `9dc010b50000000000000003`: TEST_CONNECTION of
 //!   `finance-oracle`, FAILED with an `error` (its `lastTestConnectionId`).
 //! - [`JOB_INGEST_RUNNING`] `9dc010b50000000000000004`: INGEST of `analytics-snowflake` (its
-//!   `lastIngestId`): RUNNING on the first two polls (`progress` 35, then 70), COMPLETED
-//!   (`progress` 100) from the third poll on. Each sandbox counts its own polls.
+//!   `lastIngestId`): RUNNING on the first two polls (`duration` 42000, then 84000), COMPLETED
+//!   (`duration` 121500) from the third poll on. Each sandbox counts its own polls.
 
 use std::collections::{HashMap, HashSet};
 
@@ -53,7 +88,7 @@ use serde_json::{Map, Value, json};
 use super::Simulation;
 use super::shell::{
     Answer, Api, Authorize, Fault, Ids, Store, bearer, fault, fixture, is_blank, json_body,
-    position_of, random_token, reply,
+    position_of, random_token, reply, seeded_uuid, unreachable_host,
 };
 
 /// A completed ingest of `prod-postgres-primary`.
@@ -66,6 +101,16 @@ pub const JOB_TEST_CONNECTION_FAILED: &str = "9dc010b50000000000000003";
 pub const JOB_INGEST_RUNNING: &str = "9dc010b50000000000000004";
 
 const DATA_SOURCES: u32 = 0x9dc0_da7a;
+const JOBS: u32 = 0x9dc0_10b5;
+
+/// The lifetime Keycloak gives an access token, in seconds (its default).
+const KEYCLOAK_TOKEN_SECONDS: u64 = 300;
+
+/// Database types that are object stores: a schema ingest of one fails.
+const OBJECT_STORES: &[&str] = &["AWS", "AZURE_BLOB_STORAGE"];
+
+/// Who the sandbox's API user is, as a job shows it.
+const JOB_USER: &str = "sandbox.admin";
 
 /// The OAuth client and grant PDC's token endpoint accepts.
 const CLIENT_ID: &str = "pdc-client";
@@ -163,6 +208,7 @@ const CREATE_ONLY_FIELDS: &[(&str, Kind)] = &[
     ("fqdnId", Kind::Text),
     ("resourceId", Kind::Text),
     ("configMethod", Kind::Text),
+    ("schemaNames", Kind::Texts),
     ("jobClasspath", Kind::Text),
     ("spiVersion", Kind::Text),
     ("serviceType", Kind::Text),
@@ -220,9 +266,11 @@ fn check_fields(
 #[derive(Deserialize)]
 struct Stage {
     status: String,
-    progress: u8,
     /// Milliseconds since the job started.
     duration: u64,
+    /// Why a job FAILED.
+    #[serde(default)]
+    error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -234,6 +282,10 @@ struct Job {
     stages: Vec<Stage>,
     #[serde(skip)]
     polls: usize,
+    /// For a job started here: the source and the field (`lastTestConnectionId` or
+    /// `lastIngestId`) that take the job's id once it has finished.
+    #[serde(skip)]
+    finish: Option<(String, &'static str)>,
 }
 
 impl Job {
@@ -241,11 +293,22 @@ impl Job {
     fn poll(&mut self) -> Value {
         if let Some(stage) = self.stages.get(self.polls).or_else(|| self.stages.last()) {
             self.record.insert("status".into(), json!(stage.status));
-            self.record.insert("progress".into(), json!(stage.progress));
             self.record.insert("duration".into(), json!(stage.duration));
+            if let Some(error) = &stage.error {
+                self.record.insert("error".into(), json!(error));
+            }
             self.polls += 1;
         }
         Value::Object(self.record.clone())
+    }
+
+    /// Whether the last poll showed the job's last stage.
+    fn finished(&self) -> bool {
+        self.polls >= self.stages.len()
+    }
+
+    fn id(&self) -> Option<&str> {
+        self.record.get("_id").and_then(Value::as_str)
     }
 }
 
@@ -260,6 +323,7 @@ struct Pdc {
     /// Seconds on the sandbox's clock; each write takes the next one, so runs are repeatable.
     clock: u64,
     jobs: Vec<Job>,
+    job_ids: Ids,
 }
 
 type Shared = Store<Pdc>;
@@ -274,6 +338,12 @@ pub fn start() -> Simulation {
         ("PDC_PASSWORD", password.clone()),
     ];
     let alternatives = vec![("PDC_ACCESS_TOKEN", access_token.clone())];
+    let jobs: Vec<Job> = fixture!("pdc/jobs.json");
+    // Jobs started here take the ids after the seeded ones.
+    let mut job_ids = Ids::object_ids(JOBS);
+    for _ in &jobs {
+        job_ids.next();
+    }
     let mut state = Pdc {
         username,
         password,
@@ -281,20 +351,38 @@ pub fn start() -> Simulation {
         sources: Vec::new(),
         ids: Ids::object_ids(DATA_SOURCES),
         clock: 0,
-        jobs: fixture!("pdc/jobs.json"),
+        jobs,
+        job_ids,
     };
     for source in seed_sources() {
         state.insert(source);
     }
     Api {
         state,
-        token_exchanges: vec![("/auth", post(auth))],
+        token_exchanges: vec![
+            ("/api/public/v1/auth", post(auth)),
+            (
+                "/keycloak/realms/pdc/protocol/openid-connect/token",
+                post(keycloak_token),
+            ),
+        ],
         endpoints: vec![
-            ("/data-sources", post(create)),
-            ("/data-sources/by-ids", post(by_ids)),
-            ("/data-sources/filter", post(filter)),
-            ("/data-sources/{id}", get(get_one).patch(update)),
-            ("/jobs/{id}/status", get(job_status)),
+            ("/api/public/v1/data-sources", post(create)),
+            ("/api/public/v1/data-sources/by-ids", post(by_ids)),
+            ("/api/public/v1/data-sources/filter", post(filter)),
+            (
+                "/api/public/v1/data-sources/{id}",
+                get(get_one).patch(update),
+            ),
+            ("/api/public/v1/jobs/{id}/status", get(job_status)),
+            (
+                "/api/public/v1/jobs/execute/test-connection",
+                post(execute_test_connection),
+            ),
+            (
+                "/api/public/v1/jobs/execute/metadata/ingest",
+                post(execute_ingest),
+            ),
         ],
         env,
         alternatives,
@@ -350,6 +438,12 @@ impl Pdc {
 
     fn name_taken(&self, name: &str) -> bool {
         position_of(&self.sources, "resourceName", name).is_some()
+    }
+
+    fn issue_token(&mut self) -> String {
+        let token = random_token("eyJhbGciOiJSUzI1NiJ9.pdc-sandbox.");
+        self.tokens.insert(token.clone());
+        token
     }
 }
 
@@ -422,11 +516,60 @@ async fn auth(State(state): State<Shared>, body: Bytes) -> Answer {
     if username != s.username || password != s.password {
         return Err(error(StatusCode::UNAUTHORIZED, json!("Unauthorized")));
     }
-    let token = random_token("eyJhbGciOiJSUzI1NiJ9.pdc-sandbox.");
-    s.tokens.insert(token.clone());
+    let token = s.issue_token();
     reply(
         StatusCode::OK,
         json!({"message": "OK", "data": {"accessToken": token}}),
+    )
+}
+
+/// Keycloak's error answer.
+fn keycloak_error(status: StatusCode, error: &str, description: &str) -> Fault {
+    fault(
+        status,
+        json!({"error": error, "error_description": description}),
+    )
+}
+
+/// PDC's Keycloak realm: the password grant of the `pdc-client` client, `scope` optional.
+async fn keycloak_token(State(state): State<Shared>, body: Bytes) -> Answer {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let field = |name: &str| form.get(name).map(String::as_str).filter(|v| !v.is_empty());
+    let Some(grant_type) = field("grant_type") else {
+        return Err(keycloak_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Missing form parameter: grant_type",
+        ));
+    };
+    if field("client_id") != Some(CLIENT_ID) {
+        return Err(keycloak_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Invalid client or Invalid client credentials",
+        ));
+    }
+    if grant_type != GRANT_TYPE {
+        return Err(keycloak_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "Unsupported grant_type",
+        ));
+    }
+    let mut s = state.lock();
+    if field("username") != Some(s.username.as_str())
+        || field("password") != Some(s.password.as_str())
+    {
+        return Err(keycloak_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_grant",
+            "Invalid user credentials",
+        ));
+    }
+    let token = s.issue_token();
+    reply(
+        StatusCode::OK,
+        json!({"access_token": token, "token_type": "Bearer", "expires_in": KEYCLOAK_TOKEN_SECONDS}),
     )
 }
 
@@ -480,10 +623,12 @@ async fn create(State(state): State<Shared>, body: Bytes) -> Answer {
     for source in &sources {
         let name = source["resourceName"].as_str().unwrap_or_default();
         if s.name_taken(name) || !names.insert(name) {
+            // PDC echoes the record as it was sent, secrets and all, before the reason.
             return Err(error(
                 StatusCode::BAD_REQUEST,
                 json!(format!(
-                    "Data source with resourceName '{name}' already exists"
+                    "{} Duplicate key violation on the requested collection: Index '_id_'",
+                    Value::Object(source.clone())
                 )),
             ));
         }
@@ -600,13 +745,14 @@ fn wildcard_match(pattern: &str, text: &str) -> bool {
     rest.ends_with(last)
 }
 
-/// The patterns of one filter: absent is `None`, otherwise an array of strings.
+/// The patterns of one filter: absent is `None`, otherwise an array of strings. Problems are
+/// named with the filter's path (`filters.resourceNames`), as NestJS names nested ones.
 fn patterns(
-    body: &Map<String, Value>,
+    filters: &Map<String, Value>,
     name: &str,
     problems: &mut Vec<String>,
 ) -> Option<Vec<String>> {
-    let value = body.get(name)?;
+    let value = filters.get(name)?;
     match value.as_array() {
         Some(items) if items.iter().all(Value::is_string) => Some(
             items
@@ -616,10 +762,18 @@ fn patterns(
                 .collect(),
         ),
         _ => {
-            problems.push(format!("{name} must be an array of strings"));
+            problems.push(format!("filters.{name} must be an array of strings"));
             None
         }
     }
+}
+
+/// The filter keys of PDC's OpenAPI.
+const FILTER_KEYS: [&str; 3] = ["resourceNames", "databaseTypes", "ids"];
+
+/// Whether `id` is a MongoDB ObjectId: 24 hex digits.
+fn is_object_id(id: &str) -> bool {
+    id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 async fn filter(
@@ -634,21 +788,44 @@ async fn filter(
     let body = object_body(&body)?;
     problems.extend(
         body.keys()
-            .filter(|k| !matches!(k.as_str(), "resourceNames" | "databaseTypes"))
+            .filter(|k| *k != "filters")
             .map(|k| format!("property {k} should not exist")),
     );
-    let names = patterns(&body, "resourceNames", &mut problems);
-    let types = patterns(&body, "databaseTypes", &mut problems);
+    let filters = match body.get("filters") {
+        None => Map::new(),
+        Some(Value::Object(filters)) => filters.clone(),
+        Some(_) => {
+            problems.push("filters must be an object".into());
+            Map::new()
+        }
+    };
+    problems.extend(
+        filters
+            .keys()
+            .filter(|k| !FILTER_KEYS.contains(&k.as_str()))
+            .map(|k| format!("filters.property {k} should not exist")),
+    );
+    let [names, types, ids] = FILTER_KEYS.map(|key| patterns(&filters, key, &mut problems));
     if !problems.is_empty() {
         return Err(invalid(problems));
     }
     // An empty array filters nothing, so it does not count as a filter.
     let names = names.filter(|p| !p.is_empty());
     let types = types.filter(|p| !p.is_empty());
-    if names.is_none() && types.is_none() {
+    let ids = ids.filter(|p| !p.is_empty());
+    if names.is_none() && types.is_none() && ids.is_none() {
         return Err(error(
             StatusCode::BAD_REQUEST,
             json!("At least one filter must be provided"),
+        ));
+    }
+    // Mongoose casts each id before it queries, and a failed cast is a server error.
+    if let Some(bad) = ids.iter().flatten().find(|id| !is_object_id(id)) {
+        return Err(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!(format!(
+                "Cast to ObjectId failed for value \"{bad}\" (type string) at path \"_id\" for model \"DataSource\""
+            )),
         ));
     }
     let passes = |source: &Map<String, Value>, field: &str, patterns: &Option<Vec<String>>| {
@@ -659,27 +836,199 @@ async fn filter(
                 .is_some_and(|value| patterns.iter().any(|p| wildcard_match(p, value)))
         })
     };
-    let page: Vec<Value> = s
+    let id_passes = |source: &Map<String, Value>| {
+        ids.as_ref().is_none_or(|ids| {
+            source
+                .get("_id")
+                .and_then(Value::as_str)
+                .is_some_and(|id| ids.iter().any(|wanted| wanted.eq_ignore_ascii_case(id)))
+        })
+    };
+    let matches: Vec<&Map<String, Value>> = s
         .sources
         .iter()
-        .filter(|src| passes(src, "resourceName", &names) && passes(src, "databaseType", &types))
+        .filter(|src| {
+            passes(src, "resourceName", &names)
+                && passes(src, "databaseType", &types)
+                && id_passes(src)
+        })
+        .collect();
+    let page: Vec<Value> = matches
+        .iter()
         .skip(skip)
         .take(limit)
-        .map(present)
+        .map(|src| present(src))
         .collect();
-    success(StatusCode::OK, json!(page))
+    reply(
+        StatusCode::OK,
+        json!({"status": 200, "data": page, "pageInfo": {"totalCount": matches.len()}}),
+    )
 }
 
 // ---- jobs ----------------------------------------------------------------------------------
 
 async fn job_status(State(state): State<Shared>, Path(id): Path<String>) -> Answer {
     let mut s = state.lock();
-    let job = s
+    let i = s
         .jobs
-        .iter_mut()
-        .find(|j| j.record.get("_id").and_then(Value::as_str) == Some(id.as_str()))
+        .iter()
+        .position(|j| j.id() == Some(id.as_str()))
         .ok_or_else(|| error(StatusCode::NOT_FOUND, json!("Job not found")))?;
-    success(StatusCode::OK, job.poll())
+    let job = &mut s.jobs[i];
+    // The status endpoint answers the job itself, with no `{status, data}` around it.
+    let shown = job.poll();
+    let finished = if job.finished() {
+        job.finish.take()
+    } else {
+        None
+    };
+    if let Some((source_id, field)) = finished
+        && let Some(j) = s.position(&source_id)
+    {
+        s.sources[j].insert(field.into(), json!(id));
+    }
+    reply(StatusCode::OK, shown)
+}
+
+/// What a job to start is about.
+#[derive(Clone, Copy)]
+enum Activity {
+    TestConnection,
+    Ingest,
+}
+
+impl Activity {
+    fn name(self) -> &'static str {
+        match self {
+            Activity::TestConnection => "TEST_CONNECTION",
+            Activity::Ingest => "INGEST",
+        }
+    }
+
+    /// The body fields the job cannot do without.
+    fn required(self) -> &'static [&'static str] {
+        match self {
+            Activity::TestConnection => &["resourceId"],
+            Activity::Ingest => &["resourceId", "databaseType"],
+        }
+    }
+
+    /// The source field that takes the job's id once it finishes.
+    fn last_job_field(self) -> &'static str {
+        match self {
+            Activity::TestConnection => "lastTestConnectionId",
+            Activity::Ingest => "lastIngestId",
+        }
+    }
+}
+
+/// Why a job on `config` (the stored source with the body's non-secret fields over it) fails,
+/// if it does.
+fn job_failure(activity: Activity, config: &Map<String, Value>) -> Option<String> {
+    match activity {
+        Activity::TestConnection => config
+            .values()
+            .find_map(unreachable_host)
+            .map(|host| format!("Connection test failed: getaddrinfo ENOTFOUND {host}")),
+        Activity::Ingest => config
+            .get("databaseType")
+            .and_then(Value::as_str)
+            .filter(|kind| OBJECT_STORES.contains(kind))
+            .map(|kind| {
+                format!(
+                    "Metadata ingest failed: {kind} is an object store, it has no schemas to ingest; its files are scanned instead"
+                )
+            }),
+    }
+}
+
+/// Starts a job on the stored source the body's `resourceId` names. The body is a data-source
+/// configuration; credentials in it are ignored (PDC's own UI sends none): the job uses the
+/// stored ones.
+fn start_job(state: &Shared, body: &[u8], activity: Activity) -> Answer {
+    let mut s = state.lock();
+    let body = object_body(body)?;
+    let mut problems = check_fields(&body, create_kind, "");
+    for field in activity.required() {
+        if is_blank(body.get(*field)) {
+            problems.push(format!("{field} should not be empty"));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(invalid(problems));
+    }
+    let resource_id = body["resourceId"].as_str().unwrap_or_default();
+    let Some(i) = s.position(resource_id) else {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            json!(format!("Data source {resource_id} not found")),
+        ));
+    };
+    let mut config = s.sources[i].clone();
+    config.extend(
+        body.into_iter()
+            .filter(|(k, _)| !SECRET_FIELDS.contains(&k.as_str())),
+    );
+    let failure = job_failure(activity, &config);
+    let source_id = config["_id"].as_str().unwrap_or_default().to_string();
+    let title = s.sources[i]["resourceName"].clone();
+    let created_at = s.tick();
+    let (number, job_id) = s.job_ids.next_numbered();
+    let worker = 1 + number % 2;
+    let running = |duration| Stage {
+        status: "RUNNING".into(),
+        duration,
+        error: None,
+    };
+    let (mut stages, done) = match activity {
+        Activity::TestConnection => (vec![running(800)], 1_840),
+        Activity::Ingest => (vec![running(42_000), running(84_000)], 121_500),
+    };
+    stages.push(match failure {
+        Some(error) => Stage {
+            status: "FAILED".into(),
+            duration: done,
+            error: Some(error),
+        },
+        None => Stage {
+            status: "COMPLETED".into(),
+            duration: done,
+            error: None,
+        },
+    });
+    let record = json!({
+        "_id": job_id,
+        "workerId": seeded_uuid(0x9dc0_0b0b, worker),
+        "workerName": format!("pdc-worker-{worker:02}"),
+        "activity": activity.name(),
+        "status": "RUNNING",
+        "user": {"name": JOB_USER, "email": format!("{JOB_USER}@acme.example"),
+            "firstName": "Sandbox", "lastName": "Admin"},
+        "createdAt": created_at,
+        "duration": 0,
+        "scope": {
+            "dataSources": [{"_id": source_id, "title": title}],
+            "scope": [{"type": "DATA_SOURCE", "_id": source_id, "title": title}],
+        },
+    });
+    let Value::Object(record) = record else {
+        unreachable!("a JSON object literal")
+    };
+    s.jobs.push(Job {
+        record,
+        stages,
+        polls: 0,
+        finish: Some((source_id, activity.last_job_field())),
+    });
+    success(StatusCode::OK, json!({"jobId": job_id}))
+}
+
+async fn execute_test_connection(State(state): State<Shared>, body: Bytes) -> Answer {
+    start_job(&state, &body, Activity::TestConnection)
+}
+
+async fn execute_ingest(State(state): State<Shared>, body: Bytes) -> Answer {
+    start_job(&state, &body, Activity::Ingest)
 }
 
 // ---- seed ----------------------------------------------------------------------------------
@@ -750,6 +1099,7 @@ mod tests {
             ids: Ids::object_ids(DATA_SOURCES),
             clock: 0,
             jobs: Vec::new(),
+            job_ids: Ids::object_ids(JOBS),
         };
         assert_eq!(p.tick(), "2025-06-01T12:00:01.000Z");
         p.clock = 12 * 3600 - 1;

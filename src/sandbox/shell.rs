@@ -166,6 +166,39 @@ pub fn seeded_object_id(namespace: u32, n: u64) -> String {
     format!("{namespace:08x}{n:016x}")
 }
 
+/// Days since 1970-01-01 as a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Milliseconds since the Unix epoch as ISO 8601 with milliseconds (`2025-06-01T12:00:00.000Z`),
+/// as JavaScript's `Date.toISOString` writes it.
+pub fn iso_millis(epoch_ms: i64) -> String {
+    let (days, ms_of_day) = (
+        epoch_ms.div_euclid(86_400_000),
+        epoch_ms.rem_euclid(86_400_000),
+    );
+    let (year, month, day) = civil_from_days(days);
+    let seconds = ms_of_day / 1000;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60,
+        ms_of_day % 1000
+    )
+}
+
 /// A vendor's error answer: a status and a JSON body. Handlers return [`Answer`] and use `?`.
 #[derive(Debug)]
 pub struct Fault {
@@ -255,6 +288,15 @@ mod tests {
         );
         assert_eq!(unreachable_host(&json!("db.example:3306")), None);
         assert_eq!(seeded_uuid(1, 2), "00000001-5eed-4000-8000-000000000002");
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_from_days(19_416), (2023, 2, 28));
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        assert_eq!(iso_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso_millis(1_748_398_495_301), "2025-05-28T02:14:55.301Z");
     }
 
     #[test]

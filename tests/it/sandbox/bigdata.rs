@@ -1,5 +1,6 @@
 //! The sandbox's Bigdata.com connectors simulation, directly over HTTP: what the MCP tools
-//! depend on (statuses, bodies, replace semantics, secrets never shown).
+//! depend on (statuses, bodies, the Content API's errors, replace semantics, labels that need
+//! not be unique, secrets never shown).
 
 use crate::support::*;
 use datasource_mcp::operation::Provider;
@@ -34,35 +35,89 @@ impl BigdataApi for SandboxApi {
     }
 
     async fn get(&self, id: &str) -> (u16, Value) {
-        self.send(Method::GET, &format!("/{id}"), None).await
+        norm(self.send(Method::GET, &format!("/{id}"), None).await)
     }
 
     async fn create(&self, body: Value) -> (u16, Value) {
-        self.send(Method::POST, "", Some(body)).await
+        norm(self.send(Method::POST, "", Some(body)).await)
     }
 
     async fn put(&self, id: &str, body: Value) -> (u16, Value) {
-        self.send(Method::PUT, &format!("/{id}"), Some(body)).await
+        norm(self.send(Method::PUT, &format!("/{id}"), Some(body)).await)
     }
 
     async fn delete(&self, id: &str, query: &str) -> (u16, Value) {
-        self.send(Method::DELETE, &format!("/{id}{query}"), None)
-            .await
+        norm(
+            self.send(Method::DELETE, &format!("/{id}{query}"), None)
+                .await,
+        )
     }
 
     async fn sync(&self, id: &str, body: Value) -> (u16, Value) {
-        self.send(Method::POST, &format!("/{id}/sync"), Some(body))
-            .await
+        norm(
+            self.send(Method::POST, &format!("/{id}/sync"), Some(body))
+                .await,
+        )
     }
 }
 
-fn detail(message: &str) -> Value {
-    json!({"detail": message})
+/// Where an error's `requestId` was: each is a fresh random UUID, checked here and then
+/// replaced so that whole answers can be compared.
+const REQUEST_ID: &str = "<request id>";
+
+/// `answer` with its `requestId` (if it is an error) checked to be a version-4 UUID and
+/// replaced by [`REQUEST_ID`].
+fn norm((status, mut body): (u16, Value)) -> (u16, Value) {
+    if let Some(id) = body.get("requestId").and_then(Value::as_str) {
+        let groups: Vec<&str> = id.split('-').collect();
+        assert_eq!(
+            groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12],
+            "{id}"
+        );
+        assert!(
+            id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()),
+            "{id}"
+        );
+        assert!(groups[2].starts_with('4'), "version 4: {id}");
+        assert!(groups[3].starts_with(['8', '9', 'a', 'b']), "variant: {id}");
+        body["requestId"] = json!(REQUEST_ID);
+    }
+    (status, body)
 }
 
-/// FastAPI's 422 body with one problem.
-fn problem(loc: Value, kind: &str, msg: &str) -> Value {
-    json!({"detail": [{"loc": loc, "msg": msg, "type": kind}]})
+/// The Content API's error for a handler's refusal; the status and code follow from the
+/// message.
+fn detail(message: &str) -> Value {
+    let (status, code) = match message {
+        "Invalid or missing API key" => (401, "UNAUTHORIZED"),
+        "Invalid connector_id: must be a UUID" => (400, "INVALID_CONNECTOR_ID"),
+        "No connector found with this ID, or the user does not have access" => {
+            (404, "CONNECTOR_NOT_FOUND")
+        }
+        "Connector is archived" => (400, "CONNECTOR_ARCHIVED"),
+        "type cannot be changed" => (400, "CONNECTOR_TYPE_IMMUTABLE"),
+        "config can only be updated for email connectors" => (400, "CONFIG_NOT_UPDATABLE"),
+        "Sync is not supported for email connectors" => (400, "SYNC_NOT_SUPPORTED"),
+        other => panic!("no such error in the simulation: {other}"),
+    };
+    json!({"statusCode": status, "message": message, "errorCode": code, "requestId": REQUEST_ID})
+}
+
+const NOT_FOUND: &str = "No connector found with this ID, or the user does not have access";
+
+/// A 422 naming the field at fault (`body.config.allowed_emails[1]`) and what is wrong.
+fn problem(loc: Value, msg: &str) -> Value {
+    let mut path = String::new();
+    for part in loc.as_array().unwrap() {
+        match part {
+            Value::String(key) if path.is_empty() => path.push_str(key),
+            Value::String(key) => path.push_str(&format!(".{key}")),
+            index => path.push_str(&format!("[{index}]")),
+        }
+    }
+    json!({"statusCode": 422, "message": format!("{path}: {msg}"),
+        "errorCode": "VALIDATION_ERROR", "requestId": REQUEST_ID})
 }
 
 fn labels(results: &[Value]) -> Vec<&str> {
@@ -89,7 +144,7 @@ async fn missing_or_wrong_key_gets_401() {
     let wrong = format!("{}x", api.credential);
     for (method, path, body) in requests {
         for key in [None, Some("nope"), Some(wrong.as_str())] {
-            let answer = api.send_raw(method.clone(), path, key, body).await;
+            let answer = norm(api.send_raw(method.clone(), path, key, body).await);
             assert_eq!(
                 answer,
                 (401, detail("Invalid or missing API key")),
@@ -101,6 +156,30 @@ async fn missing_or_wrong_key_gets_401() {
     let (_, reports) = api.get(DAILY_REPORTS).await;
     assert_eq!(reports["archived"], false);
     assert_eq!(api.list().await.len(), 4);
+}
+
+/// Errors are the Content API's `{statusCode, message, errorCode, requestId}`, each with its
+/// own request id.
+#[tokio::test]
+async fn errors_have_the_content_api_shape() {
+    let api = api().await;
+    let (status, first) = api
+        .send(Method::GET, &format!("/{}", UNKNOWN_ID), None)
+        .await;
+    let (_, second) = api
+        .send(Method::GET, &format!("/{}", UNKNOWN_ID), None)
+        .await;
+    assert_eq!(status, 404);
+    let keys: Vec<&String> = first.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["errorCode", "message", "requestId", "statusCode"]);
+    assert_eq!(first["statusCode"], 404);
+    assert_eq!(first["errorCode"], "CONNECTOR_NOT_FOUND");
+    assert_eq!(first["message"], NOT_FOUND);
+    assert_ne!(first["requestId"], second["requestId"]);
+    assert_eq!(norm((status, first)), (404, detail(NOT_FOUND)));
+    let (status, unauthorized) = norm(api.send_raw(Method::GET, "", None, None).await);
+    assert_eq!(status, 401);
+    assert_eq!(unauthorized["errorCode"], "UNAUTHORIZED");
 }
 
 #[tokio::test]
@@ -222,10 +301,7 @@ async fn get_answers_the_connector_400_for_a_bad_id_and_404_for_an_unknown_one()
             "{bad}"
         );
     }
-    assert_eq!(
-        api.get(UNKNOWN_ID).await,
-        (404, detail("Connector not found"))
-    );
+    assert_eq!(api.get(UNKNOWN_ID).await, (404, detail(NOT_FOUND)));
 }
 
 #[tokio::test]
@@ -296,51 +372,44 @@ async fn create_each_type_returns_201_and_never_shows_secrets() {
 }
 
 #[tokio::test]
-async fn create_validates_like_fastapi() {
+async fn create_validation_names_each_field_at_fault() {
     let api = api().await;
     let email_with = |config: Value| json!({"type": "email", "label": "L", "config": config});
     let cases = [
         (
             json!({"label": "L", "config": {}}),
-            problem(json!(["body", "type"]), "missing", "Field required"),
+            problem(json!(["body", "type"]), "Field required"),
         ),
         (
             json!({"type": "slack", "label": "L", "config": {}}),
             problem(
                 json!(["body", "type"]),
-                "enum",
                 "Input should be 'email', 'investment_research' or 'sharepoint'",
             ),
         ),
         (
             json!({"type": "sharepoint", "config": {"session_id": "s"}}),
-            problem(json!(["body", "label"]), "missing", "Field required"),
+            problem(json!(["body", "label"]), "Field required"),
         ),
         (
             json!({"type": "sharepoint", "label": "", "config": {"session_id": "s"}}),
             problem(
                 json!(["body", "label"]),
-                "string_too_short",
                 "String should have at least 1 character",
             ),
         ),
         (
             json!({"type": "sharepoint", "label": 7, "config": {"session_id": "s"}}),
-            problem(
-                json!(["body", "label"]),
-                "string_type",
-                "Input should be a valid string",
-            ),
+            problem(json!(["body", "label"]), "Input should be a valid string"),
         ),
         (
             json!({"type": "sharepoint", "label": "L"}),
-            problem(json!(["body", "config"]), "missing", "Field required"),
+            problem(json!(["body", "config"]), "Field required"),
         ),
         (
             json!({"type": "sharepoint", "label": "L", "config": "s"}),
             problem(
                 json!(["body", "config"]),
-                "dict_type",
                 "Input should be a valid dictionary",
             ),
         ),
@@ -348,7 +417,6 @@ async fn create_validates_like_fastapi() {
             email_with(json!({})),
             problem(
                 json!(["body", "config", "allowed_emails"]),
-                "missing",
                 "Field required",
             ),
         ),
@@ -356,7 +424,6 @@ async fn create_validates_like_fastapi() {
             email_with(json!({"allowed_emails": []})),
             problem(
                 json!(["body", "config", "allowed_emails"]),
-                "too_short",
                 "List should have at least 1 item after validation, not 0",
             ),
         ),
@@ -364,7 +431,6 @@ async fn create_validates_like_fastapi() {
             email_with(json!({"allowed_emails": "a@b.example"})),
             problem(
                 json!(["body", "config", "allowed_emails"]),
-                "list_type",
                 "Input should be a valid list",
             ),
         ),
@@ -372,7 +438,6 @@ async fn create_validates_like_fastapi() {
             email_with(json!({"allowed_emails": ["ok@b.example", "not-an-address"]})),
             problem(
                 json!(["body", "config", "allowed_emails", 1]),
-                "value_error",
                 "value is not a valid email address: The email address is not valid.",
             ),
         ),
@@ -380,41 +445,30 @@ async fn create_validates_like_fastapi() {
             email_with(json!({"allowed_emails": ["ok@b.example"], "email": "x@bigdata.com"})),
             problem(
                 json!(["body", "config", "email"]),
-                "extra_forbidden",
                 "Extra inputs are not permitted",
             ),
         ),
         (
             json!({"type": "investment_research", "label": "L", "config": {"user_password": "p"}}),
-            problem(
-                json!(["body", "config", "user_id"]),
-                "missing",
-                "Field required",
-            ),
+            problem(json!(["body", "config", "user_id"]), "Field required"),
         ),
         (
             json!({"type": "investment_research", "label": "L",
                 "config": {"user_id": "u", "user_password": ""}}),
             problem(
                 json!(["body", "config", "user_password"]),
-                "string_too_short",
                 "String should have at least 1 character",
             ),
         ),
         (
             json!({"type": "sharepoint", "label": "L", "config": {}}),
-            problem(
-                json!(["body", "config", "session_id"]),
-                "missing",
-                "Field required",
-            ),
+            problem(json!(["body", "config", "session_id"]), "Field required"),
         ),
         (
             json!({"type": "sharepoint", "label": "L",
                 "config": {"session_id": "s", "site": "x"}}),
             problem(
                 json!(["body", "config", "site"]),
-                "extra_forbidden",
                 "Extra inputs are not permitted",
             ),
         ),
@@ -423,7 +477,6 @@ async fn create_validates_like_fastapi() {
                 "description": 5}),
             problem(
                 json!(["body", "description"]),
-                "string_type",
                 "Input should be a valid string",
             ),
         ),
@@ -432,7 +485,6 @@ async fn create_validates_like_fastapi() {
                 "share_with_org": "yes"}),
             problem(
                 json!(["body", "share_with_org"]),
-                "bool_type",
                 "Input should be a valid boolean",
             ),
         ),
@@ -440,7 +492,6 @@ async fn create_validates_like_fastapi() {
             json!(["not", "an", "object"]),
             problem(
                 json!(["body"]),
-                "model_attributes_type",
                 "Input should be a valid dictionary or object to extract fields from",
             ),
         ),
@@ -449,87 +500,77 @@ async fn create_validates_like_fastapi() {
         assert_eq!(api.create(body.clone()).await, (422, expected), "{body}");
     }
 
-    // Every problem at once, as pydantic reports them.
-    let (status, both) = api
+    // Every problem at once, each field named.
+    let (status, all) = api
         .create(json!({"type": "investment_research", "label": "", "config": {}}))
         .await;
     assert_eq!(status, 422);
-    let locs: Vec<&Value> = both["detail"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| &p["loc"])
-        .collect();
     assert_eq!(
-        locs,
-        [
-            &json!(["body", "label"]),
-            &json!(["body", "config", "user_id"]),
-            &json!(["body", "config", "user_password"])
-        ]
+        all["message"],
+        "body.label: String should have at least 1 character; \
+         body.config.user_id: Field required; body.config.user_password: Field required"
     );
 
     assert_eq!(
-        api.send_raw(
-            Method::POST,
-            "",
-            Some(&api.credential),
-            Some(r#"{"type": "#)
-        )
-        .await,
-        (
-            422,
-            problem(json!(["body", 9]), "json_invalid", "JSON decode error")
-        )
+        norm(
+            api.send_raw(
+                Method::POST,
+                "",
+                Some(&api.credential),
+                Some(r#"{"type": "#)
+            )
+            .await
+        ),
+        (422, problem(json!(["body", 9]), "JSON decode error"))
     );
     assert_eq!(
-        api.send_raw(
-            Method::POST,
-            "",
-            Some(&api.credential),
-            Some(r#"{"type": x}"#)
-        )
-        .await,
-        (
-            422,
-            problem(json!(["body", 9]), "json_invalid", "JSON decode error")
-        )
+        norm(
+            api.send_raw(
+                Method::POST,
+                "",
+                Some(&api.credential),
+                Some(r#"{"type": x}"#)
+            )
+            .await
+        ),
+        (422, problem(json!(["body", 9]), "JSON decode error"))
     );
     assert_eq!(
-        api.send_raw(Method::POST, "", Some(&api.credential), None)
-            .await,
-        (422, problem(json!(["body"]), "missing", "Field required"))
+        norm(
+            api.send_raw(Method::POST, "", Some(&api.credential), None)
+                .await
+        ),
+        (422, problem(json!(["body"]), "Field required"))
     );
     // Nothing was created along the way.
     assert_eq!(api.list().await.len(), 4);
 }
 
+/// Nothing documents labels as unique (a label is a "Display name"): a label already used
+/// makes another connector, with its own id.
 #[tokio::test]
-async fn labels_are_unique_among_connectors_that_are_not_archived() {
+async fn labels_need_not_be_unique() {
     let api = api().await;
     let sharepoint =
         |label: &str| json!({"type": "sharepoint", "label": label, "config": {"session_id": "s"}});
+    let (status, first) = api.create(sharepoint("Broker Research Inbox")).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, second) = api.create(sharepoint("Broker Research Inbox")).await;
+    assert_eq!(status, 201, "{second}");
+    let ids = [
+        BROKER_RESEARCH_INBOX,
+        first["connector_id"].as_str().unwrap(),
+        second["connector_id"].as_str().unwrap(),
+    ];
     assert_eq!(
-        api.create(sharepoint("Broker Research Inbox")).await,
-        (
-            409,
-            detail("A connector with label 'Broker Research Inbox' already exists")
-        )
+        ids,
+        [
+            BROKER_RESEARCH_INBOX,
+            "0b16da7a-5eed-4000-8000-000000000005",
+            "0b16da7a-5eed-4000-8000-000000000006"
+        ]
     );
-    // "Old Inbox" is archived: its label is free again, once.
-    let (status, reused) = api.create(sharepoint("Old Inbox")).await;
-    assert_eq!(status, 201, "{reused}");
-    assert_eq!(
-        api.create(sharepoint("Old Inbox")).await,
-        (
-            409,
-            detail("A connector with label 'Old Inbox' already exists")
-        )
-    );
-    // Archiving frees a label.
-    let (status, _) = api.delete(RESEARCH_SHAREPOINT, "").await;
-    assert_eq!(status, 200);
-    let (status, _) = api.create(sharepoint("Research SharePoint")).await;
+    let (status, _) = api.create(sharepoint("Old Inbox")).await;
     assert_eq!(status, 201);
     assert_eq!(
         labels(&api.list().await),
@@ -538,9 +579,18 @@ async fn labels_are_unique_among_connectors_that_are_not_archived() {
             "Broker Research - Daily Reports",
             "Research SharePoint",
             "Old Inbox",
-            "Old Inbox",
-            "Research SharePoint"
+            "Broker Research Inbox",
+            "Broker Research Inbox",
+            "Old Inbox"
         ]
+    );
+    // Each is its own connector: one changes, the others do not.
+    let (status, renamed) = api.put(ids[2], json!({"label": "Team Site"})).await;
+    assert_eq!((status, &renamed["label"]), (200, &json!("Team Site")));
+    assert_eq!(
+        api.get(ids[1]).await.1["label"],
+        "Broker Research Inbox",
+        "same label, other connector"
     );
 }
 
@@ -596,12 +646,11 @@ async fn put_replaces_what_it_is_given_and_resets_what_it_is_not() {
     assert_eq!(status, 200, "{research}");
     assert_eq!(research["config"], json!({"user_id": "acme-research-01"}));
     assert_eq!(research["last_sync_status"], "SUCCESS");
-    // Its own label is not a clash.
+    // Labels are not unique: another connector's label, archived or not, is fine.
     let (status, _) = api
-        .put(DAILY_REPORTS, json!({"label": "Daily Reports"}))
+        .put(DAILY_REPORTS, json!({"label": "Broker Inbox"}))
         .await;
     assert_eq!(status, 200);
-    // Nor is an archived connector's.
     let (status, _) = api
         .put(RESEARCH_SHAREPOINT, json!({"label": "Old Inbox"}))
         .await;
@@ -624,7 +673,7 @@ async fn put_refuses_what_cannot_change() {
             DAILY_REPORTS,
             json!({"description": "no label"}),
             422,
-            problem(json!(["body", "label"]), "missing", "Field required"),
+            problem(json!(["body", "label"]), "Field required"),
         ),
         (
             DAILY_REPORTS,
@@ -632,7 +681,6 @@ async fn put_refuses_what_cannot_change() {
             422,
             problem(
                 json!(["body", "label"]),
-                "string_too_short",
                 "String should have at least 1 character",
             ),
         ),
@@ -642,7 +690,6 @@ async fn put_refuses_what_cannot_change() {
             422,
             problem(
                 json!(["body", "share_with_org"]),
-                "bool_type",
                 "Input should be a valid boolean",
             ),
         ),
@@ -670,7 +717,6 @@ async fn put_refuses_what_cannot_change() {
             422,
             problem(
                 json!(["body", "config", "allowed_emails"]),
-                "too_short",
                 "List should have at least 1 item after validation, not 0",
             ),
         ),
@@ -680,15 +726,8 @@ async fn put_refuses_what_cannot_change() {
             422,
             problem(
                 json!(["body", "config", "email_hash"]),
-                "extra_forbidden",
                 "Extra inputs are not permitted",
             ),
-        ),
-        (
-            BROKER_RESEARCH_INBOX,
-            json!({"label": "Research SharePoint"}),
-            409,
-            detail("A connector with label 'Research SharePoint' already exists"),
         ),
         (
             OLD_INBOX,
@@ -702,12 +741,7 @@ async fn put_refuses_what_cannot_change() {
             400,
             detail("Invalid connector_id: must be a UUID"),
         ),
-        (
-            UNKNOWN_ID,
-            json!({"label": "L"}),
-            404,
-            detail("Connector not found"),
-        ),
+        (UNKNOWN_ID, json!({"label": "L"}), 404, detail(NOT_FOUND)),
     ];
     let before = api.list().await;
     for (id, body, status, expected) in cases {
@@ -746,13 +780,10 @@ async fn delete_archives_and_force_delete_removes() {
             json!({"connector_id": DAILY_REPORTS, "status": "deletion_scheduled"})
         )
     );
-    assert_eq!(
-        api.get(DAILY_REPORTS).await,
-        (404, detail("Connector not found"))
-    );
+    assert_eq!(api.get(DAILY_REPORTS).await, (404, detail(NOT_FOUND)));
     assert_eq!(
         api.delete(DAILY_REPORTS, "?force_delete=true").await,
-        (404, detail("Connector not found"))
+        (404, detail(NOT_FOUND))
     );
     // An archived connector can be removed too; pydantic's spellings of true are accepted.
     let (status, _) = api.delete(OLD_INBOX, "?force_delete=True").await;
@@ -768,7 +799,6 @@ async fn delete_archives_and_force_delete_removes() {
             422,
             problem(
                 json!(["query", "force_delete"]),
-                "bool_parsing",
                 "Input should be a valid boolean, unable to interpret input",
             )
         )
@@ -777,10 +807,7 @@ async fn delete_archives_and_force_delete_removes() {
         api.delete("not-a-uuid", "").await,
         (400, detail("Invalid connector_id: must be a UUID"))
     );
-    assert_eq!(
-        api.delete(UNKNOWN_ID, "").await,
-        (404, detail("Connector not found"))
-    );
+    assert_eq!(api.delete(UNKNOWN_ID, "").await, (404, detail(NOT_FOUND)));
     let (_, sharepoint) = api.get(RESEARCH_SHAREPOINT).await;
     assert_eq!(
         sharepoint["archived"], false,
@@ -815,7 +842,6 @@ async fn sync_follows_the_rules_of_each_type() {
 
     let date_format = problem(
         json!(["body", "date_limit"]),
-        "date_from_datetime_parsing",
         "Input should be a valid date in the format YYYY-MM-DD",
     );
     let cases = [
@@ -825,7 +851,6 @@ async fn sync_follows_the_rules_of_each_type() {
             422,
             problem(
                 json!(["body", "date_limit"]),
-                "value_error",
                 "Value error, date_limit is required for investment_research connectors",
             ),
         ),
@@ -847,7 +872,6 @@ async fn sync_follows_the_rules_of_each_type() {
             422,
             problem(
                 json!(["body", "date_limit"]),
-                "date_type",
                 "Input should be a valid date",
             ),
         ),
@@ -855,11 +879,7 @@ async fn sync_follows_the_rules_of_each_type() {
             DAILY_REPORTS,
             json!({"date_limit": "2026-01-31", "full": true}),
             422,
-            problem(
-                json!(["body", "full"]),
-                "extra_forbidden",
-                "Extra inputs are not permitted",
-            ),
+            problem(json!(["body", "full"]), "Extra inputs are not permitted"),
         ),
         (
             RESEARCH_SHAREPOINT,
@@ -867,7 +887,6 @@ async fn sync_follows_the_rules_of_each_type() {
             422,
             problem(
                 json!(["body", "date_limit"]),
-                "value_error",
                 "Value error, date_limit must be omitted for sharepoint connectors",
             ),
         ),
@@ -884,7 +903,7 @@ async fn sync_follows_the_rules_of_each_type() {
             400,
             detail("Invalid connector_id: must be a UUID"),
         ),
-        (UNKNOWN_ID, json!({}), 404, detail("Connector not found")),
+        (UNKNOWN_ID, json!({}), 404, detail(NOT_FOUND)),
     ];
     for (id, body, status, expected) in cases {
         assert_eq!(
@@ -895,14 +914,16 @@ async fn sync_follows_the_rules_of_each_type() {
     }
     // The body is required, even for sharepoint.
     assert_eq!(
-        api.send_raw(
-            Method::POST,
-            &format!("/{RESEARCH_SHAREPOINT}/sync"),
-            Some(&api.credential),
-            None
-        )
-        .await,
-        (422, problem(json!(["body"]), "missing", "Field required"))
+        norm(
+            api.send_raw(
+                Method::POST,
+                &format!("/{RESEARCH_SHAREPOINT}/sync"),
+                Some(&api.credential),
+                None
+            )
+            .await
+        ),
+        (422, problem(json!(["body"]), "Field required"))
     );
 
     // Archived connectors of any type do not sync.
@@ -938,7 +959,7 @@ async fn every_sandbox_starts_identical_and_keeps_its_own_state() {
 }
 
 #[tokio::test]
-async fn concurrent_creates_never_share_a_label_or_an_id() {
+async fn concurrent_creates_never_share_an_id() {
     let api = api().await;
     let same = |_| {
         api.create(
@@ -946,15 +967,6 @@ async fn concurrent_creates_never_share_a_label_or_an_id() {
         )
     };
     let answers = futures_util::future::join_all((0..16).map(same)).await;
-    let created = answers.iter().filter(|(status, _)| *status == 201).count();
-    let refused = answers.iter().filter(|(status, _)| *status == 409).count();
-    assert_eq!((created, refused), (1, 15));
-
-    let distinct = |i: usize| {
-        api.create(json!({"type": "sharepoint", "label": format!("Site {i}"),
-            "config": {"session_id": "s"}}))
-    };
-    let answers = futures_util::future::join_all((0..16).map(distinct)).await;
     assert!(answers.iter().all(|(status, _)| *status == 201));
     let mut ids: Vec<&str> = answers
         .iter()
@@ -962,6 +974,6 @@ async fn concurrent_creates_never_share_a_label_or_an_id() {
         .collect();
     ids.sort();
     ids.dedup();
-    assert_eq!(ids.len(), 16);
-    assert_eq!(api.list().await.len(), 4 + 1 + 16);
+    assert_eq!(ids.len(), 16, "one label, sixteen connectors");
+    assert_eq!(api.list().await.len(), 4 + 16);
 }

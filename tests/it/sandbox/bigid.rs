@@ -62,7 +62,7 @@ async fn agent_flow_on_the_sandbox() {
     assert_eq!(mandatory, ["name", "rdb_url", "username", "password"]);
     let rdb_url = fields.iter().find(|f| f["apiName"] == "rdb_url").unwrap();
     assert_eq!(rdb_url["mandatoryForTest"], true);
-    assert_eq!(rdb_url["validation"][0]["regex"], r"^[^\s/:]+:\d{1,5}$");
+    assert_eq!(rdb_url["validation"][0]["regex"], r"^[^\s/:]+(:\d{1,5})?$");
 
     let mut ds = json!({"type": "rdb-mysql", "rdb_url": "orders-db.invalid:3306", "username": "scan", "password": SENTINEL});
     let (test, err) = call(
@@ -98,7 +98,7 @@ async fn agent_flow_on_the_sandbox() {
     )
     .await;
     assert!(!err, "{created}");
-    assert_eq!(created["statusCode"], 201);
+    assert_eq!(created["statusCode"], 200);
     assert_eq!(created["data"]["ds_connection"]["password"], "***");
 
     let (listing, _) = call(&client, "bigid_list_data_sources", json!({})).await;
@@ -150,7 +150,7 @@ async fn agent_flow_on_the_sandbox() {
     )
     .await;
     assert!(err);
-    assert_eq!(gone["error"]["status"], 404);
+    assert_eq!(gone["error"]["status"], 400, "BigID's not found: {gone}");
     let (listing, _) = call(&client, "bigid_list_data_sources", json!({})).await;
     assert!(!names(&listing).contains(&"Orders (EU): primary".to_string()));
 }
@@ -231,12 +231,12 @@ async fn create_rejects_duplicates_and_missing_fields_like_the_vendor() {
     let (invalid, _) = call(
         &client,
         "bigid_create_data_source",
-        json!({"ds_connection": {"name": "New one", "type": "rdb-mysql", "rdb_url": "no-port", "username": "u", "password": "p"}}),
+        json!({"ds_connection": {"name": "New one", "type": "rdb-mysql", "rdb_url": "mysql://db:3306", "username": "u", "password": "p"}}),
     )
     .await;
     assert_eq!(
         invalid["error"]["message"],
-        "Server host:port: Use host:port, e.g. mysql.example.com:3306"
+        "Server address: Use host or host:port, e.g. sql.mybigid.com or mysql.example.com:3306"
     );
     let (unknown, _) = call(
         &client,
@@ -372,7 +372,6 @@ async fn every_sandbox_starts_from_the_same_seed_and_pages() {
     )
     .await;
     assert_eq!(names(&page), ["Customer Data Lake", "Finance Snowflake"]);
-    assert_eq!(page["data"]["totalCount"], 5);
     let (odd, err) = call(
         &cb,
         "bigid_get_data_source",
@@ -444,8 +443,10 @@ async fn binary_serves_the_sandbox_over_stdio() {
     let by_id = |id: u64| messages.iter().find(|m| m["id"] == id).unwrap().clone();
     assert_eq!(by_id(1)["result"]["tools"].as_array().unwrap().len(), tools);
     assert_eq!(
-        by_id(2)["result"]["structuredContent"]["data"]["totalCount"],
-        5
+        by_id(2)["result"]["structuredContent"]["data"]["ds_connections"]
+            .as_array()
+            .map(Vec::len),
+        Some(5)
     );
     let banner = format!(
         "sandbox mode, {tools} tools ({}) against simulated vendor APIs at http://127.0.0.1:",
@@ -486,4 +487,358 @@ async fn sandbox_command_prints_urls_and_credentials_that_work() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     child.kill().await.unwrap();
+}
+
+// ---- directly over HTTP --------------------------------------------------------------------
+
+/// The payload of a JWT.
+fn jwt_payload(token: &str) -> Value {
+    use base64::Engine as _;
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "header.payload.signature: {token}");
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    for part in &parts {
+        assert!(engine.decode(part).is_ok(), "base64url: {part}");
+    }
+    serde_json::from_slice(&engine.decode(parts[1]).unwrap()).unwrap()
+}
+
+/// The user token is a JWT of type `refresh-token`; what `/refresh-access-token` and `/sessions`
+/// issue are JWTs of type `access-token`, and only those open the other endpoints.
+#[tokio::test]
+async fn tokens_are_jwts_typed_as_bigid_types_them() {
+    let sb = sandbox().await;
+    let base = &access(&sb, Provider::BigId).base_url;
+    let http = http();
+    let user = sb.env()["BIGID_USER_TOKEN"].clone();
+    let claims = jwt_payload(&user);
+    assert_eq!(claims["type"], "refresh-token");
+    assert!(claims["exp"].as_u64() > claims["iat"].as_u64(), "{claims}");
+
+    let bigid = SandboxApi::new(&sb, Provider::BigId).await;
+    let system = jwt_payload(&bigid.credential);
+    assert_eq!(system["type"], "access-token");
+    assert_eq!(system["user_name"], "sandbox-admin");
+
+    let alt: HashMap<_, _> = access(&sb, Provider::BigId)
+        .alternatives
+        .iter()
+        .cloned()
+        .collect();
+    let login: Value = http
+        .post(format!("{base}/sessions"))
+        .json(&json!({"username": alt["BIGID_USERNAME"], "password": alt["BIGID_PASSWORD"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session = login["auth_token"].as_str().unwrap();
+    assert_eq!(jwt_payload(session)["type"], "access-token");
+    assert_ne!(
+        session, bigid.credential,
+        "each exchange issues its own token"
+    );
+
+    // Both issued access tokens work, raw; the refresh token does not.
+    for token in [session, bigid.credential.as_str()] {
+        let (status, _) = bigid
+            .send_raw(Method::GET, "/ds-connections", Some(token), None)
+            .await;
+        assert_eq!(status, 200);
+    }
+    let (status, refused) = bigid
+        .send_raw(Method::GET, "/ds-connections", Some(&user), None)
+        .await;
+    assert_eq!(status, 401, "{refused}");
+    // An access token is not a refresh token.
+    let (status, _) = bigid
+        .send_raw(
+            Method::GET,
+            "/refresh-access-token",
+            Some(&bigid.credential),
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
+}
+
+/// An unknown name is BigID's 400 "Unable to locate data source …", for GET, PUT and DELETE.
+#[tokio::test]
+async fn unknown_names_are_a_400_unable_to_locate() {
+    let bigid = SandboxApi::start(Provider::BigId).await;
+    let expected = (
+        400,
+        json!({"status": "error", "statusCode": 400,
+            "message": "Unable to locate data source No Such Source"}),
+    );
+    let body = json!({"ds_connection": {"name": "No Such Source", "type": "rdb-mysql",
+        "rdb_url": "h", "username": "u", "password": "p"}});
+    let path = "/ds_connections/No%20Such%20Source";
+    assert_eq!(bigid.send(Method::GET, path, None).await, expected);
+    assert_eq!(bigid.send(Method::PUT, path, Some(body)).await, expected);
+    assert_eq!(bigid.send(Method::DELETE, path, None).await, expected);
+    let (status, deleted) = bigid
+        .send(Method::DELETE, "/ds_connections/HR%20SharePoint", None)
+        .await;
+    assert_eq!(status, 200, "{deleted}");
+    let (status, gone) = bigid
+        .send(Method::GET, "/ds_connections/HR%20SharePoint", None)
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        gone["message"],
+        "Unable to locate data source HR SharePoint"
+    );
+}
+
+/// The tutorial's create: `rdb_url` with no port, answered 200. A new source carries no test
+/// or scan status until it is tested.
+#[tokio::test]
+async fn create_answers_200_and_takes_the_tutorials_host_without_port() {
+    let bigid = SandboxApi::start(Provider::BigId).await;
+    let (status, created) = bigid
+        .send(
+            Method::POST,
+            "/ds_connections",
+            Some(
+                json!({"ds_connection": {"name": "RANDOMHERE", "type": "rdb-mysql",
+                "rdb_url": "sql.mybigid.com", "username": "bigid", "password": SENTINEL,
+                "rdb_name": "rockstream", "connectionStatusTest": {"is_success": true}}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["status"], "success");
+    assert_eq!(created["statusCode"], 200);
+    assert_eq!(created["message"], "Data source 'RANDOMHERE' created");
+    let source = &created["data"]["ds_connection"];
+    assert_eq!(source["rdb_url"], "sql.mybigid.com");
+    assert_eq!(source["password"], "********");
+    assert_eq!(source["enabled"], "yes");
+    assert_eq!(source["owners"], json!([]));
+    assert_eq!(source["created_at"], "2025-06-01T12:00:01.000Z");
+    assert_eq!(source["updated_at"], source["created_at"]);
+    for field in [
+        "connectionStatusTest",
+        "connectionStatusScan",
+        "last_scan_at",
+    ] {
+        assert!(source.get(field).is_none(), "{field} on a new source");
+    }
+    assert!(!created.to_string().contains(SENTINEL));
+    let (status, got) = bigid
+        .send(Method::GET, "/ds_connections/RANDOMHERE", None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(&got["ds_connection"], source);
+
+    // A port is still fine, and so is a host of one label; a scheme or a bad port is not.
+    for (name, url, ok) in [
+        ("With port", "sql.mybigid.com:3306", true),
+        ("Single label", "mysql", true),
+        ("Scheme", "mysql://db:3306", false),
+        ("Empty port", "db.example:", false),
+        ("Long port", "db.example:123456", false),
+    ] {
+        let (status, answer) = bigid
+            .send(
+                Method::POST,
+                "/ds_connections",
+                Some(json!({"ds_connection": {"name": name, "type": "rdb-mysql",
+                    "rdb_url": url, "username": "u", "password": "p"}})),
+            )
+            .await;
+        assert_eq!(status == 200, ok, "{url}: {answer}");
+    }
+}
+
+/// The list pages with skip/limit and reports the total only when asked
+/// (`requireTotalCount=true`); items carry their test and scan status as BigID's do.
+#[tokio::test]
+async fn list_pages_reports_the_total_when_asked_and_shows_statuses() {
+    let bigid = SandboxApi::start(Provider::BigId).await;
+    let (status, all) = bigid.send(Method::GET, "/ds-connections", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(all["status"], "success");
+    assert_eq!(all["statusCode"], 200);
+    assert!(all["data"].get("totalCount").is_none(), "{}", all["data"]);
+    assert_eq!(names(&all).len(), 5);
+
+    let (_, page) = bigid
+        .send(
+            Method::GET,
+            "/ds-connections?skip=1&limit=2&requireTotalCount=true",
+            None,
+        )
+        .await;
+    assert_eq!(names(&page), ["Customer Data Lake", "Finance Snowflake"]);
+    assert_eq!(
+        page["data"]["totalCount"], 5,
+        "the total before skip and limit"
+    );
+    let (_, past_end) = bigid
+        .send(
+            Method::GET,
+            "/ds-connections?skip=10&requireTotalCount=true",
+            None,
+        )
+        .await;
+    assert_eq!(
+        past_end["data"],
+        json!({"ds_connections": [], "totalCount": 5})
+    );
+    let (status, bad) = bigid
+        .send(Method::GET, "/ds-connections?limit=-1", None)
+        .await;
+    assert_eq!(status, 400, "{bad}");
+
+    let items = all["data"]["ds_connections"].as_array().unwrap();
+    let test = |i: usize| items[i].get("connectionStatusTest").cloned();
+    assert_eq!(
+        test(0),
+        Some(
+            json!({"is_success": true, "last_connection": "2025-05-20T08:03:10.874Z", "num_of_object": 42})
+        )
+    );
+    assert_eq!(
+        test(2).unwrap()["is_success"],
+        false,
+        "Finance Snowflake's last test failed"
+    );
+    assert_eq!(test(3), None, "HR SharePoint was never tested");
+    assert_eq!(items[3].get("connectionStatusScan"), None);
+    assert_eq!(items[3].get("last_scan_at"), None);
+    assert_eq!(items[4]["connectionStatusScan"]["is_success"], false);
+    for item in items {
+        assert!(item["owners"].is_array(), "{item}");
+        assert!(item["created_at"].is_string() && item["updated_at"].is_string());
+        if let Some(scan) = item.get("connectionStatusScan") {
+            assert!(scan["last_connection"].is_string() && scan["num_of_object"].is_number());
+            assert!(item["last_scan_at"].is_u64(), "epoch milliseconds: {item}");
+        }
+    }
+    assert_eq!(items[0]["last_scan_at"], 1_748_398_495_301_u64);
+    assert_eq!(
+        items[0]["connectionStatusScan"]["last_connection"], "2025-05-28T02:14:55.301Z",
+        "last_scan_at is the same instant"
+    );
+    assert_eq!(items[0]["password"], "********");
+}
+
+/// `isNewPassword: false` tests a stored source with its stored password when the body leaves
+/// it out or sends the mask; a test of a stored source records its outcome on the source.
+#[tokio::test]
+async fn testing_a_stored_source_uses_its_password_and_records_the_outcome() {
+    let bigid = SandboxApi::start(Provider::BigId).await;
+    let test = |password: Option<&str>, is_new: bool| {
+        let mut ds = json!({"name": "HR SharePoint", "type": "sharepoint-online",
+            "sharepoint_url": "https://acme.sharepoint.com/sites/hr",
+            "tenant_id": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+            "client_id": "6a7b8c9d-0e1f-4a2b-9c3d-4e5f6a7b8c9d"});
+        if let Some(p) = password {
+            ds["client_secret"] = json!(p);
+        }
+        bigid.send(
+            Method::POST,
+            "/ds-connection-test",
+            Some(json!({"ds_connection": ds, "isNewPassword": is_new})),
+        )
+    };
+    let status_of = || async {
+        bigid
+            .send(Method::GET, "/ds_connections/HR%20SharePoint", None)
+            .await
+            .1["ds_connection"]
+            .get("connectionStatusTest")
+            .cloned()
+    };
+    assert_eq!(status_of().await, None, "never tested");
+
+    let ok = json!({"success": true, "message": "Connection to SharePoint Online data source succeeded"});
+    for password in [None, Some("********")] {
+        assert_eq!(
+            test(password, false).await,
+            (200, ok.clone()),
+            "{password:?}"
+        );
+    }
+    assert_eq!(
+        status_of().await,
+        Some(
+            json!({"is_success": true, "last_connection": "2025-06-01T12:00:02.000Z", "num_of_object": 0})
+        )
+    );
+    // A new password is tested as sent: the mask is not a password.
+    let (_, masked) = test(Some("********"), true).await;
+    assert_eq!(masked["success"], false, "{masked}");
+    assert_eq!(
+        status_of().await,
+        Some(
+            json!({"is_success": false, "last_connection": "2025-06-01T12:00:03.000Z", "num_of_object": 0})
+        )
+    );
+    let (_, missing) = test(None, true).await;
+    assert_eq!(
+        missing,
+        json!({"success": false, "message": "Missing required field(s) for connection test: client_secret"})
+    );
+    // A test of a source that is not stored records nothing anywhere.
+    let (_, candidate) = bigid
+        .send(
+            Method::POST,
+            "/ds-connection-test",
+            Some(json!({"ds_connection": {"name": "Not stored", "type": "rdb-mysql",
+                "rdb_url": "db.invalid", "username": "u", "password": "p"}, "isNewPassword": false})),
+        )
+        .await;
+    assert_eq!(candidate["success"], false);
+    let (_, all) = bigid.send(Method::GET, "/ds-connections", None).await;
+    assert_eq!(names(&all).len(), 5);
+
+    // A seeded source tested with its stored password: the number of objects its last test
+    // found is kept.
+    let (_, fixed) = bigid
+        .send(
+            Method::POST,
+            "/ds-connection-test",
+            Some(
+                json!({"ds_connection": {"name": "Orders MySQL", "type": "rdb-mysql",
+                "rdb_url": "mysql.orders.acme.example:3306", "username": "bigid_scan",
+                "password": "********"}, "isNewPassword": false}),
+            ),
+        )
+        .await;
+    assert_eq!(fixed["success"], true, "{fixed}");
+    let (_, orders) = bigid
+        .send(Method::GET, "/ds_connections/Orders%20MySQL", None)
+        .await;
+    assert_eq!(
+        orders["ds_connection"]["connectionStatusTest"]["num_of_object"],
+        42
+    );
+}
+
+/// A PUT cannot change what the server keeps: id, creation time, statuses; `updated_at` moves.
+#[tokio::test]
+async fn update_keeps_server_fields() {
+    let bigid = SandboxApi::start(Provider::BigId).await;
+    let path = "/ds_connections/Finance%20Snowflake";
+    let (_, before) = bigid.send(Method::GET, path, None).await;
+    let mut changed = before["ds_connection"].clone();
+    changed["warehouse"] = json!("SCAN_WH_2");
+    changed["_id"] = json!("000000000000000000000000");
+    changed["created_at"] = json!("2000-01-01T00:00:00.000Z");
+    changed["connectionStatusTest"] = json!({"is_success": true});
+    changed.as_object_mut().unwrap().remove("last_scan_at");
+    let (status, _) = bigid
+        .send(Method::PUT, path, Some(json!({"ds_connection": changed})))
+        .await;
+    assert_eq!(status, 200);
+    let (_, after) = bigid.send(Method::GET, path, None).await;
+    let mut expected = before["ds_connection"].clone();
+    expected["warehouse"] = json!("SCAN_WH_2");
+    expected["updated_at"] = json!("2025-06-01T12:00:01.000Z");
+    assert_eq!(after["ds_connection"], expected);
 }

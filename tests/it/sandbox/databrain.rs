@@ -90,24 +90,15 @@ fn postgres(name: &str) -> Value {
         "port": 5432, "username": "u", "password": "p", "database": "db"}})
 }
 
-/// The smallest credential set each type accepts.
+/// The smallest credential set each type accepts: the documented keys for postgres and
+/// MSSQL, only `name` for the types whose keys are not documented.
 fn minimal_credentials(datasource_type: &str, name: &str) -> Value {
     let mut credentials = match datasource_type {
-        "postgres" | "redshift" | "cockroachdb" | "mysql" | "singlestore" | "clickhouse" => {
+        "postgres" => {
             json!({"host": "db.acme.example", "port": "5432", "username": "u", "password": "p", "database": "d"})
-        }
-        "trino" => {
-            json!({"host": "trino.acme.example", "port": 8080, "username": "u", "password": "p", "catalog": "hive"})
         }
         "mssql" => {
             json!({"server": "sql.acme.example", "port": 1433, "user": "sa", "password": "p"})
-        }
-        "snowflake" => {
-            json!({"host": "x.snowflakecomputing.com", "username": "u", "warehouse": "W", "database": "D"})
-        }
-        "bigquery" => json!({"projectId": "p", "serviceAccountKey": "{}"}),
-        "awss3" => {
-            json!({"bucket": "b", "region": "us-east-1", "accessKeyId": "AKIA", "secretAccessKey": "s"})
         }
         _ => json!({}),
     };
@@ -146,6 +137,9 @@ async fn every_endpoint_wants_the_service_token() {
             db.http
                 .post(db.url("/sync"))
                 .json(&json!({"input": {"datasourceId": SEEDED_IDS[0].1}})),
+            db.http
+                .post(db.url("/getDatasourceProgress"))
+                .json(&json!({"input": {"datasourceId": SEEDED_IDS[8].1}})),
         ]
     };
     for request in requests() {
@@ -260,31 +254,13 @@ async fn create_names_the_problem_with_a_bad_body() {
                 .into(),
         ),
         (
-            json!({"datasourceType": "mysql", "credentials": {"name": "x", "host": "h", "port": 3306, "username": "u", "password": "", "database": "d"}}),
-            "credentials for mysql are missing required field(s): password".into(),
-        ),
-        (
-            json!({"datasourceType": "trino", "credentials": {"name": "x", "host": "h", "port": 8080, "username": "u", "password": "p", "database": "d"}}),
-            "credentials for trino are missing required field(s): catalog".into(),
+            json!({"datasourceType": "postgres", "credentials": {"name": "x", "host": "h", "port": 5432, "username": "u", "password": "", "database": "d"}}),
+            "credentials for postgres are missing required field(s): password".into(),
         ),
         // MSSQL says `server` and `user`, not `host` and `username`.
         (
             json!({"datasourceType": "mssql", "credentials": {"name": "x", "host": "h", "port": 1433, "username": "u", "password": "p"}}),
             "credentials for mssql are missing required field(s): server, user".into(),
-        ),
-        (
-            json!({"datasourceType": "snowflake", "credentials": {"name": "x", "host": "h"}}),
-            "credentials for snowflake are missing required field(s): username, warehouse, database"
-                .into(),
-        ),
-        (
-            json!({"datasourceType": "bigquery", "credentials": {"name": "x", "projectId": "p"}}),
-            "credentials for bigquery are missing required field(s): serviceAccountKey".into(),
-        ),
-        (
-            json!({"datasourceType": "awss3", "credentials": {"name": "x", "bucket": "b", "region": null}}),
-            "credentials for awss3 are missing required field(s): region, accessKeyId, secretAccessKey"
-                .into(),
         ),
         (
             json!({"datasourceType": "postgres", "credentials": {"name": "x", "host": "h", "port": 70000, "username": "u", "password": "p", "database": "d"}}),
@@ -303,13 +279,23 @@ async fn create_names_the_problem_with_a_bad_body() {
             "tenancySettings.tenancyLevel must be TABLE or DATABASE".into(),
         ),
         (
-            json!({"datasourceType": "csv", "credentials": {"name": "x"}, "tenancySettings": {"tenancyLevel": "TABLE", "clientColumnType": "UUID"}}),
+            json!({"datasourceType": "csv", "credentials": {"name": "x"}, "tenancySettings": {"tenancyLevel": "TABLE",
+                "clientColumnType": "UUID", "schemaName": "public", "tableName": "clients",
+                "tableClientNameColumn": "name", "tablePrimaryKeyColumn": "id"}}),
             "tenancySettings.clientColumnType must be NUMBER or STRING when tenancyLevel is TABLE"
                 .into(),
         ),
         (
-            json!({"datasourceType": "csv", "credentials": {"name": "x"}, "tenancySettings": {"tenancyLevel": "TABLE", "clientColumnType": "NUMBER", "schemaName": "public", "clientColumn": "tenant"}}),
-            "tenancySettings is missing required field(s) for tenancyLevel TABLE: tableName, primaryKeyColumn"
+            json!({"datasourceType": "csv", "credentials": {"name": "x"}, "tenancySettings": {"tenancyLevel": "TABLE", "clientColumnType": "NUMBER", "schemaName": "public", "tableClientNameColumn": "tenant"}}),
+            "tenancySettings is missing required field(s) for tenancyLevel TABLE: tableName, tablePrimaryKeyColumn"
+                .into(),
+        ),
+        // The names of an older draft are not the documented ones.
+        (
+            json!({"datasourceType": "csv", "credentials": {"name": "x"}, "tenancySettings": {"tenancyLevel": "TABLE",
+                "clientColumnType": "STRING", "schemaName": "public", "tableName": "clients",
+                "clientColumn": "name", "primaryKeyColumn": "id"}}),
+            "tenancySettings is missing required field(s) for tenancyLevel TABLE: tableClientNameColumn, tablePrimaryKeyColumn"
                 .into(),
         ),
     ];
@@ -343,7 +329,7 @@ async fn create_accepts_each_type_with_its_required_credentials() {
     let tenancy = [
         json!({"tenancyLevel": "DATABASE"}),
         json!({"tenancyLevel": "TABLE", "clientColumnType": "STRING", "schemaName": "public",
-            "tableName": "tenants", "clientColumn": "tenant_id", "primaryKeyColumn": "id"}),
+            "tableName": "tenants", "tableClientNameColumn": "tenant_id", "tablePrimaryKeyColumn": "id"}),
     ];
     for (i, settings) in tenancy.into_iter().enumerate() {
         let mut body = postgres(&format!("tenanted {i}"));
@@ -427,12 +413,12 @@ async fn update_replaces_the_full_credential_set_of_an_existing_datasource() {
         db.update(&postgres("no-such-datasource")).await,
         (400, error("DATASOURCE_NAME_ERROR", "Datasource not found"))
     );
-    // No partial updates: a password alone is not a credential set.
-    let partial = json!({"datasourceType": "mysql", "credentials": {"name": "orders-mysql", "password": "new"}});
+    // No partial updates: a password alone is not a postgres credential set.
+    let partial = json!({"datasourceType": "postgres", "credentials": {"name": "analytics-postgres", "password": "new"}});
     assert_eq!(
         db.update(&partial).await,
         invalid(
-            "credentials for mysql are missing required field(s): host, port, username, database"
+            "credentials for postgres are missing required field(s): host, port, username, database"
         )
     );
     assert_eq!(
@@ -453,7 +439,7 @@ async fn update_replaces_the_full_credential_set_of_an_existing_datasource() {
     assert_eq!(
         db.update(&full).await,
         invalid(
-            "tenancySettings.clientColumnType must be NUMBER or STRING when tenancyLevel is TABLE"
+            "tenancySettings is missing required field(s) for tenancyLevel TABLE: clientColumnType, schemaName, tableName, tableClientNameColumn, tablePrimaryKeyColumn"
         )
     );
     full["tenancySettings"] = Value::Null;
@@ -660,4 +646,120 @@ async fn concurrent_creates_of_one_name_make_one_datasource() {
     assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 9);
     let names = db.names(&[]).await;
     assert_eq!(names.iter().filter(|n| *n == "raced").count(), 1);
+}
+
+/// Only documented keys are required: postgres's and MSSQL's; every other type needs only
+/// `credentials.name`, and whatever else it sends is kept.
+#[tokio::test]
+async fn types_with_undocumented_keys_need_only_a_name() {
+    let db = databrain().await;
+    for datasource_type in DATASOURCE_TYPES {
+        if matches!(datasource_type, "postgres" | "mssql") {
+            let (status, refused) = db
+                .create(&json!({"datasourceType": datasource_type,
+                    "credentials": {"name": format!("bare {datasource_type}")}}))
+                .await;
+            assert_eq!(status, 400, "{refused}");
+            assert_eq!(refused["error"]["code"], "INVALID_REQUEST_BODY");
+            continue;
+        }
+        let name = format!("bare {datasource_type}");
+        assert_eq!(
+            db.create(&json!({"datasourceType": datasource_type, "credentials": {"name": name}}))
+                .await,
+            (200, json!({"name": name})),
+        );
+    }
+    // Keys of the vendor's hints (Snowflake's account and auth, S3's region and folder mode).
+    let snowflake = json!({"datasourceType": "snowflake", "credentials": {"name": "sf",
+        "account": "your-account.snowflakecomputing.com", "authType": "Key-pair authentication",
+        "privateKey": SENTINEL}});
+    assert_eq!(db.create(&snowflake).await, (200, json!({"name": "sf"})));
+    let s3 = json!({"datasourceType": "awss3", "credentials": {"name": "s3", "region": "us-east-1",
+        "tableLevel": "File", "bucketUrl": "s3://lake.invalid/raw"}});
+    assert_eq!(
+        db.create(&s3).await,
+        (
+            400,
+            error(
+                "CREDENTIAL_TEST_FAILED",
+                "Connection test failed: getaddrinfo ENOTFOUND lake.invalid"
+            )
+        ),
+        "the connection test still runs"
+    );
+}
+
+/// `getDatasourceProgress`: an S3 sync runs in the background, `0/16` to `16/16` over a few
+/// calls; any other type is complete at once.
+#[tokio::test]
+async fn progress_of_a_sync_runs_for_s3_and_is_complete_for_the_rest() {
+    let db = databrain().await;
+    let progress = |id: &str| {
+        let request = db
+            .http
+            .post(db.url("/getDatasourceProgress"))
+            .json(&json!({"input": {"datasourceId": id}}));
+        send(db.authed(request))
+    };
+    let reads = |text: &str| (200, json!({"status": {"progress": text, "error": ""}}));
+    let lake = SEEDED_IDS[8];
+    assert_eq!(lake.0, "lake-awss3");
+    assert_eq!(progress(lake.1).await, reads("16/16"), "synced before");
+
+    assert_eq!(
+        db.sync(&json!({"input": {"datasourceId": lake.1}})).await,
+        (200, json!({"data": {"message": "Sync completed"}}))
+    );
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        let (status, answer) = progress(lake.1).await;
+        assert_eq!(status, 200);
+        assert_eq!(answer["status"]["error"], "");
+        seen.push(answer["status"]["progress"].as_str().unwrap().to_string());
+    }
+    assert_eq!(seen, ["0/16", "5/16", "10/16", "16/16", "16/16", "16/16"]);
+    // A new sync starts over.
+    db.sync(&json!({"input": {"datasourceId": lake.1.to_uppercase()}}))
+        .await;
+    assert_eq!(progress(lake.1).await, reads("0/16"));
+
+    // Other types: done when the sync answers.
+    let postgres = SEEDED_IDS[0].1;
+    assert_eq!(progress(postgres).await, reads("16/16"));
+    db.sync(&json!({"input": {"datasourceId": postgres}})).await;
+    assert_eq!(progress(postgres).await, reads("16/16"));
+
+    // A new S3 datasource is complete until a sync starts.
+    db.create(&json!({"datasourceType": "awss3", "credentials": {"name": "new-lake"}}))
+        .await;
+    let new_lake = seeded_uuid(0xdb, 13);
+    assert_eq!(progress(&new_lake).await, reads("16/16"));
+    db.sync(&json!({"input": {"datasourceId": new_lake}})).await;
+    assert_eq!(progress(&new_lake).await, reads("0/16"));
+
+    let unknown = (
+        400,
+        error(
+            "DATASOURCE_ID_ERROR",
+            "Datasource not found for the given id",
+        ),
+    );
+    assert_eq!(
+        progress("3f2504e0-4f89-41d3-9a0c-0305e82c3301").await,
+        unknown
+    );
+    assert_eq!(
+        progress("lake-awss3").await,
+        invalid("input.datasourceId must be a UUID")
+    );
+    let no_input = db.authed(
+        db.http
+            .post(db.url("/getDatasourceProgress"))
+            .json(&json!({})),
+    );
+    assert_eq!(
+        send(no_input).await,
+        invalid("input.datasourceId is required")
+    );
 }

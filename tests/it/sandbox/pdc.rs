@@ -64,9 +64,10 @@ trait PdcApi {
     async fn get(&self, path: &str) -> (u16, Value);
     async fn post(&self, path: &str, body: Value) -> (u16, Value);
     async fn patch(&self, path: &str, body: Value) -> (u16, Value);
-    async fn post_to_filter(&self, query: &str, body: Value) -> (u16, Value);
+    /// `POST /data-sources/filter{query}` with `{"filters": filters}`.
+    async fn post_to_filter(&self, query: &str, filters: Value) -> (u16, Value);
     /// The `resourceName`s a filter returns.
-    async fn filter_names(&self, query: &str, body: Value) -> Vec<String>;
+    async fn filter_names(&self, query: &str, filters: Value) -> Vec<String>;
 }
 
 impl PdcApi for SandboxApi {
@@ -82,13 +83,16 @@ impl PdcApi for SandboxApi {
         self.send(reqwest::Method::PATCH, path, Some(body)).await
     }
 
-    async fn post_to_filter(&self, query: &str, body: Value) -> (u16, Value) {
-        self.post(&format!("/data-sources/filter{query}"), body)
-            .await
+    async fn post_to_filter(&self, query: &str, filters: Value) -> (u16, Value) {
+        self.post(
+            &format!("/data-sources/filter{query}"),
+            json!({"filters": filters}),
+        )
+        .await
     }
 
-    async fn filter_names(&self, query: &str, body: Value) -> Vec<String> {
-        let (status, answer) = self.post_to_filter(query, body).await;
+    async fn filter_names(&self, query: &str, filters: Value) -> Vec<String> {
+        let (status, answer) = self.post_to_filter(query, filters).await;
         assert_eq!(status, 200, "{answer}");
         names(&answer)
     }
@@ -202,11 +206,21 @@ async fn every_endpoint_wants_an_issued_bearer_token() {
             Some(json!({"ids": [id(1)]})),
         ),
         (
-            post,
+            post.clone(),
             "/data-sources/filter".into(),
-            Some(json!({"resourceNames": ["*"]})),
+            Some(json!({"filters": {"resourceNames": ["*"]}})),
         ),
         (get, format!("/jobs/{JOB_INGEST_COMPLETED}/status"), None),
+        (
+            post.clone(),
+            "/jobs/execute/test-connection".into(),
+            Some(json!({"resourceId": id(1)})),
+        ),
+        (
+            post,
+            "/jobs/execute/metadata/ingest".into(),
+            Some(json!({"resourceId": id(1), "databaseType": "POSTGRES"})),
+        ),
     ];
     let raw = pdc.credential.clone();
     let stranger = "Bearer eyJhbGciOiJSUzI1NiJ9.not-issued".to_string();
@@ -262,8 +276,9 @@ async fn get_shows_one_source_without_secrets_and_404s_unknown_ids() {
         json!({"status": 200, "data": {
             "_id": "9dc0da7a0000000000000001", "pId": 1,
             "resourceName": "prod-postgres-primary", "fqdnId": "prod-postgres-primary",
-            "databaseType": "POSTGRESQL", "databaseName": "orders",
+            "databaseType": "POSTGRES", "databaseName": "orders",
             "host": "pg-primary.prod.acme.example", "port": "5432", "userName": "pdc_scan",
+            "schemaNames": ["public", "sales"],
             "description": "Primary OLTP database of the order service",
             "note": "Owned by the platform team", "status": "ACTIVE", "affinityId": "DEFAULT",
             "includePatterns": ["public.*", "sales.*"], "excludePatterns": ["public.tmp_*"],
@@ -304,7 +319,7 @@ async fn create_takes_one_object_or_an_array_and_answers_an_array() {
     let (status, one) = pdc
         .post(
             "/data-sources",
-            json!({"resourceName": "ops-postgres", "databaseType": "POSTGRESQL",
+            json!({"resourceName": "ops-postgres", "databaseType": "POSTGRES",
                 "host": "pg.ops.acme.example", "port": "5432", "userName": "ops",
                 "password": SENTINEL}),
         )
@@ -314,7 +329,7 @@ async fn create_takes_one_object_or_an_array_and_answers_an_array() {
         one,
         json!({"status": 201, "data": [{
             "_id": id(13), "pId": 13, "resourceName": "ops-postgres", "fqdnId": "ops-postgres",
-            "databaseType": "POSTGRESQL", "host": "pg.ops.acme.example", "port": "5432",
+            "databaseType": "POSTGRES", "host": "pg.ops.acme.example", "port": "5432",
             "userName": "ops", "status": "ACTIVE", "affinityId": "DEFAULT",
             "includePatterns": [], "excludePatterns": [],
             "availableForMigration": false, "availableForWriting": false,
@@ -384,7 +399,7 @@ async fn create_refuses_bad_items_and_creates_nothing_then() {
         )
         .await,
         refused(json!(
-            "Data source with resourceName 'prod-redshift' already exists"
+            "{\"databaseType\":\"REDSHIFT\",\"resourceName\":\"prod-redshift\"} Duplicate key violation on the requested collection: Index '_id_'"
         ))
     );
     // Repeated inside one array, and with a good item before it: nothing is created.
@@ -395,7 +410,9 @@ async fn create_refuses_bad_items_and_creates_nothing_then() {
                 {"resourceName": "twin", "databaseType": "MYSQL"}])
         )
         .await,
-        refused(json!("Data source with resourceName 'twin' already exists"))
+        refused(json!(
+            "{\"databaseType\":\"MYSQL\",\"resourceName\":\"twin\"} Duplicate key violation on the requested collection: Index '_id_'"
+        ))
     );
     assert_eq!(
         pdc.post(
@@ -721,13 +738,7 @@ async fn filter_matches_wildcards_case_insensitively() {
     assert_eq!(
         pdc.filter_names("", json!({"databaseTypes": ["*SQL*"]}))
             .await,
-        [
-            "prod-postgres-primary",
-            "prod-postgres-replica",
-            "prod-mysql-orders",
-            "staging-postgres",
-            "hr-sqlserver"
-        ]
+        ["prod-mysql-orders", "hr-sqlserver"]
     );
     // Patterns of one filter are OR'ed ...
     assert_eq!(
@@ -744,7 +755,7 @@ async fn filter_matches_wildcards_case_insensitively() {
     assert_eq!(
         pdc.filter_names(
             "",
-            json!({"resourceNames": ["prod-*"], "databaseTypes": ["POSTGRESQL"]})
+            json!({"resourceNames": ["prod-*"], "databaseTypes": ["POSTGRES"]})
         )
         .await,
         ["prod-postgres-primary", "prod-postgres-replica"]
@@ -767,11 +778,12 @@ async fn filter_matches_wildcards_case_insensitively() {
     );
     // Whole records come back, without secrets.
     let (_, answer) = pdc
-        .post("/data-sources/filter", by_name(&["prod-postgres-primary"]))
+        .post_to_filter("", by_name(&["prod-postgres-primary"]))
         .await;
     assert_eq!(
         answer,
-        json!({"status": 200, "data": [pdc.get(&format!("/data-sources/{}", id(1))).await.1["data"]]})
+        json!({"status": 200, "data": [pdc.get(&format!("/data-sources/{}", id(1))).await.1["data"]],
+            "pageInfo": {"totalCount": 1}})
     );
 }
 
@@ -844,7 +856,7 @@ async fn filter_pages_with_skip_and_limit() {
 }
 
 #[tokio::test]
-async fn filter_needs_at_least_one_filter() {
+async fn filter_needs_at_least_one_filter_inside_filters() {
     let sb = sandbox().await;
     let pdc = SandboxApi::new(&sb, Provider::Pdc).await;
     let none = (
@@ -853,8 +865,9 @@ async fn filter_needs_at_least_one_filter() {
     );
     for body in [
         json!({}),
-        json!({"resourceNames": []}),
-        json!({"resourceNames": [], "databaseTypes": []}),
+        json!({"filters": {}}),
+        json!({"filters": {"resourceNames": []}}),
+        json!({"filters": {"resourceNames": [], "databaseTypes": [], "ids": []}}),
     ] {
         assert_eq!(pdc.post("/data-sources/filter", body).await, none);
     }
@@ -863,21 +876,94 @@ async fn filter_needs_at_least_one_filter() {
             .await,
         none
     );
+    let refused = |messages: &[&str]| (400, json!({"status": 400, "message": messages}));
+    // The filters go inside `filters`: at the top level they are unknown properties.
     assert_eq!(
-        pdc.post("/data-sources/filter", json!({"resourceNames": "prod-*"}))
+        pdc.post("/data-sources/filter", json!({"resourceNames": ["prod-*"]}))
             .await,
-        (
-            400,
-            json!({"status": 400, "message": ["resourceNames must be an array of strings"]})
-        )
+        refused(&["property resourceNames should not exist"])
     );
     assert_eq!(
-        pdc.post("/data-sources/filter", json!({"names": ["prod-*"]}))
-            .await,
-        (
-            400,
-            json!({"status": 400, "message": ["property names should not exist"]})
+        pdc.post(
+            "/data-sources/filter",
+            json!({"filters": {"resourceNames": ["*"]}, "skip": 0})
         )
+        .await,
+        refused(&["property skip should not exist"])
+    );
+    assert_eq!(
+        pdc.post("/data-sources/filter", json!({"filters": ["prod-*"]}))
+            .await,
+        refused(&["filters must be an object"])
+    );
+    assert_eq!(
+        pdc.post_to_filter("", json!({"resourceNames": "prod-*"}))
+            .await,
+        refused(&["filters.resourceNames must be an array of strings"])
+    );
+    assert_eq!(
+        pdc.post_to_filter("", json!({"names": ["prod-*"]})).await,
+        refused(&["filters.property names should not exist"])
+    );
+}
+
+/// `ids` are data-source `_id`s (ObjectIds); one that is not an ObjectId fails the cast, a
+/// 500. `pageInfo.totalCount` counts every match, before skip and limit.
+#[tokio::test]
+async fn filter_by_ids_and_the_total_before_paging() {
+    let sb = sandbox().await;
+    let pdc = SandboxApi::new(&sb, Provider::Pdc).await;
+    assert_eq!(
+        pdc.filter_names(
+            "",
+            json!({"ids": [id(12), id(3), "9dc0da7a00000000000000ff"]})
+        )
+        .await,
+        ["prod-mysql-orders", "prod-redshift"],
+        "in creation order; an unknown ObjectId matches nothing"
+    );
+    assert_eq!(
+        pdc.filter_names("", json!({"ids": [id(1).to_uppercase()]}))
+            .await,
+        ["prod-postgres-primary"]
+    );
+    // Filters AND'ed, ids included.
+    assert_eq!(
+        pdc.filter_names(
+            "",
+            json!({"ids": [id(1), id(3), id(6)], "databaseTypes": ["POSTGRES", "AWS"]})
+        )
+        .await,
+        ["prod-postgres-primary", "AWS S3 Data Lake"]
+    );
+    for not_object_id in [
+        "prod-postgres-primary",
+        "9dc0da7a-5eed-4000-8000-000000000001",
+    ] {
+        assert_eq!(
+            pdc.post_to_filter("", json!({"ids": [id(1), not_object_id]}))
+                .await,
+            (
+                500,
+                json!({"status": 500, "message": format!(
+                    "Cast to ObjectId failed for value \"{not_object_id}\" (type string) at path \"_id\" for model \"DataSource\""
+                )})
+            )
+        );
+    }
+
+    let (status, page) = pdc
+        .post_to_filter("?skip=1&limit=2", json!({"resourceNames": ["prod-*"]}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(names(&page), ["prod-postgres-replica", "prod-mysql-orders"]);
+    assert_eq!(page["pageInfo"], json!({"totalCount": 4}));
+    let (_, past_end) = pdc
+        .post_to_filter("?skip=20", json!({"resourceNames": ["*"]}))
+        .await;
+    assert_eq!(
+        past_end,
+        json!({"status": 200, "data": [], "pageInfo": {"totalCount": 12}})
     );
 }
 
@@ -897,13 +983,14 @@ async fn finished_jobs_report_their_outcome() {
 
     let (code, ingest) = pdc.get(&status(JOB_INGEST_COMPLETED)).await;
     assert_eq!(code, 200);
+    // The bare job, as the v2 reference shows it: no `{status, data}`, no progress.
     assert_eq!(
         ingest,
-        json!({"status": 200, "data": {
+        json!({
             "_id": JOB_INGEST_COMPLETED, "workerId": "9dc00b0b-5eed-4000-8000-000000000001",
             "workerName": "pdc-worker-01", "activity": "INGEST", "status": "COMPLETED",
             "user": user, "createdAt": "2025-03-01T02:00:00.000Z", "duration": 184250,
-            "progress": 100, "scope": scope(1, "prod-postgres-primary")}})
+            "scope": scope(1, "prod-postgres-primary")})
     );
     assert_eq!(
         pdc.get(&status(JOB_INGEST_COMPLETED)).await.1,
@@ -914,22 +1001,22 @@ async fn finished_jobs_report_their_outcome() {
     let (_, tested) = pdc.get(&status(JOB_TEST_CONNECTION_COMPLETED)).await;
     assert_eq!(
         tested,
-        json!({"status": 200, "data": {
+        json!({
             "_id": JOB_TEST_CONNECTION_COMPLETED, "workerId": "9dc00b0b-5eed-4000-8000-000000000002",
             "workerName": "pdc-worker-02", "activity": "TEST_CONNECTION", "status": "COMPLETED",
             "user": user, "createdAt": "2025-03-01T01:55:00.000Z", "duration": 1840,
-            "progress": 100, "scope": scope(1, "prod-postgres-primary")}})
+            "scope": scope(1, "prod-postgres-primary")})
     );
 
     let (_, failed) = pdc.get(&status(JOB_TEST_CONNECTION_FAILED)).await;
     assert_eq!(
         failed,
-        json!({"status": 200, "data": {
+        json!({
             "_id": JOB_TEST_CONNECTION_FAILED, "workerId": "9dc00b0b-5eed-4000-8000-000000000002",
             "workerName": "pdc-worker-02", "activity": "TEST_CONNECTION", "status": "FAILED",
             "user": user, "createdAt": "2025-03-02T10:15:00.000Z", "duration": 30012,
-            "progress": 100, "error": "ORA-12541: TNS:no listener (oracle-fin.corp.acme.example:1521)",
-            "scope": scope(7, "finance-oracle")}})
+            "error": "ORA-12541: TNS:no listener (oracle-fin.corp.acme.example:1521)",
+            "scope": scope(7, "finance-oracle")})
     );
 
     // The seeded sources point at these jobs.
@@ -962,27 +1049,22 @@ async fn the_running_job_completes_on_the_third_poll() {
     for _ in 0..4 {
         let (code, job) = pdc.get(&path).await;
         assert_eq!(code, 200);
-        polls.push(job["data"].clone());
+        polls.push(job);
     }
-    let seen: Vec<(Value, Value, Value)> = polls
+    let seen: Vec<(Value, Value)> = polls
         .iter()
-        .map(|j| {
-            (
-                j["status"].clone(),
-                j["progress"].clone(),
-                j["duration"].clone(),
-            )
-        })
+        .map(|j| (j["status"].clone(), j["duration"].clone()))
         .collect();
     assert_eq!(
         seen,
         [
-            (json!("RUNNING"), json!(35), json!(42000)),
-            (json!("RUNNING"), json!(70), json!(84000)),
-            (json!("COMPLETED"), json!(100), json!(121500)),
-            (json!("COMPLETED"), json!(100), json!(121500)),
+            (json!("RUNNING"), json!(42000)),
+            (json!("RUNNING"), json!(84000)),
+            (json!("COMPLETED"), json!(121500)),
+            (json!("COMPLETED"), json!(121500)),
         ]
     );
+    assert!(polls.iter().all(|j| j.get("progress").is_none()));
     assert_eq!(polls[0]["activity"], "INGEST");
     assert_eq!(polls[0]["_id"], JOB_INGEST_RUNNING);
     assert_eq!(
@@ -998,9 +1080,9 @@ async fn the_running_job_completes_on_the_third_poll() {
         .send_raw(reqwest::Method::GET, &path, Some("Bearer nope"), None)
         .await;
     assert_eq!(code, 401);
-    assert_eq!(fresh.get(&path).await.1["data"]["status"], "RUNNING");
-    assert_eq!(fresh.get(&path).await.1["data"]["progress"], 70);
-    assert_eq!(fresh.get(&path).await.1["data"]["status"], "COMPLETED");
+    assert_eq!(fresh.get(&path).await.1["status"], "RUNNING");
+    assert_eq!(fresh.get(&path).await.1["duration"], 84000);
+    assert_eq!(fresh.get(&path).await.1["status"], "COMPLETED");
 }
 
 // ---- secrets and determinism ---------------------------------------------------------------
@@ -1051,7 +1133,7 @@ async fn secrets_are_stored_but_never_shown() {
             .1,
     );
     answers.push(
-        pdc.post("/data-sources/filter", json!({"resourceNames": ["*"]}))
+        pdc.post_to_filter("", json!({"resourceNames": ["*"]}))
             .await
             .1,
     );
@@ -1080,8 +1162,8 @@ async fn every_sandbox_starts_from_the_same_seed() {
         SandboxApi::new(&b, Provider::Pdc).await,
     );
     let all = json!({"resourceNames": ["*"]});
-    let (_, seed_a) = pa.post("/data-sources/filter", all.clone()).await;
-    let (_, seed_b) = pb.post("/data-sources/filter", all.clone()).await;
+    let (_, seed_a) = pa.post_to_filter("", all.clone()).await;
+    let (_, seed_b) = pb.post_to_filter("", all.clone()).await;
     assert_eq!(seed_a, seed_b);
     assert_eq!(names(&seed_a), SEEDED);
     let ids: Vec<&str> = seed_a["data"]
@@ -1168,10 +1250,7 @@ async fn concurrent_creates_never_duplicate_a_name() {
     let all = pdc.filter_names("", json!({"resourceNames": ["*"]})).await;
     assert_eq!(all.len(), 12 + 11);
     let (_, created) = pdc
-        .post(
-            "/data-sources/filter",
-            json!({"resourceNames": ["bulk-*", "contested"]}),
-        )
+        .post_to_filter("", json!({"resourceNames": ["bulk-*", "contested"]}))
         .await;
     let mut pids: Vec<u64> = created["data"]
         .as_array()
@@ -1181,4 +1260,432 @@ async fn concurrent_creates_never_duplicate_a_name() {
         .collect();
     pids.sort();
     assert_eq!(pids, (13..=23).collect::<Vec<_>>(), "ids are not reused");
+}
+
+// ---- create: schemas, types, duplicates ----------------------------------------------------
+
+/// `schemaNames` is a list of strings, `port` a string, and `databaseType` any string: the
+/// vendor's schema has no enum.
+#[tokio::test]
+async fn create_takes_schema_names_and_any_database_type() {
+    let sb = sandbox().await;
+    let pdc = SandboxApi::new(&sb, Provider::Pdc).await;
+    let (status, created) = pdc
+        .post(
+            "/data-sources",
+            json!([
+                {"resourceName": "erp-postgres", "databaseType": "POSTGRES", "configMethod": "credentials",
+                    "host": "pg.erp.acme.example", "port": "5432", "databaseName": "erp",
+                    "userName": "pdc", "password": SENTINEL, "schemaNames": ["public", "finance"]},
+                {"resourceName": "erp-oracle", "databaseType": "ORACLE", "host": "ora.acme.example",
+                    "port": "1521", "schemaNames": ["GL"], "driverClassName": "oracle.jdbc.OracleDriver"},
+                {"resourceName": "media-azure", "databaseType": "AZURE_BLOB_STORAGE",
+                    "accountName": "acmemedia", "azureSharedKey": SENTINEL, "container": "media", "path": "/"},
+                {"resourceName": "minio-landing", "databaseType": "AWS", "endpoint": "http://minio.acme.example:9000",
+                    "region": "us-east-1", "accessKey": "minio", "secretKey": SENTINEL, "container": "landing"},
+                {"resourceName": "some-new-engine", "databaseType": "SOMETHING_PDC_ADDS_LATER"}
+            ]),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["status"], 201);
+    assert_eq!(
+        names(&created),
+        [
+            "erp-postgres",
+            "erp-oracle",
+            "media-azure",
+            "minio-landing",
+            "some-new-engine"
+        ]
+    );
+    assert_eq!(
+        created["data"][0]["schemaNames"],
+        json!(["public", "finance"])
+    );
+    assert!(
+        created["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["_id"].is_string())
+    );
+    assert!(!created.to_string().contains(SENTINEL));
+    let refused = |messages: &[&str]| (400, json!({"status": 400, "message": messages}));
+    assert_eq!(
+        pdc.post(
+            "/data-sources",
+            json!({"resourceName": "x", "databaseType": "POSTGRES", "schemaNames": "public"})
+        )
+        .await,
+        refused(&["schemaNames must be an array of strings"])
+    );
+    assert_eq!(
+        pdc.post(
+            "/data-sources",
+            json!({"resourceName": "x", "databaseType": "POSTGRES", "port": 5432})
+        )
+        .await,
+        refused(&["port must be a string"])
+    );
+}
+
+/// PDC answers a taken name with the submitted record, secrets included, then the reason:
+/// what the server's redaction has to survive.
+#[tokio::test]
+async fn a_duplicate_name_echoes_the_submitted_record_password_included() {
+    let sb = sandbox().await;
+    let pdc = SandboxApi::new(&sb, Provider::Pdc).await;
+    let record = json!({"resourceName": "prod-postgres-primary", "databaseType": "POSTGRES",
+        "host": "pg.acme.example", "port": "5432", "userName": "pdc", "password": SENTINEL});
+    let (status, answer) = pdc.post("/data-sources", record.clone()).await;
+    assert_eq!(status, 400);
+    assert_eq!(answer["status"], 400);
+    let message = answer["message"].as_str().unwrap();
+    assert_eq!(
+        message,
+        format!("{record} Duplicate key violation on the requested collection: Index '_id_'")
+    );
+    assert!(message.contains(SENTINEL));
+    // In an array, the record echoed is the one whose name is taken.
+    let (status, answer) = pdc
+        .post(
+            "/data-sources",
+            json!([{"resourceName": "fresh", "databaseType": "MYSQL"}, record]),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("{\"databaseType\":\"POSTGRES\"")
+    );
+    assert!(
+        pdc.filter_names("", json!({"resourceNames": ["fresh"]}))
+            .await
+            .is_empty(),
+        "all or nothing"
+    );
+}
+
+// ---- Keycloak ------------------------------------------------------------------------------
+
+/// PDC's Keycloak realm beside the API: `{root}/keycloak/realms/pdc/protocol/openid-connect/token`
+/// where `{root}` is the base URL without `/api/public/v1`.
+#[tokio::test]
+async fn keycloak_issues_tokens_the_api_accepts() {
+    let sb = sandbox().await;
+    let vendor = access(&sb, Provider::Pdc);
+    let root = vendor.base_url.strip_suffix("/api/public/v1").unwrap();
+    let url = format!("{root}/keycloak/realms/pdc/protocol/openid-connect/token");
+    let env: HashMap<_, _> = vendor.env.iter().cloned().collect();
+    let http = http();
+    let token = |form: Vec<(&'static str, String)>| {
+        let request = http.post(&url).form(&form);
+        async move { send(request).await }
+    };
+    let good = || {
+        vec![
+            ("client_id", "pdc-client".to_string()),
+            ("grant_type", "password".to_string()),
+            ("username", env["PDC_USERNAME"].clone()),
+            ("password", env["PDC_PASSWORD"].clone()),
+        ]
+    };
+    let (status, issued) = token(good()).await;
+    assert_eq!(status, 200, "{issued}");
+    let access_token = issued["access_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        issued,
+        json!({"access_token": access_token, "token_type": "Bearer", "expires_in": 300})
+    );
+    let mut with_scope = good();
+    with_scope.push(("scope", "openid profile email".into()));
+    assert_eq!(token(with_scope).await.0, 200, "scope is optional");
+
+    let pdc = SandboxApi::new(&sb, Provider::Pdc).await;
+    let (status, _) = pdc
+        .send_raw(
+            reqwest::Method::GET,
+            &format!("/data-sources/{}", id(1)),
+            Some(&format!("Bearer {access_token}")),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "a Keycloak token opens the API like /auth's");
+
+    let invalid_grant =
+        json!({"error": "invalid_grant", "error_description": "Invalid user credentials"});
+    for (field, wrong) in [("password", "wrong"), ("username", "someone-else")] {
+        let form = good()
+            .into_iter()
+            .map(|(k, v)| {
+                if k == field {
+                    (k, wrong.to_string())
+                } else {
+                    (k, v)
+                }
+            })
+            .collect();
+        assert_eq!(token(form).await, (401, invalid_grant.clone()), "{field}");
+    }
+    let without = |field: &str| good().into_iter().filter(|(k, _)| *k != field).collect();
+    assert_eq!(token(without("password")).await, (401, invalid_grant));
+    assert_eq!(
+        token(without("client_id")).await,
+        (
+            401,
+            json!({"error": "invalid_client", "error_description": "Invalid client or Invalid client credentials"})
+        )
+    );
+    assert_eq!(
+        token(without("grant_type")).await,
+        (
+            400,
+            json!({"error": "invalid_request", "error_description": "Missing form parameter: grant_type"})
+        )
+    );
+    let mut client_credentials = without("grant_type");
+    client_credentials.push(("grant_type", "client_credentials".into()));
+    assert_eq!(
+        token(client_credentials).await,
+        (
+            400,
+            json!({"error": "unsupported_grant_type", "error_description": "Unsupported grant_type"})
+        )
+    );
+}
+
+// ---- jobs started through the API ----------------------------------------------------------
+
+/// The job a start answered, by its id.
+async fn job_id(answer: (u16, Value)) -> String {
+    let (status, body) = answer;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], 200);
+    let id = body["data"]["jobId"].as_str().unwrap().to_string();
+    assert_eq!(id.len(), 24);
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    id
+}
+
+/// A test-connection job on a stored source: RUNNING, then COMPLETED; once finished it is the
+/// source's `lastTestConnectionId`. Credentials in the body are accepted and ignored.
+#[tokio::test]
+async fn a_test_connection_job_runs_then_becomes_the_sources_last_test() {
+    let sb = sandbox().await;
+    let pdc = SandboxApi::new(&sb, Provider::Pdc).await;
+    let job = job_id(
+        pdc.post(
+            "/jobs/execute/test-connection",
+            json!({"resourceId": id(3), "fqdnId": "prod-mysql-orders", "databaseType": "MYSQL",
+                "password": SENTINEL}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(job, "9dc010b50000000000000005", "after the seeded jobs");
+    let path = format!("/jobs/{job}/status");
+    let (status, running) = pdc.get(&path).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        running,
+        json!({"_id": job, "workerId": "9dc00b0b-5eed-4000-8000-000000000002",
+            "workerName": "pdc-worker-02", "activity": "TEST_CONNECTION", "status": "RUNNING",
+            "user": {"name": "sandbox.admin", "email": "sandbox.admin@acme.example",
+                "firstName": "Sandbox", "lastName": "Admin"},
+            "createdAt": "2025-06-01T12:00:01.000Z", "duration": 800,
+            "scope": {"dataSources": [{"_id": id(3), "title": "prod-mysql-orders"}],
+                "scope": [{"type": "DATA_SOURCE", "_id": id(3), "title": "prod-mysql-orders"}]}})
+    );
+    let source_path = format!("/data-sources/{}", id(3));
+    let source = || pdc.get(&source_path);
+    assert!(
+        source().await.1["data"]
+            .get("lastTestConnectionId")
+            .is_none(),
+        "not before it finishes"
+    );
+    let (_, done) = pdc.get(&path).await;
+    assert_eq!(done["status"], "COMPLETED");
+    assert_eq!(done["duration"], 1840);
+    assert!(done.get("error").is_none());
+    assert_eq!(source().await.1["data"]["lastTestConnectionId"], job);
+    assert_eq!(
+        pdc.get(&path).await.1,
+        done,
+        "a finished job stays as it is"
+    );
+
+    // No credentials at all, as PDC's own UI sends: the stored ones are used.
+    let second = job_id(
+        pdc.post(
+            "/jobs/execute/test-connection",
+            json!({"resourceId": id(1)}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(second, "9dc010b50000000000000006");
+    pdc.get(&format!("/jobs/{second}/status")).await;
+    let (_, done) = pdc.get(&format!("/jobs/{second}/status")).await;
+    assert_eq!(done["status"], "COMPLETED");
+    let (_, primary) = pdc.get(&format!("/data-sources/{}", id(1))).await;
+    assert_eq!(primary["data"]["lastTestConnectionId"], second);
+    assert_eq!(
+        primary["data"]["lastIngestId"], JOB_INGEST_COMPLETED,
+        "the other job kind is untouched"
+    );
+}
+
+/// A host under `.invalid` fails the test; an ingest of an object store fails; an ingest of a
+/// database completes on the third poll and becomes the source's `lastIngestId`.
+#[tokio::test]
+async fn jobs_fail_where_pdc_would_and_ingests_take_three_polls() {
+    let sb = sandbox().await;
+    let pdc = SandboxApi::new(&sb, Provider::Pdc).await;
+    let (_, created) = pdc
+        .post(
+            "/data-sources",
+            json!({"resourceName": "gone-db", "databaseType": "POSTGRES", "host": "pg.gone.invalid",
+                "port": "5432", "userName": "u", "password": "p"}),
+        )
+        .await;
+    let gone = created["data"][0]["_id"].as_str().unwrap().to_string();
+    let unreachable = job_id(
+        pdc.post("/jobs/execute/test-connection", json!({"resourceId": gone}))
+            .await,
+    )
+    .await;
+    let path = format!("/jobs/{unreachable}/status");
+    assert_eq!(pdc.get(&path).await.1["status"], "RUNNING");
+    let (_, failed) = pdc.get(&path).await;
+    assert_eq!(failed["status"], "FAILED");
+    assert_eq!(
+        failed["error"],
+        "Connection test failed: getaddrinfo ENOTFOUND pg.gone.invalid"
+    );
+    let (_, record) = pdc.get(&format!("/data-sources/{gone}")).await;
+    assert_eq!(
+        record["data"]["lastTestConnectionId"], unreachable,
+        "a failed job is still the last one"
+    );
+    // The body's configuration is what is tested: a reachable host passes.
+    let fixed = job_id(
+        pdc.post(
+            "/jobs/execute/test-connection",
+            json!({"resourceId": gone, "host": "pg.back.acme.example"}),
+        )
+        .await,
+    )
+    .await;
+    pdc.get(&format!("/jobs/{fixed}/status")).await;
+    assert_eq!(
+        pdc.get(&format!("/jobs/{fixed}/status")).await.1["status"],
+        "COMPLETED"
+    );
+
+    // The ingest body: the source's configuration, resourceId and fqdnId.
+    let lake = job_id(
+        pdc.post(
+            "/jobs/execute/metadata/ingest",
+            json!({"resourceId": id(6), "fqdnId": "AWS S3 Data Lake", "databaseType": "AWS",
+                "region": "us-east-1", "container": "company-datalake-bucket"}),
+        )
+        .await,
+    )
+    .await;
+    let path = format!("/jobs/{lake}/status");
+    let statuses: Vec<Value> = futures_util::future::join_all((0..3).map(|_| pdc.get(&path)))
+        .await
+        .into_iter()
+        .map(|(_, j)| j["status"].clone())
+        .collect();
+    let mut sorted = statuses.clone();
+    sorted.sort_by_key(|s| s.to_string());
+    assert_eq!(
+        sorted,
+        [json!("FAILED"), json!("RUNNING"), json!("RUNNING")]
+    );
+    let (_, failed) = pdc.get(&path).await;
+    assert_eq!(failed["activity"], "INGEST");
+    assert!(
+        failed["error"].as_str().unwrap().contains("object store"),
+        "{failed}"
+    );
+
+    let ingest = job_id(
+        pdc.post(
+            "/jobs/execute/metadata/ingest",
+            json!({"resourceId": id(2), "fqdnId": "prod-postgres-replica", "databaseType": "POSTGRES"}),
+        )
+        .await,
+    )
+    .await;
+    let path = format!("/jobs/{ingest}/status");
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let (_, job) = pdc.get(&path).await;
+        seen.push((job["status"].clone(), job["duration"].clone()));
+        if job["status"] == "RUNNING" {
+            let (_, replica) = pdc.get(&format!("/data-sources/{}", id(2))).await;
+            assert!(replica["data"].get("lastIngestId").is_none());
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            (json!("RUNNING"), json!(42000)),
+            (json!("RUNNING"), json!(84000)),
+            (json!("COMPLETED"), json!(121500))
+        ]
+    );
+    let (_, replica) = pdc.get(&format!("/data-sources/{}", id(2))).await;
+    assert_eq!(replica["data"]["lastIngestId"], ingest);
+}
+
+#[tokio::test]
+async fn job_bodies_need_a_stored_resource_id() {
+    let sb = sandbox().await;
+    let pdc = SandboxApi::new(&sb, Provider::Pdc).await;
+    let refused = |messages: &[&str]| (400, json!({"status": 400, "message": messages}));
+    let test = "/jobs/execute/test-connection";
+    let ingest = "/jobs/execute/metadata/ingest";
+    assert_eq!(
+        pdc.post(test, json!({})).await,
+        refused(&["resourceId should not be empty"])
+    );
+    assert_eq!(
+        pdc.post(ingest, json!({"resourceId": id(1)})).await,
+        refused(&["databaseType should not be empty"])
+    );
+    assert_eq!(
+        pdc.post(ingest, json!({})).await,
+        refused(&[
+            "resourceId should not be empty",
+            "databaseType should not be empty"
+        ])
+    );
+    assert_eq!(
+        pdc.post(
+            test,
+            json!({"resourceId": id(1), "colour": "red", "port": 5432})
+        )
+        .await,
+        refused(&["property colour should not exist", "port must be a string"])
+    );
+    assert_eq!(
+        pdc.post(test, json!({"resourceId": "9dc0da7a00000000000000ff"}))
+            .await,
+        (
+            400,
+            json!({"status": 400, "message": "Data source 9dc0da7a00000000000000ff not found"})
+        )
+    );
+    assert_eq!(
+        pdc.get("/jobs/9dc010b50000000000000005/status").await.0,
+        404,
+        "no job was started"
+    );
 }
