@@ -62,12 +62,20 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     credential_keys: &["accessId"],
     guide: Guide {
         instructions: "Pentaho Data Catalog names a data source by its `_id`; find ids with pdc_filter_data_sources (* wildcards in resourceNames).",
-        onboard_tools: &["pdc_filter_data_sources", "pdc_create_data_sources", "pdc_get_data_source"],
+        onboard_tools: &[
+            "pdc_filter_data_sources",
+            "pdc_create_data_sources",
+            "pdc_test_data_source_connection",
+            "pdc_ingest_metadata",
+            "pdc_get_data_source",
+        ],
         onboard_steps: "\
 1. Call pdc_filter_data_sources with resourceNames set to the intended name to check it is free.
-2. Gather resourceName, databaseType and the connection fields (host, port as a string, databaseName, userName, password or keys); ask me for what you do not have.
-3. Call pdc_create_data_sources with dry_run: true, show me the request, and create only after I confirm.
-4. Verify with pdc_get_data_source on the returned _id. If it names a lastTestConnectionId or lastIngestId, follow that job with pdc_get_job_status and wait: true.",
+2. Gather resourceName, databaseType (POSTGRES, MYSQL, ORACLE, AWS for S3, AZURE_BLOB_STORAGE) and the connection fields (host, port as a string, databaseName, userName, password or keys, schemaNames); ask me for what you do not have.
+3. Call pdc_create_data_sources with dry_run: true, show me the request, and create only after I confirm. Note the new _id.
+4. Call pdc_test_data_source_connection with that id and wait: true. If the job ends FAILED, show me its error and fix the settings (pdc_update_data_source) before going on.
+5. Call pdc_ingest_metadata with the id and wait: true to ingest its schemas.
+6. Verify with pdc_get_data_source and summarize what now exists.",
         audit_tool: "pdc_filter_data_sources",
         audit_step: "Pentaho Data Catalog: call pdc_filter_data_sources with resourceNames [\"*\"] (page with skip/limit). For each source with a lastTestConnectionId, call pdc_get_job_status and flag FAILED jobs with their error.",
     },

@@ -246,6 +246,42 @@ async fn call_works_on_the_sandbox() {
     assert_eq!(text(&out.stderr), "");
 }
 
+/// PDC onboarding from a terminal against one running sandbox: create, test and wait, ingest
+/// and wait, each a `datasource-mcp call`.
+#[tokio::test]
+async fn pdc_onboarding_runs_through_the_command_line() {
+    let sb = datasource_mcp::sandbox::Sandbox::start(([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let env = sb.env();
+    let vars: Vec<(&str, &str)> = env
+        .iter()
+        .filter(|(k, _)| k.starts_with("PDC_"))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let out = run(
+        &vars,
+        &[
+            "call",
+            "pdc_create_data_sources",
+            "--args",
+            r#"{"data_sources": [{"resourceName": "cli-orders", "databaseType": "MYSQL", "host": "mysql.example.com", "port": "3306", "userName": "pdc", "password": "pw-for-cli"}]}"#,
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let id = stdout_json(&out)["data"][0]["_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for tool in ["pdc_test_data_source_connection", "pdc_ingest_metadata"] {
+        let out = run(&vars, &["call", tool, &format!("id={id}"), "wait=true"]).await;
+        assert_eq!(out.status.code(), Some(0), "{tool}: {}", text(&out.stderr));
+        let result = stdout_json(&out);
+        assert_eq!(result["status"], "COMPLETED", "{tool}: {result}");
+    }
+}
+
 #[tokio::test]
 async fn doctor_checks_each_configured_provider_without_printing_secrets() {
     let fake = FakeUpstream::start().await;

@@ -635,7 +635,7 @@ async fn progress_only_for_a_client_token_over_stdio() {
 }
 
 #[tokio::test]
-async fn waiting_for_a_pdc_job_reports_its_percent() {
+async fn waiting_for_a_pdc_job_reports_its_reads() {
     let sb = Sandbox::start(([127, 0, 0, 1], 0).into()).await.unwrap();
     let (client, recorder) = progress_client(&sb.env(), fast_settings()).await;
     let args = json!({"id": datasource_mcp::sandbox::pdc::JOB_INGEST_RUNNING, "wait": true});
@@ -651,10 +651,8 @@ async fn waiting_for_a_pdc_job_reports_its_percent() {
     let rmcp::model::ServerResult::CallToolResult(result) = response else {
         panic!("{response:?}")
     };
-    assert_eq!(
-        result.structured_content.unwrap()["data"]["status"],
-        "COMPLETED"
-    );
+    // PDC answers the job bare, with no progress field: progress counts the reads.
+    assert_eq!(result.structured_content.unwrap()["status"], "COMPLETED");
     tokio::time::sleep(Duration::from_millis(50)).await;
     let seen = recorder.seen.lock().unwrap().clone();
     let values: Vec<(f64, Option<f64>, Option<String>)> = seen
@@ -664,9 +662,9 @@ async fn waiting_for_a_pdc_job_reports_its_percent() {
     assert_eq!(
         values,
         [
-            (35.0, Some(100.0), Some("job RUNNING".into())),
-            (70.0, Some(100.0), Some("job RUNNING".into())),
-            (100.0, Some(100.0), Some("job COMPLETED".into())),
+            (1.0, None, Some("job RUNNING".into())),
+            (2.0, None, Some("job RUNNING".into())),
+            (3.0, None, Some("job COMPLETED".into())),
         ]
     );
 }

@@ -58,7 +58,7 @@ async fn pdc_flow() {
         &client,
         "pdc_create_data_sources",
         json!({"data_sources": [
-            {"resourceName": "orders-replica-eu", "databaseType": "POSTGRESQL", "host": "pg-eu.internal", "port": "5432", "userName": "pdc", "password": SENTINEL},
+            {"resourceName": "orders-replica-eu", "databaseType": "POSTGRES", "host": "pg-eu.internal", "schemaNames": ["public"], "port": "5432", "userName": "pdc", "password": SENTINEL},
             {"resourceName": "clickstream-lake", "databaseType": "AWS", "region": "eu-west-1", "container": "clicks", "secretKey": SENTINEL}
         ]}),
     )
@@ -69,13 +69,17 @@ async fn pdc_flow() {
     assert_eq!(ids.len(), 2);
     assert!(!created.to_string().contains(SENTINEL));
 
-    let (dup, err) = call(&client, "pdc_create_data_sources", json!({"data_sources": [{"resourceName": "orders-replica-eu", "databaseType": "POSTGRESQL"}]})).await;
+    let (dup, err) = call(&client, "pdc_create_data_sources", json!({"data_sources": [{"resourceName": "orders-replica-eu", "databaseType": "POSTGRES", "password": SENTINEL}]})).await;
     assert!(err);
     assert_eq!(dup["error"]["status"], 400);
-    assert_eq!(
-        dup["error"]["message"],
-        "Data source with resourceName 'orders-replica-eu' already exists"
+    // PDC echoes the record it refuses, password included: masked on the way out.
+    let message = dup["error"]["message"].as_str().unwrap();
+    assert!(
+        message.ends_with("Duplicate key violation on the requested collection: Index '_id_'"),
+        "{message}"
     );
+    assert!(message.contains("\"password\":\"***\""), "{message}");
+    assert!(!dup.to_string().contains(SENTINEL));
     assert_eq!(
         dup["error"]["hint"],
         "the name already exists: pick another or update it"
@@ -110,7 +114,7 @@ async fn pdc_flow() {
             json!({"id": sandbox::pdc::JOB_INGEST_RUNNING}),
         )
         .await;
-        statuses.push(job["data"]["status"].as_str().unwrap().to_string());
+        statuses.push(job["status"].as_str().unwrap().to_string());
     }
     assert_eq!(statuses, ["RUNNING", "RUNNING", "COMPLETED"]);
     let (missing, err) = call(
@@ -322,4 +326,64 @@ fn databrain_types_match_the_simulation() {
         .map(|v| v.as_str().unwrap())
         .collect();
     assert_eq!(enumerated, sandbox::databrain::DATASOURCE_TYPES);
+}
+
+/// PDC onboarding as an agent runs it: create → test the connection and wait → ingest the
+/// metadata and wait; the jobs end up on the data source. A host that cannot be reached ends
+/// the test FAILED.
+#[tokio::test]
+async fn pdc_onboarding_create_test_wait_ingest_wait() {
+    let sb = Sandbox::start(([127, 0, 0, 1], 0).into()).await.unwrap();
+    let mut vars = sb.env();
+    vars.insert("DATASOURCE_MCP_SECRET_ORDERS_PG".into(), SENTINEL.into());
+    let client = client_with(&vars, fast_settings()).await;
+    let (created, err) = call(
+        &client,
+        "pdc_create_data_sources",
+        json!({"data_sources": [{"resourceName": "orders-pg", "databaseType": "POSTGRES",
+            "host": "pg.example.com", "port": "5432", "databaseName": "orders", "userName": "pdc",
+            "password": "${secret:ORDERS_PG}", "schemaNames": ["public"]}]}),
+    )
+    .await;
+    assert!(!err, "{created}");
+    let id = created["data"][0]["_id"].as_str().unwrap().to_string();
+
+    let (tested, err) = call(
+        &client,
+        "pdc_test_data_source_connection",
+        json!({"id": id, "wait": true}),
+    )
+    .await;
+    assert!(!err, "{tested}");
+    assert_eq!(tested["status"], "COMPLETED", "{tested}");
+    let (ingested, err) = call(
+        &client,
+        "pdc_ingest_metadata",
+        json!({"id": id, "wait": true}),
+    )
+    .await;
+    assert!(!err, "{ingested}");
+    assert_eq!(ingested["status"], "COMPLETED", "{ingested}");
+
+    let (source, _) = call(&client, "pdc_get_data_source", json!({"id": id})).await;
+    assert_eq!(source["data"]["lastTestConnectionId"], tested["job_id"]);
+    assert_eq!(source["data"]["lastIngestId"], ingested["job_id"]);
+    assert!(!source.to_string().contains(SENTINEL));
+
+    let (bad, _) = call(
+        &client,
+        "pdc_create_data_sources",
+        json!({"data_sources": [{"resourceName": "ghost-pg", "databaseType": "POSTGRES",
+            "host": "db.invalid", "port": "5432", "userName": "pdc", "password": "x"}]}),
+    )
+    .await;
+    let ghost = bad["data"][0]["_id"].as_str().unwrap();
+    let (tested, err) = call(
+        &client,
+        "pdc_test_data_source_connection",
+        json!({"id": ghost, "wait": true}),
+    )
+    .await;
+    assert!(!err, "{tested}");
+    assert_eq!(tested["status"], "FAILED", "{tested}");
 }
