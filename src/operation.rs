@@ -209,6 +209,130 @@ pub struct PollState {
     pub status: String,
 }
 
+/// How a list tool shapes what the vendor lists: one page of compact rows unless asked
+/// otherwise, the total when the vendor reports it, and the arguments of the next page.
+#[derive(Clone, Copy)]
+pub struct Listing {
+    /// Where the items are in the vendor's answer: the first of these JSON pointers that
+    /// names a list (`""` is the answer itself).
+    pub items: &'static [&'static str],
+    /// Where the vendor reports the total, if it does.
+    pub total: Option<&'static str>,
+    /// The compact row of an item: `id`, `name`, `type`, `status`, `host` where the vendor
+    /// has them (the same keys for every vendor, so an inventory can merge them), and what else
+    /// an agent picks its next call by.
+    pub row: fn(&Value) -> Value,
+    /// Who pages.
+    pub paging: Paging,
+}
+
+/// Who pages a list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Paging {
+    /// The vendor: the row's own `skip` and `limit` arguments reach it.
+    Vendor,
+    /// Us: the vendor answers everything and the page is cut here (`skip`, `limit` are the
+    /// server's own arguments of the tool).
+    Local,
+}
+
+/// A page size when the caller names none: small enough for a model's context.
+pub const DEFAULT_PAGE: u64 = 50;
+
+/// Most items one page may ask for where the server pages.
+pub const MAX_LOCAL_PAGE: u64 = 1_000;
+
+/// The shared list arguments of one call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListArgs {
+    pub full: bool,
+    pub fields: Option<Vec<String>>,
+    pub skip: u64,
+    pub limit: u64,
+}
+
+impl ListArgs {
+    /// Takes the server's own list arguments out of `args` (the row's type never sees them);
+    /// where the vendor pages, reads `skip` and `limit` and leaves them for the row.
+    pub fn take(args: &mut Value, paging: Paging) -> Result<ListArgs, InvalidArgument> {
+        let map = match args.as_object_mut() {
+            Some(map) => map,
+            None => return Err(InvalidArgument::new("arguments", "must be an object")),
+        };
+        let full = match map.remove("detail") {
+            None | Some(Value::Null) => false,
+            Some(Value::String(d)) if d == "compact" => false,
+            Some(Value::String(d)) if d == "full" => true,
+            Some(_) => {
+                return Err(InvalidArgument::new("detail", "must be compact or full"));
+            }
+        };
+        let fields = match map.remove("fields") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(items)) if !items.is_empty() => {
+                let mut fields = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    match item
+                        .as_str()
+                        .filter(|f| !f.trim().is_empty() && f.len() <= 200)
+                    {
+                        Some(f) => fields.push(f.to_string()),
+                        None => {
+                            return Err(InvalidArgument::new(
+                                format!("fields[{i}]"),
+                                "must be a field name (a dotted path such as connectionStatusTest.is_success)",
+                            ));
+                        }
+                    }
+                }
+                Some(fields)
+            }
+            Some(_) => {
+                return Err(InvalidArgument::new(
+                    "fields",
+                    "must be a non-empty list of field names",
+                ));
+            }
+        };
+        let number = |map: &mut Map<String, Value>, key: &str, remove: bool| {
+            let v = if remove {
+                map.remove(key)
+            } else {
+                map.get(key).cloned()
+            };
+            match v {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+                    InvalidArgument::new(key, "wrong type: expected a whole number ≥ 0")
+                }),
+            }
+        };
+        let local = paging == Paging::Local;
+        let skip = number(map, "skip", local)?.unwrap_or(0);
+        let limit = number(map, "limit", local)?.unwrap_or(DEFAULT_PAGE);
+        if local && !(1..=MAX_LOCAL_PAGE).contains(&limit) {
+            return Err(InvalidArgument::new(
+                "limit",
+                format!("must be between 1 and {MAX_LOCAL_PAGE}"),
+            ));
+        }
+        Ok(ListArgs {
+            full,
+            fields,
+            skip,
+            limit,
+        })
+    }
+}
+
+/// What every list tool returns (its outputSchema): the page's items, and with them `total`
+/// (when known), `next` (the arguments of the next page) and `truncated` (when the result
+/// budget cut the page).
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct ListPage {
+    pub items: Vec<Map<String, Value>>,
+}
+
 /// How to find out whether a create whose answer was lost (timeout, dropped connection after
 /// the request was sent) happened: by looking the resource up with a read-only row, never by
 /// sending the create again.
@@ -339,9 +463,21 @@ pub struct OperationSpec {
     pub progress: bool,
     /// What this row relies on about the vendor, with sources (the ledger, `VENDORS.md`).
     pub facts: &'static [Fact],
+    /// For list tools: paging and compact rows.
+    pub listing: Option<Listing>,
 }
 
 impl OperationSpec {
+    /// The request parts of a call with `args`, the server's own list arguments taken out
+    /// first (examples, probes and lookups go through here; a call through the engine,
+    /// which also uses those arguments).
+    pub fn prepare(&self, mut args: Value) -> Result<RequestParts, InvalidArgument> {
+        if let Some(listing) = self.listing {
+            ListArgs::take(&mut args, listing.paging)?;
+        }
+        (self.args.prepare)(args)
+    }
+
     /// The request-shaping facts of this row that no evidence confirms.
     pub fn assumed_request_facts(&self) -> impl Iterator<Item = &'static Fact> {
         self.facts

@@ -38,11 +38,12 @@ pub fn size_of(value: &Value) -> usize {
 }
 
 /// Makes `value` fit `budget` bytes, cutting its largest list if it must; `hint` says how to
-/// get the rest (the next page's arguments, a filter).
-pub fn fit(value: &mut Value, budget: usize, hint: &str) -> Result<(), OverBudget> {
+/// get the rest (the next page's arguments, a filter). Returns where it cut and how many items
+/// it kept, if it cut.
+pub fn fit(value: &mut Value, budget: usize, hint: &str) -> Result<Option<Cut>, OverBudget> {
     let size = size_of(value);
     if size <= budget {
-        return Ok(());
+        return Ok(None);
     }
     let over = OverBudget { size, budget };
     let Some((path, list_size)) = largest_list(value) else {
@@ -84,9 +85,19 @@ pub fn fit(value: &mut Value, budget: usize, hint: &str) -> Result<(), OverBudge
         _ => return Err(over),
     }
     match size_of(value) {
-        n if n <= budget => Ok(()),
+        n if n <= budget => Ok(Some(Cut {
+            at: path.join("."),
+            kept: keep,
+        })),
         n => Err(OverBudget { size: n, budget }),
     }
+}
+
+/// Where a result was cut, and how many items of that list it kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cut {
+    pub at: String,
+    pub kept: usize,
 }
 
 /// The path and size of the list with the most bytes, anywhere in `value`.
@@ -141,7 +152,10 @@ mod tests {
             .map(|i| json!({"name": format!("source-{i:03}"), "type": "rdb-mysql"}))
             .collect();
         let mut v = json!({"data": {"ds_connections": items, "totalCount": 100}});
-        fit(&mut v, 2_000, "call again with skip=…").unwrap();
+        let cut = fit(&mut v, 2_000, "call again with skip=…")
+            .unwrap()
+            .unwrap();
+        assert_eq!(cut.at, "data.ds_connections");
         assert!(size_of(&v) <= 2_000, "{}", size_of(&v));
         let kept = v["data"]["ds_connections"].as_array().unwrap();
         assert!(!kept.is_empty() && kept.len() < 100);
@@ -156,7 +170,7 @@ mod tests {
     #[test]
     fn what_fits_is_untouched_and_what_cannot_be_cut_is_an_error() {
         let mut small = json!({"a": [1, 2, 3]});
-        fit(&mut small, 100, "").unwrap();
+        assert_eq!(fit(&mut small, 100, "").unwrap(), None);
         assert_eq!(small, json!({"a": [1, 2, 3]}));
         let mut one = json!({"blob": "x".repeat(5_000)});
         assert_eq!(

@@ -22,10 +22,11 @@ use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
 pub mod budget;
+pub mod listing;
 pub mod secret_refs;
 
 use crate::error::ToolError;
-use crate::operation::{OperationSpec, Poll, Provider, Reconcile};
+use crate::operation::{ListArgs, OperationSpec, Poll, Provider, Reconcile};
 use crate::providers::ProviderConfig;
 use crate::redact::{self, CallSecrets};
 use crate::request::{Method, RequestParts};
@@ -179,26 +180,17 @@ impl Engine {
                 // a call that may have succeeded: it becomes an error that says what differs.
                 let declared = self.output_schemas.get(op.name);
                 let problem = declared.and_then(|schema| schema::violation(&value, schema));
-                let fitted =
-                    match problem {
-                        Some(problem) => Err(ToolError::UnexpectedAnswer {
-                            status: None,
-                            what: format!("an answer this tool does not declare: {problem}"),
-                        }),
-                        None => budget::fit(&mut value, self.max_result_bytes, REST_HINT).map_err(
-                            |over| ToolError::ResultTooLarge {
-                                size: over.size,
-                                budget: over.budget,
-                            },
-                        ),
-                    };
-                match fitted {
-                    Ok(()) => CallOutcome {
+                match problem {
+                    None => CallOutcome {
                         value,
                         is_error: false,
                     },
-                    Err(err) => CallOutcome {
-                        value: err.envelope(op, &secrets),
+                    Some(problem) => CallOutcome {
+                        value: ToolError::UnexpectedAnswer {
+                            status: None,
+                            what: format!("an answer this tool does not declare: {problem}"),
+                        }
+                        .envelope(op, &secrets),
                         is_error: true,
                     },
                 }
@@ -228,13 +220,19 @@ impl Engine {
         } else {
             false
         };
+        // A list call: its shared arguments, and the call as made (for the next page's).
+        let called_with = args.clone();
+        let listing = match op.listing {
+            Some(listing) => Some((listing, ListArgs::take(&mut args, listing.paging)?)),
+            None => None,
+        };
         let resolved = self
             .refs
             .resolve(&args, provider.spec.credential_keys, secrets)?;
-        let parts = (op.args.prepare)(resolved)?;
+        let parts = op.prepare(resolved)?;
         if dry_run {
             // The plan shows the references as written; the resolved values stay here.
-            let shown = (op.args.prepare)(args).unwrap_or_else(|_| parts.clone());
+            let shown = op.prepare(args).unwrap_or_else(|_| parts.clone());
             return self.plan(op, provider, &shown);
         }
         tracing::debug!(tool = op.name, "dispatching");
@@ -247,7 +245,31 @@ impl Engine {
             provider,
             mask: (!secrets.is_empty()).then(|| secrets.matcher().clone()),
         };
-        self.execute(op, &call, parts, progress).await
+        let mut value = self.execute(op, &call, parts, progress).await?;
+        let rest = match &listing {
+            Some((listing, list_args)) => {
+                value = listing::page(listing, list_args, value, &called_with);
+                "call again with the arguments in `next`"
+            }
+            None => REST_HINT,
+        };
+        let cut = budget::fit(&mut value, self.max_result_bytes, rest).map_err(|over| {
+            ToolError::ResultTooLarge {
+                size: over.size,
+                budget: over.budget,
+            }
+        })?;
+        // The budget cut the page short: the next page starts after what it kept.
+        if let (Some(cut), Some((_, list_args))) = (cut, &listing)
+            && cut.at == "items"
+        {
+            value["next"] = listing::next_args(
+                &called_with,
+                list_args.skip + cut.kept as u64,
+                list_args.limit,
+            );
+        }
+        Ok(value)
     }
 
     /// Runs a row's flow: its read first, the lookup a create of non-unique names needs, its
@@ -395,7 +417,7 @@ impl Engine {
         sent: &RequestParts,
     ) -> Result<(u16, Value), ToolError> {
         let row = crate::providers::operation(rec.lookup).ok_or(ToolError::Internal)?;
-        let parts = (row.args.prepare)((rec.args)(sent))?;
+        let parts = row.prepare((rec.args)(sent))?;
         let r = self.send_row(row, call, &parts).await?;
         Ok((r.status, r.json().cloned().unwrap_or(Value::Null)))
     }
@@ -531,7 +553,7 @@ impl Engine {
         if let Some(rec) = op.reconcile.as_ref().filter(|r| r.before)
             && let Some(row) = crate::providers::operation(rec.lookup)
         {
-            let lookup = (row.args.prepare)((rec.args)(parts))?;
+            let lookup = row.prepare((rec.args)(parts))?;
             requests.push(request(row.method, row.path, &lookup, true)?);
             note.push_str(&format!(
                 " {} is read first, so a create whose answer is lost can be told apart from one that already existed.",

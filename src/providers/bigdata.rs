@@ -15,8 +15,8 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
-    ArgsSpec, Aspect, Fact, Flow, Hints, Method, OperationSpec, Output, Provider, ReadFirst,
-    Reconcile, RequestParts, Source,
+    ArgsSpec, Aspect, Fact, Flow, Hints, ListPage, Listing, Method, OperationSpec, Output, Paging,
+    Provider, ReadFirst, Reconcile, RequestParts, Source,
 };
 use crate::secret::SecretString;
 use crate::spec::{
@@ -91,7 +91,7 @@ static OPERATIONS: &[OperationSpec] = &[
         path: "/contents/v1/connectors",
         hints: Hints::READ,
         args: ArgsSpec::of::<NoArgs>(),
-        output: Output::PASSTHROUGH,
+        output: Output::typed::<ListPage>(),
         flow: Flow::SINGLE,
         example: r#"{}"#,
         reconcile: None,
@@ -101,6 +101,12 @@ static OPERATIONS: &[OperationSpec] = &[
             "GET /contents/v1/connectors answers {results: [...]}, with no paging and no total",
             Source::VendorDocs("https://docs.bigdata.com/api-reference/connectors/list-connectors"),
         )],
+        listing: Some(Listing {
+            items: &["/results"],
+            total: None,
+            row: connector_row,
+            paging: Paging::Local,
+        }),
     },
     OperationSpec {
         name: "bigdata_get_connector",
@@ -123,6 +129,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 "https://docs.bigdata.com/api-reference/connectors/get-connector-by-id",
             ),
         )],
+        listing: None,
     },
     OperationSpec {
         name: "bigdata_create_connector",
@@ -166,6 +173,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 Source::Assumed("not shown in the reference"),
             ),
         ],
+        listing: None,
     },
     OperationSpec {
         name: "bigdata_update_connector",
@@ -193,6 +201,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 "https://docs.bigdata.com/api-reference/connectors/update-connector-by-id",
             ),
         )],
+        listing: None,
     },
     OperationSpec {
         name: "bigdata_delete_connector",
@@ -215,6 +224,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 "https://docs.bigdata.com/api-reference/connectors/delete-connector-by-id",
             ),
         )],
+        listing: None,
     },
     OperationSpec {
         name: "bigdata_sync_connector",
@@ -242,8 +252,33 @@ static OPERATIONS: &[OperationSpec] = &[
                 "https://docs.bigdata.com/api-reference/connectors/trigger-connector-sync",
             ),
         )],
+        listing: None,
     },
 ];
+
+/// A connector in a list, compact: its state is its archive flag and its last sync.
+fn connector_row(item: &Value) -> Value {
+    let status = if item["archived"] == true {
+        "archived"
+    } else {
+        match item["last_sync_status"].as_str() {
+            Some(s) if s.eq_ignore_ascii_case("success") => "ok",
+            Some(s) if s.eq_ignore_ascii_case("failed") || s.eq_ignore_ascii_case("error") => {
+                "failing"
+            }
+            Some(_) => "syncing",
+            None => "never synced",
+        }
+    };
+    let mut row = json!({"id": item["connector_id"], "name": item["label"], "type": item["type"],
+        "status": status});
+    for key in ["last_sync_at", "last_sync_error_msg"] {
+        if let Some(v) = item.get(key).filter(|v| !v.is_null()) {
+            row[key] = v.clone();
+        }
+    }
+    row
+}
 
 /// A create whose answer was lost: is there an active connector with that label now?
 const RECONCILE: Reconcile = Reconcile {

@@ -18,8 +18,8 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
-    ArgsSpec, Aspect, Fact, Fallback, Flow, Hints, Method, OperationSpec, Output, Provider,
-    ReadFirst, Reconcile, RequestParts, Source,
+    ArgsSpec, Aspect, DEFAULT_PAGE, Fact, Fallback, Flow, Hints, ListPage, Listing, Method,
+    OperationSpec, Output, Paging, Provider, ReadFirst, Reconcile, RequestParts, Source,
 };
 use crate::redact;
 use crate::secret::SecretString;
@@ -185,7 +185,7 @@ static OPERATIONS: &[OperationSpec] = &[
         path: "/ds-connections",
         hints: Hints::READ,
         args: ArgsSpec::of::<ListDataSources>(),
-        output: Output::PASSTHROUGH,
+        output: Output::typed::<ListPage>(),
         flow: Flow::SINGLE,
         example: r#"{"limit": 20}"#,
         reconcile: None,
@@ -218,6 +218,12 @@ static OPERATIONS: &[OperationSpec] = &[
                 Source::Assumed("searched BigID's tutorials and four clients"),
             ),
         ],
+        listing: Some(Listing {
+            items: &["/data/ds_connections", "/ds_connections", ""],
+            total: Some("/data/totalCount"),
+            row: source_row,
+            paging: Paging::Vendor,
+        }),
     },
     OperationSpec {
         name: "bigid_get_data_source",
@@ -247,6 +253,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 ),
             ),
         ],
+        listing: None,
     },
     OperationSpec {
         name: "bigid_create_data_source",
@@ -290,6 +297,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 Source::Assumed("no public example of the error"),
             ),
         ],
+        listing: None,
     },
     OperationSpec {
         name: "bigid_update_data_source",
@@ -324,6 +332,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 ),
             ),
         ],
+        listing: None,
     },
     OperationSpec {
         name: "bigid_delete_data_source",
@@ -346,6 +355,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 "github.com/aws-ia/cloudformation-bigid-resource-providers: BigID-DataSource-S3/src/handlers.ts",
             ),
         )],
+        listing: None,
     },
     OperationSpec {
         name: "bigid_test_data_source_connection",
@@ -368,6 +378,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 "https://developer.bigid.com/wiki/BigID_API/Add_Data_Source_Tutorial",
             ),
         )],
+        listing: None,
     },
     OperationSpec {
         name: "bigid_export_data_sources",
@@ -390,6 +401,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 "https://developer.bigid.com/index.php?title=Data_Source_Connections_API_Tutorial",
             ),
         )],
+        listing: None,
     },
     OperationSpec {
         name: "bigid_list_connector_templates",
@@ -400,7 +412,7 @@ static OPERATIONS: &[OperationSpec] = &[
         path: "/ds-connections-types",
         hints: Hints::READ,
         args: ArgsSpec::of::<NoArgs>(),
-        output: Output::PASSTHROUGH,
+        output: Output::typed::<ListPage>(),
         flow: Flow::fallback(Fallback {
             rejected: |status, _| status == 404,
             path: Some("/ds-templates"),
@@ -424,6 +436,12 @@ static OPERATIONS: &[OperationSpec] = &[
                 Source::Assumed("github.com/api-evangelist/bigid: openapi (not BigID's)"),
             ),
         ],
+        listing: Some(Listing {
+            items: &["/data", "/templates", ""],
+            total: None,
+            row: template_row,
+            paging: Paging::Local,
+        }),
     },
     OperationSpec {
         name: "bigid_get_connector_template",
@@ -458,8 +476,57 @@ static OPERATIONS: &[OperationSpec] = &[
                 Source::Assumed("github.com/api-evangelist/bigid: openapi (not BigID's)"),
             ),
         ],
+        listing: None,
     },
 ];
+
+/// A source in a list, compact: what an agent picks its next call by. BigID names a source by
+/// its name; its last connection test is `connectionStatusTest` (older versions:
+/// `test_is_success`).
+fn source_row(item: &Value) -> Value {
+    let test = item
+        .pointer("/connectionStatusTest/is_success")
+        .or_else(|| item.get("test_is_success"))
+        .and_then(Value::as_bool);
+    let status = match (item["enabled"].as_str(), test) {
+        (Some("no"), _) => "disabled",
+        (_, Some(false)) => "failing",
+        (_, Some(true)) => "ok",
+        (_, None) => "untested",
+    };
+    let host = item["rdb_url"]
+        .as_str()
+        .map(|url| url.rsplit_once('@').map_or(url, |(_, h)| h))
+        .map(|url| url.split(['/', '?', ';']).next().unwrap_or(url))
+        .or_else(|| item["location"].as_str());
+    let mut row =
+        json!({"id": item["name"], "name": item["name"], "type": item["type"], "status": status});
+    if let Some(host) = host {
+        row["host"] = json!(host);
+    }
+    if let Some(at) = item
+        .pointer("/connectionStatusTest/last_connection")
+        .or_else(|| item.get("test_timestamp"))
+        .filter(|v| !v.is_null())
+    {
+        row["last_test_at"] = at.clone();
+    }
+    row
+}
+
+/// A connector type in a list: its type and display name.
+fn template_row(item: &Value) -> Value {
+    let kind = item
+        .get("type")
+        .or_else(|| item.get("name"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let mut row = json!({"id": kind, "type": kind});
+    if let Some(name) = item.get("displayName").filter(|v| v.is_string()) {
+        row["name"] = name.clone();
+    }
+    row
+}
 
 /// A create whose answer was lost: does a source of that name exist now?
 const RECONCILE: Reconcile = Reconcile {
@@ -504,7 +571,7 @@ impl ToolArgs for NoArgs {
 pub struct ListDataSources {
     /// Data sources to skip (paging).
     pub skip: Option<u32>,
-    /// Most data sources to return.
+    /// Most data sources to return (default 50).
     #[schemars(range(min = 1, max = 10000))]
     pub limit: Option<u32>,
 }
@@ -520,7 +587,8 @@ impl ToolArgs for ListDataSources {
     fn into_request(self) -> RequestParts {
         RequestParts::new()
             .query_opt("skip", self.skip)
-            .query_opt("limit", self.limit)
+            .query("limit", self.limit.map_or(DEFAULT_PAGE, u64::from))
+            .query("requireTotalCount", "true")
     }
 }
 

@@ -14,8 +14,8 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
-    ArgsSpec, Aspect, Fact, Flow, Hints, Method, OperationSpec, Output, Poll, PollState, Provider,
-    Reconcile, RequestParts, Source,
+    ArgsSpec, Aspect, Fact, Flow, Hints, ListPage, Listing, Method, OperationSpec, Output, Paging,
+    Poll, PollState, Provider, Reconcile, RequestParts, Source,
 };
 use crate::secret::SecretString;
 use crate::spec::{
@@ -46,7 +46,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     hint: |_, code, _| code.and_then(code_hint),
     probe: Probe {
         tool: "databrain_list_datasources",
-        args: r#"{"page": 1}"#,
+        args: r#"{"limit": 1}"#,
     },
     credential_keys: &["accessKeyId", "access_key_id"],
     guide: Guide {
@@ -116,9 +116,9 @@ static OPERATIONS: &[OperationSpec] = &[
         path: "/api/v2/datasource",
         hints: Hints::READ,
         args: ArgsSpec::of::<ListDatasources>(),
-        output: Output::typed::<NameList>(),
+        output: Output::typed::<ListPage>(),
         flow: Flow::SINGLE,
-        example: r#"{"page": 1}"#,
+        example: r#"{"limit": 20}"#,
         reconcile: None,
         progress: false,
         facts: &[Fact::new(
@@ -128,6 +128,12 @@ static OPERATIONS: &[OperationSpec] = &[
                 "https://docs.usedatabrain.com/developer-docs/helpers/api-reference/list-datasources",
             ),
         )],
+        listing: Some(Listing {
+            items: &["/data"],
+            total: None,
+            row: datasource_row,
+            paging: Paging::Local,
+        }),
     },
     OperationSpec {
         name: "databrain_create_datasource",
@@ -178,6 +184,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 ),
             ),
         ],
+        listing: None,
     },
     OperationSpec {
         name: "databrain_update_datasource",
@@ -200,6 +207,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 "https://docs.usedatabrain.com/developer-docs/helpers/api-reference/update-datasource",
             ),
         )],
+        listing: None,
     },
     OperationSpec {
         name: "databrain_delete_datasource",
@@ -222,6 +230,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 "https://docs.usedatabrain.com/developer-docs/helpers/api-reference/delete-datasource",
             ),
         )],
+        listing: None,
     },
     OperationSpec {
         name: "databrain_sync_datasource",
@@ -251,6 +260,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 Source::Assumed("the reference says only 'Sync completed'"),
             ),
         ],
+        listing: None,
     },
     OperationSpec {
         name: "databrain_get_datasource_sync_progress",
@@ -284,6 +294,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 Source::Assumed("no other type's progress is shown"),
             ),
         ],
+        listing: None,
     },
 ];
 
@@ -315,6 +326,11 @@ fn sync_state(answer: &Value) -> PollState {
     }
 }
 
+/// A datasource in a list: DataBrain lists names only (no type, id or status).
+fn datasource_row(item: &Value) -> Value {
+    json!({"id": item["name"], "name": item["name"], "status": "unknown"})
+}
+
 /// A create whose answer was lost: is there a datasource of that name now?
 const RECONCILE: Reconcile = Reconcile {
     lookup: "databrain_list_datasources",
@@ -337,28 +353,12 @@ const RECONCILE: Reconcile = Reconcile {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ListDatasources {
-    /// Page number (10 names per page); omit for all.
-    #[schemars(range(min = 1))]
-    pub page: Option<u32>,
-}
+pub struct ListDatasources {}
 
 impl ToolArgs for ListDatasources {
-    fn validate(&self) -> Result<(), InvalidArgument> {
-        if self.page == Some(0) {
-            return Err(InvalidArgument::new("page", "must be 1 or more"));
-        }
-        Ok(())
-    }
-
-    /// DataBrain wants strings: `isPagination=true&pageNumber=2`.
+    /// DataBrain pages by 10 at best: the server asks for all and cuts the page itself.
     fn into_request(self) -> RequestParts {
-        match self.page {
-            Some(page) => RequestParts::new()
-                .query("isPagination", "true")
-                .query("pageNumber", page),
-            None => RequestParts::new(),
-        }
+        RequestParts::new()
     }
 }
 

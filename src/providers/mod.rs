@@ -163,7 +163,7 @@ mod tests {
             let mut args: Value = serde_json::from_str(op.example)
                 .unwrap_or_else(|e| panic!("{}: example is not JSON: {e}", op.name));
             fill_references(&mut args);
-            if let Err(e) = (op.args.prepare)(args) {
+            if let Err(e) = op.prepare(args) {
                 panic!("{}: example does not validate: {e}", op.name);
             }
         }

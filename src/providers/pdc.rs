@@ -14,8 +14,9 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
-    ArgsSpec, Aspect, Fact, Fallback, Flow, Hints, Method, OperationSpec, Output, Poll, PollState,
-    Provider, ReadFirst, Reconcile, RequestParts, Source,
+    ArgsSpec, Aspect, DEFAULT_PAGE, Fact, Fallback, Flow, Hints, ListPage, Listing, Method,
+    OperationSpec, Output, Paging, Poll, PollState, Provider, ReadFirst, Reconcile, RequestParts,
+    Source,
 };
 use crate::secret::SecretString;
 use crate::spec::{
@@ -179,6 +180,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 ),
             ),
         ],
+        listing: None,
     },
     OperationSpec {
         name: "pdc_get_data_source",
@@ -208,6 +210,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 Source::Assumed("the reference lists 400, 401, 500, 503"),
             ),
         ],
+        listing: None,
     },
     OperationSpec {
         name: "pdc_update_data_source",
@@ -230,6 +233,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 "https://docs.pentaho.com/pdc-api-docs/v1/pdc-api-ref-v1/data-sources",
             ),
         )],
+        listing: None,
     },
     OperationSpec {
         name: "pdc_get_data_sources_by_ids",
@@ -252,6 +256,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 "https://docs.pentaho.com/pdc-api-docs/v1/pdc-api-ref-v1/data-sources",
             ),
         )],
+        listing: None,
     },
     OperationSpec {
         name: "pdc_filter_data_sources",
@@ -262,7 +267,7 @@ static OPERATIONS: &[OperationSpec] = &[
         path: "/data-sources/filter",
         hints: Hints::READ,
         args: ArgsSpec::of::<Filter>(),
-        output: Output::PASSTHROUGH,
+        output: Output::typed::<ListPage>(),
         flow: Flow::fallback(Fallback {
             rejected: rejects_wrapper,
             path: None,
@@ -300,6 +305,12 @@ static OPERATIONS: &[OperationSpec] = &[
                 ),
             ),
         ],
+        listing: Some(Listing {
+            items: &["/data"],
+            total: Some("/pageInfo/totalCount"),
+            row: source_row,
+            paging: Paging::Vendor,
+        }),
     },
     OperationSpec {
         name: "pdc_get_job_status",
@@ -333,6 +344,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 ),
             ),
         ],
+        listing: None,
     },
     OperationSpec {
         name: "pdc_test_data_source_connection",
@@ -378,6 +390,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 ),
             ),
         ],
+        listing: None,
     },
     OperationSpec {
         name: "pdc_ingest_metadata",
@@ -425,6 +438,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 ),
             ),
         ],
+        listing: None,
     },
 ];
 
@@ -534,6 +548,32 @@ fn sent_names(sent: &RequestParts) -> Vec<String> {
         Some(v) => name(v).into_iter().collect(),
         None => Vec::new(),
     }
+}
+
+/// A data source in a list, compact. PDC's list carries no test result, only the job that ran
+/// the last test: `last_test_job` (follow it with pdc_get_job_status).
+fn source_row(item: &Value) -> Value {
+    let status = match item["lastTestConnectionId"].as_str() {
+        Some(_) => "tested",
+        None => "untested",
+    };
+    let mut row = json!({"id": item["_id"], "name": item["resourceName"], "type": item["databaseType"],
+        "status": status});
+    let host = ["host", "endpoint", "container", "uri"]
+        .iter()
+        .find_map(|k| item[*k].as_str().filter(|h| !h.is_empty()));
+    if let Some(host) = host {
+        row["host"] = json!(host);
+    }
+    for (key, job) in [
+        ("lastTestConnectionId", "last_test_job"),
+        ("lastIngestId", "last_ingest_job"),
+    ] {
+        if let Some(id) = item[key].as_str() {
+            row[job] = json!(id);
+        }
+    }
+    row
 }
 
 /// A create whose answer was lost: do sources of those names exist now? (All: yes; none: no;
@@ -851,7 +891,7 @@ pub struct Filter {
     pub database_types: Option<Vec<String>>,
     /// Results to skip (default 0).
     pub skip: Option<u64>,
-    /// Most results (default 100).
+    /// Most results (default 50, at most 10,000).
     #[schemars(range(min = 1, max = 10000))]
     pub limit: Option<u64>,
 }
@@ -893,7 +933,7 @@ impl ToolArgs for Filter {
         }
         RequestParts::new()
             .query("skip", self.skip.unwrap_or(0))
-            .query("limit", self.limit.unwrap_or(100))
+            .query("limit", self.limit.unwrap_or(DEFAULT_PAGE))
             .body(json!({ "filters": body }))
     }
 }

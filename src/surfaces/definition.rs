@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::{Map, Value, json};
 
-use crate::operation::OperationSpec;
+use crate::operation::{DEFAULT_PAGE, MAX_LOCAL_PAGE, OperationSpec, Paging};
 
 /// The `dry_run` argument every tool that changes something accepts.
 fn dry_run_property() -> Value {
@@ -20,10 +20,13 @@ fn dry_run_property() -> Value {
 /// The MCP definition of one operation.
 pub fn tool(op: &OperationSpec) -> Tool {
     let mut input = (op.args.schema)();
-    if op.mutates()
-        && let Some(Value::Object(props)) = input.get_mut("properties")
-    {
-        props.insert("dry_run".into(), dry_run_property());
+    if let Some(Value::Object(props)) = input.get_mut("properties") {
+        if op.mutates() {
+            props.insert("dry_run".into(), dry_run_property());
+        }
+        if let Some(listing) = op.listing {
+            list_properties(props, listing.paging);
+        }
     }
     let annotations = ToolAnnotations::new()
         .read_only(op.hints.read_only)
@@ -37,6 +40,32 @@ pub fn tool(op: &OperationSpec) -> Tool {
         tool = tool.with_raw_output_schema(Arc::new(output()));
     }
     tool
+}
+
+/// The arguments every list tool shares (the engine takes them; the row's type never sees
+/// them): the shape of the items and, where the server pages, the page.
+fn list_properties(props: &mut Map<String, Value>, paging: Paging) {
+    props.insert(
+        "detail".into(),
+        json!({"type": "string", "enum": ["compact", "full"],
+            "description": "compact (default): the fields to pick the next call by; full: the vendor's whole objects."}),
+    );
+    props.insert(
+        "fields".into(),
+        json!({"type": "array", "items": {"type": "string"}, "minItems": 1,
+            "description": "Only these fields of each item, by dotted path (e.g. connectionStatusTest.is_success)."}),
+    );
+    if paging == Paging::Local {
+        props.insert(
+            "skip".into(),
+            json!({"type": "integer", "minimum": 0, "description": "Items to skip (paging; next gives the next page's arguments)."}),
+        );
+        props.insert(
+            "limit".into(),
+            json!({"type": "integer", "minimum": 1, "maximum": MAX_LOCAL_PAGE,
+                "description": format!("Most items (default {DEFAULT_PAGE}).")}),
+        );
+    }
 }
 
 /// A tool definition as written to `tool-schemas/<name>.json`: stable key order.

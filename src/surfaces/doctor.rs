@@ -220,7 +220,8 @@ mod tests {
                 spec.id
             );
             let args: Value = serde_json::from_str(spec.probe.args).unwrap();
-            (op.args.prepare)(args).unwrap_or_else(|e| panic!("{}: {e}", spec.id));
+            op.prepare(args)
+                .unwrap_or_else(|e| panic!("{}: {e}", spec.id));
         }
     }
 }

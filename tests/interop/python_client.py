@@ -4,11 +4,14 @@ Usage: python python_client.py path/to/datasource-mcp
 
 For each connection mode of `mcp.Client` ("auto": server/discover first, the 2026-07-28 era;
 "legacy": the initialize handshake) it starts `datasource-mcp --sandbox`, then checks exact
-facts against the sandbox's seeded state. Every mismatch is reported; exit 1 if there is any.
+facts against the sandbox's seeded state: what the binary's own `--sandbox tools` and
+`--sandbox call` print on the same seed (so nothing here is written down twice). Every mismatch
+is reported; exit 1 if there is any.
 """
 
 import asyncio
 import importlib.metadata
+import json
 import subprocess
 import sys
 
@@ -19,22 +22,16 @@ MODES = {
     "auto": ("2026-07-28", "discover_result"),
     "legacy": ("2025-11-25", "initialize_result"),
 }
-EXPECTED_TOOL_COUNT = 26
 EXPECTED_PROMPTS = {"onboard_data_source", "audit_data_sources"}
-# The sandbox's seeded BigID data sources, in list order.
-SEEDED_BIGID = [
-    "Orders MySQL",
-    "Customer Data Lake",
-    "Finance Snowflake",
-    "HR SharePoint",
-    "Legacy CRM (EU): archive",
-]
-TEMPLATES = [
-    {"category": "RDB", "displayName": "MySQL", "type": "rdb-mysql"},
-    {"category": "Cloud storage", "displayName": "Amazon S3", "type": "s3-v2"},
-    {"category": "Data warehouse", "displayName": "Snowflake", "type": "snowflake"},
-    {"category": "Collaboration", "displayName": "SharePoint Online", "type": "sharepoint-online"},
-]
+
+
+def cli_call(binary, tool, args):
+    """What `datasource-mcp --sandbox call` prints for a call on the seeded sandbox."""
+    out = subprocess.run(
+        [binary, "--sandbox", "call", tool, "--args", json.dumps(args)],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return json.loads(out)
 
 
 def expected_tool_names(binary):
@@ -67,11 +64,11 @@ class Checker:
 
 async def list_bigid_names(client):
     res = await client.call_tool("bigid_list_data_sources", {})
-    conns = (res.structured_content or {}).get("data", {}).get("ds_connections", [])
-    return res.is_error, [c.get("name") for c in conns]
+    items = (res.structured_content or {}).get("items", [])
+    return res.is_error, [c.get("name") for c in items]
 
 
-async def run_mode(binary, mode, tool_names):
+async def run_mode(binary, mode, tool_names, want):
     c = Checker(mode)
     want_version, handshake = MODES[mode]
     params = StdioServerParameters(command=binary, args=["--sandbox"], env={"RUST_LOG": "warn"})
@@ -90,28 +87,25 @@ async def run_mode(binary, mode, tool_names):
             cursor = page.next_cursor
             if not cursor:
                 break
-        c.eq("tool count", len(tools), EXPECTED_TOOL_COUNT)
+        c.eq("tool count (vs `datasource-mcp --sandbox tools`)", len(tools), len(tool_names))
         c.eq("tool names (vs `datasource-mcp --sandbox tools`)", {t.name for t in tools}, tool_names)
 
         # A read with a fixed answer.
-        res = await client.call_tool("bigid_list_connector_templates", {})
+        res = await client.call_tool("bigid_list_connector_templates", {"detail": "full"})
         c.eq("bigid_list_connector_templates is_error", res.is_error, False)
-        c.eq("bigid_list_connector_templates result", res.structured_content,
-             {"data": TEMPLATES, "status": "success", "statusCode": 200})
+        c.eq("bigid_list_connector_templates result", res.structured_content, want["templates"])
 
         # A get of a seeded data source; secrets come back masked.
         res = await client.call_tool("bigid_get_data_source", {"name": "Orders MySQL"})
         c.eq("bigid_get_data_source is_error", res.is_error, False)
-        c.eq("bigid_get_data_source result", res.structured_content, {"ds_connection": {
-            "_id": "000b161d0000000000000001", "enabled": "yes", "name": "Orders MySQL",
-            "password": "***", "rdb_name": "orders", "rdb_url": "mysql.orders.acme.example:3306",
-            "scanner_group": "default", "security_tier": "2", "type": "rdb-mysql",
-            "username": "bigid_scan"}})
+        c.eq("bigid_get_data_source result", res.structured_content, want["source"])
+        c.eq("bigid_get_data_source password masked",
+             (res.structured_content or {}).get("ds_connection", {}).get("password"), "***")
 
         # A dry-run write returns the planned request and changes nothing.
         is_error, before = await list_bigid_names(client)
         c.eq("bigid_list_data_sources is_error", is_error, False)
-        c.eq("seeded BigID data sources", before, SEEDED_BIGID)
+        c.eq("seeded BigID data sources", before, want["names"])
         res = await client.call_tool("bigid_create_data_source", {"dry_run": True, "ds_connection": {
             "name": "Interop Test", "type": "rdb-mysql", "rdb_url": "db.example:3306",
             "username": "u", "password": "p"}})
@@ -132,7 +126,7 @@ async def run_mode(binary, mode, tool_names):
         c.eq("dry run authorization header masked",
              reqs[0].get("headers", {}).get("authorization"), "***")
         _, after = await list_bigid_names(client)
-        c.eq("BigID data sources after the dry run", after, SEEDED_BIGID)
+        c.eq("BigID data sources after the dry run", after, want["names"])
 
         # Invalid argument: an error result whose structured content names the field.
         res = await client.call_tool("bigid_list_data_sources", {"limit": 0})
@@ -160,10 +154,15 @@ def main():
     binary = sys.argv[1]
     sdk = importlib.metadata.version("mcp")
     tool_names = expected_tool_names(binary)
+    want = {
+        "templates": cli_call(binary, "bigid_list_connector_templates", {"detail": "full"}),
+        "source": cli_call(binary, "bigid_get_data_source", {"name": "Orders MySQL"}),
+        "names": [i["name"] for i in cli_call(binary, "bigid_list_data_sources", {})["items"]],
+    }
     failed = False
     for mode in MODES:
         try:
-            c, ntools, nprompts = asyncio.run(run_mode(binary, mode, tool_names))
+            c, ntools, nprompts = asyncio.run(run_mode(binary, mode, tool_names, want))
         except Exception as e:  # a transport or protocol failure, often inside an ExceptionGroup
             for leaf in leaves(e):
                 print(f"FAIL python-sdk mcp {sdk}, mode {mode}: {type(leaf).__name__}: {leaf}",

@@ -1,0 +1,156 @@
+//! List tools: one page of compact rows unless asked otherwise. The vendor's answer becomes `{items, total, next}`: `next` holds the exact arguments of
+//! the next page.
+
+use serde_json::{Map, Value, json};
+
+use crate::operation::{ListArgs, Listing, Paging};
+
+/// The page a list call returns: the vendor's items shaped (compact, full or the named
+/// fields), cut to the page where the server pages, with `total` and `next`.
+pub fn page(listing: &Listing, args: &ListArgs, answer: Value, called_with: &Value) -> Value {
+    let mut answer = answer;
+    let items = listing
+        .items
+        .iter()
+        .find_map(|p| match answer.pointer_mut(p) {
+            Some(Value::Array(items)) => Some(std::mem::take(items)),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let vendor_total = listing
+        .total
+        .and_then(|p| answer.pointer(p))
+        .and_then(Value::as_u64);
+    let (items, total) = match listing.paging {
+        Paging::Local => {
+            let total = items.len() as u64;
+            let page: Vec<Value> = items
+                .into_iter()
+                .skip(args.skip as usize)
+                .take(args.limit as usize)
+                .collect();
+            (page, Some(total))
+        }
+        Paging::Vendor => (items, vendor_total),
+    };
+    let shown = items.len() as u64;
+    let items: Vec<Value> = items
+        .iter()
+        .map(|item| match (&args.fields, args.full) {
+            (Some(fields), _) => pick(item, fields),
+            (None, true) => item.clone(),
+            (None, false) => (listing.row)(item),
+        })
+        .collect();
+    let mut out = json!({ "items": items });
+    if let Some(total) = total {
+        out["total"] = json!(total);
+    }
+    let more = match total {
+        Some(total) => args.skip + shown < total,
+        // No total: a full page may have more after it.
+        None => shown > 0 && shown >= args.limit,
+    };
+    if more {
+        out["next"] = next_args(called_with, args.skip + shown, args.limit);
+    }
+    out
+}
+
+/// The arguments of the page that starts at `skip`: the call's own, moved on.
+pub fn next_args(called_with: &Value, skip: u64, limit: u64) -> Value {
+    let mut next = called_with.clone();
+    if let Some(map) = next.as_object_mut() {
+        map.insert("skip".into(), json!(skip));
+        map.insert("limit".into(), json!(limit));
+    }
+    next
+}
+
+/// The named fields of an item, by dotted path (`connectionStatusTest.is_success`); a field
+/// the item does not have is left out.
+fn pick(item: &Value, fields: &[String]) -> Value {
+    let mut out = Map::new();
+    for field in fields {
+        let pointer: String = field.split('.').map(|p| format!("/{p}")).collect();
+        if let Some(v) = item.pointer(&pointer) {
+            out.insert(field.clone(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(item: &Value) -> Value {
+        json!({"id": item["n"], "name": item["n"]})
+    }
+
+    #[test]
+    fn local_pages_shape_and_point_to_the_next_page() {
+        let listing = Listing {
+            items: &["/results"],
+            total: None,
+            row,
+            paging: Paging::Local,
+        };
+        let answer = json!({"results": (0..5).map(|n| json!({"n": n, "big": "x".repeat(10)})).collect::<Vec<_>>()});
+        let mut args = json!({"limit": 2, "skip": 1, "detail": "compact"});
+        let list = ListArgs::take(&mut args, Paging::Local).unwrap();
+        assert_eq!(args, json!({}), "the row's type never sees them");
+        let called = json!({"limit": 2, "skip": 1});
+        assert_eq!(
+            page(&listing, &list, answer.clone(), &called),
+            json!({"items": [{"id": 1, "name": 1}, {"id": 2, "name": 2}], "total": 5,
+                "next": {"skip": 3, "limit": 2}})
+        );
+        let mut args = json!({"fields": ["n", "big", "missing.deep"], "skip": 4});
+        let list = ListArgs::take(&mut args, Paging::Local).unwrap();
+        assert_eq!(
+            page(
+                &listing,
+                &list,
+                answer,
+                &json!({"fields": ["n"], "skip": 4})
+            ),
+            json!({"items": [{"n": 4, "big": "xxxxxxxxxx"}], "total": 5})
+        );
+    }
+
+    #[test]
+    fn vendor_pages_keep_their_arguments_and_report_the_vendors_total() {
+        let listing = Listing {
+            items: &["/data/list"],
+            total: Some("/data/totalCount"),
+            row,
+            paging: Paging::Vendor,
+        };
+        let mut args = json!({"limit": 2, "filter": "a"});
+        let list = ListArgs::take(&mut args, Paging::Vendor).unwrap();
+        assert_eq!(args, json!({"limit": 2, "filter": "a"}), "the vendor pages");
+        let answer = json!({"data": {"list": [{"n": 0}, {"n": 1}], "totalCount": 3}});
+        assert_eq!(
+            page(&listing, &list, answer, &json!({"limit": 2, "filter": "a"})),
+            json!({"items": [{"id": 0, "name": 0}, {"id": 1, "name": 1}], "total": 3,
+                "next": {"limit": 2, "filter": "a", "skip": 2}})
+        );
+    }
+
+    #[test]
+    fn shared_arguments_are_checked() {
+        for (args, field) in [
+            (json!({"detail": "all"}), "detail"),
+            (json!({"fields": []}), "fields"),
+            (json!({"fields": ["ok", 3]}), "fields[1]"),
+            (json!({"limit": 0}), "limit"),
+            (json!({"limit": 5000}), "limit"),
+            (json!({"skip": -1}), "skip"),
+        ] {
+            let mut a = args.clone();
+            let e = ListArgs::take(&mut a, Paging::Local).unwrap_err();
+            assert_eq!(e.field, field, "{args}");
+        }
+    }
+}
