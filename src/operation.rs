@@ -12,14 +12,17 @@ use serde_json::{Map, Value};
 use crate::args::{InvalidArgument, ToolArgs};
 pub use crate::request::{Method, RequestParts};
 
-/// A vendor the server can talk to. What each one is (its id, title, configuration, rows) is
-/// in its provider file; the registry maps this id to it.
+/// A toolset: a vendor the server can talk to, or the tools that span every vendor. What
+/// each one is (its id, title, configuration, rows) is in its provider file; the registry maps
+/// this id to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Provider {
     BigId,
     Pdc,
     Bigdata,
     DataBrain,
+    /// Tools over every configured vendor at once.
+    Inventory,
 }
 
 /// The four MCP tool annotations, always all set.
@@ -127,6 +130,8 @@ pub struct Flow {
     pub read_first: Option<ReadFirst>,
     pub fallback: Option<Fallback>,
     pub then_poll: Option<Poll>,
+    /// Instead of a request: every configured vendor's inventory listing at once, merged.
+    pub fan_out: bool,
 }
 
 impl Flow {
@@ -135,6 +140,13 @@ impl Flow {
         read_first: None,
         fallback: None,
         then_poll: None,
+        fan_out: false,
+    };
+
+    /// Every configured vendor's inventory listing at once.
+    pub const FAN_OUT: Flow = Flow {
+        fan_out: true,
+        ..Flow::SINGLE
     };
 
     pub const fn read_first(read: ReadFirst) -> Flow {

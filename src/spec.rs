@@ -39,6 +39,9 @@ pub struct ProviderSpec {
     pub guide: Guide,
     /// What every row of this provider relies on (base URL, auth, error shape), with sources.
     pub facts: &'static [Fact],
+    /// The list row (and its arguments) that gives every data source of this vendor, for the
+    /// inventory across vendors.
+    pub inventory: Option<InventorySource>,
     pub operations: &'static [OperationSpec],
 }
 
@@ -55,6 +58,14 @@ pub struct Guide {
     /// The read-only tool the audit starts from, and the audit's step for this provider.
     pub audit_tool: &'static str,
     pub audit_step: &'static str,
+}
+
+/// How the inventory lists all of a vendor's data sources: a list row, its arguments (JSON),
+/// and the page size it asks for where the vendor pages.
+pub struct InventorySource {
+    pub tool: &'static str,
+    pub args: &'static str,
+    pub page: u64,
 }
 
 /// A read-only call that proves a provider answers and accepts the credential.

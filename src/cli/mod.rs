@@ -543,7 +543,7 @@ pub fn setup_help() -> String {
     let mut text = String::from(
         "datasource-mcp: no provider is configured, so no tools are listed. Set, for any of:\n",
     );
-    for spec in providers::ALL {
+    for spec in providers::VENDORS {
         text.push_str(&format!("  {:<10} {}\n", spec.title, spec.setup));
     }
     text.pop();

@@ -31,7 +31,7 @@ use crate::providers::ProviderConfig;
 use crate::redact::{self, CallSecrets};
 use crate::request::{Method, RequestParts};
 use crate::schema;
-use crate::spec::Env;
+use crate::spec::{Env, ProviderSpec};
 use crate::upstream::{
     HttpResponse, ProviderClient, ResponseBody, TransportError, Upstream, UpstreamSettings,
 };
@@ -65,6 +65,26 @@ impl Default for EngineSettings {
     fn default() -> Self {
         UpstreamSettings::default().into()
     }
+}
+
+/// Most data sources the inventory lists from one platform.
+const MAX_INVENTORY_ROWS: usize = 10_000;
+
+/// A result before the budget: a list page carries its list arguments and the call as made,
+/// so a page the budget cuts short can point to what it left out.
+struct Shaped {
+    value: Value,
+    page: Option<(ListArgs, Value)>,
+}
+
+impl Shaped {
+    fn whole(value: Value) -> Shaped {
+        Shaped { value, page: None }
+    }
+}
+
+fn internal() -> Value {
+    json!({"code": "INTERNAL_ERROR", "message": "the inventory has no listing for this platform"})
 }
 
 /// How to get what a truncated result left out.
@@ -141,6 +161,12 @@ impl Engine {
         &self.upstream
     }
 
+    /// Whether this engine serves `provider`'s tools: a vendor when it is configured, the
+    /// inventory when any vendor is.
+    pub fn serves(&self, provider: Provider) -> bool {
+        provider.served_by(self.providers.iter().map(|p| p.spec.provider))
+    }
+
     /// Runs one call of `op`. Every failure, a panic included, is an error envelope.
     pub async fn call(
         &self,
@@ -150,28 +176,28 @@ impl Engine {
     ) -> CallOutcome {
         let spec = op.provider.spec();
         let mut secrets = CallSecrets::default();
-        let result = match self.provider(op.provider) {
-            Some(provider) => {
-                // Boxed: the call's state machine is several kB, and the runtime and rmcp move
-                // the future that holds it; a box is allocated once and never copied.
-                let run = AssertUnwindSafe(Box::pin(self.run(
-                    op,
-                    provider,
-                    Value::Object(args.unwrap_or_default()),
-                    &mut secrets,
-                    cx,
-                )))
-                .catch_unwind();
-                tokio::select! {
-                    biased;
-                    _ = cx.cancel.cancelled() => Err(ToolError::Cancelled),
-                    r = run => r.unwrap_or(Err(ToolError::Internal)),
-                }
+        let args = Value::Object(args.unwrap_or_default());
+        let result = if self.serves(op.provider) {
+            // Boxed: the call's state machine is several kB, and the runtime and rmcp move
+            // the future that holds it; a box is allocated once and never copied.
+            let run = AssertUnwindSafe(Box::pin(async {
+                let shaped = match self.provider(op.provider) {
+                    Some(provider) => self.shape(op, provider, args, &mut secrets, cx).await?,
+                    None => self.inventory(op, args, cx).await?,
+                };
+                self.fit(shaped)
+            }))
+            .catch_unwind();
+            tokio::select! {
+                biased;
+                _ = cx.cancel.cancelled() => Err(ToolError::Cancelled),
+                r = run => r.unwrap_or(Err(ToolError::Internal)),
             }
-            None => Err(ToolError::Invalid(crate::args::InvalidArgument::new(
+        } else {
+            Err(ToolError::Invalid(crate::args::InvalidArgument::new(
                 "name",
                 format!("{} is not configured", spec.title),
-            ))),
+            )))
         };
         match result {
             Ok(mut value) => {
@@ -206,14 +232,16 @@ impl Engine {
         }
     }
 
-    async fn run(
+    /// Runs a row for one vendor and shapes its answer (a list: one page of rows); the result
+    /// budget is applied after.
+    async fn shape(
         &self,
         op: &'static OperationSpec,
         provider: &ProviderClient,
         mut args: Value,
         secrets: &mut CallSecrets,
         cx: &CallContext,
-    ) -> Result<Value, ToolError> {
+    ) -> Result<Shaped, ToolError> {
         secrets.collect_from(&args);
         let dry_run = if op.mutates() {
             take_dry_run(&mut args)?
@@ -233,7 +261,7 @@ impl Engine {
         if dry_run {
             // The plan shows the references as written; the resolved values stay here.
             let shown = op.prepare(args).unwrap_or_else(|_| parts.clone());
-            return self.plan(op, provider, &shown);
+            return Ok(Shaped::whole(self.plan(op, provider, &shown)?));
         }
         tracing::debug!(tool = op.name, "dispatching");
         let progress = if op.progress {
@@ -245,12 +273,21 @@ impl Engine {
             provider,
             mask: (!secrets.is_empty()).then(|| secrets.matcher().clone()),
         };
-        let mut value = self.execute(op, &call, parts, progress).await?;
-        let rest = match &listing {
-            Some((listing, list_args)) => {
-                value = listing::page(listing, list_args, value, &called_with);
-                "call again with the arguments in `next`"
-            }
+        let value = self.execute(op, &call, parts, progress).await?;
+        Ok(match listing {
+            Some((listing, list_args)) => Shaped {
+                value: listing::page(&listing, &list_args, value, &called_with),
+                page: Some((list_args, called_with)),
+            },
+            None => Shaped::whole(value),
+        })
+    }
+
+    /// Keeps a result within the budget; a list page cut short points to what it left out.
+    fn fit(&self, shaped: Shaped) -> Result<Value, ToolError> {
+        let Shaped { mut value, page } = shaped;
+        let rest = match page {
+            Some(_) => "call again with the arguments in `next`",
             None => REST_HINT,
         };
         let cut = budget::fit(&mut value, self.max_result_bytes, rest).map_err(|over| {
@@ -260,16 +297,143 @@ impl Engine {
             }
         })?;
         // The budget cut the page short: the next page starts after what it kept.
-        if let (Some(cut), Some((_, list_args))) = (cut, &listing)
+        if let (Some(cut), Some((list_args, called_with))) = (cut, &page)
             && cut.at == "items"
         {
             value["next"] = listing::next_args(
-                &called_with,
+                called_with,
                 list_args.skip + cut.kept as u64,
                 list_args.limit,
             );
         }
         Ok(value)
+    }
+
+    /// The inventory: every wanted vendor's inventory listing at once, each within its own
+    /// deadline; rows tagged with their vendor, filtered, merged and paged. A vendor that fails
+    /// is reported in `errors` and never fails the call.
+    async fn inventory(
+        &self,
+        op: &'static OperationSpec,
+        mut args: Value,
+        cx: &CallContext,
+    ) -> Result<Shaped, ToolError> {
+        use crate::providers::inventory::InventoryFilter;
+        let listing = op.listing.ok_or(ToolError::Internal)?;
+        let called_with = args.clone();
+        let list_args = ListArgs::take(&mut args, listing.paging)?;
+        let filter = InventoryFilter::of(&op.prepare(args)?);
+        let deadline = self.upstream.settings().request_timeout;
+        let wanted = self
+            .providers
+            .iter()
+            .filter(|p| p.spec.inventory.is_some() && filter.wants(p.spec.provider));
+        let listed = futures_util::future::join_all(wanted.map(|p| async move {
+            let listed = tokio::time::timeout(deadline, self.list_everything(p, cx)).await;
+            (p.spec, listed)
+        }))
+        .await;
+        let mut items = Vec::new();
+        let mut errors = Vec::new();
+        let error = |spec: &ProviderSpec, code: &str, message: String| json!({"provider": spec.id, "code": code, "message": message});
+        for (spec, listed) in listed {
+            match listed {
+                Ok(Ok((rows, complete))) => {
+                    items.extend(rows.into_iter().filter(|row| filter.keeps(row)));
+                    if !complete {
+                        errors.push(error(spec, "INCOMPLETE", format!(
+                            "only the first {MAX_INVENTORY_ROWS} of its data sources are listed; use {} with a filter for the rest",
+                            spec.inventory.as_ref().map_or("its list tool", |i| i.tool)
+                        )));
+                    }
+                }
+                // The vendor's own error, as its list tool would have reported it.
+                Ok(Err(envelope)) => errors.push(envelope),
+                Err(_) => errors.push(error(
+                    spec,
+                    "TIMEOUT",
+                    format!(
+                        "{} did not list its data sources within {} s; the other platforms' rows are here",
+                        spec.title,
+                        deadline.as_secs_f64()
+                    ),
+                )),
+            }
+        }
+        // A platform asked for by name that is not configured is said so, not silently empty.
+        for spec in crate::providers::VENDORS {
+            if filter.wants(spec.provider)
+                && filter.providers.is_some()
+                && self.provider(spec.provider).is_none()
+            {
+                errors.push(error(
+                    spec,
+                    "NOT_CONFIGURED",
+                    format!("{} is not configured here (set {})", spec.title, spec.setup),
+                ));
+            }
+        }
+        let mut value = listing::page(
+            &listing,
+            &list_args,
+            json!({ "items": items }),
+            &called_with,
+        );
+        value["errors"] = Value::Array(errors);
+        Ok(Shaped {
+            value,
+            page: Some((list_args, called_with)),
+        })
+    }
+
+    /// Every data source of one vendor, page by page through its inventory listing, as merged
+    /// rows (the vendor's compact row, its id first, the vendor's object under `detail`); and
+    /// whether that is all of them. An error is its envelope's `error` object.
+    async fn list_everything(
+        &self,
+        provider: &ProviderClient,
+        cx: &CallContext,
+    ) -> Result<(Vec<Value>, bool), Value> {
+        let source = provider.spec.inventory.as_ref().ok_or_else(internal)?;
+        let op = crate::providers::operation(source.tool).ok_or_else(internal)?;
+        let listing = op.listing.ok_or_else(internal)?;
+        let mut rows = Vec::new();
+        let mut skip = 0;
+        loop {
+            let mut args: Value = serde_json::from_str(source.args).map_err(|_| internal())?;
+            args["detail"] = json!("full");
+            args["skip"] = json!(skip);
+            args["limit"] = json!(source.page);
+            let mut secrets = CallSecrets::default();
+            let mut page = match self.shape(op, provider, args, &mut secrets, cx).await {
+                Ok(shaped) => shaped.value,
+                Err(e) => return Err(e.envelope(op, &secrets)["error"].take()),
+            };
+            let items = match page["items"].take() {
+                Value::Array(items) => items,
+                _ => Vec::new(),
+            };
+            let shown = items.len();
+            for item in items {
+                let mut row = Map::new();
+                row.insert("provider".into(), json!(provider.spec.id));
+                if let Value::Object(compact) = (listing.row)(&item) {
+                    row.extend(compact);
+                }
+                row.insert("detail".into(), item);
+                rows.push(Value::Object(row));
+            }
+            let next = page["next"]["skip"].as_u64();
+            match next {
+                Some(next) if shown > 0 && next > skip => {
+                    if rows.len() >= MAX_INVENTORY_ROWS {
+                        return Ok((rows, false));
+                    }
+                    skip = next;
+                }
+                _ => return Ok((rows, true)),
+            }
+        }
     }
 
     /// Runs a row's flow: its read first, the lookup a create of non-unique names needs, its

@@ -20,7 +20,8 @@ use crate::operation::{
 };
 use crate::secret::SecretString;
 use crate::spec::{
-    AuthHeader, ConfigError, Credential, Env, EnvVar, Guide, Probe, ProviderSpec, Scheme,
+    AuthHeader, ConfigError, Credential, Env, EnvVar, Guide, InventorySource, Probe, ProviderSpec,
+    Scheme,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -68,6 +69,11 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         Fact::new(Aspect::Errors, "Other Bigdata.com APIs answer {errors: [{message}], metadata: {request_id}}", Source::VendorCode("PyPI bigdata-cli: bigdata_cli/client.py")),
         Fact::new(Aspect::Values, "Connector labels are not unique (nothing documents them so): a lost create is told apart by the connector ids that existed before it", Source::Assumed("the docs call the label a display name and say nothing of uniqueness")),
     ],
+    inventory: Some(InventorySource {
+        tool: "bigdata_list_connectors",
+        args: r#"{}"#,
+        page: 1000,
+    }),
     operations: OPERATIONS,
 };
 

@@ -25,7 +25,7 @@ use crate::redact;
 use crate::secret::SecretString;
 use crate::spec::{
     AuthHeader, ConfigError, Credential, Env, EnvVar, ExchangePath, ExchangeSend, Field, Guide,
-    Probe, ProviderSpec, Scheme, TokenExchange, pair,
+    InventorySource, Probe, ProviderSpec, Scheme, TokenExchange, pair,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -102,6 +102,12 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         Fact::new(Aspect::Errors, "Errors carry a message (and status, statusCode)", Source::Community("github.com/JupiterOne/graph-bigid: src/client.ts and its recordings against BigID's sandbox")),
         Fact::new(Aspect::Errors, "A name BigID does not know is answered 400 with a message containing 'Unable to locate', not 404", Source::Community("github.com/aws-ia/cloudformation-bigid-resource-providers: BigID-Common/src/abstract-bigid-datasource-resource.ts")),
     ],
+    inventory: Some(InventorySource {
+        tool: "bigid_list_data_sources",
+        args: r#"{}"#,
+        // BigID documents no largest page; its own and community clients ask for 100.
+        page: 100,
+    }),
     operations: OPERATIONS,
 };
 
@@ -494,10 +500,14 @@ fn source_row(item: &Value) -> Value {
         (_, Some(true)) => "ok",
         (_, None) => "untested",
     };
+    // rdb_url is `host:port/db`, or a URL (`mysql://user@host:port/db`, `jdbc:…://…`): the
+    // host and port only, never a user or a query.
     let host = item["rdb_url"]
         .as_str()
-        .map(|url| url.rsplit_once('@').map_or(url, |(_, h)| h))
+        .map(|url| url.rsplit_once("://").map_or(url, |(_, rest)| rest))
         .map(|url| url.split(['/', '?', ';']).next().unwrap_or(url))
+        .map(|url| url.rsplit_once('@').map_or(url, |(_, h)| h))
+        .filter(|h| !h.is_empty())
         .or_else(|| item["location"].as_str());
     let mut row =
         json!({"id": item["name"], "name": item["name"], "type": item["type"], "status": status});
@@ -837,6 +847,31 @@ impl ToolArgs for GetTemplate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rows_host_is_host_and_port_only() {
+        for (url, host) in [
+            ("db.acme.example:3306/orders", "db.acme.example:3306"),
+            (
+                "mysql://db.acme.example:3306/orders",
+                "db.acme.example:3306",
+            ),
+            (
+                "jdbc:sqlserver://sql.acme.example:1433;databaseName=x",
+                "sql.acme.example:1433",
+            ),
+            (
+                "postgres://scan:pa%40ss@pg.acme.example/db?ssl=1",
+                "pg.acme.example",
+            ),
+            ("oracle.acme.example", "oracle.acme.example"),
+        ] {
+            let row = source_row(&json!({"name": "n", "rdb_url": url}));
+            assert_eq!(row["host"], host, "{url}");
+        }
+        let row = source_row(&json!({"name": "n", "rdb_url": "", "location": "eu-west-1"}));
+        assert_eq!(row["host"], "eu-west-1");
+    }
 
     #[test]
     fn merge_keeps_unnamed_fields_and_drops_masks() {

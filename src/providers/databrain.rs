@@ -19,7 +19,8 @@ use crate::operation::{
 };
 use crate::secret::SecretString;
 use crate::spec::{
-    AuthHeader, ConfigError, Credential, Env, EnvVar, Guide, Probe, ProviderSpec, Scheme,
+    AuthHeader, ConfigError, Credential, Env, EnvVar, Guide, InventorySource, Probe, ProviderSpec,
+    Scheme,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -65,6 +66,11 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         Fact::new(Aspect::Auth, "A service token (Settings → Service Tokens, not a data-app API key) in Authorization: Bearer", Source::VendorDocs("https://docs.usedatabrain.com/developer-docs/helpers/api-reference/create-datasource")),
         Fact::new(Aspect::Errors, "Errors are {error: {message, code}}; the credential error's code is AUTHENTICATION_ERROR in the code list, AUTHENTICATION_ERR in one example", Source::VendorDocs("https://docs.usedatabrain.com/developer-docs/helpers/api-reference/token")),
     ],
+    inventory: Some(InventorySource {
+        tool: "databrain_list_datasources",
+        args: r#"{}"#,
+        page: 1000,
+    }),
     operations: OPERATIONS,
 };
 

@@ -9,10 +9,21 @@ use crate::spec::{ConfigError, Credential, Env, ProviderSpec};
 pub mod bigdata;
 pub mod bigid;
 pub mod databrain;
+pub mod inventory;
 pub mod pdc;
 
-/// Every provider, in the order tools are listed.
-pub static ALL: &[&ProviderSpec] = &[&bigid::SPEC, &pdc::SPEC, &bigdata::SPEC, &databrain::SPEC];
+/// Every vendor, in the order tools are listed.
+pub static VENDORS: &[&ProviderSpec] =
+    &[&bigid::SPEC, &pdc::SPEC, &bigdata::SPEC, &databrain::SPEC];
+
+/// Every toolset: the vendors, then the tools that span them.
+pub static ALL: &[&ProviderSpec] = &[
+    &bigid::SPEC,
+    &pdc::SPEC,
+    &bigdata::SPEC,
+    &databrain::SPEC,
+    &inventory::SPEC,
+];
 
 impl Provider {
     pub fn spec(self) -> &'static ProviderSpec {
@@ -21,7 +32,22 @@ impl Provider {
             Provider::Pdc => &pdc::SPEC,
             Provider::Bigdata => &bigdata::SPEC,
             Provider::DataBrain => &databrain::SPEC,
+            Provider::Inventory => &inventory::SPEC,
         }
+    }
+
+    /// Whether this toolset's tools work with these configured vendors: a vendor's when it is
+    /// configured, the inventory's when any vendor is.
+    pub fn served_by(self, mut configured: impl Iterator<Item = Provider>) -> bool {
+        match self.is_vendor() {
+            true => configured.any(|p| p == self),
+            false => configured.next().is_some(),
+        }
+    }
+
+    /// A vendor (configured by its own variables), not a toolset over every vendor.
+    pub fn is_vendor(self) -> bool {
+        VENDORS.iter().any(|v| v.provider == self)
     }
 
     /// The tool-name prefix and toolset name (`bigid`, `pdc`, …).
@@ -118,7 +144,7 @@ fn check_base_url(var: &str, raw: &str, env: &dyn Env) -> Result<String, ConfigE
 /// The configured providers, and the variables to set for the others.
 pub fn configure_all(env: &dyn Env) -> Result<Vec<ProviderConfig>, ConfigError> {
     let mut out = Vec::new();
-    for spec in ALL {
+    for spec in VENDORS {
         if let Some(cfg) = configure(spec, env)? {
             out.push(cfg);
         }
@@ -183,7 +209,7 @@ mod tests {
     #[test]
     fn every_vendor_fact_has_a_source() {
         use crate::operation::Aspect;
-        for spec in ALL {
+        for spec in VENDORS {
             for about in [Aspect::Path, Aspect::Auth, Aspect::Errors] {
                 assert!(
                     spec.facts.iter().any(|f| f.about == about),

@@ -21,7 +21,7 @@ use crate::operation::{
 use crate::secret::SecretString;
 use crate::spec::{
     AuthHeader, ConfigError, Credential, Env, EnvVar, ExchangePath, ExchangeSend, Field, Guide,
-    Probe, ProviderSpec, Scheme, TokenExchange, pair,
+    InventorySource, Probe, ProviderSpec, Scheme, TokenExchange, pair,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -88,6 +88,12 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         Fact::new(Aspect::Errors, "Errors are {status, message}, message a string or a list", Source::VendorDocs("https://docs.pentaho.com/pdc-api-docs/v1/pdc-api-ref-v1/data-sources")),
         Fact::new(Aspect::Errors, "A duplicate create is answered 400 'Duplicate key violation…' after echoing the submitted record, password included", Source::Community("github.com/jporeilly/PDC-Glossary-Generator: pdc_client/core.py")),
     ],
+    inventory: Some(InventorySource {
+        tool: "pdc_filter_data_sources",
+        args: r#"{"resourceNames": ["*"]}"#,
+        // community clients page PDC by 500.
+        page: 500,
+    }),
     operations: OPERATIONS,
 };
 
@@ -365,6 +371,7 @@ static OPERATIONS: &[OperationSpec] = &[
             }),
             fallback: None,
             then_poll: Some(JOB),
+            fan_out: false,
         },
         example: r#"{"id": "9dc0da7a0000000000000001", "wait": true}"#,
         reconcile: None,
@@ -411,6 +418,7 @@ static OPERATIONS: &[OperationSpec] = &[
             }),
             fallback: None,
             then_poll: Some(JOB),
+            fan_out: false,
         },
         example: r#"{"id": "9dc0da7a0000000000000001", "wait": true}"#,
         reconcile: None,

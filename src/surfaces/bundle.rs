@@ -42,7 +42,7 @@ fn setting_title(spec: &ProviderSpec, var: &EnvVar) -> String {
 pub fn manifest() -> Value {
     let mut env = Map::new();
     let mut settings = Map::new();
-    for spec in providers::ALL {
+    for spec in providers::VENDORS {
         for var in spec.env {
             let key = setting_key(var);
             env.insert(var.name.into(), json!(format!("${{user_config.{key}}}")));
@@ -72,9 +72,9 @@ pub fn manifest() -> Value {
             "required": false,
         }),
     );
-    let providers: Vec<&str> = providers::ALL.iter().map(|p| p.title).collect();
+    let providers: Vec<&str> = providers::VENDORS.iter().map(|p| p.title).collect();
     let mut keywords = vec!["data sources", "connectors"];
-    keywords.extend(providers::ALL.iter().map(|p| p.id));
+    keywords.extend(providers::VENDORS.iter().map(|p| p.id));
     json!({
         "manifest_version": MANIFEST_VERSION,
         "name": "datasource-mcp",
@@ -126,7 +126,7 @@ mod tests {
         let env = m["server"]["mcp_config"]["env"].as_object().unwrap();
         let settings = m["user_config"].as_object().unwrap();
         let mut count = 0;
-        for spec in providers::ALL {
+        for spec in providers::VENDORS {
             for var in spec.env {
                 let key = setting_key(var);
                 assert_eq!(env[var.name], format!("${{user_config.{key}}}"));

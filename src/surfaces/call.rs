@@ -44,7 +44,7 @@ pub fn resolve_tool(
 ) -> Result<&'static OperationSpec, String> {
     let op = providers::operation(name)
         .ok_or_else(|| format!("unknown tool `{name}` (`datasource-mcp tools` lists them)"))?;
-    if !configs.iter().any(|c| c.provider == op.provider) {
+    if !op.provider.served_by(configs.iter().map(|c| c.provider)) {
         let spec = op.provider.spec();
         return Err(format!(
             "{name}: {} is not configured; set {} (or add --sandbox to try it on simulated vendors)",

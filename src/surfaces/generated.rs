@@ -33,29 +33,12 @@ pub fn tool_table() -> String {
         out.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
             op.name,
-            request_text(op),
+            reference::request_text(op),
             reference::access(op),
             op.description.replace('|', "\\|")
         ));
     }
     out
-}
-
-/// A row's request(s), in words.
-fn request_text(op: &OperationSpec) -> String {
-    let mut text = format!("`{} {}`", op.method.as_str(), op.path);
-    if let Some(read) = op.flow.read_first {
-        text = format!("reads `GET {}`, then {text}", read.path);
-    }
-    if let Some(fallback) = op.flow.fallback {
-        let second = fallback.path.unwrap_or("the other form");
-        text.push_str(&format!(" (if rejected: `{second}`)"));
-    }
-    if let Some(poll) = op.flow.then_poll {
-        let status = poll.status_path.unwrap_or("it");
-        text.push_str(&format!(" (with `wait`: `GET {status}` until done)"));
-    }
-    text
 }
 
 /// The ledger of vendor facts: what the code relies on about each vendor, where it comes
@@ -84,7 +67,7 @@ vendor answers differently from what is written here, run the server with \
         )
     };
     const HEAD: &str = "| about | fact | source | confidence |\n|---|---|---|---|\n";
-    for spec in providers::ALL {
+    for spec in providers::VENDORS {
         out.push_str(&format!("\n## {}\n\n{HEAD}", spec.title));
         spec.facts.iter().for_each(|f| out.push_str(&row(f)));
         for op in spec.operations {
@@ -93,7 +76,7 @@ vendor answers differently from what is written here, run the server with \
         }
     }
     out.push_str("\n## Still assumed\n\n");
-    for spec in providers::ALL {
+    for spec in providers::VENDORS {
         let provider = spec.facts.iter().map(|f| (spec.title.to_string(), f));
         let rows = spec
             .operations

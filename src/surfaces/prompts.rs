@@ -20,11 +20,22 @@ impl Tools<'_> {
         self.0.iter().any(|op| op.name == name)
     }
 
-    /// Providers with at least one enabled tool, in table order.
-    pub fn providers(&self) -> Vec<Provider> {
+    /// Toolsets (vendors and the inventory) with at least one enabled tool, in table order.
+    pub fn toolsets(&self) -> Vec<Provider> {
         let mut out: Vec<Provider> = Vec::new();
         for op in self.0 {
             if !out.contains(&op.provider) {
+                out.push(op.provider);
+            }
+        }
+        out
+    }
+
+    /// Vendors with at least one enabled tool, in table order.
+    pub fn providers(&self) -> Vec<Provider> {
+        let mut out: Vec<Provider> = Vec::new();
+        for op in self.0 {
+            if op.provider.is_vendor() && !out.contains(&op.provider) {
                 out.push(op.provider);
             }
         }
@@ -166,12 +177,28 @@ fn onboard_text(provider: Provider, kind: Option<&str>, name: Option<&str>) -> S
 }
 
 fn audit_text(tools: &Tools, providers: &[Provider]) -> String {
-    let steps: Vec<String> = providers
-        .iter()
-        .map(|p| &p.spec().guide)
-        .filter(|guide| tools.has(guide.audit_tool))
-        .map(|guide| format!("- {}", guide.audit_step))
-        .collect();
+    // The inventory first, where it is enabled: every platform's rows in one call; then each
+    // platform's own list for what the inventory's rows do not say.
+    let inventory = Provider::Inventory.spec();
+    let mut steps: Vec<String> = Vec::new();
+    if tools.has(inventory.guide.audit_tool) && providers.len() > 1 {
+        steps.push(format!("- {}", inventory.guide.audit_step));
+    } else if let [one] = providers
+        && tools.has(inventory.guide.audit_tool)
+    {
+        steps.push(format!(
+            "- Call {} with providers: [\"{}\"] for its rows with a status.",
+            inventory.guide.audit_tool,
+            one.id()
+        ));
+    }
+    steps.extend(
+        providers
+            .iter()
+            .map(|p| &p.spec().guide)
+            .filter(|guide| tools.has(guide.audit_tool))
+            .map(|guide| format!("- {}", guide.audit_step)),
+    );
     format!(
         "Audit my data sources. Use read-only tools only and change nothing.\n\n{}\n\nThen show one table: provider, name, type, status (ok, disabled, failing, archived or unknown) and the reason, problems first, and suggest what to look at next.",
         steps.join("\n")
@@ -261,5 +288,32 @@ mod tests {
             complete(&tools, "test_prompt_with_arguments", "arg1", ""),
             None
         );
+    }
+
+    /// The audit starts from the inventory where it is enabled, then each platform's list.
+    #[test]
+    fn the_audit_starts_from_the_inventory() {
+        let ops = all();
+        let tools = Tools(&ops);
+        let text = audit_text(&tools, &tools.providers());
+        let inventory = text
+            .find("inventory_list_data_sources")
+            .expect("inventory step");
+        let bigid = text.find("bigid_list_data_sources").expect("bigid step");
+        assert!(inventory < bigid, "{text}");
+        let one = audit_text(&tools, &[Provider::Pdc]);
+        assert!(
+            one.contains(r#"inventory_list_data_sources with providers: ["pdc"]"#),
+            "{one}"
+        );
+        assert!(!one.contains("bigid_"), "{one}");
+        // Without the inventory tool (left out by --tools), the per-platform steps alone.
+        let without: Vec<&'static OperationSpec> = all()
+            .into_iter()
+            .filter(|op| op.provider.is_vendor())
+            .collect();
+        let text = audit_text(&Tools(&without), &[Provider::BigId, Provider::Pdc]);
+        assert!(!text.contains("inventory_"), "{text}");
+        assert!(text.contains("bigid_list_data_sources"), "{text}");
     }
 }

@@ -48,11 +48,10 @@ pub fn tool_section(op: &OperationSpec, level: usize) -> String {
     let (h, sub) = ("#".repeat(level), "#".repeat(level + 1));
     let mut out = format!("{h} {}\n\n{}\n\n{}\n\n", op.name, op.title, op.description);
     out.push_str(&format!(
-        "- Provider: {} (toolset `{}`)\n- Request: `{} {}`\n- Access: {}{}\n",
+        "- Provider: {} (toolset `{}`)\n- Request: {}\n- Access: {}{}\n",
         op.provider.spec().title,
         op.provider.id(),
-        op.method.as_str(),
-        op.path,
+        request_text(op),
         access(op),
         if op.hints.idempotent && !op.hints.read_only {
             ", idempotent"
@@ -150,6 +149,34 @@ fn type_text(prop: &Value) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// A row's request(s), in words.
+pub fn request_text(op: &OperationSpec) -> String {
+    if op.flow.fan_out {
+        let lists: Vec<String> = crate::providers::VENDORS
+            .iter()
+            .filter_map(|v| v.inventory.as_ref())
+            .map(|i| format!("`{}`", i.tool))
+            .collect();
+        return format!(
+            "each configured platform's list at once: {}",
+            lists.join(", ")
+        );
+    }
+    let mut text = format!("`{} {}`", op.method.as_str(), op.path);
+    if let Some(read) = op.flow.read_first {
+        text = format!("reads `GET {}`, then {text}", read.path);
+    }
+    if let Some(fallback) = op.flow.fallback {
+        let second = fallback.path.unwrap_or("the other form");
+        text.push_str(&format!(" (if rejected: `{second}`)"));
+    }
+    if let Some(poll) = op.flow.then_poll {
+        let status = poll.status_path.unwrap_or("it");
+        text.push_str(&format!(" (with `wait`: `GET {status}` until done)"));
+    }
+    text
 }
 
 #[cfg(test)]

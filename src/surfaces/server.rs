@@ -41,9 +41,9 @@ fetch the connector template, test the connection, then create. Tools that chang
 dry_run: true to show the request first.",
         english_list(&titles)
     );
-    for provider in providers {
+    for toolset in prompts::Tools(operations).toolsets() {
         text.push(' ');
-        text.push_str(provider.spec().guide.instructions);
+        text.push_str(toolset.spec().guide.instructions);
     }
     text
 }
@@ -137,7 +137,7 @@ pub struct Catalog {
 impl Catalog {
     pub fn new(engine: &Engine, selection: &Selection) -> Self {
         let operations = providers::operations()
-            .filter(|op| engine.provider(op.provider).is_some() && selection.allows(op))
+            .filter(|op| engine.serves(op.provider) && selection.allows(op))
             .collect();
         Self {
             operations,

@@ -15,7 +15,7 @@ pub const NAME: &str = "datasource-mcp";
 /// When an agent should use the skill (front matter; at most 1,024 characters), naming every
 /// provider of the table.
 pub fn description() -> String {
-    let titles: Vec<&str> = providers::ALL.iter().map(|p| p.title).collect();
+    let titles: Vec<&str> = providers::VENDORS.iter().map(|p| p.title).collect();
     format!(
         "Manage data-source and connector connections on {} with the datasource-mcp command (list \
 and inspect data sources, read connector templates, test connections, create, update, delete and \
@@ -58,7 +58,7 @@ pub fn files(ops: &[&'static OperationSpec], read_only: bool) -> Vec<(PathBuf, S
 }
 
 fn providers_of(ops: &[&'static OperationSpec]) -> Vec<Provider> {
-    prompts::Tools(ops).providers()
+    prompts::Tools(ops).toolsets()
 }
 
 fn skill_md(ops: &[&'static OperationSpec], read_only: bool) -> String {
@@ -194,7 +194,7 @@ mod tests {
                     assert_eq!(path.to_str().unwrap(), page, "{}", op.name);
                     assert!(text.contains(op.description), "{}", op.name);
                     assert!(
-                        text.contains(&format!("- Request: `{} {}`", op.method.as_str(), op.path)),
+                        text.contains(&format!("- Request: {}", reference::request_text(op))),
                         "{}",
                         op.name
                     );

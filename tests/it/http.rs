@@ -126,7 +126,7 @@ async fn the_rmcp_http_client_lists_and_calls_tools() {
     let client = ().serve(transport).await.unwrap();
     assert_eq!(
         client.list_all_tools().await.unwrap().len(),
-        tool_count(|op| op.provider == Provider::BigId)
+        tool_count(offered_with_only(Provider::BigId))
     );
     let result = client
         .call_tool(CallToolRequestParams::new("bigid_list_data_sources"))
@@ -168,7 +168,7 @@ async fn both_protocol_eras_work() {
         .unwrap();
     assert_eq!(
         client.list_all_tools().await.unwrap().len(),
-        tool_count(|op| op.provider == Provider::BigId)
+        tool_count(offered_with_only(Provider::BigId))
     );
     client.cancel().await.unwrap();
 

@@ -21,6 +21,7 @@ mod sandbox {
     mod bigid;
     mod databrain;
     mod flows;
+    mod inventory;
     mod pdc;
 }
 
@@ -31,6 +32,7 @@ mod hardening;
 mod hostile_input;
 mod http;
 mod http_hardening;
+mod inventory;
 mod layers;
 mod prompts_resources;
 mod reliability;

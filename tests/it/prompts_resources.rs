@@ -129,7 +129,7 @@ async fn the_tool_reference_is_served_as_resources() {
     // The catalogue, then a page per configured (BigID) tool.
     assert_eq!(
         resources.len(),
-        1 + tool_count(|op| op.provider == Provider::BigId)
+        1 + tool_count(offered_with_only(Provider::BigId))
     );
     assert_eq!(resources[0].uri, "datasource-mcp://tools");
     let read = |uri: &str| {

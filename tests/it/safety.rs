@@ -175,7 +175,7 @@ async fn toolsets_and_tools_narrow_and_read_only_wins() {
     );
     assert_eq!(
         Selection::parse(false, Some("bigid,snowflake"), None).unwrap_err(),
-        "unknown toolset `snowflake` (toolsets: bigid, pdc, bigdata, databrain)"
+        "unknown toolset `snowflake` (toolsets: bigid, pdc, bigdata, databrain, inventory)"
     );
     assert_eq!(
         Selection::parse(false, None, Some("bigid_drop_all")).unwrap_err(),
@@ -202,7 +202,7 @@ fn the_binary_reads_the_selection_from_flags_and_environment() {
     let table = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         table.lines().count(),
-        1 + tool_count(|op| op.provider == Provider::BigId && op.hints.read_only),
+        1 + tool_count(|op| offered_with_only(Provider::BigId)(op) && op.hints.read_only),
         "{table}"
     );
     assert!(
@@ -215,7 +215,7 @@ fn the_binary_reads_the_selection_from_flags_and_environment() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "datasource-mcp: unknown toolset `oracle` (toolsets: bigid, pdc, bigdata, databrain)\n"
+        "datasource-mcp: unknown toolset `oracle` (toolsets: bigid, pdc, bigdata, databrain, inventory)\n"
     );
 }
 

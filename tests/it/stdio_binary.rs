@@ -23,7 +23,7 @@ async fn rmcp_client_lists_and_calls_over_stdio() {
     });
     let client = ().serve(TokioChildProcess::new(cmd).unwrap()).await.unwrap();
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), tool_count(|op| op.provider == Provider::BigId));
+    assert_eq!(tools.len(), tool_count(offered_with_only(Provider::BigId)));
     let result = client
         .call_tool(CallToolRequestParams::new("bigid_list_data_sources"))
         .await
@@ -96,7 +96,7 @@ async fn stdout_is_jsonrpc_only_and_secrets_never_leak_even_at_trace() {
     let by_id = |id: u64| messages.iter().find(|m| m["id"] == id).unwrap().clone();
     assert_eq!(
         by_id(1)["result"]["tools"].as_array().unwrap().len(),
-        tool_count(|op| op.provider == Provider::BigId)
+        tool_count(offered_with_only(Provider::BigId))
     );
     assert_eq!(
         by_id(2)["result"]["structuredContent"],
@@ -207,7 +207,7 @@ fn version_help_and_tools_table() {
     // A header, then a row per BigID tool.
     assert_eq!(
         lines.len(),
-        1 + tool_count(|op| op.provider == Provider::BigId),
+        1 + tool_count(offered_with_only(Provider::BigId)),
         "{table}"
     );
     assert!(lines[0].starts_with("TOOL"));

@@ -425,10 +425,7 @@ async fn concurrent_creates_are_safe_and_never_duplicate() {
 async fn binary_serves_the_sandbox_over_stdio() {
     // Every simulated vendor is served, and only those.
     let simulated = datasource_mcp::sandbox::VENDORS;
-    let tools: usize = simulated
-        .iter()
-        .map(|v| v.provider.spec().operations.len())
-        .sum();
+    let tools = tool_count(|op| op.provider.served_by(simulated.iter().map(|v| v.provider)));
     let ids: Vec<&str> = simulated.iter().map(|v| v.provider.id()).collect();
     let mut lines = handshake();
     lines.push(rpc(1, "tools/list", json!({})));

@@ -9,7 +9,7 @@ use rmcp::service::RunningService;
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::Value;
 
-use datasource_mcp::engine::Engine;
+use datasource_mcp::engine::{Engine, EngineSettings};
 use datasource_mcp::providers;
 use datasource_mcp::surfaces::server::{DataSourceServer, Selection};
 use datasource_mcp::upstream::UpstreamSettings;
@@ -26,7 +26,7 @@ pub async fn client_with(vars: &HashMap<String, String>, settings: UpstreamSetti
 /// A client for a server whose tools are narrowed by `selection`.
 pub async fn client_selected(
     vars: &HashMap<String, String>,
-    settings: UpstreamSettings,
+    settings: impl Into<EngineSettings>,
     selection: &Selection,
 ) -> Client {
     let configs = providers::configure_all(vars).expect("valid configuration");

@@ -71,6 +71,7 @@ impl SandboxApi {
                 Some("Bearer"),
                 env["DATABRAIN_SERVICE_TOKEN"].clone(),
             ),
+            Provider::Inventory => panic!("the inventory is no vendor API"),
         };
         SandboxApi {
             http,

@@ -37,7 +37,7 @@ async fn lists_tools_with_all_annotations() {
     let (_fake, client) = setup(&BIGID).await;
     let tools = client.list_all_tools().await.unwrap();
     let names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
-    assert_eq!(names, tool_names(|op| op.provider == Provider::BigId));
+    assert_eq!(names, tool_names(offered_with_only(Provider::BigId)));
     for t in &tools {
         let a = t.annotations.as_ref().expect("annotations");
         assert!(

@@ -1,0 +1,292 @@
+//! The inventory: one list over every configured vendor. It sends no request of its own: the
+//! engine runs each vendor's inventory listing (its `ProviderSpec::inventory`) at once, tags the
+//! rows with the vendor, filters them here and pages the merged list.
+//!
+//! Its rows are the vendors' compact rows, which share their keys for this purpose:
+//! `{provider, id, name, type, status, host}`; the vendor's own object is under `detail`.
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::args::{InvalidArgument, ToolArgs, check};
+use crate::operation::{
+    ArgsSpec, Flow, Hints, Listing, Method, OperationSpec, Output, Paging, Provider, RequestParts,
+};
+use crate::spec::{Guide, Probe, ProviderSpec};
+
+pub static SPEC: ProviderSpec = ProviderSpec {
+    provider: Provider::Inventory,
+    id: "inventory",
+    title: "Inventory",
+    base_url_var: "",
+    default_base_url: None,
+    env: &[],
+    // Configured when any vendor is: nothing of its own to read.
+    credential: |_| Ok(None),
+    setup: "any vendor's variables (`datasource-mcp doctor` lists them)",
+    credential_hint: "",
+    hint: |_, _, _| None,
+    probe: Probe {
+        tool: "inventory_list_data_sources",
+        args: r#"{}"#,
+    },
+    credential_keys: &[],
+    guide: Guide {
+        instructions: "inventory_list_data_sources lists the data sources of every configured platform in one call, with a status for each; a platform that fails is reported in `errors` next to the others' rows.",
+        onboard_tools: &[],
+        onboard_steps: "",
+        audit_tool: "inventory_list_data_sources",
+        audit_step: "Every platform at once: call inventory_list_data_sources (with status: \"failing\", then \"disabled\", \"archived\", \"untested\" to see the problems first) and report any platform listed in `errors`.",
+    },
+    facts: &[],
+    inventory: None,
+    operations: OPERATIONS,
+};
+
+static OPERATIONS: &[OperationSpec] = &[OperationSpec {
+    name: "inventory_list_data_sources",
+    provider: Provider::Inventory,
+    title: "List data sources on every platform",
+    description: "List the data sources of every configured platform in one call: rows {provider, id, name, type, status, host}; filter by providers, name (* wildcards), type or status. A platform that fails is reported in `errors`, the others' rows are still returned. Answers \"which of our databases are registered where, and which are broken?\".",
+    // No request of its own: each vendor's inventory listing is sent instead.
+    method: Method::Get,
+    path: "/",
+    hints: Hints::READ,
+    args: ArgsSpec::of::<InventoryFilter>(),
+    output: Output::typed::<InventoryPage>(),
+    flow: Flow::FAN_OUT,
+    example: r#"{"name": "*orders*", "status": "failing"}"#,
+    reconcile: None,
+    progress: false,
+    facts: &[],
+    listing: Some(Listing {
+        items: &["/items"],
+        total: None,
+        row: inventory_row,
+        paging: Paging::Local,
+    }),
+}];
+
+/// The keys every inventory row may have, in order.
+pub const ROW_KEYS: [&str; 6] = ["provider", "id", "name", "type", "status", "host"];
+
+/// A merged row without the vendor's object.
+fn inventory_row(item: &Value) -> Value {
+    let mut row = Map::new();
+    for key in ROW_KEYS {
+        if let Some(v) = item.get(key).filter(|v| !v.is_null()) {
+            row.insert(key.into(), v.clone());
+        }
+    }
+    Value::Object(row)
+}
+
+/// `providers`: the vendors' ids, from the registry.
+fn platforms_schema(_: &mut SchemaGenerator) -> Schema {
+    let ids: Vec<&str> = super::VENDORS.iter().map(|v| v.id).collect();
+    json_schema!({
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": "string", "enum": ids},
+        "description": "Only these platforms; every configured one when left out.",
+    })
+}
+
+/// Which rows the inventory keeps.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryFilter {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "platforms_schema")]
+    pub providers: Option<Vec<String>>,
+    /// Name pattern, case-insensitive; `*` matches any run of characters (`prod-*`, `*orders*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Type, case-insensitive, as the platform names it (rdb-mysql, POSTGRESQL, email, postgres…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#type: Option<String>,
+    /// Status: ok, failing, disabled, untested, tested, archived, syncing, never synced, unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+impl ToolArgs for InventoryFilter {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        if let Some(ids) = &self.providers {
+            check::non_empty_list("providers", ids)?;
+            for (i, id) in ids.iter().enumerate() {
+                if !Provider::from_id(id).is_some_and(Provider::is_vendor) {
+                    let known: Vec<&str> = super::VENDORS.iter().map(|v| v.id).collect();
+                    return Err(InvalidArgument::new(
+                        format!("providers[{i}]"),
+                        format!("unknown platform `{id}` (one of {})", known.join(", ")),
+                    ));
+                }
+            }
+        }
+        for (field, value) in [
+            ("name", &self.name),
+            ("type", &self.r#type),
+            ("status", &self.status),
+        ] {
+            if let Some(v) = value {
+                check::not_blank(field, v)?;
+                check::no_control_chars(field, v)?;
+                if v.len() > 200 {
+                    return Err(InvalidArgument::new(
+                        field,
+                        "must be at most 200 characters",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The filter travels to the engine as the body: nothing is sent to a vendor as is.
+    fn into_request(self) -> RequestParts {
+        RequestParts::new().body(json!(self))
+    }
+}
+
+impl InventoryFilter {
+    /// The filter a validated call carries.
+    pub fn of(parts: &RequestParts) -> InventoryFilter {
+        parts
+            .body
+            .clone()
+            .and_then(|b| serde_json::from_value(b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Whether the filter asks for this platform at all.
+    pub fn wants(&self, provider: Provider) -> bool {
+        self.providers
+            .as_ref()
+            .is_none_or(|ids| ids.iter().any(|id| id == provider.id()))
+    }
+
+    /// Whether a merged row passes the filter.
+    pub fn keeps(&self, row: &Value) -> bool {
+        let text = |key: &str| match &row[key] {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        self.name.as_deref().is_none_or(|p| glob(p, &text("name")))
+            && self
+                .r#type
+                .as_deref()
+                .is_none_or(|t| t.eq_ignore_ascii_case(&text("type")))
+            && self
+                .status
+                .as_deref()
+                .is_none_or(|s| s.eq_ignore_ascii_case(&text("status")))
+    }
+}
+
+/// `*` matches any run of characters, case-insensitively; nothing else is special.
+fn glob(pattern: &str, text: &str) -> bool {
+    let pattern: Vec<char> = pattern.to_lowercase().chars().collect();
+    let text: Vec<char> = text.to_lowercase().chars().collect();
+    // Greedy match with backtracking to the last star: linear in practice, no regex.
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && pattern[p] != '*' && pattern[p] == text[t] {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            star = Some((p, t));
+            p += 1;
+        } else if let Some((sp, st)) = star {
+            p = sp + 1;
+            t = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
+}
+
+/// What the inventory returns (its outputSchema).
+#[derive(Serialize, JsonSchema)]
+pub struct InventoryPage {
+    /// `{provider, id, name, type, status, host}` rows (the vendor's object under `detail` with
+    /// detail: "full").
+    pub items: Vec<Map<String, Value>>,
+    /// The platforms that could not be listed; the rows of the others are still in `items`.
+    pub errors: Vec<PlatformError>,
+}
+
+/// Why a platform's rows are missing: its list tool's error (`status`, `code`, `message`,
+/// `hint` as the vendor's answer gives them), or TIMEOUT, NOT_CONFIGURED or INCOMPLETE.
+#[derive(Serialize, JsonSchema)]
+pub struct PlatformError {
+    pub provider: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_matches_stars_only() {
+        for (p, t, want) in [
+            ("prod-*", "PROD-orders", true),
+            ("*orders*", "eu-orders-db", true),
+            ("*orders", "eu-orders-db", false),
+            ("a*b*c", "aXbYc", true),
+            ("a*b*c", "aXcYb", false),
+            ("exact", "exact", true),
+            ("exact", "exactly", false),
+            ("*", "", true),
+            ("a.c", "abc", false),
+            ("?", "a", false),
+        ] {
+            assert_eq!(glob(p, t), want, "{p} ~ {t}");
+        }
+    }
+
+    #[test]
+    fn filter_checks_name_the_field() {
+        let op = &OPERATIONS[0];
+        for (args, field) in [
+            (json!({"providers": ["bigid", "snowflake"]}), "providers[1]"),
+            (json!({"providers": ["inventory"]}), "providers[0]"),
+            (json!({"providers": []}), "providers"),
+            (json!({"name": " "}), "name"),
+            (json!({"type": "x".repeat(201)}), "type"),
+            (json!({"status": "ok\u{0}"}), "status"),
+            (json!({"colour": "red"}), "colour"),
+        ] {
+            let e = op.prepare(args.clone()).unwrap_err();
+            assert_eq!(e.field, field, "{args}");
+        }
+    }
+
+    #[test]
+    fn filter_keeps_matching_rows() {
+        let parts = OPERATIONS[0]
+            .prepare(json!({"providers": ["pdc"], "name": "*ORD*", "type": "postgresql"}))
+            .unwrap();
+        let f = InventoryFilter::of(&parts);
+        assert!(f.wants(Provider::Pdc) && !f.wants(Provider::BigId));
+        assert!(f.keeps(&json!({"name": "orders", "type": "POSTGRESQL"})));
+        assert!(!f.keeps(&json!({"name": "orders", "type": "MYSQL"})));
+        assert!(!f.keeps(&json!({"name": "users", "type": "POSTGRESQL"})));
+        assert!(
+            !f.keeps(&json!({"type": "POSTGRESQL"})),
+            "no name, no match"
+        );
+    }
+}
