@@ -169,12 +169,16 @@ pub fn request_text(op: &OperationSpec) -> String {
         text = format!("reads `GET {}`, then {text}", read.path);
     }
     if let Some(fallback) = op.flow.fallback {
-        let second = fallback.path.unwrap_or("the other form");
-        text.push_str(&format!(" (if rejected: `{second}`)"));
+        match fallback.path {
+            Some(second) => text.push_str(&format!(" (if rejected: `{second}`)")),
+            None => text.push_str(" (if rejected: once more in its older form)"),
+        }
     }
     if let Some(poll) = op.flow.then_poll {
-        let status = poll.status_path.unwrap_or("it");
-        text.push_str(&format!(" (with `wait`: `GET {status}` until done)"));
+        match poll.status_path {
+            Some(status) => text.push_str(&format!(" (with `wait`: `GET {status}` until done)")),
+            None => text.push_str(" (with `wait`: read again until done)"),
+        }
     }
     text
 }
