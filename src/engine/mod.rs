@@ -67,8 +67,11 @@ impl Default for EngineSettings {
     }
 }
 
-/// Most data sources the inventory lists from one platform.
+/// Most data sources the inventory lists from one platform, the most pages it asks for, and
+/// the most bytes of rows it keeps: past any of them the platform is reported INCOMPLETE.
 const MAX_INVENTORY_ROWS: usize = 10_000;
+const MAX_INVENTORY_PAGES: usize = 100;
+const MAX_INVENTORY_BYTES: usize = 16 * 1024 * 1024;
 
 /// A result before the budget: a list page carries its list arguments and the call as made,
 /// so a page the budget cuts short can point to what it left out.
@@ -323,13 +326,15 @@ impl Engine {
         let called_with = args.clone();
         let list_args = ListArgs::take(&mut args, listing.paging)?;
         let filter = InventoryFilter::of(&op.prepare(args)?);
+        let keep_detail = list_args.full || list_args.fields.is_some();
         let deadline = self.upstream.settings().request_timeout;
         let wanted = self
             .providers
             .iter()
             .filter(|p| p.spec.inventory.is_some() && filter.wants(p.spec.provider));
         let listed = futures_util::future::join_all(wanted.map(|p| async move {
-            let listed = tokio::time::timeout(deadline, self.list_everything(p, cx)).await;
+            let listed =
+                tokio::time::timeout(deadline, self.list_everything(p, keep_detail, cx)).await;
             (p.spec, listed)
         }))
         .await;
@@ -339,10 +344,12 @@ impl Engine {
         for (spec, listed) in listed {
             match listed {
                 Ok(Ok((rows, complete))) => {
+                    let listed = rows.len();
                     items.extend(rows.into_iter().filter(|row| filter.keeps(row)));
                     if !complete {
                         errors.push(error(spec, "INCOMPLETE", format!(
-                            "only the first {MAX_INVENTORY_ROWS} of its data sources are listed; use {} with a filter for the rest",
+                            "only its first {} data sources are listed here; page through the rest with {}",
+                            listed,
                             spec.inventory.as_ref().map_or("its list tool", |i| i.tool)
                         )));
                     }
@@ -392,14 +399,17 @@ impl Engine {
     async fn list_everything(
         &self,
         provider: &ProviderClient,
+        keep_detail: bool,
         cx: &CallContext,
     ) -> Result<(Vec<Value>, bool), Value> {
         let source = provider.spec.inventory.as_ref().ok_or_else(internal)?;
         let op = crate::providers::operation(source.tool).ok_or_else(internal)?;
         let listing = op.listing.ok_or_else(internal)?;
         let mut rows = Vec::new();
+        let mut kept_bytes = 0;
         let mut skip = 0;
-        loop {
+        // Bounded however the vendor pages: so many requests, rows and bytes, then INCOMPLETE.
+        for _ in 0..MAX_INVENTORY_PAGES {
             let mut args: Value = serde_json::from_str(source.args).map_err(|_| internal())?;
             args["detail"] = json!("full");
             args["skip"] = json!(skip);
@@ -420,20 +430,24 @@ impl Engine {
                 if let Value::Object(compact) = (listing.row)(&item) {
                     row.extend(compact);
                 }
-                row.insert("detail".into(), item);
-                rows.push(Value::Object(row));
-            }
-            let next = page["next"]["skip"].as_u64();
-            match next {
-                Some(next) if shown > 0 && next > skip => {
-                    if rows.len() >= MAX_INVENTORY_ROWS {
-                        return Ok((rows, false));
-                    }
-                    skip = next;
+                // The vendor's object only where the call shows it (detail: full, fields).
+                if keep_detail {
+                    row.insert("detail".into(), item);
                 }
+                let row = Value::Object(row);
+                kept_bytes += serde_json::to_vec(&row).map_or(0, |b| b.len());
+                rows.push(row);
+            }
+            if rows.len() >= MAX_INVENTORY_ROWS || kept_bytes >= MAX_INVENTORY_BYTES {
+                let more = page["next"].is_object();
+                return Ok((rows, !more));
+            }
+            match page["next"]["skip"].as_u64() {
+                Some(next) if shown > 0 && next > skip => skip = next,
                 _ => return Ok((rows, true)),
             }
         }
+        Ok((rows, false))
     }
 
     /// Runs a row's flow: its read first, the lookup a create of non-unique names needs, its

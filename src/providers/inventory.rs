@@ -186,10 +186,18 @@ impl InventoryFilter {
     }
 }
 
+/// Longest part of a name a pattern is matched against: a vendor's megabyte-long name costs
+/// no more than a real one.
+const MAX_MATCHED_CHARS: usize = 4096;
+
 /// `*` matches any run of characters, case-insensitively; nothing else is special.
 fn glob(pattern: &str, text: &str) -> bool {
     let pattern: Vec<char> = pattern.to_lowercase().chars().collect();
-    let text: Vec<char> = text.to_lowercase().chars().collect();
+    let text: Vec<char> = text
+        .chars()
+        .take(MAX_MATCHED_CHARS)
+        .flat_map(char::to_lowercase)
+        .collect();
     // Greedy match with backtracking to the last star: linear in practice, no regex.
     let (mut p, mut t) = (0, 0);
     let mut star: Option<(usize, usize)> = None;

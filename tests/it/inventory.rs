@@ -426,3 +426,58 @@ async fn offered_when_any_platform_is_and_never_changes_anything() {
     let tools = nothing.list_all_tools().await.unwrap();
     assert!(tools.is_empty(), "no platform, no inventory");
 }
+
+/// A vendor that pages forever (one item a page, an endless total) costs a bounded number of
+/// requests, and the platform is reported incomplete.
+#[tokio::test]
+async fn a_vendor_paging_forever_is_cut_off() {
+    let (fake, vars) = four_vendors().await;
+    fake.on(
+        "GET",
+        BIGID_LIST,
+        Reply::json(
+            200,
+            json!({"data": {"ds_connections": [bigid_source(1)], "totalCount": 1_000_000}}),
+        ),
+    );
+    let client = connect(&vars, UpstreamSettings::default()).await;
+    let (result, is_error) = call(&client, TOOL, json!({"providers": ["bigid"], "limit": 1})).await;
+    assert!(!is_error, "{result}");
+    assert_eq!(
+        requests_to(&fake, BIGID_LIST).len(),
+        100,
+        "at most 100 pages"
+    );
+    assert_eq!(result["total"], 100);
+    assert_eq!(result["errors"][0]["provider"], "bigid");
+    assert_eq!(result["errors"][0]["code"], "INCOMPLETE");
+    assert_eq!(
+        result["errors"][0]["message"],
+        "only its first 100 data sources are listed here; page through the rest with bigid_list_data_sources"
+    );
+}
+
+/// A vendor echoing a credential in a row (as is, or in another vendor's row) never gets it
+/// to the model: the merged result is masked like any other.
+#[tokio::test]
+async fn credentials_echoed_in_rows_are_masked() {
+    let (fake, vars) = four_vendors().await;
+    fake.on(
+        "GET",
+        BIGDATA_LIST,
+        Reply::json(
+            200,
+            json!({"results": [{"connector_id": "c1", "label": format!("key {BIGDATA_KEY}"),
+                "type": "email", "last_sync_status": "SUCCESS"},
+                {"connector_id": "c2", "label": "pdc", "type": format!("x{PDC_TOKEN}"),
+                "last_sync_status": "SUCCESS"}]}),
+        ),
+    );
+    let client = connect(&vars, UpstreamSettings::default()).await;
+    let (result, _) = call(&client, TOOL, json!({"providers": ["bigdata", "pdc"]})).await;
+    let text = result.to_string();
+    for secret in [BIGDATA_KEY, PDC_TOKEN, SENTINEL] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert_eq!(result["items"][2]["name"], "key ***", "{text}");
+}
