@@ -171,7 +171,7 @@ pub fn request_text(op: &OperationSpec) -> String {
     if let Some(fallback) = op.flow.fallback {
         match fallback.path {
             Some(second) => text.push_str(&format!(" (if rejected: `{second}`)")),
-            None => text.push_str(" (if rejected: once more in its older form)"),
+            None => text.push_str(" (if rejected: once more in its alternative form)"),
         }
     }
     if let Some(poll) = op.flow.then_poll {
