@@ -28,7 +28,7 @@ fn connector(kind: &str) -> Value {
 async fn list_and_get() {
     let (fake, client) = setup(&BIGDATA).await;
     let list = json!({"results": [connector("sharepoint")]});
-    fake.on("GET", BASE, Reply::json(200, list.clone()));
+    fake.on("GET", BASE, Reply::json(200, list));
     fake.on(
         "GET",
         &format!("{BASE}/{ID}"),
@@ -36,7 +36,11 @@ async fn list_and_get() {
     );
     let (result, is_error) = call(&client, "bigdata_list_connectors", json!({})).await;
     assert!(!is_error);
-    assert_eq!(result, list);
+    assert_eq!(
+        result,
+        json!({"items": [{"id": ID, "name": "Broker Research - Daily Reports",
+            "type": "sharepoint", "status": "ok"}], "total": 1})
+    );
     let (result, _) = call(
         &client,
         "bigdata_get_connector",

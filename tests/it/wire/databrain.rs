@@ -21,24 +21,33 @@ fn postgres() -> Value {
         "port": 5432, "username": "dbn", "password": SENTINEL, "database": "analytics", "schema": "public"}})
 }
 
+/// DataBrain pages by 10 at best (`isPagination=true&pageNumber=2`): the server asks for all
+/// and cuts the page itself, so no request carries paging.
 #[tokio::test]
-async fn list_sends_string_pagination() {
+async fn list_asks_for_all_and_cuts_the_page_itself() {
     let (fake, client) = setup(&DATABRAIN).await;
-    let page = json!({"data": [{"name": "a"}, {"name": "b"}]});
-    fake.on("GET", PATH, Reply::json(200, page.clone()));
-    let (result, is_error) = call(&client, "databrain_list_datasources", json!({"page": 2})).await;
+    let all = json!({"data": [{"name": "a"}, {"name": "b"}]});
+    fake.on("GET", PATH, Reply::json(200, all));
+    let (result, is_error) = call(
+        &client,
+        "databrain_list_datasources",
+        json!({"skip": 1, "limit": 1}),
+    )
+    .await;
     assert!(!is_error);
-    assert_eq!(result, page);
-    call(&client, "databrain_list_datasources", json!({})).await;
-    let reqs = fake.requests();
-    assert_request(
-        &reqs[0],
-        "GET",
-        PATH,
-        Some("isPagination=true&pageNumber=2"),
-        DATABRAIN.auth,
-        None,
+    assert_eq!(
+        result,
+        json!({"items": [{"id": "b", "name": "b", "status": "unknown"}], "total": 2})
     );
+    let (result, _) = call(&client, "databrain_list_datasources", json!({})).await;
+    assert_eq!(
+        result,
+        json!({"items": [{"id": "a", "name": "a", "status": "unknown"},
+            {"id": "b", "name": "b", "status": "unknown"}], "total": 2})
+    );
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_request(&reqs[0], "GET", PATH, None, DATABRAIN.auth, None);
     assert_request(&reqs[1], "GET", PATH, None, DATABRAIN.auth, None);
 }
 
@@ -258,15 +267,27 @@ async fn validation_errors_send_nothing() {
     let cases = [
         (
             "databrain_list_datasources",
-            json!({"page": 0}),
+            json!({"page": 2}),
             "page",
-            "must be 1 or more",
+            "is not a known argument",
         ),
         (
             "databrain_list_datasources",
-            json!({"page": "2"}),
-            "page",
-            "wrong type",
+            json!({"limit": 0}),
+            "limit",
+            "must be between 1 and 1000",
+        ),
+        (
+            "databrain_list_datasources",
+            json!({"limit": 1001}),
+            "limit",
+            "must be between 1 and 1000",
+        ),
+        (
+            "databrain_list_datasources",
+            json!({"limit": "2"}),
+            "limit",
+            "wrong type: expected a whole number ≥ 0",
         ),
         (
             "databrain_create_datasource",

@@ -281,7 +281,7 @@ async fn by_ids_and_filter_are_read_only_posts() {
         json!({"resourceNames": ["prod-*", "*-primary"]}),
     )
     .await;
-    assert_eq!(result, json!({"status": 200, "data": []}));
+    assert_eq!(result, json!({"items": []}));
     call(
         &client,
         "pdc_filter_data_sources",
@@ -301,7 +301,7 @@ async fn by_ids_and_filter_are_read_only_posts() {
         &reqs[2],
         "POST",
         "/api/public/v1/data-sources/filter",
-        Some("skip=0&limit=100"),
+        Some("skip=0&limit=50"),
         PDC.auth,
         Some(json!({"filters": {"resourceNames": ["prod-*", "*-primary"]}})),
     );
@@ -522,7 +522,7 @@ async fn validation_errors_send_nothing() {
             "pdc_filter_data_sources",
             json!({"resourceNames": ["*"], "skip": -1}),
             "skip",
-            "invalid value",
+            "wrong type: expected a whole number ≥ 0",
         ),
         (
             "pdc_get_job_status",
@@ -558,7 +558,7 @@ async fn the_filter_is_wrapped_and_falls_back_once_to_the_top_level() {
         ),
     );
     let page = json!({"status": 200, "data": [{"_id": "a", "resourceName": "prod-db"}], "pageInfo": {"totalCount": 1}});
-    fake.on("POST", path, Reply::json(200, page.clone()));
+    fake.on("POST", path, Reply::json(200, page));
     for _ in 0..2 {
         let (result, is_error) = call(
             &client,
@@ -567,7 +567,11 @@ async fn the_filter_is_wrapped_and_falls_back_once_to_the_top_level() {
         )
         .await;
         assert!(!is_error, "{result}");
-        assert_eq!(result, page);
+        assert_eq!(
+            result,
+            json!({"items": [{"id": "a", "name": "prod-db", "type": null, "status": "untested"}],
+                "total": 1})
+        );
     }
     let filters: Vec<Recorded> = fake
         .requests()
@@ -582,7 +586,7 @@ async fn the_filter_is_wrapped_and_falls_back_once_to_the_top_level() {
             r,
             "POST",
             path,
-            Some("skip=0&limit=100"),
+            Some("skip=0&limit=50"),
             PDC.auth,
             Some(body.clone()),
         );
