@@ -807,3 +807,33 @@ async fn list_cut_by_the_result_budget() {
         assert_request(r, "GET", BASE, None, BIGDATA.auth, None);
     }
 }
+
+// ---- known bugs in list pages: ignored until fixed ------------------------------------------
+
+/// The last page, cut by the budget: `next` did not exist before the cut and is added after
+/// it, unmeasured, with all the call's arguments; long arguments push the result over the
+/// budget.
+#[tokio::test]
+#[ignore = "bug: next is added after the budget cut without counting it"]
+async fn bug_a_next_added_by_the_cut_stays_within_the_budget() {
+    let (fake, client) = setup(&BIGDATA).await;
+    let all: Vec<Value> = (0..100)
+        .map(|i| {
+            json!({"connector_id": format!("c{i}"), "label": format!("l{i}"),
+                "description": "d".repeat(2_000)})
+        })
+        .collect();
+    fake.on("GET", BASE, Reply::json(200, json!({"results": all})));
+    let mut fields: Vec<String> = (0..40)
+        .map(|i| format!("config.some_rather_long_field_name_number_{i:03}.value"))
+        .collect();
+    fields.insert(0, "description".into());
+    let (result, text_len) = call_page(
+        &client,
+        "bigdata_list_connectors",
+        json!({"skip": 50, "limit": 50, "fields": fields}),
+    )
+    .await;
+    assert!(result.get("truncated").is_some());
+    assert!(text_len <= BUDGET, "{text_len} bytes");
+}

@@ -1428,3 +1428,91 @@ async fn connector_templates_cut_by_the_result_budget() {
     assert_eq!(next["items"][0], template(100 + kept));
     assert!(more > 20, "{more}");
 }
+
+// ---- known bugs in list pages: ignored until fixed ------------------------------------------
+
+/// A bare-list answer: the Listing's `""` pointer ("the answer itself") is meant to find it,
+/// but the engine has already wrapped it as `{"items": [...]}`, so nothing is listed and the
+/// total says 0.
+#[tokio::test]
+#[ignore = "bug: an answer that is a bare list lists nothing (result_object wraps arrays before \
+    listing::page, so the \"\" pointer never matches)"]
+async fn bug_a_bare_list_answer_is_listed() {
+    let (fake, client) = setup(&BIGID).await;
+    fake.on("GET", TYPES, Reply::json(200, json!(templates())));
+    let (page, _) = call(
+        &client,
+        "bigid_list_connector_templates",
+        json!({"limit": 2}),
+    )
+    .await;
+    assert_eq!(
+        page,
+        json!({"items": template_rows()[0..2], "total": 3, "next": {"limit": 2, "skip": 2}})
+    );
+    fake.on("GET", LIST, Reply::json(200, json!(sources())));
+    let (page, _) = call(&client, "bigid_list_data_sources", json!({})).await;
+    assert_eq!(page, json!({"items": source_rows()}));
+}
+
+/// A field picked by a dotted path keeps the masking its key has in the vendor's object: a
+/// secret under `pwd`, `pass`, `credential` or `authorization` is masked with `detail: full`
+/// but comes out readable as `conn.pwd`.
+#[tokio::test]
+#[ignore = "bug: fields' dotted keys (conn.pwd) escape masking by key for the exact-name \
+    secret keys (pwd, pass, credential, authorization, cookie, accesskey, …)"]
+async fn bug_picked_fields_stay_masked() {
+    let (fake, client) = setup(&BIGID).await;
+    let item = json!({"name": "a", "type": "rdb-mysql", "conn": {"pwd": "hunter2-pwd",
+        "pass": "hunter2-pass", "credential": "hunter2-cred", "authorization": "Basic YTpi"}});
+    fake.on("GET", LIST, Reply::json(200, source_page(&[item], Some(1))));
+    let (full, _) = call(
+        &client,
+        "bigid_list_data_sources",
+        json!({"detail": "full"}),
+    )
+    .await;
+    assert_eq!(
+        full["items"][0]["conn"],
+        json!({"pwd": "***", "pass": "***", "credential": "***", "authorization": "***"})
+    );
+    let (picked, _) = call(
+        &client,
+        "bigid_list_data_sources",
+        json!({"fields": ["conn.pwd", "conn.pass", "conn.credential", "conn.authorization"]}),
+    )
+    .await;
+    assert_eq!(
+        picked,
+        json!({"items": [{"conn.pwd": "***", "conn.pass": "***", "conn.credential": "***",
+            "conn.authorization": "***"}], "total": 1})
+    );
+}
+
+/// The page is cut to the budget before secrets are masked; masking can lengthen a value (a
+/// number or a one- or two-character string under a secret key becomes "***"), so the result
+/// sent can be over the budget.
+#[tokio::test]
+#[ignore = "bug: the budget cut runs before redaction, which can lengthen the result past it"]
+async fn bug_a_cut_page_stays_within_the_budget_after_masking() {
+    let (fake, client) = setup(&BIGID).await;
+    let items: Vec<_> = (0..400)
+        .map(|i| {
+            json!({"name": format!("source-{i:03}"), "type": "rdb-mysql", "password": 1,
+                "secret_key": 2, "token": 3, "description": "x".repeat(150)})
+        })
+        .collect();
+    fake.on(
+        "GET",
+        LIST,
+        Reply::json(200, source_page(&items, Some(400))),
+    );
+    let (result, text_len) = call_page(
+        &client,
+        "bigid_list_data_sources",
+        json!({"limit": 400, "detail": "full"}),
+    )
+    .await;
+    assert!(result.get("truncated").is_some());
+    assert!(text_len <= BUDGET, "{text_len} bytes");
+}
