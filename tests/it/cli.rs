@@ -51,7 +51,7 @@ async fn call_prints_the_result_and_sends_exactly_the_request() {
             "call",
             "bigid_list_data_sources",
             "--args",
-            r#"{"skip": 10, "limit": 50}"#,
+            r#"{"skip": 10, "limit": 50, "detail": "full"}"#,
             "limit=5",
         ],
     )
@@ -59,7 +59,7 @@ async fn call_prints_the_result_and_sends_exactly_the_request() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(
         stdout_json(&out),
-        json!({"data": {"ds_connections": [{"name": "a", "password": "***"}]}})
+        json!({"items": [{"name": "a", "password": "***"}]})
     );
     assert_eq!(text(&out.stderr), "");
     let reqs = fake.requests();
@@ -68,7 +68,7 @@ async fn call_prints_the_result_and_sends_exactly_the_request() {
         &reqs[0],
         "GET",
         "/api/v1/ds-connections",
-        Some("skip=10&limit=5"),
+        Some("skip=10&limit=5&requireTotalCount=true"),
         AuthHeader::raw("authorization", TOKEN),
         None,
     );
@@ -368,7 +368,7 @@ async fn doctor_checks_each_configured_provider_without_printing_secrets() {
         &reqs[1],
         "GET",
         "/api/v1/ds-connections",
-        Some("limit=1"),
+        Some("limit=1&requireTotalCount=true"),
         AuthHeader::raw("authorization", "sys-token-S3NT1NEL-obtained"),
         None,
     );

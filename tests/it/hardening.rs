@@ -180,18 +180,23 @@ async fn vendor_tokens_are_masked_only_while_used_and_only_if_they_look_like_tok
         Reply::json(200, json!({"systemToken": "rdb-mysql"})),
     );
     let listed = json!({"data": {"ds_connections": [{"name": "Orders", "type": "rdb-mysql"}]}});
-    fake.on(
-        "GET",
-        "/api/ds-connections",
-        Reply::json(200, listed.clone()),
-    );
+    fake.on("GET", "/api/ds-connections", Reply::json(200, listed));
     let vars = env(&[
         ("BIGID_BASE_URL", &fake.url("/api")),
         ("BIGID_USER_TOKEN", "bigid-user-token-S3NT1NEL-0123456789"),
     ]);
     let client = client_with(&vars, UpstreamSettings::default()).await;
-    let (got, _) = call(&client, "bigid_list_data_sources", json!({})).await;
-    assert_eq!(got, listed, "the word is not a secret");
+    let (got, _) = call(
+        &client,
+        "bigid_list_data_sources",
+        json!({"detail": "full"}),
+    )
+    .await;
+    assert_eq!(
+        got,
+        json!({"items": [{"name": "Orders", "type": "rdb-mysql"}]}),
+        "the word is not a secret"
+    );
 
     // A real-looking token, replaced after a 401: the old one is no longer masked.
     let fake = FakeUpstream::start().await;
@@ -219,8 +224,13 @@ async fn vendor_tokens_are_masked_only_while_used_and_only_if_they_look_like_tok
         ("BIGID_USER_TOKEN", "bigid-user-token-S3NT1NEL-0123456789"),
     ]);
     let client = client_with(&vars, UpstreamSettings::default()).await;
-    let (got, _) = call(&client, "bigid_list_data_sources", json!({})).await;
-    let item = &got["data"]["ds_connections"][0];
+    let (got, _) = call(
+        &client,
+        "bigid_list_data_sources",
+        json!({"detail": "full"}),
+    )
+    .await;
+    let item = &got["items"][0];
     assert_eq!(item["name"], format!("was {old}"), "replaced: forgotten");
     assert_eq!(item["note"], "now ***", "in use: masked");
 }
@@ -253,8 +263,16 @@ async fn every_invisible_character_is_stripped_from_vendor_text() {
         ("BIGDATA_API_KEY", "bigdata-key-0123456789"),
     ]);
     let client = client_with(&vars, UpstreamSettings::default()).await;
-    let (got, _) = call(&client, "bigdata_list_connectors", json!({})).await;
-    assert_eq!(got["results"][0]["label"], "a".repeat(hidden.len()));
+    let (got, _) = call(
+        &client,
+        "bigdata_list_connectors",
+        json!({"detail": "full"}),
+    )
+    .await;
+    assert_eq!(
+        got,
+        json!({"items": [{"label": "a".repeat(hidden.len())}], "total": 1})
+    );
 }
 
 /// A reference in a field the vendor stores readable (a description, a name) would launder the
@@ -507,17 +525,55 @@ async fn a_result_never_violates_its_declared_schema() {
         ("DATABRAIN_SERVICE_TOKEN", "databrain-token-0123456789"),
     ]);
     let client = client_with(&vars, UpstreamSettings::default()).await;
+    // A list declares its items as objects: the vendor's own items (detail: full) that are
+    // not objects break it.
+    fake.on(
+        "GET",
+        "/db/api/v2/datasource",
+        Reply::json(200, json!({"data": [{"name": "ok"}, 5]})),
+    );
+    let (result, is_error) = call(
+        &client,
+        "databrain_list_datasources",
+        json!({"detail": "full"}),
+    )
+    .await;
+    assert!(is_error);
+    assert_eq!(result["error"]["code"], "UNEXPECTED_RESPONSE");
+    assert_eq!(
+        result["error"]["message"],
+        "the vendor answered with an answer this tool does not declare: `items[1]` is integer, expected object"
+    );
+    // A typed answer whose field has another type: a create's echo of its name.
+    fake.on(
+        "POST",
+        "/db/api/v2/datasource",
+        Reply::json(200, json!({"name": 5})),
+    );
+    let (result, is_error) = call(
+        &client,
+        "databrain_create_datasource",
+        json!({"datasourceType": "csv", "credentials": {"name": "c"}}),
+    )
+    .await;
+    assert!(is_error);
+    assert_eq!(result["error"]["code"], "UNEXPECTED_RESPONSE");
+    assert_eq!(
+        result["error"]["message"],
+        "the vendor answered with an answer this tool does not declare: `name` is integer, expected string"
+    );
+    // Compact rows are objects whatever the vendor's fields hold.
     fake.on(
         "GET",
         "/db/api/v2/datasource",
         Reply::json(200, json!({"data": [{"name": "ok"}, {"name": 5}]})),
     );
     let (result, is_error) = call(&client, "databrain_list_datasources", json!({})).await;
-    assert!(is_error);
-    assert_eq!(result["error"]["code"], "UNEXPECTED_RESPONSE");
+    assert!(!is_error, "{result}");
     assert_eq!(
-        result["error"]["message"],
-        "the vendor answered with an answer this tool does not declare: `data[1].name` is integer, expected string"
+        result,
+        json!({"items": [{"id": "ok", "name": "ok", "status": "unknown"},
+            {"id": 5, "name": 5, "status": "unknown"}], "total": 2})
     );
     // What vendors do send conforms: extra fields, missing optional ones.
     fake.on(
@@ -571,16 +627,29 @@ async fn answers_and_results_are_bounded() {
             json!({"status": "success", "data": {"ds_connections": sources, "totalCount": 2000}}),
         ),
     );
-    let raw = call_raw(&client, "bigid_list_data_sources", json!({}))
-        .await
-        .unwrap();
+    let raw = call_raw(
+        &client,
+        "bigid_list_data_sources",
+        json!({"limit": 2_000, "detail": "full"}),
+    )
+    .await
+    .unwrap();
     let text = &raw.content[0].as_text().unwrap().text;
     assert!(text.len() <= 64 * 1024, "{} bytes", text.len());
     let result = raw.structured_content.unwrap();
-    let shown = result["data"]["ds_connections"].as_array().unwrap().len();
+    let shown = result["items"].as_array().unwrap().len();
     assert!(shown > 100 && shown < 2_000, "{shown}");
     assert_eq!(result["truncated"]["shown"], shown);
     assert_eq!(result["truncated"]["total"], 2_000);
-    assert_eq!(result["truncated"]["at"], "data.ds_connections");
-    assert_eq!(result["data"]["ds_connections"][0]["name"], "source-0000");
+    assert_eq!(result["truncated"]["at"], "items");
+    assert_eq!(result["items"][0]["name"], "source-0000");
+    assert_eq!(
+        result["items"][shown - 1]["name"],
+        format!("source-{:04}", shown - 1)
+    );
+    assert_eq!(result["total"], 2_000);
+    assert_eq!(
+        result["next"],
+        json!({"limit": 2_000, "detail": "full", "skip": shown})
+    );
 }

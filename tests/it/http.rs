@@ -132,10 +132,7 @@ async fn the_rmcp_http_client_lists_and_calls_tools() {
         .call_tool(CallToolRequestParams::new("bigid_list_data_sources"))
         .await
         .unwrap();
-    assert_eq!(
-        result.structured_content,
-        Some(json!({"data": {"ds_connections": []}}))
-    );
+    assert_eq!(result.structured_content, Some(json!({"items": []})));
     assert_eq!(client.list_all_prompts().await.unwrap().len(), 2);
     client.cancel().await.unwrap();
 
@@ -378,7 +375,7 @@ async fn stateless_any_replica_answers_any_request() {
         let body: Value = r.json().await.unwrap();
         assert_eq!(
             body["result"]["structuredContent"],
-            json!({"data": {}}),
+            json!({"items": []}),
             "{body}"
         );
     }
@@ -499,7 +496,8 @@ async fn graceful_shutdown_lets_a_call_in_flight_finish() {
     fake.on(
         "GET",
         "/api/ds-connections",
-        Reply::json(200, json!({"data": "late"})).delayed(Duration::from_millis(1500)),
+        Reply::json(200, json!({"data": {"ds_connections": [{"name": "late"}]}}))
+            .delayed(Duration::from_millis(1500)),
     );
     let base = fake.url("/api");
     let (mut child, url, rest) = spawn_http(
@@ -528,7 +526,10 @@ async fn graceful_shutdown_lets_a_call_in_flight_finish() {
     let response = in_flight.await.unwrap().unwrap();
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["result"]["structuredContent"], json!({"data": "late"}));
+    assert_eq!(
+        body["result"]["structuredContent"],
+        json!({"items": [{"id": "late", "name": "late", "type": null, "status": "untested"}]})
+    );
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await
         .unwrap()

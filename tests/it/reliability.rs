@@ -41,7 +41,7 @@ async fn reads_are_retried_on_transient_statuses() {
     );
     let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
     assert!(!is_error);
-    assert_eq!(result, json!({"data": {}}));
+    assert_eq!(result, json!({"items": []}));
     assert_eq!(fake.count("GET"), 3);
 
     // A read-only POST is retried too.

@@ -31,7 +31,7 @@ async fn rmcp_client_lists_and_calls_over_stdio() {
     assert_eq!(result.is_error, Some(false));
     assert_eq!(
         result.structured_content,
-        Some(json!({"data": {"ds_connections": [{"name": "a"}]}}))
+        Some(json!({"items": [{"id": "a", "name": "a", "type": null, "status": "untested"}]}))
     );
     client.cancel().await.unwrap();
 }

@@ -27,6 +27,16 @@ fn names(listing: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The names on a page a list tool answers.
+fn item_names(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// The flow an agent walks: templates → template → test (fail, then succeed) → create → list
 /// → update one field (others kept) → export → delete → gone.
 #[tokio::test]
@@ -36,7 +46,7 @@ async fn agent_flow_on_the_sandbox() {
 
     let (templates, err) = call(&client, "bigid_list_connector_templates", json!({})).await;
     assert!(!err, "{templates}");
-    let types: Vec<&str> = templates["data"]
+    let types: Vec<&str> = templates["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -102,7 +112,7 @@ async fn agent_flow_on_the_sandbox() {
     assert_eq!(created["data"]["ds_connection"]["password"], "***");
 
     let (listing, _) = call(&client, "bigid_list_data_sources", json!({})).await;
-    assert!(names(&listing).contains(&"Orders (EU): primary".to_string()));
+    assert!(item_names(&listing).contains(&"Orders (EU): primary".to_string()));
 
     let (updated, err) = call(
         &client,
@@ -152,7 +162,7 @@ async fn agent_flow_on_the_sandbox() {
     assert!(err);
     assert_eq!(gone["error"]["status"], 400, "BigID's not found: {gone}");
     let (listing, _) = call(&client, "bigid_list_data_sources", json!({})).await;
-    assert!(!names(&listing).contains(&"Orders (EU): primary".to_string()));
+    assert!(!item_names(&listing).contains(&"Orders (EU): primary".to_string()));
 }
 
 /// The update keeps the stored password: writing the GET's mask back would have replaced it.
@@ -347,7 +357,7 @@ async fn every_sandbox_starts_from_the_same_seed_and_pages() {
     let (lb, _) = call(&cb, "bigid_list_data_sources", json!({})).await;
     assert_eq!(la, lb);
     assert_eq!(
-        names(&la),
+        item_names(&la),
         [
             "Orders MySQL",
             "Customer Data Lake",
@@ -371,7 +381,12 @@ async fn every_sandbox_starts_from_the_same_seed_and_pages() {
         json!({"skip": 1, "limit": 2}),
     )
     .await;
-    assert_eq!(names(&page), ["Customer Data Lake", "Finance Snowflake"]);
+    assert_eq!(
+        item_names(&page),
+        ["Customer Data Lake", "Finance Snowflake"]
+    );
+    assert_eq!(page["total"], 5);
+    assert_eq!(page["next"], json!({"skip": 3, "limit": 2}));
     let (odd, err) = call(
         &cb,
         "bigid_get_data_source",
@@ -416,7 +431,7 @@ async fn concurrent_creates_are_safe_and_never_duplicate() {
         "ten distinct names succeed, one of ten identical names does"
     );
     let (listing, _) = call(&client, "bigid_list_data_sources", json!({})).await;
-    let all = names(&listing);
+    let all = item_names(&listing);
     assert_eq!(all.len(), 5 + 11);
     assert_eq!(all.iter().filter(|n| *n == "same name").count(), 1);
 }
@@ -440,7 +455,7 @@ async fn binary_serves_the_sandbox_over_stdio() {
     let by_id = |id: u64| messages.iter().find(|m| m["id"] == id).unwrap().clone();
     assert_eq!(by_id(1)["result"]["tools"].as_array().unwrap().len(), tools);
     assert_eq!(
-        by_id(2)["result"]["structuredContent"]["data"]["ds_connections"]
+        by_id(2)["result"]["structuredContent"]["items"]
             .as_array()
             .map(Vec::len),
         Some(5)

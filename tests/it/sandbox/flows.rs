@@ -40,7 +40,7 @@ async fn pdc_flow() {
     .await;
     assert!(!err, "{found}");
     assert_eq!(
-        names(&found["data"], "resourceName"),
+        names(&found["items"], "name"),
         ["prod-postgres-primary", "prod-postgres-replica"]
     );
     let (page, _) = call(
@@ -50,9 +50,11 @@ async fn pdc_flow() {
     )
     .await;
     assert_eq!(
-        names(&page["data"], "resourceName"),
+        names(&page["items"], "name"),
         ["archive-s3-eu", "prod-redshift"]
     );
+    assert_eq!(page["total"], 12);
+    assert!(page.get("next").is_none(), "the last page: {page}");
 
     let (created, err) = call(
         &client,
@@ -132,7 +134,8 @@ async fn bigdata_flow() {
     let (_sb, client) = sandbox_client().await;
     let (list, err) = call(&client, "bigdata_list_connectors", json!({})).await;
     assert!(!err);
-    assert_eq!(list["results"].as_array().unwrap().len(), 4);
+    assert_eq!(list["items"].as_array().unwrap().len(), 4);
+    assert_eq!(list["total"], 4);
 
     let (created, err) = call(
         &client,
@@ -241,13 +244,16 @@ async fn bigdata_flow() {
 #[tokio::test]
 async fn databrain_flow() {
     let (_sb, client) = sandbox_client().await;
-    let (page1, _) = call(&client, "databrain_list_datasources", json!({"page": 1})).await;
-    let (page2, _) = call(&client, "databrain_list_datasources", json!({"page": 2})).await;
-    assert_eq!(page1["data"].as_array().unwrap().len(), 10);
+    let (page1, _) = call(&client, "databrain_list_datasources", json!({"limit": 10})).await;
+    assert_eq!(page1["items"].as_array().unwrap().len(), 10);
+    assert_eq!(page1["total"], 12);
+    assert_eq!(page1["next"], json!({"skip": 10, "limit": 10}));
+    let (page2, _) = call(&client, "databrain_list_datasources", page1["next"].clone()).await;
     assert_eq!(
-        names(&page2["data"], "name"),
+        names(&page2["items"], "name"),
         ["search-opensearch", "adhoc-trino"]
     );
+    assert!(page2.get("next").is_none(), "the last page: {page2}");
 
     let mut pg = json!({"datasourceType": "postgres", "credentials": {"name": "orders-pg", "host": "orders.invalid",
         "port": 5432, "username": "dbn", "password": SENTINEL, "database": "orders", "schema": "public"}});
@@ -265,7 +271,7 @@ async fn databrain_flow() {
     let (dup, _) = call(&client, "databrain_create_datasource", pg.clone()).await;
     assert_eq!(dup["error"]["code"], "DATASOURCE_NAME_ERROR");
     let (all, _) = call(&client, "databrain_list_datasources", json!({})).await;
-    assert!(names(&all["data"], "name").contains(&"orders-pg".to_string()));
+    assert!(names(&all["items"], "name").contains(&"orders-pg".to_string()));
 
     pg["credentials"]["port"] = json!(6432);
     let (_, err) = call(&client, "databrain_update_datasource", pg.clone()).await;

@@ -1,11 +1,13 @@
 //! Test harness: the recording fake upstream (`fake`), in-process MCP clients (`mcp`), the
 //! built binary over stdio (`stdio`), vendors against the fake and their exact requests
-//! (`wire`), the sandbox's simulated vendors over HTTP (`sandbox`), and tool counts and lists
-//! from the operation table (`table`).
+//! (`wire`), list pages and the result budget's cut of them (`listing`), the sandbox's
+//! simulated vendors over HTTP (`sandbox`), and tool counts and lists from the operation table
+//! (`table`).
 
 use std::collections::HashMap;
 
 mod fake;
+mod listing;
 mod mcp;
 mod sandbox;
 mod stdio;
@@ -13,6 +15,7 @@ mod table;
 mod wire;
 
 pub use fake::*;
+pub use listing::*;
 pub use mcp::*;
 pub use sandbox::*;
 pub use stdio::*;

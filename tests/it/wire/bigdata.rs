@@ -28,7 +28,7 @@ fn connector(kind: &str) -> Value {
 async fn list_and_get() {
     let (fake, client) = setup(&BIGDATA).await;
     let list = json!({"results": [connector("sharepoint")]});
-    fake.on("GET", BASE, Reply::json(200, list.clone()));
+    fake.on("GET", BASE, Reply::json(200, list));
     fake.on(
         "GET",
         &format!("{BASE}/{ID}"),
@@ -36,7 +36,11 @@ async fn list_and_get() {
     );
     let (result, is_error) = call(&client, "bigdata_list_connectors", json!({})).await;
     assert!(!is_error);
-    assert_eq!(result, list);
+    assert_eq!(
+        result,
+        json!({"items": [{"id": ID, "name": "Broker Research - Daily Reports",
+            "type": "sharepoint", "status": "ok"}], "total": 1})
+    );
     let (result, _) = call(
         &client,
         "bigdata_get_connector",
@@ -386,6 +390,42 @@ async fn validation_errors_send_nothing() {
     let email = |emails: Value| json!({"type": "email", "label": "L", "config": {"allowed_emails": emails}});
     let cases = [
         (
+            "bigdata_list_connectors",
+            json!({"limit": 0}),
+            "limit",
+            "must be between 1 and 1000",
+        ),
+        (
+            "bigdata_list_connectors",
+            json!({"limit": 1001}),
+            "limit",
+            "must be between 1 and 1000",
+        ),
+        (
+            "bigdata_list_connectors",
+            json!({"skip": "2"}),
+            "skip",
+            "wrong type: expected a whole number ≥ 0",
+        ),
+        (
+            "bigdata_list_connectors",
+            json!({"detail": true}),
+            "detail",
+            "must be compact or full",
+        ),
+        (
+            "bigdata_list_connectors",
+            json!({"fields": [["label"]]}),
+            "fields[0]",
+            "must be a field name",
+        ),
+        (
+            "bigdata_list_connectors",
+            json!({"archived": true}),
+            "archived",
+            "is not a known argument",
+        ),
+        (
             "bigdata_get_connector",
             json!({"connector_id": "not-a-uuid"}),
             "connector_id",
@@ -575,4 +615,225 @@ async fn both_bigdata_error_shapes_are_read() {
         "1 validation error: connector_id"
     );
     assert_eq!(result["error"]["vendor_request_id"], "req-456");
+}
+
+// ---- list pages: compact rows, total, next, fields, detail, the result budget ---------------
+
+/// A connector as Bigdata lists it, with its last sync.
+fn synced(n: u32, status: Option<&str>, at: Option<&str>, error: Option<&str>) -> Value {
+    let mut c = connector(["email", "investment_research", "sharepoint"][n as usize % 3]);
+    c["connector_id"] = json!(format!("019a9612-bfad-758c-884e-37dd8c6ad2{n:02}"));
+    c["label"] = json!(format!("Connector {n}"));
+    c["last_sync_status"] = json!(status);
+    c["last_sync_at"] = json!(at);
+    c["last_sync_error_msg"] = json!(error);
+    c
+}
+
+/// Connectors in every state: synced, failed, syncing, never synced, archived.
+fn connectors() -> Vec<Value> {
+    let mut archived = synced(4, Some("SUCCESS"), Some("2026-01-05T08:00:00Z"), None);
+    archived["archived"] = json!(true);
+    vec![
+        synced(0, Some("SUCCESS"), Some("2026-02-11T11:05:00Z"), None),
+        synced(
+            1,
+            Some("FAILED"),
+            Some("2026-02-10T09:00:00Z"),
+            Some("Invalid credentials for user acme-research-01"),
+        ),
+        synced(2, Some("RUNNING"), None, None),
+        synced(3, None, None, None),
+        archived,
+    ]
+}
+
+fn connector_rows() -> Vec<Value> {
+    let id = |n: u32| format!("019a9612-bfad-758c-884e-37dd8c6ad2{n:02}");
+    vec![
+        json!({"id": id(0), "name": "Connector 0", "type": "email", "status": "ok",
+            "last_sync_at": "2026-02-11T11:05:00Z"}),
+        json!({"id": id(1), "name": "Connector 1", "type": "investment_research",
+            "status": "failing", "last_sync_at": "2026-02-10T09:00:00Z",
+            "last_sync_error_msg": "Invalid credentials for user acme-research-01"}),
+        json!({"id": id(2), "name": "Connector 2", "type": "sharepoint", "status": "syncing"}),
+        json!({"id": id(3), "name": "Connector 3", "type": "email", "status": "never synced"}),
+        json!({"id": id(4), "name": "Connector 4", "type": "investment_research",
+            "status": "archived", "last_sync_at": "2026-01-05T08:00:00Z"}),
+    ]
+}
+
+/// Bigdata lists every connector at once: the server cuts the page, knows the total, and
+/// `next` walks to the end. No request carries paging.
+#[tokio::test]
+async fn list_is_paged_by_the_server_into_compact_rows() {
+    let (fake, client) = setup(&BIGDATA).await;
+    fake.on(
+        "GET",
+        BASE,
+        Reply::json(200, json!({"results": connectors()})),
+    );
+    let rows = connector_rows();
+    let (first, is_error) = call(&client, "bigdata_list_connectors", json!({"limit": 2})).await;
+    assert!(!is_error, "{first}");
+    assert_eq!(
+        first,
+        json!({"items": rows[0..2], "total": 5, "next": {"limit": 2, "skip": 2}})
+    );
+    let (second, _) = call(&client, "bigdata_list_connectors", first["next"].clone()).await;
+    assert_eq!(
+        second,
+        json!({"items": rows[2..4], "total": 5, "next": {"limit": 2, "skip": 4}})
+    );
+    let (last, _) = call(&client, "bigdata_list_connectors", second["next"].clone()).await;
+    assert_eq!(last, json!({"items": rows[4..5], "total": 5}));
+    let (all, _) = call(&client, "bigdata_list_connectors", json!({})).await;
+    assert_eq!(all, json!({"items": rows, "total": 5}));
+    let (past, _) = call(&client, "bigdata_list_connectors", json!({"skip": 9})).await;
+    assert_eq!(past, json!({"items": [], "total": 5}));
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 5);
+    for r in &reqs {
+        assert_request(r, "GET", BASE, None, BIGDATA.auth, None);
+    }
+}
+
+/// `fields` gives only the named fields (dotted paths), `detail: full` Bigdata's objects
+/// (secrets in their config masked); both carry into `next`.
+#[tokio::test]
+async fn list_fields_and_full_detail() {
+    let (fake, client) = setup(&BIGDATA).await;
+    let mut all = connectors();
+    all[1]["config"] = json!({"user_id": "acme-research-01", "user_password": SENTINEL});
+    fake.on("GET", BASE, Reply::json(200, json!({"results": all})));
+    let (picked, _) = call(
+        &client,
+        "bigdata_list_connectors",
+        json!({"fields": ["label", "config.user_id", "last_sync_count"], "skip": 1, "limit": 2}),
+    )
+    .await;
+    assert_eq!(
+        picked,
+        json!({"items": [
+            {"label": "Connector 1", "config.user_id": "acme-research-01", "last_sync_count": 3200},
+            {"label": "Connector 2", "last_sync_count": 3200}],
+            "total": 5,
+            "next": {"fields": ["label", "config.user_id", "last_sync_count"], "skip": 3, "limit": 2}})
+    );
+    let (full, _) = call(
+        &client,
+        "bigdata_list_connectors",
+        json!({"detail": "full", "limit": 2}),
+    )
+    .await;
+    let mut masked = all[1].clone();
+    masked["config"]["user_password"] = json!("***");
+    assert_eq!(
+        full,
+        json!({"items": [all[0], masked], "total": 5,
+            "next": {"detail": "full", "limit": 2, "skip": 2}})
+    );
+    assert!(!full.to_string().contains(SENTINEL));
+    let (next, _) = call(&client, "bigdata_list_connectors", full["next"].clone()).await;
+    assert_eq!(
+        next,
+        json!({"items": all[2..4], "total": 5, "next": {"detail": "full", "limit": 2, "skip": 4}})
+    );
+    for r in &fake.requests() {
+        assert_request(r, "GET", BASE, None, BIGDATA.auth, None);
+    }
+}
+
+/// Three hundred failing connectors with long sync errors: the page the budget leaves keeps
+/// whole rows, and `next` starts after the last one kept.
+#[tokio::test]
+async fn list_cut_by_the_result_budget() {
+    let (fake, client) = setup(&BIGDATA).await;
+    let error = |n: u32| {
+        format!(
+            "Sync {n:03} failed: {}",
+            "the SharePoint session expired; ".repeat(12)
+        )
+    };
+    let failing = |n: u32| {
+        let mut c = synced(
+            n % 100,
+            Some("FAILED"),
+            Some("2026-02-10T09:00:00Z"),
+            Some(&error(n)),
+        );
+        c["connector_id"] = json!(format!("019a9612-bfad-758c-884e-37dd8c6a{n:04}"));
+        c["label"] = json!(format!("Connector {n:03}"));
+        c
+    };
+    let row = |n: u32| {
+        let kind = ["email", "investment_research", "sharepoint"][(n % 100) as usize % 3];
+        json!({"id": format!("019a9612-bfad-758c-884e-37dd8c6a{n:04}"),
+            "name": format!("Connector {n:03}"),
+            "type": kind,
+            "status": "failing", "last_sync_at": "2026-02-10T09:00:00Z",
+            "last_sync_error_msg": error(n)})
+    };
+    let all: Vec<_> = (0..300).map(failing).collect();
+    fake.on("GET", BASE, Reply::json(200, json!({"results": all})));
+    let rows: Vec<_> = (0..300).map(row).collect();
+    let called = json!({"skip": 20, "limit": 250});
+    let (result, text_len) = call_page(&client, "bigdata_list_connectors", called.clone()).await;
+    let kept = assert_cut(
+        &result,
+        text_len,
+        &rows[20..270],
+        Some(300),
+        &called,
+        20,
+        250,
+    );
+    assert!(kept > 50, "{kept}");
+    let (next, text_len) =
+        call_page(&client, "bigdata_list_connectors", result["next"].clone()).await;
+    assert_eq!(next["items"][0], row(20 + kept as u32));
+    assert_cut(
+        &next,
+        text_len,
+        &rows[20 + kept..(270 + kept).min(300)],
+        Some(300),
+        &called,
+        20 + kept as u64,
+        250,
+    );
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 2);
+    for r in &reqs {
+        assert_request(r, "GET", BASE, None, BIGDATA.auth, None);
+    }
+}
+
+// ---- known bugs in list pages: ignored until fixed ------------------------------------------
+
+/// The last page, cut by the budget: `next` did not exist before the cut and is added after
+/// it, unmeasured, with all the call's arguments; long arguments push the result over the
+/// budget.
+#[tokio::test]
+#[ignore = "bug: next is added after the budget cut without counting it"]
+async fn bug_a_next_added_by_the_cut_stays_within_the_budget() {
+    let (fake, client) = setup(&BIGDATA).await;
+    let all: Vec<Value> = (0..100)
+        .map(|i| {
+            json!({"connector_id": format!("c{i}"), "label": format!("l{i}"),
+                "description": "d".repeat(2_000)})
+        })
+        .collect();
+    fake.on("GET", BASE, Reply::json(200, json!({"results": all})));
+    let mut fields: Vec<String> = (0..40)
+        .map(|i| format!("config.some_rather_long_field_name_number_{i:03}.value"))
+        .collect();
+    fields.insert(0, "description".into());
+    let (result, text_len) = call_page(
+        &client,
+        "bigdata_list_connectors",
+        json!({"skip": 50, "limit": 50, "fields": fields}),
+    )
+    .await;
+    assert!(result.get("truncated").is_some());
+    assert!(text_len <= BUDGET, "{text_len} bytes");
 }

@@ -21,24 +21,33 @@ fn postgres() -> Value {
         "port": 5432, "username": "dbn", "password": SENTINEL, "database": "analytics", "schema": "public"}})
 }
 
+/// DataBrain pages by 10 at best (`isPagination=true&pageNumber=2`): the server asks for all
+/// and cuts the page itself, so no request carries paging.
 #[tokio::test]
-async fn list_sends_string_pagination() {
+async fn list_asks_for_all_and_cuts_the_page_itself() {
     let (fake, client) = setup(&DATABRAIN).await;
-    let page = json!({"data": [{"name": "a"}, {"name": "b"}]});
-    fake.on("GET", PATH, Reply::json(200, page.clone()));
-    let (result, is_error) = call(&client, "databrain_list_datasources", json!({"page": 2})).await;
+    let all = json!({"data": [{"name": "a"}, {"name": "b"}]});
+    fake.on("GET", PATH, Reply::json(200, all));
+    let (result, is_error) = call(
+        &client,
+        "databrain_list_datasources",
+        json!({"skip": 1, "limit": 1}),
+    )
+    .await;
     assert!(!is_error);
-    assert_eq!(result, page);
-    call(&client, "databrain_list_datasources", json!({})).await;
-    let reqs = fake.requests();
-    assert_request(
-        &reqs[0],
-        "GET",
-        PATH,
-        Some("isPagination=true&pageNumber=2"),
-        DATABRAIN.auth,
-        None,
+    assert_eq!(
+        result,
+        json!({"items": [{"id": "b", "name": "b", "status": "unknown"}], "total": 2})
     );
+    let (result, _) = call(&client, "databrain_list_datasources", json!({})).await;
+    assert_eq!(
+        result,
+        json!({"items": [{"id": "a", "name": "a", "status": "unknown"},
+            {"id": "b", "name": "b", "status": "unknown"}], "total": 2})
+    );
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_request(&reqs[0], "GET", PATH, None, DATABRAIN.auth, None);
     assert_request(&reqs[1], "GET", PATH, None, DATABRAIN.auth, None);
 }
 
@@ -258,15 +267,39 @@ async fn validation_errors_send_nothing() {
     let cases = [
         (
             "databrain_list_datasources",
-            json!({"page": 0}),
+            json!({"page": 2}),
             "page",
-            "must be 1 or more",
+            "is not a known argument",
         ),
         (
             "databrain_list_datasources",
-            json!({"page": "2"}),
-            "page",
-            "wrong type",
+            json!({"limit": 0}),
+            "limit",
+            "must be between 1 and 1000",
+        ),
+        (
+            "databrain_list_datasources",
+            json!({"limit": 1001}),
+            "limit",
+            "must be between 1 and 1000",
+        ),
+        (
+            "databrain_list_datasources",
+            json!({"limit": "2"}),
+            "limit",
+            "wrong type: expected a whole number ≥ 0",
+        ),
+        (
+            "databrain_list_datasources",
+            json!({"detail": "names"}),
+            "detail",
+            "must be compact or full",
+        ),
+        (
+            "databrain_list_datasources",
+            json!({"fields": []}),
+            "fields",
+            "must be a non-empty list of field names",
         ),
         (
             "databrain_create_datasource",
@@ -404,5 +437,170 @@ async fn both_spellings_of_the_auth_code_get_the_credential_hint() {
             result["error"]["hint"],
             "check DATABRAIN_SERVICE_TOKEN (a service token, not a data-app API key)"
         );
+    }
+}
+
+// ---- list pages: compact rows, total, next, fields, detail, the result budget ---------------
+
+/// DataBrain lists names only: a compact row is the name as id and name, status unknown. The
+/// server pages (DataBrain is asked for all, every time), knows the total, and `next` walks to
+/// the end.
+#[tokio::test]
+async fn list_pages_compact_rows_and_next_walks_the_list() {
+    let (fake, client) = setup(&DATABRAIN).await;
+    let names = [
+        "analytics-postgres",
+        "sales-mysql",
+        "events-clickhouse",
+        "finance-snowflake",
+        "adhoc-trino",
+    ];
+    let all: Vec<Value> = names.iter().map(|n| json!({"name": n})).collect();
+    fake.on("GET", PATH, Reply::json(200, json!({"data": all})));
+    let rows: Vec<Value> = names
+        .iter()
+        .map(|n| json!({"id": n, "name": n, "status": "unknown"}))
+        .collect();
+    let (first, is_error) = call(&client, "databrain_list_datasources", json!({"limit": 2})).await;
+    assert!(!is_error, "{first}");
+    assert_eq!(
+        first,
+        json!({"items": rows[0..2], "total": 5, "next": {"limit": 2, "skip": 2}})
+    );
+    let (second, _) = call(&client, "databrain_list_datasources", first["next"].clone()).await;
+    assert_eq!(
+        second,
+        json!({"items": rows[2..4], "total": 5, "next": {"limit": 2, "skip": 4}})
+    );
+    let (last, _) = call(
+        &client,
+        "databrain_list_datasources",
+        second["next"].clone(),
+    )
+    .await;
+    assert_eq!(last, json!({"items": rows[4..5], "total": 5}));
+
+    // fields and detail: full shape the same page; both carry into next.
+    let (picked, _) = call(
+        &client,
+        "databrain_list_datasources",
+        json!({"fields": ["name", "id"], "skip": 3}),
+    )
+    .await;
+    assert_eq!(
+        picked,
+        json!({"items": [{"name": "finance-snowflake"}, {"name": "adhoc-trino"}], "total": 5})
+    );
+    let (full, _) = call(
+        &client,
+        "databrain_list_datasources",
+        json!({"detail": "full", "skip": 1, "limit": 3}),
+    )
+    .await;
+    assert_eq!(
+        full,
+        json!({"items": all[1..4], "total": 5, "next": {"detail": "full", "skip": 4, "limit": 3}})
+    );
+
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 5);
+    for r in &reqs {
+        assert_request(r, "GET", PATH, None, DATABRAIN.auth, None);
+    }
+}
+
+/// Extra fields DataBrain may add pass through with `detail: full`, secrets masked; `fields`
+/// reaches into them by dotted path.
+#[tokio::test]
+async fn list_full_detail_and_fields_reach_the_vendors_objects() {
+    let (fake, client) = setup(&DATABRAIN).await;
+    let all = json!([
+        {"name": "analytics-postgres", "datasourceType": "postgres",
+            "credentials": {"host": "pg.analytics.acme.example", "password": SENTINEL}},
+        {"name": "sales-mysql"}
+    ]);
+    fake.on("GET", PATH, Reply::json(200, json!({"data": all})));
+    let (full, _) = call(
+        &client,
+        "databrain_list_datasources",
+        json!({"detail": "full"}),
+    )
+    .await;
+    assert_eq!(
+        full,
+        json!({"items": [
+            {"name": "analytics-postgres", "datasourceType": "postgres",
+                "credentials": {"host": "pg.analytics.acme.example", "password": "***"}},
+            {"name": "sales-mysql"}], "total": 2})
+    );
+    let (picked, _) = call(
+        &client,
+        "databrain_list_datasources",
+        json!({"fields": ["name", "credentials.host", "datasourceType"], "limit": 1}),
+    )
+    .await;
+    assert_eq!(
+        picked,
+        json!({"items": [{"name": "analytics-postgres", "credentials.host": "pg.analytics.acme.example",
+            "datasourceType": "postgres"}], "total": 2,
+            "next": {"fields": ["name", "credentials.host", "datasourceType"], "limit": 1, "skip": 1}})
+    );
+    let (compact, _) = call(&client, "databrain_list_datasources", json!({})).await;
+    assert_eq!(
+        compact,
+        json!({"items": [
+            {"id": "analytics-postgres", "name": "analytics-postgres", "status": "unknown"},
+            {"id": "sales-mysql", "name": "sales-mysql", "status": "unknown"}], "total": 2})
+    );
+}
+
+/// Three hundred long names: each page the budget leaves keeps whole rows, `next` starts
+/// after the last one kept, and following it yields every row once, in order.
+#[tokio::test]
+async fn list_cut_by_the_result_budget() {
+    let (fake, client) = setup(&DATABRAIN).await;
+    let name = |i: usize| format!("datasource-{i:03}-{}", "tenant-analytics-".repeat(20));
+    let all: Vec<Value> = (0..300).map(|i| json!({"name": name(i)})).collect();
+    fake.on("GET", PATH, Reply::json(200, json!({"data": all})));
+    let rows: Vec<Value> = (0..300)
+        .map(|i| json!({"id": name(i), "name": name(i), "status": "unknown"}))
+        .collect();
+    let called = json!({"limit": 300});
+    let (result, text_len) = call_page(&client, "databrain_list_datasources", called.clone()).await;
+    let kept = assert_cut(&result, text_len, &rows, Some(300), &called, 0, 300);
+    assert!(kept > 50, "{kept}");
+
+    // Walk on: every page is cut the same way until the rest fits.
+    let mut seen: Vec<Value> = result["items"].as_array().unwrap().clone();
+    let mut next = result["next"].clone();
+    let mut calls = 1;
+    loop {
+        let (page, text_len) = call_page(&client, "databrain_list_datasources", next.clone()).await;
+        calls += 1;
+        let skip = seen.len();
+        if page.get("truncated").is_some() {
+            assert_cut(
+                &page,
+                text_len,
+                &rows[skip..],
+                Some(300),
+                &called,
+                skip as u64,
+                300,
+            );
+            seen.extend(page["items"].as_array().unwrap().iter().cloned());
+            next = page["next"].clone();
+        } else {
+            assert_eq!(page, json!({"items": rows[skip..], "total": 300}));
+            seen.extend(page["items"].as_array().unwrap().iter().cloned());
+            break;
+        }
+    }
+    assert_eq!(seen, rows);
+    assert!(calls >= 3, "{calls} pages");
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), calls);
+    for r in &reqs {
+        assert_request(r, "GET", PATH, None, DATABRAIN.auth, None);
     }
 }

@@ -281,7 +281,7 @@ async fn by_ids_and_filter_are_read_only_posts() {
         json!({"resourceNames": ["prod-*", "*-primary"]}),
     )
     .await;
-    assert_eq!(result, json!({"status": 200, "data": []}));
+    assert_eq!(result, json!({"items": []}));
     call(
         &client,
         "pdc_filter_data_sources",
@@ -301,7 +301,7 @@ async fn by_ids_and_filter_are_read_only_posts() {
         &reqs[2],
         "POST",
         "/api/public/v1/data-sources/filter",
-        Some("skip=0&limit=100"),
+        Some("skip=0&limit=50"),
         PDC.auth,
         Some(json!({"filters": {"resourceNames": ["prod-*", "*-primary"]}})),
     );
@@ -522,7 +522,25 @@ async fn validation_errors_send_nothing() {
             "pdc_filter_data_sources",
             json!({"resourceNames": ["*"], "skip": -1}),
             "skip",
-            "invalid value",
+            "wrong type: expected a whole number ≥ 0",
+        ),
+        (
+            "pdc_filter_data_sources",
+            json!({"resourceNames": ["*"], "detail": "brief"}),
+            "detail",
+            "must be compact or full",
+        ),
+        (
+            "pdc_filter_data_sources",
+            json!({"resourceNames": ["*"], "fields": "resourceName"}),
+            "fields",
+            "must be a non-empty list of field names",
+        ),
+        (
+            "pdc_filter_data_sources",
+            json!({"resourceNames": ["*"], "fields": ["resourceName", ""]}),
+            "fields[1]",
+            "must be a field name",
         ),
         (
             "pdc_get_job_status",
@@ -558,7 +576,7 @@ async fn the_filter_is_wrapped_and_falls_back_once_to_the_top_level() {
         ),
     );
     let page = json!({"status": 200, "data": [{"_id": "a", "resourceName": "prod-db"}], "pageInfo": {"totalCount": 1}});
-    fake.on("POST", path, Reply::json(200, page.clone()));
+    fake.on("POST", path, Reply::json(200, page));
     for _ in 0..2 {
         let (result, is_error) = call(
             &client,
@@ -567,7 +585,11 @@ async fn the_filter_is_wrapped_and_falls_back_once_to_the_top_level() {
         )
         .await;
         assert!(!is_error, "{result}");
-        assert_eq!(result, page);
+        assert_eq!(
+            result,
+            json!({"items": [{"id": "a", "name": "prod-db", "type": null, "status": "untested"}],
+                "total": 1})
+        );
     }
     let filters: Vec<Recorded> = fake
         .requests()
@@ -582,7 +604,7 @@ async fn the_filter_is_wrapped_and_falls_back_once_to_the_top_level() {
             r,
             "POST",
             path,
-            Some("skip=0&limit=100"),
+            Some("skip=0&limit=50"),
             PDC.auth,
             Some(body.clone()),
         );
@@ -793,4 +815,218 @@ async fn a_login_without_a_token_falls_back_to_keycloak() {
     let (result, _) = call(&client, "pdc_get_data_source", json!({"id": "x1"})).await;
     assert_eq!(result["error"]["code"], "AUTHENTICATION_FAILED", "{result}");
     assert_eq!(result["error"]["status"], 401);
+}
+
+// ---- list pages: compact rows, total, next, fields, detail, the result budget ---------------
+
+const FILTER: &str = "/api/public/v1/data-sources/filter";
+
+/// Data sources as PDC's filter answers them: a host under `host`, `container`, `endpoint` or
+/// `uri`, and the jobs that last tested and ingested them.
+fn data_sources() -> Vec<serde_json::Value> {
+    vec![
+        json!({"_id": "65f1c0ffee0000000000000a", "resourceName": "prod-postgres-primary",
+            "databaseType": "POSTGRES", "host": "pg-primary.prod.acme.example", "port": "5432",
+            "userName": "pdc_scan", "password": "enc:hunter2", "schemaNames": ["public", "sales"],
+            "lastTestConnectionId": "9dc010b50000000000000002",
+            "lastIngestId": "9dc010b50000000000000001"}),
+        json!({"_id": "65f1c0ffee0000000000000b", "resourceName": "clickstream-lake",
+            "databaseType": "AWS", "host": "", "region": "eu-west-1", "container": "clicks"}),
+        json!({"_id": "65f1c0ffee0000000000000c", "resourceName": "events-api",
+            "databaseType": "REST", "endpoint": "https://events.acme.example/api",
+            "lastTestConnectionId": null, "lastIngestId": "9dc010b50000000000000003"}),
+        json!({"_id": "65f1c0ffee0000000000000d", "resourceName": "docs-share",
+            "databaseType": "SMB", "uri": "smb://files.acme.example/docs",
+            "lastTestConnectionId": "9dc010b50000000000000004"}),
+        json!({"_id": "65f1c0ffee0000000000000e", "resourceName": "untyped"}),
+    ]
+}
+
+fn data_source_rows() -> Vec<serde_json::Value> {
+    vec![
+        json!({"id": "65f1c0ffee0000000000000a", "name": "prod-postgres-primary",
+            "type": "POSTGRES", "status": "tested", "host": "pg-primary.prod.acme.example",
+            "last_test_job": "9dc010b50000000000000002",
+            "last_ingest_job": "9dc010b50000000000000001"}),
+        json!({"id": "65f1c0ffee0000000000000b", "name": "clickstream-lake", "type": "AWS",
+            "status": "untested", "host": "clicks"}),
+        json!({"id": "65f1c0ffee0000000000000c", "name": "events-api", "type": "REST",
+            "status": "untested", "host": "https://events.acme.example/api",
+            "last_ingest_job": "9dc010b50000000000000003"}),
+        json!({"id": "65f1c0ffee0000000000000d", "name": "docs-share", "type": "SMB",
+            "status": "tested", "host": "smb://files.acme.example/docs",
+            "last_test_job": "9dc010b50000000000000004"}),
+        json!({"id": "65f1c0ffee0000000000000e", "name": "untyped", "type": null,
+            "status": "untested"}),
+    ]
+}
+
+/// PDC's answer to a page.
+fn filter_page(items: &[serde_json::Value], total: u64) -> serde_json::Value {
+    json!({"status": 200, "data": items, "pageInfo": {"totalCount": total}})
+}
+
+/// Each page asks PDC for that page; `total` is PDC's; `next` is the next page's exact
+/// arguments (the filter kept), and following it walks the list to its end.
+#[tokio::test]
+async fn filter_pages_compact_rows_and_next_walks_the_list() {
+    let (fake, client) = setup(&PDC).await;
+    let (all, rows) = (data_sources(), data_source_rows());
+    for range in [0..2, 2..4, 4..5] {
+        fake.once(
+            "POST",
+            FILTER,
+            Reply::json(200, filter_page(&all[range], 5)),
+        );
+    }
+    let (first, is_error) = call(
+        &client,
+        "pdc_filter_data_sources",
+        json!({"resourceNames": ["*"], "limit": 2}),
+    )
+    .await;
+    assert!(!is_error, "{first}");
+    assert_eq!(
+        first,
+        json!({"items": rows[0..2], "total": 5,
+            "next": {"resourceNames": ["*"], "limit": 2, "skip": 2}})
+    );
+    let (second, _) = call(&client, "pdc_filter_data_sources", first["next"].clone()).await;
+    assert_eq!(
+        second,
+        json!({"items": rows[2..4], "total": 5,
+            "next": {"resourceNames": ["*"], "limit": 2, "skip": 4}})
+    );
+    let (last, _) = call(&client, "pdc_filter_data_sources", second["next"].clone()).await;
+    assert_eq!(last, json!({"items": rows[4..5], "total": 5}));
+
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 4, "{reqs:#?}");
+    for (r, query) in reqs[1..]
+        .iter()
+        .zip(["skip=0&limit=2", "skip=2&limit=2", "skip=4&limit=2"])
+    {
+        assert_request(
+            r,
+            "POST",
+            FILTER,
+            Some(query),
+            PDC.auth,
+            Some(json!({"filters": {"resourceNames": ["*"]}})),
+        );
+    }
+}
+
+/// `fields` gives only the named fields, `detail: full` PDC's objects (secrets masked);
+/// neither reaches PDC, both carry into `next`.
+#[tokio::test]
+async fn filter_fields_and_full_detail() {
+    let (fake, client) = setup(&PDC).await;
+    let all = data_sources();
+    fake.once("POST", FILTER, Reply::json(200, filter_page(&all[0..2], 2)));
+    let (picked, _) = call(
+        &client,
+        "pdc_filter_data_sources",
+        json!({"databaseTypes": ["POSTGRES", "AWS"], "fields": ["resourceName", "port", "schemaNames"]}),
+    )
+    .await;
+    assert_eq!(
+        picked,
+        json!({"items": [
+            {"resourceName": "prod-postgres-primary", "port": "5432",
+                "schemaNames": ["public", "sales"]},
+            {"resourceName": "clickstream-lake"}], "total": 2})
+    );
+    fake.once("POST", FILTER, Reply::json(200, filter_page(&all[0..1], 3)));
+    let (full, _) = call(
+        &client,
+        "pdc_filter_data_sources",
+        json!({"resourceNames": ["*-primary", "events-*", "docs-*"], "detail": "full", "limit": 1}),
+    )
+    .await;
+    let mut masked = all[0].clone();
+    masked["password"] = json!("***");
+    assert_eq!(
+        full,
+        json!({"items": [masked], "total": 3, "next": {"resourceNames": ["*-primary", "events-*", "docs-*"],
+            "detail": "full", "limit": 1, "skip": 1}})
+    );
+    fake.once("POST", FILTER, Reply::json(200, filter_page(&all[2..3], 3)));
+    let (next, _) = call(&client, "pdc_filter_data_sources", full["next"].clone()).await;
+    assert_eq!(
+        next,
+        json!({"items": [all[2]], "total": 3, "next": {"resourceNames": ["*-primary", "events-*", "docs-*"],
+            "detail": "full", "limit": 1, "skip": 2}})
+    );
+
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 4, "{reqs:#?}");
+    assert_request(
+        &reqs[1],
+        "POST",
+        FILTER,
+        Some("skip=0&limit=50"),
+        PDC.auth,
+        Some(json!({"filters": {"databaseTypes": ["POSTGRES", "AWS"]}})),
+    );
+    for (r, query) in reqs[2..].iter().zip(["skip=0&limit=1", "skip=1&limit=1"]) {
+        assert_request(
+            r,
+            "POST",
+            FILTER,
+            Some(query),
+            PDC.auth,
+            Some(json!({"filters": {"resourceNames": ["*-primary", "events-*", "docs-*"]}})),
+        );
+    }
+}
+
+/// A page over the result budget keeps whole items, says so, and `next` starts right after
+/// the last item kept: the next call asks PDC from there.
+#[tokio::test]
+async fn filter_cut_by_the_result_budget() {
+    let (fake, client) = setup(&PDC).await;
+    let source = |i: usize| {
+        json!({"_id": format!("65f1c0ffee000000000{i:05}"), "resourceName": format!("source-{i:04}"),
+            "databaseType": "POSTGRES", "host": format!("pg-{i:04}.acme.example"), "port": "5432",
+            "description": format!("{i:04} ").repeat(80), "schemaNames": ["public"],
+            "lastTestConnectionId": format!("9dc010b5000000000{i:07}")})
+    };
+    let first: Vec<_> = (0..300).map(source).collect();
+    fake.once("POST", FILTER, Reply::json(200, filter_page(&first, 700)));
+    let called = json!({"databaseTypes": ["POSTGRES"], "detail": "full", "limit": 300});
+    let (result, text_len) = call_page(&client, "pdc_filter_data_sources", called.clone()).await;
+    let kept = assert_cut(&result, text_len, &first, Some(700), &called, 0, 300);
+    assert!(kept > 50, "{kept}");
+
+    let second: Vec<_> = (kept..kept + 300).map(source).collect();
+    fake.once("POST", FILTER, Reply::json(200, filter_page(&second, 700)));
+    let (result, text_len) =
+        call_page(&client, "pdc_filter_data_sources", result["next"].clone()).await;
+    assert_eq!(result["items"][0], source(kept));
+    assert_cut(
+        &result,
+        text_len,
+        &second,
+        Some(700),
+        &called,
+        kept as u64,
+        300,
+    );
+
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 3, "{reqs:#?}");
+    for (r, query) in reqs[1..].iter().zip([
+        "skip=0&limit=300".to_string(),
+        format!("skip={kept}&limit=300"),
+    ]) {
+        assert_request(
+            r,
+            "POST",
+            FILTER,
+            Some(&query),
+            PDC.auth,
+            Some(json!({"filters": {"databaseTypes": ["POSTGRES"]}})),
+        );
+    }
 }
