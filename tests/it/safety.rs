@@ -413,9 +413,11 @@ async fn sentinels_never_reach_a_result_over_every_tool_and_path() {
         echo(&fake, status);
         for op in providers::operations() {
             let result = call_raw(&client, op.name, example_once(op)).await.unwrap();
+            // The inventory reports a failing platform in `errors`, next to the others' rows.
+            let fails = status != 200 && !op.flow.fan_out;
             assert_eq!(
                 result.is_error,
-                Some(status != 200),
+                Some(fails),
                 "{} {path}: {result:?}",
                 op.name
             );
