@@ -38,9 +38,15 @@ pub fn size_of(value: &Value) -> usize {
 }
 
 /// Makes `value` fit `budget` bytes, cutting its largest list if it must; `hint` says how to
-/// get the rest (the next page's arguments, a filter). Returns where it cut and how many items
+/// get the rest (the next page's arguments, a filter); `reserve` is room kept, after a cut,
+/// for what the caller adds then (a page's `next`). Returns where it cut and how many items
 /// it kept, if it cut.
-pub fn fit(value: &mut Value, budget: usize, hint: &str) -> Result<Option<Cut>, OverBudget> {
+pub fn fit(
+    value: &mut Value,
+    budget: usize,
+    reserve: usize,
+    hint: &str,
+) -> Result<Option<Cut>, OverBudget> {
     let size = size_of(value);
     if size <= budget {
         return Ok(None);
@@ -54,7 +60,7 @@ pub fn fit(value: &mut Value, budget: usize, hint: &str) -> Result<Option<Cut>, 
     };
     let total = items.len();
     // The list may take what the rest of the result leaves of the budget.
-    let allowance = (budget + list_size).saturating_sub(size + NOTICE_BYTES);
+    let allowance = (budget + list_size).saturating_sub(size + NOTICE_BYTES + reserve);
     let mut used = 2; // the brackets
     let mut keep = 0;
     for item in items.iter() {
@@ -85,7 +91,7 @@ pub fn fit(value: &mut Value, budget: usize, hint: &str) -> Result<Option<Cut>, 
         _ => return Err(over),
     }
     match size_of(value) {
-        n if n <= budget => Ok(Some(Cut {
+        n if n + reserve <= budget => Ok(Some(Cut {
             at: path.join("."),
             kept: keep,
         })),
@@ -152,7 +158,7 @@ mod tests {
             .map(|i| json!({"name": format!("source-{i:03}"), "type": "rdb-mysql"}))
             .collect();
         let mut v = json!({"data": {"ds_connections": items, "totalCount": 100}});
-        let cut = fit(&mut v, 2_000, "call again with skip=…")
+        let cut = fit(&mut v, 2_000, 0, "call again with skip=…")
             .unwrap()
             .unwrap();
         assert_eq!(cut.at, "data.ds_connections");
@@ -170,17 +176,17 @@ mod tests {
     #[test]
     fn what_fits_is_untouched_and_what_cannot_be_cut_is_an_error() {
         let mut small = json!({"a": [1, 2, 3]});
-        assert_eq!(fit(&mut small, 100, "").unwrap(), None);
+        assert_eq!(fit(&mut small, 100, 0, "").unwrap(), None);
         assert_eq!(small, json!({"a": [1, 2, 3]}));
         let mut one = json!({"blob": "x".repeat(5_000)});
         assert_eq!(
-            fit(&mut one, 1_000, ""),
+            fit(&mut one, 1_000, 0, ""),
             Err(OverBudget {
                 size: 5_011,
                 budget: 1_000
             })
         );
         let mut huge_item = json!({"items": ["x".repeat(5_000)]});
-        assert!(fit(&mut huge_item, 1_000, "").is_err());
+        assert!(fit(&mut huge_item, 1_000, 0, "").is_err());
     }
 }

@@ -12,7 +12,7 @@ pub fn page(listing: &Listing, args: &ListArgs, answer: Value, called_with: &Val
     let items = listing
         .items
         .iter()
-        .find_map(|p| match answer.pointer_mut(p) {
+        .find_map(|p| match answer.pointer_mut(answer_pointer(p)) {
             Some(Value::Array(items)) => Some(std::mem::take(items)),
             _ => None,
         })
@@ -55,6 +55,16 @@ pub fn page(listing: &Listing, args: &ListArgs, answer: Value, called_with: &Val
         out["next"] = next_args(called_with, args.skip + shown, args.limit);
     }
     out
+}
+
+/// A bare-list answer reaches a listing as the result object `{"items": [...]}` (see
+/// `result_object`), so the row's `""` (the answer itself) is found under `/items`.
+fn answer_pointer(row_pointer: &str) -> &str {
+    if row_pointer.is_empty() {
+        super::BARE_LIST_POINTER
+    } else {
+        row_pointer
+    }
 }
 
 /// The arguments of the page that starts at `skip`: the call's own, moved on.

@@ -184,10 +184,13 @@ impl Engine {
             // Boxed: the call's state machine is several kB, and the runtime and rmcp move
             // the future that holds it; a box is allocated once and never copied.
             let run = AssertUnwindSafe(Box::pin(async {
-                let shaped = match self.provider(op.provider) {
+                let mut shaped = match self.provider(op.provider) {
                     Some(provider) => self.shape(op, provider, args, &mut secrets, cx).await?,
                     None => self.inventory(op, args, cx).await?,
                 };
+                // Masked before the budget is applied: a mask can be longer than what it
+                // hides, and the budget is of what the client receives.
+                redact::clean_json(&mut shaped.value, Some(&secrets));
                 self.fit(shaped)
             }))
             .catch_unwind();
@@ -203,8 +206,7 @@ impl Engine {
             )))
         };
         match result {
-            Ok(mut value) => {
-                redact::clean_json(&mut value, Some(&secrets));
+            Ok(value) => {
                 // A result that breaks its own declared schema makes official clients raise on
                 // a call that may have succeeded: it becomes an error that says what differs.
                 let declared = self.output_schemas.get(op.name);
@@ -293,12 +295,21 @@ impl Engine {
             Some(_) => "call again with the arguments in `next`",
             None => REST_HINT,
         };
-        let cut = budget::fit(&mut value, self.max_result_bytes, rest).map_err(|over| {
-            ToolError::ResultTooLarge {
-                size: over.size,
-                budget: over.budget,
+        // A page cut short gains a `next` after the cut: room is kept for it.
+        let reserve = match &page {
+            Some((list_args, called_with)) => {
+                let next = listing::next_args(called_with, u64::MAX, list_args.limit);
+                budget::size_of(&next) + r#","next":"#.len()
             }
-        })?;
+            None => 0,
+        };
+        let cut =
+            budget::fit(&mut value, self.max_result_bytes, reserve, rest).map_err(|over| {
+                ToolError::ResultTooLarge {
+                    size: over.size,
+                    budget: over.budget,
+                }
+            })?;
         // The budget cut the page short: the next page starts after what it kept.
         if let (Some(cut), Some((list_args, called_with))) = (cut, &page)
             && cut.at == "items"
@@ -853,6 +864,9 @@ fn first_words(text: &str) -> String {
         format!("\"{one_line}\"")
     }
 }
+
+/// Where a bare-list answer's items are in its result object.
+const BARE_LIST_POINTER: &str = "/items";
 
 /// The structured result: objects as they are, anything else wrapped so the result is always
 /// an object (`{"items": [...]}` for arrays).

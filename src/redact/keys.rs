@@ -26,7 +26,10 @@ pub fn is_connection_key(key: &str) -> bool {
 }
 
 /// Normalises into a stack buffer (this runs for every key of every result: no allocation).
+/// A dotted key (a field picked by path, `conn.pwd`) is judged by its last segment, the key
+/// the value has in the vendor's object.
 fn with_normalised(key: &str, f: impl Fn(&[u8]) -> bool) -> bool {
+    let key = key.rsplit('.').next().unwrap_or(key);
     let mut buf = [0u8; 64];
     let mut len = 0;
     for b in key.bytes() {

@@ -20,6 +20,13 @@ fn dry_run_property() -> Value {
 /// The MCP definition of one operation.
 pub fn tool(op: &OperationSpec) -> Tool {
     let mut input = (op.args.schema)();
+    // A row whose type takes no arguments has no `properties`; list and dry-run arguments
+    // still need declaring, or a client that checks against the schema refuses them.
+    if op.mutates() || op.listing.is_some() {
+        input
+            .entry("properties")
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
     if let Some(Value::Object(props)) = input.get_mut("properties") {
         if op.mutates() {
             props.insert("dry_run".into(), dry_run_property());

@@ -52,10 +52,7 @@ fn every_property_is_described_and_no_nullable_types() {
 /// `skip`/`limit`), so a client that checks arguments against the schema can send them, and
 /// can send back what `next` says.
 #[test]
-#[ignore = "bug: list tools whose row takes no arguments (bigid_list_connector_templates, \
-    bigdata_list_connectors, databrain_list_datasources) declare no properties and \
-    additionalProperties: false, so detail/fields/skip/limit and `next` are refused by schema"]
-fn bug_every_list_tool_declares_its_list_arguments() {
+fn regression_every_list_tool_declares_its_list_arguments() {
     for op in datasource_mcp::providers::operations().filter(|op| op.listing.is_some()) {
         let tool = datasource_mcp::surfaces::definition::tool(op);
         let props = tool
