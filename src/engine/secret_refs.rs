@@ -22,6 +22,13 @@ use crate::spec::Env;
 pub const PREFIX: &str = "DATASOURCE_MCP_SECRET_";
 
 /// Where a string argument sits, as far as secrets go.
+/// Whether a value under `key` is a credential, where a secret reference may go (and what the
+/// tool definitions tell the model to write one in). `credential_keys` are the provider's
+/// credential keys whose names do not look secret.
+pub fn secret_belongs(key: &str, credential_keys: &[&str]) -> bool {
+    redact::is_secret_key(key) || redact::is_secret_text_key(key) || credential_keys.contains(&key)
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Place {
     /// A secret belongs here: every reference resolves.
@@ -34,11 +41,7 @@ enum Place {
 
 impl Place {
     fn under(self, key: &str, credential_keys: &[&str]) -> Place {
-        if self == Place::Secret
-            || redact::is_secret_key(key)
-            || redact::is_secret_text_key(key)
-            || credential_keys.contains(&key)
-        {
+        if self == Place::Secret || secret_belongs(key, credential_keys) {
             Place::Secret
         } else if redact::is_connection_key(key) {
             Place::Connection

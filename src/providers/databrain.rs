@@ -51,13 +51,13 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     },
     credential_keys: &["accessKeyId", "access_key_id"],
     guide: Guide {
-        instructions: "DataBrain names a datasource by `credentials.name`, except sync, which takes the datasource's UUID.",
+        instructions: "DataBrain names a datasource by `credentials.name`. Its API returns no ids: sync and its progress take the datasource's UUID or DataBrain page URL, which only the user can copy from DataBrain (ask for it; no tool finds it from a name).",
         onboard_tools: &["databrain_create_datasource", "databrain_list_datasources"],
         onboard_steps: "\
 1. Agree on the datasourceType and gather the credentials: name plus the type's fields; ask me for what you do not have.
 2. Call databrain_create_datasource with dry_run: true, show me the request, and create only after I confirm. DataBrain tests the credentials itself: on CREDENTIAL_TEST_FAILED, fix host, port, user or password with me.
 3. Verify with databrain_list_datasources that the name is listed.
-4. If the schema needs a refresh later, databrain_sync_datasource takes the datasource's UUID, which I can copy from its page in DataBrain (the id= in the URL).",
+4. If the schema needs a refresh later, databrain_sync_datasource takes the datasource's page URL (or UUID), which I can copy from DataBrain.",
         audit_tool: "databrain_list_datasources",
         audit_step: "DataBrain: call databrain_list_datasources (all pages). Its API returns names only, so report them with status unknown.",
     },
@@ -117,7 +117,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "databrain_list_datasources",
         provider: Provider::DataBrain,
         title: "List DataBrain datasources",
-        description: "List DataBrain datasource names; all, or 10 per page.",
+        description: "List DataBrain datasources. DataBrain returns names only: no id, type or connection status (status is \"unknown\").",
         method: Method::Get,
         path: "/api/v2/datasource",
         hints: Hints::READ,
@@ -242,7 +242,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "databrain_sync_datasource",
         provider: Provider::DataBrain,
         title: "Sync a DataBrain datasource",
-        description: "Refresh a DataBrain datasource's schema. Takes its UUID (the id= in its DataBrain page URL), not its name.",
+        description: "Refresh a DataBrain datasource's schema. Returns when DataBrain answers \"Sync completed\"; an AWS S3 datasource's sync goes on after: follow it with databrain_get_datasource_sync_progress and wait: true.",
         method: Method::Post,
         path: "/api/v2/datasource/sync",
         hints: Hints::TRIGGER,
@@ -408,6 +408,7 @@ pub struct DatasourceBody {
     pub datasource_type: DatasourceType,
     pub credentials: Credentials,
     /// Optional tenant isolation: tenancyLevel DATABASE, or TABLE with the client-id column type (NUMBER|STRING), schema, mapping table, client-id column and primary key column.
+    #[schemars(extend("x-holds-no-secret" = true))]
     pub tenancy_settings: Option<Map<String, Value>>,
 }
 
@@ -449,6 +450,7 @@ pub struct UpdateDatasource {
     /// name plus every field of the type, as for databrain_create_datasource.
     pub credentials: FullCredentials,
     /// As for databrain_create_datasource; omitted = unchanged.
+    #[schemars(extend("x-holds-no-secret" = true))]
     pub tenancy_settings: Option<Map<String, Value>>,
 }
 
@@ -491,7 +493,7 @@ fn check_tenancy(settings: Option<&Map<String, Value>>) -> Result<(), InvalidArg
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteDatasource {
-    /// Name of the datasource to delete.
+    /// The datasource's name, as databrain_list_datasources returns it.
     #[schemars(extend("x-mcp-header" = "Name"))]
     pub name: String,
 }
@@ -509,25 +511,26 @@ impl ToolArgs for DeleteDatasource {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncDatasource {
-    /// Datasource UUID, from DataBrain's UI (the id= in the datasource's URL).
+    /// The datasource's UUID, or the URL of its page in DataBrain (the id= in it). DataBrain's API gives no id for a name: ask the user to open the datasource in DataBrain and paste the page URL.
     #[schemars(extend("x-mcp-header" = "Datasource-Id"))]
     pub datasource_id: String,
 }
 
 impl ToolArgs for SyncDatasource {
     fn validate(&self) -> Result<(), InvalidArgument> {
-        check::uuid("datasource_id", &self.datasource_id)
+        datasource_uuid(&self.datasource_id).map(drop)
     }
 
     fn into_request(self) -> RequestParts {
-        RequestParts::new().body(json!({ "input": { "datasourceId": self.datasource_id } }))
+        let id = datasource_uuid(&self.datasource_id).unwrap_or(self.datasource_id);
+        RequestParts::new().body(json!({ "input": { "datasourceId": id } }))
     }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncProgress {
-    /// Datasource UUID, as for databrain_sync_datasource.
+    /// The datasource's UUID or DataBrain page URL, as for databrain_sync_datasource.
     #[schemars(extend("x-mcp-header" = "Datasource-Id"))]
     pub datasource_id: String,
     /// Read the progress until the sync is done (reports progress), up to wait_seconds.
@@ -540,7 +543,7 @@ pub struct SyncProgress {
 
 impl ToolArgs for SyncProgress {
     fn validate(&self) -> Result<(), InvalidArgument> {
-        check::uuid("datasource_id", &self.datasource_id)?;
+        datasource_uuid(&self.datasource_id)?;
         if let Some(s) = self.wait_seconds {
             check::range("wait_seconds", s, 1, 3600)?;
         }
@@ -551,9 +554,42 @@ impl ToolArgs for SyncProgress {
         let wait = self
             .wait
             .then(|| std::time::Duration::from_secs(self.wait_seconds.unwrap_or(300)));
+        let id = datasource_uuid(&self.datasource_id).unwrap_or(self.datasource_id);
         RequestParts::new()
-            .body(json!({ "input": { "datasourceId": self.datasource_id } }))
+            .body(json!({ "input": { "datasourceId": id } }))
             .wait(wait)
+    }
+}
+
+/// A datasource's UUID, given as is or as its DataBrain page URL (`…?id=<uuid>`): DataBrain's
+/// API lists, creates and updates by name and returns no id, and its sync reference says the
+/// id is the one in the datasource page's URL.
+fn datasource_uuid(given: &str) -> Result<String, InvalidArgument> {
+    const FIELD: &str = "datasource_id";
+    let given = given.trim();
+    if check::uuid(FIELD, given).is_ok() {
+        return Ok(given.to_string());
+    }
+    let from_url = url::Url::parse(given)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "https" | "http"))
+        .and_then(|u| {
+            u.query_pairs()
+                .find(|(k, _)| k == "id")
+                .map(|(_, v)| v.into_owned())
+        });
+    match from_url {
+        Some(id) if check::uuid(FIELD, &id).is_ok() => Ok(id),
+        Some(_) => Err(InvalidArgument::new(
+            FIELD,
+            "the page URL's id= is not a UUID: copy the URL of the datasource's own page in DataBrain",
+        )),
+        None => Err(InvalidArgument::new(
+            FIELD,
+            "must be the datasource's UUID or its DataBrain page URL (with id=); DataBrain's API \
+             returns no id for a name, so ask the user to open the datasource in DataBrain and \
+             paste the page URL",
+        )),
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::{Map, Value, json};
 
+use crate::engine::secret_refs::secret_belongs;
 use crate::operation::{DEFAULT_PAGE, MAX_LOCAL_PAGE, OperationSpec, Paging};
 
 /// The `dry_run` argument every tool that changes something accepts.
@@ -17,9 +18,17 @@ fn dry_run_property() -> Value {
     })
 }
 
+/// What every tool that changes something tells the model: a change is confirmed by the user.
+const CONFIRM_FIRST: &str = "Changes data: first call it with dry_run: true, show the user the request, and send it only after they say yes.";
+
+/// What every credential field tells the model: the value never passes through the chat.
+const SECRET_REFERENCE: &str = "For a secret write ${secret:NAME} (the server reads DATASOURCE_MCP_SECRET_NAME); never ask for the value in the chat.";
+
 /// The MCP definition of one operation.
 pub fn tool(op: &OperationSpec) -> Tool {
     let mut input = (op.args.schema)();
+    unwrap_lines(&mut input);
+    point_credentials_to_references(&mut input, op.provider.spec().credential_keys);
     // A row whose type takes no arguments has no `properties`; list and dry-run arguments
     // still need declaring, or a client that checks against the schema refuses them.
     if op.mutates() || op.listing.is_some() {
@@ -40,13 +49,89 @@ pub fn tool(op: &OperationSpec) -> Tool {
         .destructive(op.hints.destructive)
         .idempotent(op.hints.idempotent)
         .open_world(op.hints.open_world);
-    let mut tool = Tool::new(op.name, op.description, Arc::new(input))
+    let description = match op.mutates() {
+        true => format!("{} {CONFIRM_FIRST}", op.description),
+        false => op.description.to_string(),
+    };
+    let mut tool = Tool::new(op.name, description, Arc::new(input))
         .with_title(op.title)
         .with_annotations(annotations);
     if let Some(output) = op.output.schema {
-        tool = tool.with_raw_output_schema(Arc::new(output()));
+        let mut output = output();
+        unwrap_lines(&mut output);
+        tool = tool.with_raw_output_schema(Arc::new(output));
     }
     tool
+}
+
+/// Descriptions come from doc comments, wrapped at the source's line width: one line each for
+/// the model.
+fn unwrap_lines(schema: &mut Map<String, Value>) {
+    for (key, value) in schema.iter_mut() {
+        match value {
+            Value::String(text) if key == "description" && text.contains('\n') => {
+                *text = text
+                    .split('\n')
+                    .map(str::trim)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+            }
+            Value::Object(inner) => unwrap_lines(inner),
+            Value::Array(items) => {
+                for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                    unwrap_lines(item);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Every field a credential goes in (by its key, as the engine decides where a secret
+/// reference may go) and every free-form object or list of them (a template's fields, a type's
+/// credentials) says how to pass a secret. A free-form object that the vendor's docs show
+/// holds no secret is marked so by its argument type (`x-holds-no-secret`, removed here).
+fn point_credentials_to_references(schema: &mut Map<String, Value>, credential_keys: &[&str]) {
+    fn free_form(schema: &Map<String, Value>) -> bool {
+        schema.get("type") == Some(&json!("object"))
+            && schema.get("additionalProperties") != Some(&Value::Bool(false))
+    }
+    for branch in ["anyOf", "oneOf"] {
+        if let Some(Value::Array(branches)) = schema.get_mut(branch) {
+            for b in branches.iter_mut().filter_map(Value::as_object_mut) {
+                point_credentials_to_references(b, credential_keys);
+            }
+        }
+    }
+    let Some(Value::Object(props)) = schema.get_mut("properties") else {
+        return;
+    };
+    for (key, prop) in props.iter_mut() {
+        let Value::Object(prop) = prop else { continue };
+        let no_secret = prop.remove("x-holds-no-secret") == Some(Value::Bool(true));
+        let secret = secret_belongs(key, credential_keys);
+        let holds_secrets = !no_secret
+            && (secret
+                || free_form(prop)
+                || prop
+                    .get("items")
+                    .and_then(Value::as_object)
+                    .is_some_and(free_form));
+        if holds_secrets {
+            let said = match prop.get("description").and_then(Value::as_str) {
+                Some(d) => format!("{d} {SECRET_REFERENCE}"),
+                None => SECRET_REFERENCE.to_string(),
+            };
+            prop.insert("description".into(), json!(said));
+        }
+        // What an object says covers everything in it.
+        if !holds_secrets {
+            point_credentials_to_references(prop, credential_keys);
+            if let Some(Value::Object(items)) = prop.get_mut("items") {
+                point_credentials_to_references(items, credential_keys);
+            }
+        }
+    }
 }
 
 /// The arguments every list tool shares (the engine takes them; the row's type never sees

@@ -36,9 +36,14 @@ fn instructions(operations: &[&'static OperationSpec]) -> String {
     let providers = prompts::Tools(operations).providers();
     let titles: Vec<&str> = providers.iter().map(|p| p.spec().title).collect();
     let mut text = format!(
-        "Manage data-source and connector connections on {}. Read before you write: list or get, \
-fetch the connector template, test the connection, then create. Tools that change something accept \
-dry_run: true to show the request first.",
+        "Manage data-source and connector connections on {}. \
+Read before you write: list or get first; the ids and names other tools take come from list rows. \
+Confirm every change: call the tool with dry_run: true, show the user the request, and send it only \
+after they say yes. Never ask for a password, key or token in the chat: write ${{secret:NAME}} in the \
+credential field, and the user sets DATASOURCE_MCP_SECRET_NAME where the server runs. \
+Lists return one page of compact rows: detail: \"full\" or fields gives more, next the next page. \
+When no tool does what is asked, or a vendor does not return what is needed, say so instead of \
+guessing.",
         english_list(&titles)
     );
     for toolset in prompts::Tools(operations).toolsets() {

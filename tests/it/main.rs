@@ -34,6 +34,7 @@ mod http;
 mod http_hardening;
 mod inventory;
 mod layers;
+mod model_view;
 mod prompts_resources;
 mod reliability;
 mod safety;

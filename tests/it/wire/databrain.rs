@@ -115,7 +115,25 @@ async fn delete_by_name_and_sync_by_uuid() {
     )
     .await;
     assert_eq!(result, json!({"data": {"message": "Sync completed"}}));
+    // The URL of the datasource's page in DataBrain, as a user copies it: its id= is sent.
+    let page = format!("https://app.usedatabrain.com/datasources/edit?id={UUID}&tab=schema");
+    let (result, _) = call(
+        &client,
+        "databrain_sync_datasource",
+        json!({ "datasource_id": page }),
+    )
+    .await;
+    assert_eq!(result, json!({"data": {"message": "Sync completed"}}));
     let reqs = fake.requests();
+    assert_eq!(reqs.len(), 3);
+    assert_request(
+        &reqs[2],
+        "POST",
+        "/api/v2/datasource/sync",
+        None,
+        DATABRAIN.auth,
+        Some(json!({"input": {"datasourceId": UUID}})),
+    );
     assert_request(
         &reqs[0],
         "DELETE",
@@ -257,7 +275,14 @@ async fn schema_has_the_18_types_and_describes_credentials() {
         sync.description
             .as_deref()
             .unwrap()
-            .contains("the id= in its DataBrain page URL")
+            .contains("Returns when DataBrain answers \"Sync completed\"")
+    );
+    let id = &sync.input_schema["properties"]["datasource_id"]["description"];
+    assert!(
+        id.as_str()
+            .unwrap()
+            .contains("ask the user to open the datasource in DataBrain and paste the page URL"),
+        "{id}"
     );
 }
 
@@ -347,7 +372,21 @@ async fn validation_errors_send_nothing() {
             "databrain_sync_datasource",
             json!({"datasource_id": "analytics"}),
             "datasource_id",
-            "must be a UUID",
+            "must be the datasource's UUID or its DataBrain page URL (with id=); DataBrain's API \
+             returns no id for a name, so ask the user to open the datasource in DataBrain and \
+             paste the page URL",
+        ),
+        (
+            "databrain_sync_datasource",
+            json!({"datasource_id": "https://app.usedatabrain.com/datasources?id=analytics"}),
+            "datasource_id",
+            "the page URL's id= is not a UUID",
+        ),
+        (
+            "databrain_get_datasource_sync_progress",
+            json!({"datasource_id": "javascript:alert(1)?id=000000db-5eed-4000-8000-000000000001"}),
+            "datasource_id",
+            "must be the datasource's UUID or its DataBrain page URL",
         ),
     ];
     for (tool, args, field, reason) in cases {

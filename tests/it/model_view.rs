@@ -1,0 +1,194 @@
+//! The server as a model sees it: the instructions and the tools list (name, description,
+//! input schema), read through an MCP client with every provider configured. The rules an
+//! agent needs to finish a task the first time must stay in what it sees: a change is
+//! confirmed with a dry run and the user's yes; a credential is passed as a secret reference;
+//! an id argument says where the id comes from.
+
+use crate::support::*;
+use datasource_mcp::operation::Provider;
+use datasource_mcp::redact::is_secret_key;
+use datasource_mcp::sandbox::Sandbox;
+use serde_json::{Map, Value};
+
+/// The instructions and tools a model is shown by a server with every provider configured
+/// (the sandbox's four).
+async fn seen() -> (String, Vec<Value>) {
+    let sb = Sandbox::start(([127, 0, 0, 1], 0).into()).await.unwrap();
+    let client = client_with(&sb.env(), fast_settings()).await;
+    let instructions = client
+        .peer_info()
+        .and_then(|info| info.instructions.clone())
+        .unwrap_or_default();
+    let tools = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| serde_json::to_value(t).unwrap())
+        .collect();
+    (instructions, tools)
+}
+
+fn description(schema: &Map<String, Value>) -> &str {
+    schema
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+#[tokio::test]
+async fn the_instructions_carry_the_rules() {
+    let (instructions, tools) = seen().await;
+    for rule in [
+        "dry_run: true",
+        "after they say yes",
+        "${secret:NAME}",
+        "never ask for a password",
+        "come from list rows",
+        "say so instead of guessing",
+    ] {
+        assert!(
+            instructions.to_lowercase().contains(&rule.to_lowercase()),
+            "the instructions do not say {rule:?}: {instructions}"
+        );
+    }
+    assert_eq!(tools.len(), tool_count(|_| true));
+    // Descriptions come from wrapped doc comments: the model gets each on one line.
+    for tool in &tools {
+        let text = serde_json::to_string(tool).unwrap();
+        assert!(
+            !text.contains("\\n"),
+            "a line break in {}: {text}",
+            tool["name"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_tool_that_changes_something_asks_for_a_confirmed_dry_run() {
+    let (_, tools) = seen().await;
+    let mut changing = 0;
+    for tool in &tools {
+        if tool["annotations"]["readOnlyHint"] == Value::Bool(true) {
+            continue;
+        }
+        changing += 1;
+        let text = tool["description"].as_str().unwrap();
+        assert!(
+            text.contains("dry_run: true") && text.contains("after they say yes"),
+            "{}: {text}",
+            tool["name"]
+        );
+        assert!(
+            tool["inputSchema"]["properties"]["dry_run"].is_object(),
+            "{}",
+            tool["name"]
+        );
+    }
+    assert_eq!(changing, tool_count(|op| op.mutates()));
+}
+
+/// A field a credential goes in: a key that names a secret, or a provider's credential key
+/// (an access key id), or a free-form object whose description lists a secret field.
+#[tokio::test]
+async fn every_credential_field_says_to_write_a_secret_reference() {
+    let (_, tools) = seen().await;
+    fn walk(tool: &str, keys: &[&str], schema: &Map<String, Value>, checked: &mut Vec<String>) {
+        for branch in ["anyOf", "oneOf"] {
+            for b in schema
+                .get(branch)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                walk(tool, keys, b.as_object().unwrap(), checked);
+            }
+        }
+        let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+            return;
+        };
+        for (key, prop) in props {
+            let prop = prop.as_object().unwrap();
+            let text = description(prop).to_lowercase();
+            let lists_a_secret = ["password", "secret", "token", "private key", "key id"]
+                .iter()
+                .any(|s| text.contains(s));
+            let object_like = prop.get("type") == Some(&Value::from("object"))
+                || prop.get("type") == Some(&Value::from("array"));
+            let credential = is_secret_key(key)
+                || keys.contains(&key.as_str())
+                || (object_like && lists_a_secret);
+            if credential {
+                assert!(
+                    description(prop).contains("${secret:NAME}")
+                        && description(prop).contains("never ask for the value"),
+                    "{tool}: {key} holds a credential but does not say how to pass one: {:?}",
+                    description(prop)
+                );
+                checked.push(format!("{tool}.{key}"));
+                continue;
+            }
+            walk(tool, keys, prop, checked);
+            if let Some(items) = prop.get("items").and_then(Value::as_object) {
+                walk(tool, keys, items, checked);
+            }
+        }
+    }
+    let mut checked = Vec::new();
+    for tool in &tools {
+        let name = tool["name"].as_str().unwrap();
+        let keys = provider_of(name).spec().credential_keys;
+        walk(
+            name,
+            keys,
+            tool["inputSchema"].as_object().unwrap(),
+            &mut checked,
+        );
+    }
+    // Every vendor with a create tool has credential fields, and each was checked.
+    for prefix in ["bigid_", "pdc_", "bigdata_", "databrain_"] {
+        assert!(
+            checked.iter().any(|c| c.starts_with(prefix)),
+            "no credential field found for {prefix}: {checked:?}"
+        );
+    }
+}
+
+/// An argument that names an existing resource by an id (or a name used as one) says where
+/// the agent gets it: a tool that returns it, or the vendor page it is copied from.
+#[tokio::test]
+async fn every_id_argument_says_where_the_id_comes_from() {
+    let (_, tools) = seen().await;
+    let names: Vec<String> = tools
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
+    let mut checked = 0;
+    for tool in &tools {
+        let name = tool["name"].as_str().unwrap();
+        // A create names what it makes; a list's arguments filter.
+        if name.contains("_create_") || name.contains("_list_") || name.contains("_filter_") {
+            continue;
+        }
+        let props = tool["inputSchema"]["properties"].as_object().unwrap();
+        for (key, prop) in props {
+            let is_id = key == "id" || key == "ids" || key.ends_with("_id") || key == "name";
+            if !is_id {
+                continue;
+            }
+            let text = description(prop.as_object().unwrap());
+            let names_a_source = names.iter().any(|n| n != name && text.contains(n.as_str()))
+                || text.contains("page URL");
+            assert!(
+                names_a_source,
+                "{name}.{key} does not say where it comes from: {text:?}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "{checked} id arguments");
+}
+
+fn provider_of(tool: &str) -> Provider {
+    datasource_mcp::providers::operation(tool).unwrap().provider
+}
