@@ -17,6 +17,7 @@ mod wire {
 
 /// The sandbox: each simulation over HTTP, and agent flows through an MCP client.
 mod sandbox {
+    mod agent_tasks;
     mod bigdata;
     mod bigid;
     mod databrain;
