@@ -738,20 +738,37 @@ fn is_mask(value: &Value) -> bool {
         .is_some_and(|s| s.len() >= 3 && s.chars().all(|c| c == '*'))
 }
 
-/// The update's write: the current source, hidden credentials dropped (writing a mask or an
-/// empty value back would replace the stored password), then the caller's changes on top.
-fn merge_changes(current: Value, mut parts: RequestParts) -> Result<RequestParts, InvalidArgument> {
-    let mut source = match current {
-        Value::Object(mut wrapper) => match wrapper.remove("ds_connection") {
-            Some(Value::Object(ds)) => ds,
-            _ => wrapper,
-        },
+/// The stored source in BigID's answer to `GET /ds_connections/{name}`: `{ds_connection: …}`
+/// (as BigID's own action reads it), `{data: {ds_connection: …}}` (the envelope of BigID's
+/// list and create answers), or the source itself.
+fn stored_source(mut current: Value) -> Map<String, Value> {
+    for at in ["/ds_connection", "/data/ds_connection"] {
+        if current.pointer(at).is_some_and(Value::is_object)
+            && let Some(Value::Object(source)) = current.pointer_mut(at).map(Value::take)
+        {
+            return source;
+        }
+    }
+    match current {
+        Value::Object(source) => source,
         _ => Map::new(),
-    };
+    }
+}
+
+/// A stored source without the credentials BigID hid: masks, and empty or null credential
+/// fields. Sent back, they would be taken for the credential (replacing the stored one).
+fn without_hidden_credentials(mut source: Map<String, Value>) -> Map<String, Value> {
     source.retain(|k, v| {
         let hidden_secret = redact::is_secret_key(k) && (v.is_null() || v.as_str() == Some(""));
         !is_mask(v) && !hidden_secret
     });
+    source
+}
+
+/// The update's write: the current source, hidden credentials dropped (writing a mask or an
+/// empty value back would replace the stored password), then the caller's changes on top.
+fn merge_changes(current: Value, mut parts: RequestParts) -> Result<RequestParts, InvalidArgument> {
+    let mut source = without_hidden_credentials(stored_source(current));
     let changes = parts
         .body
         .take()
@@ -886,6 +903,19 @@ mod tests {
             json!({"ds_connection": {"name": "db", "type": "rdb-mysql", "rdb_url": "h:3306",
                 "username": "u", "scanner_group": "default", "enabled": "no"}})
         );
+    }
+
+    #[test]
+    fn a_stored_source_is_found_in_each_wrapper() {
+        let ds = json!({"name": "db", "type": "rdb-mysql", "data": "a field"});
+        for answer in [
+            json!({"ds_connection": ds}),
+            json!({"status": "success", "statusCode": 200, "data": {"ds_connection": ds}}),
+            ds.clone(),
+        ] {
+            assert_eq!(Value::Object(stored_source(answer.clone())), ds, "{answer}");
+        }
+        assert!(stored_source(json!(null)).is_empty());
     }
 
     #[test]
