@@ -387,6 +387,48 @@ static OPERATIONS: &[OperationSpec] = &[
         listing: None,
     },
     OperationSpec {
+        name: "bigid_test_stored_data_source",
+        provider: Provider::BigId,
+        title: "Test a stored BigID data source",
+        description: "Test a stored BigID data source as it is saved, by name (BigID uses its stored credential); to test changed values use bigid_test_data_source_connection.",
+        method: Method::Post,
+        path: "/ds-connection-test",
+        hints: Hints::PROBE,
+        args: ArgsSpec::of::<TestStoredDataSource>(),
+        output: Output::typed::<TestResult>(),
+        flow: Flow::read_first(ReadFirst {
+            path: "/ds_connections/{name}",
+            query: &[("withoutCredentialValue", "true")],
+            then: stored_test,
+            explain: "{\"ds_connection\": the stored source (from the first request) without its masked credentials, \"isNewPassword\": false} so BigID tests with the stored credential",
+        }),
+        example: r#"{"name": "Orders MySQL"}"#,
+        reconcile: None,
+        progress: false,
+        facts: &[
+            Fact::new(
+                Aspect::Path,
+                "GET /ds_connections/{name} answers the stored source as {ds_connection: {...}}",
+                Source::VendorCode("github.com/bigexchange/codescan-bigid-action: script.sh"),
+            ),
+            Fact::new(
+                Aspect::Request,
+                "isNewPassword: false makes BigID test with the stored credential, the masked (or absent) credential fields left out of the sent source",
+                Source::Assumed(
+                    "BigID's tutorial shows only isNewPassword: true; searched the docs, code and issues corpora and BigID's own repositories (bigid-mcp-server, codescan-bigid-action, bigid-plugin-official) for isNewPassword and /ds-connection-test: no client or page sends false",
+                ),
+            ),
+            Fact::new(
+                Aspect::Response,
+                "The answer is {success, message}, as for a candidate configuration",
+                Source::VendorDocs(
+                    "https://developer.bigid.com/wiki/BigID_API/Add_Data_Source_Tutorial",
+                ),
+            ),
+        ],
+        listing: None,
+    },
+    OperationSpec {
         name: "bigid_export_data_sources",
         provider: Provider::BigId,
         title: "Export BigID data sources",
@@ -807,6 +849,37 @@ impl ToolArgs for TestConnection {
     }
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestStoredDataSource {
+    /// Data source name, from bigid_list_data_sources.
+    #[schemars(extend("x-mcp-header" = "Name"))]
+    pub name: String,
+}
+
+impl ToolArgs for TestStoredDataSource {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check::not_blank("name", &self.name)
+    }
+
+    fn into_request(self) -> RequestParts {
+        RequestParts::new().path("name", self.name)
+    }
+}
+
+/// The test of a stored source: the source as BigID stores it, its hidden credentials left
+/// out, and `isNewPassword: false` so that BigID tests with the credential it stores.
+fn stored_test(current: Value, parts: RequestParts) -> Result<RequestParts, InvalidArgument> {
+    let source = without_hidden_credentials(stored_source(current));
+    if !source.get("type").is_some_and(Value::is_string) {
+        return Err(InvalidArgument::new(
+            "name",
+            "BigID's answer for this name holds no data source (no ds_connection with a type), so nothing was tested",
+        ));
+    }
+    Ok(parts.body(json!({ "ds_connection": source, "isNewPassword": false })))
+}
+
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct TestResult {
     pub success: bool,
@@ -916,6 +989,22 @@ mod tests {
             assert_eq!(Value::Object(stored_source(answer.clone())), ds, "{answer}");
         }
         assert!(stored_source(json!(null)).is_empty());
+    }
+
+    #[test]
+    fn a_stored_test_leaves_hidden_credentials_out_and_keeps_the_stored_password() {
+        let current = json!({"data": {"ds_connection": {"name": "db", "type": "rdb-mysql",
+            "rdb_url": "h:3306", "username": "u", "password": "********", "client_secret": "",
+            "token": null, "api_key": "***", "enabled": "no", "description": ""}}});
+        let parts = RequestParts::new().path("name", "db");
+        let out = stored_test(current, parts).unwrap();
+        assert_eq!(
+            out.body.unwrap(),
+            json!({"ds_connection": {"name": "db", "type": "rdb-mysql", "rdb_url": "h:3306",
+                "username": "u", "enabled": "no", "description": ""}, "isNewPassword": false})
+        );
+        let err = stored_test(json!({"status": "success"}), RequestParts::new()).unwrap_err();
+        assert_eq!(err.field, "name");
     }
 
     #[test]
