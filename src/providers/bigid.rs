@@ -186,7 +186,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_list_data_sources",
         provider: Provider::BigId,
         title: "List BigID data sources",
-        description: "List BigID data sources (name, type, enabled, …); page with skip/limit.",
+        description: "List BigID data sources; page with skip/limit. Row status: disabled (enabled \"no\"), else ok/failing per BigID's last connection test (connectionStatusTest), or untested if BigID returns none.",
         method: Method::Get,
         path: "/ds-connections",
         hints: Hints::READ,
@@ -265,7 +265,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_create_data_source",
         provider: Provider::BigId,
         title: "Create a BigID data source",
-        description: "Create a BigID data source. First get its type's template and test the connection.",
+        description: "Create a BigID data source. First get its type's template and test the connection. For rdb-mysql, rdb-postgresql and similar: rdb_url is host[:port] (no scheme or database), rdb_name the database.",
         method: Method::Post,
         path: "/ds_connections",
         hints: Hints::CREATE,
@@ -285,9 +285,16 @@ static OPERATIONS: &[OperationSpec] = &[
             ),
             Fact::new(
                 Aspect::Request,
-                "rdb_url is a host, with or without :port; rdb_name the database",
+                "rdb_url is a host, with or without :port; rdb_name the database (the tutorial's rdb-mysql: rdb_url sql.mybigid.com, rdb_name rockstream)",
                 Source::VendorDocs(
                     "https://developer.bigid.com/wiki/BigID_API/Add_Data_Source_Tutorial",
+                ),
+            ),
+            Fact::new(
+                Aspect::Values,
+                "The other rdb types (rdb-postgresql, rdb-mssql, rdb-oracle…) take rdb_url and rdb_name as rdb-mysql does",
+                Source::Assumed(
+                    "BigID's tutorial shows rdb-mysql only; a ServiceNow-to-BigID import script in public code (its repository not identified) sends host[:port] as rdb_url for rdb-mysql, rdb-postgresql, rdb-oracle and rdb-db2",
                 ),
             ),
             Fact::new(
@@ -309,7 +316,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_update_data_source",
         provider: Provider::BigId,
         title: "Update a BigID data source",
-        description: "Change fields of a BigID data source; every field not in changes (stored credentials too) is kept.",
+        description: "Change fields of a BigID data source; every field not in changes (stored credentials too) is kept. Setting enabled starts no scan (scans run from BigID scan profiles, not managed here).",
         method: Method::Put,
         path: "/ds_connections/{name}",
         hints: Hints::UPDATE,
@@ -336,6 +343,11 @@ static OPERATIONS: &[OperationSpec] = &[
                 Source::Assumed(
                     "BigID documents no PUT semantics; its own action sends a whole source",
                 ),
+            ),
+            Fact::new(
+                Aspect::Values,
+                "enabled starts no scan: BigID's own action creates an enabled source, then a scan profile (POST /scanProfiles/), and starts the scan from it (POST /scans {scanType: dsScan, scanProfileName})",
+                Source::VendorCode("github.com/bigexchange/codescan-bigid-action: script.sh"),
             ),
         ],
         listing: None,
@@ -367,7 +379,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_test_data_source_connection",
         provider: Provider::BigId,
         title: "Test a BigID connection",
-        description: "Test a candidate BigID data source configuration without saving it.",
+        description: "Test an unsaved BigID configuration with real credentials (masked values fail); for a stored source use bigid_test_stored_data_source.",
         method: Method::Post,
         path: "/ds-connection-test",
         hints: Hints::PROBE,
@@ -663,7 +675,7 @@ fn check_name(field: &str, name: &str) -> Result<(), InvalidArgument> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetDataSource {
-    /// Data source name, exactly as in BigID.
+    /// Data source name, from bigid_list_data_sources.
     #[schemars(extend("x-mcp-header" = "Name"))]
     pub name: String,
 }
@@ -683,7 +695,7 @@ impl ToolArgs for GetDataSource {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteDataSource {
-    /// Name of the data source to delete.
+    /// Name of the data source to delete, from bigid_list_data_sources.
     #[schemars(extend("x-mcp-header" = "Name"))]
     pub name: String,
 }
@@ -710,10 +722,10 @@ pub enum YesNo {
 pub struct DsConnection {
     /// Unique name: letters, digits, spaces, _ - ( ) :
     pub name: String,
-    /// Connector type, e.g. rdb-mysql (see bigid_list_connector_templates).
+    /// Connector type from bigid_list_connector_templates, e.g. rdb-mysql.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Whether BigID scans it.
+    /// Whether BigID scans it (setting it starts no scan).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<YesNo>,
     #[serde(flatten)]
@@ -741,7 +753,7 @@ impl ToolArgs for CreateDataSource {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateDataSource {
-    /// Name of the data source to change.
+    /// Name of the data source to change, from bigid_list_data_sources.
     #[schemars(extend("x-mcp-header" = "Name"))]
     pub name: String,
     /// Fields to set, by apiName; each replaces that field's value. Others are kept.
@@ -824,7 +836,7 @@ fn merge_changes(current: Value, mut parts: RequestParts) -> Result<RequestParts
 /// A candidate configuration to test: `type` and the template's fields needed for a test.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 pub struct TestDsConnection {
-    /// Connector type, e.g. rdb-mysql.
+    /// Connector type from bigid_list_connector_templates, e.g. rdb-mysql.
     #[serde(rename = "type")]
     pub kind: String,
     #[serde(flatten)]
@@ -889,7 +901,7 @@ pub struct TestResult {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportDataSources {
-    /// Only these data sources (names); all when omitted.
+    /// Only these data sources, by name from bigid_list_data_sources; all when omitted.
     pub ids: Option<Vec<String>>,
 }
 
@@ -919,7 +931,7 @@ impl ToolArgs for ExportDataSources {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetTemplate {
-    /// Connector type, e.g. rdb-mysql, s3-v2, snowflake, sharepoint-online.
+    /// Connector type from bigid_list_connector_templates, e.g. rdb-mysql.
     #[serde(rename = "type")]
     pub kind: String,
 }
