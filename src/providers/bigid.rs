@@ -90,7 +90,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
 5. Call bigid_create_data_source with dry_run: true, show me the request, and create it only after I confirm.
 6. Verify with bigid_get_data_source and summarize what now exists.",
         audit_tool: "bigid_list_data_sources",
-        audit_step: "BigID: call bigid_list_data_sources (page with skip/limit if there are many). Flag sources whose enabled is \"no\".",
+        audit_step: "BigID: call bigid_list_data_sources (page with skip/limit if there are many). Flag sources whose status is \"disabled\" (enabled \"no\") or \"failing\"; bigid_test_stored_data_source re-tests one by name.",
     },
     facts: &[
         Fact::new(Aspect::Path, "Base URL https://<host>/api/v1; JSON requests and answers", Source::VendorDocs("https://developer.bigid.com/wiki/BigID_API/Add_Data_Source_Tutorial")),
