@@ -90,7 +90,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
 5. Call bigid_create_data_source with dry_run: true, show me the request, and create it only after I confirm.
 6. Verify with bigid_get_data_source and summarize what now exists.",
         audit_tool: "bigid_list_data_sources",
-        audit_step: "BigID: call bigid_list_data_sources (page with skip/limit if there are many). Flag sources whose enabled is \"no\".",
+        audit_step: "BigID: call bigid_list_data_sources (page with skip/limit if there are many). Flag sources whose status is \"disabled\" (enabled \"no\") or \"failing\"; bigid_test_stored_data_source re-tests one by name.",
     },
     facts: &[
         Fact::new(Aspect::Path, "Base URL https://<host>/api/v1; JSON requests and answers", Source::VendorDocs("https://developer.bigid.com/wiki/BigID_API/Add_Data_Source_Tutorial")),
@@ -186,7 +186,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_list_data_sources",
         provider: Provider::BigId,
         title: "List BigID data sources",
-        description: "List BigID data sources (name, type, enabled, …); page with skip/limit.",
+        description: "List BigID data sources; page with skip/limit. Row status: disabled (enabled \"no\"), else ok/failing per BigID's last connection test (connectionStatusTest), or untested if BigID returns none.",
         method: Method::Get,
         path: "/ds-connections",
         hints: Hints::READ,
@@ -265,7 +265,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_create_data_source",
         provider: Provider::BigId,
         title: "Create a BigID data source",
-        description: "Create a BigID data source. First get its type's template and test the connection.",
+        description: "Create a BigID data source. First get its type's template and test the connection. For rdb-mysql, rdb-postgresql and similar: rdb_url is host[:port] (no scheme or database), rdb_name the database.",
         method: Method::Post,
         path: "/ds_connections",
         hints: Hints::CREATE,
@@ -285,9 +285,16 @@ static OPERATIONS: &[OperationSpec] = &[
             ),
             Fact::new(
                 Aspect::Request,
-                "rdb_url is a host, with or without :port; rdb_name the database",
+                "rdb_url is a host, with or without :port; rdb_name the database (the tutorial's rdb-mysql: rdb_url sql.mybigid.com, rdb_name rockstream)",
                 Source::VendorDocs(
                     "https://developer.bigid.com/wiki/BigID_API/Add_Data_Source_Tutorial",
+                ),
+            ),
+            Fact::new(
+                Aspect::Values,
+                "The other rdb types (rdb-postgresql, rdb-mssql, rdb-oracle…) take rdb_url and rdb_name as rdb-mysql does",
+                Source::Assumed(
+                    "BigID's tutorial shows rdb-mysql only; a ServiceNow-to-BigID import script in public code (its repository not identified) sends host[:port] as rdb_url for rdb-mysql, rdb-postgresql, rdb-oracle and rdb-db2",
                 ),
             ),
             Fact::new(
@@ -309,7 +316,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_update_data_source",
         provider: Provider::BigId,
         title: "Update a BigID data source",
-        description: "Change fields of a BigID data source; every field not in changes (stored credentials too) is kept.",
+        description: "Change fields of a BigID data source; every field not in changes (stored credentials too) is kept. Setting enabled starts no scan (scans run from BigID scan profiles, not managed here).",
         method: Method::Put,
         path: "/ds_connections/{name}",
         hints: Hints::UPDATE,
@@ -336,6 +343,11 @@ static OPERATIONS: &[OperationSpec] = &[
                 Source::Assumed(
                     "BigID documents no PUT semantics; its own action sends a whole source",
                 ),
+            ),
+            Fact::new(
+                Aspect::Values,
+                "enabled starts no scan: BigID's own action creates an enabled source, then a scan profile (POST /scanProfiles/), and starts the scan from it (POST /scans {scanType: dsScan, scanProfileName})",
+                Source::VendorCode("github.com/bigexchange/codescan-bigid-action: script.sh"),
             ),
         ],
         listing: None,
@@ -367,7 +379,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_test_data_source_connection",
         provider: Provider::BigId,
         title: "Test a BigID connection",
-        description: "Test a candidate BigID data source configuration without saving it.",
+        description: "Test an unsaved BigID configuration with real credentials (masked values fail); for a stored source use bigid_test_stored_data_source.",
         method: Method::Post,
         path: "/ds-connection-test",
         hints: Hints::PROBE,
@@ -384,6 +396,48 @@ static OPERATIONS: &[OperationSpec] = &[
                 "https://developer.bigid.com/wiki/BigID_API/Add_Data_Source_Tutorial",
             ),
         )],
+        listing: None,
+    },
+    OperationSpec {
+        name: "bigid_test_stored_data_source",
+        provider: Provider::BigId,
+        title: "Test a stored BigID data source",
+        description: "Test a stored BigID data source as it is saved, by name (BigID uses its stored credential); to test changed values use bigid_test_data_source_connection.",
+        method: Method::Post,
+        path: "/ds-connection-test",
+        hints: Hints::PROBE,
+        args: ArgsSpec::of::<TestStoredDataSource>(),
+        output: Output::typed::<TestResult>(),
+        flow: Flow::read_first(ReadFirst {
+            path: "/ds_connections/{name}",
+            query: &[("withoutCredentialValue", "true")],
+            then: stored_test,
+            explain: "{\"ds_connection\": the stored source (from the first request) without its masked credentials, \"isNewPassword\": false} so BigID tests with the stored credential",
+        }),
+        example: r#"{"name": "Orders MySQL"}"#,
+        reconcile: None,
+        progress: false,
+        facts: &[
+            Fact::new(
+                Aspect::Path,
+                "GET /ds_connections/{name} answers the stored source as {ds_connection: {...}}",
+                Source::VendorCode("github.com/bigexchange/codescan-bigid-action: script.sh"),
+            ),
+            Fact::new(
+                Aspect::Request,
+                "isNewPassword: false makes BigID test with the stored credential, the masked (or absent) credential fields left out of the sent source",
+                Source::Assumed(
+                    "BigID's tutorial shows only isNewPassword: true; searched the docs, code and issues corpora and BigID's own repositories (bigid-mcp-server, codescan-bigid-action, bigid-plugin-official) for isNewPassword and /ds-connection-test: no client or page sends false",
+                ),
+            ),
+            Fact::new(
+                Aspect::Response,
+                "The answer is {success, message}, as for a candidate configuration",
+                Source::VendorDocs(
+                    "https://developer.bigid.com/wiki/BigID_API/Add_Data_Source_Tutorial",
+                ),
+            ),
+        ],
         listing: None,
     },
     OperationSpec {
@@ -621,7 +675,7 @@ fn check_name(field: &str, name: &str) -> Result<(), InvalidArgument> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetDataSource {
-    /// Data source name, exactly as in BigID.
+    /// Data source name, from bigid_list_data_sources.
     #[schemars(extend("x-mcp-header" = "Name"))]
     pub name: String,
 }
@@ -641,7 +695,7 @@ impl ToolArgs for GetDataSource {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteDataSource {
-    /// Name of the data source to delete.
+    /// Name of the data source to delete, from bigid_list_data_sources.
     #[schemars(extend("x-mcp-header" = "Name"))]
     pub name: String,
 }
@@ -668,10 +722,10 @@ pub enum YesNo {
 pub struct DsConnection {
     /// Unique name: letters, digits, spaces, _ - ( ) :
     pub name: String,
-    /// Connector type, e.g. rdb-mysql (see bigid_list_connector_templates).
+    /// Connector type from bigid_list_connector_templates, e.g. rdb-mysql.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Whether BigID scans it.
+    /// Whether BigID scans it (setting it starts no scan).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<YesNo>,
     #[serde(flatten)]
@@ -699,7 +753,7 @@ impl ToolArgs for CreateDataSource {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateDataSource {
-    /// Name of the data source to change.
+    /// Name of the data source to change, from bigid_list_data_sources.
     #[schemars(extend("x-mcp-header" = "Name"))]
     pub name: String,
     /// Fields to set, by apiName; each replaces that field's value. Others are kept.
@@ -738,20 +792,37 @@ fn is_mask(value: &Value) -> bool {
         .is_some_and(|s| s.len() >= 3 && s.chars().all(|c| c == '*'))
 }
 
-/// The update's write: the current source, hidden credentials dropped (writing a mask or an
-/// empty value back would replace the stored password), then the caller's changes on top.
-fn merge_changes(current: Value, mut parts: RequestParts) -> Result<RequestParts, InvalidArgument> {
-    let mut source = match current {
-        Value::Object(mut wrapper) => match wrapper.remove("ds_connection") {
-            Some(Value::Object(ds)) => ds,
-            _ => wrapper,
-        },
+/// The stored source in BigID's answer to `GET /ds_connections/{name}`: `{ds_connection: …}`
+/// (as BigID's own action reads it), `{data: {ds_connection: …}}` (the envelope of BigID's
+/// list and create answers), or the source itself.
+fn stored_source(mut current: Value) -> Map<String, Value> {
+    for at in ["/ds_connection", "/data/ds_connection"] {
+        if current.pointer(at).is_some_and(Value::is_object)
+            && let Some(Value::Object(source)) = current.pointer_mut(at).map(Value::take)
+        {
+            return source;
+        }
+    }
+    match current {
+        Value::Object(source) => source,
         _ => Map::new(),
-    };
+    }
+}
+
+/// A stored source without the credentials BigID hid: masks, and empty or null credential
+/// fields. Sent back, they would be taken for the credential (replacing the stored one).
+fn without_hidden_credentials(mut source: Map<String, Value>) -> Map<String, Value> {
     source.retain(|k, v| {
         let hidden_secret = redact::is_secret_key(k) && (v.is_null() || v.as_str() == Some(""));
         !is_mask(v) && !hidden_secret
     });
+    source
+}
+
+/// The update's write: the current source, hidden credentials dropped (writing a mask or an
+/// empty value back would replace the stored password), then the caller's changes on top.
+fn merge_changes(current: Value, mut parts: RequestParts) -> Result<RequestParts, InvalidArgument> {
+    let mut source = without_hidden_credentials(stored_source(current));
     let changes = parts
         .body
         .take()
@@ -765,7 +836,7 @@ fn merge_changes(current: Value, mut parts: RequestParts) -> Result<RequestParts
 /// A candidate configuration to test: `type` and the template's fields needed for a test.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 pub struct TestDsConnection {
-    /// Connector type, e.g. rdb-mysql.
+    /// Connector type from bigid_list_connector_templates, e.g. rdb-mysql.
     #[serde(rename = "type")]
     pub kind: String,
     #[serde(flatten)]
@@ -790,6 +861,37 @@ impl ToolArgs for TestConnection {
     }
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestStoredDataSource {
+    /// Data source name, from bigid_list_data_sources.
+    #[schemars(extend("x-mcp-header" = "Name"))]
+    pub name: String,
+}
+
+impl ToolArgs for TestStoredDataSource {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check::not_blank("name", &self.name)
+    }
+
+    fn into_request(self) -> RequestParts {
+        RequestParts::new().path("name", self.name)
+    }
+}
+
+/// The test of a stored source: the source as BigID stores it, its hidden credentials left
+/// out, and `isNewPassword: false` so that BigID tests with the credential it stores.
+fn stored_test(current: Value, parts: RequestParts) -> Result<RequestParts, InvalidArgument> {
+    let source = without_hidden_credentials(stored_source(current));
+    if !source.get("type").is_some_and(Value::is_string) {
+        return Err(InvalidArgument::new(
+            "name",
+            "BigID's answer for this name holds no data source (no ds_connection with a type), so nothing was tested",
+        ));
+    }
+    Ok(parts.body(json!({ "ds_connection": source, "isNewPassword": false })))
+}
+
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct TestResult {
     pub success: bool,
@@ -799,7 +901,7 @@ pub struct TestResult {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportDataSources {
-    /// Only these data sources (names); all when omitted.
+    /// Only these data sources, by name from bigid_list_data_sources; all when omitted.
     pub ids: Option<Vec<String>>,
 }
 
@@ -829,7 +931,7 @@ impl ToolArgs for ExportDataSources {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetTemplate {
-    /// Connector type, e.g. rdb-mysql, s3-v2, snowflake, sharepoint-online.
+    /// Connector type from bigid_list_connector_templates, e.g. rdb-mysql.
     #[serde(rename = "type")]
     pub kind: String,
 }
@@ -886,6 +988,35 @@ mod tests {
             json!({"ds_connection": {"name": "db", "type": "rdb-mysql", "rdb_url": "h:3306",
                 "username": "u", "scanner_group": "default", "enabled": "no"}})
         );
+    }
+
+    #[test]
+    fn a_stored_source_is_found_in_each_wrapper() {
+        let ds = json!({"name": "db", "type": "rdb-mysql", "data": "a field"});
+        for answer in [
+            json!({"ds_connection": ds}),
+            json!({"status": "success", "statusCode": 200, "data": {"ds_connection": ds}}),
+            ds.clone(),
+        ] {
+            assert_eq!(Value::Object(stored_source(answer.clone())), ds, "{answer}");
+        }
+        assert!(stored_source(json!(null)).is_empty());
+    }
+
+    #[test]
+    fn a_stored_test_leaves_hidden_credentials_out_and_keeps_the_stored_password() {
+        let current = json!({"data": {"ds_connection": {"name": "db", "type": "rdb-mysql",
+            "rdb_url": "h:3306", "username": "u", "password": "********", "client_secret": "",
+            "token": null, "api_key": "***", "enabled": "no", "description": ""}}});
+        let parts = RequestParts::new().path("name", "db");
+        let out = stored_test(current, parts).unwrap();
+        assert_eq!(
+            out.body.unwrap(),
+            json!({"ds_connection": {"name": "db", "type": "rdb-mysql", "rdb_url": "h:3306",
+                "username": "u", "enabled": "no", "description": ""}, "isNewPassword": false})
+        );
+        let err = stored_test(json!({"status": "success"}), RequestParts::new()).unwrap_err();
+        assert_eq!(err.field, "name");
     }
 
     #[test]

@@ -29,8 +29,10 @@
 //!   and the fields the server keeps (`_id`, `created_at`, the connection statuses).
 //! - A test connection fails for hosts under `.invalid`, for missing test fields and for a
 //!   masked credential. A test naming a stored source records its outcome in that source's
-//!   `connectionStatusTest`. `isNewPassword: false` tests a stored source with its stored
-//!   credential (assumed: BigID documents only `isNewPassword: true`).
+//!   `connectionStatusTest`. `isNewPassword: false` tests a stored source (found by the
+//!   body's `name`) with its stored credential wherever the body leaves a credential out, empty
+//!   or masked (assumed: BigID documents only `isNewPassword: true`); `isNewPassword: true`
+//!   tests what is sent, so a mask fails authentication.
 //! - Timestamps of writes come from a clock that starts at 2025-06-01T12:00:00.000Z and moves
 //!   one second per write, so runs are repeatable.
 
@@ -466,13 +468,14 @@ async fn test_connection(State(state): State<Shared>, body: Bytes) -> Answer {
         .and_then(Value::as_str)
         .and_then(|name| s.position(name));
     // `isNewPassword: false` tests with the credential stored for that name where the body
-    // leaves it out or sends the mask. Assumed: BigID documents only `isNewPassword: true`.
+    // leaves it out, empty, or sends the mask. Assumed: BigID documents only
+    // `isNewPassword: true`.
     if body["isNewPassword"] == Value::Bool(false)
         && let Some(i) = stored
     {
         for field in secret_fields(Some(&kind)) {
             let sent = source.get(field);
-            if (sent.is_none_or(Value::is_null) || sent.is_some_and(is_mask))
+            if (is_blank(sent) || sent.is_some_and(is_mask))
                 && let Some(v) = s.sources[i].get(field)
             {
                 source.insert(field.to_string(), v.clone());

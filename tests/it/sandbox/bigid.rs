@@ -209,6 +209,92 @@ async fn update_does_not_write_a_masked_password_back() {
     assert_eq!(broken["success"], false, "{broken}");
 }
 
+/// Re-testing a stored source: what bigid_get_data_source shows has its credentials masked, so
+/// sending it to bigid_test_data_source_connection tests the mask and fails authentication;
+/// bigid_test_stored_data_source tests the source by name with its stored credential, and
+/// BigID records the outcome where the list shows it.
+#[tokio::test]
+async fn a_stored_source_is_tested_by_name_with_its_stored_credential() {
+    let sb = sandbox().await;
+    let client = sandbox_client(&sb).await;
+    let (got, err) = call(
+        &client,
+        "bigid_get_data_source",
+        json!({"name": "Finance Snowflake"}),
+    )
+    .await;
+    assert!(!err, "{got}");
+    assert_eq!(got["ds_connection"]["password"], "***");
+
+    let (resent, err) = call(
+        &client,
+        "bigid_test_data_source_connection",
+        json!({"ds_connection": got["ds_connection"]}),
+    )
+    .await;
+    assert!(!err, "{resent}");
+    assert_eq!(
+        resent,
+        json!({"success": false,
+            "message": "Test connection failed: authentication failed (the stored credential is invalid)"})
+    );
+
+    let (stored, err) = call(
+        &client,
+        "bigid_test_stored_data_source",
+        json!({"name": "Finance Snowflake"}),
+    )
+    .await;
+    assert!(!err, "{stored}");
+    assert_eq!(
+        stored,
+        json!({"success": true, "message": "Connection to Snowflake data source succeeded"})
+    );
+    let (listing, _) = call(&client, "bigid_list_data_sources", json!({})).await;
+    let row = listing["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Finance Snowflake")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        row["status"], "ok",
+        "the last test is the stored one: {row}"
+    );
+    assert_eq!(row["last_test_at"], "2025-06-01T12:00:02.000Z");
+
+    // A source stored with an unreachable host fails as the candidate would, and a name
+    // BigID does not have is BigID's "Unable to locate", with nothing tested.
+    let (_, err) = call(
+        &client,
+        "bigid_create_data_source",
+        json!({"ds_connection": {"name": "Gone DB", "type": "rdb-mysql",
+            "rdb_url": "gone.invalid", "username": "u", "password": SENTINEL}}),
+    )
+    .await;
+    assert!(!err);
+    let (gone, err) = call(
+        &client,
+        "bigid_test_stored_data_source",
+        json!({"name": "Gone DB"}),
+    )
+    .await;
+    assert!(!err, "{gone}");
+    assert_eq!(
+        gone,
+        json!({"success": false, "message": "Test connection failed: getaddrinfo ENOTFOUND gone.invalid"})
+    );
+    let (missing, err) = call(
+        &client,
+        "bigid_test_stored_data_source",
+        json!({"name": "No Such Source"}),
+    )
+    .await;
+    assert!(err);
+    assert_eq!(missing["error"]["status"], 400, "{missing}");
+}
+
 #[tokio::test]
 async fn create_rejects_duplicates_and_missing_fields_like_the_vendor() {
     let sb = sandbox().await;

@@ -336,6 +336,155 @@ async fn test_connection_sends_is_new_password() {
     );
 }
 
+/// A stored source is tested as BigID stores it: read by name, then sent back without the
+/// credentials BigID hid and with `isNewPassword: false`, so BigID uses the stored credential.
+#[tokio::test]
+async fn test_stored_data_source_reads_then_tests_with_the_stored_credential() {
+    let (fake, client) = setup(&BIGID).await;
+    let path = "/api/v1/ds_connections/Orders%20%28EU%29";
+    let stored = json!({"_id": "65f0", "name": "Orders (EU)", "type": "rdb-mysql",
+        "rdb_url": "mysql.internal:3306", "rdb_name": "orders", "username": "scan",
+        "scanner_group": "default", "enabled": "yes", "custom_fields": [{"k": "v"}],
+        "connectionStatusTest": {"is_success": false, "last_connection": "2025-05-30T16:45:01.962Z"}});
+    let mut answer = stored.clone();
+    answer["password"] = json!("********");
+    fake.on(
+        "GET",
+        path,
+        Reply::json(200, json!({"ds_connection": answer})),
+    );
+    fake.on(
+        "POST",
+        "/api/v1/ds-connection-test",
+        Reply::json(
+            200,
+            json!({"success": true, "message": "Connection to MySQL data source succeeded"}),
+        ),
+    );
+
+    let (result, is_error) = call(
+        &client,
+        "bigid_test_stored_data_source",
+        json!({"name": "Orders (EU)"}),
+    )
+    .await;
+    assert!(!is_error, "{result}");
+    assert_eq!(
+        result,
+        json!({"success": true, "message": "Connection to MySQL data source succeeded"})
+    );
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 3, "{reqs:#?}");
+    assert_token_exchange(&reqs[0]);
+    assert_request(
+        &reqs[1],
+        "GET",
+        path,
+        Some("withoutCredentialValue=true"),
+        BIGID.auth,
+        None,
+    );
+    assert_request(
+        &reqs[2],
+        "POST",
+        "/api/v1/ds-connection-test",
+        None,
+        BIGID.auth,
+        Some(json!({"ds_connection": stored, "isNewPassword": false})),
+    );
+}
+
+/// The stored source is found under `data` too, and credentials BigID leaves empty are left
+/// out like masked ones; BigID's failed test is the result, not an error.
+#[tokio::test]
+async fn test_stored_data_source_reads_the_source_under_data() {
+    let (fake, client) = setup(&BIGID).await;
+    let path = "/api/v1/ds_connections/HR";
+    fake.on(
+        "GET",
+        path,
+        Reply::json(
+            200,
+            json!({"status": "success", "statusCode": 200, "data": {"ds_connection": {
+                "name": "HR", "type": "sharepoint-online", "client_id": "6a7b",
+                "client_secret": "", "sharepoint_url": "https://acme.sharepoint.com/sites/hr"}}}),
+        ),
+    );
+    fake.on(
+        "POST",
+        "/api/v1/ds-connection-test",
+        Reply::json(
+            200,
+            json!({"success": false, "message": "Test connection failed: 401 Unauthorized"}),
+        ),
+    );
+    let (result, is_error) = call(
+        &client,
+        "bigid_test_stored_data_source",
+        json!({"name": "HR"}),
+    )
+    .await;
+    assert!(!is_error, "{result}");
+    assert_eq!(
+        result,
+        json!({"success": false, "message": "Test connection failed: 401 Unauthorized"})
+    );
+    assert_request(
+        &fake.requests()[2],
+        "POST",
+        "/api/v1/ds-connection-test",
+        None,
+        BIGID.auth,
+        Some(
+            json!({"ds_connection": {"name": "HR", "type": "sharepoint-online",
+            "client_id": "6a7b", "sharepoint_url": "https://acme.sharepoint.com/sites/hr"},
+            "isNewPassword": false}),
+        ),
+    );
+}
+
+/// A name BigID does not know, or an answer that holds no source: nothing is tested.
+#[tokio::test]
+async fn test_stored_data_source_of_a_missing_source_tests_nothing() {
+    let (fake, client) = setup(&BIGID).await;
+    fake.on(
+        "GET",
+        "/api/v1/ds_connections/ghost",
+        Reply::json(
+            400,
+            json!({"status": "error", "statusCode": 400, "message": "Unable to locate data source ghost"}),
+        ),
+    );
+    let (result, is_error) = call(
+        &client,
+        "bigid_test_stored_data_source",
+        json!({"name": "ghost"}),
+    )
+    .await;
+    assert!(is_error);
+    assert_eq!(
+        result,
+        json!({"error": {"provider": "bigid", "status": 400,
+            "message": "Unable to locate data source ghost",
+            "hint": "no data source of that name exists: list data sources to see the names"}})
+    );
+    fake.on(
+        "GET",
+        "/api/v1/ds_connections/odd",
+        Reply::json(200, json!({"status": "success", "statusCode": 200})),
+    );
+    let (result, is_error) = call(
+        &client,
+        "bigid_test_stored_data_source",
+        json!({"name": "odd"}),
+    )
+    .await;
+    assert!(is_error);
+    assert_eq!(result["error"]["code"], "INVALID_ARGUMENT", "{result}");
+    assert_eq!(result["error"]["field"], "name", "{result}");
+    assert!(fake.requests().iter().all(|r| r.method != "POST"));
+}
+
 #[tokio::test]
 async fn export_joins_ids_and_wraps_arrays() {
     let (fake, client) = setup(&BIGID).await;
@@ -756,6 +905,18 @@ async fn validation_errors_send_nothing() {
             json!({"ds_connection": {}}),
             "ds_connection.type",
             "is required",
+        ),
+        (
+            "bigid_test_stored_data_source",
+            json!({"name": " "}),
+            "name",
+            "must not be empty",
+        ),
+        (
+            "bigid_test_stored_data_source",
+            json!({"name": "x", "ds_connection": {}}),
+            "ds_connection",
+            "",
         ),
         (
             "bigid_export_data_sources",
