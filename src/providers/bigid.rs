@@ -80,7 +80,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     },
     credential_keys: &[],
     guide: Guide {
-        instructions: "BigID names a data source by its `name`; its `type` is a connector template (bigid_list_connector_templates), whose fields (by apiName) the source carries.",
+        instructions: "BigID names a data source by its `name`; its `type` is a connector template (bigid_list_connector_templates), whose fields (by apiName) the source carries. Re-test a saved source with bigid_test_stored_data_source (get returns its secrets masked). No tool starts a scan: enabling a source does not scan it.",
         onboard_tools: &["bigid_list_connector_templates", "bigid_get_connector_template", "bigid_test_data_source_connection", "bigid_create_data_source", "bigid_get_data_source"],
         onboard_steps: "\
 1. If the connector type is not settled, call bigid_list_connector_templates and agree on one with me.

@@ -98,6 +98,15 @@ async fn add_our_orders_mysql_to_bigid() {
         got.to_string().contains("orders-db.prod.example:3306"),
         "{got}"
     );
+    // The stored source, tested as it is saved (get's values are masked).
+    let (stored, err) = call(
+        &client,
+        "bigid_test_stored_data_source",
+        json!({"name": "orders-mysql"}),
+    )
+    .await;
+    assert!(!err, "{stored}");
+    assert_eq!(stored["success"], true, "{stored}");
 }
 
 /// "Which sources failed their last connection test, on every platform?"
