@@ -186,7 +186,25 @@ fn build_server() -> String {
         return path;
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
+    let mut build = Command::new(cargo);
+    // `cargo run` gives the bench its own package's variables (CARGO_MANIFEST_DIR, CARGO_PKG_*).
+    // A nested build that inherits them sees the inputs of ring's build script change and
+    // rebuilds the whole server (minutes, with LTO) on every run: it gets none of them.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || [
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+            ]
+            .contains(&&*key)
+        {
+            build.env_remove(&*key);
+        }
+    }
+    let status = build
         .args([
             "build",
             "--release",
@@ -199,10 +217,12 @@ fn build_server() -> String {
         .status()
         .expect("cargo runs");
     assert!(status.success(), "the release build failed");
-    let root = std::env::var("CARGO_MANIFEST_DIR")
-        .map(|d| format!("{d}/.."))
-        .unwrap_or_else(|_| ".".into());
-    format!("{root}/target/release/datasource-mcp")
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| {
+        std::env::var("CARGO_MANIFEST_DIR")
+            .map(|d| format!("{d}/../target"))
+            .unwrap_or_else(|_| "target".into())
+    });
+    format!("{target}/release/datasource-mcp")
 }
 
 fn machine() -> String {
