@@ -9,6 +9,13 @@
 //!
 //! The work is the same for every figure: BigID's get-template call
 //! (`bigid_get_connector_template {"type":"rdb-mysql"}`), as in the peers' measurements.
+//!
+//! `cargo run --release -p datasource-mcp-bench -- sizes [--before <binary>]` measures instead
+//! what the list tools' results cost a model, against fake vendors holding 500 data sources
+//! each (`sizes.rs`); its report goes to stdout and to target/bench/sizes.md.
+
+mod sizes;
+mod vendors;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -24,6 +31,17 @@ const HTTP_MAX_REQUESTS: usize = 200_000;
 const TOKEN: &str = "bench-token-0123456789abcdef";
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None => {}
+        Some("sizes") => return sizes::run(&args[1..]),
+        Some(other) => {
+            eprintln!(
+                "unknown mode {other}: run with no arguments, or `sizes [--before <binary>]`"
+            );
+            std::process::exit(2);
+        }
+    }
     let server = build_server();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
