@@ -240,19 +240,15 @@ fn verdict(m: &Measured) -> String {
     let Outcome::Result(f) = &m.outcome else {
         return "n/a".into();
     };
+    let mark = |ok: bool, what: &str| match ok {
+        true => format!("{what} ✓"),
+        false => format!("**{what} ✗**"),
+    };
     let mut parts = Vec::new();
     if m.default {
-        parts.push(if f.text_tokens <= TOKEN_TARGET {
-            "tokens ✓".to_string()
-        } else {
-            format!("**tokens ✗** ({})", thousands(f.text_tokens))
-        });
+        parts.push(mark(f.text_tokens <= TOKEN_TARGET, "tokens"));
     }
-    parts.push(if f.text_bytes <= BYTE_TARGET {
-        "64 KiB ✓".to_string()
-    } else {
-        format!("**64 KiB ✗** ({})", thousands(f.text_bytes))
-    });
+    parts.push(mark(f.text_bytes <= BYTE_TARGET, "64 KiB"));
     parts.join(", ")
 }
 
@@ -279,27 +275,16 @@ fn summary_table(now: &[Measured], before: Option<&[Measured]>) -> String {
     let mut out = String::new();
     match before {
         Some(_) => out.push_str(
-            "| tool | call | before (text) | now (text) | now against the targets |\n|---|---|---|---|---|\n",
+            "| tool | call | before (text) | before: targets | now (text) | now: targets |\n|---|---|---|---|---|---|\n",
         ),
-        None => out.push_str("| tool | call | now (text) | against the targets |\n|---|---|---|---|\n"),
+        None => out.push_str("| tool | call | now (text) | targets |\n|---|---|---|---|\n"),
     }
     for (i, m) in now.iter().enumerate() {
-        let call = call_text(m);
-        match before {
-            Some(b) => out.push_str(&format!(
-                "| `{}` | {call} | {} | {} | {} |\n",
-                m.tool,
-                brief(&b[i]),
-                brief(m),
-                verdict(m)
-            )),
-            None => out.push_str(&format!(
-                "| `{}` | {call} | {} | {} |\n",
-                m.tool,
-                brief(m),
-                verdict(m)
-            )),
+        out.push_str(&format!("| `{}` | {} |", m.tool, call_text(m)));
+        if let Some(b) = before {
+            out.push_str(&format!(" {} | {} |", brief(&b[i]), verdict(&b[i])));
         }
+        out.push_str(&format!(" {} | {} |\n", brief(m), verdict(m)));
     }
     out
 }
