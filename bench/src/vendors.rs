@@ -185,14 +185,15 @@ const PEOPLE: &[&str] = &[
     "jane.smith",
 ];
 
-/// An ISO timestamp in milliseconds that varies with `i` (and `salt`), within 2024–2025.
+/// An ISO timestamp in milliseconds that varies with `i` and grows with `salt` (0 created,
+/// then tested, scanned, updated), within 2024–2026.
 fn timestamp(i: usize, salt: usize) -> String {
-    let n = i * 7 + salt * 13;
+    let month = i % 7 + salt;
     format!(
         "{}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        2024 + (n / 12) % 2,
-        1 + n % 12,
-        1 + (i + salt) % 28,
+        2024 + (i / 7) % 2,
+        1 + month,
+        1 + i % 28,
         (i * 5 + salt) % 24,
         (i * 11 + salt) % 60,
         (i * 17 + salt) % 60,
@@ -386,7 +387,10 @@ fn pdc_source(i: usize) -> Value {
         "_id": object_id("9dc0da7a0000beef", i),
         "resourceName": format!("{env}-{team}-{}-{i:03}", kind.to_lowercase()),
         "databaseType": kind,
-        "description": format!("{} database of the {team} service ({env})", kind.to_lowercase()),
+        "description": match kind {
+            "AWS" => format!("S3 landing zone of the {team} service ({env})"),
+            _ => format!("{} database of the {team} service ({env})", kind.to_lowercase()),
+        },
         "note": if i.is_multiple_of(4) { "Owned by the platform team" } else { "" },
         "totalCapacity": 64 << (i % 6),
         "createdAt": timestamp(i, 0),
