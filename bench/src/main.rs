@@ -9,6 +9,13 @@
 //!
 //! The work is the same for every figure: BigID's get-template call
 //! (`bigid_get_connector_template {"type":"rdb-mysql"}`), as in the peers' measurements.
+//!
+//! `cargo run --release -p datasource-mcp-bench -- sizes [--before <binary>]` measures instead
+//! what the list tools' results cost a model, against fake vendors holding 500 data sources
+//! each (`sizes.rs`); its report goes to stdout and to target/bench/sizes.md.
+
+mod sizes;
+mod vendors;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -24,6 +31,17 @@ const HTTP_MAX_REQUESTS: usize = 200_000;
 const TOKEN: &str = "bench-token-0123456789abcdef";
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None => {}
+        Some("sizes") => return sizes::run(&args[1..]),
+        Some(other) => {
+            eprintln!(
+                "unknown mode {other}: run with no arguments, or `sizes [--before <binary>]`"
+            );
+            std::process::exit(2);
+        }
+    }
     let server = build_server();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -186,7 +204,25 @@ fn build_server() -> String {
         return path;
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
+    let mut build = Command::new(cargo);
+    // `cargo run` gives the bench its own package's variables (CARGO_MANIFEST_DIR, CARGO_PKG_*).
+    // A nested build that inherits them sees the inputs of ring's build script change and
+    // rebuilds the whole server (minutes, with LTO) on every run: it gets none of them.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || [
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+            ]
+            .contains(&&*key)
+        {
+            build.env_remove(&*key);
+        }
+    }
+    let status = build
         .args([
             "build",
             "--release",
@@ -199,10 +235,12 @@ fn build_server() -> String {
         .status()
         .expect("cargo runs");
     assert!(status.success(), "the release build failed");
-    let root = std::env::var("CARGO_MANIFEST_DIR")
-        .map(|d| format!("{d}/.."))
-        .unwrap_or_else(|_| ".".into());
-    format!("{root}/target/release/datasource-mcp")
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| {
+        std::env::var("CARGO_MANIFEST_DIR")
+            .map(|d| format!("{d}/../target"))
+            .unwrap_or_else(|_| "target".into())
+    });
+    format!("{target}/release/datasource-mcp")
 }
 
 fn machine() -> String {
