@@ -268,7 +268,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "pdc_filter_data_sources",
         provider: Provider::Pdc,
         title: "Find PDC data sources",
-        description: "Find Pentaho Data Catalog data sources by name and/or database type (* wildcards; [\"*\"] for all), with paging.",
+        description: "Find Pentaho Data Catalog data sources by name and/or database type (* wildcards), with paging; with neither, all of them.",
         method: Method::Post,
         path: "/data-sources/filter",
         hints: Hints::READ,
@@ -296,6 +296,13 @@ static OPERATIONS: &[OperationSpec] = &[
                 "The body wraps the filters: {filters: {resourceNames, databaseTypes, ids}}, with * wildcards; ids are data source _ids",
                 Source::Community(
                     "github.com/jporeilly/PDC-Glossary-Generator: pdc_client/bulkload.py, glossary_generator/tests/test_v3_shapes.py",
+                ),
+            ),
+            Fact::new(
+                Aspect::Request,
+                "Every data source is {filters: {resourceNames: [\"*\"]}}: what is sent when no filter is given",
+                Source::Community(
+                    "github.com/jporeilly/PDC-Glossary-Generator: pdc_client/bulkload.py",
                 ),
             ),
             Fact::new(
@@ -888,14 +895,19 @@ impl ToolArgs for ByIds {
     }
 }
 
+/// PDC refuses a filter without any filter in it; the tool's default is every data source.
+const ALL_NAMES: &str = "*";
+
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Filter {
-    /// Names to match; * wildcards: exact my-db, prefix prod-*, suffix *-primary, contains *postgres*.
+    /// Names to match; * wildcards: exact my-db, prefix prod-*, suffix *-primary, contains *postgres*. Without resourceNames and databaseTypes: ["*"] (all).
     #[serde(rename = "resourceNames")]
+    #[schemars(length(min = 1))]
     pub resource_names: Option<Vec<String>>,
     /// Database types to match, same * wildcards (e.g. POSTGRES*).
     #[serde(rename = "databaseTypes")]
+    #[schemars(length(min = 1))]
     pub database_types: Option<Vec<String>>,
     /// Results to skip (default 0).
     pub skip: Option<u64>,
@@ -909,7 +921,6 @@ impl ToolArgs for Filter {
         if let Some(limit) = self.limit {
             check::range("limit", limit, 1, 10_000)?;
         }
-        let mut any = false;
         for (field, patterns) in [
             ("resourceNames", &self.resource_names),
             ("databaseTypes", &self.database_types),
@@ -919,21 +930,19 @@ impl ToolArgs for Filter {
                 for (i, p) in patterns.iter().enumerate() {
                     check::not_blank(&format!("{field}[{i}]"), p)?;
                 }
-                any = true;
             }
-        }
-        if !any {
-            return Err(InvalidArgument::new(
-                "resourceNames",
-                "give resourceNames or databaseTypes (at least one filter; [\"*\"] matches all)",
-            ));
         }
         Ok(())
     }
 
+    /// No filter at all is every data source: PDC itself refuses a body without one.
     fn into_request(self) -> RequestParts {
         let mut body = Map::new();
-        if let Some(names) = self.resource_names {
+        let names = match (self.resource_names, &self.database_types) {
+            (None, None) => Some(vec![ALL_NAMES.to_string()]),
+            (names, _) => names,
+        };
+        if let Some(names) = names {
             body.insert("resourceNames".into(), json!(names));
         }
         if let Some(types) = self.database_types {

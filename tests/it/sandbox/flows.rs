@@ -55,6 +55,27 @@ async fn pdc_flow() {
     );
     assert_eq!(page["total"], 12);
     assert!(page.get("next").is_none(), "the last page: {page}");
+    // No filter is every data source (the sandbox, like PDC, refuses a body without one).
+    let (every, err) = call(&client, "pdc_filter_data_sources", json!({})).await;
+    assert!(!err, "{every}");
+    assert_eq!(
+        names(&every["items"], "name"),
+        [
+            "prod-postgres-primary",
+            "prod-postgres-replica",
+            "prod-mysql-orders",
+            "staging-postgres",
+            "analytics-snowflake",
+            "AWS S3 Data Lake",
+            "finance-oracle",
+            "hr-sqlserver",
+            "dev-mongodb",
+            "marketing-bigquery",
+            "archive-s3-eu",
+            "prod-redshift"
+        ]
+    );
+    assert_eq!(every["total"], 12);
 
     let (created, err) = call(
         &client,

@@ -484,18 +484,6 @@ async fn validation_errors_send_nothing() {
         ),
         (
             "pdc_filter_data_sources",
-            json!({}),
-            "resourceNames",
-            "give resourceNames or databaseTypes",
-        ),
-        (
-            "pdc_filter_data_sources",
-            json!({"limit": 5}),
-            "resourceNames",
-            "give resourceNames or databaseTypes",
-        ),
-        (
-            "pdc_filter_data_sources",
             json!({"resourceNames": []}),
             "resourceNames",
             "must hold at least one item",
@@ -915,6 +903,58 @@ async fn filter_pages_compact_rows_and_next_walks_the_list() {
             Some(json!({"filters": {"resourceNames": ["*"]}})),
         );
     }
+}
+
+/// No filter is every data source (`resourceNames: ["*"]`, as PDC's community clients list
+/// them), and the next page keeps asking for every one.
+#[tokio::test]
+async fn no_filter_lists_every_data_source() {
+    let (fake, client) = setup(&PDC).await;
+    let (all, rows) = (data_sources(), data_source_rows());
+    fake.once("POST", FILTER, Reply::json(200, filter_page(&all, 5)));
+    fake.once("POST", FILTER, Reply::json(200, filter_page(&all[0..2], 5)));
+    fake.once("POST", FILTER, Reply::json(200, filter_page(&all[2..4], 5)));
+    let (every, is_error) = call(&client, "pdc_filter_data_sources", json!({})).await;
+    assert!(!is_error, "{every}");
+    assert_eq!(every, json!({"items": rows, "total": 5}));
+    let (first, _) = call(&client, "pdc_filter_data_sources", json!({"limit": 2})).await;
+    assert_eq!(
+        first,
+        json!({"items": rows[0..2], "total": 5, "next": {"limit": 2, "skip": 2}})
+    );
+    let (second, _) = call(&client, "pdc_filter_data_sources", first["next"].clone()).await;
+    assert_eq!(
+        second,
+        json!({"items": rows[2..4], "total": 5, "next": {"limit": 2, "skip": 4}})
+    );
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 4, "{reqs:#?}");
+    for (r, query) in reqs[1..]
+        .iter()
+        .zip(["skip=0&limit=50", "skip=0&limit=2", "skip=2&limit=2"])
+    {
+        assert_request(
+            r,
+            "POST",
+            FILTER,
+            Some(query),
+            PDC.auth,
+            Some(json!({"filters": {"resourceNames": ["*"]}})),
+        );
+    }
+    let tool = datasource_mcp::surfaces::definition::tool(
+        datasource_mcp::providers::operation("pdc_filter_data_sources").unwrap(),
+    );
+    let props = &tool.input_schema["properties"];
+    assert!(tool.input_schema.get("required").is_none());
+    for name in ["resourceNames", "databaseTypes"] {
+        assert_eq!(props[name]["minItems"], 1, "{name}");
+    }
+    let names = props["resourceNames"]["description"].as_str().unwrap();
+    assert!(
+        names.ends_with("Without resourceNames and databaseTypes: [\"*\"] (all)."),
+        "{names}"
+    );
 }
 
 /// `fields` gives only the named fields, `detail: full` PDC's objects (secrets masked);
