@@ -166,7 +166,7 @@ static OPERATIONS: &[OperationSpec] = &[
             ),
             Fact::new(
                 Aspect::Request,
-                "port is a string; schemaNames a list of strings",
+                "port is a string (sent as one whichever the caller gave); schemaNames a list of strings",
                 Source::VendorDocs(
                     "https://docs.pentaho.com/pdc-api-docs/v2/pdc-api-ref-v2/data-sources",
                 ),
@@ -232,13 +232,22 @@ static OPERATIONS: &[OperationSpec] = &[
         example: r#"{"id": "9dc0da7a0000000000000001", "description": "Primary orders database", "includePatterns": ["public.*"]}"#,
         reconcile: None,
         progress: false,
-        facts: &[Fact::new(
-            Aspect::Path,
-            "PATCH /data-sources/{id}: the attributes sent overwrite, lists replace, the others stay",
-            Source::VendorDocs(
-                "https://docs.pentaho.com/pdc-api-docs/v1/pdc-api-ref-v1/data-sources",
+        facts: &[
+            Fact::new(
+                Aspect::Path,
+                "PATCH /data-sources/{id}: the attributes sent overwrite, lists replace, the others stay",
+                Source::VendorDocs(
+                    "https://docs.pentaho.com/pdc-api-docs/v1/pdc-api-ref-v1/data-sources",
+                ),
             ),
-        )],
+            Fact::new(
+                Aspect::Request,
+                "port is a string (a number is refused with a 400): sent as one whichever the caller gave",
+                Source::VendorDocs(
+                    "https://docs.pentaho.com/pdc-api-docs/v1/pdc-api-ref-v1/data-sources",
+                ),
+            ),
+        ],
         listing: None,
     },
     OperationSpec {
@@ -661,6 +670,94 @@ fn check_id(field: &str, id: &str) -> Result<(), InvalidArgument> {
     check::not_blank(field, id)
 }
 
+/// A port as a caller gives it, `5432` or `"5432"`. PDC takes only a string (a number is
+/// refused with a 400), so it is always sent as one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Port(Value);
+
+impl Port {
+    /// The port number, if it is one: 1-65535, given as a whole number or as digits.
+    fn number(&self) -> Option<u16> {
+        let n = match &self.0 {
+            Value::Number(n) => n.as_u64()?,
+            Value::String(s)
+                if (1..=5).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                s.parse().ok()?
+            }
+            _ => return None,
+        };
+        u16::try_from(n).ok().filter(|p| *p >= 1)
+    }
+
+    fn check(&self, field: &str) -> Result<(), InvalidArgument> {
+        match self.number() {
+            Some(_) => Ok(()),
+            None => Err(InvalidArgument::new(
+                field,
+                "must be a port number 1-65535 (a number or a string of digits)",
+            )),
+        }
+    }
+}
+
+impl Serialize for Port {
+    /// As a string: the number's digits (`5432` and `"05432"` are both `"5432"`).
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match (self.number(), &self.0) {
+            (Some(n), _) => serializer.serialize_str(&n.to_string()),
+            (None, Value::String(s)) => serializer.serialize_str(s),
+            (None, other) => serializer.serialize_str(&other.to_string()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Port {
+    /// Any number or string: [`Port::check`] says what is wrong with it, naming the field.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Port;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a port (a number or a string)")
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Port, E> {
+                Ok(Port(json!(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Port, E> {
+                Ok(Port(json!(v)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Port, E> {
+                Ok(Port(json!(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Port, E> {
+                Ok(Port(json!(v)))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl JsonSchema for Port {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Port".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": 65535},
+                {"type": "string", "pattern": "^[0-9]{1,5}$"}
+            ],
+            "description": "1-65535, a number or a string; sent as a string."
+        })
+    }
+}
+
 /// A new data source: `resourceName`, `databaseType` and its connection fields.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 pub struct NewDataSource {
@@ -670,6 +767,8 @@ pub struct NewDataSource {
     /// e.g. POSTGRES, MYSQL, ORACLE, AWS (S3 and S3-compatible stores), AZURE_BLOB_STORAGE.
     #[serde(rename = "databaseType")]
     pub database_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<Port>,
     #[serde(flatten)]
     pub fields: Map<String, Value>,
 }
@@ -693,6 +792,9 @@ impl ToolArgs for CreateDataSources {
                 &format!("data_sources[{i}].databaseType"),
                 &ds.database_type,
             )?;
+            if let Some(port) = &ds.port {
+                port.check(&format!("data_sources[{i}].port"))?;
+            }
             let repeated = self.data_sources[..i]
                 .iter()
                 .any(|other| other.resource_name == ds.resource_name);
@@ -790,9 +892,8 @@ pub struct UpdateDataSource {
     /// Host.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
-    /// Port, as a string (e.g. "5432").
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub port: Option<String>,
+    pub port: Option<Port>,
     /// Database name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_name: Option<String>,
@@ -838,16 +939,7 @@ impl ToolArgs for UpdateDataSource {
     fn validate(&self) -> Result<(), InvalidArgument> {
         check_id("id", &self.id)?;
         if let Some(port) = &self.port {
-            let ok = !port.is_empty()
-                && port.len() <= 5
-                && port.bytes().all(|b| b.is_ascii_digit())
-                && port.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p));
-            if !ok {
-                return Err(InvalidArgument::new(
-                    "port",
-                    "must be a port number 1-65535, as a string",
-                ));
-            }
+            port.check("port")?;
         }
         if self
             .total_capacity

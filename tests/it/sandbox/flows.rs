@@ -368,7 +368,7 @@ async fn pdc_onboarding_create_test_wait_ingest_wait() {
         &client,
         "pdc_create_data_sources",
         json!({"data_sources": [{"resourceName": "orders-pg", "databaseType": "POSTGRES",
-            "host": "pg.example.com", "port": "5432", "databaseName": "orders", "userName": "pdc",
+            "host": "pg.example.com", "port": 5432, "databaseName": "orders", "userName": "pdc",
             "password": "${secret:ORDERS_PG}", "schemaNames": ["public"]}]}),
     )
     .await;
@@ -393,6 +393,8 @@ async fn pdc_onboarding_create_test_wait_ingest_wait() {
     assert_eq!(ingested["status"], "COMPLETED", "{ingested}");
 
     let (source, _) = call(&client, "pdc_get_data_source", json!({"id": id})).await;
+    // Given as a number, sent and stored as PDC takes it: a string.
+    assert_eq!(source["data"]["port"], "5432");
     assert_eq!(source["data"]["lastTestConnectionId"], tested["job_id"]);
     assert_eq!(source["data"]["lastIngestId"], ingested["job_id"]);
     assert!(!source.to_string().contains(SENTINEL));

@@ -225,7 +225,6 @@ async fn update_schema_has_every_patch_attribute_typed() {
         "affinityId",
         "role",
         "host",
-        "port",
         "databaseName",
         "warehouse",
         "uri",
@@ -247,11 +246,13 @@ async fn update_schema_has_every_patch_attribute_typed() {
         assert_eq!(props[name]["type"], "boolean", "{name}");
     }
     assert_eq!(props["totalCapacity"]["type"], "number");
+    assert_eq!(props["port"]["anyOf"][0]["type"], "integer");
+    assert_eq!(props["port"]["anyOf"][1]["type"], "string");
     for name in ["includePatterns", "excludePatterns"] {
         assert_eq!(props[name]["type"], "array", "{name}");
         assert_eq!(props[name]["items"]["type"], "string", "{name}");
     }
-    assert_eq!(props.len(), strings.len() + 5 + 1 + 2);
+    assert_eq!(props.len(), strings.len() + 5 + 1 + 2 + 1);
     assert_eq!(tool.input_schema["required"], json!(["id"]));
 }
 
@@ -430,21 +431,58 @@ async fn validation_errors_send_nothing() {
         ),
         (
             "pdc_update_data_source",
-            json!({"id": "x", "port": 5432}),
+            json!({"id": "x", "port": true}),
             "port",
-            "wrong type: expected a string",
+            "wrong type: expected a port (a number or a string), got boolean",
         ),
         (
             "pdc_update_data_source",
             json!({"id": "x", "port": "http"}),
             "port",
-            "must be a port number 1-65535, as a string",
+            "must be a port number 1-65535 (a number or a string of digits)",
         ),
         (
             "pdc_update_data_source",
             json!({"id": "x", "port": "70000"}),
             "port",
-            "must be a port number 1-65535, as a string",
+            "must be a port number 1-65535 (a number or a string of digits)",
+        ),
+        (
+            "pdc_update_data_source",
+            json!({"id": "x", "port": 70000}),
+            "port",
+            "must be a port number 1-65535 (a number or a string of digits)",
+        ),
+        (
+            "pdc_update_data_source",
+            json!({"id": "x", "port": 0}),
+            "port",
+            "must be a port number 1-65535 (a number or a string of digits)",
+        ),
+        (
+            "pdc_update_data_source",
+            json!({"id": "x", "port": 5432.5}),
+            "port",
+            "must be a port number 1-65535 (a number or a string of digits)",
+        ),
+        (
+            "pdc_update_data_source",
+            json!({"id": "x", "port": " 5432"}),
+            "port",
+            "must be a port number 1-65535 (a number or a string of digits)",
+        ),
+        (
+            "pdc_create_data_sources",
+            json!({"data_sources": [{"resourceName": "a", "databaseType": "MYSQL", "port": 3306},
+                {"resourceName": "b", "databaseType": "MYSQL", "port": -1}]}),
+            "data_sources[1].port",
+            "must be a port number 1-65535 (a number or a string of digits)",
+        ),
+        (
+            "pdc_create_data_sources",
+            json!({"data_sources": [{"resourceName": "a", "databaseType": "MYSQL", "port": ["3306"]}]}),
+            "data_sources[0].port",
+            "wrong type: expected a port (a number or a string), got sequence",
         ),
         (
             "pdc_update_data_source",
@@ -955,6 +993,84 @@ async fn no_filter_lists_every_data_source() {
         names.ends_with("Without resourceNames and databaseTypes: [\"*\"] (all)."),
         "{names}"
     );
+}
+
+/// PDC takes `port` only as a string: a number (or digits with a leading zero) is sent as the
+/// port's digits, in a create and in an update.
+#[tokio::test]
+async fn a_port_is_sent_as_a_string_however_it_is_given() {
+    let (fake, client) = setup(&PDC).await;
+    fake.on(
+        "POST",
+        "/api/public/v1/data-sources",
+        Reply::json(201, json!({"status": 201, "data": []})),
+    );
+    fake.on(
+        "PATCH",
+        "/api/public/v1/data-sources/65f1c0ffee0000000000000a",
+        Reply::json(200, json!({"status": 200})),
+    );
+    let (result, is_error) = call(
+        &client,
+        "pdc_create_data_sources",
+        json!({"data_sources": [
+            {"resourceName": "orders", "databaseType": "POSTGRES", "host": "pg.internal", "port": 5432},
+            {"resourceName": "shop", "databaseType": "MYSQL", "host": "my.internal", "port": "03306"},
+            {"resourceName": "lake", "databaseType": "AWS", "region": "eu-west-1"}]}),
+    )
+    .await;
+    assert!(!is_error, "{result}");
+    for port in [json!(6432), json!("6432")] {
+        let (result, is_error) = call(
+            &client,
+            "pdc_update_data_source",
+            json!({"id": "65f1c0ffee0000000000000a", "port": port}),
+        )
+        .await;
+        assert!(!is_error, "{result}");
+        assert_eq!(result, json!({"status": 200}));
+    }
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 4, "{reqs:#?}");
+    assert_request(
+        &reqs[1],
+        "POST",
+        "/api/public/v1/data-sources",
+        None,
+        PDC.auth,
+        Some(json!([
+            {"resourceName": "orders", "databaseType": "POSTGRES", "host": "pg.internal", "port": "5432"},
+            {"resourceName": "shop", "databaseType": "MYSQL", "host": "my.internal", "port": "3306"},
+            {"resourceName": "lake", "databaseType": "AWS", "region": "eu-west-1"}])),
+    );
+    for r in &reqs[2..] {
+        assert_request(
+            r,
+            "PATCH",
+            "/api/public/v1/data-sources/65f1c0ffee0000000000000a",
+            None,
+            PDC.auth,
+            Some(json!({"port": "6432"})),
+        );
+    }
+    for name in ["pdc_create_data_sources", "pdc_update_data_source"] {
+        let tool = datasource_mcp::surfaces::definition::tool(
+            datasource_mcp::providers::operation(name).unwrap(),
+        );
+        let props = &tool.input_schema["properties"];
+        let port = if name == "pdc_update_data_source" {
+            &props["port"]
+        } else {
+            &props["data_sources"]["items"]["properties"]["port"]
+        };
+        assert_eq!(
+            port,
+            &json!({"anyOf": [{"type": "integer", "minimum": 1, "maximum": 65535},
+                {"type": "string", "pattern": "^[0-9]{1,5}$"}],
+                "description": "1-65535, a number or a string; sent as a string."}),
+            "{name}"
+        );
+    }
 }
 
 /// `fields` gives only the named fields, `detail: full` PDC's objects (secrets masked);
