@@ -173,7 +173,7 @@ static OPERATIONS: &[OperationSpec] = &[
             ),
             Fact::new(
                 Aspect::Values,
-                "databaseType is free text (PDC publishes no list); seen in creates: POSTGRES, MYSQL, AWS (S3 and S3-compatible; not AWS_S3), AZURE_BLOB_STORAGE; ORACLE unverified",
+                "databaseType is free text (PDC publishes no list); seen in creates: POSTGRES, MYSQL, AWS (S3 and S3-compatible), AZURE_BLOB_STORAGE; ORACLE unverified. S3 is not a type and AWS_S3 leaves the type blank in PDC's UI: both are refused before sending",
                 Source::Community(
                     "github.com/jporeilly/PDC-Glossary-Generator: pdc_client/bulkload.py",
                 ),
@@ -764,7 +764,7 @@ pub struct NewDataSource {
     /// Unique display name.
     #[serde(rename = "resourceName")]
     pub resource_name: String,
-    /// e.g. POSTGRES, MYSQL, ORACLE, AWS (S3 and S3-compatible stores), AZURE_BLOB_STORAGE.
+    /// PDC publishes no list. Verified: POSTGRES, MYSQL, AWS (S3 and S3-compatible; not S3 or AWS_S3), AZURE_BLOB_STORAGE; ORACLE unverified.
     #[serde(rename = "databaseType")]
     pub database_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -772,6 +772,9 @@ pub struct NewDataSource {
     #[serde(flatten)]
     pub fields: Map<String, Value>,
 }
+
+/// What callers write for S3 that PDC does not take: its type for S3 is `AWS`.
+const NOT_S3_TYPES: &[&str] = &["S3", "AWS_S3"];
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -792,6 +795,15 @@ impl ToolArgs for CreateDataSources {
                 &format!("data_sources[{i}].databaseType"),
                 &ds.database_type,
             )?;
+            if NOT_S3_TYPES
+                .iter()
+                .any(|t| ds.database_type.trim().eq_ignore_ascii_case(t))
+            {
+                return Err(InvalidArgument::new(
+                    format!("data_sources[{i}].databaseType"),
+                    "use AWS for S3 and S3-compatible stores (PDC does not take S3 or AWS_S3)",
+                ));
+            }
             if let Some(port) = &ds.port {
                 port.check(&format!("data_sources[{i}].port"))?;
             }
@@ -997,7 +1009,7 @@ pub struct Filter {
     #[serde(rename = "resourceNames")]
     #[schemars(length(min = 1))]
     pub resource_names: Option<Vec<String>>,
-    /// Database types to match, same * wildcards (e.g. POSTGRES*).
+    /// Database types to match, same * wildcards (e.g. POSTGRES*; S3 stores are AWS).
     #[serde(rename = "databaseTypes")]
     #[schemars(length(min = 1))]
     pub database_types: Option<Vec<String>>,

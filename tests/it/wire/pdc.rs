@@ -124,6 +124,18 @@ async fn an_access_token_is_sent_as_bearer_without_exchange() {
     assert_eq!(reqs[0].header("authorization"), Some("Bearer static-pdc"));
 }
 
+/// PDC publishes no list of types: the schema names those seen working, and no enum.
+#[test]
+fn create_schema_names_the_verified_database_types() {
+    let tool = datasource_mcp::surfaces::definition::tool(
+        datasource_mcp::providers::operation("pdc_create_data_sources").unwrap(),
+    );
+    assert_eq!(
+        tool.input_schema["properties"]["data_sources"]["items"]["properties"]["databaseType"],
+        json!({"type": "string", "description": "PDC publishes no list. Verified: POSTGRES, MYSQL, AWS (S3 and S3-compatible; not S3 or AWS_S3), AZURE_BLOB_STORAGE; ORACLE unverified."})
+    );
+}
+
 #[tokio::test]
 async fn create_sends_one_as_an_object_and_several_as_an_array() {
     let (fake, client) = setup(&PDC).await;
@@ -415,6 +427,19 @@ async fn validation_errors_send_nothing() {
             json!({"data_sources": [{"resourceName": "a", "databaseType": "AWS"}, {"resourceName": "a", "databaseType": "AWS"}]}),
             "data_sources[1].resourceName",
             "repeats an earlier item's name",
+        ),
+        (
+            "pdc_create_data_sources",
+            json!({"data_sources": [{"resourceName": "a", "databaseType": "AWS"},
+                {"resourceName": "b", "databaseType": "S3"}]}),
+            "data_sources[1].databaseType",
+            "use AWS for S3 and S3-compatible stores (PDC does not take S3 or AWS_S3)",
+        ),
+        (
+            "pdc_create_data_sources",
+            json!({"data_sources": [{"resourceName": "a", "databaseType": "aws_s3"}]}),
+            "data_sources[0].databaseType",
+            "use AWS for S3 and S3-compatible stores (PDC does not take S3 or AWS_S3)",
         ),
         ("pdc_get_data_source", json!({}), "id", "is required"),
         (
