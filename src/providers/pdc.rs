@@ -849,7 +849,9 @@ impl ToolArgs for DataSourceId {
     }
 }
 
-/// Every PATCH attribute of the vendor's reference (seed 001); all optional.
+/// The PATCH attributes of the vendor's reference (seed 001), all optional, but the job
+/// bookkeeping (`lastTestConnectionId`, `lastIngestId`): PDC sets those when a job ends, and
+/// an agent that wrote them would misreport which job last ran.
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateDataSource {
@@ -862,12 +864,6 @@ pub struct UpdateDataSource {
     /// Password.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
-    /// Last test connection job id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_test_connection_id: Option<String>,
-    /// Last ingest job id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_ingest_id: Option<String>,
     /// Access id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_id: Option<String>,

@@ -214,6 +214,34 @@ async fn update_sends_only_the_given_attributes() {
     );
 }
 
+/// The jobs a source last ran are PDC's bookkeeping: an update that names one is refused
+/// before anything is sent, as an argument the tool does not know.
+#[tokio::test]
+async fn update_refuses_the_job_bookkeeping() {
+    let (fake, client) = setup(&PDC).await;
+    for field in ["lastTestConnectionId", "lastIngestId"] {
+        let (result, is_error) = call(
+            &client,
+            "pdc_update_data_source",
+            json!({"id": "65f1c0ffee0000000000000a", "note": "n", field: "9dc010b50000000000000009"}),
+        )
+        .await;
+        assert!(is_error, "{result}");
+        assert_eq!(
+            result,
+            json!({"error": {"provider": "pdc", "code": "INVALID_ARGUMENT", "field": field,
+                "message": format!("`{field}`: is not a known argument (expected one of id, \
+                    userName, password, accessId, secretKey, region, secretManagerKey, accountName, \
+                    azureSharedKey, azureTenantId, note, description, affinityId, role, host, port, \
+                    databaseName, warehouse, uri, path, availableForMigration, availableForWriting, \
+                    availableForDataMastering, totalCapacity, driverClassName, includePatterns, \
+                    excludePatterns, scanSinceTimeframe, incremental)"),
+                "hint": format!("fix `{field}` and call again; nothing was sent")}})
+        );
+    }
+    assert!(fake.requests().is_empty(), "{:#?}", fake.requests());
+}
+
 #[tokio::test]
 async fn update_schema_has_every_patch_attribute_typed() {
     let tool = datasource_mcp::surfaces::definition::tool(
@@ -223,8 +251,6 @@ async fn update_schema_has_every_patch_attribute_typed() {
     let strings = [
         "userName",
         "password",
-        "lastTestConnectionId",
-        "lastIngestId",
         "accessId",
         "secretKey",
         "region",
@@ -265,6 +291,9 @@ async fn update_schema_has_every_patch_attribute_typed() {
         assert_eq!(props[name]["items"]["type"], "string", "{name}");
     }
     assert_eq!(props.len(), strings.len() + 5 + 1 + 2 + 1);
+    for bookkeeping in ["lastTestConnectionId", "lastIngestId"] {
+        assert!(!props.contains_key(bookkeeping), "{bookkeeping}");
+    }
     assert_eq!(tool.input_schema["required"], json!(["id"]));
 }
 
