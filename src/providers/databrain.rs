@@ -404,7 +404,6 @@ pub struct Credentials {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DatasourceBody {
-    /// Datasource type.
     pub datasource_type: DatasourceType,
     pub credentials: Credentials,
     /// Optional tenant isolation: tenancyLevel DATABASE, or TABLE with the client-id column type (NUMBER|STRING), schema, mapping table, client-id column and primary key column.
@@ -445,7 +444,6 @@ pub struct FullCredentials {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateDatasource {
-    /// Datasource type.
     pub datasource_type: DatasourceType,
     /// name plus every field of the type, as for databrain_create_datasource.
     pub credentials: FullCredentials,

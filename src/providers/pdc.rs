@@ -338,7 +338,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "pdc_get_job_status",
         provider: Provider::Pdc,
         title: "Get a PDC job's status",
-        description: "Get a Pentaho Data Catalog job's status (e.g. a data source's lastTestConnectionId); with wait, poll until it ends.",
+        description: "Get a Pentaho Data Catalog job's status; with wait, poll until it ends.",
         method: Method::Get,
         path: "/jobs/{id}/status",
         hints: Hints::READ,
@@ -758,10 +758,11 @@ impl JsonSchema for Port {
     }
 }
 
-/// A new data source: `resourceName`, `databaseType` and its connection fields.
+// A new data source: `resourceName`, `databaseType` and its connection fields. (No doc
+// comment: it would repeat `data_sources`' description in the schema.)
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 pub struct NewDataSource {
-    /// Unique display name.
+    /// Unique.
     #[serde(rename = "resourceName")]
     pub resource_name: String,
     /// PDC publishes no list. Verified: POSTGRES, MYSQL, AWS (S3 and S3-compatible; not S3 or AWS_S3), AZURE_BLOB_STORAGE; ORACLE unverified.
@@ -779,7 +780,8 @@ const NOT_S3_TYPES: &[&str] = &["S3", "AWS_S3"];
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDataSources {
-    /// One or more: resourceName, databaseType and connection fields (host, port as a string, databaseName, userName, password, …).
+    /// One or more, each with its type's connection fields (host, port, databaseName, userName, password, schemaNames, …).
+    #[schemars(length(min = 1))]
     pub data_sources: Vec<NewDataSource>,
 }
 
@@ -834,7 +836,7 @@ impl ToolArgs for CreateDataSources {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataSourceId {
-    /// Data source id (_id).
+    /// The data source's _id, from pdc_filter_data_sources.
     #[schemars(extend("x-mcp-header" = "Id"))]
     pub id: String,
 }
@@ -855,90 +857,69 @@ impl ToolArgs for DataSourceId {
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateDataSource {
-    /// Data source id (_id).
-    #[serde(skip_serializing)]
+    /// The data source's _id, from pdc_filter_data_sources.
     pub id: String,
-    /// User name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_name: Option<String>,
-    /// Password.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
-    /// Access id.
+    /// AWS access key id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_id: Option<String>,
-    /// Secret key.
+    /// AWS secret key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_key: Option<String>,
     /// AWS region.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
-    /// Secret manager key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_manager_key: Option<String>,
-    /// Account name.
+    /// Azure storage account.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account_name: Option<String>,
-    /// Azure shared key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub azure_shared_key: Option<String>,
-    /// Azure tenant id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub azure_tenant_id: Option<String>,
-    /// Note.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-    /// Description.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// Affinity id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub affinity_id: Option<String>,
-    /// Role.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
-    /// Host.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<Port>,
-    /// Database name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_name: Option<String>,
-    /// Warehouse.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warehouse: Option<String>,
-    /// URI.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
-    /// Path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// Available for migration.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub available_for_migration: Option<bool>,
-    /// Available for writing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub available_for_writing: Option<bool>,
-    /// Available for data mastering.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub available_for_data_mastering: Option<bool>,
-    /// Total capacity.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_capacity: Option<f64>,
-    /// JDBC driver class name.
+    /// JDBC driver class, e.g. oracle.jdbc.OracleDriver.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub driver_class_name: Option<String>,
-    /// Resources to include (replaces the list).
+    /// Resources to include, e.g. public.* (replaces the list).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub include_patterns: Option<Vec<String>>,
     /// Resources to exclude (replaces the list).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exclude_patterns: Option<Vec<String>>,
-    /// Scan since timeframe.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scan_since_timeframe: Option<String>,
-    /// Incremental scanning.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incremental: Option<bool>,
 }
@@ -958,8 +939,7 @@ impl ToolArgs for UpdateDataSource {
                 "must be a number ≥ 0",
             ));
         }
-        let body = serde_json::to_value(self).unwrap_or_default();
-        if body.as_object().is_none_or(Map::is_empty) {
+        if self.changes().is_empty() {
             return Err(InvalidArgument::new(
                 "arguments",
                 "name at least one attribute to change besides id",
@@ -969,15 +949,30 @@ impl ToolArgs for UpdateDataSource {
     }
 
     fn into_request(self) -> RequestParts {
-        let body = serde_json::to_value(&self).unwrap_or_default();
+        let body = Value::Object(self.changes());
         RequestParts::new().path("id", self.id).body(body)
+    }
+}
+
+impl UpdateDataSource {
+    /// The PATCH body: every attribute given, `id` (which goes in the path) left out. (Not
+    /// `skip_serializing` on `id`: the schema would mark it write-only, which tells an agent
+    /// nothing.)
+    fn changes(&self) -> Map<String, Value> {
+        let mut body = match serde_json::to_value(self) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        body.remove("id");
+        body
     }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ByIds {
-    /// Data source ids (at least one).
+    /// Data source _ids, from pdc_filter_data_sources.
+    #[schemars(length(min = 1))]
     pub ids: Vec<String>,
 }
 
@@ -1077,7 +1072,7 @@ fn unwrap_filters(mut parts: RequestParts) -> RequestParts {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobOnDataSource {
-    /// Data source id (_id, from pdc_filter_data_sources or a create's answer).
+    /// The data source's _id, from pdc_filter_data_sources (or pdc_create_data_sources' answer).
     #[schemars(extend("x-mcp-header" = "Id"))]
     pub id: String,
     /// Wait until the job finishes (reports progress), up to wait_seconds; without it, return
@@ -1115,7 +1110,7 @@ pub struct JobStarted {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobId {
-    /// Job id.
+    /// job_id from pdc_test_data_source_connection / pdc_ingest_metadata's answer, or a data source's lastTestConnectionId / lastIngestId.
     #[schemars(extend("x-mcp-header" = "Id"))]
     pub id: String,
     /// Poll until the job finishes (reports progress), up to wait_seconds.
