@@ -195,18 +195,27 @@ static OPERATIONS: &[OperationSpec] = &[
             path: "/contents/v1/connectors/{connector_id}",
             query: &[],
             then: fill_unchanged,
-            explain: "the given fields, plus label, description and share_with_org copied from the current connector (first request) where not given",
+            explain: "the given fields, plus label, description (a null one as null) and share_with_org copied from the current connector (first request) where not given",
         }),
         example: r#"{"connector_id": "0b16da7a-5eed-4000-8000-000000000002", "label": "Daily broker reports"}"#,
         reconcile: None,
         progress: false,
-        facts: &[Fact::new(
-            Aspect::Path,
-            "PUT /contents/v1/connectors/{connector_id} replaces: label required, an omitted description becomes \"\", an omitted share_with_org false; type cannot change; only an email connector's config can",
-            Source::VendorDocs(
-                "https://docs.bigdata.com/api-reference/connectors/update-connector-by-id",
+        facts: &[
+            Fact::new(
+                Aspect::Path,
+                "PUT /contents/v1/connectors/{connector_id} replaces: label required, an omitted description becomes \"\", an omitted share_with_org false; type cannot change; only an email connector's config can",
+                Source::VendorDocs(
+                    "https://docs.bigdata.com/api-reference/connectors/update-connector-by-id",
+                ),
             ),
-        )],
+            Fact::new(
+                Aspect::Request,
+                "A description sent as null stays null (a connector created without one reads null): the stored value is sent back as read",
+                Source::Assumed(
+                    "the reference shows the PUT's description as a string defaulting to \"\" and says nothing of null; leaving it out would surely turn null into \"\"",
+                ),
+            ),
+        ],
         listing: None,
     },
     OperationSpec {
@@ -528,7 +537,8 @@ impl ToolArgs for UpdateConnector {
 }
 
 /// The PUT replaces label, description and share_with_org: copy the current values of those
-/// the caller left out, so nothing is reset by omission.
+/// the caller left out, so nothing is reset by omission. A description is copied exactly as
+/// read, null included: left out, a null description would become `""`.
 fn fill_unchanged(
     current: Value,
     mut parts: RequestParts,
@@ -545,7 +555,9 @@ fn fill_unchanged(
     }
     for key in ["label", "description", "share_with_org"] {
         if !body.contains_key(key)
-            && let Some(v) = current.get(key).filter(|v| !v.is_null())
+            && let Some(v) = current
+                .get(key)
+                .filter(|v| !v.is_null() || key == "description")
         {
             body.insert(key.into(), v.clone());
         }

@@ -202,6 +202,57 @@ async fn update_reads_first_and_resends_what_was_left_out() {
     );
 }
 
+/// A connector created without a description reads `description: null`. The PUT replaces,
+/// and an omitted description becomes "": the null is sent back as it was read, so an update
+/// that does not name the description leaves it null.
+#[tokio::test]
+async fn update_keeps_a_null_description_null() {
+    let (fake, client) = setup(&BIGDATA).await;
+    let mut current = connector("sharepoint");
+    current["description"] = json!(null);
+    current["share_with_org"] = json!(false);
+    fake.on(
+        "GET",
+        &format!("{BASE}/{ID}"),
+        Reply::json(200, current.clone()),
+    );
+    let mut renamed = current.clone();
+    renamed["label"] = json!("Research SharePoint (EU)");
+    fake.on(
+        "PUT",
+        &format!("{BASE}/{ID}"),
+        Reply::json(200, renamed.clone()),
+    );
+    let (result, is_error) = call(
+        &client,
+        "bigdata_update_connector",
+        json!({"connector_id": ID, "label": "Research SharePoint (EU)"}),
+    )
+    .await;
+    assert!(!is_error, "{result}");
+    assert_eq!(result, renamed);
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 2, "{reqs:#?}");
+    assert_request(
+        &reqs[0],
+        "GET",
+        &format!("{BASE}/{ID}"),
+        None,
+        BIGDATA.auth,
+        None,
+    );
+    assert_request(
+        &reqs[1],
+        "PUT",
+        &format!("{BASE}/{ID}"),
+        None,
+        BIGDATA.auth,
+        Some(
+            json!({"label": "Research SharePoint (EU)", "description": null, "share_with_org": false}),
+        ),
+    );
+}
+
 #[tokio::test]
 async fn update_refuses_a_config_for_non_email_after_the_read() {
     let (fake, client) = setup(&BIGDATA).await;
