@@ -92,7 +92,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigdata_list_connectors",
         provider: Provider::Bigdata,
         title: "List Bigdata.com connectors",
-        description: "List Bigdata.com connectors, archived ones included.",
+        description: "List Bigdata.com connectors, archived ones included. Rows: id (connector_id), name (label), type, status (archived, else ok, failing, syncing or never synced by last_sync_status), last_sync_at, last_sync_error_msg.",
         method: Method::Get,
         path: "/contents/v1/connectors",
         hints: Hints::READ,
@@ -245,7 +245,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigdata_sync_connector",
         provider: Provider::Bigdata,
         title: "Sync a Bigdata.com connector",
-        description: "Start syncing an investment_research (needs date_limit) or sharepoint connector.",
+        description: "Start syncing an investment_research (needs date_limit) or sharepoint connector; returns at once. Check progress with bigdata_get_connector's last_sync_status.",
         method: Method::Post,
         path: "/contents/v1/connectors/{connector_id}/sync",
         hints: Hints::TRIGGER,
@@ -336,7 +336,7 @@ impl ToolArgs for NoArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectorId {
-    /// Connector id (UUID).
+    /// From bigdata_list_connectors (match on label); a UUID.
     #[schemars(extend("x-mcp-header" = "Connector-Id"))]
     pub connector_id: String,
 }
@@ -482,7 +482,7 @@ pub struct EmailConfigUpdate {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateConnector {
-    /// Connector id (UUID).
+    /// From bigdata_list_connectors (match on label); a UUID.
     pub connector_id: String,
     /// New display name.
     pub label: Option<String>,
@@ -568,7 +568,7 @@ fn fill_unchanged(
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteConnector {
-    /// Connector id (UUID).
+    /// From bigdata_list_connectors (match on label); a UUID.
     #[schemars(extend("x-mcp-header" = "Connector-Id"))]
     pub connector_id: String,
     /// true deletes it and all its files permanently; default false archives it.
@@ -591,7 +591,7 @@ impl ToolArgs for DeleteConnector {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncConnector {
-    /// Connector id (UUID).
+    /// From bigdata_list_connectors (match on label); a UUID.
     pub connector_id: String,
     /// investment_research only (required there): sync documents since YYYY-MM-DD.
     pub date_limit: Option<String>,

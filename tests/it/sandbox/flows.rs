@@ -199,6 +199,26 @@ async fn bigdata_flow() {
         sync,
         json!({"connector_id": id, "status": "accepted", "date_limit": "2026-10-01"})
     );
+    // The sync returned at once; its progress is the connector's last_sync_status, which the
+    // list shows as the row's status.
+    let (syncing, _) = call(
+        &client,
+        "bigdata_get_connector",
+        json!({"connector_id": id}),
+    )
+    .await;
+    assert_eq!(syncing["last_sync_status"], "PENDING");
+    let (list, _) = call(&client, "bigdata_list_connectors", json!({})).await;
+    let row = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(
+        row,
+        &json!({"id": id, "name": "Broker B", "type": "investment_research", "status": "syncing"})
+    );
     let (no_date, err) = call(
         &client,
         "bigdata_sync_connector",

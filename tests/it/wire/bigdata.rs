@@ -141,6 +141,47 @@ async fn create_schema_shows_the_three_config_shapes() {
     );
 }
 
+/// What an agent chains its calls by: a connector_id comes from the list, matched on the
+/// label (the row's name); a sync returns at once and is followed on the connector.
+#[tokio::test]
+async fn descriptions_say_where_ids_come_from_and_how_to_follow_a_sync() {
+    let (_fake, client) = setup(&BIGDATA).await;
+    let tools = client.list_all_tools().await.unwrap();
+    let mut ids = 0;
+    for tool in tools.iter().filter(|t| t.name.starts_with("bigdata_")) {
+        if let Some(id) = tool.input_schema["properties"].get("connector_id") {
+            assert_eq!(
+                id["description"], "From bigdata_list_connectors (match on label); a UUID.",
+                "{}",
+                tool.name
+            );
+            ids += 1;
+        }
+    }
+    assert!(ids > 0);
+    let description = |name: &str| {
+        tools
+            .iter()
+            .find(|t| t.name == name)
+            .and_then(|t| t.description.clone())
+            .unwrap()
+    };
+    assert!(
+        description("bigdata_sync_connector").starts_with(
+            "Start syncing an investment_research (needs date_limit) or sharepoint connector; \
+             returns at once. Check progress with bigdata_get_connector's last_sync_status."
+        ),
+        "{}",
+        description("bigdata_sync_connector")
+    );
+    assert_eq!(
+        description("bigdata_list_connectors"),
+        "List Bigdata.com connectors, archived ones included. Rows: id (connector_id), name \
+         (label), type, status (archived, else ok, failing, syncing or never synced by \
+         last_sync_status), last_sync_at, last_sync_error_msg."
+    );
+}
+
 #[tokio::test]
 async fn update_reads_first_and_resends_what_was_left_out() {
     let (fake, client) = setup(&BIGDATA).await;
