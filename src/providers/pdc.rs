@@ -277,7 +277,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "pdc_filter_data_sources",
         provider: Provider::Pdc,
         title: "Find PDC data sources",
-        description: "Find Pentaho Data Catalog data sources by name and/or database type (* wildcards), with paging; with neither, all of them.",
+        description: "Find Pentaho Data Catalog data sources by name and/or database type (* wildcards), with paging; with neither, all of them. Rows: id, name, type, host, status tested or untested (the result is in the test job: pdc_get_job_status).",
         method: Method::Post,
         path: "/data-sources/filter",
         hints: Hints::READ,

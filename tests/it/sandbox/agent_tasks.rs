@@ -149,7 +149,7 @@ async fn register_this_postgres_in_pdc_and_ingest_it() {
         &client,
         "pdc_create_data_sources",
         json!({"data_sources": [{"resourceName": "orders-postgres", "databaseType": "POSTGRES",
-            "host": "pg.orders.example", "port": "5432", "databaseName": "orders",
+            "host": "pg.orders.example", "port": 5432, "databaseName": "orders",
             "userName": "pdc_reader", "password": "${secret:ORDERS_DB_PASSWORD}"}]}),
     )
     .await;
