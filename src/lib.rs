@@ -22,8 +22,8 @@
 pub mod args;
 pub mod cli;
 pub mod engine;
-pub mod intake;
 pub mod error;
+pub mod intake;
 pub mod logging;
 pub mod operation;
 pub mod providers;

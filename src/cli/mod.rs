@@ -110,8 +110,7 @@ impl IntakeArgs {
         let public = match &self.public_url {
             None => None,
             Some(text) => {
-                let url = url::Url::parse(text)
-                    .map_err(|e| format!("--public-url {text}: {e}"))?;
+                let url = url::Url::parse(text).map_err(|e| format!("--public-url {text}: {e}"))?;
                 let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
                 if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
                     return Err(format!(
@@ -119,7 +118,9 @@ impl IntakeArgs {
                     ));
                 }
                 if url.query().is_some() || url.fragment().is_some() || url.cannot_be_a_base() {
-                    return Err(format!("--public-url {text}: give a base URL, without query or fragment"));
+                    return Err(format!(
+                        "--public-url {text}: give a base URL, without query or fragment"
+                    ));
                 }
                 Some(url)
             }
@@ -128,7 +129,10 @@ impl IntakeArgs {
             return Ok((None, Some("--no-secret-intake")));
         }
         match public {
-            Some(url) => Ok((Some(Intake::new(settings, Serving::Mounted(Some(url)))), None)),
+            Some(url) => Ok((
+                Some(Intake::new(settings, Serving::Mounted(Some(url)))),
+                None,
+            )),
             None if listen.ip().is_loopback() => {
                 Ok((Some(Intake::new(settings, Serving::Mounted(None))), None))
             }

@@ -318,9 +318,10 @@ impl Intake {
         {
             state.handles.remove(&oldest);
         }
-        state
-            .handles
-            .insert(handle.clone(), (tool.to_string(), name.to_string(), expires));
+        state.handles.insert(
+            handle.clone(),
+            (tool.to_string(), name.to_string(), expires),
+        );
         Ok(handle)
     }
 
@@ -426,9 +427,9 @@ fn host_in(s: &str) -> Option<String> {
         None => host.split(':').next().unwrap_or(""),
     };
     let ok = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':'));
+        && host.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':')
+        });
     ok.then(|| host.to_string())
 }
 
@@ -449,8 +450,10 @@ mod tests {
 
     #[test]
     fn targets_come_from_the_arguments() {
-        let (name, host) = target_of(&json!({"ds_connection": {"name": "Orders", "type": "rdb-mysql",
-            "rdb_url": "mysql://scan:${secret:X}@db.example.com:3306/orders", "password": "${secret:X}"}}));
+        let (name, host) = target_of(
+            &json!({"ds_connection": {"name": "Orders", "type": "rdb-mysql",
+            "rdb_url": "mysql://scan:${secret:X}@db.example.com:3306/orders", "password": "${secret:X}"}}),
+        );
         assert_eq!(name.as_deref(), Some("Orders"));
         assert_eq!(host.as_deref(), Some("db.example.com"));
         let (_, host) = target_of(&json!({"ds_connection": {"rdb_url": "mysql.example.com:3306"}}));
@@ -463,7 +466,9 @@ mod tests {
     async fn a_live_link_is_offered_again_and_values_wait() {
         let intake = Intake::new(
             IntakeSettings::default(),
-            Serving::Mounted(Some(url::Url::parse("https://mcp.example.com/base/").unwrap())),
+            Serving::Mounted(Some(
+                url::Url::parse("https://mcp.example.com/base/").unwrap(),
+            )),
         );
         let a = intake.offer(about("DB_PASS")).await.unwrap();
         let b = intake.offer(about("DB_PASS")).await.unwrap();

@@ -46,13 +46,20 @@ async fn show(State(intake): State<Arc<Intake>>, Path(token): Path<String>) -> R
     let now = Instant::now();
     let state = intake.state();
     match state.links.get(&token) {
-        None => gone(StatusCode::NOT_FOUND, "This link is not known to the server."),
+        None => gone(
+            StatusCode::NOT_FOUND,
+            "This link is not known to the server.",
+        ),
         Some(link) if !link.live(now) => gone(
             StatusCode::GONE,
             "This link was already used or has expired. Ask the assistant to call again for a new one.",
         ),
         Some(link) => {
-            let minutes = link.expires.saturating_duration_since(now).as_secs().div_ceil(60);
+            let minutes = link
+                .expires
+                .saturating_duration_since(now)
+                .as_secs()
+                .div_ceil(60);
             page(
                 StatusCode::OK,
                 &format!("Enter {}", link.about.name),
@@ -88,7 +95,10 @@ async fn submit(
     }
     let mut state = intake.state();
     let Some(link) = state.links.get_mut(&token) else {
-        return gone(StatusCode::NOT_FOUND, "This link is not known to the server.");
+        return gone(
+            StatusCode::NOT_FOUND,
+            "This link is not known to the server.",
+        );
     };
     if !link.live(now) {
         return gone(
@@ -115,8 +125,17 @@ async fn submit(
     }
     let value = value.unwrap_or_default();
     if value.is_empty() {
-        let minutes = link.expires.saturating_duration_since(now).as_secs().div_ceil(60);
-        let html = form(&link.about, &link.form_token, minutes, Some("Enter a value."));
+        let minutes = link
+            .expires
+            .saturating_duration_since(now)
+            .as_secs()
+            .div_ceil(60);
+        let html = form(
+            &link.about,
+            &link.form_token,
+            minutes,
+            Some("Enter a value."),
+        );
         return page(StatusCode::BAD_REQUEST, "Enter a value", &html);
     }
     let name = link.about.name.clone();
@@ -152,8 +171,9 @@ fn same_origin(headers: &HeaderMap, own: Option<&str>) -> bool {
         Some(Some(origin)) => origin == own || origin == "null",
         Some(None) => false,
         None => match one(header::REFERER) {
-            Some(Some(referer)) => url::Url::parse(referer)
-                .is_ok_and(|u| u.origin().ascii_serialization() == own),
+            Some(Some(referer)) => {
+                url::Url::parse(referer).is_ok_and(|u| u.origin().ascii_serialization() == own)
+            }
             _ => false,
         },
     }

@@ -12,19 +12,20 @@ use futures_util::future::BoxFuture;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
     CompletionInfo, CustomRequest, CustomResult, ElicitRequest, ElicitRequestParams,
-    ElicitationAction, ErrorCode, InputRequest, InputRequiredResult, ProtocolVersion, GetPromptRequestParams,
-    GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
+    ElicitationAction, ErrorCode, GetPromptRequestParams, GetPromptResponse, Implementation,
+    InputRequest, InputRequiredResult, ListPromptsResult, ListResourceTemplatesResult,
     ListResourcesResult, ListToolsResult, LoggingLevel, LoggingMessageNotificationParam,
-    PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ReadResourceRequestParams,
-    ReadResourceResponse, ReadResourceResult, Reference, Resource, ResourceContents,
-    ResourceTemplate, ServerCapabilities, ServerConfig, SetLevelRequestParams, Tool,
+    PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ProtocolVersion,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference, Resource,
+    ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig, SetLevelRequestParams,
+    Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, Peer, RoleServer, ServerHandler};
 
 use super::{definition, prompts, reference};
-use crate::intake::{Intake, Offered};
 use crate::engine::{CallContext, CallOutcome, Engine, ProgressSink};
+use crate::intake::{Intake, Offered};
 use crate::operation::{OperationSpec, Provider};
 use crate::providers;
 
@@ -350,7 +351,10 @@ async fn ask_natively(
             url: offered.url.clone(),
             elicitation_id: offered.elicitation_id.clone(),
         });
-        let requests = [(input_key(&offered.name), InputRequest::Elicitation(elicitation))];
+        let requests = [(
+            input_key(&offered.name),
+            InputRequest::Elicitation(elicitation),
+        )];
         return Native::InputRequired(InputRequiredResult::new(
             Some(requests.into_iter().collect()),
             Some(handle),
@@ -377,7 +381,10 @@ async fn ask_natively(
     };
     match action {
         Ok(ElicitationAction::Accept) => {
-            match intake.wait(&offered.name, offered.expires, &context.ct).await {
+            match intake
+                .wait(&offered.name, offered.expires, &context.ct)
+                .await
+            {
                 true => Native::Entered,
                 false => Native::No,
             }
@@ -447,7 +454,16 @@ impl ServerHandler for DataSourceServer {
             && rounds < MAX_SECRET_ROUNDS
         {
             rounds += 1;
-            match ask_natively(intake, op, &request, &context, offered, self.inner.log_level.is_some()).await {
+            match ask_natively(
+                intake,
+                op,
+                &request,
+                &context,
+                offered,
+                self.inner.log_level.is_some(),
+            )
+            .await
+            {
                 Native::InputRequired(result) => return Ok(result.into()),
                 Native::Entered => {
                     outcome = self.engine().call(op, request.arguments.clone(), &cx).await;

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 mod fake;
+mod intake;
 mod listing;
 mod mcp;
 mod sandbox;
@@ -15,6 +16,7 @@ mod table;
 mod wire;
 
 pub use fake::*;
+pub use intake::*;
 pub use listing::*;
 pub use mcp::*;
 pub use sandbox::*;

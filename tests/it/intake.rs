@@ -1,0 +1,453 @@
+//! The secret intake page: a reference without a value stops the call with SECRET_NEEDED and a
+//! one-time link (nothing sent upstream); the value entered there makes the same call succeed.
+//! The page's headers, single use, expiry, Origin and form-token checks; URL-mode elicitation
+//! in both protocol eras; the value in no output of the binary at RUST_LOG=trace; the CLI's
+//! wait and --no-wait; HTTP on a non-loopback address without --public-url; a real browser.
+
+use std::time::Duration;
+
+use rmcp::model::{CallToolRequestParams, ElicitRequestParams, ProtocolVersion};
+use rmcp::{ClientLifecycleMode, ClientServiceExt};
+use serde_json::{Value, json};
+
+use datasource_mcp::intake::IntakeSettings;
+
+use crate::support::*;
+
+/// Each test's own value: all tests share one process, and an entered value is masked
+/// process-wide from then on.
+fn value_for(test: &str) -> String {
+    format!("pw-{test}-S3NT1NEL-intake")
+}
+
+const TOKEN: &str = "bigid-session-token-for-intake";
+
+/// A fake BigID that answers a create by echoing the source (password included), and its
+/// server environment.
+async fn fake_bigid() -> (FakeUpstream, std::collections::HashMap<String, String>) {
+    let fake = FakeUpstream::start().await;
+    fake.on(
+        "POST",
+        "/api/v1/ds_connections",
+        Reply::json(200, json!({"_id": "65f0", "echo": "created"})),
+    );
+    let vars = env(&[
+        ("BIGID_BASE_URL", &fake.url("/api/v1")),
+        ("BIGID_ACCESS_TOKEN", TOKEN),
+    ]);
+    (fake, vars)
+}
+
+fn create_args(secret: &str) -> Value {
+    json!({"ds_connection": {"name": "Orders", "type": "rdb-mysql",
+        "rdb_url": "mysql://scan@db.example.com:3306/orders", "username": "scan",
+        "password": format!("${{secret:{secret}}}")}})
+}
+
+fn settings(link_ttl: Duration) -> IntakeSettings {
+    IntakeSettings {
+        link_ttl,
+        value_ttl: None,
+    }
+}
+
+/// SECRET_NEEDED, exactly; returns the link.
+fn assert_secret_needed(result: &Value, secret: &str) -> String {
+    let hint = result["error"]["hint"].as_str().expect("a hint");
+    let link = link_in(hint).expect("a link in the hint");
+    assert_eq!(
+        result,
+        &json!({"error": {"provider": "bigid", "code": "SECRET_NEEDED",
+            "field": "ds_connection.password",
+            "message": format!("`ds_connection.password`: the secret {secret} has no value yet"),
+            "hint": format!("ask the user to open {link} and enter the value, then call again with the same arguments; never ask for the value in the chat; nothing was sent")}})
+    );
+    assert!(link.starts_with("http://127.0.0.1:"), "{link}");
+    let token = link.rsplit('/').next().unwrap();
+    assert_eq!(token.len(), 64, "256 bits of hex: {token}");
+    link
+}
+
+#[tokio::test]
+async fn nothing_is_sent_until_the_value_is_entered_then_the_same_call_succeeds() {
+    let value = value_for("same-call");
+    let (fake, vars) = fake_bigid().await;
+    let (client, _intake) = intake_client(&vars, IntakeSettings::default()).await;
+    let args = create_args("INTAKE_SAME_CALL");
+
+    let (result, is_error) = call(&client, "bigid_create_data_source", args.clone()).await;
+    assert!(is_error);
+    let link = assert_secret_needed(&result, "INTAKE_SAME_CALL");
+    assert!(
+        fake.requests().is_empty(),
+        "nothing upstream before the value"
+    );
+
+    // Calling again before the value is entered offers the same link.
+    let (again, _) = call(&client, "bigid_create_data_source", args.clone()).await;
+    assert_eq!(assert_secret_needed(&again, "INTAKE_SAME_CALL"), link);
+    assert!(fake.requests().is_empty());
+
+    // The page says what the value is for.
+    let page = open(&link).await;
+    assert_eq!(page.status, 200);
+    for shown in [
+        "INTAKE_SAME_CALL",
+        "bigid_create_data_source",
+        "BigID",
+        "Orders",
+        "db.example.com",
+        r#"type="password""#,
+    ] {
+        assert!(page.html.contains(shown), "{shown} not on the page");
+    }
+    assert!(!page.html.contains("<script"), "no script");
+    let done = post(&link, Some(&origin_of(&link)), &page.form_token(), &value).await;
+    assert_eq!(done.status, 200, "{}", done.html);
+    assert!(done.html.contains("Received"));
+    assert!(!done.html.contains(&value));
+
+    let (result, is_error) = call(&client, "bigid_create_data_source", args).await;
+    assert!(!is_error, "{result}");
+    assert_eq!(result, json!({"_id": "65f0", "echo": "created"}));
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_request(
+        &requests[0],
+        "POST",
+        "/api/v1/ds_connections",
+        None,
+        AuthHeader::raw("authorization", TOKEN),
+        Some(
+            json!({"ds_connection": {"name": "Orders", "type": "rdb-mysql",
+            "rdb_url": "mysql://scan@db.example.com:3306/orders", "username": "scan",
+            "password": value}}),
+        ),
+    );
+
+    // Later calls read it too; the vendor echoing it back gets it masked.
+    fake.on(
+        "GET",
+        "/api/v1/ds_connections/Orders",
+        Reply::json(
+            200,
+            json!({"ds_connection": {"name": "Orders", "note": format!("pw {value}")}}),
+        ),
+    );
+    let (got, _) = call(&client, "bigid_get_data_source", json!({"name": "Orders"})).await;
+    assert!(!got.to_string().contains(&value), "{got}");
+}
+
+#[tokio::test]
+async fn a_connection_test_gets_a_link_too() {
+    let (fake, vars) = fake_bigid().await;
+    let (client, _intake) = intake_client(&vars, IntakeSettings::default()).await;
+    // A connection test sends credentials: it gets a link.
+    let (result, _) = call(
+        &client,
+        "bigid_test_data_source_connection",
+        json!({"ds_connection": {"type": "rdb-mysql", "password": "${secret:INTAKE_PROBE}"}}),
+    )
+    .await;
+    assert_eq!(result["error"]["code"], "SECRET_NEEDED");
+    assert!(fake.requests().is_empty());
+}
+
+#[tokio::test]
+async fn the_page_sends_strict_headers_and_works_once() {
+    let (_fake, vars) = fake_bigid().await;
+    let (client, intake) = intake_client(&vars, IntakeSettings::default()).await;
+    let (result, _) = call(
+        &client,
+        "bigid_create_data_source",
+        create_args("INTAKE_ONCE"),
+    )
+    .await;
+    let link = assert_secret_needed(&result, "INTAKE_ONCE");
+    let page = open(&link).await;
+    let header = |name: &str| {
+        page.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    assert_eq!(header("cache-control").as_deref(), Some("no-store"));
+    assert_eq!(header("referrer-policy").as_deref(), Some("no-referrer"));
+    assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"));
+    assert_eq!(header("x-frame-options").as_deref(), Some("DENY"));
+    assert_eq!(
+        header("content-type").as_deref(),
+        Some("text/html; charset=utf-8")
+    );
+    assert_eq!(
+        header("content-security-policy").as_deref(),
+        Some(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        )
+    );
+    assert!(header("set-cookie").is_none());
+
+    let value = value_for("once");
+    let token = page.form_token();
+    let first = post(&link, Some(&origin_of(&link)), &token, &value).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(intake.value("INTAKE_ONCE").unwrap().expose(), value);
+    for header in [
+        "cache-control",
+        "content-security-policy",
+        "referrer-policy",
+    ] {
+        assert!(
+            first.headers.contains_key(header),
+            "{header} on the answer too"
+        );
+    }
+    // Used up: both a second look and a second value are 410 Gone.
+    assert_eq!(open(&link).await.status, 410);
+    let second = post(&link, Some(&origin_of(&link)), &token, "another-value-x").await;
+    assert_eq!(second.status, 410);
+    assert_eq!(intake.value("INTAKE_ONCE").unwrap().expose(), value);
+    // An unknown token is not found.
+    let unknown = format!("{}/{}", link.rsplit_once('/').unwrap().0, "0".repeat(64));
+    assert_eq!(open(&unknown).await.status, 404);
+}
+
+#[tokio::test]
+async fn a_link_expires() {
+    let (fake, vars) = fake_bigid().await;
+    let (client, intake) = intake_client(&vars, settings(Duration::from_millis(400))).await;
+    let (result, _) = call(
+        &client,
+        "bigid_create_data_source",
+        create_args("INTAKE_EXPIRES"),
+    )
+    .await;
+    let link = assert_secret_needed(&result, "INTAKE_EXPIRES");
+    let page = open(&link).await;
+    assert_eq!(page.status, 200);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(open(&link).await.status, 410);
+    let late = post(
+        &link,
+        Some(&origin_of(&link)),
+        &page.form_token(),
+        "late-value-x",
+    )
+    .await;
+    assert_eq!(late.status, 410);
+    assert!(intake.value("INTAKE_EXPIRES").is_none());
+    // The next call offers a new link.
+    let (again, _) = call(
+        &client,
+        "bigid_create_data_source",
+        create_args("INTAKE_EXPIRES"),
+    )
+    .await;
+    assert_ne!(assert_secret_needed(&again, "INTAKE_EXPIRES"), link);
+    assert!(fake.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_foreign_origin_or_a_wrong_form_token_is_refused() {
+    let (_fake, vars) = fake_bigid().await;
+    let (client, intake) = intake_client(&vars, IntakeSettings::default()).await;
+    let (result, _) = call(
+        &client,
+        "bigid_create_data_source",
+        create_args("INTAKE_CSRF"),
+    )
+    .await;
+    let link = assert_secret_needed(&result, "INTAKE_CSRF");
+    let token = open(&link).await.form_token();
+    let own = origin_of(&link);
+    let other_port = {
+        let port: u16 = own.rsplit(':').next().unwrap().parse().unwrap();
+        format!("http://127.0.0.1:{}", port.wrapping_add(1))
+    };
+    for origin in [
+        "http://evil.example",
+        other_port.as_str(),
+        "https://127.0.0.1",
+    ] {
+        let r = post(&link, Some(origin), &token, "attacker-value-1").await;
+        assert_eq!(r.status, 403, "Origin {origin}");
+    }
+    // No Origin and no Referer: not from the page.
+    assert_eq!(
+        post(&link, None, &token, "attacker-value-2").await.status,
+        403
+    );
+    // From the page's origin but without its form token.
+    assert_eq!(
+        post(&link, Some(&own), "", "attacker-value-3").await.status,
+        403
+    );
+    assert_eq!(
+        post(&link, Some(&own), &"0".repeat(64), "attacker-value-4")
+            .await
+            .status,
+        403
+    );
+    assert!(intake.value("INTAKE_CSRF").is_none());
+    // The link still works for the user.
+    let value = value_for("csrf");
+    assert_eq!(post(&link, Some(&own), &token, &value).await.status, 200);
+    assert_eq!(intake.value("INTAKE_CSRF").unwrap().expose(), value);
+}
+
+#[tokio::test]
+async fn guessing_the_form_token_burns_the_link() {
+    let (_fake, vars) = fake_bigid().await;
+    let (client, intake) = intake_client(&vars, IntakeSettings::default()).await;
+    let (result, _) = call(
+        &client,
+        "bigid_create_data_source",
+        create_args("INTAKE_BURN"),
+    )
+    .await;
+    let link = assert_secret_needed(&result, "INTAKE_BURN");
+    let token = open(&link).await.form_token();
+    let own = origin_of(&link);
+    for i in 0..5 {
+        let r = post(&link, Some(&own), &format!("guess-{i}"), "attacker-value-5").await;
+        assert_eq!(r.status, 403);
+    }
+    assert_eq!(
+        post(&link, Some(&own), &token, "too-late-value")
+            .await
+            .status,
+        410
+    );
+    assert!(intake.value("INTAKE_BURN").is_none());
+}
+
+/// A 2025-11-25 client that declares URL-mode elicitation: the server sends
+/// `elicitation/create` with mode url and the link, waits for the value, and finishes the call.
+#[tokio::test]
+async fn a_2025_client_with_url_elicitation_is_sent_to_the_page_and_the_call_goes_on() {
+    let value = value_for("elicit-2025");
+    let (fake, vars) = fake_bigid().await;
+    let (server, _intake) = intake_server(&vars, IntakeSettings::default());
+    let handler = ElicitingClient::new(&value);
+    let client = connect(server, handler.clone()).await;
+    let params = CallToolRequestParams::new("bigid_create_data_source").with_arguments(
+        create_args("INTAKE_ELICIT_2025")
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let result = client.call_tool(params).await.expect("answered");
+    assert_ne!(result.is_error, Some(true), "{result:?}");
+    assert_eq!(
+        result.structured_content,
+        Some(json!({"_id": "65f0", "echo": "created"}))
+    );
+    let seen = handler.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    let ElicitRequestParams::UrlElicitationParams {
+        message,
+        url,
+        elicitation_id,
+        ..
+    } = &seen[0]
+    else {
+        panic!("not URL mode: {seen:?}")
+    };
+    assert!(url.contains("/secrets/"), "{url}");
+    assert!(!elicitation_id.is_empty());
+    assert!(message.contains("INTAKE_ELICIT_2025") && !message.contains(&value));
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].json()["ds_connection"]["password"], value);
+}
+
+/// A client that declines: the call ends with SECRET_NEEDED and nothing is sent.
+#[tokio::test]
+async fn a_declined_elicitation_leaves_secret_needed() {
+    let (fake, vars) = fake_bigid().await;
+    let (server, _intake) = intake_server(&vars, IntakeSettings::default());
+    let mut handler = ElicitingClient::new("unused-value");
+    handler.action = rmcp::model::ElicitationAction::Decline;
+    let client = connect(server, handler.clone()).await;
+    let params = CallToolRequestParams::new("bigid_create_data_source")
+        .with_arguments(create_args("INTAKE_DECLINED").as_object().unwrap().clone());
+    let result = client.call_tool(params).await.expect("answered");
+    assert_eq!(result.is_error, Some(true));
+    assert_eq!(
+        result.structured_content.unwrap()["error"]["code"],
+        "SECRET_NEEDED"
+    );
+    assert_eq!(handler.seen.lock().unwrap().len(), 1);
+    assert!(fake.requests().is_empty());
+}
+
+/// A 2026-07-28 client: the call answers `input_required` with a URL elicitation and an opaque
+/// requestState; rmcp's client fulfils it (the user enters the value) and calls again, and the
+/// call goes on.
+#[tokio::test]
+async fn a_2026_client_gets_input_required_and_the_retry_goes_on() {
+    let value = value_for("elicit-2026");
+    let (fake, vars) = fake_bigid().await;
+    let (server, _intake) = intake_server(&vars, IntakeSettings::default());
+    let handler = ElicitingClient::new(&value);
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        use rmcp::ServiceExt;
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let client = handler
+        .clone()
+        .serve_with_lifecycle(
+            client_io,
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .expect("client connects");
+    let args = create_args("INTAKE_ELICIT_2026")
+        .as_object()
+        .unwrap()
+        .clone();
+
+    // One round by hand: the intermediate result as the wire carries it.
+    let once = client
+        .call_tool_once(
+            CallToolRequestParams::new("bigid_create_data_source").with_arguments(args.clone()),
+        )
+        .await
+        .expect("answered");
+    let rmcp::model::CallToolResponse::InputRequired(once) = once else {
+        panic!("not input_required: {once:?}")
+    };
+    let wire = serde_json::to_value(&once).unwrap();
+    assert_eq!(wire["resultType"], "input_required", "{wire}");
+    let state = wire["requestState"].as_str().expect("a requestState");
+    assert_eq!(state.len(), 32, "an opaque handle: {state}");
+    let elicitation = &wire["inputRequests"]["secret:INTAKE_ELICIT_2026"];
+    assert_eq!(elicitation["method"], "elicitation/create", "{wire}");
+    assert_eq!(elicitation["params"]["mode"], "url");
+    assert!(
+        elicitation["params"]["url"]
+            .as_str()
+            .unwrap()
+            .contains("/secrets/")
+    );
+    assert!(fake.requests().is_empty());
+
+    // The whole exchange, as rmcp's client drives it.
+    let result = client
+        .call_tool(CallToolRequestParams::new("bigid_create_data_source").with_arguments(args))
+        .await
+        .expect("answered");
+    assert_ne!(result.is_error, Some(true), "{result:?}");
+    assert_eq!(
+        result.structured_content,
+        Some(json!({"_id": "65f0", "echo": "created"}))
+    );
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].json()["ds_connection"]["password"], value);
+}
