@@ -451,3 +451,410 @@ async fn a_2026_client_gets_input_required_and_the_retry_goes_on() {
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].json()["ds_connection"]["password"], value);
 }
+
+// ---- the built binary ---------------------------------------------------------------------------
+
+/// The binary serving stdio, driven one request at a time.
+struct StdioSession {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    seen: String,
+}
+
+impl StdioSession {
+    async fn start(vars: &[(&str, &str)]) -> StdioSession {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(binary())
+            .env_clear()
+            .envs(vars.iter().copied())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("binary starts");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut session = StdioSession {
+            child,
+            stdin,
+            stdout,
+            seen: String::new(),
+        };
+        for line in handshake() {
+            session.send(&line).await;
+        }
+        session.answer(0).await;
+        session
+    }
+
+    async fn send(&mut self, line: &Value) {
+        use tokio::io::AsyncWriteExt;
+        self.stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+
+    async fn answer(&mut self, id: u64) -> Value {
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(20), self.stdout.next_line())
+                .await
+                .expect("an answer within 20 s")
+                .unwrap()
+                .expect("stdout open");
+            self.seen.push_str(&line);
+            self.seen.push('\n');
+            let v: Value = serde_json::from_str(&line).expect("JSON-RPC on stdout");
+            if v["id"] == id {
+                return v;
+            }
+        }
+    }
+
+    async fn call(&mut self, id: u64, tool: &str, args: &Value) -> Value {
+        self.send(&rpc(
+            id,
+            "tools/call",
+            json!({"name": tool, "arguments": args}),
+        ))
+        .await;
+        let answer = self.answer(id).await;
+        answer["result"]["structuredContent"].clone()
+    }
+
+    /// Closes stdin; everything written on stdout and stderr.
+    async fn finish(mut self) -> (String, String) {
+        drop(self.stdin);
+        let mut rest = String::new();
+        while let Ok(Some(line)) = self.stdout.next_line().await {
+            rest.push_str(&line);
+            rest.push('\n');
+        }
+        let output = tokio::time::timeout(Duration::from_secs(10), self.child.wait_with_output())
+            .await
+            .expect("exits after stdin closes")
+            .unwrap();
+        self.seen.push_str(&rest);
+        (
+            self.seen,
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn over_stdio_at_trace_the_value_is_in_no_output() {
+    let value = value_for("stdio-trace");
+    let (fake, _) = fake_bigid().await;
+    let base = fake.url("/api/v1");
+    // The vendor echoes the password back, in the answer and in an error.
+    fake.on(
+        "GET",
+        "/api/v1/ds_connections/Orders",
+        Reply::json(200, json!({"ds_connection": {"name": "Orders", "password": value, "note": format!("pw={value}")}})),
+    );
+    let mut session = StdioSession::start(&[
+        ("BIGID_BASE_URL", &base),
+        ("BIGID_ACCESS_TOKEN", TOKEN),
+        ("RUST_LOG", "trace"),
+    ])
+    .await;
+    let args = create_args("INTAKE_STDIO");
+    let first = session.call(1, "bigid_create_data_source", &args).await;
+    assert_eq!(first["error"]["code"], "SECRET_NEEDED", "{first}");
+    let link = link_in(first["error"]["hint"].as_str().unwrap()).unwrap();
+    assert!(fake.requests().is_empty());
+    assert_eq!(enter(&link, &value).await.status, 200);
+    let created = session.call(2, "bigid_create_data_source", &args).await;
+    assert_eq!(created, json!({"_id": "65f0", "echo": "created"}));
+    let got = session
+        .call(3, "bigid_get_data_source", &json!({"name": "Orders"}))
+        .await;
+    assert_eq!(got["ds_connection"]["password"], "***");
+    let (stdout, stderr) = session.finish().await;
+    assert!(
+        stderr.contains("TRACE") || stderr.contains("DEBUG"),
+        "trace is on"
+    );
+    assert!(stderr.contains("secret intake"), "{stderr}");
+    assert!(
+        !stdout.contains(&value),
+        "stdout leaks the value:\n{stdout}"
+    );
+    assert!(
+        !stderr.contains(&value),
+        "stderr leaks the value:\n{stderr}"
+    );
+    let posts: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].json()["ds_connection"]["password"], value);
+}
+
+/// `datasource-mcp call` as a child: (stdout, stderr, exit code), with `during` run on each
+/// stderr line as it comes.
+async fn run_call(
+    args: &[&str],
+    vars: &[(&str, &str)],
+    mut during: impl FnMut(&str) -> Option<tokio::task::JoinHandle<()>>,
+) -> (String, String, i32) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+    let mut child = tokio::process::Command::new(binary())
+        .arg("call")
+        .args(args)
+        .env_clear()
+        .envs(vars.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("binary starts");
+    let mut stdout = child.stdout.take().unwrap();
+    let out = tokio::spawn(async move {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s).await;
+        s
+    });
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut stderr = String::new();
+    let mut tasks = Vec::new();
+    while let Ok(Some(line)) = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("stderr within 20 s")
+    {
+        stderr.push_str(&line);
+        stderr.push('\n');
+        tasks.extend(during(&line));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("exits")
+        .unwrap();
+    (out.await.unwrap(), stderr, status.code().unwrap_or(-1))
+}
+
+#[tokio::test]
+async fn the_cli_prints_the_link_waits_for_the_value_then_calls() {
+    let value = value_for("cli-wait");
+    let (fake, _) = fake_bigid().await;
+    let base = fake.url("/api/v1");
+    let args = create_args("INTAKE_CLI").to_string();
+    let entered_value = value.clone();
+    let (stdout, stderr, code) = run_call(
+        &["bigid_create_data_source", "--args", &args],
+        &[("BIGID_BASE_URL", &base), ("BIGID_ACCESS_TOKEN", TOKEN)],
+        |line| {
+            let link = link_in(line)?;
+            let value = entered_value.clone();
+            Some(tokio::spawn(async move {
+                assert_eq!(enter(&link, &value).await.status, 200);
+            }))
+        },
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.starts_with("datasource-mcp: bigid_create_data_source needs the secret INTAKE_CLI: open http://127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("datasource-mcp: received INTAKE_CLI; calling bigid_create_data_source")
+    );
+    let result: Value = serde_json::from_str(&stdout).expect("the result on stdout");
+    assert_eq!(result, json!({"_id": "65f0", "echo": "created"}));
+    assert!(!stdout.contains(&value) && !stderr.contains(&value));
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].json()["ds_connection"]["password"], value);
+}
+
+#[tokio::test]
+async fn the_cli_with_no_wait_exits_2_and_sends_nothing() {
+    let (fake, _) = fake_bigid().await;
+    let base = fake.url("/api/v1");
+    let args = create_args("INTAKE_NO_WAIT").to_string();
+    let (stdout, stderr, code) = run_call(
+        &["bigid_create_data_source", "--args", &args, "--no-wait"],
+        &[("BIGID_BASE_URL", &base), ("BIGID_ACCESS_TOKEN", TOKEN)],
+        |_| None,
+    )
+    .await;
+    assert_eq!(code, 2);
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        "datasource-mcp: bigid_create_data_source: the secret INTAKE_NO_WAIT has no value: set DATASOURCE_MCP_SECRET_INTAKE_NO_WAIT, or call without --no-wait to enter it on a one-time page\n"
+    );
+    assert!(fake.requests().is_empty());
+    // Turned off: the unknown reference, naming the variable.
+    let (stdout, _, code) = run_call(
+        &["bigid_create_data_source", "--args", &args],
+        &[
+            ("BIGID_BASE_URL", &base),
+            ("BIGID_ACCESS_TOKEN", TOKEN),
+            ("DATASOURCE_MCP_NO_SECRET_INTAKE", "1"),
+        ],
+        |_| None,
+    )
+    .await;
+    assert_eq!(code, 1);
+    let result: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(result["error"]["code"], "UNKNOWN_SECRET_REFERENCE");
+    assert!(fake.requests().is_empty());
+}
+
+const HTTP_TOKEN: &str = "http-token-for-intake-tests";
+
+/// The binary serving HTTP with `args`: the MCP URL, the child, and its stderr so far.
+async fn spawn_http(
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> (String, tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(binary())
+        .args(["--transport", "http"])
+        .args(args)
+        .env_clear()
+        .env("DATASOURCE_MCP_HTTP_TOKEN", HTTP_TOKEN)
+        .envs(vars.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    let url = loop {
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .expect("the server starts")
+            .unwrap()
+            .unwrap_or_else(|| panic!("the server exited: {seen}"));
+        seen.push_str(&line);
+        seen.push('\n');
+        if let Some(rest) = line.split(" at http://").nth(1) {
+            break format!("http://{}", rest.split(' ').next().unwrap())
+                .replace("0.0.0.0", "127.0.0.1");
+        }
+    };
+    (url, child, seen)
+}
+
+async fn http_call(url: &str, tool: &str, args: &Value) -> Value {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": tool, "arguments": args}});
+    let r = http()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("authorization", format!("Bearer {HTTP_TOKEN}"))
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    v["result"]["structuredContent"].clone()
+}
+
+#[tokio::test]
+async fn over_http_the_page_is_under_the_servers_own_address() {
+    let value = value_for("http-loopback");
+    let (fake, _) = fake_bigid().await;
+    let base = fake.url("/api/v1");
+    let (url, mut child, _) = spawn_http(
+        &["--listen", "127.0.0.1:0"],
+        &[("BIGID_BASE_URL", &base), ("BIGID_ACCESS_TOKEN", TOKEN)],
+    )
+    .await;
+    let args = create_args("INTAKE_HTTP");
+    let first = http_call(&url, "bigid_create_data_source", &args).await;
+    assert_eq!(first["error"]["code"], "SECRET_NEEDED", "{first}");
+    let link = link_in(first["error"]["hint"].as_str().unwrap()).unwrap();
+    let server = url.trim_end_matches("/mcp");
+    assert!(
+        link.starts_with(&format!("{server}/secrets/")),
+        "{link} under {server}"
+    );
+    // No bearer token: a browser has none.
+    assert_eq!(enter(&link, &value).await.status, 200);
+    let created = http_call(&url, "bigid_create_data_source", &args).await;
+    assert_eq!(created, json!({"_id": "65f0", "echo": "created"}));
+    assert_eq!(
+        fake.requests()[0].json()["ds_connection"]["password"],
+        value
+    );
+    child.start_kill().unwrap();
+}
+
+#[tokio::test]
+async fn over_http_on_a_non_loopback_address_without_public_url_no_link_is_offered() {
+    let (fake, _) = fake_bigid().await;
+    let base = fake.url("/api/v1");
+    let (url, mut child, stderr) = spawn_http(
+        &["--listen", "0.0.0.0:0"],
+        &[("BIGID_BASE_URL", &base), ("BIGID_ACCESS_TOKEN", TOKEN)],
+    )
+    .await;
+    assert!(
+        stderr.contains("the secret intake page is off (the server listens on a non-loopback address without --public-url)"),
+        "{stderr}"
+    );
+    let result = http_call(
+        &url,
+        "bigid_create_data_source",
+        &create_args("INTAKE_PUBLIC"),
+    )
+    .await;
+    assert_eq!(
+        result,
+        json!({"error": {"provider": "bigid", "code": "UNKNOWN_SECRET_REFERENCE",
+            "field": "ds_connection.password",
+            "message": "`ds_connection.password`: the secret reference ${secret:INTAKE_PUBLIC} is not set",
+            "hint": "set DATASOURCE_MCP_SECRET_INTAKE_PUBLIC in the server's environment, or use another reference; nothing was sent"}})
+    );
+    let page = format!(
+        "{}/secrets/{}",
+        url.trim_end_matches("/mcp"),
+        "0".repeat(64)
+    );
+    // Not served: the path falls to the guarded MCP routes.
+    assert_eq!(open(&page).await.status, 401);
+    assert!(fake.requests().is_empty());
+    child.start_kill().unwrap();
+
+    // With --public-url the page is served, and links start with it.
+    let (url, mut child, _) = spawn_http(
+        &[
+            "--listen",
+            "0.0.0.0:0",
+            "--public-url",
+            "https://mcp.example.com/",
+        ],
+        &[("BIGID_BASE_URL", &base), ("BIGID_ACCESS_TOKEN", TOKEN)],
+    )
+    .await;
+    let result = http_call(
+        &url,
+        "bigid_create_data_source",
+        &create_args("INTAKE_PUBLIC"),
+    )
+    .await;
+    assert_eq!(result["error"]["code"], "SECRET_NEEDED");
+    let hint = result["error"]["hint"].as_str().unwrap();
+    assert!(
+        hint.contains("open https://mcp.example.com/secrets/"),
+        "{hint}"
+    );
+    child.start_kill().unwrap();
+}
