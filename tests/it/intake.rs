@@ -858,3 +858,74 @@ async fn over_http_on_a_non_loopback_address_without_public_url_no_link_is_offer
     );
     child.start_kill().unwrap();
 }
+
+// ---- a person in a real browser -----------------------------------------------------------------
+
+/// Headless Chromium from the distribution, with JavaScript off: the page loads, shows the
+/// form, takes the typed value on Enter, and says it was received; the same call then
+/// succeeds. Skipped, saying so, where no Chromium is installed (`.ci/run` installs it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_types_the_value_into_the_page_in_a_real_browser() {
+    let Some(chromium) = chromium() else {
+        eprintln!(
+            "SKIPPED intake::a_person_types_the_value_into_the_page_in_a_real_browser: no chromium, chromium-browser or google-chrome on PATH (apt-get install chromium)"
+        );
+        return;
+    };
+    let value = value_for("browser");
+    let (fake, vars) = fake_bigid().await;
+    let (client, intake) = intake_client(&vars, IntakeSettings::default()).await;
+    let args = create_args("INTAKE_BROWSER");
+    let (result, _) = call(&client, "bigid_create_data_source", args.clone()).await;
+    let link = assert_secret_needed(&result, "INTAKE_BROWSER");
+
+    // What a GET shows a browser.
+    let dom = {
+        let (chromium, link) = (chromium.clone(), link.clone());
+        tokio::task::spawn_blocking(move || dump_dom(&chromium, &link))
+            .await
+            .unwrap()
+    };
+    for shown in [
+        "INTAKE_BROWSER",
+        "bigid_create_data_source",
+        "db.example.com",
+        r#"type="password""#,
+    ] {
+        assert!(dom.contains(shown), "{shown} not in the DOM: {dom}");
+    }
+
+    // A person types the value and presses Enter, with JavaScript off.
+    let typed = value.clone();
+    let (form, answer) = tokio::task::spawn_blocking(move || {
+        let mut browser = Browser::start(&chromium);
+        browser.page(
+            "Emulation.setScriptExecutionDisabled",
+            json!({"value": true}),
+        );
+        browser.open(&link);
+        let form = browser.html();
+        browser.focus("input[type=password]");
+        browser.type_text(&typed);
+        browser.press_enter();
+        browser.wait_for_load();
+        let answer = browser.html();
+        (form, answer)
+    })
+    .await
+    .unwrap();
+    assert!(form.contains("Send to the server"), "{form}");
+    assert!(!form.contains(&value));
+    assert!(
+        answer.contains("Received"),
+        "the browser's POST was refused: {answer}"
+    );
+    assert!(!answer.contains(&value));
+    assert_eq!(intake.value("INTAKE_BROWSER").unwrap().expose(), value);
+
+    let (result, is_error) = call(&client, "bigid_create_data_source", args).await;
+    assert!(!is_error, "{result}");
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].json()["ds_connection"]["password"], value);
+}

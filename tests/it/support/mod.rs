@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+mod browser;
 mod fake;
 mod intake;
 mod listing;
@@ -15,6 +16,7 @@ mod stdio;
 mod table;
 mod wire;
 
+pub use browser::*;
 pub use fake::*;
 pub use intake::*;
 pub use listing::*;
