@@ -929,3 +929,46 @@ async fn a_person_types_the_value_into_the_page_in_a_real_browser() {
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].json()["ds_connection"]["password"], value);
 }
+
+/// The built binary over stdio (its own stdio transport), with a client that takes URL-mode
+/// elicitation: the elicitation and its answer cross the pipe while the call waits.
+#[tokio::test]
+async fn over_stdio_the_binary_elicits_the_link_and_goes_on() {
+    use rmcp::ServiceExt;
+    use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+    let value = value_for("stdio-elicit");
+    let (fake, _) = fake_bigid().await;
+    let base = fake.url("/api/v1");
+    let cmd = tokio::process::Command::new(binary()).configure(|c| {
+        c.env_clear()
+            .env("BIGID_BASE_URL", &base)
+            .env("BIGID_ACCESS_TOKEN", TOKEN)
+            .stderr(std::process::Stdio::null());
+    });
+    let handler = ElicitingClient::new(&value);
+    let client = handler
+        .clone()
+        .serve(TokioChildProcess::new(cmd).unwrap())
+        .await
+        .expect("client connects");
+    let params = CallToolRequestParams::new("bigid_create_data_source").with_arguments(
+        create_args("INTAKE_STDIO_ELICIT")
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let result = tokio::time::timeout(Duration::from_secs(20), client.call_tool(params))
+        .await
+        .expect("answered within 20 s")
+        .expect("answered");
+    assert_eq!(
+        result.structured_content,
+        Some(json!({"_id": "65f0", "echo": "created"}))
+    );
+    assert_eq!(handler.seen.lock().unwrap().len(), 1);
+    assert_eq!(
+        fake.requests()[0].json()["ds_connection"]["password"],
+        value
+    );
+    let _ = client.cancel().await;
+}
