@@ -22,6 +22,13 @@ pub enum ToolError {
     /// A `${secret:NAME}` reference names no variable; nothing was sent.
     #[error("`{field}`: the secret reference ${{secret:{name}}} is not set")]
     UnknownSecret { field: String, name: String },
+    /// A `${secret:NAME}` reference has no value yet, and the user can enter it on the intake
+    /// page at `url`; nothing was sent.
+    #[error("`{field}`: the secret {} has no value yet", .offered.name)]
+    SecretNeeded {
+        field: String,
+        offered: crate::intake::Offered,
+    },
     /// The vendor answered with an error status.
     #[error("the vendor answered HTTP {}", .0.status)]
     Vendor(HttpResponse),
@@ -117,8 +124,14 @@ impl ToolError {
         }
         error.insert("message".into(), json!(message));
         error.insert("hint".into(), json!(hint));
-        if let ToolError::Invalid(e) | ToolError::Precondition(e) = self {
-            error.insert("field".into(), json!(e.field));
+        match self {
+            ToolError::Invalid(e) | ToolError::Precondition(e) => {
+                error.insert("field".into(), json!(e.field));
+            }
+            ToolError::UnknownSecret { field, .. } | ToolError::SecretNeeded { field, .. } => {
+                error.insert("field".into(), json!(field));
+            }
+            _ => {}
         }
         if let ToolError::Vendor(response) | ToolError::Unconfirmed { response, .. } = self
             && let Some(id) = response.request_id()
@@ -152,6 +165,15 @@ impl ToolError {
                 self.to_string(),
                 format!(
                     "set DATASOURCE_MCP_SECRET_{name} in the server's environment, or use another reference; nothing was sent"
+                ),
+            ),
+            ToolError::SecretNeeded { offered, .. } => (
+                None,
+                Some("SECRET_NEEDED".into()),
+                self.to_string(),
+                format!(
+                    "ask the user to open {} and enter the value, then call again with the same arguments; never ask for the value in the chat; nothing was sent",
+                    offered.url
                 ),
             ),
             ToolError::Unconfirmed { response, claim } => {

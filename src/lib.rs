@@ -9,8 +9,9 @@
 //! 2. [`args`], [`schema`]: argument parsing and validation; schemas from types.
 //! 3. [`operation`], [`spec`]: the row type and the provider id; what a provider is, as data.
 //! 4. [`providers`]: the registry, one file of facts per vendor.
-//! 5. [`sandbox`] (simulated vendors) and [`upstream`] (HTTP client, auth, the one request
-//!    description dry runs print and sends use).
+//! 5. [`sandbox`] (simulated vendors), [`upstream`] (HTTP client, auth, the one request
+//!    description dry runs print and sends use) and [`intake`] (the one-time page where a user
+//!    enters a secret the model must not see).
 //! 6. [`error`]: error kinds and the envelope.
 //! 7. [`engine`]: the flows that run a row.
 //! 8. [`surfaces`]: the MCP server, `call`, `doctor`, the skill, the bundle, prompts, generated
@@ -22,6 +23,7 @@ pub mod args;
 pub mod cli;
 pub mod engine;
 pub mod error;
+pub mod intake;
 pub mod logging;
 pub mod operation;
 pub mod providers;

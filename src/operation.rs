@@ -502,6 +502,12 @@ impl OperationSpec {
         !self.hints.read_only
     }
 
+    /// Whether a call sends credentials the user may still have to enter: a change, or a
+    /// connection test of a candidate configuration.
+    pub fn sends_credentials(&self) -> bool {
+        self.mutates() || self.hints == Hints::PROBE
+    }
+
     /// Whether its requests may be sent again after a transient failure: only requests that
     /// change nothing. A write is never re-sent.
     pub fn retry_safe(&self) -> bool {

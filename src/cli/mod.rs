@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::engine::{Engine, EngineSettings};
+use crate::intake::{Intake, IntakeSettings, Serving};
 use crate::providers::{self, ProviderConfig};
 use crate::redact;
 use crate::sandbox::Sandbox;
@@ -44,6 +45,103 @@ pub struct Cli {
     pub upstream: UpstreamArgs,
     #[command(flatten)]
     pub http: HttpArgs,
+    #[command(flatten)]
+    pub intake: IntakeArgs,
+}
+
+/// The secret intake page: where a user enters a secret that a call references but that has
+/// no value (see the README's Safety section).
+#[derive(Args, Debug, Clone)]
+pub struct IntakeArgs {
+    /// Never offer the secret intake page: a reference without a value is an error naming the
+    /// variable to set.
+    #[arg(long, global = true, env = "DATASOURCE_MCP_NO_SECRET_INTAKE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_secret_intake: bool,
+    /// Seconds an intake link works.
+    #[arg(
+        long,
+        global = true,
+        env = "DATASOURCE_MCP_SECRET_LINK_TTL",
+        default_value_t = 600,
+        value_name = "SECONDS"
+    )]
+    pub secret_link_ttl: u64,
+    /// Seconds an entered secret is kept (default: for the life of the process).
+    #[arg(
+        long,
+        global = true,
+        env = "DATASOURCE_MCP_ENTERED_SECRET_TTL",
+        value_name = "SECONDS"
+    )]
+    pub entered_secret_ttl: Option<u64>,
+    /// The address users reach this HTTP server at (over TLS), e.g. https://mcp.example.com:
+    /// intake links start with it. Needed for the intake page on a non-loopback address.
+    #[arg(long, env = "DATASOURCE_MCP_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+}
+
+impl IntakeArgs {
+    fn settings(&self) -> Result<IntakeSettings, String> {
+        if self.secret_link_ttl == 0 || self.secret_link_ttl > 86_400 {
+            return Err("--secret-link-ttl must be between 1 and 86400 seconds".into());
+        }
+        if self.entered_secret_ttl == Some(0) {
+            return Err("--entered-secret-ttl must be at least 1 second".into());
+        }
+        Ok(IntakeSettings {
+            link_ttl: Duration::from_secs(self.secret_link_ttl),
+            value_ttl: self.entered_secret_ttl.map(Duration::from_secs),
+        })
+    }
+
+    /// The intake of a process that serves the page itself on loopback (stdio, `call`).
+    pub fn loopback(&self) -> Result<Option<Arc<Intake>>, String> {
+        let settings = self.settings()?;
+        Ok((!self.no_secret_intake).then(|| Intake::new(settings, Serving::Loopback)))
+    }
+
+    /// The intake of the HTTP server listening on `listen`, and why it is off when it is:
+    /// served under the server's own address, on a non-loopback one only with --public-url.
+    pub fn http(
+        &self,
+        listen: &std::net::SocketAddr,
+    ) -> Result<(Option<Arc<Intake>>, Option<&'static str>), String> {
+        let settings = self.settings()?;
+        let public = match &self.public_url {
+            None => None,
+            Some(text) => {
+                let url = url::Url::parse(text).map_err(|e| format!("--public-url {text}: {e}"))?;
+                let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+                if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+                    return Err(format!(
+                        "--public-url {text}: must be https (users type secrets into the page)"
+                    ));
+                }
+                if url.query().is_some() || url.fragment().is_some() || url.cannot_be_a_base() {
+                    return Err(format!(
+                        "--public-url {text}: give a base URL, without query or fragment"
+                    ));
+                }
+                Some(url)
+            }
+        };
+        if self.no_secret_intake {
+            return Ok((None, Some("--no-secret-intake")));
+        }
+        match public {
+            Some(url) => Ok((
+                Some(Intake::new(settings, Serving::Mounted(Some(url)))),
+                None,
+            )),
+            None if listen.ip().is_loopback() => {
+                Ok((Some(Intake::new(settings, Serving::Mounted(None))), None))
+            }
+            None => Ok((
+                None,
+                Some("the server listens on a non-loopback address without --public-url"),
+            )),
+        }
+    }
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -374,6 +472,10 @@ pub fn main() -> ExitCode {
                 Ok(o) => o,
                 Err(e) => return fail(&e),
             };
+            let (intake, intake_off) = match cli.intake.http(&opts.listen) {
+                Ok(i) => i,
+                Err(e) => return fail(&e),
+            };
             if let Some(token) = &generated {
                 redact::register_secret(token);
             }
@@ -384,10 +486,15 @@ pub fn main() -> ExitCode {
             }
             run_multi_thread(async move {
                 let (configs, sandbox) = provider_configs(cli.sandbox, true).await?;
-                let server = build_server(configs, settings, &selection);
+                let server = build_server(configs, settings, &selection, intake);
                 let tools = server.catalog().operations().len();
                 if let Some(sb) = &sandbox {
                     eprintln!("{}", sandbox_banner(sb, tools));
+                }
+                if let Some(why) = intake_off {
+                    eprintln!(
+                        "datasource-mcp: the secret intake page is off ({why}): a ${{secret:NAME}} without a value is an error naming DATASOURCE_MCP_SECRET_NAME"
+                    );
                 }
                 let result = http::serve(server, opts, |addr| {
                     // One write: whoever reads the address also finds the token next to it.
@@ -408,22 +515,28 @@ pub fn main() -> ExitCode {
             })
         }
         None | Some(Command::Serve) => run_async(async move {
+            let intake = cli.intake.loopback().map_err(|e| anyhow::anyhow!(e))?;
             let (configs, sandbox) = provider_configs(cli.sandbox, true).await?;
-            let engine = Arc::new(Engine::new(configs, settings, Arc::new(ProcessEnv)));
+            let mut engine = Engine::new(configs, settings, Arc::new(ProcessEnv));
+            if let Some(intake) = intake {
+                engine = engine.with_intake(intake);
+            }
+            let engine = Arc::new(engine);
             let server = DataSourceServer::for_session(engine, &selection);
             serve_stdio(server, max_line, sandbox).await
         }),
         Some(Command::Tools) => run_async(async move {
             let (configs, _sandbox) = provider_configs(cli.sandbox, true).await?;
-            let server = build_server(configs, settings, &selection);
+            let server = build_server(configs, settings, &selection, None);
             print_tools(&server);
             Ok(())
         }),
         Some(Command::Sandbox { listen }) => run_async(run_sandbox(listen)),
         Some(Command::Generate { check }) => generate(check),
         Some(Command::Call(args)) => run_async_code(async move {
+            let intake = cli.intake.loopback().map_err(|e| anyhow::anyhow!(e))?;
             let (configs, _sandbox) = provider_configs(cli.sandbox, false).await?;
-            Ok(call::run(&args, configs, settings, &selection).await)
+            Ok(call::run(&args, configs, settings, &selection, intake).await)
         }),
         Some(Command::Doctor) => run_async_code(async move {
             let (configs, _sandbox) = provider_configs(cli.sandbox, false).await?;
@@ -584,14 +697,19 @@ fn block_on(
 }
 
 /// The MCP server every surface uses: the engine for the configured providers, the tools
-/// the selection allows. `${secret:NAME}` references read the process environment.
+/// the selection allows. `${secret:NAME}` references read the process environment, and the
+/// values entered on `intake`'s page when it is on.
 pub fn build_server(
     configs: Vec<ProviderConfig>,
     settings: EngineSettings,
     selection: &Selection,
+    intake: Option<Arc<Intake>>,
 ) -> DataSourceServer {
-    let engine = Arc::new(Engine::new(configs, settings, Arc::new(ProcessEnv)));
-    DataSourceServer::new(engine, selection)
+    let mut engine = Engine::new(configs, settings, Arc::new(ProcessEnv));
+    if let Some(intake) = intake {
+        engine = engine.with_intake(intake);
+    }
+    DataSourceServer::new(Arc::new(engine), selection)
 }
 
 async fn serve_stdio(

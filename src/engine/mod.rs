@@ -26,6 +26,7 @@ pub mod listing;
 pub mod secret_refs;
 
 use crate::error::ToolError;
+use crate::intake::{About, Intake, Offered};
 use crate::operation::{ListArgs, OperationSpec, Poll, Provider, Reconcile};
 use crate::providers::ProviderConfig;
 use crate::redact::{self, CallSecrets};
@@ -113,6 +114,9 @@ pub struct CallContext {
 pub struct CallOutcome {
     pub value: Value,
     pub is_error: bool,
+    /// Set when the call stopped for a secret the user can enter on the intake page (the
+    /// envelope is then `SECRET_NEEDED`): a surface may ask for it its own way and call again.
+    pub secret_needed: Option<Offered>,
 }
 
 /// Serves calls for the configured providers.
@@ -126,6 +130,8 @@ pub struct Engine {
     max_result_bytes: usize,
     /// Rows whose second request form the vendor accepted: it is sent from then on.
     learned: std::sync::Mutex<std::collections::HashSet<&'static str>>,
+    /// Where the user enters a secret that has no value, when the intake is on.
+    intake: Option<Arc<Intake>>,
 }
 
 impl Engine {
@@ -149,7 +155,20 @@ impl Engine {
             output_schemas,
             max_result_bytes: settings.max_result_bytes,
             learned: Default::default(),
+            intake: None,
         }
+    }
+
+    /// Offers the intake page for references that have no value, in calls that send
+    /// credentials; its entered values resolve references.
+    pub fn with_intake(mut self, intake: Arc<Intake>) -> Self {
+        self.refs = self.refs.with_intake(intake.clone());
+        self.intake = Some(intake);
+        self
+    }
+
+    pub fn intake(&self) -> Option<&Arc<Intake>> {
+        self.intake.as_ref()
     }
 
     pub fn providers(&self) -> &[ProviderClient] {
@@ -215,6 +234,7 @@ impl Engine {
                     None => CallOutcome {
                         value,
                         is_error: false,
+                        secret_needed: None,
                     },
                     Some(problem) => CallOutcome {
                         value: ToolError::UnexpectedAnswer {
@@ -223,15 +243,21 @@ impl Engine {
                         }
                         .envelope(op, &secrets),
                         is_error: true,
+                        secret_needed: None,
                     },
                 }
             }
             Err(err) => {
                 let value = err.envelope(op, &secrets);
                 tracing::info!(tool = op.name, error = %value["error"]["code"], "call failed");
+                let secret_needed = match err {
+                    ToolError::SecretNeeded { offered, .. } => Some(offered),
+                    _ => None,
+                };
                 CallOutcome {
                     value,
                     is_error: true,
+                    secret_needed,
                 }
             }
         }
@@ -259,9 +285,15 @@ impl Engine {
             Some(listing) => Some((listing, ListArgs::take(&mut args, listing.paging)?)),
             None => None,
         };
-        let resolved = self
+        let resolved = match self
             .refs
-            .resolve(&args, provider.spec.credential_keys, secrets)?;
+            .resolve(&args, provider.spec.credential_keys, secrets)
+        {
+            Err(ToolError::UnknownSecret { field, name }) => {
+                return Err(self.ask_for_secret(op, &args, field, name).await);
+            }
+            resolved => resolved?,
+        };
         let parts = op.prepare(resolved)?;
         if dry_run {
             // The plan shows the references as written; the resolved values stay here.
@@ -286,6 +318,36 @@ impl Engine {
             },
             None => Shaped::whole(value),
         })
+    }
+
+    /// The error for a reference without a value: a link to the intake page where the user
+    /// enters it, when the intake is on and the call sends credentials; otherwise the unknown
+    /// reference (whose hint says which variable to set).
+    async fn ask_for_secret(
+        &self,
+        op: &'static OperationSpec,
+        args: &Value,
+        field: String,
+        name: String,
+    ) -> ToolError {
+        let Some(intake) = self.intake.as_ref().filter(|_| op.sends_credentials()) else {
+            return ToolError::UnknownSecret { field, name };
+        };
+        let (target, host) = crate::intake::target_of(args);
+        let about = About {
+            name: name.clone(),
+            tool: op.name.to_string(),
+            provider: op.provider.spec().title.to_string(),
+            target,
+            host,
+        };
+        match intake.offer(about).await {
+            Ok(offered) => ToolError::SecretNeeded { field, offered },
+            Err(e) => {
+                tracing::warn!("no secret intake link: {e}");
+                ToolError::UnknownSecret { field, name }
+            }
+        }
     }
 
     /// Keeps a result within the budget; a list page cut short points to what it left out.

@@ -4,6 +4,9 @@
 //! credentials). A password then never enters the conversation; a dry run shows the
 //! reference, never the value.
 //!
+//! A value the user entered on the intake page ([`crate::intake`]) stands in for a variable
+//! that is not set: the environment wins.
+//!
 //! A secret belongs under a secret-like key (`password`, `secretKey`, …), in a vendor's
 //! credential field, or in the password part of a URL or connection string. Anywhere else (a
 //! description, a name) the vendor would store the value readable and hand it back later:
@@ -14,6 +17,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::error::ToolError;
+use crate::intake::Intake;
 use crate::redact::{self, CallSecrets};
 use crate::secret::{REFERENCE_OPEN as OPEN, valid_reference_name as valid_name};
 use crate::spec::Env;
@@ -83,6 +87,8 @@ field, or the password part of a URL); the vendor would store this field readabl
 #[derive(Clone)]
 pub struct SecretRefs {
     env: Arc<dyn Env + Send + Sync>,
+    /// Values entered on the intake page, when it is on.
+    intake: Option<Arc<Intake>>,
 }
 
 impl SecretRefs {
@@ -92,7 +98,13 @@ impl SecretRefs {
         for (_, value) in env.vars_with_prefix(PREFIX) {
             redact::register_secret(&value);
         }
-        Self { env }
+        Self { env, intake: None }
+    }
+
+    /// Also reads values entered on `intake`'s page.
+    pub fn with_intake(mut self, intake: Arc<Intake>) -> Self {
+        self.intake = Some(intake);
+        self
     }
 
     /// `args` with every reference replaced by its value; each value is remembered in `call`
@@ -164,12 +176,20 @@ impl SecretRefs {
                         "holds a malformed secret reference (write ${secret:NAME}; NAME of letters, digits and _)",
                     ))
                 })?;
-            let value = self.env.var(&format!("{PREFIX}{name}")).ok_or_else(|| {
-                ToolError::UnknownSecret {
+            let entered = || {
+                self.intake
+                    .as_ref()
+                    .and_then(|i| i.value(name))
+                    .map(|v| v.expose().to_string())
+            };
+            let value = self
+                .env
+                .var(&format!("{PREFIX}{name}"))
+                .or_else(entered)
+                .ok_or_else(|| ToolError::UnknownSecret {
                     field: field.to_string(),
                     name: name.to_string(),
-                }
-            })?;
+                })?;
             redact::register_secret(&value);
             call.add(&value);
             out.push_str(&value);

@@ -2,6 +2,11 @@
 //! skill, through the engine every MCP call goes through (selection, validation, secret
 //! references, dry run, redaction). The structured result goes to stdout as JSON; an error
 //! result exits 1 with its envelope on stdout and a one-line summary on stderr.
+//!
+//! A secret reference without a value opens the intake page on a loopback listener of this
+//! process: the link is printed on stderr, and the call runs once the value is entered there
+//! (`--no-wait`: exit 2 at once, naming the variable to set, since the link dies with the
+//! process).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -12,6 +17,7 @@ use serde_json::{Map, Value};
 use super::definition;
 use super::server::Selection;
 use crate::engine::{CallContext, Engine, EngineSettings, ProgressSink};
+use crate::intake::Intake;
 use crate::operation::OperationSpec;
 use crate::providers::{self, ProviderConfig};
 use crate::redact;
@@ -34,6 +40,10 @@ pub struct CallArgs {
     /// Given after --args, they override it.
     #[arg(value_name = "KEY=VALUE")]
     pub pairs: Vec<String>,
+    /// When a secret reference has no value, exit 2 at once instead of waiting for it to be
+    /// entered on the intake page.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 /// The tool named on the command line, if the configuration offers it; otherwise why not.
@@ -188,12 +198,13 @@ pub fn error_summary(tool: &str, envelope: &Value) -> String {
 }
 
 /// Runs the call and prints its result. `configs` are the providers to use (from the
-/// environment or a sandbox).
+/// environment or a sandbox); `intake`, where a secret without a value is entered.
 pub async fn run(
     call: &CallArgs,
     configs: Vec<ProviderConfig>,
     settings: EngineSettings,
     selection: &Selection,
+    intake: Option<Arc<Intake>>,
 ) -> ExitCode {
     let usage = |message: String| {
         eprintln!("datasource-mcp: {message}");
@@ -207,7 +218,10 @@ pub async fn run(
         Ok(a) => a,
         Err(e) => return usage(format!("{}: {e}", op.name)),
     };
-    let engine = Engine::new(configs, settings, Arc::new(ProcessEnv));
+    let mut engine = Engine::new(configs, settings, Arc::new(ProcessEnv));
+    if let Some(intake) = intake.clone() {
+        engine = engine.with_intake(intake);
+    }
     // Progress is for a person watching; a script reading stderr gets only the summary.
     let watched = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let cx = CallContext {
@@ -221,7 +235,38 @@ pub async fn run(
             cancel.cancel();
         }
     });
-    let outcome = engine.call(op, Some(args), &cx).await;
+    let mut outcome = engine.call(op, Some(args.clone()), &cx).await;
+    // Each secret without a value: its link on stderr, then the call again once it is entered.
+    let mut rounds = 0;
+    while let (Some(offered), Some(intake)) = (outcome.secret_needed.clone(), &intake)
+        && rounds < 8
+    {
+        rounds += 1;
+        let name = &offered.name;
+        if call.no_wait {
+            return usage(format!(
+                "{}: the secret {name} has no value: set DATASOURCE_MCP_SECRET_{name}, or call without --no-wait to enter it on a one-time page",
+                op.name
+            ));
+        }
+        let minutes = offered
+            .expires
+            .saturating_duration_since(std::time::Instant::now())
+            .as_secs()
+            .div_ceil(60);
+        eprintln!(
+            "datasource-mcp: {} needs the secret {name}: open {} in a browser and enter it there (the link works once, for {minutes} min; Ctrl-C to stop)",
+            op.name, offered.url
+        );
+        if !intake.wait(name, offered.expires, &cx.cancel).await {
+            return usage(format!(
+                "{}: no value for {name} was entered (the link expired or the wait was stopped); nothing was sent",
+                op.name
+            ));
+        }
+        eprintln!("datasource-mcp: received {name}; calling {}", op.name);
+        outcome = engine.call(op, Some(args.clone()), &cx).await;
+    }
     let text = serde_json::to_string_pretty(&outcome.value).unwrap_or_default();
     println!("{text}");
     if outcome.is_error {

@@ -11,18 +11,21 @@ use std::sync::{Arc, OnceLock};
 use futures_util::future::BoxFuture;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
-    CompletionInfo, CustomRequest, CustomResult, ErrorCode, GetPromptRequestParams,
-    GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
+    CompletionInfo, CustomRequest, CustomResult, ElicitRequest, ElicitRequestParams,
+    ElicitationAction, ErrorCode, GetPromptRequestParams, GetPromptResponse, Implementation,
+    InputRequest, InputRequiredResult, ListPromptsResult, ListResourceTemplatesResult,
     ListResourcesResult, ListToolsResult, LoggingLevel, LoggingMessageNotificationParam,
-    PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ReadResourceRequestParams,
-    ReadResourceResponse, ReadResourceResult, Reference, Resource, ResourceContents,
-    ResourceTemplate, ServerCapabilities, ServerConfig, SetLevelRequestParams, Tool,
+    PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ProtocolVersion,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference, Resource,
+    ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig, SetLevelRequestParams,
+    Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, Peer, RoleServer, ServerHandler};
 
 use super::{definition, prompts, reference};
 use crate::engine::{CallContext, CallOutcome, Engine, ProgressSink};
+use crate::intake::{Intake, Offered};
 use crate::operation::{OperationSpec, Provider};
 use crate::providers;
 
@@ -40,7 +43,9 @@ fn instructions(operations: &[&'static OperationSpec]) -> String {
 Read before you write: list or get first; the ids and names other tools take come from list rows. \
 Confirm every change: call the tool with dry_run: true, show the user the request, and send it only \
 after they say yes. Never ask for a password, key or token in the chat: write ${{secret:NAME}} in the \
-credential field, and the user sets DATASOURCE_MCP_SECRET_NAME where the server runs. \
+credential field, and the user sets DATASOURCE_MCP_SECRET_NAME where the server runs; when a call \
+answers SECRET_NEEDED, give the user the link in its hint to enter the value there, then call again \
+with the same arguments. \
 Lists return one page of compact rows: detail: \"full\" or fields gives more, next the next page. \
 When no tool does what is asked, or a vendor does not return what is needed, say so instead of \
 guessing.",
@@ -276,6 +281,124 @@ fn to_result(outcome: CallOutcome) -> CallToolResult {
     }
 }
 
+/// Secrets one call may ask for in turn (each reference without a value is one round).
+const MAX_SECRET_ROUNDS: usize = 8;
+
+/// What asking for a secret through the protocol came to.
+enum Native {
+    /// 2026-07-28: answer with this `input_required` result; the client comes back.
+    InputRequired(InputRequiredResult),
+    /// The user entered the value: call again.
+    Entered,
+    /// The client cannot be asked, or the user declined: the SECRET_NEEDED error stands.
+    No,
+}
+
+/// The key of a secret's elicitation among a result's input requests.
+fn input_key(name: &str) -> String {
+    format!("secret:{name}")
+}
+
+/// Asks the client to send the user to the intake page, when it declared URL-mode
+/// elicitation: in the 2026-07-28 era with an `input_required` result (its `requestState` an
+/// opaque handle known only to this process), in the 2025-11-25 era with an
+/// `elicitation/create` request, where a session exists to carry it (`session`: stdio).
+async fn ask_natively(
+    intake: &Arc<Intake>,
+    op: &OperationSpec,
+    request: &CallToolRequestParams,
+    context: &RequestContext<RoleServer>,
+    offered: &Offered,
+    session: bool,
+) -> Native {
+    let url_mode = context
+        .client_capabilities()
+        .and_then(|c| c.elicitation)
+        .is_some_and(|e| e.url.is_some());
+    if !url_mode {
+        return Native::No;
+    }
+    let modern = context
+        .protocol_version()
+        .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
+    let message = offered.message(op.name);
+    if modern {
+        // The client's answer to this very elicitation: wait for the page, then go on.
+        let pending = request
+            .request_state
+            .as_deref()
+            .and_then(|handle| intake.pending(handle, op.name))
+            .filter(|(name, _)| *name == offered.name);
+        if let Some((name, until)) = pending {
+            let accepted = request
+                .input_responses
+                .as_ref()
+                .and_then(|r| r.get(&input_key(&name)))
+                .and_then(|answer| answer.get("action"))
+                .is_some_and(|action| action == "accept");
+            if !accepted {
+                return Native::No;
+            }
+            return match intake.wait(&name, until, &context.ct).await {
+                true => Native::Entered,
+                false => Native::No,
+            };
+        }
+        let Ok(handle) = intake.handle(op.name, &offered.name, offered.expires) else {
+            return Native::No;
+        };
+        let elicitation = ElicitRequest::new(ElicitRequestParams::UrlElicitationParams {
+            meta: None,
+            message,
+            url: offered.url.clone(),
+            elicitation_id: offered.elicitation_id.clone(),
+        });
+        let requests = [(
+            input_key(&offered.name),
+            InputRequest::Elicitation(elicitation),
+        )];
+        return Native::InputRequired(InputRequiredResult::new(
+            Some(requests.into_iter().collect()),
+            Some(handle),
+        ));
+    }
+    if !session {
+        return Native::No;
+    }
+    let Ok(url) = url::Url::parse(&offered.url) else {
+        return Native::No;
+    };
+    let remaining = offered
+        .expires
+        .saturating_duration_since(std::time::Instant::now());
+    let asked = context.peer.elicit_url_with_timeout(
+        message,
+        url,
+        offered.elicitation_id.clone(),
+        Some(remaining),
+    );
+    let action = tokio::select! {
+        a = asked => a,
+        _ = context.ct.cancelled() => return Native::No,
+    };
+    match action {
+        Ok(ElicitationAction::Accept) => {
+            match intake
+                .wait(&offered.name, offered.expires, &context.ct)
+                .await
+            {
+                true => Native::Entered,
+                false => Native::No,
+            }
+        }
+        Ok(_) => Native::No,
+        Err(e) => {
+            tracing::info!("URL elicitation not answered: {e}");
+            Native::No
+        }
+    }
+}
+
 impl ServerHandler for DataSourceServer {
     fn get_info(&self) -> ServerConfig {
         let capabilities = ServerCapabilities::builder()
@@ -325,7 +448,31 @@ impl ServerHandler for DataSourceServer {
             cancel: context.ct.clone(),
             progress,
         };
-        let outcome = self.engine().call(op, request.arguments, &cx).await;
+        let mut outcome = self.engine().call(op, request.arguments.clone(), &cx).await;
+        // A secret the user can enter on the intake page: a client that takes URL-mode
+        // elicitation is sent there natively; every other gets the SECRET_NEEDED error.
+        let mut rounds = 0;
+        while let (Some(offered), Some(intake)) = (&outcome.secret_needed, self.engine().intake())
+            && rounds < MAX_SECRET_ROUNDS
+        {
+            rounds += 1;
+            match ask_natively(
+                intake,
+                op,
+                &request,
+                &context,
+                offered,
+                self.inner.log_level.is_some(),
+            )
+            .await
+            {
+                Native::InputRequired(result) => return Ok(result.into()),
+                Native::Entered => {
+                    outcome = self.engine().call(op, request.arguments.clone(), &cx).await;
+                }
+                Native::No => break,
+            }
+        }
         if outcome.is_error {
             self.log_failure(&context.peer, op.name, &outcome).await;
         }

@@ -146,8 +146,12 @@ struct Shared {
     queue_timeout: Duration,
 }
 
-/// The axum app: `/mcp` (guarded) and `/healthz`.
+/// The axum app: `/mcp` (guarded), `/healthz`, and the secret intake page under `/secrets/`
+/// when it is on.
 pub fn router(server: DataSourceServer, opts: &HttpOptions, ct: CancellationToken) -> Router {
+    // The secret intake page, outside /mcp: no bearer token (a browser has none); its link
+    // token, form token and Origin check guard it.
+    let intake = server.engine().intake().cloned();
     let mut config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
@@ -178,10 +182,13 @@ pub fn router(server: DataSourceServer, opts: &HttpOptions, ct: CancellationToke
         .layer(middleware::from_fn_with_state(shared.clone(), inspect))
         .layer(middleware::from_fn_with_state(shared.clone(), authenticate))
         .layer(middleware::from_fn_with_state(shared, limit));
-    Router::new()
+    let mut app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .merge(mcp)
-        .layer(middleware::from_fn(one_target_host))
+        .merge(mcp);
+    if let Some(intake) = intake {
+        app = app.merge(intake.routes());
+    }
+    app.layer(middleware::from_fn(one_target_host))
 }
 
 /// Every request names one host, unambiguously; otherwise 400 (on every path: a malformed
@@ -456,6 +463,9 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(opts.listen).await?;
     let bound = listener.local_addr()?;
     let rmcp_ct = CancellationToken::new();
+    if let Some(intake) = server.engine().intake() {
+        intake.bound(bound);
+    }
     let app = router(server, &opts, rmcp_ct.clone());
     ready(bound);
     let connections = Connections::new(Limits {

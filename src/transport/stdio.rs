@@ -34,8 +34,9 @@ use crate::surfaces::server::DataSourceServer;
 
 /// Requests read but not yet answered on stdout. Bounds what a client that does not read can
 /// make the server hold (handlers, answers), while leaving room for pipelining clients. While
-/// they are all taken nothing more is read, not even a client's answer: fine while the server
-/// sends the client no requests of its own.
+/// they are all taken nothing more is read, not even a client's answer to the server's own
+/// request (a URL-mode elicitation of the secret intake page): such a call then waits until
+/// its link expires, which bounds it.
 const MAX_AWAITING: usize = 64;
 
 /// Messages waiting between the reader, rmcp and the writer.

@@ -18,6 +18,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("providers", 5),
     ("sandbox", 6),
     ("upstream", 6),
+    ("intake", 6),
     ("error", 7),
     ("engine", 8),
     ("surfaces", 9),

@@ -33,6 +33,7 @@ mod hardening;
 mod hostile_input;
 mod http;
 mod http_hardening;
+mod intake;
 mod inventory;
 mod layers;
 mod model_view;

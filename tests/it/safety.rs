@@ -344,7 +344,7 @@ async fn references_resolve_server_side_and_never_come_back() {
     assert_eq!(
         result,
         json!({"error": {"provider": "bigid", "code": "UNKNOWN_SECRET_REFERENCE",
-            "message": "`ds_connection.password`: the secret reference ${secret:MISSING_ONE} is not set",
+            "field": "ds_connection.password", "message": "`ds_connection.password`: the secret reference ${secret:MISSING_ONE} is not set",
             "hint": "set DATASOURCE_MCP_SECRET_MISSING_ONE in the server's environment, or use another reference; nothing was sent"}})
     );
     assert!(fake.requests().is_empty());

@@ -6,7 +6,9 @@
 
 use std::collections::HashMap;
 
+mod browser;
 mod fake;
+mod intake;
 mod listing;
 mod mcp;
 mod sandbox;
@@ -14,7 +16,9 @@ mod stdio;
 mod table;
 mod wire;
 
+pub use browser::*;
 pub use fake::*;
+pub use intake::*;
 pub use listing::*;
 pub use mcp::*;
 pub use sandbox::*;

@@ -1,0 +1,502 @@
+//! The secret intake: a one-time page where the user types a secret the model must never see.
+//!
+//! When a call that sends credentials holds `${secret:NAME}` and NAME has no value, the engine
+//! asks the intake for a link ([`Intake::offer`]). The user opens it in a browser, reads what
+//! the value is for (secret name, tool, provider, target), types it into one masked input, and
+//! submits. The value is then held here, in memory only, as a [`SecretString`], registered for
+//! masking like every other secret, and read by later resolutions of `${secret:NAME}` for the
+//! life of the process (or the configured time).
+//!
+//! A link is an unguessable 256-bit token from the OS generator, works once, and expires
+//! (10 minutes by default). Its form carries a per-link form token that the POST must return;
+//! a POST from a foreign `Origin` is refused. The page sends `Cache-Control: no-store`,
+//! `Referrer-Policy: no-referrer` and a CSP that allows nothing but its own inline style and a
+//! form posting to itself; it works without JavaScript ([`page`]). Nothing about a value is
+//! logged.
+//!
+//! Where the page is served ([`Serving`]): on a loopback listener of its own, started on first
+//! need (stdio and the CLI), or on the HTTP transport's router under `/secrets/` (HTTP mode,
+//! whose address the transport tells once bound, or `--public-url`).
+
+mod page;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OnceCell, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::redact;
+use crate::secret::SecretString;
+
+/// How long a link works by default.
+pub const DEFAULT_LINK_TTL: Duration = Duration::from_secs(600);
+
+/// The path links live under.
+pub const PATH_PREFIX: &str = "/secrets/";
+
+/// Bad form submissions a link survives; past them it is burnt.
+const MAX_FAILURES: u8 = 5;
+
+/// Request-state handles of pending elicitations kept at most (oldest dropped first).
+const MAX_HANDLES: usize = 1024;
+
+/// How long entered values and links live.
+#[derive(Debug, Clone, Copy)]
+pub struct IntakeSettings {
+    /// A link expires this long after it was made.
+    pub link_ttl: Duration,
+    /// An entered value is forgotten this long after it was entered (`None`: kept for the life
+    /// of the process).
+    pub value_ttl: Option<Duration>,
+}
+
+impl Default for IntakeSettings {
+    fn default() -> Self {
+        Self {
+            link_ttl: DEFAULT_LINK_TTL,
+            value_ttl: None,
+        }
+    }
+}
+
+/// Where the page is served.
+#[derive(Debug, Clone)]
+pub enum Serving {
+    /// A loopback listener of its own (127.0.0.1, a random port), started on first need.
+    Loopback,
+    /// On another server's router ([`Intake::routes`]) at this base URL (`--public-url`), or,
+    /// when `None`, at the address that server reports once bound ([`Intake::bound`]).
+    Mounted(Option<url::Url>),
+}
+
+/// What a value is for, shown on the page (every field is HTML-escaped there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct About {
+    /// The reference's NAME.
+    pub name: String,
+    pub tool: String,
+    /// The provider's title.
+    pub provider: String,
+    /// The target's name, from the call's arguments, when it has one.
+    pub target: Option<String>,
+    /// The target's host, from the call's arguments, when it has one.
+    pub host: Option<String>,
+}
+
+/// A link offered for one secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offered {
+    pub name: String,
+    /// The page's full address.
+    pub url: String,
+    /// An id for this link in a URL-mode elicitation (not the link's token).
+    pub elicitation_id: String,
+    /// When the link stops working.
+    pub expires: Instant,
+}
+
+impl Offered {
+    /// What the user is asked to do (an elicitation's message, the CLI's line); never a value.
+    pub fn message(&self, tool: &str) -> String {
+        format!(
+            "{tool} needs the secret {}: open the page and enter its value there (it never passes through the conversation). The link works once, for {} min.",
+            self.name,
+            self.expires
+                .saturating_duration_since(Instant::now())
+                .as_secs()
+                .div_ceil(60)
+                .max(1)
+        )
+    }
+}
+
+struct Link {
+    about: About,
+    form_token: String,
+    elicitation_id: String,
+    expires: Instant,
+    used: bool,
+    failures: u8,
+}
+
+impl Link {
+    fn live(&self, now: Instant) -> bool {
+        !self.used && now < self.expires
+    }
+}
+
+struct Entered {
+    value: SecretString,
+    at: Instant,
+}
+
+#[derive(Default)]
+struct State {
+    links: HashMap<String, Link>,
+    values: HashMap<String, Entered>,
+    /// Opaque `requestState` handles of pending URL elicitations (2026-07-28): handle → the
+    /// tool and the secret it waits for, and when it stops counting.
+    handles: HashMap<String, (String, String, Instant)>,
+}
+
+/// The intake of one process: links, entered values, and the page that serves them.
+pub struct Intake {
+    settings: IntakeSettings,
+    serving: Serving,
+    /// The base URL links start with, once known.
+    base: OnceCell<url::Url>,
+    state: Mutex<State>,
+    /// Bumped whenever a value is entered.
+    entered: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for Intake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Intake")
+            .field("serving", &self.serving)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why no link could be offered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    #[error("the secret intake page could not be started: {0}")]
+    NotStarted(String),
+    #[error("the OS random generator failed")]
+    NoRandomness,
+}
+
+impl Intake {
+    pub fn new(settings: IntakeSettings, serving: Serving) -> Arc<Intake> {
+        let base = OnceCell::new();
+        if let Serving::Mounted(Some(url)) = &serving {
+            let _ = base.set(url.clone());
+        }
+        Arc::new(Intake {
+            settings,
+            serving,
+            base,
+            state: Mutex::new(State::default()),
+            entered: watch::channel(0).0,
+        })
+    }
+
+    pub fn settings(&self) -> IntakeSettings {
+        self.settings
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The value entered for `name`, while it lives.
+    pub fn value(&self, name: &str) -> Option<SecretString> {
+        let mut state = self.state();
+        let entered = state.values.get(name)?;
+        if let Some(ttl) = self.settings.value_ttl
+            && entered.at.elapsed() >= ttl
+        {
+            state.values.remove(name);
+            return None;
+        }
+        Some(entered.value.clone())
+    }
+
+    /// A mounted intake learns its server's bound address (used unless `--public-url` set one).
+    pub fn bound(&self, addr: std::net::SocketAddr) {
+        if matches!(self.serving, Serving::Mounted(None))
+            && let Ok(url) = url::Url::parse(&format!("http://{addr}/"))
+        {
+            let _ = self.base.set(url);
+        }
+    }
+
+    /// The base URL, starting the loopback listener on first need.
+    async fn base(self: &Arc<Self>) -> Result<url::Url, Unavailable> {
+        match &self.serving {
+            Serving::Mounted(_) => self.base.get().cloned().ok_or_else(|| {
+                Unavailable::NotStarted("the server's address is not known yet".into())
+            }),
+            Serving::Loopback => {
+                let this = self.clone();
+                self.base
+                    .get_or_try_init(|| async move { this.listen().await })
+                    .await
+                    .cloned()
+            }
+        }
+    }
+
+    async fn listen(self: Arc<Self>) -> Result<url::Url, Unavailable> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(|e| Unavailable::NotStarted(e.to_string()))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Unavailable::NotStarted(e.to_string()))?;
+        let app = self.clone().routes();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        tracing::info!(%addr, "secret intake page listening on loopback");
+        url::Url::parse(&format!("http://{addr}/"))
+            .map_err(|e| Unavailable::NotStarted(e.to_string()))
+    }
+
+    /// The page's own origin (`scheme://host[:port]`), once known.
+    fn origin(&self) -> Option<String> {
+        self.base.get().map(|u| u.origin().ascii_serialization())
+    }
+
+    /// A link where the user enters the value of `about.name`. A link still live for the same
+    /// purpose is offered again rather than a new one.
+    pub async fn offer(self: &Arc<Self>, about: About) -> Result<Offered, Unavailable> {
+        let base = self.base().await?;
+        let now = Instant::now();
+        let mut state = self.state();
+        state.links.retain(|_, l| l.live(now));
+        if let Some((token, link)) = state.links.iter().find(|(_, l)| l.about == about) {
+            return Ok(Offered {
+                name: about.name,
+                url: link_url(&base, token),
+                elicitation_id: link.elicitation_id.clone(),
+                expires: link.expires,
+            });
+        }
+        let token = random_hex::<32>()?;
+        let link = Link {
+            form_token: random_hex::<32>()?,
+            elicitation_id: random_hex::<16>()?,
+            expires: now + self.settings.link_ttl,
+            used: false,
+            failures: 0,
+            about,
+        };
+        let offered = Offered {
+            name: link.about.name.clone(),
+            url: link_url(&base, &token),
+            elicitation_id: link.elicitation_id.clone(),
+            expires: link.expires,
+        };
+        state.links.insert(token, link);
+        tracing::info!(secret = %offered.name, "secret intake link offered");
+        Ok(offered)
+    }
+
+    /// Waits until a value for `name` is entered (true), or `until` passes or `cancel` fires
+    /// (false).
+    pub async fn wait(&self, name: &str, until: Instant, cancel: &CancellationToken) -> bool {
+        let mut changes = self.entered.subscribe();
+        loop {
+            if self.value(name).is_some() {
+                return true;
+            }
+            tokio::select! {
+                changed = changes.changed() => if changed.is_err() { return false },
+                _ = tokio::time::sleep_until(until.into()) => return self.value(name).is_some(),
+                _ = cancel.cancelled() => return false,
+            }
+        }
+    }
+
+    /// An opaque handle for a pending URL elicitation of `name` for `tool`; it means something
+    /// only to this process and only until the link expires.
+    pub fn handle(&self, tool: &str, name: &str, expires: Instant) -> Result<String, Unavailable> {
+        let handle = random_hex::<16>()?;
+        let mut state = self.state();
+        let now = Instant::now();
+        state.handles.retain(|_, (_, _, until)| *until > now);
+        if state.handles.len() >= MAX_HANDLES
+            && let Some(oldest) = state
+                .handles
+                .iter()
+                .min_by_key(|(_, (_, _, until))| *until)
+                .map(|(k, _)| k.clone())
+        {
+            state.handles.remove(&oldest);
+        }
+        state.handles.insert(
+            handle.clone(),
+            (tool.to_string(), name.to_string(), expires),
+        );
+        Ok(handle)
+    }
+
+    /// The secret a handle given for `tool` waits for, and until when; `None` for a handle
+    /// this process did not give, gave for another tool, or that expired.
+    pub fn pending(&self, handle: &str, tool: &str) -> Option<(String, Instant)> {
+        let state = self.state();
+        let (for_tool, name, until) = state.handles.get(handle)?;
+        (for_tool == tool && *until > Instant::now()).then(|| (name.clone(), *until))
+    }
+
+    /// Stores a value entered on the page for `token`'s link, which is then used up.
+    fn enter(&self, token: &str, value: String) {
+        let mut state = self.state();
+        let Some(link) = state.links.get_mut(token) else {
+            return;
+        };
+        link.used = true;
+        let name = link.about.name.clone();
+        redact::register_secret(&value);
+        state.values.insert(
+            name,
+            Entered {
+                value: SecretString::new(value),
+                at: Instant::now(),
+            },
+        );
+        drop(state);
+        self.entered.send_modify(|n| *n += 1);
+    }
+}
+
+fn link_url(base: &url::Url, token: &str) -> String {
+    let mut url = base.clone();
+    let path = format!(
+        "{}{}{token}",
+        base.path().trim_end_matches('/'),
+        PATH_PREFIX
+    );
+    url.set_path(&path);
+    url.set_query(None);
+    url.set_fragment(None);
+    url.to_string()
+}
+
+/// `N` bytes from the OS generator, as hex. An error rather than a guessable token.
+fn random_hex<const N: usize>() -> Result<String, Unavailable> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|_| Unavailable::NoRandomness)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The target's name and host, from a call's arguments, for the page: the first `name`-like
+/// string and the host of the first host-like or URL-like string, searched breadth-first. A
+/// reference or anything that masking would change is left out.
+pub fn target_of(args: &serde_json::Value) -> (Option<String>, Option<String>) {
+    use serde_json::Value;
+    const NAMES: &[&str] = &["name", "label", "connector_name", "datasourceName"];
+    const HOSTS: &[&str] = &[
+        "host", "hostname", "server", "rdb_url", "url", "endpoint", "account", "jdbc_url",
+    ];
+    let mut name = None;
+    let mut host = None;
+    let mut queue = std::collections::VecDeque::from([args]);
+    while let Some(v) = queue.pop_front() {
+        let Value::Object(map) = v else { continue };
+        for (k, item) in map {
+            match item {
+                Value::String(s) if name.is_none() && NAMES.contains(&k.as_str()) => {
+                    name = shown(s);
+                }
+                Value::String(s) if host.is_none() && HOSTS.contains(&k.as_str()) => {
+                    host = host_in(s).as_deref().and_then(shown);
+                }
+                Value::Object(_) => queue.push_back(item),
+                _ => {}
+            }
+        }
+    }
+    (name, host)
+}
+
+/// `s` for the page, if it is plain text that masking leaves alone, one line, and short.
+fn shown(s: &str) -> Option<String> {
+    let s = s.trim();
+    let clean = redact::sanitize_text(&redact::scrub_text(s, None)).into_owned();
+    (!s.is_empty() && clean == s && !s.contains(crate::secret::REFERENCE_OPEN) && s.len() <= 200)
+        .then(|| s.chars().filter(|c| !c.is_control()).collect())
+}
+
+/// The host of a URL, a `host:port` or a JDBC/DSN string (without user information).
+fn host_in(s: &str) -> Option<String> {
+    let s = s.trim().trim_start_matches("jdbc:");
+    let rest = match s.find("://") {
+        Some(i) => &s[i + 3..],
+        None => s,
+    };
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, after)| after);
+    let end = rest.find(['/', '?', ';', '#']).unwrap_or(rest.len());
+    let host = &rest[..end];
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    let ok = !host.is_empty()
+        && host.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':')
+        });
+    ok.then(|| host.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn about(name: &str) -> About {
+        About {
+            name: name.into(),
+            tool: "bigid_create_data_source".into(),
+            provider: "BigID".into(),
+            target: None,
+            host: None,
+        }
+    }
+
+    #[test]
+    fn targets_come_from_the_arguments() {
+        let (name, host) = target_of(
+            &json!({"ds_connection": {"name": "Orders", "type": "rdb-mysql",
+            "rdb_url": "mysql://scan:${secret:X}@db.example.com:3306/orders", "password": "${secret:X}"}}),
+        );
+        assert_eq!(name.as_deref(), Some("Orders"));
+        assert_eq!(host.as_deref(), Some("db.example.com"));
+        let (_, host) = target_of(&json!({"ds_connection": {"rdb_url": "mysql.example.com:3306"}}));
+        assert_eq!(host.as_deref(), Some("mysql.example.com"));
+        let (name, host) = target_of(&json!({"name": "${secret:X}", "host": "a b<script>"}));
+        assert_eq!((name, host), (None, None));
+    }
+
+    #[tokio::test]
+    async fn a_live_link_is_offered_again_and_values_wait() {
+        let intake = Intake::new(
+            IntakeSettings::default(),
+            Serving::Mounted(Some(
+                url::Url::parse("https://mcp.example.com/base/").unwrap(),
+            )),
+        );
+        let a = intake.offer(about("DB_PASS")).await.unwrap();
+        let b = intake.offer(about("DB_PASS")).await.unwrap();
+        assert_eq!(a, b);
+        assert!(a.url.starts_with("https://mcp.example.com/base/secrets/"));
+        let token = a.url.rsplit('/').next().unwrap().to_string();
+        assert_eq!(token.len(), 64);
+        assert!(intake.value("DB_PASS").is_none());
+        let waiting = {
+            let intake = intake.clone();
+            tokio::spawn(async move {
+                intake
+                    .wait(
+                        "DB_PASS",
+                        Instant::now() + Duration::from_secs(5),
+                        &CancellationToken::new(),
+                    )
+                    .await
+            })
+        };
+        intake.enter(&token, "the-entered-value".into());
+        assert!(waiting.await.unwrap());
+        assert_eq!(
+            intake.value("DB_PASS").unwrap().expose(),
+            "the-entered-value"
+        );
+        // Used up: the next offer is a new link.
+        let c = intake.offer(about("DB_PASS")).await.unwrap();
+        assert_ne!(a.url, c.url);
+    }
+}

@@ -1,0 +1,301 @@
+//! The intake page: `GET /secrets/{token}` shows the form, `POST` the same address stores the
+//! value. Plain HTML, no script, no outside resource. Every response is `no-store`, sends no
+//! referrer, and carries a CSP that allows only its own inline style and a form posting to
+//! itself.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use subtle::ConstantTimeEq;
+
+use super::{About, Intake, MAX_FAILURES};
+
+/// Largest form body read (a value plus the form token, urlencoded).
+const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// The page's Content-Security-Policy: nothing loads, nothing runs, the form posts only to
+/// this origin, and no other page may frame it.
+pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}\
+main{max-width:34rem;margin:3rem auto;padding:2rem;background:#fff;border-radius:8px;box-shadow:0 1px 4px #0002}\
+h1{font-size:1.3rem;margin-top:0}dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}\
+dt{color:#5a6275}dd{margin:0;word-break:break-all}code{background:#eef0f4;padding:0 .3rem;border-radius:3px}\
+label{display:block;margin-top:1.2rem;font-weight:600}input[type=password]{width:100%;box-sizing:border-box;\
+font-size:1rem;padding:.5rem;margin:.4rem 0 1rem;border:1px solid #b8bfcc;border-radius:4px}\
+button{font-size:1rem;padding:.5rem 1.4rem;border:0;border-radius:4px;background:#2456d6;color:#fff}\
+.note{color:#5a6275;font-size:.9rem}.error{color:#b3261e;font-weight:600}";
+
+impl Intake {
+    /// The page's routes, for a router of the caller's (HTTP mode) or the loopback listener.
+    pub fn routes(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/secrets/{token}", get(show).post(submit))
+            .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+            .with_state(self)
+    }
+}
+
+async fn show(State(intake): State<Arc<Intake>>, Path(token): Path<String>) -> Response {
+    let now = Instant::now();
+    let state = intake.state();
+    match state.links.get(&token) {
+        None => gone(
+            StatusCode::NOT_FOUND,
+            "This link is not known to the server.",
+        ),
+        Some(link) if !link.live(now) => gone(
+            StatusCode::GONE,
+            "This link was already used or has expired. Ask the assistant to call again for a new one.",
+        ),
+        Some(link) => {
+            let minutes = link
+                .expires
+                .saturating_duration_since(now)
+                .as_secs()
+                .div_ceil(60);
+            page(
+                StatusCode::OK,
+                &format!("Enter {}", link.about.name),
+                &form(&link.about, &link.form_token, minutes, None),
+            )
+        }
+    }
+}
+
+async fn submit(
+    State(intake): State<Arc<Intake>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let now = Instant::now();
+    // Checked before the link is looked at: a foreign page learns nothing, not even whether
+    // the link exists.
+    if !same_origin(&headers, intake.origin().as_deref()) {
+        return gone(
+            StatusCode::FORBIDDEN,
+            "This form can only be sent from its own page.",
+        );
+    }
+    let mut form_token = None;
+    let mut value = None;
+    for (k, v) in url::form_urlencoded::parse(&body) {
+        match &*k {
+            "form_token" => form_token = Some(v.into_owned()),
+            "value" => value = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    let mut state = intake.state();
+    let Some(link) = state.links.get_mut(&token) else {
+        return gone(
+            StatusCode::NOT_FOUND,
+            "This link is not known to the server.",
+        );
+    };
+    if !link.live(now) {
+        return gone(
+            StatusCode::GONE,
+            "This link was already used or has expired. Ask the assistant to call again for a new one.",
+        );
+    }
+    let token_ok: bool = form_token
+        .as_deref()
+        .unwrap_or("")
+        .as_bytes()
+        .ct_eq(link.form_token.as_bytes())
+        .into();
+    if !token_ok {
+        link.failures += 1;
+        if link.failures >= MAX_FAILURES {
+            link.used = true;
+        }
+        tracing::warn!("secret intake: a form was sent without its form token; refused");
+        return gone(
+            StatusCode::FORBIDDEN,
+            "This form can only be sent from its own page. Open the link again.",
+        );
+    }
+    let value = value.unwrap_or_default();
+    if value.is_empty() {
+        let minutes = link
+            .expires
+            .saturating_duration_since(now)
+            .as_secs()
+            .div_ceil(60);
+        let html = form(
+            &link.about,
+            &link.form_token,
+            minutes,
+            Some("Enter a value."),
+        );
+        return page(StatusCode::BAD_REQUEST, "Enter a value", &html);
+    }
+    let name = link.about.name.clone();
+    drop(state);
+    intake.enter(&token, value);
+    tracing::info!(secret = %name, "secret intake: a value was entered");
+    page(
+        StatusCode::OK,
+        "Received",
+        &format!(
+            "<h1>Received</h1><p>The server now holds the value of <code>{}</code>, in memory only. \
+You can close this page and go back to the assistant.</p>",
+            escape(&name)
+        ),
+    )
+}
+
+/// Whether a POST comes from the page's own origin: `Origin` equal to it, or `null` (what a
+/// browser sends for the page's own form under `Referrer-Policy: no-referrer`, which hides the
+/// origin); without `Origin`, a `Referer` of that origin. Anything else is refused.
+fn same_origin(headers: &HeaderMap, own: Option<&str>) -> bool {
+    let Some(own) = own else { return false };
+    let one = |name: header::HeaderName| {
+        let mut all = headers.get_all(name).iter();
+        match (all.next(), all.next()) {
+            (Some(v), None) => Some(v.to_str().ok()),
+            (None, _) => None,
+            // Two of them: ambiguous, refused.
+            (Some(_), Some(_)) => Some(None),
+        }
+    };
+    match one(header::ORIGIN) {
+        Some(Some(origin)) => origin == own || origin == "null",
+        Some(None) => false,
+        None => match one(header::REFERER) {
+            Some(Some(referer)) => {
+                url::Url::parse(referer).is_ok_and(|u| u.origin().ascii_serialization() == own)
+            }
+            _ => false,
+        },
+    }
+}
+
+fn form(about: &About, form_token: &str, minutes: u64, error: Option<&str>) -> String {
+    let name = escape(&about.name);
+    let mut rows = format!(
+        "<dt>Secret</dt><dd><code>{name}</code></dd><dt>Tool</dt><dd><code>{}</code></dd><dt>Provider</dt><dd>{}</dd>",
+        escape(&about.tool),
+        escape(&about.provider)
+    );
+    if let Some(target) = &about.target {
+        rows.push_str(&format!("<dt>Target</dt><dd>{}</dd>", escape(target)));
+    }
+    if let Some(host) = &about.host {
+        rows.push_str(&format!("<dt>Host</dt><dd>{}</dd>", escape(host)));
+    }
+    let error = error
+        .map(|e| format!("<p class=\"error\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    format!(
+        "<h1>A secret for datasource-mcp</h1>\
+<p>An assistant is running <code>{tool}</code> and needs the value of the secret <code>{name}</code>. \
+Type it here: it goes to the datasource-mcp server only, and the assistant never sees it.</p>\
+<dl>{rows}</dl>{error}\
+<form method=\"post\">\
+<input type=\"hidden\" name=\"form_token\" value=\"{token}\">\
+<label for=\"value\">Value of {name}</label>\
+<input id=\"value\" type=\"password\" name=\"value\" autocomplete=\"off\" required autofocus>\
+<button type=\"submit\">Send to the server</button>\
+</form>\
+<p class=\"note\">This link works once and expires in {minutes} min. If you did not ask an assistant \
+for this, close the page.</p>",
+        tool = escape(&about.tool),
+        token = escape(form_token),
+    )
+}
+
+fn gone(status: StatusCode, message: &str) -> Response {
+    page(
+        status,
+        "Secret intake",
+        &format!("<h1>Secret intake</h1><p>{}</p>", escape(message)),
+    )
+}
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{} · datasource-mcp</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>",
+        escape(title)
+    );
+    let mut response = (status, html).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
+/// Text safe in HTML content and in a double- or single-quoted attribute.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_and_origins() {
+        assert_eq!(
+            escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        let own = Some("http://127.0.0.1:4000");
+        let with = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.append(*k, HeaderValue::from_static(v));
+            }
+            same_origin(&h, own)
+        };
+        assert!(with(&[("origin", "http://127.0.0.1:4000")]));
+        assert!(with(&[("origin", "null")]));
+        assert!(!with(&[("origin", "http://evil.example")]));
+        assert!(!with(&[("origin", "http://127.0.0.1:4001")]));
+        assert!(!with(&[
+            ("origin", "http://127.0.0.1:4000"),
+            ("origin", "http://evil.example")
+        ]));
+        assert!(with(&[("referer", "http://127.0.0.1:4000/secrets/x")]));
+        assert!(!with(&[("referer", "http://evil.example/")]));
+        assert!(!with(&[]));
+    }
+}
