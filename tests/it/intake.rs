@@ -972,3 +972,132 @@ async fn over_stdio_the_binary_elicits_the_link_and_goes_on() {
     );
     let _ = client.cancel().await;
 }
+
+// ---- the sandbox onboarding flow: template → test → create with the password unset → page ------
+
+/// What the onboarding flow sends, with `${secret:NAME}` for the password the user never types
+/// into the chat.
+fn sandbox_source(secret: &str) -> Value {
+    json!({"name": format!("orders-{}", secret.to_lowercase()), "type": "rdb-mysql",
+        "rdb_url": "orders-db.prod.example:3306", "rdb_name": "orders", "username": "bigid_scan",
+        "password": format!("${{secret:{secret}}}")})
+}
+
+/// The flow through an MCP client that takes URL-mode elicitation: the connection test is the
+/// first call that needs the password, so it is asked for once there; the create then uses the
+/// value entered; the stored source tests green by name. The value is in no result.
+/// (The running service's `call_tool`, not the peer's: it drives the 2026 era's rounds.)
+async fn onboard_on_the_sandbox(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, ElicitingClient>,
+    secret: &str,
+    value: &str,
+) {
+    let call = |name: &'static str, args: Value| async move {
+        let result = client
+            .call_tool(
+                CallToolRequestParams::new(name).with_arguments(args.as_object().unwrap().clone()),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let text = serde_json::to_string(&result).unwrap();
+        assert!(
+            !text.contains(value),
+            "{name}: the value in a result: {text}"
+        );
+        assert_ne!(result.is_error, Some(true), "{name}: {text}");
+        result.structured_content.unwrap_or_default()
+    };
+    let template = call("bigid_get_connector_template", json!({"type": "rdb-mysql"})).await;
+    assert_eq!(template["name"], "rdb-mysql", "{template}");
+    let source = sandbox_source(secret);
+    let test = call(
+        "bigid_test_data_source_connection",
+        json!({ "ds_connection": source }),
+    )
+    .await;
+    assert_eq!(test["success"], true, "{test}");
+    let created = call(
+        "bigid_create_data_source",
+        json!({ "ds_connection": source }),
+    )
+    .await;
+    assert_eq!(created["statusCode"], 200, "{created}");
+    let stored = call(
+        "bigid_test_stored_data_source",
+        json!({"name": source["name"]}),
+    )
+    .await;
+    assert_eq!(stored["success"], true, "{stored}");
+}
+
+#[tokio::test]
+async fn the_sandbox_onboarding_takes_the_password_from_the_page_2025() {
+    let value = value_for("sandbox-2025");
+    let sb = datasource_mcp::sandbox::Sandbox::start(([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let (server, _intake) = intake_server(&sb.env(), IntakeSettings::default());
+    let handler = ElicitingClient::new(&value);
+    let client = connect(server, handler.clone()).await;
+    onboard_on_the_sandbox(&client, "SANDBOX_DB_2025", &value).await;
+    assert_eq!(handler.seen.lock().unwrap().len(), 1, "asked once");
+}
+
+#[tokio::test]
+async fn the_sandbox_onboarding_takes_the_password_from_the_page_2026() {
+    let value = value_for("sandbox-2026");
+    let sb = datasource_mcp::sandbox::Sandbox::start(([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let (server, _intake) = intake_server(&sb.env(), IntakeSettings::default());
+    let handler = ElicitingClient::new(&value);
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        use rmcp::ServiceExt;
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let client = handler
+        .clone()
+        .serve_with_lifecycle(
+            client_io,
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .expect("client connects");
+    onboard_on_the_sandbox(&client, "SANDBOX_DB_2026", &value).await;
+    assert_eq!(handler.seen.lock().unwrap().len(), 1, "asked once");
+}
+
+/// The same create through the CLI: it prints the link, waits for the value, then creates.
+#[tokio::test]
+async fn the_sandbox_onboarding_through_the_cli() {
+    let value = value_for("sandbox-cli");
+    let sb = datasource_mcp::sandbox::Sandbox::start(([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let vars: Vec<(String, String)> = sb.env().into_iter().collect();
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let args = json!({ "ds_connection": sandbox_source("SANDBOX_DB_CLI") }).to_string();
+    let entered = value.clone();
+    let (stdout, stderr, code) = run_call(
+        &["bigid_create_data_source", "--args", &args],
+        &vars,
+        |line| {
+            let link = link_in(line)?;
+            let value = entered.clone();
+            Some(tokio::spawn(async move {
+                assert_eq!(enter(&link, &value).await.status, 200);
+            }))
+        },
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let result: Value = serde_json::from_str(&stdout).expect("the result on stdout");
+    assert_eq!(result["statusCode"], 200, "{result}");
+    assert_eq!(result["data"]["ds_connection"]["password"], "***");
+    assert!(!stdout.contains(&value) && !stderr.contains(&value));
+}
