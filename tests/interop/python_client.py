@@ -1,4 +1,5 @@
-"""Interop test: the official MCP Python SDK (PyPI `mcp`) drives datasource-mcp over stdio.
+"""Interop test: the official MCP Python SDK (PyPI `mcp`) drives datasource-mcp over stdio,
+including the secret intake page through its URL-mode elicitation handler.
 
 Usage: python python_client.py path/to/datasource-mcp
 
@@ -10,12 +11,17 @@ is reported; exit 1 if there is any.
 """
 
 import asyncio
+import html
 import importlib.metadata
 import json
+import re
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 
 from mcp import Client, StdioServerParameters
+from mcp import types
 
 # What each mode must negotiate, and which handshake result it must leave set.
 MODES = {
@@ -142,6 +148,57 @@ async def run_mode(binary, mode, tool_names, want):
     return c, len(tools), len(names)
 
 
+def enter_on_page(url, value):
+    """What the user does with the link the client opened: reads the page's form token and
+    sends the value from the page's own origin. Returns the page's answer status."""
+    with urllib.request.urlopen(url, timeout=10) as page:
+        body = page.read().decode()
+    token = html.unescape(re.search(r'name="form_token" value="([^"]+)"', body).group(1))
+    origin = "{0.scheme}://{0.netloc}".format(urllib.parse.urlsplit(url))
+    form = urllib.parse.urlencode({"form_token": token, "value": value}).encode()
+    req = urllib.request.Request(url, data=form, method="POST", headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Origin": origin})
+    with urllib.request.urlopen(req, timeout=10) as answer:
+        return answer.status
+
+
+async def onboard_with_the_page(binary, mode):
+    """The sandbox onboarding with the password unset: the SDK's elicitation handler is sent to
+    the intake page (URL mode), "opens" it and enters the value; the call goes on without the
+    value passing through the client. Returns (checker, elicitations seen)."""
+    c = Checker(f"{mode}, secret intake")
+    secret, value = f"INTEROP_DB_{mode.upper()}", f"interop-pw-{mode}-S3NT1NEL"
+    seen = []
+
+    async def on_elicit(ctx, params):
+        seen.append(params)
+        if not isinstance(params, types.ElicitRequestURLParams):
+            return types.ElicitResult(action="decline")
+        status = await asyncio.to_thread(enter_on_page, params.url, value)
+        c.eq("the page took the value", status, 200)
+        return types.ElicitResult(action="accept")
+
+    params = StdioServerParameters(command=binary, args=["--sandbox"], env={"RUST_LOG": "warn"})
+    source = {"name": f"Interop {mode}", "type": "rdb-mysql", "rdb_url": "orders-db.prod.example:3306",
+              "username": "bigid_scan", "password": "${secret:%s}" % secret}
+    async with Client(params, mode=mode, elicitation_callback=on_elicit) as client:
+        c.eq("negotiated protocol version", client.protocol_version, MODES[mode][0])
+        test = await client.call_tool("bigid_test_data_source_connection", {"ds_connection": source})
+        c.eq("connection test", (test.is_error, (test.structured_content or {}).get("success")),
+             (False, True))
+        created = await client.call_tool("bigid_create_data_source", {"ds_connection": source})
+        sc = created.structured_content or {}
+        c.eq("create", (created.is_error, sc.get("statusCode")), (False, 200))
+        c.eq("stored password masked", sc.get("data", {}).get("ds_connection", {}).get("password"), "***")
+        stored = await client.call_tool("bigid_test_stored_data_source", {"name": source["name"]})
+        c.eq("stored source tests green", (stored.structured_content or {}).get("success"), True)
+        for what, res in [("test", test), ("create", created), ("stored test", stored)]:
+            c.true(f"the value is in no {what} result", value not in res.model_dump_json())
+    c.eq("elicitations (asked once, in URL mode)",
+         [type(p).__name__ for p in seen], ["ElicitRequestURLParams"])
+    return c, len(seen)
+
+
 def leaves(e):
     """The innermost exceptions of (possibly nested) exception groups."""
     subs = getattr(e, "exceptions", None)
@@ -175,6 +232,20 @@ def main():
         status = "FAILED" if c.failures else "ok"
         print(f"python-sdk mcp {sdk}, mode {mode}: protocol {c.version}, {ntools} tools, "
               f"{nprompts} prompts, {c.checks} checks, {len(c.failures)} failed: {status}")
+        try:
+            c, asked = asyncio.run(onboard_with_the_page(binary, mode))
+        except Exception as e:
+            for leaf in leaves(e):
+                print(f"FAIL python-sdk mcp {sdk}, mode {mode}, secret intake: "
+                      f"{type(leaf).__name__}: {leaf}", file=sys.stderr)
+            failed = True
+            continue
+        for f in c.failures:
+            print(f"FAIL {f}", file=sys.stderr)
+        failed |= bool(c.failures)
+        status = "FAILED" if c.failures else "ok"
+        print(f"python-sdk mcp {sdk}, mode {mode}: sandbox onboarding through the intake page, "
+              f"{asked} URL elicitation, {c.checks} checks, {len(c.failures)} failed: {status}")
     sys.exit(1 if failed else 0)
 
 
