@@ -48,7 +48,7 @@ static OPERATIONS: &[OperationSpec] = &[OperationSpec {
     name: "inventory_list_data_sources",
     provider: Provider::Inventory,
     title: "List data sources on every platform",
-    description: "List the data sources of every configured platform in one call: rows {provider, id, name, type, status, host}; filter by providers, name (* wildcards), type or status. A platform that fails is reported in `errors`, the others' rows are still returned. status is each platform's own: a last connection test (BigID, where listed), a last sync (Bigdata.com), tested or untested (PDC: the result is in the test job, pdc_get_job_status); DataBrain lists names only (status unknown). Answers \"which of our databases are registered where, and which are broken?\".",
+    description: "List the data sources of every configured platform in one call, as rows {provider, id, name, type, status, host}; filter by providers, name (* wildcards), type or status. A platform that fails is listed in `errors`; the others' rows still come. status is each platform's own: BigID's last connection test (where listed), Bigdata.com's last sync, PDC's tested or untested (the result is in the test job); DataBrain lists names only (status unknown).",
     // No request of its own: each vendor's inventory listing is sent instead.
     method: Method::Get,
     path: "/",

@@ -142,17 +142,17 @@ fn list_properties(props: &mut Map<String, Value>, paging: Paging) {
     props.insert(
         "detail".into(),
         json!({"type": "string", "enum": ["compact", "full"],
-            "description": "compact (default): the fields to pick the next call by; full: the vendor's whole objects."}),
+            "description": "full: the vendor's whole objects instead of compact rows."}),
     );
     props.insert(
         "fields".into(),
         json!({"type": "array", "items": {"type": "string"}, "minItems": 1,
-            "description": "Only these fields of each item, by dotted path (e.g. connectionStatusTest.is_success)."}),
+            "description": "Only these fields of each item, by dotted path (a.b)."}),
     );
     if paging == Paging::Local {
         props.insert(
             "skip".into(),
-            json!({"type": "integer", "minimum": 0, "description": "Items to skip (paging; next gives the next page's arguments)."}),
+            json!({"type": "integer", "minimum": 0, "description": "Items to skip; a page's next gives the next page's arguments."}),
         );
         props.insert(
             "limit".into(),
