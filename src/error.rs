@@ -86,6 +86,54 @@ impl From<UpstreamError> for ToolError {
 }
 
 impl ToolError {
+    /// Our own code for this error, from a fixed set (the audit log's outcome, a metrics
+    /// label): a vendor's error answer is `VENDOR_ERROR`, its status reported next to it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ToolError::Invalid(_) | ToolError::Precondition(_) => "INVALID_ARGUMENT",
+            ToolError::UnknownSecret { .. } => "UNKNOWN_SECRET_REFERENCE",
+            ToolError::SecretNeeded { .. } => "SECRET_NEEDED",
+            ToolError::Vendor(_) | ToolError::Unconfirmed { .. } => "VENDOR_ERROR",
+            ToolError::UnexpectedAnswer { .. } => "UNEXPECTED_RESPONSE",
+            ToolError::Redirect { .. } => "REDIRECTED",
+            ToolError::Auth(AuthError::Transport(t)) | ToolError::Transport(t) => match t {
+                TransportError::Connect { .. } => "CONNECTION_FAILED",
+                TransportError::Timeout { .. } => "TIMEOUT",
+                TransportError::TooLarge { .. } | TransportError::TooComplex { .. } => {
+                    "RESPONSE_TOO_LARGE"
+                }
+                TransportError::Other { .. } => "UPSTREAM_UNREACHABLE",
+            },
+            ToolError::Auth(_) => "AUTHENTICATION_FAILED",
+            ToolError::Cancelled => "CANCELLED",
+            ToolError::NotCreated { .. } => "NOT_CREATED",
+            ToolError::OutcomeUnknown { .. } => "OUTCOME_UNKNOWN",
+            ToolError::ResultTooLarge { .. } => "RESULT_TOO_LARGE",
+            ToolError::WaitTimeout { .. } => "WAIT_TIMEOUT",
+            ToolError::Internal => "INTERNAL_ERROR",
+        }
+    }
+
+    /// The HTTP status the vendor answered with, when this error is the vendor's answer.
+    pub fn vendor_status(&self) -> Option<u16> {
+        match self {
+            ToolError::Vendor(r) | ToolError::Unconfirmed { response: r, .. } => Some(r.status),
+            ToolError::UnexpectedAnswer { status, .. } => *status,
+            ToolError::Redirect { status, .. } => Some(*status),
+            ToolError::Auth(AuthError::Refused { status, .. }) => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Whether the call was refused before anything was sent (an invalid argument, an unset
+    /// secret reference): the audit log records such calls of every tool.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            ToolError::Invalid(_) | ToolError::UnknownSecret { .. }
+        )
+    }
+
     /// This error as the answer to `op`'s own request (not a read before it): a refusal of a
     /// shape the ledger marks assumed, which the vendor's hints do not explain, says so.
     pub fn of_request(self, op: &OperationSpec) -> ToolError {

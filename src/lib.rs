@@ -4,8 +4,8 @@
 //! One table of operations drives every surface. Modules are layers; each uses only the ones
 //! listed before it (a test checks it):
 //!
-//! 1. [`secret`], [`request`], [`redact`], [`logging`]: secrets as types, what a request is made
-//!    of, masking, stderr logs.
+//! 1. [`secret`], [`request`], [`redact`], [`logging`], [`metrics`]: secrets as types, what a
+//!    request is made of, masking, stderr logs, the Prometheus registry.
 //! 2. [`args`], [`schema`]: argument parsing and validation; schemas from types.
 //! 3. [`operation`], [`spec`]: the row type and the provider id; what a provider is, as data.
 //! 4. [`providers`]: the registry, one file of facts per vendor.
@@ -25,6 +25,7 @@ pub mod engine;
 pub mod error;
 pub mod intake;
 pub mod logging;
+pub mod metrics;
 pub mod operation;
 pub mod providers;
 pub mod redact;

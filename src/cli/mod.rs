@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::engine::audit::AuditLog;
 use crate::engine::{Engine, EngineSettings};
 use crate::intake::{Intake, IntakeSettings, Serving};
 use crate::providers::{self, ProviderConfig};
@@ -173,6 +174,10 @@ pub struct HttpArgs {
     /// Serve HTTP without authentication (loopback addresses only).
     #[arg(long)]
     pub no_auth: bool,
+    /// Serve /metrics without authentication (e.g. to a scraper on a private network);
+    /// by default it takes the same bearer token as /mcp.
+    #[arg(long, env = "DATASOURCE_MCP_METRICS_PUBLIC", value_parser = clap::builder::BoolishValueParser::new())]
+    pub metrics_public: bool,
     /// Also accept this Host header (repeatable; `*` accepts any, e.g. behind a proxy that checks it).
     #[arg(
         long = "allowed-host",
@@ -272,6 +277,7 @@ impl HttpArgs {
             return Err("--max-connections must be at least 1".into());
         }
         opts.max_connections = self.max_connections;
+        opts.metrics_public = self.metrics_public;
         Ok((opts, generated))
     }
 }
@@ -360,6 +366,15 @@ pub struct UpstreamArgs {
         value_name = "FILE"
     )]
     pub trace_vendor: Option<PathBuf>,
+    /// Append one JSON line per call that changes something or is refused (who, tool, target,
+    /// outcome; never a secret) to this file, or `-` for stderr.
+    #[arg(
+        long,
+        global = true,
+        env = "DATASOURCE_MCP_AUDIT_LOG",
+        value_name = "FILE"
+    )]
+    pub audit_log: Option<String>,
     /// Longest JSON-RPC line read on stdin, in bytes.
     #[arg(long, global = true, env = "DATASOURCE_MCP_MAX_LINE_BYTES", default_value_t = 4 * 1024 * 1024, value_name = "BYTES")]
     pub max_line_bytes: usize,
@@ -407,9 +422,16 @@ impl UpstreamArgs {
             },
             ..UpstreamSettings::default()
         };
+        let audit = match self.audit_log.as_deref() {
+            None | Some("") => None,
+            Some(target) => Some(Arc::new(
+                AuditLog::open(target).map_err(|e| format!("--audit-log {target}: {e}"))?,
+            )),
+        };
         Ok(EngineSettings {
             upstream,
             max_result_bytes: self.max_result_bytes,
+            audit,
         })
     }
 }
@@ -499,7 +521,7 @@ pub fn main() -> ExitCode {
                 let result = http::serve(server, opts, |addr| {
                     // One write: whoever reads the address also finds the token next to it.
                     let mut ready = format!(
-                        "datasource-mcp {}: {tools} tools over MCP streamable HTTP at http://{addr}/mcp (stateless; probes at /healthz)",
+                        "datasource-mcp {}: {tools} tools over MCP streamable HTTP at http://{addr}/mcp (stateless; probes at /healthz, Prometheus figures at /metrics)",
                         env!("CARGO_PKG_VERSION")
                     );
                     if let Some(token) = &generated {

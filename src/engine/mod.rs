@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
@@ -21,12 +22,14 @@ use futures_util::future::BoxFuture;
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
+pub mod audit;
 pub mod budget;
 pub mod listing;
 pub mod secret_refs;
 
 use crate::error::ToolError;
 use crate::intake::{About, Intake, Offered};
+use crate::metrics::Metrics;
 use crate::operation::{ListArgs, OperationSpec, Poll, Provider, Reconcile};
 use crate::providers::ProviderConfig;
 use crate::redact::{self, CallSecrets};
@@ -36,6 +39,7 @@ use crate::spec::{Env, ProviderSpec};
 use crate::upstream::{
     HttpResponse, ProviderClient, ResponseBody, TransportError, Upstream, UpstreamSettings,
 };
+use audit::{AuditLog, Caller};
 use secret_refs::SecretRefs;
 
 /// One call on its way: the provider it goes to, and its own secrets, which the vendor trace
@@ -43,6 +47,8 @@ use secret_refs::SecretRefs;
 struct Call<'a> {
     provider: &'a ProviderClient,
     mask: Option<redact::Matcher>,
+    /// The status of the vendor's last answer (0: none yet), for the audit log.
+    status: &'a AtomicU16,
 }
 
 /// The engine's limits: the vendor requests' and the result budget.
@@ -51,6 +57,8 @@ pub struct EngineSettings {
     pub upstream: UpstreamSettings,
     /// Largest result, in bytes of compact JSON, sent to a client (`--max-result-bytes`).
     pub max_result_bytes: usize,
+    /// Where changes and refusals are recorded (`--audit-log`), if anywhere.
+    pub audit: Option<Arc<AuditLog>>,
 }
 
 impl From<UpstreamSettings> for EngineSettings {
@@ -58,6 +66,7 @@ impl From<UpstreamSettings> for EngineSettings {
         Self {
             upstream,
             max_result_bytes: budget::DEFAULT_MAX_RESULT_BYTES,
+            audit: None,
         }
     }
 }
@@ -107,6 +116,10 @@ pub struct CallContext {
     pub cancel: CancellationToken,
     /// Set when the client asked for progress.
     pub progress: Option<Arc<dyn ProgressSink>>,
+    /// Who calls, as the transport authenticated them (the audit log's `caller`).
+    pub caller: Option<Caller>,
+    /// The request's correlation id (the HTTP transport's, also in its log lines).
+    pub correlation_id: Option<String>,
 }
 
 /// The result of a call: a JSON object either way; `is_error` tells which envelope it is.
@@ -132,6 +145,8 @@ pub struct Engine {
     learned: std::sync::Mutex<std::collections::HashSet<&'static str>>,
     /// Where the user enters a secret that has no value, when the intake is on.
     intake: Option<Arc<Intake>>,
+    audit: Option<Arc<AuditLog>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Engine {
@@ -148,8 +163,11 @@ impl Engine {
             .flat_map(|p| p.spec.operations)
             .filter_map(|op| op.output.schema.map(|schema| (op.name, schema())))
             .collect();
+        let metrics = settings.upstream.metrics.clone();
         Self {
             upstream: Upstream::new(settings.upstream),
+            audit: settings.audit,
+            metrics,
             providers,
             refs: SecretRefs::new(env),
             output_schemas,
@@ -183,6 +201,31 @@ impl Engine {
         &self.upstream
     }
 
+    /// The registry this engine's calls and vendor requests are counted in.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// A call refused before it reached a tool (`code`: e.g. the tool is not offered): counted,
+    /// and recorded in the audit log. `tool` is a row's name or `(unknown)` in the metrics.
+    pub fn refused(&self, tool: &str, known: bool, code: &str, cx: &CallContext) {
+        self.metrics
+            .call(if known { tool } else { "(unknown)" }, code);
+        if let Some(log) = &self.audit {
+            let shown: String = tool.chars().take(64).collect();
+            log.record(&audit::Entry {
+                caller: cx.caller.as_ref(),
+                tool: &shown,
+                target: Value::Object(Map::new()),
+                dry_run: false,
+                outcome: code,
+                vendor_status: None,
+                took: Duration::ZERO,
+                correlation_id: cx.correlation_id.as_deref(),
+            });
+        }
+    }
+
     /// Whether this engine serves `provider`'s tools: a vendor when it is configured, the
     /// inventory when any vendor is.
     pub fn serves(&self, provider: Provider) -> bool {
@@ -196,15 +239,29 @@ impl Engine {
         args: Option<Map<String, Value>>,
         cx: &CallContext,
     ) -> CallOutcome {
+        let started = Instant::now();
         let spec = op.provider.spec();
         let mut secrets = CallSecrets::default();
+        // For the audit log: the names and ids as sent, and whether this is a dry run.
+        let target = self
+            .audit
+            .as_ref()
+            .map(|_| audit::target(op, args.as_ref()));
+        let dry_run = op.mutates()
+            && args
+                .as_ref()
+                .is_some_and(|a| a.get("dry_run") == Some(&Value::Bool(true)));
         let args = Value::Object(args.unwrap_or_default());
+        let status = AtomicU16::new(0);
         let result = if self.serves(op.provider) {
             // Boxed: the call's state machine is several kB, and the runtime and rmcp move
             // the future that holds it; a box is allocated once and never copied.
             let run = AssertUnwindSafe(Box::pin(async {
                 let mut shaped = match self.provider(op.provider) {
-                    Some(provider) => self.shape(op, provider, args, &mut secrets, cx).await?,
+                    Some(provider) => {
+                        self.shape(op, provider, args, &mut secrets, &status, cx)
+                            .await?
+                    }
                     None => self.inventory(op, args, cx).await?,
                 };
                 // Masked before the budget is applied: a mask can be longer than what it
@@ -224,43 +281,77 @@ impl Engine {
                 format!("{} is not configured", spec.title),
             )))
         };
-        match result {
+        // What the metrics and the audit log say of it: our code, the vendor's status, and
+        // whether it was refused before anything was sent.
+        let (outcome, failure) = match result {
             Ok(value) => {
                 // A result that breaks its own declared schema makes official clients raise on
                 // a call that may have succeeded: it becomes an error that says what differs.
                 let declared = self.output_schemas.get(op.name);
                 let problem = declared.and_then(|schema| schema::violation(&value, schema));
                 match problem {
-                    None => CallOutcome {
-                        value,
-                        is_error: false,
-                        secret_needed: None,
-                    },
-                    Some(problem) => CallOutcome {
-                        value: ToolError::UnexpectedAnswer {
+                    None => (
+                        CallOutcome {
+                            value,
+                            is_error: false,
+                            secret_needed: None,
+                        },
+                        None,
+                    ),
+                    Some(problem) => {
+                        let err = ToolError::UnexpectedAnswer {
                             status: None,
                             what: format!("an answer this tool does not declare: {problem}"),
-                        }
-                        .envelope(op, &secrets),
-                        is_error: true,
-                        secret_needed: None,
-                    },
+                        };
+                        let failure = (err.kind(), None, false);
+                        (
+                            CallOutcome {
+                                value: err.envelope(op, &secrets),
+                                is_error: true,
+                                secret_needed: None,
+                            },
+                            Some(failure),
+                        )
+                    }
                 }
             }
             Err(err) => {
                 let value = err.envelope(op, &secrets);
                 tracing::info!(tool = op.name, error = %value["error"]["code"], "call failed");
+                let failure = (err.kind(), err.vendor_status(), err.is_refusal());
                 let secret_needed = match err {
                     ToolError::SecretNeeded { offered, .. } => Some(offered),
                     _ => None,
                 };
-                CallOutcome {
-                    value,
-                    is_error: true,
-                    secret_needed,
-                }
+                (
+                    CallOutcome {
+                        value,
+                        is_error: true,
+                        secret_needed,
+                    },
+                    Some(failure),
+                )
             }
+        };
+        let code = failure.map_or("ok", |(code, _, _)| code);
+        self.metrics.call(op.name, code);
+        if let (Some(log), Some(target)) = (&self.audit, target)
+            && (op.mutates() || failure.is_some_and(|(_, _, refused)| refused))
+        {
+            log.record(&audit::Entry {
+                caller: cx.caller.as_ref(),
+                tool: op.name,
+                target: audit::finish_target(target, &secrets),
+                dry_run,
+                outcome: code,
+                vendor_status: failure
+                    .and_then(|(_, status, _)| status)
+                    .or_else(|| Some(status.load(Ordering::Relaxed)).filter(|s| *s != 0)),
+                took: started.elapsed(),
+                correlation_id: cx.correlation_id.as_deref(),
+            });
         }
+        outcome
     }
 
     /// Runs a row for one vendor and shapes its answer (a list: one page of rows); the result
@@ -271,6 +362,7 @@ impl Engine {
         provider: &ProviderClient,
         mut args: Value,
         secrets: &mut CallSecrets,
+        status: &AtomicU16,
         cx: &CallContext,
     ) -> Result<Shaped, ToolError> {
         secrets.collect_from(&args);
@@ -309,6 +401,7 @@ impl Engine {
         let call = Call {
             provider,
             mask: (!secrets.is_empty()).then(|| secrets.matcher().clone()),
+            status,
         };
         let value = self.execute(op, &call, parts, progress).await?;
         Ok(match listing {
@@ -488,7 +581,9 @@ impl Engine {
             args["skip"] = json!(skip);
             args["limit"] = json!(source.page);
             let mut secrets = CallSecrets::default();
-            let mut page = match self.shape(op, provider, args, &mut secrets, cx).await {
+            let status = AtomicU16::new(0);
+            let shaped = self.shape(op, provider, args, &mut secrets, &status, cx);
+            let mut page = match shaped.await {
                 Ok(shaped) => shaped.value,
                 Err(e) => return Err(e.envelope(op, &secrets)["error"].take()),
             };
@@ -779,7 +874,9 @@ impl Engine {
     ) -> Result<HttpResponse, ToolError> {
         let mut request = call.provider.request(method, path, parts, retry_safe)?;
         request.mask = call.mask.clone();
-        Ok(call.provider.send(&self.upstream, &request).await?)
+        let response = call.provider.send(&self.upstream, &request).await?;
+        call.status.store(response.status, Ordering::Relaxed);
+        Ok(response)
     }
 
     /// The dry-run answer: the exact request(s) the call would send, credentials masked. Each

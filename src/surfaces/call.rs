@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use super::definition;
 use super::server::Selection;
+use crate::engine::audit::{Caller, Entry};
 use crate::engine::{CallContext, Engine, EngineSettings, ProgressSink};
 use crate::intake::Intake;
 use crate::operation::OperationSpec;
@@ -212,7 +213,28 @@ pub async fn run(
     };
     let op = match resolve_tool(&call.tool, &configs, selection) {
         Ok(op) => op,
-        Err(e) => return usage(e),
+        Err(e) => {
+            // A tool left out or unknown is a refused call: the audit log records it.
+            let code = match providers::operation(&call.tool) {
+                None => Some("UNKNOWN_TOOL"),
+                Some(op) if !selection.allows(op) => Some("NOT_ALLOWED"),
+                Some(_) => None,
+            };
+            if let (Some(log), Some(code)) = (&settings.audit, code) {
+                let shown: String = call.tool.chars().take(64).collect();
+                log.record(&Entry {
+                    caller: Some(&Caller::CommandLine),
+                    tool: &shown,
+                    target: serde_json::Value::Object(Map::new()),
+                    dry_run: false,
+                    outcome: code,
+                    vendor_status: None,
+                    took: std::time::Duration::ZERO,
+                    correlation_id: None,
+                });
+            }
+            return usage(e);
+        }
     };
     let args = match arguments(op, call.args.as_deref(), &call.pairs) {
         Ok(a) => a,
@@ -226,6 +248,7 @@ pub async fn run(
     let watched = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let cx = CallContext {
         progress: watched.then(|| Arc::new(StderrProgress) as Arc<dyn ProgressSink>),
+        caller: Some(Caller::CommandLine),
         ..CallContext::default()
     };
     // Ctrl-C cancels the call (its vendor request is dropped) and reports it as cancelled.

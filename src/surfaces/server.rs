@@ -24,6 +24,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, Peer, RoleServer, ServerHandler};
 
 use super::{definition, prompts, reference};
+use crate::engine::audit::{Caller, CorrelationId};
 use crate::engine::{CallContext, CallOutcome, Engine, ProgressSink};
 use crate::intake::{Intake, Offered};
 use crate::operation::{OperationSpec, Provider};
@@ -188,6 +189,9 @@ struct Inner {
     /// The log level a client set (MCP logging), where a session exists to hold it (stdio).
     /// Over stateless HTTP no request can set it for another, so nothing is sent.
     log_level: Option<std::sync::Mutex<Option<LoggingLevel>>>,
+    /// Who calls when the transport does not say (stdio: the local client), and the session's
+    /// correlation id there.
+    session: Option<(Caller, String)>,
 }
 
 impl DataSourceServer {
@@ -209,6 +213,7 @@ impl DataSourceServer {
                 catalog,
                 instructions,
                 log_level: session.then(|| std::sync::Mutex::new(None)),
+                session: session.then(|| (Caller::Stdio, crate::secret::random_token("stdio-"))),
             }),
         }
     }
@@ -431,7 +436,30 @@ impl ServerHandler for DataSourceServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        // Who calls and the request's correlation id: what the HTTP transport put in the
+        // request's extensions, else the session's (stdio).
+        let http = context.extensions.get::<axum::http::request::Parts>();
+        let caller = http
+            .and_then(|p| p.extensions.get::<Caller>().cloned())
+            .or_else(|| self.inner.session.as_ref().map(|(c, _)| c.clone()));
+        let correlation_id = http
+            .and_then(|p| p.extensions.get::<CorrelationId>())
+            .map(|c| c.0.clone())
+            .or_else(|| self.inner.session.as_ref().map(|(_, id)| id.clone()));
         let Some(op) = self.catalog().find(&request.name) else {
+            let known = providers::operation(&request.name);
+            let code = match known {
+                Some(op) if self.engine().serves(op.provider) => "NOT_ALLOWED",
+                Some(_) => "NOT_CONFIGURED",
+                None => "UNKNOWN_TOOL",
+            };
+            let cx = CallContext {
+                caller,
+                correlation_id,
+                ..CallContext::default()
+            };
+            self.engine()
+                .refused(&request.name, known.is_some(), code, &cx);
             let shown: String = request.name.chars().take(64).collect();
             return Err(McpError::invalid_params(
                 format!("unknown tool: {}", crate::redact::sanitize_text(&shown)),
@@ -447,6 +475,8 @@ impl ServerHandler for DataSourceServer {
         let cx = CallContext {
             cancel: context.ct.clone(),
             progress,
+            caller,
+            correlation_id,
         };
         let mut outcome = self.engine().call(op, request.arguments.clone(), &cx).await;
         // A secret the user can enter on the intake page: a client that takes URL-mode

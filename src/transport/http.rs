@@ -16,6 +16,10 @@
 //!   requests in flight (503 with `Retry-After` past the limit), time to send headers and open
 //!   connections (slowloris connections are closed first; see [`super::connections`]), time
 //!   to send the body (408).
+//! - **Observable**: `/metrics` in the Prometheus text format, behind the same authentication
+//!   unless `--metrics-public`; the authenticated [`Caller`] and a correlation id (the session
+//!   id, else one per request, also in the request's log span) go to the handler in the
+//!   request's extensions, for the audit log.
 //! - **Graceful shutdown** on SIGINT/SIGTERM: stop accepting, let calls in flight finish within a
 //!   grace period, exit 0.
 
@@ -40,6 +44,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::connections::{Connections, Limits};
+use crate::engine::audit::{Caller, CorrelationId};
+use crate::metrics::{self, Metrics};
 use crate::secret::SecretString;
 use crate::surfaces::server::DataSourceServer;
 
@@ -72,6 +78,9 @@ pub struct HttpOptions {
     pub body_timeout: Duration,
     /// Connections open at once; past it the oldest still sending headers is closed.
     pub max_connections: usize,
+    /// `/metrics` without authentication (`--metrics-public`); by default it takes the same
+    /// bearer token as `/mcp`.
+    pub metrics_public: bool,
 }
 
 /// Loopback names every server accepts as Host.
@@ -102,6 +111,7 @@ impl HttpOptions {
             body_timeout: Duration::from_secs(30),
             // Half of a common 1,024 descriptor limit: room for upstream connections and logs.
             max_connections: 512,
+            metrics_public: false,
         }
     }
 }
@@ -140,6 +150,7 @@ pub fn resolve_auth(
 
 struct Shared {
     auth: Auth,
+    metrics: Arc<Metrics>,
     max_body_bytes: usize,
     body_timeout: Duration,
     in_flight: Semaphore,
@@ -163,6 +174,7 @@ pub fn router(server: DataSourceServer, opts: &HttpOptions, ct: CancellationToke
     } else {
         config.with_allowed_hosts(opts.allowed_hosts.clone())
     };
+    let metrics = server.engine().metrics().clone();
     // Stateless: a fresh handler per request, which is one Arc clone.
     let service: StreamableHttpService<DataSourceServer, NeverSessionManager> =
         StreamableHttpService::new(
@@ -172,6 +184,7 @@ pub fn router(server: DataSourceServer, opts: &HttpOptions, ct: CancellationToke
         );
     let shared = Arc::new(Shared {
         auth: opts.auth.clone(),
+        metrics: metrics.clone(),
         max_body_bytes: opts.max_body_bytes,
         body_timeout: opts.body_timeout,
         in_flight: Semaphore::new(opts.max_in_flight.max(1)),
@@ -181,10 +194,22 @@ pub fn router(server: DataSourceServer, opts: &HttpOptions, ct: CancellationToke
         .nest_service("/mcp", service)
         .layer(middleware::from_fn_with_state(shared.clone(), inspect))
         .layer(middleware::from_fn_with_state(shared.clone(), authenticate))
-        .layer(middleware::from_fn_with_state(shared, limit));
+        .layer(middleware::from_fn_with_state(shared.clone(), limit));
+    // Prometheus figures: behind the same authentication as /mcp unless made public.
+    let mut figures = Router::new().route(
+        "/metrics",
+        get(move || async move {
+            let body = metrics.render();
+            ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body)
+        }),
+    );
+    if !opts.metrics_public {
+        figures = figures.layer(middleware::from_fn_with_state(shared, authenticate));
+    }
     let mut app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .merge(mcp);
+        .merge(mcp)
+        .merge(figures);
     if let Some(intake) = intake {
         app = app.merge(intake.routes());
     }
@@ -239,7 +264,10 @@ fn same_authority(
 async fn limit(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let permit = tokio::time::timeout(shared.queue_timeout, shared.in_flight.acquire()).await;
     match permit {
-        Ok(Ok(_permit)) => next.run(request).await,
+        Ok(Ok(_permit)) => {
+            let _counted = shared.metrics.in_flight();
+            next.run(request).await
+        }
         _ => {
             let mut r = rpc_error(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -268,6 +296,7 @@ async fn authenticate(
         };
         let ok: bool = given.as_bytes().ct_eq(expected.expose().as_bytes()).into();
         if !ok {
+            shared.metrics.client_auth_failure();
             let mut r = rpc_error(StatusCode::UNAUTHORIZED, "missing or invalid bearer token");
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -277,6 +306,12 @@ async fn authenticate(
         }
     }
     request.headers_mut().remove(header::AUTHORIZATION);
+    // Who calls, for the audit log: the handler finds it in the request's extensions.
+    let caller = match &shared.auth {
+        Auth::Bearer(_) => Caller::StaticToken,
+        Auth::None => Caller::Anonymous,
+    };
+    request.extensions_mut().insert(caller);
     next.run(request).await
 }
 
@@ -370,11 +405,19 @@ async fn inspect(State(shared): State<Arc<Shared>>, request: Request, next: Next
     let session = incoming
         .clone()
         .or_else(|| is_initialize.then(|| crate::secret::random_token("mcp-")));
+    // The correlation id of the audit log and of this request's log lines: the 2025-era
+    // session id (one per client session), else one made for this request.
+    let correlation = session
+        .clone()
+        .unwrap_or_else(|| crate::secret::random_token("req-"));
     let span = tracing::info_span!(
         "http",
         method = %parts.method,
-        session = session.as_deref().unwrap_or("-")
+        session = session.as_deref().unwrap_or("-"),
+        correlation = %correlation
     );
+    let mut parts = parts;
+    parts.extensions.insert(CorrelationId(correlation));
     let mut response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .instrument(span)

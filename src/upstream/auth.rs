@@ -69,6 +69,7 @@ impl Authenticator {
     /// token used, so a 401 can invalidate exactly that one.
     pub async fn header(
         &self,
+        provider: &'static str,
         base_url: &str,
         upstream: &Upstream,
     ) -> Result<(HeaderValue, SecretString), AuthError> {
@@ -81,7 +82,7 @@ impl Authenticator {
                 let token = match &*cached {
                     Some((t, _)) => t.clone(),
                     None => {
-                        let t = exchange_token(exchange, base_url, upstream).await?;
+                        let t = exchange_token(provider, exchange, base_url, upstream).await?;
                         let registration = redact::register_token(t.expose());
                         *cached = Some((t.clone(), registration));
                         t
@@ -102,6 +103,7 @@ impl Authenticator {
 }
 
 async fn exchange_token(
+    provider: &'static str,
     exchange: &TokenExchange,
     base_url: &str,
     upstream: &Upstream,
@@ -140,6 +142,7 @@ async fn exchange_token(
     if let Some((name, value)) = secret_header {
         request = request.header(name, value);
     }
+    request.provider = provider;
     let response: HttpResponse = upstream.send(&request, None).await?;
     let token = response
         .json()
@@ -152,7 +155,7 @@ async fn exchange_token(
             status = response.status,
             "no token from the first login endpoint; trying the other"
         );
-        return Box::pin(exchange_token(otherwise, base_url, upstream)).await;
+        return Box::pin(exchange_token(provider, otherwise, base_url, upstream)).await;
     }
     if !response.is_success() {
         return Err(AuthError::Refused {

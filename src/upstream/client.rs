@@ -15,6 +15,7 @@ use super::request::OutgoingRequest;
 use super::response::{HttpResponse, TransportError, parse_body};
 use super::retry::{self, RetryPolicy};
 use super::trace::Trace;
+use crate::metrics::Metrics;
 use crate::request::Method;
 
 /// Limits of the upstream client.
@@ -34,6 +35,8 @@ pub struct UpstreamSettings {
     pub heartbeat: Duration,
     /// Where every vendor request and answer is written (`--trace-vendor`), if anywhere.
     pub trace: Option<std::sync::Arc<Trace>>,
+    /// Where latency, retries and vendor 401s are counted (one registry per engine).
+    pub metrics: std::sync::Arc<Metrics>,
 }
 
 impl Default for UpstreamSettings {
@@ -47,6 +50,7 @@ impl Default for UpstreamSettings {
             poll_interval: Duration::from_secs(2),
             heartbeat: Duration::from_secs(1),
             trace: None,
+            metrics: Default::default(),
         }
     }
 }
@@ -98,10 +102,16 @@ impl Upstream {
             return self.traced(req, credential, &host).await;
         }
         let what = format!("{} {host}", req.method.as_str());
-        retry::with_retries(&self.settings.retry, &what, || {
+        let mut attempts = 0u64;
+        let outcome = retry::with_retries(&self.settings.retry, &what, || {
+            attempts += 1;
             self.traced(req, credential, &host)
         })
-        .await
+        .await;
+        self.settings
+            .metrics
+            .retries(label(req), attempts.saturating_sub(1));
+        outcome
     }
 
     /// One attempt, written to the trace when there is one.
@@ -111,12 +121,16 @@ impl Upstream {
         credential: Option<&HeaderValue>,
         host: &str,
     ) -> Result<HttpResponse, TransportError> {
-        let Some(trace) = &self.settings.trace else {
-            return self.send_once(req, credential, host).await;
-        };
         let started = std::time::Instant::now();
         let outcome = self.send_once(req, credential, host).await;
-        trace.record(req, outcome.as_ref(), started.elapsed());
+        let took = started.elapsed();
+        let status = outcome.as_ref().ok().map(|r| r.status);
+        self.settings
+            .metrics
+            .vendor_request(label(req), took, status);
+        if let Some(trace) = &self.settings.trace {
+            trace.record(req, outcome.as_ref(), took);
+        }
         outcome
     }
 
@@ -205,6 +219,15 @@ impl Upstream {
             };
         }
         TransportError::Other { host, cause }
+    }
+}
+
+/// A request's provider as a metrics label.
+fn label(req: &OutgoingRequest) -> &'static str {
+    if req.provider.is_empty() {
+        "unknown"
+    } else {
+        req.provider
     }
 }
 

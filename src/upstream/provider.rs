@@ -47,7 +47,10 @@ impl ProviderClient {
         retry_safe: bool,
     ) -> Result<OutgoingRequest, TransportError> {
         let credential = Some(self.auth.credential().header().name);
-        OutgoingRequest::new(method, &self.base_url, path, parts, credential, retry_safe)
+        let mut request =
+            OutgoingRequest::new(method, &self.base_url, path, parts, credential, retry_safe)?;
+        request.provider = self.spec.id;
+        Ok(request)
     }
 
     /// Sends `request` with the provider's credential; on a 401 obtains a new token once and
@@ -59,7 +62,10 @@ impl ProviderClient {
     ) -> Result<HttpResponse, UpstreamError> {
         let mut refreshed = false;
         loop {
-            let (value, token) = self.auth.header(&self.base_url, upstream).await?;
+            let (value, token) = self
+                .auth
+                .header(self.spec.id, &self.base_url, upstream)
+                .await?;
             let response = upstream.send(request, Some(&value)).await?;
             if response.status == 401 && self.auth.can_refresh() && !refreshed {
                 tracing::info!(provider = self.spec.id, "401: obtaining a new token");

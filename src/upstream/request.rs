@@ -28,6 +28,8 @@ pub struct OutgoingRequest {
     pub retry_safe: bool,
     /// The secrets of the call it belongs to, masked in its trace.
     pub mask: Option<redact::Matcher>,
+    /// The provider it goes to (the label of its metrics); empty when unknown.
+    pub provider: &'static str,
 }
 
 pub enum OutgoingBody {
@@ -106,6 +108,7 @@ impl OutgoingRequest {
             body,
             retry_safe,
             mask: None,
+            provider: "",
         })
     }
 

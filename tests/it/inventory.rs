@@ -380,6 +380,7 @@ async fn full_detail_named_fields_and_the_budget() {
     let settings = EngineSettings {
         upstream: UpstreamSettings::default(),
         max_result_bytes: 2_000,
+        audit: None,
     };
     let small = connect(&vars, settings).await;
     let (result, is_error) = call(&small, TOOL, json!({"limit": 100})).await;

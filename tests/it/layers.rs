@@ -11,6 +11,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("request", 0),
     ("redact", 1),
     ("logging", 2),
+    ("metrics", 2),
     ("args", 2),
     ("schema", 2),
     ("operation", 3),
