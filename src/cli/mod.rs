@@ -17,6 +17,7 @@ use crate::spec::{Env, ProcessEnv};
 use crate::surfaces::server::{DataSourceServer, Selection};
 use crate::surfaces::{call, doctor, generated, skill};
 use crate::transport::http::{self, HttpOptions};
+use crate::transport::oauth::{self, OAuthConfig};
 use crate::transport::shutdown;
 use crate::upstream::{RetryPolicy, UpstreamSettings};
 
@@ -75,6 +76,11 @@ pub struct HttpArgs {
     /// Serve HTTP without authentication (loopback addresses only).
     #[arg(long)]
     pub no_auth: bool,
+    /// The URL clients reach the server at, e.g. https://mcp.example.com (behind a proxy or load
+    /// balancer): with OAuth, the resource its metadata names and the tokens' default
+    /// audience (`/mcp` is appended). Its host is accepted as Host.
+    #[arg(long, env = "DATASOURCE_MCP_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
     /// Also accept this Host header (repeatable; `*` accepts any, e.g. behind a proxy that checks it).
     #[arg(
         long = "allowed-host",
@@ -140,12 +146,20 @@ pub struct HttpArgs {
 impl HttpArgs {
     /// The HTTP options, and a generated token to show once (loopback without a configured one).
     pub fn options(&self, env: &dyn Env) -> Result<(HttpOptions, Option<String>), String> {
+        let oauth = OAuthConfig::from_env(env, &self.listen, self.public_url.as_deref())?;
         let (auth, generated) = http::resolve_auth(
             &self.listen,
             env.var("DATASOURCE_MCP_HTTP_TOKEN"),
             self.no_auth,
+            oauth,
         )?;
         let mut opts = HttpOptions::new(self.listen, auth);
+        if let Some(public) = &self.public_url {
+            let url = oauth::parse_public_url(public)?;
+            if let Some(host) = url.host_str() {
+                opts.allowed_hosts.push(host.to_string());
+            }
+        }
         opts.allowed_hosts
             .extend(self.allowed_hosts.iter().cloned());
         for origin in &self.allowed_origins {
@@ -382,6 +396,7 @@ pub fn main() -> ExitCode {
                     "datasource-mcp: WARNING: --no-auth: any local process can call every tool"
                 );
             }
+            let oauth_shown = opts.auth.clone();
             run_multi_thread(async move {
                 let (configs, sandbox) = provider_configs(cli.sandbox, true).await?;
                 let server = build_server(configs, settings, &selection);
@@ -395,6 +410,13 @@ pub fn main() -> ExitCode {
                         "datasource-mcp {}: {tools} tools over MCP streamable HTTP at http://{addr}/mcp (stateless; probes at /healthz)",
                         env!("CARGO_PKG_VERSION")
                     );
+                    if let http::Auth::OAuth(cfg) = &oauth_shown {
+                        let public = cfg.public_url.as_ref().map_or_else(|| format!("http://{addr}"), |u| u.to_string());
+                        ready.push_str(&format!(
+                            "\ndatasource-mcp: clients authenticate with OAuth access tokens from {} (scopes {} and {}); resource metadata under {}/.well-known/oauth-protected-resource",
+                            cfg.issuer, cfg.read_scope, cfg.write_scope, public.trim_end_matches('/')
+                        ));
+                    }
                     if let Some(token) = &generated {
                         ready.push_str(&format!(
                             "\ndatasource-mcp: clients authenticate with \"Authorization: Bearer {token}\" (generated for this run; set DATASOURCE_MCP_HTTP_TOKEN to choose one)"

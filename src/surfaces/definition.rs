@@ -19,10 +19,12 @@ fn dry_run_property() -> Value {
 }
 
 /// What every tool that changes something tells the model: a change is confirmed by the user.
-const CONFIRM_FIRST: &str = "Changes data: dry_run: true first, show the user, send only after they say yes.";
+const CONFIRM_FIRST: &str =
+    "Changes data: dry_run: true first, show the user, send only after they say yes.";
 
 /// What every credential field tells the model: the value never passes through the chat.
-const SECRET_REFERENCE: &str = "Secrets: write ${secret:NAME}; never ask for the value in the chat.";
+const SECRET_REFERENCE: &str =
+    "Secrets: write ${secret:NAME}; never ask for the value in the chat.";
 
 /// The MCP definition of one operation.
 pub fn tool(op: &OperationSpec) -> Tool {
