@@ -50,7 +50,7 @@ use crate::surfaces::server::DataSourceServer;
 pub enum Auth {
     Bearer(SecretString),
     /// OAuth 2.1 access tokens from an external authorization server.
-    OAuth(OAuthConfig),
+    OAuth(Box<OAuthConfig>),
     /// `--no-auth`: loopback only.
     None,
 }
@@ -136,7 +136,7 @@ pub fn resolve_auth(
         if no_auth {
             return Err("--no-auth and DATASOURCE_MCP_OAUTH_ISSUER contradict each other".into());
         }
-        return Ok((Auth::OAuth(oauth), None));
+        return Ok((Auth::OAuth(Box::new(oauth)), None));
     }
     if no_auth {
         if !loopback {
@@ -522,7 +522,7 @@ pub async fn serve(
     let rmcp_ct = CancellationToken::new();
     let oauth = match &opts.auth {
         Auth::OAuth(cfg) => {
-            let oauth = Arc::new(OAuth::new(cfg.clone(), bound).map_err(anyhow::Error::msg)?);
+            let oauth = Arc::new(OAuth::new((**cfg).clone(), bound).map_err(anyhow::Error::msg)?);
             let warm = oauth.clone();
             tokio::spawn(async move { warm.warm_up().await });
             Some(oauth)

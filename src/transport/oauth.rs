@@ -241,8 +241,9 @@ struct KeyCache {
 #[derive(Deserialize)]
 struct Claims {
     sub: Option<String>,
+    /// Required (jsonwebtoken checks it is there); typed here so a string is refused.
     #[allow(dead_code)]
-    exp: u64,
+    exp: Option<u64>,
     #[allow(dead_code)]
     nbf: Option<u64>,
     /// RFC 9068: space-separated.
@@ -366,6 +367,10 @@ impl OAuth {
     /// (tokens are still checked if it fails: the fetch is tried again for them).
     pub async fn warm_up(&self) {
         let _guard = self.refresh.lock().await;
+        // A request may have been first.
+        if self.cache.read().await.attempted.is_some() {
+            return;
+        }
         if let Err(e) = self.refetch().await {
             tracing::warn!("OAuth: the issuer's keys could not be fetched yet: {e}");
         }

@@ -36,6 +36,7 @@ mod http_hardening;
 mod inventory;
 mod layers;
 mod model_view;
+mod oauth;
 mod prompts_resources;
 mod reliability;
 mod safety;

@@ -1,4 +1,5 @@
-//! Test harness: the recording fake upstream (`fake`), in-process MCP clients (`mcp`), the
+//! Test harness: the recording fake upstream (`fake`), a test OAuth issuer and its keys
+//! (`issuer`), in-process MCP clients (`mcp`), the
 //! built binary over stdio (`stdio`), vendors against the fake and their exact requests
 //! (`wire`), list pages and the result budget's cut of them (`listing`), the sandbox's
 //! simulated vendors over HTTP (`sandbox`), and tool counts and lists from the operation table
@@ -7,6 +8,7 @@
 use std::collections::HashMap;
 
 mod fake;
+mod issuer;
 mod listing;
 mod mcp;
 mod sandbox;
@@ -15,6 +17,7 @@ mod table;
 mod wire;
 
 pub use fake::*;
+pub use issuer::*;
 pub use listing::*;
 pub use mcp::*;
 pub use sandbox::*;
