@@ -411,10 +411,11 @@ pub fn main() -> ExitCode {
                         env!("CARGO_PKG_VERSION")
                     );
                     if let http::Auth::OAuth(cfg) = &oauth_shown {
-                        let public = cfg.public_url.as_ref().map_or_else(|| format!("http://{addr}"), |u| u.to_string());
+                        let public = cfg.public_url.clone().or_else(|| format!("http://{addr}").parse().ok());
+                        let metadata = public.as_ref().map(oauth::metadata_url).unwrap_or_default();
                         ready.push_str(&format!(
-                            "\ndatasource-mcp: clients authenticate with OAuth access tokens from {} (scopes {} and {}); resource metadata under {}/.well-known/oauth-protected-resource",
-                            cfg.issuer, cfg.read_scope, cfg.write_scope, public.trim_end_matches('/')
+                            "\ndatasource-mcp: clients authenticate with OAuth access tokens from {} (scopes {} and {}); protected resource metadata at {metadata}",
+                            cfg.issuer, cfg.read_scope, cfg.write_scope
                         ));
                     }
                     if let Some(token) = &generated {

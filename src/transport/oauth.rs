@@ -306,8 +306,7 @@ impl OAuth {
         };
         let resource = resource_url(&public);
         let metadata_path = format!("{METADATA_PATH}{}", resource.path());
-        let origin = resource.origin().ascii_serialization();
-        let metadata_url = format!("{origin}{metadata_path}");
+        let metadata_url = metadata_url(&public);
         let mut metadata_paths = vec![METADATA_PATH.to_string(), metadata_path];
         let plain = format!("{METADATA_PATH}/mcp");
         if !metadata_paths.contains(&plain) {
@@ -611,6 +610,14 @@ impl OAuth {
         }
         serde_json::from_slice(&body).map_err(|_| format!("{url} is not JSON"))
     }
+}
+
+/// Where the Protected Resource Metadata of the server at `public` is (RFC 9728 §3.1: the
+/// well-known path between the host and the resource's path).
+pub fn metadata_url(public: &Url) -> String {
+    let resource = resource_url(public);
+    let origin = resource.origin().ascii_serialization();
+    format!("{origin}{METADATA_PATH}{}", resource.path())
 }
 
 /// The public URL of `/mcp`: `--public-url` with `/mcp` appended (unless it ends in `/mcp`).
