@@ -19,6 +19,7 @@ use crate::spec::{Env, ProcessEnv};
 use crate::surfaces::server::{DataSourceServer, Selection};
 use crate::surfaces::{call, doctor, generated, skill};
 use crate::transport::http::{self, HttpOptions};
+use crate::transport::oauth::{self, OAuthConfig};
 use crate::transport::shutdown;
 use crate::upstream::{RetryPolicy, UpstreamSettings};
 
@@ -75,8 +76,10 @@ pub struct IntakeArgs {
         value_name = "SECONDS"
     )]
     pub entered_secret_ttl: Option<u64>,
-    /// The address users reach this HTTP server at (over TLS), e.g. https://mcp.example.com:
-    /// intake links start with it. Needed for the intake page on a non-loopback address.
+    /// The address users reach this HTTP server at (over TLS), e.g. https://mcp.example.com
+    /// (behind a proxy or load balancer): intake links start with it (needed for the intake
+    /// page on a non-loopback address); with OAuth, the resource its metadata names and the
+    /// tokens' default audience (`/mcp` appended). Its host is accepted as Host.
     #[arg(long, env = "DATASOURCE_MCP_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
 }
@@ -242,13 +245,27 @@ pub struct HttpArgs {
 
 impl HttpArgs {
     /// The HTTP options, and a generated token to show once (loopback without a configured one).
-    pub fn options(&self, env: &dyn Env) -> Result<(HttpOptions, Option<String>), String> {
+    /// `public_url`: the URL clients reach the server at (`--public-url`, shared with the
+    /// intake page).
+    pub fn options(
+        &self,
+        env: &dyn Env,
+        public_url: Option<&str>,
+    ) -> Result<(HttpOptions, Option<String>), String> {
+        let oauth = OAuthConfig::from_env(env, &self.listen, public_url)?;
         let (auth, generated) = http::resolve_auth(
             &self.listen,
             env.var("DATASOURCE_MCP_HTTP_TOKEN"),
             self.no_auth,
+            oauth,
         )?;
         let mut opts = HttpOptions::new(self.listen, auth);
+        if let Some(public) = public_url {
+            let url = oauth::parse_public_url(public)?;
+            if let Some(host) = url.host_str() {
+                opts.allowed_hosts.push(host.to_string());
+            }
+        }
         opts.allowed_hosts
             .extend(self.allowed_hosts.iter().cloned());
         for origin in &self.allowed_origins {
@@ -490,7 +507,10 @@ pub fn main() -> ExitCode {
     let max_line = cli.upstream.max_line_bytes;
     match cli.command {
         None | Some(Command::Serve) if cli.http.transport == Transport::Http => {
-            let (opts, generated) = match cli.http.options(&ProcessEnv) {
+            let (opts, generated) = match cli
+                .http
+                .options(&ProcessEnv, cli.intake.public_url.as_deref())
+            {
                 Ok(o) => o,
                 Err(e) => return fail(&e),
             };
@@ -506,6 +526,7 @@ pub fn main() -> ExitCode {
                     "datasource-mcp: WARNING: --no-auth: any local process can call every tool"
                 );
             }
+            let oauth_shown = opts.auth.clone();
             run_multi_thread(async move {
                 let (configs, sandbox) = provider_configs(cli.sandbox, true).await?;
                 let server = build_server(configs, settings, &selection, intake);
@@ -524,6 +545,14 @@ pub fn main() -> ExitCode {
                         "datasource-mcp {}: {tools} tools over MCP streamable HTTP at http://{addr}/mcp (stateless; probes at /healthz, Prometheus figures at /metrics)",
                         env!("CARGO_PKG_VERSION")
                     );
+                    if let http::Auth::OAuth(cfg) = &oauth_shown {
+                        let public = cfg.public_url.clone().or_else(|| format!("http://{addr}").parse().ok());
+                        let metadata = public.as_ref().map(oauth::metadata_url).unwrap_or_default();
+                        ready.push_str(&format!(
+                            "\ndatasource-mcp: clients authenticate with OAuth access tokens from {} (scopes {} and {}); protected resource metadata at {metadata}",
+                            cfg.issuer, cfg.read_scope, cfg.write_scope
+                        ));
+                    }
                     if let Some(token) = &generated {
                         ready.push_str(&format!(
                             "\ndatasource-mcp: clients authenticate with \"Authorization: Bearer {token}\" (generated for this run; set DATASOURCE_MCP_HTTP_TOKEN to choose one)"

@@ -111,6 +111,17 @@ pub fn configure(
     }))
 }
 
+/// Whether a URL names a loopback host (`localhost`, 127.0.0.0/8, `::1`): the hosts `http://`
+/// is accepted for, here and for the HTTP transport's OAuth issuer.
+pub fn is_loopback_host(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 /// A base URL must be https, or http on a loopback host (a local proxy or the sandbox):
 /// credentials never cross a network in clear text unless the operator says so with
 /// `DATASOURCE_MCP_ALLOW_HTTP=1`.
@@ -122,12 +133,7 @@ fn check_base_url(var: &str, raw: &str, env: &dyn Env) -> Result<String, ConfigE
             "{var} must not carry a query, fragment or user info"
         )));
     }
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
+    let loopback = is_loopback_host(&url);
     match url.scheme() {
         "https" => {}
         "http" if loopback || env.var("DATASOURCE_MCP_ALLOW_HTTP").as_deref() == Some("1") => {}

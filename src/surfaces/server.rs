@@ -183,6 +183,8 @@ pub struct DataSourceServer {
 
 struct Inner {
     engine: Arc<Engine>,
+    /// What the operator allowed (kept to derive a read-only twin).
+    selection: Selection,
     catalog: Catalog,
     /// Built once from the enabled providers' guides.
     instructions: String,
@@ -210,12 +212,28 @@ impl DataSourceServer {
         Self {
             inner: Arc::new(Inner {
                 engine,
+                selection: selection.clone(),
                 catalog,
                 instructions,
                 log_level: session.then(|| std::sync::Mutex::new(None)),
                 session: session.then(|| (Caller::Stdio, crate::secret::random_token("stdio-"))),
             }),
         }
+    }
+
+    /// The same server (same engine, so same vendor tokens and limits) offering only the
+    /// tools that change nothing: the operator's selection with read-only on. What an HTTP
+    /// caller allowed only to read is served by; a changing tool is unknown to it.
+    pub fn read_only(&self) -> Self {
+        let selection = Selection {
+            read_only: true,
+            ..self.inner.selection.clone()
+        };
+        Self::build(
+            self.inner.engine.clone(),
+            &selection,
+            self.inner.log_level.is_some(),
+        )
     }
 
     /// Tells the client about a failed call at `error` level, if it asked for logs.

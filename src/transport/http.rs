@@ -6,8 +6,9 @@
 //!   for (it tags log lines, is never required, never terminated; DELETE answers 405, which the
 //!   spec allows). Both eras work: `initialize` (2025-11-25) and `server/discover` (2026-07-28).
 //! - **Authenticated**: `Authorization: Bearer <token>` on every request, compared in constant
-//!   time; 401 with `WWW-Authenticate` otherwise. The caller's token is removed before the
-//!   request reaches the MCP handler: vendor calls use the server's own credentials only.
+//!   time; 401 with `WWW-Authenticate` otherwise. Or OAuth access tokens, scoped ([`super::oauth`]).
+//!   The caller's token is removed before the request reaches the MCP handler: vendor calls use
+//!   the server's own credentials only.
 //! - **DNS rebinding and cross-origin**: Host and Origin allow-lists (loopback by default); a
 //!   present but unlisted Origin gets 403; no CORS headers are ever sent. Two Host headers, or
 //!   an absolute-form target naming another host than Host, get 400.
@@ -44,6 +45,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::connections::{Connections, Limits};
+use super::oauth::{OAuth, OAuthConfig, Scoped};
 use crate::engine::audit::{Caller, CorrelationId};
 use crate::metrics::{self, Metrics};
 use crate::secret::SecretString;
@@ -53,6 +55,8 @@ use crate::surfaces::server::DataSourceServer;
 #[derive(Debug, Clone)]
 pub enum Auth {
     Bearer(SecretString),
+    /// OAuth 2.1 access tokens from an external authorization server.
+    OAuth(Box<OAuthConfig>),
     /// `--no-auth`: loopback only.
     None,
 }
@@ -116,15 +120,34 @@ impl HttpOptions {
     }
 }
 
-/// How clients authenticate, from the environment's token and `--no-auth`: a non-loopback bind
-/// needs a configured token; `--no-auth` is refused off loopback; on loopback with no token one
-/// is generated (returned so it can be printed once).
+/// How clients authenticate, from the environment's token, OAuth and `--no-auth`: a
+/// non-loopback bind needs a configured token or OAuth; `--no-auth` is refused off loopback;
+/// on loopback with neither, a token is generated (returned so it can be printed once).
+///
+/// OAuth excludes the other two: with a static token beside it, anyone holding that one shared
+/// secret would pass as every user with every scope, unscoped and untraceable, which is what
+/// OAuth is configured to prevent; with `--no-auth`, which of the two is meant is unclear.
+/// Either combination refuses to start rather than guess.
 pub fn resolve_auth(
     listen: &SocketAddr,
     configured: Option<String>,
     no_auth: bool,
+    oauth: Option<OAuthConfig>,
 ) -> Result<(Auth, Option<String>), String> {
     let loopback = listen.ip().is_loopback();
+    if let Some(oauth) = oauth {
+        if configured.is_some() {
+            return Err(
+                "DATASOURCE_MCP_HTTP_TOKEN and DATASOURCE_MCP_OAUTH_ISSUER are both set: \
+                        choose one (a static token beside OAuth would bypass its scopes)"
+                    .into(),
+            );
+        }
+        if no_auth {
+            return Err("--no-auth and DATASOURCE_MCP_OAUTH_ISSUER contradict each other".into());
+        }
+        return Ok((Auth::OAuth(Box::new(oauth)), None));
+    }
     if no_auth {
         if !loopback {
             return Err(format!(
@@ -151,15 +174,22 @@ pub fn resolve_auth(
 struct Shared {
     auth: Auth,
     metrics: Arc<Metrics>,
+    /// The token checker, with `Auth::OAuth`.
+    oauth: Option<Arc<OAuth>>,
     max_body_bytes: usize,
     body_timeout: Duration,
     in_flight: Semaphore,
     queue_timeout: Duration,
 }
 
-/// The axum app: `/mcp` (guarded), `/healthz`, and the secret intake page under `/secrets/`
-/// when it is on.
-pub fn router(server: DataSourceServer, opts: &HttpOptions, ct: CancellationToken) -> Router {
+/// The axum app: `/mcp` (guarded) and `/healthz`; with OAuth also the Protected Resource
+/// Metadata (unauthenticated).
+pub fn router(
+    server: DataSourceServer,
+    opts: &HttpOptions,
+    oauth: Option<Arc<OAuth>>,
+    ct: CancellationToken,
+) -> Router {
     // The secret intake page, outside /mcp: no bearer token (a browser has none); its link
     // token, form token and Origin check guard it.
     let intake = server.engine().intake().cloned();
@@ -176,22 +206,36 @@ pub fn router(server: DataSourceServer, opts: &HttpOptions, ct: CancellationToke
     };
     let metrics = server.engine().metrics().clone();
     // Stateless: a fresh handler per request, which is one Arc clone.
-    let service: StreamableHttpService<DataSourceServer, NeverSessionManager> =
-        StreamableHttpService::new(
+    let service = |server: DataSourceServer, config| {
+        StreamableHttpService::<DataSourceServer, NeverSessionManager>::new(
             move || Ok(server.clone()),
             Arc::new(NeverSessionManager::default()),
             config,
-        );
+        )
+    };
+    let mcp = match &oauth {
+        // Per request, the token's scope picks the full server or its read-only twin.
+        Some(oauth) => Router::new().nest_service(
+            "/mcp",
+            Scoped::new(
+                service(server.clone(), config.clone()),
+                service(server.read_only(), config),
+                server,
+                oauth.clone(),
+            ),
+        ),
+        None => Router::new().nest_service("/mcp", service(server, config)),
+    };
     let shared = Arc::new(Shared {
         auth: opts.auth.clone(),
         metrics: metrics.clone(),
+        oauth: oauth.clone(),
         max_body_bytes: opts.max_body_bytes,
         body_timeout: opts.body_timeout,
         in_flight: Semaphore::new(opts.max_in_flight.max(1)),
         queue_timeout: opts.queue_timeout,
     });
-    let mcp = Router::new()
-        .nest_service("/mcp", service)
+    let mcp = mcp
         .layer(middleware::from_fn_with_state(shared.clone(), inspect))
         .layer(middleware::from_fn_with_state(shared.clone(), authenticate))
         .layer(middleware::from_fn_with_state(shared.clone(), limit));
@@ -210,6 +254,13 @@ pub fn router(server: DataSourceServer, opts: &HttpOptions, ct: CancellationToke
         .route("/healthz", get(|| async { "ok" }))
         .merge(mcp)
         .merge(figures);
+    if let Some(oauth) = &oauth {
+        let document = axum::Json(oauth.metadata());
+        for path in oauth.metadata_paths() {
+            let document = document.clone();
+            app = app.route(path, get(move || async move { document }));
+        }
+    }
     if let Some(intake) = intake {
         app = app.merge(intake.routes());
     }
@@ -287,13 +338,34 @@ async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    if let Auth::Bearer(expected) = &shared.auth {
-        // Exactly one Authorization header: with several, which one counts is ambiguous.
-        let mut all = request.headers().get_all(header::AUTHORIZATION).iter();
-        let given = match (all.next(), all.next()) {
-            (Some(one), None) => bearer_token(one).unwrap_or(""),
-            _ => "",
-        };
+    // Exactly one Authorization header: with several, which one counts is ambiguous.
+    let mut all = request.headers().get_all(header::AUTHORIZATION).iter();
+    let given = match (all.next(), all.next()) {
+        (Some(one), None) => bearer_token(one).unwrap_or(""),
+        _ => "",
+    }
+    .to_string();
+    if let Some(oauth) = &shared.oauth {
+        match oauth.authorize(Some(&given)).await {
+            Ok(caller) => {
+                // Who calls, for the audit log: the token's subject.
+                let subject = caller
+                    .subject
+                    .clone()
+                    .unwrap_or_else(|| "OAuth token without sub".into());
+                request.extensions_mut().insert(Caller::Subject(subject));
+                request.extensions_mut().insert(caller);
+            }
+            Err(rejection) => {
+                shared.metrics.client_auth_failure();
+                tracing::debug!(?rejection, "OAuth: request refused");
+                return oauth.challenge(&rejection);
+            }
+        }
+    } else if let Auth::OAuth(_) = &shared.auth {
+        // Configured for OAuth but built without its checker: refuse rather than let through.
+        return rpc_error(StatusCode::UNAUTHORIZED, "missing or invalid bearer token");
+    } else if let Auth::Bearer(expected) = &shared.auth {
         let ok: bool = given.as_bytes().ct_eq(expected.expose().as_bytes()).into();
         if !ok {
             shared.metrics.client_auth_failure();
@@ -308,10 +380,14 @@ async fn authenticate(
     request.headers_mut().remove(header::AUTHORIZATION);
     // Who calls, for the audit log: the handler finds it in the request's extensions.
     let caller = match &shared.auth {
-        Auth::Bearer(_) => Caller::StaticToken,
-        Auth::None => Caller::Anonymous,
+        Auth::Bearer(_) => Some(Caller::StaticToken),
+        Auth::None => Some(Caller::Anonymous),
+        // Set above from the token.
+        Auth::OAuth(_) => None,
     };
-    request.extensions_mut().insert(caller);
+    if let Some(caller) = caller {
+        request.extensions_mut().insert(caller);
+    }
     next.run(request).await
 }
 
@@ -509,7 +585,16 @@ pub async fn serve(
     if let Some(intake) = server.engine().intake() {
         intake.bound(bound);
     }
-    let app = router(server, &opts, rmcp_ct.clone());
+    let oauth = match &opts.auth {
+        Auth::OAuth(cfg) => {
+            let oauth = Arc::new(OAuth::new((**cfg).clone(), bound).map_err(anyhow::Error::msg)?);
+            let warm = oauth.clone();
+            tokio::spawn(async move { warm.warm_up().await });
+            Some(oauth)
+        }
+        _ => None,
+    };
+    let app = router(server, &opts, oauth, rmcp_ct.clone());
     ready(bound);
     let connections = Connections::new(Limits {
         header_timeout: opts.header_timeout,
@@ -549,7 +634,7 @@ mod tests {
 
     #[test]
     fn authentication_rules() {
-        let (auth, printed) = resolve_auth(&addr("127.0.0.1:8080"), None, false).unwrap();
+        let (auth, printed) = resolve_auth(&addr("127.0.0.1:8080"), None, false, None).unwrap();
         let Auth::Bearer(token) = auth else { panic!() };
         assert_eq!(
             printed.as_deref(),
@@ -560,24 +645,39 @@ mod tests {
             &addr("0.0.0.0:8080"),
             Some("a-configured-token-123".into()),
             false,
+            None,
         )
         .unwrap();
         assert!(matches!(auth, Auth::Bearer(_)) && printed.is_none());
         assert!(
-            resolve_auth(&addr("0.0.0.0:8080"), None, false)
+            resolve_auth(&addr("0.0.0.0:8080"), None, false, None)
                 .unwrap_err()
                 .contains("needs DATASOURCE_MCP_HTTP_TOKEN")
         );
         assert!(
-            resolve_auth(&addr("10.1.2.3:8080"), None, true)
+            resolve_auth(&addr("10.1.2.3:8080"), None, true, None)
                 .unwrap_err()
                 .starts_with("--no-auth is accepted only on a loopback address")
         );
         assert!(matches!(
-            resolve_auth(&addr("[::1]:8080"), None, true).unwrap().0,
+            resolve_auth(&addr("[::1]:8080"), None, true, None)
+                .unwrap()
+                .0,
             Auth::None
         ));
-        assert!(resolve_auth(&addr("127.0.0.1:1"), Some("short".into()), false).is_err());
+        assert!(resolve_auth(&addr("127.0.0.1:1"), Some("short".into()), false, None).is_err());
+    }
+
+    #[test]
+    fn oauth_excludes_the_static_token_and_no_auth() {
+        let oauth = || Some(OAuthConfig::new("https://auth.example.com"));
+        let lo = addr("127.0.0.1:8080");
+        let (auth, printed) = resolve_auth(&addr("0.0.0.0:80"), None, false, oauth()).unwrap();
+        assert!(matches!(auth, Auth::OAuth(_)) && printed.is_none());
+        let err =
+            resolve_auth(&lo, Some("a-configured-token-123".into()), false, oauth()).unwrap_err();
+        assert!(err.contains("both set: choose one"), "{err}");
+        assert!(resolve_auth(&lo, None, true, oauth()).is_err());
     }
 
     #[test]

@@ -37,6 +37,7 @@ mod intake;
 mod inventory;
 mod layers;
 mod model_view;
+mod oauth;
 mod ops;
 mod prompts_resources;
 mod reliability;

@@ -1,4 +1,5 @@
-//! Test harness: the recording fake upstream (`fake`), in-process MCP clients (`mcp`), the
+//! Test harness: the recording fake upstream (`fake`), a test OAuth issuer and its keys
+//! (`issuer`), in-process MCP clients (`mcp`), the
 //! built binary over stdio (`stdio`), vendors against the fake and their exact requests
 //! (`wire`), list pages and the result budget's cut of them (`listing`), the sandbox's
 //! simulated vendors over HTTP (`sandbox`), and tool counts and lists from the operation table
@@ -9,6 +10,7 @@ use std::collections::HashMap;
 mod browser;
 mod fake;
 mod intake;
+mod issuer;
 mod listing;
 mod mcp;
 mod sandbox;
@@ -19,6 +21,7 @@ mod wire;
 pub use browser::*;
 pub use fake::*;
 pub use intake::*;
+pub use issuer::*;
 pub use listing::*;
 pub use mcp::*;
 pub use sandbox::*;
