@@ -235,11 +235,16 @@ pub struct InventoryPage {
 pub struct PlatformError {
     pub provider: String,
     pub message: String,
+    // Left out rather than null when absent: the schema says so (no `null` in its types, which
+    // some clients cannot read).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "u16")]
     pub status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub hint: Option<String>,
 }
 

@@ -80,3 +80,32 @@ fn regression_every_list_tool_declares_its_list_arguments() {
         }
     }
 }
+
+/// Output schemas have no `type` arrays either: a client's portability check (the MCP
+/// Inspector's) flags them. A field the server leaves out when absent is not nullable.
+#[test]
+fn output_schemas_have_no_type_arrays() {
+    fn walk(schema: &serde_json::Value, path: &str) {
+        assert!(
+            !schema.get("type").is_some_and(|t| t.is_array()),
+            "{path}: type array"
+        );
+        for (name, prop) in schema
+            .get("properties")
+            .and_then(|p| p.as_object())
+            .into_iter()
+            .flatten()
+        {
+            walk(prop, &format!("{path}.{name}"));
+        }
+        if let Some(items) = schema.get("items") {
+            walk(items, &format!("{path}[]"));
+        }
+    }
+    for op in datasource_mcp::providers::operations() {
+        let tool = datasource_mcp::surfaces::definition::tool(op);
+        if let Some(output) = &tool.output_schema {
+            walk(&serde_json::Value::Object((**output).clone()), op.name);
+        }
+    }
+}
