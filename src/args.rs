@@ -111,6 +111,12 @@ fn describe_serde_error(msg: &str) -> (Option<String>, String) {
 }
 
 /// Checks used by argument types. Each returns an error naming `field`.
+/// The `wait` / `wait_seconds` pair of a row that can wait for the work it started: how long
+/// to wait, if at all (300 s unless said; `check::wait_seconds` bounds it).
+pub fn wait_for(wait: bool, wait_seconds: Option<u64>) -> Option<std::time::Duration> {
+    wait.then(|| std::time::Duration::from_secs(wait_seconds.unwrap_or(300)))
+}
+
 pub mod check {
     use super::InvalidArgument;
 
@@ -209,6 +215,14 @@ pub mod check {
             return Err(InvalidArgument::new(field, "must hold at least one item"));
         }
         Ok(())
+    }
+
+    /// `wait_seconds`, when given: 1 to 3600 (the schemas say the same).
+    pub fn wait_seconds(value: Option<u64>) -> Result<(), InvalidArgument> {
+        match value {
+            Some(s) => range("wait_seconds", s, 1, 3600),
+            None => Ok(()),
+        }
     }
 
     pub fn range(field: &str, value: u64, min: u64, max: u64) -> Result<(), InvalidArgument> {

@@ -542,16 +542,11 @@ pub struct SyncProgress {
 impl ToolArgs for SyncProgress {
     fn validate(&self) -> Result<(), InvalidArgument> {
         datasource_uuid(&self.datasource_id)?;
-        if let Some(s) = self.wait_seconds {
-            check::range("wait_seconds", s, 1, 3600)?;
-        }
-        Ok(())
+        check::wait_seconds(self.wait_seconds)
     }
 
     fn into_request(self) -> RequestParts {
-        let wait = self
-            .wait
-            .then(|| std::time::Duration::from_secs(self.wait_seconds.unwrap_or(300)));
+        let wait = crate::args::wait_for(self.wait, self.wait_seconds);
         let id = datasource_uuid(&self.datasource_id).unwrap_or(self.datasource_id);
         RequestParts::new()
             .body(json!({ "input": { "datasourceId": id } }))

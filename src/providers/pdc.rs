@@ -1087,16 +1087,11 @@ pub struct JobOnDataSource {
 impl ToolArgs for JobOnDataSource {
     fn validate(&self) -> Result<(), InvalidArgument> {
         check_id("id", &self.id)?;
-        if let Some(s) = self.wait_seconds {
-            check::range("wait_seconds", s, 1, 3600)?;
-        }
-        Ok(())
+        check::wait_seconds(self.wait_seconds)
     }
 
     fn into_request(self) -> RequestParts {
-        let wait = self
-            .wait
-            .then(|| std::time::Duration::from_secs(self.wait_seconds.unwrap_or(300)));
+        let wait = crate::args::wait_for(self.wait, self.wait_seconds);
         RequestParts::new().path("id", self.id).wait(wait)
     }
 }
@@ -1124,16 +1119,11 @@ pub struct JobId {
 impl ToolArgs for JobId {
     fn validate(&self) -> Result<(), InvalidArgument> {
         check_id("id", &self.id)?;
-        if let Some(s) = self.wait_seconds {
-            check::range("wait_seconds", s, 1, 3600)?;
-        }
-        Ok(())
+        check::wait_seconds(self.wait_seconds)
     }
 
     fn into_request(self) -> RequestParts {
-        let wait = self
-            .wait
-            .then(|| std::time::Duration::from_secs(self.wait_seconds.unwrap_or(300)));
+        let wait = crate::args::wait_for(self.wait, self.wait_seconds);
         RequestParts::new().path("id", self.id).wait(wait)
     }
 }

@@ -390,23 +390,7 @@ async fn a_2026_client_gets_input_required_and_the_retry_goes_on() {
     let (fake, vars) = fake_bigid().await;
     let (server, _intake) = intake_server(&vars, IntakeSettings::default());
     let handler = ElicitingClient::new(&value);
-    let (server_io, client_io) = tokio::io::duplex(1 << 20);
-    tokio::spawn(async move {
-        use rmcp::ServiceExt;
-        if let Ok(running) = server.serve(server_io).await {
-            let _ = running.waiting().await;
-        }
-    });
-    let client = handler
-        .clone()
-        .serve_with_lifecycle(
-            client_io,
-            ClientLifecycleMode::Discover {
-                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-            },
-        )
-        .await
-        .expect("client connects");
+    let client = connect_2026(server, handler.clone()).await;
     let args = create_args("INTAKE_ELICIT_2026")
         .as_object()
         .unwrap()
@@ -450,6 +434,29 @@ async fn a_2026_client_gets_input_required_and_the_retry_goes_on() {
     let requests = fake.requests();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].json()["ds_connection"]["password"], value);
+}
+
+/// Serves `server` in-process and connects `handler` as a client of the 2026-07-28 era.
+async fn connect_2026(
+    server: datasource_mcp::surfaces::server::DataSourceServer,
+    handler: ElicitingClient,
+) -> rmcp::service::RunningService<rmcp::RoleClient, ElicitingClient> {
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        use rmcp::ServiceExt;
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    handler
+        .serve_with_lifecycle(
+            client_io,
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .expect("client connects")
 }
 
 // ---- the built binary ---------------------------------------------------------------------------
@@ -1051,23 +1058,7 @@ async fn the_sandbox_onboarding_takes_the_password_from_the_page_2026() {
         .unwrap();
     let (server, _intake) = intake_server(&sb.env(), IntakeSettings::default());
     let handler = ElicitingClient::new(&value);
-    let (server_io, client_io) = tokio::io::duplex(1 << 20);
-    tokio::spawn(async move {
-        use rmcp::ServiceExt;
-        if let Ok(running) = server.serve(server_io).await {
-            let _ = running.waiting().await;
-        }
-    });
-    let client = handler
-        .clone()
-        .serve_with_lifecycle(
-            client_io,
-            ClientLifecycleMode::Discover {
-                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-            },
-        )
-        .await
-        .expect("client connects");
+    let client = connect_2026(server, handler.clone()).await;
     onboard_on_the_sandbox(&client, "SANDBOX_DB_2026", &value).await;
     assert_eq!(handler.seen.lock().unwrap().len(), 1, "asked once");
 }
