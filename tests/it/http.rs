@@ -10,7 +10,7 @@ use crate::support::*;
 use datasource_mcp::engine::Engine;
 use datasource_mcp::secret::SecretString;
 use datasource_mcp::surfaces::server::{DataSourceServer, Selection};
-use datasource_mcp::transport::http::{self, Auth, HttpOptions};
+use datasource_mcp::transport::http::{Auth, HttpOptions};
 use datasource_mcp::upstream::UpstreamSettings;
 use datasource_mcp::{operation::Provider, providers};
 use rmcp::ServiceExt;
@@ -18,26 +18,13 @@ use rmcp::model::CallToolRequestParams;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
 const TOKEN: &str = "http-bearer-S3NT1NEL-0123456789";
 
-/// A server on 127.0.0.1:<ephemeral>, stopped when dropped.
-struct Running {
-    url: String,
-    addr: std::net::SocketAddr,
-    stop: CancellationToken,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
-async fn start(vars: &HashMap<String, String>, tweak: impl FnOnce(&mut HttpOptions)) -> Running {
-    // The rmcp HTTP client builds a reqwest client, which needs the crypto provider.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+async fn start(
+    vars: &HashMap<String, String>,
+    tweak: impl FnOnce(&mut HttpOptions),
+) -> RunningHttp {
     let configs = providers::configure_all(vars).unwrap();
     let engine = Arc::new(Engine::new(
         configs,
@@ -50,26 +37,7 @@ async fn start(vars: &HashMap<String, String>, tweak: impl FnOnce(&mut HttpOptio
         Auth::Bearer(SecretString::new(TOKEN)),
     );
     tweak(&mut opts);
-    let stop = CancellationToken::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let shutdown = stop.clone().cancelled_owned();
-    tokio::spawn(async move {
-        let _ = http::serve(
-            server,
-            opts,
-            move |addr| {
-                let _ = tx.send(addr);
-            },
-            shutdown,
-        )
-        .await;
-    });
-    let addr = rx.await.unwrap();
-    Running {
-        url: format!("http://{addr}/mcp"),
-        addr,
-        stop,
-    }
+    serve_http(server, opts).await
 }
 
 fn bigid_vars(fake: &FakeUpstream) -> HashMap<String, String> {

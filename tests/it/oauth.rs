@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::support::*;
 use datasource_mcp::engine::Engine;
 use datasource_mcp::surfaces::server::{DataSourceServer, Selection};
-use datasource_mcp::transport::http::{self, Auth, HttpOptions};
+use datasource_mcp::transport::http::{Auth, HttpOptions};
 use datasource_mcp::transport::oauth::OAuthConfig;
 use datasource_mcp::upstream::UpstreamSettings;
 use datasource_mcp::{operation::Provider, providers};
@@ -19,29 +19,12 @@ use rmcp::model::CallToolRequestParams;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
-
-/// A server with OAuth against `issuer`, stopped when dropped.
-struct Running {
-    /// `http://127.0.0.1:<port>`
-    base: String,
-    /// The resource: the URL of `/mcp`, and the audience.
-    url: String,
-    stop: CancellationToken,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
 
 async fn start(
     vars: &HashMap<String, String>,
     issuer: &TestIssuer,
     tweak: impl FnOnce(&mut OAuthConfig),
-) -> Running {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+) -> RunningHttp {
     let configs = providers::configure_all(vars).unwrap();
     let engine = Arc::new(Engine::new(
         configs,
@@ -52,26 +35,7 @@ async fn start(
     let mut cfg = OAuthConfig::new(issuer.url.clone());
     tweak(&mut cfg);
     let opts = HttpOptions::new("127.0.0.1:0".parse().unwrap(), Auth::OAuth(Box::new(cfg)));
-    let stop = CancellationToken::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let shutdown = stop.clone().cancelled_owned();
-    tokio::spawn(async move {
-        let _ = http::serve(
-            server,
-            opts,
-            move |addr| {
-                let _ = tx.send(addr);
-            },
-            shutdown,
-        )
-        .await;
-    });
-    let addr = rx.await.unwrap();
-    Running {
-        base: format!("http://{addr}"),
-        url: format!("http://{addr}/mcp"),
-        stop,
-    }
+    serve_http(server, opts).await
 }
 
 fn bigid_vars(fake: &FakeUpstream) -> HashMap<String, String> {
@@ -82,7 +46,7 @@ fn bigid_vars(fake: &FakeUpstream) -> HashMap<String, String> {
 }
 
 /// Claims a good token carries, for `server`, from `issuer`, with `scope`.
-fn claims(issuer: &TestIssuer, server: &Running, scope: &str) -> Value {
+fn claims(issuer: &TestIssuer, server: &RunningHttp, scope: &str) -> Value {
     json!({"iss": issuer.url, "aud": server.url, "sub": "alice", "iat": now(),
         "exp": now() + 300, "scope": scope})
 }
@@ -97,7 +61,7 @@ fn call(name: &str, args: Value) -> Value {
 }
 
 /// A raw MCP POST (2025-era headers), with `token` as the bearer token if given.
-async fn post(server: &Running, token: Option<&str>, body: &Value) -> reqwest::Response {
+async fn post(server: &RunningHttp, token: Option<&str>, body: &Value) -> reqwest::Response {
     let mut req = http()
         .post(&server.url)
         .header("content-type", "application/json")
@@ -118,7 +82,7 @@ fn www_authenticate(r: &reqwest::Response) -> String {
 }
 
 /// The challenge for a refused token.
-fn invalid(server: &Running, why: &str) -> String {
+fn invalid(server: &RunningHttp, why: &str) -> String {
     format!(
         "Bearer error=\"invalid_token\", error_description=\"{why}\", resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
         server.base

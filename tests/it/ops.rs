@@ -11,9 +11,8 @@ use datasource_mcp::engine::{Engine, EngineSettings};
 use datasource_mcp::providers;
 use datasource_mcp::secret::SecretString;
 use datasource_mcp::surfaces::server::{DataSourceServer, Selection};
-use datasource_mcp::transport::http::{self, Auth, HttpOptions};
+use datasource_mcp::transport::http::{Auth, HttpOptions};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
 const TOKEN: &str = "ops-bearer-token-0123456789";
 /// The vendor credentials and a referenced secret: masked wherever they appear.
@@ -303,23 +302,11 @@ async fn stdio_audits_to_stderr_and_keeps_stdout_clean() {
 
 // ---- HTTP: caller, correlation id, /metrics ----------------------------------------------------
 
-struct Running {
-    base: String,
-    stop: CancellationToken,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
 async fn start(
     vars: &HashMap<String, String>,
     settings: EngineSettings,
     tweak: impl FnOnce(&mut HttpOptions),
-) -> Running {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+) -> RunningHttp {
     let configs = providers::configure_all(vars).unwrap();
     let engine = Arc::new(Engine::new(configs, settings, Arc::new(vars.clone())));
     let server = DataSourceServer::new(engine, &Selection::default());
@@ -328,25 +315,7 @@ async fn start(
         Auth::Bearer(SecretString::new(TOKEN)),
     );
     tweak(&mut opts);
-    let stop = CancellationToken::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let shutdown = stop.clone().cancelled_owned();
-    tokio::spawn(async move {
-        let _ = http::serve(
-            server,
-            opts,
-            move |addr| {
-                let _ = tx.send(addr);
-            },
-            shutdown,
-        )
-        .await;
-    });
-    let addr = rx.await.unwrap();
-    Running {
-        base: format!("http://{addr}"),
-        stop,
-    }
+    serve_http(server, opts).await
 }
 
 /// A raw 2025-era tools/call over HTTP.

@@ -156,3 +156,49 @@ pub async fn assert_invalid(
         "{tool} {args}: {message}"
     );
 }
+
+/// A server on 127.0.0.1:<ephemeral> over streamable HTTP, stopped when dropped.
+pub struct RunningHttp {
+    pub addr: std::net::SocketAddr,
+    /// `http://127.0.0.1:<port>`
+    pub base: String,
+    /// The URL of `/mcp`.
+    pub url: String,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Drop for RunningHttp {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Serves `server` over HTTP with `opts` in this process, once it listens.
+pub async fn serve_http(
+    server: datasource_mcp::surfaces::server::DataSourceServer,
+    opts: datasource_mcp::transport::http::HttpOptions,
+) -> RunningHttp {
+    // The rmcp HTTP client builds a reqwest client, which needs the crypto provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let shutdown = stop.clone().cancelled_owned();
+    tokio::spawn(async move {
+        let _ = datasource_mcp::transport::http::serve(
+            server,
+            opts,
+            move |addr| {
+                let _ = tx.send(addr);
+            },
+            shutdown,
+        )
+        .await;
+    });
+    let addr = rx.await.unwrap();
+    RunningHttp {
+        addr,
+        base: format!("http://{addr}"),
+        url: format!("http://{addr}/mcp"),
+        stop,
+    }
+}
