@@ -229,11 +229,13 @@ impl DataSourceServer {
             read_only: true,
             ..self.inner.selection.clone()
         };
-        Self::build(
-            self.inner.engine.clone(),
-            &selection,
-            self.inner.log_level.is_some(),
-        )
+        Self::build(self.inner.engine.clone(), &selection, self.has_session())
+    }
+
+    /// Whether this server serves one client session (stdio), which can carry requests to the
+    /// client (elicitation) and hold its log level; stateless HTTP cannot.
+    fn has_session(&self) -> bool {
+        self.inner.session.is_some()
     }
 
     /// Tells the client about a failed call at `error` level, if it asked for logs.
@@ -504,16 +506,7 @@ impl ServerHandler for DataSourceServer {
             && rounds < MAX_SECRET_ROUNDS
         {
             rounds += 1;
-            match ask_natively(
-                intake,
-                op,
-                &request,
-                &context,
-                offered,
-                self.inner.log_level.is_some(),
-            )
-            .await
-            {
+            match ask_natively(intake, op, &request, &context, offered, self.has_session()).await {
                 Native::InputRequired(result) => return Ok(result.into()),
                 Native::Entered => {
                     outcome = self.engine().call(op, request.arguments.clone(), &cx).await;
