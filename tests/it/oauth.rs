@@ -503,3 +503,53 @@ fn the_binary_refuses_a_static_token_beside_oauth() {
         "{stderr}"
     );
 }
+
+/// The audit log names a token's caller by its subject (`sub`), never by its token.
+#[tokio::test]
+async fn the_audit_log_names_the_tokens_subject() {
+    use datasource_mcp::engine::{EngineSettings, audit::AuditLog};
+    let fake = FakeUpstream::start().await;
+    let key = SigningKey::es256("ec-audit");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let path = std::env::temp_dir().join(format!(
+        "datasource-mcp-audit-oauth-{}.jsonl",
+        datasource_mcp::secret::random_token("")
+    ));
+    let vars = bigid_vars(&fake);
+    let settings = EngineSettings {
+        audit: Some(Arc::new(AuditLog::open(path.to_str().unwrap()).unwrap())),
+        ..EngineSettings::from(UpstreamSettings::default())
+    };
+    let engine = Arc::new(Engine::new(
+        providers::configure_all(&vars).unwrap(),
+        settings,
+        Arc::new(vars.clone()),
+    ));
+    let server = DataSourceServer::new(engine, &Selection::default());
+    let opts = HttpOptions::new(
+        "127.0.0.1:0".parse().unwrap(),
+        Auth::OAuth(Box::new(OAuthConfig::new(issuer.url.clone()))),
+    );
+    let server = serve_http(server, opts).await;
+    let token = key.sign(&claims(&issuer, &server, "datasource:write"));
+    let r = post(
+        &server,
+        Some(&token),
+        &call(
+            "bigid_delete_data_source",
+            json!({"name": "Orders", "dry_run": true}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert_eq!(lines[0]["caller"], "alice");
+    assert_eq!(lines[0]["tool"], "bigid_delete_data_source");
+    assert!(!text.contains(&token));
+}
