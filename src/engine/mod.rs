@@ -386,6 +386,10 @@ impl Engine {
             }
             resolved => resolved?,
         };
+        // Every secret of this call is known now: the matchers that mask its output are built
+        // off the async workers before anything is sent or shown.
+        redact::ready().await;
+        secrets.ready().await;
         let parts = op.prepare(resolved)?;
         if dry_run {
             // The plan shows the references as written; the resolved values stay here.
@@ -1011,6 +1015,8 @@ fn expect_success(response: HttpResponse) -> Result<HttpResponse, ToolError> {
 
 /// The start of a text, on one line, for a message.
 fn first_words(text: &str) -> String {
+    // Masked before it is cut (see redact::excerpt).
+    let text = redact::excerpt(text, 61, None);
     let one_line: String = text
         .chars()
         .map(|c| if c.is_whitespace() { ' ' } else { c })

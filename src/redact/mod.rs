@@ -24,7 +24,10 @@ use serde_json::Value;
 pub use hidden::sanitize_text;
 pub use keys::{is_connection_key, is_secret_key, is_secret_text_key};
 pub use patterns::mask_patterns;
-pub use values::{CallSecrets, Matcher, TokenRegistration, register_secret, register_token};
+pub use values::{
+    CallSecrets, MAX_SECRET_BYTES, Matcher, TokenRegistration, ready, register_secret,
+    register_token,
+};
 
 pub use crate::secret::MASK;
 use crate::secret::is_reference;
@@ -69,6 +72,26 @@ pub fn scrub_text<'a>(text: &'a str, call: Option<&CallSecrets>) -> Cow<'a, str>
     match patterns::mask_patterns(&out) {
         Cow::Owned(s) => Cow::Owned(s),
         Cow::Borrowed(_) => out,
+    }
+}
+
+/// At most `max_chars` characters of `text`, masked first (every known secret, the given
+/// matcher's, and by shape): a text cut before masking can keep the first characters of a
+/// secret that straddles the cut, which no mask then matches.
+pub fn excerpt(text: &str, max_chars: usize, call: Option<&Matcher>) -> String {
+    let known = values::known();
+    let mut out = known.mask(text);
+    if let Some(call) = call
+        && let Cow::Owned(s) = call.mask(&out)
+    {
+        out = Cow::Owned(s);
+    }
+    if let Cow::Owned(s) = patterns::mask_patterns(&out) {
+        out = Cow::Owned(s);
+    }
+    match out.char_indices().nth(max_chars) {
+        Some((at, _)) => out[..at].to_string(),
+        None => out.into_owned(),
     }
 }
 

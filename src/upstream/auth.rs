@@ -84,6 +84,7 @@ impl Authenticator {
                     None => {
                         let t = exchange_token(provider, exchange, base_url, upstream).await?;
                         let registration = redact::register_token(t.expose());
+                        redact::ready().await;
                         *cached = Some((t.clone(), registration));
                         t
                     }
@@ -143,6 +144,8 @@ async fn exchange_token(
         request = request.header(name, value);
     }
     request.provider = provider;
+    // The token the answer carries is masked in the trace wherever the answer repeats it.
+    request.secret_in_answer = Some(exchange.token_pointer);
     let response: HttpResponse = upstream.send(&request, None).await?;
     let token = response
         .json()

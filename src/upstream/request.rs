@@ -28,6 +28,9 @@ pub struct OutgoingRequest {
     pub retry_safe: bool,
     /// The secrets of the call it belongs to, masked in its trace.
     pub mask: Option<redact::Matcher>,
+    /// Where its answer holds a secret of its own (a token exchange's token, at this JSON
+    /// pointer): masked in the trace wherever the answer repeats it.
+    pub secret_in_answer: Option<&'static str>,
     /// The provider it goes to (the label of its metrics); empty when unknown.
     pub provider: &'static str,
 }
@@ -108,6 +111,7 @@ impl OutgoingRequest {
             body,
             retry_safe,
             mask: None,
+            secret_in_answer: None,
             provider: "",
         })
     }

@@ -59,7 +59,7 @@ impl HttpResponse {
                     .or_else(|| v.get("error").and_then(text))
                     .or_else(|| v.get("msg").and_then(text))
             }
-            ResponseBody::Text(t) => Some(t.chars().take(500).collect()),
+            ResponseBody::Text(t) => Some(crate::redact::excerpt(t, 500, None)),
             ResponseBody::Empty => None,
         }
     }

@@ -54,7 +54,7 @@ impl Trace {
                     ResponseBody::Empty => Value::Null,
                     ResponseBody::Json(v) => v.clone(),
                     ResponseBody::Text(t) => {
-                        json!(t.chars().take(MAX_BODY_CHARS).collect::<String>())
+                        json!(redact::excerpt(t, MAX_BODY_CHARS, request.mask.as_ref()))
                     }
                 };
                 let mut answer = json!({"status": response.status, "body": body});
@@ -75,6 +75,23 @@ impl Trace {
             json!((took.as_secs_f64() * 1000.0 * 10.0).round() / 10.0),
         );
         let mut line = Value::Object(line);
+        // A token exchange's own token, wherever its answer repeats it (it is registered for
+        // masking only once this answer has been read).
+        let issued = match (request.secret_in_answer, outcome) {
+            (Some(pointer), Ok(response)) => response
+                .json()
+                .and_then(|v| v.pointer(pointer))
+                .and_then(Value::as_str)
+                .map(|token| {
+                    let mut own = redact::CallSecrets::default();
+                    own.add(token);
+                    own
+                }),
+            _ => None,
+        };
+        if let Some(issued) = &issued {
+            redact::clean_json_with(&mut line, Some(issued.matcher()));
+        }
         redact::clean_json_with(&mut line, request.mask.as_ref());
         let mut text = line.to_string();
         text.push('\n');

@@ -30,6 +30,7 @@ mod cli;
 mod configuration;
 mod dry_run_plan;
 mod hardening;
+mod hardening_ii;
 mod hostile_input;
 mod http;
 mod http_hardening;
