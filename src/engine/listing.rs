@@ -61,7 +61,7 @@ pub fn page(listing: &Listing, args: &ListArgs, answer: Value, called_with: &Val
 /// `result_object`), so the row's `""` (the answer itself) is found under `/items`.
 fn answer_pointer(row_pointer: &str) -> &str {
     if row_pointer.is_empty() {
-        super::BARE_LIST_POINTER
+        super::flows::BARE_LIST_POINTER
     } else {
         row_pointer
     }

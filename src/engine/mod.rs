@@ -19,37 +19,28 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 pub mod audit;
 pub mod budget;
+mod flows;
+mod inventory;
 pub mod listing;
+mod plan;
 pub mod secret_refs;
 
 use crate::error::ToolError;
 use crate::intake::{About, Intake, Offered};
 use crate::metrics::Metrics;
-use crate::operation::{ListArgs, OperationSpec, Poll, Provider, Reconcile};
+use crate::operation::{ListArgs, OperationSpec, Provider};
 use crate::providers::ProviderConfig;
 use crate::redact::{self, CallSecrets};
-use crate::request::{Method, RequestParts};
 use crate::schema;
-use crate::spec::{Env, ProviderSpec};
-use crate::upstream::{
-    HttpResponse, ProviderClient, ResponseBody, TransportError, Upstream, UpstreamSettings,
-};
+use crate::spec::Env;
+use crate::upstream::{ProviderClient, Upstream, UpstreamSettings};
 use audit::{AuditLog, Caller};
 use secret_refs::SecretRefs;
-
-/// One call on its way: the provider it goes to, and its own secrets, which the vendor trace
-/// masks too.
-struct Call<'a> {
-    provider: &'a ProviderClient,
-    mask: Option<redact::Matcher>,
-    /// The status of the vendor's last answer (0: none yet), for the audit log.
-    status: &'a AtomicU16,
-}
 
 /// The engine's limits: the vendor requests' and the result budget.
 #[derive(Debug, Clone)]
@@ -77,12 +68,6 @@ impl Default for EngineSettings {
     }
 }
 
-/// Most data sources the inventory lists from one platform, the most pages it asks for, and
-/// the most bytes of rows it keeps: past any of them the platform is reported INCOMPLETE.
-const MAX_INVENTORY_ROWS: usize = 10_000;
-const MAX_INVENTORY_PAGES: usize = 100;
-const MAX_INVENTORY_BYTES: usize = 16 * 1024 * 1024;
-
 /// A result before the budget: a list page carries its list arguments and the call as made,
 /// so a page the budget cuts short can point to what it left out.
 struct Shaped {
@@ -94,10 +79,6 @@ impl Shaped {
     fn whole(value: Value) -> Shaped {
         Shaped { value, page: None }
     }
-}
-
-fn internal() -> Value {
-    json!({"code": "INTERNAL_ERROR", "message": "the inventory has no listing for this platform"})
 }
 
 /// How to get what a truncated result left out.
@@ -402,12 +383,9 @@ impl Engine {
         } else {
             None
         };
-        let call = Call {
-            provider,
-            mask: (!secrets.is_empty()).then(|| secrets.matcher().clone()),
-            status,
-        };
-        let value = self.execute(op, &call, parts, progress).await?;
+        let value = self
+            .run(op, provider, parts, secrets, status, progress)
+            .await?;
         Ok(match listing {
             Some((listing, list_args)) => Shaped {
                 value: listing::page(&listing, &list_args, value, &called_with),
@@ -481,506 +459,6 @@ impl Engine {
         }
         Ok(value)
     }
-
-    /// The inventory: every wanted vendor's inventory listing at once, each within its own
-    /// deadline; rows tagged with their vendor, filtered, merged and paged. A vendor that fails
-    /// is reported in `errors` and never fails the call.
-    async fn inventory(
-        &self,
-        op: &'static OperationSpec,
-        mut args: Value,
-        cx: &CallContext,
-    ) -> Result<Shaped, ToolError> {
-        use crate::providers::inventory::InventoryFilter;
-        let listing = op.listing.ok_or(ToolError::Internal)?;
-        let called_with = args.clone();
-        let list_args = ListArgs::take(&mut args, listing.paging)?;
-        let filter = InventoryFilter::of(&op.prepare(args)?);
-        let keep_detail = list_args.full || list_args.fields.is_some();
-        let deadline = self.upstream.settings().request_timeout;
-        let wanted = self
-            .providers
-            .iter()
-            .filter(|p| p.spec.inventory.is_some() && filter.wants(p.spec.provider));
-        let listed = futures_util::future::join_all(wanted.map(|p| async move {
-            let listed =
-                tokio::time::timeout(deadline, self.list_everything(p, keep_detail, cx)).await;
-            (p.spec, listed)
-        }))
-        .await;
-        let mut items = Vec::new();
-        let mut errors = Vec::new();
-        let error = |spec: &ProviderSpec, code: &str, message: String| json!({"provider": spec.id, "code": code, "message": message});
-        for (spec, listed) in listed {
-            match listed {
-                Ok(Ok((rows, complete))) => {
-                    let listed = rows.len();
-                    items.extend(rows.into_iter().filter(|row| filter.keeps(row)));
-                    if !complete {
-                        errors.push(error(spec, "INCOMPLETE", format!(
-                            "only its first {} data sources are listed here; page through the rest with {}",
-                            listed,
-                            spec.inventory.as_ref().map_or("its list tool", |i| i.tool)
-                        )));
-                    }
-                }
-                // The vendor's own error, as its list tool would have reported it.
-                Ok(Err(envelope)) => errors.push(envelope),
-                Err(_) => errors.push(error(
-                    spec,
-                    "TIMEOUT",
-                    format!(
-                        "{} did not list its data sources within {} s; the other platforms' rows are here",
-                        spec.title,
-                        deadline.as_secs_f64()
-                    ),
-                )),
-            }
-        }
-        // A platform asked for by name that is not configured is said so, not silently empty.
-        for spec in crate::providers::VENDORS {
-            if filter.wants(spec.provider)
-                && filter.providers.is_some()
-                && self.provider(spec.provider).is_none()
-            {
-                errors.push(error(
-                    spec,
-                    "NOT_CONFIGURED",
-                    format!("{} is not configured here (set {})", spec.title, spec.setup),
-                ));
-            }
-        }
-        let mut value = listing::page(
-            &listing,
-            &list_args,
-            json!({ "items": items }),
-            &called_with,
-        );
-        value["errors"] = Value::Array(errors);
-        Ok(Shaped {
-            value,
-            page: Some((list_args, called_with)),
-        })
-    }
-
-    /// Every data source of one vendor, page by page through its inventory listing, as merged
-    /// rows (the vendor's compact row, its id first, the vendor's object under `detail`); and
-    /// whether that is all of them. An error is its envelope's `error` object.
-    async fn list_everything(
-        &self,
-        provider: &ProviderClient,
-        keep_detail: bool,
-        cx: &CallContext,
-    ) -> Result<(Vec<Value>, bool), Value> {
-        let source = provider.spec.inventory.as_ref().ok_or_else(internal)?;
-        let op = crate::providers::operation(source.tool).ok_or_else(internal)?;
-        let listing = op.listing.ok_or_else(internal)?;
-        let mut rows = Vec::new();
-        let mut kept_bytes = 0;
-        let mut skip = 0;
-        // Bounded however the vendor pages: so many requests, rows and bytes, then INCOMPLETE.
-        for _ in 0..MAX_INVENTORY_PAGES {
-            let mut args: Value = serde_json::from_str(source.args).map_err(|_| internal())?;
-            args["detail"] = json!("full");
-            args["skip"] = json!(skip);
-            args["limit"] = json!(source.page);
-            let mut secrets = CallSecrets::default();
-            let status = AtomicU16::new(0);
-            let shaped = self.shape(op, provider, args, &mut secrets, &status, cx);
-            let mut page = match shaped.await {
-                Ok(shaped) => shaped.value,
-                Err(e) => return Err(e.envelope(op, &secrets)["error"].take()),
-            };
-            let items = match page["items"].take() {
-                Value::Array(items) => items,
-                _ => Vec::new(),
-            };
-            let shown = items.len();
-            for item in items {
-                let mut row = Map::new();
-                row.insert("provider".into(), json!(provider.spec.id));
-                if let Value::Object(compact) = (listing.row)(&item) {
-                    row.extend(compact);
-                }
-                // The vendor's object only where the call shows it (detail: full, fields).
-                if keep_detail {
-                    row.insert("detail".into(), item);
-                }
-                let row = Value::Object(row);
-                kept_bytes += serde_json::to_vec(&row).map_or(0, |b| b.len());
-                rows.push(row);
-            }
-            if rows.len() >= MAX_INVENTORY_ROWS || kept_bytes >= MAX_INVENTORY_BYTES {
-                let more = page["next"].is_object();
-                return Ok((rows, !more));
-            }
-            match page["next"]["skip"].as_u64() {
-                Some(next) if shown > 0 && next > skip => skip = next,
-                _ => return Ok((rows, true)),
-            }
-        }
-        Ok((rows, false))
-    }
-
-    /// Runs a row's flow: its read first, the lookup a create of non-unique names needs, its
-    /// request (in the form the vendor accepts), and the wait for the work it started.
-    async fn execute(
-        &self,
-        op: &'static OperationSpec,
-        call: &Call<'_>,
-        parts: RequestParts,
-        progress: Option<&dyn ProgressSink>,
-    ) -> Result<Value, ToolError> {
-        let parts = match op.flow.read_first {
-            Some(read) => {
-                let read_parts = read_parts(&parts, read.query);
-                let current = self
-                    .send(call, Method::Get, read.path, &read_parts, true)
-                    .await?;
-                let current = expect_success(current)?;
-                let current = current.json().cloned().unwrap_or(Value::Null);
-                (read.then)(current, parts).map_err(ToolError::Precondition)?
-            }
-            None => parts,
-        };
-        let before = match &op.reconcile {
-            Some(rec) if rec.before => self
-                .lookup(rec, call, &parts)
-                .await
-                .ok()
-                .filter(|(status, _)| (200..300).contains(status)),
-            _ => None,
-        };
-        let polling = op.flow.then_poll.filter(|_| parts.wait.is_some());
-        let sent = self.send_row(op, call, &parts);
-        let sent = match polling {
-            // The wait reports progress itself.
-            Some(_) => sent.await,
-            None => heartbeat(sent, progress, self.upstream.settings().heartbeat).await,
-        };
-        let answer = match sent {
-            Ok(r) => expect_success(r).map_err(|e| e.of_request(op))?,
-            Err(ToolError::Transport(cause)) if op.mutates() && cause.maybe_sent() => {
-                return self.reconcile(op, call, &parts, cause, before).await;
-            }
-            Err(e) => return Err(e),
-        };
-        let Some(poll) = op.flow.then_poll else {
-            return Ok(result_object(answer));
-        };
-        match poll.status_path {
-            // The row reads a status: with a wait, read it again until the work is done.
-            None => match polling {
-                Some(_) => {
-                    self.wait(op, call, poll, None, answer, &parts, progress)
-                        .await
-                }
-                None => Ok(result_object(answer)),
-            },
-            // The row started a job: its id, and with a wait, its end.
-            Some(_) => {
-                let value = result_object(answer);
-                let id = (poll.job_id)(&value).ok_or_else(|| ToolError::UnexpectedAnswer {
-                    status: None,
-                    what: "no job id in its answer".into(),
-                })?;
-                if polling.is_none() {
-                    return Ok(json!({"job_id": id, "answer": value}));
-                }
-                let status = RequestParts::new().path("id", id.clone()).wait(parts.wait);
-                let first = self
-                    .send(
-                        call,
-                        Method::Get,
-                        poll.status_path.unwrap_or(op.path),
-                        &status,
-                        true,
-                    )
-                    .await?;
-                let first = expect_success(first)?;
-                let job = self
-                    .wait(op, call, poll, Some(&id), first, &status, progress)
-                    .await?;
-                let state = (poll.state)(&job);
-                Ok(json!({"job_id": id, "status": state.status, "job": job}))
-            }
-        }
-    }
-
-    /// Sends a row's request; where its first form is uncertain and the vendor rejects it, the
-    /// second, which is then used for the rest of the process.
-    async fn send_row(
-        &self,
-        op: &'static OperationSpec,
-        call: &Call<'_>,
-        parts: &RequestParts,
-    ) -> Result<HttpResponse, ToolError> {
-        let retry_safe = op.retry_safe();
-        let Some(fallback) = op.flow.fallback.filter(|_| retry_safe) else {
-            return self.send(call, op.method, op.path, parts, retry_safe).await;
-        };
-        let second = || {
-            let parts = match fallback.rewrite {
-                Some(rewrite) => rewrite(parts.clone()),
-                None => parts.clone(),
-            };
-            (fallback.path.unwrap_or(op.path), parts)
-        };
-        if self.learned_second_form(op) {
-            let (path, parts) = second();
-            return self.send(call, op.method, path, &parts, retry_safe).await;
-        }
-        let first = self
-            .send(call, op.method, op.path, parts, retry_safe)
-            .await?;
-        if !(fallback.rejected)(first.status, first.json().unwrap_or(&Value::Null)) {
-            return Ok(first);
-        }
-        tracing::info!(
-            tool = op.name,
-            status = first.status,
-            "the vendor rejects the first form; sending the second"
-        );
-        let (path, parts) = second();
-        let second = self.send(call, op.method, path, &parts, retry_safe).await?;
-        if second.is_success() {
-            self.learned
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(op.name);
-        }
-        Ok(second)
-    }
-
-    fn learned_second_form(&self, op: &OperationSpec) -> bool {
-        self.learned
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(op.name)
-    }
-
-    /// Runs a create's lookup row with arguments made from what the create sends.
-    async fn lookup(
-        &self,
-        rec: &Reconcile,
-        call: &Call<'_>,
-        sent: &RequestParts,
-    ) -> Result<(u16, Value), ToolError> {
-        let row = crate::providers::operation(rec.lookup).ok_or(ToolError::Internal)?;
-        let parts = row.prepare((rec.args)(sent))?;
-        let r = self.send_row(row, call, &parts).await?;
-        Ok((r.status, r.json().cloned().unwrap_or(Value::Null)))
-    }
-
-    /// After a write's answer was lost: a create is looked up and reported as created (a
-    /// result), not created, or unknown (errors). Nothing is sent again.
-    async fn reconcile(
-        &self,
-        op: &'static OperationSpec,
-        call: &Call<'_>,
-        sent: &RequestParts,
-        cause: TransportError,
-        before: Option<(u16, Value)>,
-    ) -> Result<Value, ToolError> {
-        tracing::warn!(tool = op.name, %cause, "the answer to a write was lost; not sending it again");
-        let Some(rec) = &op.reconcile else {
-            return Err(ToolError::OutcomeUnknown {
-                cause,
-                check_with: None,
-            });
-        };
-        let found = match self.lookup(rec, call, sent).await {
-            Ok((status, body)) => {
-                let before = before.as_ref().map(|(_, b)| b);
-                (rec.found)(status, &body, sent, before).map(|f| (f, body))
-            }
-            Err(_) => None,
-        };
-        match found {
-            Some((true, body)) => Ok(json!({
-                "outcome": "created",
-                "message": format!("The answer was lost ({cause}), but a lookup finds what this call created: it exists now. Do not create it again."),
-                "lookup": body,
-            })),
-            Some((false, _)) => Err(ToolError::NotCreated { cause }),
-            None => Err(ToolError::OutcomeUnknown {
-                cause,
-                check_with: Some(rec.lookup),
-            }),
-        }
-    }
-
-    /// Reads a job's status until it finishes or the wait runs out, reporting progress.
-    /// `first` is the status read already made; `id` names the job the row started (none when
-    /// the row itself reads a status).
-    #[allow(clippy::too_many_arguments)]
-    async fn wait(
-        &self,
-        op: &'static OperationSpec,
-        call: &Call<'_>,
-        poll: Poll,
-        id: Option<&str>,
-        first: HttpResponse,
-        parts: &RequestParts,
-        progress: Option<&dyn ProgressSink>,
-    ) -> Result<Value, ToolError> {
-        let limit = parts.wait.unwrap_or_default();
-        let (method, path) = match (id, poll.status_path) {
-            (Some(_), Some(path)) => (Method::Get, path),
-            _ => (op.method, op.path),
-        };
-        let started = Instant::now();
-        let interval = self.upstream.settings().poll_interval;
-        let mut reported = -1.0;
-        let mut polls = 0u32;
-        let mut answer = first;
-        loop {
-            let value = result_object(answer);
-            let now = (poll.state)(&value);
-            polls += 1;
-            // Percent when the vendor gives it, else the poll count: always increasing.
-            let (done, total) = match now.percent {
-                Some(p) => (p, Some(100.0)),
-                None => (f64::from(polls), None),
-            };
-            if let Some(sink) = progress
-                && done > reported
-            {
-                // Vendor text, on its way to the client like a result: masked and stripped.
-                let status = redact::scrub_text(&now.status, None);
-                let status = redact::sanitize_text(&status);
-                sink.report(done, total, format!("job {status}")).await;
-                reported = done;
-            }
-            if now.finished {
-                return Ok(value);
-            }
-            if started.elapsed() + interval > limit {
-                return Err(ToolError::WaitTimeout {
-                    status: now.status,
-                    seconds: started.elapsed().as_secs_f64().ceil() as u64,
-                });
-            }
-            tokio::time::sleep(interval).await;
-            let r = self.send(call, method, path, parts, true).await?;
-            answer = expect_success(r)?;
-        }
-    }
-
-    /// Sends `method path` with `parts` through the call's authenticated send.
-    async fn send(
-        &self,
-        call: &Call<'_>,
-        method: Method,
-        path: &str,
-        parts: &RequestParts,
-        retry_safe: bool,
-    ) -> Result<HttpResponse, ToolError> {
-        let mut request = call.provider.request(method, path, parts, retry_safe)?;
-        request.mask = call.mask.clone();
-        let response = call.provider.send(&self.upstream, &request).await?;
-        call.status.store(response.status, Ordering::Relaxed);
-        Ok(response)
-    }
-
-    /// The dry-run answer: the exact request(s) the call would send, credentials masked. Each
-    /// is the provider client's description of that request, the same one a send uses.
-    fn plan(
-        &self,
-        op: &OperationSpec,
-        provider: &ProviderClient,
-        parts: &RequestParts,
-    ) -> Result<Value, ToolError> {
-        let request = |method: Method, path: &str, parts: &RequestParts, retry_safe: bool| {
-            provider
-                .request(method, path, parts, retry_safe)
-                .map(|r| r.plan())
-        };
-        let mut requests = Vec::new();
-        let mut note = String::from("Nothing was sent.");
-        if let Some(read) = op.flow.read_first {
-            let read_parts = read_parts(parts, read.query);
-            requests.push(request(Method::Get, read.path, &read_parts, true)?);
-        }
-        if let Some(rec) = op.reconcile.as_ref().filter(|r| r.before)
-            && let Some(row) = crate::providers::operation(rec.lookup)
-        {
-            let lookup = row.prepare((rec.args)(parts))?;
-            requests.push(request(row.method, row.path, &lookup, true)?);
-            note.push_str(&format!(
-                " {} is read first, so a create whose answer is lost can be told apart from one that already existed.",
-                row.name
-            ));
-        }
-        let main = match op.flow.read_first {
-            // The body comes from the read: its headers are those of a JSON body.
-            Some(read) if parts.body.is_none() => {
-                let with_body = parts.clone().body(Value::Object(Map::new()));
-                let mut main = request(op.method, op.path, &with_body, op.retry_safe())?;
-                main.remove("body");
-                main.insert("body_is".into(), json!(read.explain));
-                main
-            }
-            Some(read) => {
-                let mut main = request(op.method, op.path, parts, op.retry_safe())?;
-                main.insert("body_is".into(), json!(read.explain));
-                main
-            }
-            None => request(op.method, op.path, parts, op.retry_safe())?,
-        };
-        requests.push(main);
-        if let Some(fallback) = op.flow.fallback {
-            note.push(' ');
-            note.push_str(fallback.note);
-        }
-        if let Some(poll) = op.flow.then_poll
-            && parts.wait.is_some()
-        {
-            let target = poll.status_path.unwrap_or(op.path);
-            note.push_str(&format!(
-                " Then GET {target} is read until the job finishes or the wait ends."
-            ));
-        }
-        Ok(json!({ "dry_run": true, "requests": requests, "note": note }))
-    }
-}
-
-/// The parts of a flow's preliminary read: the same path parameters, the read's own query.
-fn read_parts(parts: &RequestParts, query: &[(&'static str, &'static str)]) -> RequestParts {
-    RequestParts {
-        path_params: parts.path_params.clone(),
-        query: query.iter().map(|(k, v)| (*k, v.to_string())).collect(),
-        body: None,
-        wait: None,
-    }
-}
-
-/// Awaits `fut`, reporting progress every `every` while it runs, when progress was asked for.
-async fn heartbeat<T>(
-    fut: impl Future<Output = T>,
-    progress: Option<&dyn ProgressSink>,
-    every: Duration,
-) -> T {
-    let Some(sink) = progress else {
-        return fut.await;
-    };
-    let started = Instant::now();
-    sink.report(0.0, None, "request sent".into()).await;
-    tokio::pin!(fut);
-    let mut ticks = 0u32;
-    loop {
-        tokio::select! {
-            out = &mut fut => {
-                sink.report(f64::from(ticks) + 1.0, None, "answer received".into()).await;
-                return out;
-            }
-            _ = tokio::time::sleep(every) => {
-                ticks += 1;
-                let waited = started.elapsed().as_secs();
-                sink.report(f64::from(ticks), None, format!("waiting for the vendor ({waited} s)")).await;
-            }
-        }
-    }
 }
 
 fn take_dry_run(args: &mut Value) -> Result<bool, ToolError> {
@@ -991,57 +469,6 @@ fn take_dry_run(args: &mut Value) -> Result<bool, ToolError> {
             "dry_run",
             "wrong type: expected a boolean",
         ))),
-    }
-}
-
-/// A 2xx answer whose body is JSON (or empty), else the error that says what came instead.
-fn expect_success(response: HttpResponse) -> Result<HttpResponse, ToolError> {
-    match response.status {
-        200..=299 => match &response.body {
-            // A login page or a proxy's HTML with 200 is not the vendor's answer.
-            ResponseBody::Text(text) => Err(ToolError::UnexpectedAnswer {
-                status: Some(response.status),
-                what: format!("a body that is not JSON ({})", first_words(text)),
-            }),
-            _ => Ok(response),
-        },
-        300..=399 => Err(ToolError::Redirect {
-            status: response.status,
-            location: response.location,
-        }),
-        _ => Err(ToolError::Vendor(response)),
-    }
-}
-
-/// The start of a text, on one line, for a message.
-fn first_words(text: &str) -> String {
-    // Masked before it is cut (see redact::excerpt).
-    let text = redact::excerpt(text, 61, None);
-    let one_line: String = text
-        .chars()
-        .map(|c| if c.is_whitespace() { ' ' } else { c })
-        .take(60)
-        .collect();
-    let one_line = one_line.trim();
-    if text.chars().count() > 60 {
-        format!("starts with \"{one_line}…\"")
-    } else {
-        format!("\"{one_line}\"")
-    }
-}
-
-/// Where a bare-list answer's items are in its result object.
-const BARE_LIST_POINTER: &str = "/items";
-
-/// The structured result: objects as they are, anything else wrapped so the result is always
-/// an object (`{"items": [...]}` for arrays).
-fn result_object(response: HttpResponse) -> Value {
-    match response.body {
-        ResponseBody::Json(Value::Object(map)) => Value::Object(map),
-        ResponseBody::Json(Value::Array(items)) => json!({ "items": items }),
-        ResponseBody::Json(other) => json!({ "value": other }),
-        ResponseBody::Text(text) => json!({ "status": response.status, "text": text }),
-        ResponseBody::Empty => json!({ "status": response.status }),
     }
 }
 
