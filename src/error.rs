@@ -27,7 +27,17 @@ pub enum ToolError {
     #[error("`{field}`: the secret {} has no value yet", .offered.name)]
     SecretNeeded {
         field: String,
-        offered: crate::intake::Offered,
+        /// Boxed: an offer carries its binding, and every result of the engine carries this.
+        offered: Box<crate::intake::Offered>,
+    },
+    /// A `${secret:NAME}` reference has a value that may not go where this call would send it
+    /// (another host than the operator bound it to; a caller without the write scope and a
+    /// secret bound to no host); nothing was sent.
+    #[error("`{field}`: the secret {name} may not be used here: {reason}")]
+    SecretNotAllowed {
+        field: String,
+        name: String,
+        reason: String,
     },
     /// The vendor answered with an error status.
     #[error("the vendor answered HTTP {}", .0.status)]
@@ -93,6 +103,7 @@ impl ToolError {
             ToolError::Invalid(_) | ToolError::Precondition(_) => "INVALID_ARGUMENT",
             ToolError::UnknownSecret { .. } => "UNKNOWN_SECRET_REFERENCE",
             ToolError::SecretNeeded { .. } => "SECRET_NEEDED",
+            ToolError::SecretNotAllowed { .. } => "SECRET_NOT_ALLOWED",
             ToolError::Vendor(_) | ToolError::Unconfirmed { .. } => "VENDOR_ERROR",
             ToolError::UnexpectedAnswer { .. } => "UNEXPECTED_RESPONSE",
             ToolError::Redirect { .. } => "REDIRECTED",
@@ -130,7 +141,9 @@ impl ToolError {
     pub fn is_refusal(&self) -> bool {
         matches!(
             self,
-            ToolError::Invalid(_) | ToolError::UnknownSecret { .. }
+            ToolError::Invalid(_)
+                | ToolError::UnknownSecret { .. }
+                | ToolError::SecretNotAllowed { .. }
         )
     }
 
@@ -176,7 +189,9 @@ impl ToolError {
             ToolError::Invalid(e) | ToolError::Precondition(e) => {
                 error.insert("field".into(), json!(e.field));
             }
-            ToolError::UnknownSecret { field, .. } | ToolError::SecretNeeded { field, .. } => {
+            ToolError::UnknownSecret { field, .. }
+            | ToolError::SecretNeeded { field, .. }
+            | ToolError::SecretNotAllowed { field, .. } => {
                 error.insert("field".into(), json!(field));
             }
             _ => {}
@@ -222,6 +237,14 @@ impl ToolError {
                 format!(
                     "ask the user to open {} and enter the value, then call again with the same arguments; never ask for the value in the chat; nothing was sent",
                     offered.url
+                ),
+            ),
+            ToolError::SecretNotAllowed { name, .. } => (
+                None,
+                Some("SECRET_NOT_ALLOWED".into()),
+                self.to_string(),
+                format!(
+                    "send the secret only to the hosts it is meant for, or ask the operator to bind it (DATASOURCE_MCP_HOSTS_{name}); nothing was sent"
                 ),
             ),
             ToolError::Unconfirmed { response, claim } => {

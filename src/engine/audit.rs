@@ -34,6 +34,15 @@ pub enum Caller {
 }
 
 impl Caller {
+    /// Who a value typed on the intake page is kept for: one OAuth subject, the stdio client,
+    /// the static token's holder…
+    pub fn binding(&self) -> String {
+        match self {
+            Caller::Subject(s) => format!("subject:{s}"),
+            other => other.label(),
+        }
+    }
+
     /// As written in the audit log.
     pub fn label(&self) -> String {
         match self {
@@ -56,12 +65,13 @@ pub struct CorrelationId(pub String);
 
 /// Keys whose values name what a call is about, wherever they appear (top level or one object
 /// down, e.g. `ds_connection.name`), besides the row's own path parameters.
-pub const TARGET_KEYS: [&str; 5] = [
+pub const TARGET_KEYS: [&str; 6] = [
     "name",
     "id",
     "connector_id",
     "datasource_id",
     "resourceName",
+    "label",
 ];
 
 /// Longest target value written, in characters.
@@ -119,6 +129,35 @@ fn path_params(template: &str) -> Vec<&str> {
         .collect()
 }
 
+/// What the audit log needs of a call, gathered as it runs: the names and ids as sent, whether
+/// it is a dry run, the vendor's last status, and the secrets it sent where.
+#[derive(Debug, Default)]
+pub struct Trail {
+    pub target: Option<Map<String, Value>>,
+    pub dry_run: bool,
+    /// The status of the vendor's last answer (0: none yet).
+    pub status: std::sync::atomic::AtomicU16,
+    /// `{name, source, field, hosts}` of every secret sent.
+    pub secrets: Vec<Value>,
+}
+
+impl Trail {
+    /// The trail of a call of `op` with `args`; `audited`: whether anything will be written.
+    pub fn new(op: &OperationSpec, args: Option<&Map<String, Value>>, audited: bool) -> Trail {
+        Trail {
+            target: audited.then(|| target(op, args)),
+            dry_run: op.mutates()
+                && args.is_some_and(|a| a.get("dry_run") == Some(&Value::Bool(true))),
+            ..Trail::default()
+        }
+    }
+
+    /// The vendor's last status, if it answered.
+    pub fn vendor_status(&self) -> Option<u16> {
+        Some(self.status.load(std::sync::atomic::Ordering::Relaxed)).filter(|s| *s != 0)
+    }
+}
+
 /// What one audited call did.
 pub struct Entry<'a> {
     pub caller: Option<&'a Caller>,
@@ -130,6 +169,9 @@ pub struct Entry<'a> {
     pub vendor_status: Option<u16>,
     pub took: Duration,
     pub correlation_id: Option<&'a str>,
+    /// The secrets the call sent (their names, where each came from, and the hosts it went
+    /// to); never a value.
+    pub secrets: Value,
 }
 
 impl Entry<'_> {
@@ -146,6 +188,9 @@ impl Entry<'_> {
             "duration_ms": (self.took.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
             "correlation_id": self.correlation_id,
         });
+        if self.secrets.as_array().is_some_and(|s| !s.is_empty()) {
+            line["references"] = self.secrets.clone();
+        }
         // Everything once more through the masks: nothing unmasked leaves, whatever the field.
         redact::clean_json(&mut line, None);
         let mut text = line.to_string();

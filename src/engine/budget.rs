@@ -99,6 +99,51 @@ pub fn fit(
     }
 }
 
+/// Longest text of an error envelope's field (a vendor's message may be any size; what the
+/// model needs of it is its start).
+const MAX_ERROR_TEXT: usize = 1_000;
+
+/// Keeps an error envelope small: every text field at most [`MAX_ERROR_TEXT`] characters,
+/// then, if the envelope is still over `budget` bytes (a very small budget), its longest texts
+/// shortened until it fits. Applied after masking, so a cut never keeps part of a secret.
+pub fn fit_error(envelope: &mut Value, budget: usize) {
+    let Some(error) = envelope.get_mut("error").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for value in error.values_mut() {
+        if let Value::String(text) = value {
+            cut_text(text, MAX_ERROR_TEXT);
+        }
+    }
+    // The longest texts shrink first; the code and the provider stay whole.
+    let mut keys: Vec<(usize, String)> = error
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "code" | "provider"))
+        .filter_map(|(k, v)| v.as_str().map(|s| (s.len(), k.clone())))
+        .collect();
+    keys.sort_by(|a, b| b.cmp(a));
+    for (_, key) in keys {
+        let over = size_of(envelope).saturating_sub(budget);
+        if over == 0 {
+            return;
+        }
+        if let Some(Value::String(text)) = envelope.pointer_mut(&format!("/error/{key}")) {
+            // A character is one byte or more: cutting as many characters as bytes are over
+            // is always enough, with room for the ellipsis (three bytes).
+            let keep = text.chars().count().saturating_sub(over + 3);
+            cut_text(text, keep);
+        }
+    }
+}
+
+/// `text` cut to `max` characters, with an ellipsis when cut.
+fn cut_text(text: &mut String, max: usize) {
+    if let Some((at, _)) = text.char_indices().nth(max) {
+        text.truncate(at);
+        text.push('…');
+    }
+}
+
 /// Where a result was cut, and how many items of that list it kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cut {
@@ -171,6 +216,29 @@ mod tests {
         assert_eq!(v["truncated"]["at"], "data.ds_connections");
         assert_eq!(v["truncated"]["rest"], "call again with skip=…");
         assert_eq!(v["data"]["totalCount"], 100, "the rest is kept");
+    }
+
+    #[test]
+    fn an_error_stays_within_the_budget() {
+        let mut e = json!({"error": {"code": "VENDOR_ERROR", "message": "m".repeat(300_000),
+            "hint": "check it", "vendor_request_id": "r".repeat(5_000)}});
+        fit_error(&mut e, DEFAULT_MAX_RESULT_BYTES);
+        assert_eq!(
+            e["error"]["message"].as_str().unwrap().chars().count(),
+            1_001
+        );
+        assert_eq!(
+            e["error"]["vendor_request_id"]
+                .as_str()
+                .unwrap()
+                .chars()
+                .count(),
+            1_001
+        );
+        assert_eq!(e["error"]["hint"], "check it");
+        fit_error(&mut e, 600);
+        assert!(size_of(&e) <= 600, "{}", size_of(&e));
+        assert_eq!(e["error"]["code"], "VENDOR_ERROR");
     }
 
     #[test]

@@ -94,7 +94,8 @@ impl Engine {
             // The row reads a status: with a wait, read it again until the work is done.
             None => match polling {
                 Some(_) => {
-                    self.wait(op, call, poll, None, answer, &parts, progress)
+                    let deadline = Instant::now() + parts.wait.unwrap_or_default();
+                    self.wait(op, call, poll, None, answer, &parts, deadline, progress)
                         .await
                 }
                 None => Ok(result_object(answer)),
@@ -106,25 +107,41 @@ impl Engine {
                     status: None,
                     what: "no job id in its answer".into(),
                 })?;
-                if polling.is_none() {
+                // An id from the vendor goes into a path as strictly checked as a caller's.
+                crate::args::check::path_segment("job_id", &id)
+                    .and_then(|()| crate::args::check::no_control_chars("job_id", &id))
+                    .map_err(|e| ToolError::UnexpectedAnswer {
+                        status: None,
+                        what: format!("a job id that cannot be one ({})", e.reason),
+                    })?;
+                let Some(limit) = polling.map(|_| parts.wait.unwrap_or_default()) else {
                     return Ok(json!({"job_id": id, "answer": value}));
-                }
+                };
+                let deadline = Instant::now() + limit;
                 let status = RequestParts::new().path("id", id.clone()).wait(parts.wait);
+                let path = poll.status_path.unwrap_or(op.path);
                 let first = self
-                    .send(
-                        call,
-                        Method::Get,
-                        poll.status_path.unwrap_or(op.path),
-                        &status,
-                        true,
-                    )
-                    .await?;
+                    .before(deadline, self.send(call, Method::Get, path, &status, true))
+                    .await
+                    .ok_or_else(|| ToolError::WaitTimeout {
+                        status: "started".into(),
+                        seconds: limit.as_secs(),
+                    })??;
                 let first = expect_success(first)?;
                 let job = self
-                    .wait(op, call, poll, Some(&id), first, &status, progress)
+                    .wait(
+                        op,
+                        call,
+                        poll,
+                        Some(&id),
+                        first,
+                        &status,
+                        deadline,
+                        progress,
+                    )
                     .await?;
                 let state = (poll.state)(&job);
-                Ok(json!({"job_id": id, "status": state.status, "job": job}))
+                Ok(json!({"job_id": id, "status": shown_status(&state.status), "job": job}))
             }
         }
     }
@@ -244,9 +261,9 @@ impl Engine {
         id: Option<&str>,
         first: HttpResponse,
         parts: &RequestParts,
+        deadline: Instant,
         progress: Option<&dyn ProgressSink>,
     ) -> Result<Value, ToolError> {
-        let limit = parts.wait.unwrap_or_default();
         let (method, path) = match (id, poll.status_path) {
             (Some(_), Some(path)) => (Method::Get, path),
             _ => (op.method, op.path),
@@ -268,25 +285,34 @@ impl Engine {
             if let Some(sink) = progress
                 && done > reported
             {
-                // Vendor text, on its way to the client like a result: masked and stripped.
-                let status = redact::scrub_text(&now.status, None);
-                let status = redact::sanitize_text(&status);
+                // Vendor text, on its way to the client like a result: masked, stripped, short.
+                let status = shown_status(&now.status);
                 sink.report(done, total, format!("job {status}")).await;
                 reported = done;
             }
             if now.finished {
                 return Ok(value);
             }
-            if started.elapsed() + interval > limit {
-                return Err(ToolError::WaitTimeout {
-                    status: now.status,
-                    seconds: started.elapsed().as_secs_f64().ceil() as u64,
-                });
+            let timeout = || ToolError::WaitTimeout {
+                status: shown_status(&now.status),
+                seconds: started.elapsed().as_secs_f64().round() as u64,
+            };
+            if Instant::now() + interval > deadline {
+                return Err(timeout());
             }
             tokio::time::sleep(interval).await;
-            let r = self.send(call, method, path, parts, true).await?;
+            // The wait is a deadline: a vendor's Retry-After cannot stretch it.
+            let r = self
+                .before(deadline, self.send(call, method, path, parts, true))
+                .await
+                .ok_or_else(timeout)??;
             answer = expect_success(r)?;
         }
+    }
+
+    /// `work`'s output if it finishes before `deadline`.
+    async fn before<T>(&self, deadline: Instant, work: impl Future<Output = T>) -> Option<T> {
+        tokio::time::timeout_at(deadline.into(), work).await.ok()
     }
 
     /// Sends `method path` with `parts` through the call's authenticated send.
@@ -364,6 +390,15 @@ fn expect_success(response: HttpResponse) -> Result<HttpResponse, ToolError> {
         }),
         _ => Err(ToolError::Vendor(response)),
     }
+}
+
+/// Longest job status shown (in progress, a result's `status`, a wait's error): a status is a
+/// word; a vendor's megabyte of it is not shown.
+const MAX_STATUS_CHARS: usize = 200;
+
+/// A job's status as shown: masked before it is cut, hidden characters stripped.
+fn shown_status(status: &str) -> String {
+    redact::sanitize_text(&redact::excerpt(status, MAX_STATUS_CHARS, None)).into_owned()
 }
 
 /// The start of a text, on one line, for a message.

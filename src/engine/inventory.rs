@@ -1,14 +1,13 @@
 //! The inventory: every configured vendor's data sources in one list, each vendor within its
 //! own deadline, a vendor that fails reported beside the others' rows.
 
-use std::sync::atomic::AtomicU16;
-
 use serde_json::{Map, Value, json};
 
+use super::audit::Trail;
 use super::{CallContext, Engine, Shaped, listing};
 use crate::error::ToolError;
-use crate::operation::{ListArgs, OperationSpec};
-use crate::redact::CallSecrets;
+use crate::operation::{ListArgs, OperationSpec, Paging};
+use crate::redact::{self, CallSecrets};
 use crate::spec::ProviderSpec;
 use crate::upstream::ProviderClient;
 
@@ -104,9 +103,10 @@ impl Engine {
         })
     }
 
-    /// Every data source of one vendor, page by page through its inventory listing, as merged
-    /// rows (the vendor's compact row, its id first, the vendor's object under `detail`); and
-    /// whether that is all of them. An error is its envelope's `error` object.
+    /// Every data source of one vendor through its inventory listing, as merged rows (the
+    /// vendor's compact row, its id first, the vendor's object under `detail`), masked; and
+    /// whether that is all of them. Where the vendor pages, page by page; where it answers
+    /// everything at once, one request. An error is its envelope's `error` object.
     async fn list_everything(
         &self,
         provider: &ProviderClient,
@@ -119,24 +119,7 @@ impl Engine {
         let mut rows = Vec::new();
         let mut kept_bytes = 0;
         let mut skip = 0;
-        // Bounded however the vendor pages: so many requests, rows and bytes, then INCOMPLETE.
-        for _ in 0..MAX_INVENTORY_PAGES {
-            let mut args: Value = serde_json::from_str(source.args).map_err(|_| internal())?;
-            args["detail"] = json!("full");
-            args["skip"] = json!(skip);
-            args["limit"] = json!(source.page);
-            let mut secrets = CallSecrets::default();
-            let status = AtomicU16::new(0);
-            let shaped = self.shape(op, provider, args, &mut secrets, &status, cx);
-            let mut page = match shaped.await {
-                Ok(shaped) => shaped.value,
-                Err(e) => return Err(e.envelope(op, &secrets)["error"].take()),
-            };
-            let items = match page["items"].take() {
-                Value::Array(items) => items,
-                _ => Vec::new(),
-            };
-            let shown = items.len();
+        let mut add = |items: Vec<Value>, rows: &mut Vec<Value>| {
             for item in items {
                 let mut row = Map::new();
                 row.insert("provider".into(), json!(provider.spec.id));
@@ -147,11 +130,45 @@ impl Engine {
                 if keep_detail {
                     row.insert("detail".into(), item);
                 }
-                let row = Value::Object(row);
+                let mut row = Value::Object(row);
+                // Masked before it is filtered: a filter on what the caller would not see
+                // tells it that value, a character at a time.
+                redact::clean_json(&mut row, None);
                 kept_bytes += serde_json::to_vec(&row).map_or(0, |b| b.len());
                 rows.push(row);
+                if rows.len() >= MAX_INVENTORY_ROWS || kept_bytes >= MAX_INVENTORY_BYTES {
+                    return false;
+                }
             }
-            if rows.len() >= MAX_INVENTORY_ROWS || kept_bytes >= MAX_INVENTORY_BYTES {
+            true
+        };
+        let args = || serde_json::from_str::<Value>(source.args).map_err(|_| internal());
+        if listing.paging == Paging::Local {
+            // The vendor answers everything at once: one request, however many rows.
+            let items = self.fetch_items(op, provider, args()?).await?;
+            let total = items.len();
+            let complete = add(items, &mut rows) && rows.len() == total;
+            return Ok((rows, complete));
+        }
+        // Bounded however the vendor pages: so many requests, rows and bytes, then INCOMPLETE.
+        for _ in 0..MAX_INVENTORY_PAGES {
+            let mut args = args()?;
+            args["detail"] = json!("full");
+            args["skip"] = json!(skip);
+            args["limit"] = json!(source.page);
+            let mut secrets = CallSecrets::default();
+            let mut trail = Trail::default();
+            let shaped = self.shape(op, provider, args, &mut secrets, &mut trail, cx);
+            let mut page = match shaped.await {
+                Ok(shaped) => shaped.value,
+                Err(e) => return Err(e.envelope(op, &secrets)["error"].take()),
+            };
+            let items = match page["items"].take() {
+                Value::Array(items) => items,
+                _ => Vec::new(),
+            };
+            let shown = items.len();
+            if !add(items, &mut rows) {
                 let more = page["next"].is_object();
                 return Ok((rows, !more));
             }
@@ -161,5 +178,25 @@ impl Engine {
             }
         }
         Ok((rows, false))
+    }
+
+    /// Every item a list row's vendor answers with `args`, in one request.
+    async fn fetch_items(
+        &self,
+        op: &'static OperationSpec,
+        provider: &ProviderClient,
+        mut args: Value,
+    ) -> Result<Vec<Value>, Value> {
+        let secrets = CallSecrets::default();
+        let trail = Trail::default();
+        let fail = |e: ToolError| e.envelope(op, &secrets)["error"].clone();
+        let listing = op.listing.ok_or_else(internal)?;
+        ListArgs::take(&mut args, listing.paging).map_err(|e| fail(e.into()))?;
+        let parts = op.prepare(args).map_err(|e| fail(e.into()))?;
+        let mut answer = self
+            .run(op, provider, parts, &secrets, &trail.status, None)
+            .await
+            .map_err(fail)?;
+        Ok(listing::take_items(&listing, &mut answer))
     }
 }

@@ -9,14 +9,7 @@ use crate::operation::{ListArgs, Listing, Paging};
 /// fields), cut to the page where the server pages, with `total` and `next`.
 pub fn page(listing: &Listing, args: &ListArgs, answer: Value, called_with: &Value) -> Value {
     let mut answer = answer;
-    let items = listing
-        .items
-        .iter()
-        .find_map(|p| match answer.pointer_mut(answer_pointer(p)) {
-            Some(Value::Array(items)) => Some(std::mem::take(items)),
-            _ => None,
-        })
-        .unwrap_or_default();
+    let items = take_items(listing, &mut answer);
     let vendor_total = listing
         .total
         .and_then(|p| answer.pointer(p))
@@ -55,6 +48,19 @@ pub fn page(listing: &Listing, args: &ListArgs, answer: Value, called_with: &Val
         out["next"] = next_args(called_with, args.skip + shown, args.limit);
     }
     out
+}
+
+/// The vendor's items, taken out of its answer (the first of the listing's pointers that names
+/// a list).
+pub fn take_items(listing: &Listing, answer: &mut Value) -> Vec<Value> {
+    listing
+        .items
+        .iter()
+        .find_map(|p| match answer.pointer_mut(answer_pointer(p)) {
+            Some(Value::Array(items)) => Some(std::mem::take(items)),
+            _ => None,
+        })
+        .unwrap_or_default()
 }
 
 /// A bare-list answer reaches a listing as the result object `{"items": [...]}` (see

@@ -14,7 +14,6 @@
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
@@ -27,6 +26,7 @@ pub mod budget;
 mod flows;
 mod inventory;
 pub mod listing;
+mod outcome;
 mod plan;
 pub mod secret_refs;
 
@@ -36,11 +36,10 @@ use crate::metrics::Metrics;
 use crate::operation::{ListArgs, OperationSpec, Provider};
 use crate::providers::ProviderConfig;
 use crate::redact::{self, CallSecrets};
-use crate::schema;
 use crate::spec::Env;
 use crate::upstream::{ProviderClient, Upstream, UpstreamSettings};
-use audit::{AuditLog, Caller};
-use secret_refs::SecretRefs;
+use audit::{AuditLog, Caller, Trail};
+use secret_refs::{Destination, SecretRefs};
 
 /// The engine's limits: the vendor requests' and the result budget.
 #[derive(Debug, Clone)]
@@ -101,6 +100,9 @@ pub struct CallContext {
     pub caller: Option<Caller>,
     /// The request's correlation id (the HTTP transport's, also in its log lines).
     pub correlation_id: Option<String>,
+    /// The caller holds only the read scope (OAuth): it may not send a secret to a host of
+    /// its choosing.
+    pub read_scope_only: bool,
 }
 
 /// The result of a call: a JSON object either way; `is_error` tells which envelope it is.
@@ -203,6 +205,7 @@ impl Engine {
                 vendor_status: None,
                 took: Duration::ZERO,
                 correlation_id: cx.correlation_id.as_deref(),
+                secrets: Value::Null,
             });
         }
     }
@@ -221,26 +224,16 @@ impl Engine {
         cx: &CallContext,
     ) -> CallOutcome {
         let started = Instant::now();
-        let spec = op.provider.spec();
         let mut secrets = CallSecrets::default();
-        // For the audit log: the names and ids as sent, and whether this is a dry run.
-        let target = self
-            .audit
-            .as_ref()
-            .map(|_| audit::target(op, args.as_ref()));
-        let dry_run = op.mutates()
-            && args
-                .as_ref()
-                .is_some_and(|a| a.get("dry_run") == Some(&Value::Bool(true)));
+        let mut trail = Trail::new(op, args.as_ref(), self.audit.is_some());
         let args = Value::Object(args.unwrap_or_default());
-        let status = AtomicU16::new(0);
         let result = if self.serves(op.provider) {
             // Boxed: the call's state machine is several kB, and the runtime and rmcp move
             // the future that holds it; a box is allocated once and never copied.
             let run = AssertUnwindSafe(Box::pin(async {
                 let mut shaped = match self.provider(op.provider) {
                     Some(provider) => {
-                        self.shape(op, provider, args, &mut secrets, &status, cx)
+                        self.shape(op, provider, args, &mut secrets, &mut trail, cx)
                             .await?
                     }
                     None => self.inventory(op, args, cx).await?,
@@ -259,80 +252,10 @@ impl Engine {
         } else {
             Err(ToolError::Invalid(crate::args::InvalidArgument::new(
                 "name",
-                format!("{} is not configured", spec.title),
+                format!("{} is not configured", op.provider.spec().title),
             )))
         };
-        // What the metrics and the audit log say of it: our code, the vendor's status, and
-        // whether it was refused before anything was sent.
-        let (outcome, failure) = match result {
-            Ok(value) => {
-                // A result that breaks its own declared schema makes official clients raise on
-                // a call that may have succeeded: it becomes an error that says what differs.
-                let declared = self.output_schemas.get(op.name);
-                let problem = declared.and_then(|schema| schema::violation(&value, schema));
-                match problem {
-                    None => (
-                        CallOutcome {
-                            value,
-                            is_error: false,
-                            secret_needed: None,
-                        },
-                        None,
-                    ),
-                    Some(problem) => {
-                        let err = ToolError::UnexpectedAnswer {
-                            status: None,
-                            what: format!("an answer this tool does not declare: {problem}"),
-                        };
-                        let failure = (err.kind(), None, false);
-                        (
-                            CallOutcome {
-                                value: err.envelope(op, &secrets),
-                                is_error: true,
-                                secret_needed: None,
-                            },
-                            Some(failure),
-                        )
-                    }
-                }
-            }
-            Err(err) => {
-                let value = err.envelope(op, &secrets);
-                tracing::info!(tool = op.name, error = %value["error"]["code"], "call failed");
-                let failure = (err.kind(), err.vendor_status(), err.is_refusal());
-                let secret_needed = match err {
-                    ToolError::SecretNeeded { offered, .. } => Some(offered),
-                    _ => None,
-                };
-                (
-                    CallOutcome {
-                        value,
-                        is_error: true,
-                        secret_needed,
-                    },
-                    Some(failure),
-                )
-            }
-        };
-        let code = failure.map_or("ok", |(code, _, _)| code);
-        self.metrics.call(op.name, code);
-        if let (Some(log), Some(target)) = (&self.audit, target)
-            && (op.mutates() || failure.is_some_and(|(_, _, refused)| refused))
-        {
-            log.record(&audit::Entry {
-                caller: cx.caller.as_ref(),
-                tool: op.name,
-                target: audit::finish_target(target, &secrets),
-                dry_run,
-                outcome: code,
-                vendor_status: failure
-                    .and_then(|(_, status, _)| status)
-                    .or_else(|| Some(status.load(Ordering::Relaxed)).filter(|s| *s != 0)),
-                took: started.elapsed(),
-                correlation_id: cx.correlation_id.as_deref(),
-            });
-        }
-        outcome
+        self.conclude(op, result, &secrets, &trail, cx, started)
     }
 
     /// Runs a row for one vendor and shapes its answer (a list: one page of rows); the result
@@ -343,7 +266,7 @@ impl Engine {
         provider: &ProviderClient,
         mut args: Value,
         secrets: &mut CallSecrets,
-        status: &AtomicU16,
+        trail: &mut Trail,
         cx: &CallContext,
     ) -> Result<Shaped, ToolError> {
         secrets.collect_from(&args);
@@ -358,12 +281,11 @@ impl Engine {
             Some(listing) => Some((listing, ListArgs::take(&mut args, listing.paging)?)),
             None => None,
         };
-        let resolved = match self
-            .refs
-            .resolve(&args, provider.spec.credential_keys, secrets)
-        {
+        let to = self.destination(provider, &args, cx);
+        let credential_keys = provider.spec.credential_keys;
+        let resolved = match self.refs.resolve(&args, credential_keys, secrets, &to) {
             Err(ToolError::UnknownSecret { field, name }) => {
-                return Err(self.ask_for_secret(op, &args, field, name).await);
+                return Err(self.ask_for_secret(op, &args, &to, field, name).await);
             }
             resolved => resolved?,
         };
@@ -371,12 +293,22 @@ impl Engine {
         // off the async workers before anything is sent or shown.
         redact::ready().await;
         secrets.ready().await;
-        let parts = op.prepare(resolved)?;
+        let parts = op.prepare(resolved.args)?;
         if dry_run {
             // The plan shows the references as written; the resolved values stay here.
-            let shown = op.prepare(args).unwrap_or_else(|_| parts.clone());
-            return Ok(Shaped::whole(self.plan(op, provider, &shown)?));
+            let shown = op.prepare(args.clone()).unwrap_or_else(|_| parts.clone());
+            let placed = secret_refs::references(&args, credential_keys)?;
+            return Ok(Shaped::whole(self.plan(op, provider, &shown, &placed)?));
         }
+        let hosts: Vec<String> = to.targets().into_iter().collect();
+        trail.secrets = resolved
+            .used
+            .iter()
+            .map(|u| {
+                serde_json::json!({"name": u.name, "source": u.source.as_str(),
+                    "field": u.field, "hosts": hosts})
+            })
+            .collect();
         tracing::debug!(tool = op.name, "dispatching");
         let progress = if op.progress {
             cx.progress.as_deref()
@@ -384,7 +316,7 @@ impl Engine {
             None
         };
         let value = self
-            .run(op, provider, parts, secrets, status, progress)
+            .run(op, provider, parts, secrets, &trail.status, progress)
             .await?;
         Ok(match listing {
             Some((listing, list_args)) => Shaped {
@@ -395,6 +327,29 @@ impl Engine {
         })
     }
 
+    /// Who uses this call's secrets and where they would go.
+    fn destination(
+        &self,
+        provider: &ProviderClient,
+        args: &Value,
+        cx: &CallContext,
+    ) -> Destination {
+        let vendor_host = url::Url::parse(&provider.base_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .unwrap_or_default();
+        Destination {
+            caller: cx
+                .caller
+                .as_ref()
+                .map_or_else(|| "none".into(), Caller::binding),
+            provider: provider.spec.id,
+            vendor_host,
+            hosts: secret_refs::destination::hosts_in(args),
+            chooses_hosts: !cx.read_scope_only,
+        }
+    }
+
     /// The error for a reference without a value: a link to the intake page where the user
     /// enters it, when the intake is on and the call sends credentials; otherwise the unknown
     /// reference (whose hint says which variable to set).
@@ -402,22 +357,25 @@ impl Engine {
         &self,
         op: &'static OperationSpec,
         args: &Value,
+        to: &Destination,
         field: String,
         name: String,
     ) -> ToolError {
         let Some(intake) = self.intake.as_ref().filter(|_| op.sends_credentials()) else {
             return ToolError::UnknownSecret { field, name };
         };
-        let (target, host) = crate::intake::target_of(args);
         let about = About {
             name: name.clone(),
             tool: op.name.to_string(),
             provider: op.provider.spec().title.to_string(),
-            target,
-            host,
+            target: crate::intake::target_name(args),
+            binding: to.binding(),
         };
         match intake.offer(about).await {
-            Ok(offered) => ToolError::SecretNeeded { field, offered },
+            Ok(offered) => ToolError::SecretNeeded {
+                field,
+                offered: Box::new(offered),
+            },
             Err(e) => {
                 tracing::warn!("no secret intake link: {e}");
                 ToolError::UnknownSecret { field, name }

@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::Engine;
 use super::flows::read_parts;
+use super::secret_refs::PlacedReference;
 use crate::error::ToolError;
 use crate::operation::OperationSpec;
 use crate::request::{Method, RequestParts};
@@ -18,6 +19,7 @@ impl Engine {
         op: &OperationSpec,
         provider: &ProviderClient,
         parts: &RequestParts,
+        references: &[PlacedReference],
     ) -> Result<Value, ToolError> {
         let request = |method: Method, path: &str, parts: &RequestParts, retry_safe: bool| {
             provider
@@ -69,6 +71,17 @@ impl Engine {
                 " Then GET {target} is read until the job finishes or the wait ends."
             ));
         }
-        Ok(json!({ "dry_run": true, "requests": requests, "note": note }))
+        let mut plan = json!({ "dry_run": true, "requests": requests, "note": note });
+        // Where each secret goes and how its value will be written there (never the value).
+        if !references.is_empty() {
+            plan["references"] = references
+                .iter()
+                .map(|r| {
+                    json!({"field": r.field, "reference": format!("${{secret:{}}}", r.name),
+                        "written": r.placement.describe()})
+                })
+                .collect();
+        }
+        Ok(plan)
     }
 }

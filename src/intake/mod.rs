@@ -71,6 +71,18 @@ pub enum Serving {
     Mounted(Option<url::Url>),
 }
 
+/// Who a value is for and where it may go: it is used only for this caller, this provider and
+/// these hosts (those the page showed); a call for anyone or anywhere else asks again.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Binding {
+    /// Who called (the OAuth subject, `stdio`, `cli`, …).
+    pub caller: String,
+    /// The provider's id.
+    pub provider: String,
+    /// The hosts the call named, sorted (none: the value goes to the vendor itself).
+    pub hosts: Vec<String>,
+}
+
 /// What a value is for, shown on the page (every field is HTML-escaped there).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct About {
@@ -81,8 +93,8 @@ pub struct About {
     pub provider: String,
     /// The target's name, from the call's arguments, when it has one.
     pub target: Option<String>,
-    /// The target's host, from the call's arguments, when it has one.
-    pub host: Option<String>,
+    /// Who may use the value, and where it may go (its hosts are shown).
+    pub binding: Binding,
 }
 
 /// A link offered for one secret.
@@ -95,6 +107,8 @@ pub struct Offered {
     pub elicitation_id: String,
     /// When the link stops working.
     pub expires: Instant,
+    /// Who the value will be for, and where it may go.
+    pub binding: Binding,
 }
 
 impl Offered {
@@ -132,13 +146,25 @@ struct Entered {
     at: Instant,
 }
 
+/// Live links kept at most: an offer past it is refused until some expire or are used.
+pub const MAX_LINKS: usize = 256;
+
+/// Entered values kept at most: past it, the oldest is forgotten (the next call needing it
+/// asks again).
+pub const MAX_VALUES: usize = 256;
+
+/// The longest value the page takes (a service-account key file fits): a longer one is refused
+/// on the page, so what every output is masked with stays small.
+pub const MAX_VALUE_BYTES: usize = 8 * 1024;
+
 #[derive(Default)]
 struct State {
     links: HashMap<String, Link>,
-    values: HashMap<String, Entered>,
+    /// By secret name and binding.
+    values: HashMap<(String, Binding), Entered>,
     /// Opaque `requestState` handles of pending URL elicitations (2026-07-28): handle → the
     /// tool and the secret it waits for, and when it stops counting.
-    handles: HashMap<String, (String, String, Instant)>,
+    handles: HashMap<String, (String, String, Binding, Instant)>,
 }
 
 /// The intake of one process: links, entered values, and the page that serves them.
@@ -167,6 +193,10 @@ pub enum Unavailable {
     NotStarted(String),
     #[error("the OS random generator failed")]
     NoRandomness,
+    #[error(
+        "{MAX_LINKS} intake links are already waiting for a person: try again when some are used or expire"
+    )]
+    TooMany,
 }
 
 impl Intake {
@@ -192,17 +222,25 @@ impl Intake {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The value entered for `name`, while it lives.
-    pub fn value(&self, name: &str) -> Option<SecretString> {
+    /// The value entered for `name` for this caller, provider and hosts, while it lives.
+    pub fn value(&self, name: &str, binding: &Binding) -> Option<SecretString> {
         let mut state = self.state();
-        let entered = state.values.get(name)?;
+        let key = (name.to_string(), binding.clone());
+        let entered = state.values.get(&key)?;
         if let Some(ttl) = self.settings.value_ttl
             && entered.at.elapsed() >= ttl
         {
-            state.values.remove(name);
+            state.values.remove(&key);
             return None;
         }
         Some(entered.value.clone())
+    }
+
+    /// The names of the values held, with whom and where each is for (never a value).
+    pub fn held(&self) -> Vec<(String, Binding)> {
+        let mut held: Vec<(String, Binding)> = self.state().values.keys().cloned().collect();
+        held.sort();
+        held
     }
 
     /// A mounted intake learns its server's bound address (used unless `--public-url` set one).
@@ -264,7 +302,11 @@ impl Intake {
                 url: link_url(&base, token),
                 elicitation_id: link.elicitation_id.clone(),
                 expires: link.expires,
+                binding: about.binding,
             });
+        }
+        if state.links.len() >= MAX_LINKS {
+            return Err(Unavailable::TooMany);
         }
         let token = random_hex::<32>()?;
         let link = Link {
@@ -280,23 +322,30 @@ impl Intake {
             url: link_url(&base, &token),
             elicitation_id: link.elicitation_id.clone(),
             expires: link.expires,
+            binding: link.about.binding.clone(),
         };
         state.links.insert(token, link);
         tracing::info!(secret = %offered.name, "secret intake link offered");
         Ok(offered)
     }
 
-    /// Waits until a value for `name` is entered (true), or `until` passes or `cancel` fires
-    /// (false).
-    pub async fn wait(&self, name: &str, until: Instant, cancel: &CancellationToken) -> bool {
+    /// Waits until a value for `name` under `binding` is entered (true), or `until` passes or
+    /// `cancel` fires (false).
+    pub async fn wait(
+        &self,
+        name: &str,
+        binding: &Binding,
+        until: Instant,
+        cancel: &CancellationToken,
+    ) -> bool {
         let mut changes = self.entered.subscribe();
         loop {
-            if self.value(name).is_some() {
+            if self.value(name, binding).is_some() {
                 return true;
             }
             tokio::select! {
                 changed = changes.changed() => if changed.is_err() { return false },
-                _ = tokio::time::sleep_until(until.into()) => return self.value(name).is_some(),
+                _ = tokio::time::sleep_until(until.into()) => return self.value(name, binding).is_some(),
                 _ = cancel.cancelled() => return false,
             }
         }
@@ -304,46 +353,63 @@ impl Intake {
 
     /// An opaque handle for a pending URL elicitation of `name` for `tool`; it means something
     /// only to this process and only until the link expires.
-    pub fn handle(&self, tool: &str, name: &str, expires: Instant) -> Result<String, Unavailable> {
+    pub fn handle(&self, tool: &str, offered: &Offered) -> Result<String, Unavailable> {
         let handle = random_hex::<16>()?;
         let mut state = self.state();
         let now = Instant::now();
-        state.handles.retain(|_, (_, _, until)| *until > now);
+        state.handles.retain(|_, (_, _, _, until)| *until > now);
         if state.handles.len() >= MAX_HANDLES
             && let Some(oldest) = state
                 .handles
                 .iter()
-                .min_by_key(|(_, (_, _, until))| *until)
+                .min_by_key(|(_, (_, _, _, until))| *until)
                 .map(|(k, _)| k.clone())
         {
             state.handles.remove(&oldest);
         }
         state.handles.insert(
             handle.clone(),
-            (tool.to_string(), name.to_string(), expires),
+            (
+                tool.to_string(),
+                offered.name.clone(),
+                offered.binding.clone(),
+                offered.expires,
+            ),
         );
         Ok(handle)
     }
 
-    /// The secret a handle given for `tool` waits for, and until when; `None` for a handle
-    /// this process did not give, gave for another tool, or that expired.
-    pub fn pending(&self, handle: &str, tool: &str) -> Option<(String, Instant)> {
+    /// The secret a handle given for `tool` waits for, under which binding, and until when;
+    /// `None` for a handle this process did not give, gave for another tool, or that expired.
+    pub fn pending(&self, handle: &str, tool: &str) -> Option<(String, Binding, Instant)> {
         let state = self.state();
-        let (for_tool, name, until) = state.handles.get(handle)?;
-        (for_tool == tool && *until > Instant::now()).then(|| (name.clone(), *until))
+        let (for_tool, name, binding, until) = state.handles.get(handle)?;
+        (for_tool == tool && *until > Instant::now())
+            .then(|| (name.clone(), binding.clone(), *until))
     }
 
-    /// Stores a value entered on the page for `token`'s link, which is then used up.
+    /// Stores a value entered on the page for `token`'s link (for the link's caller, provider
+    /// and hosts), which is then used up.
     fn enter(&self, token: &str, value: String) {
         let mut state = self.state();
         let Some(link) = state.links.get_mut(token) else {
             return;
         };
         link.used = true;
-        let name = link.about.name.clone();
+        let key = (link.about.name.clone(), link.about.binding.clone());
         redact::register_secret(&value);
+        if state.values.len() >= MAX_VALUES
+            && !state.values.contains_key(&key)
+            && let Some(oldest) = state
+                .values
+                .iter()
+                .min_by_key(|(_, e)| e.at)
+                .map(|(k, _)| k.clone())
+        {
+            state.values.remove(&oldest);
+        }
         state.values.insert(
-            name,
+            key,
             Entered {
                 value: SecretString::new(value),
                 at: Instant::now(),
@@ -374,34 +440,33 @@ fn random_hex<const N: usize>() -> Result<String, Unavailable> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// The target's name and host, from a call's arguments, for the page: the first `name`-like
-/// string and the host of the first host-like or URL-like string, searched breadth-first. A
-/// reference or anything that masking would change is left out.
-pub fn target_of(args: &serde_json::Value) -> (Option<String>, Option<String>) {
+/// The target's name, from a call's arguments, for the page: the first `name`-like string,
+/// searched breadth-first. A reference or anything that masking would change is left out.
+pub fn target_name(args: &serde_json::Value) -> Option<String> {
     use serde_json::Value;
-    const NAMES: &[&str] = &["name", "label", "connector_name", "datasourceName"];
-    const HOSTS: &[&str] = &[
-        "host", "hostname", "server", "rdb_url", "url", "endpoint", "account", "jdbc_url",
+    const NAMES: &[&str] = &[
+        "name",
+        "label",
+        "connector_name",
+        "datasourceName",
+        "resourceName",
     ];
-    let mut name = None;
-    let mut host = None;
     let mut queue = std::collections::VecDeque::from([args]);
     while let Some(v) = queue.pop_front() {
         let Value::Object(map) = v else { continue };
         for (k, item) in map {
             match item {
-                Value::String(s) if name.is_none() && NAMES.contains(&k.as_str()) => {
-                    name = shown(s);
-                }
-                Value::String(s) if host.is_none() && HOSTS.contains(&k.as_str()) => {
-                    host = host_in(s).as_deref().and_then(shown);
+                Value::String(s) if NAMES.contains(&k.as_str()) => {
+                    if let Some(name) = shown(s) {
+                        return Some(name);
+                    }
                 }
                 Value::Object(_) => queue.push_back(item),
                 _ => {}
             }
         }
     }
-    (name, host)
+    None
 }
 
 /// `s` for the page, if it is plain text that masking leaves alone, one line, and short.
@@ -412,31 +477,18 @@ fn shown(s: &str) -> Option<String> {
         .then(|| s.chars().filter(|c| !c.is_control()).collect())
 }
 
-/// The host of a URL, a `host:port` or a JDBC/DSN string (without user information).
-fn host_in(s: &str) -> Option<String> {
-    let s = s.trim().trim_start_matches("jdbc:");
-    let rest = match s.find("://") {
-        Some(i) => &s[i + 3..],
-        None => s,
-    };
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, after)| after);
-    let end = rest.find(['/', '?', ';', '#']).unwrap_or(rest.len());
-    let host = &rest[..end];
-    let host = match host.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => host.split(':').next().unwrap_or(""),
-    };
-    let ok = !host.is_empty()
-        && host.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':')
-        });
-    ok.then(|| host.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn binding() -> Binding {
+        Binding {
+            caller: "stdio".into(),
+            provider: "bigid".into(),
+            hosts: vec!["db.example.com".into()],
+        }
+    }
 
     fn about(name: &str) -> About {
         About {
@@ -444,22 +496,18 @@ mod tests {
             tool: "bigid_create_data_source".into(),
             provider: "BigID".into(),
             target: None,
-            host: None,
+            binding: binding(),
         }
     }
 
     #[test]
     fn targets_come_from_the_arguments() {
-        let (name, host) = target_of(
+        let name = target_name(
             &json!({"ds_connection": {"name": "Orders", "type": "rdb-mysql",
             "rdb_url": "mysql://scan:${secret:X}@db.example.com:3306/orders", "password": "${secret:X}"}}),
         );
         assert_eq!(name.as_deref(), Some("Orders"));
-        assert_eq!(host.as_deref(), Some("db.example.com"));
-        let (_, host) = target_of(&json!({"ds_connection": {"rdb_url": "mysql.example.com:3306"}}));
-        assert_eq!(host.as_deref(), Some("mysql.example.com"));
-        let (name, host) = target_of(&json!({"name": "${secret:X}", "host": "a b<script>"}));
-        assert_eq!((name, host), (None, None));
+        assert_eq!(target_name(&json!({"name": "${secret:X}"})), None);
     }
 
     #[tokio::test]
@@ -476,13 +524,14 @@ mod tests {
         assert!(a.url.starts_with("https://mcp.example.com/base/secrets/"));
         let token = a.url.rsplit('/').next().unwrap().to_string();
         assert_eq!(token.len(), 64);
-        assert!(intake.value("DB_PASS").is_none());
+        assert!(intake.value("DB_PASS", &binding()).is_none());
         let waiting = {
             let intake = intake.clone();
             tokio::spawn(async move {
                 intake
                     .wait(
                         "DB_PASS",
+                        &binding(),
                         Instant::now() + Duration::from_secs(5),
                         &CancellationToken::new(),
                     )
@@ -492,11 +541,53 @@ mod tests {
         intake.enter(&token, "the-entered-value".into());
         assert!(waiting.await.unwrap());
         assert_eq!(
-            intake.value("DB_PASS").unwrap().expose(),
+            intake.value("DB_PASS", &binding()).unwrap().expose(),
             "the-entered-value"
         );
+        // Only for the caller, provider and hosts it was entered for.
+        for other in [
+            Binding {
+                caller: "subject:mallory".into(),
+                ..binding()
+            },
+            Binding {
+                provider: "pdc".into(),
+                ..binding()
+            },
+            Binding {
+                hosts: vec!["attacker.example".into()],
+                ..binding()
+            },
+            Binding {
+                hosts: vec!["attacker.example".into(), "db.example.com".into()],
+                ..binding()
+            },
+        ] {
+            assert!(intake.value("DB_PASS", &other).is_none(), "{other:?}");
+        }
         // Used up: the next offer is a new link.
         let c = intake.offer(about("DB_PASS")).await.unwrap();
         assert_ne!(a.url, c.url);
+    }
+
+    #[tokio::test]
+    async fn links_and_values_are_capped() {
+        let intake = Intake::new(
+            IntakeSettings::default(),
+            Serving::Mounted(Some(url::Url::parse("https://mcp.example.com/").unwrap())),
+        );
+        for i in 0..MAX_LINKS {
+            intake.offer(about(&format!("S{i}"))).await.unwrap();
+        }
+        assert_eq!(
+            intake.offer(about("ONE_MORE")).await,
+            Err(Unavailable::TooMany)
+        );
+        // Values: the oldest goes when one more is entered.
+        let tokens: Vec<String> = intake.state().links.keys().cloned().collect();
+        for token in &tokens {
+            intake.enter(token, format!("value-of-{token}"));
+        }
+        assert_eq!(intake.state().values.len(), MAX_VALUES.min(tokens.len()));
     }
 }

@@ -16,8 +16,9 @@ use subtle::ConstantTimeEq;
 
 use super::{About, Intake, MAX_FAILURES};
 
-/// Largest form body read (a value plus the form token, urlencoded).
-const MAX_FORM_BYTES: usize = 16 * 1024;
+/// Largest form body read: the largest value, urlencoded (up to three bytes a byte), and the
+/// form token.
+const MAX_FORM_BYTES: usize = 3 * super::MAX_VALUE_BYTES + 1024;
 
 /// The page's Content-Security-Policy: nothing loads, nothing runs, the form posts only to
 /// this origin, and no other page may frame it.
@@ -93,54 +94,63 @@ async fn submit(
             _ => {}
         }
     }
-    let mut state = intake.state();
-    let Some(link) = state.links.get_mut(&token) else {
-        return gone(
-            StatusCode::NOT_FOUND,
-            "This link is not known to the server.",
-        );
-    };
-    if !link.live(now) {
-        return gone(
-            StatusCode::GONE,
-            "This link was already used or has expired. Ask the assistant to call again for a new one.",
-        );
-    }
-    let token_ok: bool = form_token
-        .as_deref()
-        .unwrap_or("")
-        .as_bytes()
-        .ct_eq(link.form_token.as_bytes())
-        .into();
-    if !token_ok {
-        link.failures += 1;
-        if link.failures >= MAX_FAILURES {
-            link.used = true;
+    // The lock is held only here, never across the wait below.
+    let (name, value) = {
+        let mut state = intake.state();
+        let Some(link) = state.links.get_mut(&token) else {
+            return gone(
+                StatusCode::NOT_FOUND,
+                "This link is not known to the server.",
+            );
+        };
+        if !link.live(now) {
+            return gone(
+                StatusCode::GONE,
+                "This link was already used or has expired. Ask the assistant to call again for a new one.",
+            );
         }
-        tracing::warn!("secret intake: a form was sent without its form token; refused");
-        return gone(
-            StatusCode::FORBIDDEN,
-            "This form can only be sent from its own page. Open the link again.",
-        );
-    }
-    let value = value.unwrap_or_default();
-    if value.is_empty() {
-        let minutes = link
-            .expires
-            .saturating_duration_since(now)
-            .as_secs()
-            .div_ceil(60);
-        let html = form(
-            &link.about,
-            &link.form_token,
-            minutes,
-            Some("Enter a value."),
-        );
-        return page(StatusCode::BAD_REQUEST, "Enter a value", &html);
-    }
-    let name = link.about.name.clone();
-    drop(state);
+        let token_ok: bool = form_token
+            .as_deref()
+            .unwrap_or("")
+            .as_bytes()
+            .ct_eq(link.form_token.as_bytes())
+            .into();
+        if !token_ok {
+            link.failures += 1;
+            if link.failures >= MAX_FAILURES {
+                link.used = true;
+            }
+            tracing::warn!("secret intake: a form was sent without its form token; refused");
+            return gone(
+                StatusCode::FORBIDDEN,
+                "This form can only be sent from its own page. Open the link again.",
+            );
+        }
+        let value = value.unwrap_or_default();
+        let problem = if value.is_empty() {
+            Some("Enter a value.".to_string())
+        } else if value.len() > super::MAX_VALUE_BYTES {
+            Some(format!(
+                "The value is longer than {} KiB: a secret that long is not taken here.",
+                super::MAX_VALUE_BYTES / 1024
+            ))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            let minutes = link
+                .expires
+                .saturating_duration_since(now)
+                .as_secs()
+                .div_ceil(60);
+            let html = form(&link.about, &link.form_token, minutes, Some(&problem));
+            return page(StatusCode::BAD_REQUEST, "Enter a value", &html);
+        }
+        (link.about.name.clone(), value)
+    };
     intake.enter(&token, value);
+    // The matcher every output is masked with, built off the async workers.
+    crate::redact::ready().await;
     tracing::info!(secret = %name, "secret intake: a value was entered");
     page(
         StatusCode::OK,
@@ -189,8 +199,9 @@ fn form(about: &About, form_token: &str, minutes: u64, error: Option<&str>) -> S
     if let Some(target) = &about.target {
         rows.push_str(&format!("<dt>Target</dt><dd>{}</dd>", escape(target)));
     }
-    if let Some(host) = &about.host {
-        rows.push_str(&format!("<dt>Host</dt><dd>{}</dd>", escape(host)));
+    if !about.binding.hosts.is_empty() {
+        let hosts: Vec<String> = about.binding.hosts.iter().map(|h| escape(h)).collect();
+        rows.push_str(&format!("<dt>Sent to</dt><dd>{}</dd>", hosts.join(", ")));
     }
     let error = error
         .map(|e| format!("<p class=\"error\">{}</p>", escape(e)))
@@ -198,7 +209,7 @@ fn form(about: &About, form_token: &str, minutes: u64, error: Option<&str>) -> S
     format!(
         "<h1>A secret for datasource-mcp</h1>\
 <p>An assistant is running <code>{tool}</code> and needs the value of the secret <code>{name}</code>. \
-Type it here: it goes to the datasource-mcp server only, and the assistant never sees it.</p>\
+Type it here: it goes to the datasource-mcp server only, and the assistant never sees it. It will be used only for the calls of the one who asked, to the provider and hosts below.</p>\
 <dl>{rows}</dl>{error}\
 <form method=\"post\">\
 <input type=\"hidden\" name=\"form_token\" value=\"{token}\">\

@@ -167,9 +167,11 @@ impl InventoryFilter {
             .is_none_or(|ids| ids.iter().any(|id| id == provider.id()))
     }
 
-    /// Whether a merged row passes the filter.
+    /// Whether a merged (and masked) row passes the filter. A value that masking touched
+    /// matches nothing: a filter that matched part of it would tell the caller that part.
     pub fn keeps(&self, row: &Value) -> bool {
         let text = |key: &str| match &row[key] {
+            Value::String(s) if s.contains(crate::redact::MASK) => "\u{0}masked".to_string(),
             Value::String(s) => s.clone(),
             Value::Null => String::new(),
             other => other.to_string(),

@@ -25,6 +25,20 @@ pub fn is_connection_key(key: &str) -> bool {
     })
 }
 
+/// Whether the value under this key names or describes something (`name`, `label`,
+/// `displayName`, `username`, `hostname`, `description`…): the vendor stores it readable,
+/// lists it, and lets callers filter by it, so a secret never goes there, whatever object it
+/// sits in.
+pub fn is_name_key(key: &str) -> bool {
+    with_normalised(key, |k| {
+        k.ends_with(b"name")
+            || matches!(
+                k,
+                b"label" | b"title" | b"description" | b"desc" | b"comment" | b"note" | b"notes"
+            )
+    })
+}
+
 /// Normalises into a stack buffer (this runs for every key of every result: no allocation).
 /// A dotted key (a field picked by path, `conn.pwd`) is judged by its last segment, the key
 /// the value has in the vendor's object.

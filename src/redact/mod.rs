@@ -22,7 +22,7 @@ use base64::Engine as _;
 use serde_json::Value;
 
 pub use hidden::sanitize_text;
-pub use keys::{is_connection_key, is_secret_key, is_secret_text_key};
+pub use keys::{is_connection_key, is_name_key, is_secret_key, is_secret_text_key};
 pub use patterns::mask_patterns;
 pub use values::{
     CallSecrets, MAX_SECRET_BYTES, Matcher, TokenRegistration, ready, register_secret,

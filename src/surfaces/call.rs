@@ -231,6 +231,7 @@ pub async fn run(
                     vendor_status: None,
                     took: std::time::Duration::ZERO,
                     correlation_id: None,
+                    secrets: serde_json::Value::Null,
                 });
             }
             return usage(e);
@@ -281,7 +282,10 @@ pub async fn run(
             "datasource-mcp: {} needs the secret {name}: open {} in a browser and enter it there (the link works once, for {minutes} min; Ctrl-C to stop)",
             op.name, offered.url
         );
-        if !intake.wait(name, offered.expires, &cx.cancel).await {
+        if !intake
+            .wait(name, &offered.binding, offered.expires, &cx.cancel)
+            .await
+        {
             return usage(format!(
                 "{}: no value for {name} was entered (the link expired or the wait was stopped); nothing was sent",
                 op.name

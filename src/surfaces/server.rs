@@ -194,6 +194,9 @@ struct Inner {
     /// Who calls when the transport does not say (stdio: the local client), and the session's
     /// correlation id there.
     session: Option<(Caller, String)>,
+    /// Serves callers that hold only the read scope: besides seeing only the tools that
+    /// change nothing, they may not send a secret to a host of their choosing.
+    read_scope: bool,
 }
 
 impl DataSourceServer {
@@ -217,19 +220,25 @@ impl DataSourceServer {
                 instructions,
                 log_level: session.then(|| std::sync::Mutex::new(None)),
                 session: session.then(|| (Caller::Stdio, crate::secret::random_token("stdio-"))),
+                read_scope: false,
             }),
         }
     }
 
-    /// The same server (same engine, so same vendor tokens and limits) offering only the
-    /// tools that change nothing: the operator's selection with read-only on. What an HTTP
-    /// caller allowed only to read is served by; a changing tool is unknown to it.
-    pub fn read_only(&self) -> Self {
+    /// The same server (same engine, so same vendor tokens and limits) for callers that hold
+    /// only the read scope: it offers only the tools that change nothing (the operator's
+    /// selection with read-only on; a changing tool is unknown to it), and its callers may
+    /// send only secrets the operator bound to hosts.
+    pub fn read_scope(&self) -> Self {
         let selection = Selection {
             read_only: true,
             ..self.inner.selection.clone()
         };
-        Self::build(self.inner.engine.clone(), &selection, self.has_session())
+        let mut twin = Self::build(self.inner.engine.clone(), &selection, self.has_session());
+        if let Some(inner) = Arc::get_mut(&mut twin.inner) {
+            inner.read_scope = true;
+        }
+        twin
     }
 
     /// Whether this server serves one client session (stdio), which can carry requests to the
@@ -353,8 +362,8 @@ async fn ask_natively(
             .request_state
             .as_deref()
             .and_then(|handle| intake.pending(handle, op.name))
-            .filter(|(name, _)| *name == offered.name);
-        if let Some((name, until)) = pending {
+            .filter(|(name, _, _)| *name == offered.name);
+        if let Some((name, binding, until)) = pending {
             let accepted = request
                 .input_responses
                 .as_ref()
@@ -364,12 +373,12 @@ async fn ask_natively(
             if !accepted {
                 return Native::No;
             }
-            return match intake.wait(&name, until, &context.ct).await {
+            return match intake.wait(&name, &binding, until, &context.ct).await {
                 true => Native::Entered,
                 false => Native::No,
             };
         }
-        let Ok(handle) = intake.handle(op.name, &offered.name, offered.expires) else {
+        let Ok(handle) = intake.handle(op.name, offered) else {
             return Native::No;
         };
         let elicitation = ElicitRequest::new(ElicitRequestParams::UrlElicitationParams {
@@ -409,7 +418,12 @@ async fn ask_natively(
     match action {
         Ok(ElicitationAction::Accept) => {
             match intake
-                .wait(&offered.name, offered.expires, &context.ct)
+                .wait(
+                    &offered.name,
+                    &offered.binding,
+                    offered.expires,
+                    &context.ct,
+                )
                 .await
             {
                 true => Native::Entered,
@@ -497,6 +511,7 @@ impl ServerHandler for DataSourceServer {
             progress,
             caller,
             correlation_id,
+            read_scope_only: self.inner.read_scope,
         };
         let mut outcome = self.engine().call(op, request.arguments.clone(), &cx).await;
         // A secret the user can enter on the intake page: a client that takes URL-mode

@@ -219,7 +219,7 @@ pub fn router(
             "/mcp",
             Scoped::new(
                 service(server.clone(), config.clone()),
-                service(server.read_only(), config),
+                service(server.read_scope(), config),
                 server,
                 oauth.clone(),
             ),

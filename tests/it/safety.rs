@@ -272,7 +272,9 @@ async fn a_dry_run_shows_references_and_the_exact_request() {
             "headers": {"accept": "application/json", "authorization": "***",
                 "content-type": "application/json", "user-agent": UA},
             "body": {"resourceName": "orders-replica", "databaseType": "POSTGRES", "host": "pg.example.com",
-                "port": "5432", "databaseName": "orders", "userName": "pdc", "password": "${secret:PDC_PG_PASSWORD}"}}]})
+                "port": "5432", "databaseName": "orders", "userName": "pdc", "password": "${secret:PDC_PG_PASSWORD}"}}],
+            "references": [{"field": "data_sources[0].password", "reference": "${secret:PDC_PG_PASSWORD}",
+                "written": "sent as it is"}]})
     );
     let id = "0b16da7a-5eed-4000-8000-000000000002";
     let (plan, _) = call(

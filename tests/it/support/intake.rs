@@ -185,3 +185,15 @@ impl rmcp::ClientHandler for ElicitingClient {
         Ok(ElicitResult::new(self.action.clone()))
     }
 }
+
+/// The value entered on the page for `name`, whoever and wherever it is for.
+pub fn entered(
+    intake: &datasource_mcp::intake::Intake,
+    name: &str,
+) -> Option<datasource_mcp::secret::SecretString> {
+    intake
+        .held()
+        .into_iter()
+        .filter(|(n, _)| n == name)
+        .find_map(|(n, binding)| intake.value(&n, &binding))
+}
