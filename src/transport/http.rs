@@ -15,7 +15,7 @@
 //! - **Bounded**: request body (413), JSON-RPC batches refused (400 with a JSON-RPC error),
 //!   a body that is not JSON (400, -32700) or not a JSON-RPC message (400, -32600),
 //!   requests in flight (503 with `Retry-After` past the limit), time to send headers and open
-//!   connections (slowloris connections are closed first; see [`super::connections`]), time
+//!   connections (slowloris connections are closed first; see [`crate::serving::connections`]), time
 //!   to send the body (408).
 //! - **Observable**: `/metrics` in the Prometheus text format, behind the same authentication
 //!   unless `--metrics-public`; the authenticated [`Caller`] and a correlation id (the session
@@ -44,11 +44,11 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::connections::{Connections, Limits};
 use super::oauth::{OAuth, OAuthConfig, Scoped};
 use crate::engine::audit::{Caller, CorrelationId};
 use crate::metrics::{self, Metrics};
 use crate::secret::SecretString;
+use crate::serving::connections::{Connections, Limits};
 use crate::surfaces::server::DataSourceServer;
 
 /// How HTTP clients authenticate.
