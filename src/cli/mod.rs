@@ -95,6 +95,7 @@ impl IntakeArgs {
         Ok(IntakeSettings {
             link_ttl: Duration::from_secs(self.secret_link_ttl),
             value_ttl: self.entered_secret_ttl.map(Duration::from_secs),
+            ..IntakeSettings::default()
         })
     }
 

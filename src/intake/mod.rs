@@ -16,7 +16,10 @@
 //!
 //! Where the page is served ([`Serving`]): on a loopback listener of its own, started on first
 //! need (stdio and the CLI), or on the HTTP transport's router under `/secrets/` (HTTP mode,
-//! whose address the transport tells once bound, or `--public-url`).
+//! whose address the transport tells once bound, or `--public-url`). Either way the page is
+//! bounded: a form's body has a deadline, a few requests are served at once (the rest get 503),
+//! and its own listener uses the same accept loop as the HTTP transport (header timeout, a
+//! small connection cap).
 
 mod page;
 
@@ -24,11 +27,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{OnceCell, watch};
+use tokio::sync::{OnceCell, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::redact;
 use crate::secret::SecretString;
+use crate::serving::connections::{Connections, Limits};
 
 /// How long a link works by default.
 pub const DEFAULT_LINK_TTL: Duration = Duration::from_secs(600);
@@ -42,6 +46,18 @@ const MAX_FAILURES: u8 = 5;
 /// Request-state handles of pending elicitations kept at most (oldest dropped first).
 const MAX_HANDLES: usize = 1024;
 
+/// How long a form's body may take to arrive by default (it is at most 16 KiB).
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The page's own loopback listener (stdio, `call`): a browser opens a few connections, so a
+/// few dozen are plenty; past them the oldest idle or unfinished one is closed, and one that
+/// sends no complete headers in time is closed too, so idle connections cannot use up the
+/// process's file descriptors (which its vendor calls need).
+const LOOPBACK_LIMITS: Limits = Limits {
+    header_timeout: Duration::from_secs(10),
+    max_connections: 32,
+};
+
 /// How long entered values and links live.
 #[derive(Debug, Clone, Copy)]
 pub struct IntakeSettings {
@@ -50,6 +66,8 @@ pub struct IntakeSettings {
     /// An entered value is forgotten this long after it was entered (`None`: kept for the life
     /// of the process).
     pub value_ttl: Option<Duration>,
+    /// A form whose body has not fully arrived within this gets 408.
+    pub body_timeout: Duration,
 }
 
 impl Default for IntakeSettings {
@@ -57,6 +75,7 @@ impl Default for IntakeSettings {
         Self {
             link_ttl: DEFAULT_LINK_TTL,
             value_ttl: None,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
         }
     }
 }
@@ -150,6 +169,8 @@ pub struct Intake {
     state: Mutex<State>,
     /// Bumped whenever a value is entered.
     entered: watch::Sender<u64>,
+    /// Requests to the page served at once ([`page::MAX_PAGE_REQUESTS`]).
+    page_requests: Semaphore,
 }
 
 impl std::fmt::Debug for Intake {
@@ -181,6 +202,7 @@ impl Intake {
             base,
             state: Mutex::new(State::default()),
             entered: watch::channel(0).0,
+            page_requests: Semaphore::new(page::MAX_PAGE_REQUESTS),
         })
     }
 
@@ -238,8 +260,12 @@ impl Intake {
             .local_addr()
             .map_err(|e| Unavailable::NotStarted(e.to_string()))?;
         let app = self.clone().routes();
+        // For the life of the process.
+        let stop = CancellationToken::new();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            Connections::new(LOOPBACK_LIMITS)
+                .accept(listener, app, stop)
+                .await;
         });
         tracing::info!(%addr, "secret intake page listening on loopback");
         url::Url::parse(&format!("http://{addr}/"))

@@ -7,17 +7,23 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use subtle::ConstantTimeEq;
 
 use super::{About, Intake, MAX_FAILURES};
+use crate::serving::body::{self, BodyError};
 
 /// Largest form body read (a value plus the form token, urlencoded).
 const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// Requests to the page served at once; past them 503. Anyone may send them (a browser has no
+/// bearer token): a person needs one or two.
+pub(super) const MAX_PAGE_REQUESTS: usize = 16;
 
 /// The page's Content-Security-Policy: nothing loads, nothing runs, the form posts only to
 /// this origin, and no other page may frame it.
@@ -38,8 +44,46 @@ impl Intake {
         Router::new()
             .route("/secrets/{token}", get(show).post(submit))
             .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+            .layer(middleware::from_fn_with_state(self.clone(), bounded))
             .with_state(self)
     }
+}
+
+/// A few requests at once, each body whole within the deadline: unauthenticated senders of
+/// slow bodies hold neither the page nor their connection for long.
+async fn bounded(State(intake): State<Arc<Intake>>, request: Request, next: Next) -> Response {
+    let Ok(_permit) = intake.page_requests.try_acquire() else {
+        let mut r = gone(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The server is busy. Reload this page in a moment.",
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return r;
+    };
+    let (parts, body) = request.into_parts();
+    let deadline = intake.settings.body_timeout;
+    let bytes = match body::read(body, MAX_FORM_BYTES, deadline).await {
+        Ok(bytes) => bytes,
+        Err(BodyError::TooLarge) => {
+            return gone(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.");
+        }
+        Err(BodyError::Unreadable) => {
+            return gone(StatusCode::BAD_REQUEST, "The form could not be read.");
+        }
+        Err(BodyError::TimedOut) => {
+            let mut r = gone(
+                StatusCode::REQUEST_TIMEOUT,
+                "The form did not arrive in time. Open the link again.",
+            );
+            // The rest of the body may still come: the connection cannot carry another request.
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return r;
+        }
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 async fn show(State(intake): State<Arc<Intake>>, Path(token): Path<String>) -> Response {

@@ -2,7 +2,9 @@
 //! and the secret intake page's own loopback listener (stdio, `call`). Below both, so each uses
 //! the same accept loop.
 //!
-//! - [`connections`]: the accept loop (header-read timeout, a connection cap that closes slow
-//!   connections first, graceful stop).
+//! - [`connections`]: the accept loop (header-read timeout, a connection cap that closes the
+//!   oldest unprotected connection first, graceful stop) and which requests are protected.
+//! - [`body`]: reading a request body whole, bounded in size and time.
 
+pub mod body;
 pub mod connections;

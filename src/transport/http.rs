@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -48,7 +48,8 @@ use super::oauth::{OAuth, OAuthConfig, Scoped};
 use crate::engine::audit::{Caller, CorrelationId};
 use crate::metrics::{self, Metrics};
 use crate::secret::SecretString;
-use crate::serving::connections::{Connections, Limits};
+use crate::serving::body::{self, BodyError};
+use crate::serving::connections::{Connections, Limits, Protection};
 use crate::surfaces::server::DataSourceServer;
 
 /// How HTTP clients authenticate.
@@ -378,6 +379,10 @@ async fn authenticate(
         }
     }
     request.headers_mut().remove(header::AUTHORIZATION);
+    // Authenticated: its connection is no longer one the cap may close to make room.
+    if let Some(protection) = request.extensions().get::<Protection>() {
+        protection.protect();
+    }
     // Who calls, for the audit log: the handler finds it in the request's extensions.
     let caller = match &shared.auth {
         Auth::Bearer(_) => Some(Caller::StaticToken),
@@ -405,22 +410,21 @@ fn bearer_token(value: &HeaderValue) -> Option<&str> {
 async fn inspect(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
     // A deadline for the whole body: a slow one would otherwise hold a request slot for ever.
-    let read = tokio::time::timeout(shared.body_timeout, read_body(body, shared.max_body_bytes));
-    let bytes: Bytes = match read.await {
-        Ok(Ok(b)) => b,
-        Ok(Err(BodyError::TooLarge)) => {
+    let bytes = match body::read(body, shared.max_body_bytes, shared.body_timeout).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => {
             return rpc_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &format!("the request body exceeds {} bytes", shared.max_body_bytes),
             );
         }
-        Ok(Err(BodyError::Unreadable)) => {
+        Err(BodyError::Unreadable) => {
             return rpc_error(
                 StatusCode::BAD_REQUEST,
                 "the request body could not be read",
             );
         }
-        Err(_) => {
+        Err(BodyError::TimedOut) => {
             let mut r = rpc_error(
                 StatusCode::REQUEST_TIMEOUT,
                 &format!(
@@ -506,33 +510,6 @@ async fn inspect(State(shared): State<Arc<Shared>>, request: Request, next: Next
         response.headers_mut().insert("mcp-session-id", value);
     }
     response
-}
-
-enum BodyError {
-    TooLarge,
-    /// The client went away or sent a malformed (e.g. chunked) body.
-    Unreadable,
-}
-
-/// The whole body, up to `max` bytes.
-async fn read_body(body: Body, max: usize) -> Result<Bytes, BodyError> {
-    use axum::body::HttpBody;
-    use futures_util::StreamExt;
-    // A declared Content-Length past the limit is refused before reading anything.
-    let declared = usize::try_from(body.size_hint().lower()).unwrap_or(usize::MAX);
-    if declared > max {
-        return Err(BodyError::TooLarge);
-    }
-    let mut buf = Vec::with_capacity(declared);
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| BodyError::Unreadable)?;
-        if buf.len() + chunk.len() > max {
-            return Err(BodyError::TooLarge);
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(Bytes::from(buf))
 }
 
 /// Why the `MCP-Protocol-Version` header is refused, if it is (absent is fine: 2025-03-26).

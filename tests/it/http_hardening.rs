@@ -195,7 +195,7 @@ async fn partial_connections_are_closed_after_the_header_timeout() {
 }
 
 /// Past --max-connections, the oldest connection still sending headers makes room; when every
-/// connection is busy with a request, a new one is closed at once.
+/// connection is busy with an authenticated request, a new one is closed at once.
 #[tokio::test]
 async fn the_cap_closes_the_oldest_header_sender_and_refuses_when_all_are_busy() {
     let server = Server::start(&["--max-connections", "3", "--header-timeout", "60"], None).await;
@@ -204,7 +204,7 @@ async fn the_cap_closes_the_oldest_header_sender_and_refuses_when_all_are_busy()
     settle().await;
     let p2 = open_partial(server.addr, 1, false).await;
     settle().await;
-    // Complete headers, part of the body: busy with a request.
+    // Complete headers with the token, part of the body: busy with an authenticated request.
     let busy = |addr| {
         let mut s = TcpStream::connect(addr).unwrap();
         s.write_all(post_head(100).as_bytes()).unwrap();
@@ -237,6 +237,33 @@ async fn the_cap_closes_the_oldest_header_sender_and_refuses_when_all_are_busy()
     settle().await;
     server.healthz().await.unwrap();
     drop((b2, b3));
+}
+
+/// The start of an unauthenticated form POST to the intake page whose body never ends.
+const SLOW_FORM: &[u8] = b"POST /secrets/0000000000000000000000000000000000000000000000000000000000000000 HTTP/1.1\r\n\
+Host: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nform_token=";
+
+/// Unauthenticated POSTs to /secrets/… whose bodies never finish are not protected: past
+/// --max-connections the oldest of them is closed, so /healthz and /mcp keep answering.
+/// (Before, their complete headers made them "busy" and the cap never closed them.)
+#[tokio::test]
+async fn slow_unauthenticated_bodies_cannot_take_every_connection() {
+    let server = Server::start(&["--max-connections", "8", "--header-timeout", "60"], None).await;
+    let mut slow = Vec::new();
+    for _ in 0..4 {
+        slow.extend(open_sending(server.addr, 5, SLOW_FORM).await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let held = count_open(&slow);
+    let health = server.healthz().await;
+    let init = server.initialize().await;
+    eprintln!("20 slow unauthenticated forms, cap 8: {held} held; /healthz: {health:?}");
+    assert_eq!(slow.len(), 20);
+    assert!(held <= 8, "at most --max-connections held: {held}");
+    health.expect("/healthz answers while slow forms are held");
+    let init = init.expect("initialize over /mcp works");
+    assert_eq!(init["result"]["serverInfo"]["name"], "datasource-mcp");
 }
 
 /// SIGTERM with partial requests open: they are closed at once (they are no calls in flight),

@@ -47,7 +47,7 @@ fn create_args(secret: &str) -> Value {
 fn settings(link_ttl: Duration) -> IntakeSettings {
     IntakeSettings {
         link_ttl,
-        value_ttl: None,
+        ..IntakeSettings::default()
     }
 }
 
@@ -471,16 +471,23 @@ struct StdioSession {
 
 impl StdioSession {
     async fn start(vars: &[(&str, &str)]) -> StdioSession {
+        Self::start_limited(vars, None).await
+    }
+
+    /// Optionally under a limit of `fd_limit` file descriptors.
+    async fn start_limited(vars: &[(&str, &str)], fd_limit: Option<libc::rlim_t>) -> StdioSession {
         use tokio::io::AsyncBufReadExt;
-        let mut child = tokio::process::Command::new(binary())
-            .env_clear()
+        let mut cmd = tokio::process::Command::new(binary());
+        cmd.env_clear()
             .envs(vars.iter().copied())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("binary starts");
+            .kill_on_drop(true);
+        if let Some(limit) = fd_limit {
+            limit_descriptors(&mut cmd, limit);
+        }
+        let mut child = cmd.spawn().expect("binary starts");
         let stdin = child.stdin.take().unwrap();
         let stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
         let mut session = StdioSession {
@@ -549,6 +556,113 @@ impl StdioSession {
             String::from_utf8_lossy(&output.stderr).into_owned(),
         )
     }
+}
+
+/// Over stdio the page has a loopback listener of its own. Idle connections to it are closed
+/// past a few dozen (oldest first) and after the header timeout, so under a limit of 128 file
+/// descriptors 200 of them leave the process the descriptors the person's page and the vendor
+/// call need. (Before, it accepted them all: the page then hung and vendor calls failed.)
+#[tokio::test]
+async fn over_stdio_idle_connections_to_the_page_cannot_use_up_descriptors() {
+    let value = value_for("stdio-idle");
+    let (fake, _) = fake_bigid().await;
+    let base = fake.url("/api/v1");
+    let vars = [
+        ("BIGID_BASE_URL", base.as_str()),
+        ("BIGID_ACCESS_TOKEN", TOKEN),
+    ];
+    let mut session = StdioSession::start_limited(&vars, Some(128)).await;
+    let args = create_args("INTAKE_IDLE");
+    let first = session.call(1, "bigid_create_data_source", &args).await;
+    let link = assert_secret_needed(&first, "INTAKE_IDLE");
+    let page: std::net::SocketAddr = origin_of(&link)
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let idle = open_partial(page, 200, true).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let held = count_open(&idle);
+    let pid = session.child.id().unwrap();
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count());
+    eprintln!("200 idle connections to the page: {held} held, descriptors {fds:?}");
+    assert_eq!(idle.len(), 200);
+    assert!(held <= 32, "at most 32 held: {held}");
+    let done = tokio::time::timeout(Duration::from_secs(10), enter(&link, &value))
+        .await
+        .expect("the page answers");
+    assert_eq!(done.status, 200, "{}", done.html);
+    let created = session.call(2, "bigid_create_data_source", &args).await;
+    assert_eq!(created, json!({"_id": "65f0", "echo": "created"}));
+    assert_eq!(
+        fake.requests()[0].json()["ds_connection"]["password"],
+        value
+    );
+    drop(idle);
+}
+
+/// The page's own bounds: a form whose body has not fully arrived within the deadline gets 408
+/// and its connection is closed; past 16 requests at once the page answers 503 (anyone can send
+/// them: a browser has no token). Then it serves again.
+#[tokio::test]
+async fn a_slow_form_gets_408_and_the_page_serves_a_few_requests_at_once() {
+    use std::io::Write;
+    let (_fake, vars) = fake_bigid().await;
+    let settings = IntakeSettings {
+        body_timeout: Duration::from_secs(1),
+        ..IntakeSettings::default()
+    };
+    let (client, _intake) = intake_client(&vars, settings).await;
+    let (result, _) = call(
+        &client,
+        "bigid_create_data_source",
+        create_args("INTAKE_SLOW_FORM"),
+    )
+    .await;
+    let link = assert_secret_needed(&result, "INTAKE_SLOW_FORM");
+    let url = reqwest::Url::parse(&link).unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", url.port().unwrap())
+        .parse()
+        .unwrap();
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: 100\r\n\r\nform_token=",
+        url.path()
+    );
+    let slow: Vec<std::net::TcpStream> = (0..16)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.write_all(head.as_bytes()).unwrap();
+            s
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let busy = open(&link).await;
+    assert_eq!(busy.status, 503);
+    assert_eq!(busy.headers["retry-after"], "1");
+    assert_eq!(busy.headers["cache-control"], "no-store");
+    assert!(
+        busy.html
+            .contains("<p>The server is busy. Reload this page in a moment.</p>"),
+        "{}",
+        busy.html
+    );
+    let answers = tokio::task::spawn_blocking(move || {
+        slow.into_iter()
+            .map(|mut s| read_response(&mut s, Duration::from_secs(5)))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    for r in answers {
+        assert_eq!(r.status, 408, "{r:?}");
+        assert_eq!(r.header("connection"), Some("close"));
+        assert!(
+            r.body
+                .contains("<p>The form did not arrive in time. Open the link again.</p>"),
+            "{r:?}"
+        );
+    }
+    assert_eq!(open(&link).await.status, 200, "served again");
 }
 
 #[tokio::test]
