@@ -14,9 +14,10 @@
 //!   an absolute-form target naming another host than Host, get 400.
 //! - **Bounded**: request body (413), JSON-RPC batches refused (400 with a JSON-RPC error),
 //!   a body that is not JSON (400, -32700) or not a JSON-RPC message (400, -32600),
-//!   requests in flight (503 with `Retry-After` past the limit), time to send headers and open
-//!   connections (slowloris connections are closed first; see [`crate::serving::connections`]), time
-//!   to send the body (408).
+//!   requests in flight (503 with `Retry-After` past the limit; counted after authentication,
+//!   so neither a refused request nor one waiting for the issuer's keys holds a place), time
+//!   to send headers and open connections (slowloris connections are closed first; see
+//!   [`crate::serving::connections`]), time to send the body (408).
 //! - **Observable**: `/metrics` in the Prometheus text format, behind the same authentication
 //!   unless `--metrics-public`; the authenticated [`Caller`] and a correlation id (the session
 //!   id, else one per request, also in the request's log span) go to the handler in the
@@ -236,10 +237,12 @@ pub fn router(
         in_flight: Semaphore::new(opts.max_in_flight.max(1)),
         queue_timeout: opts.queue_timeout,
     });
+    // Outermost first: authenticate, then take a place among the requests in flight, then
+    // read the body. A request refused, or waiting for the OAuth issuer's keys, holds no place.
     let mcp = mcp
         .layer(middleware::from_fn_with_state(shared.clone(), inspect))
-        .layer(middleware::from_fn_with_state(shared.clone(), authenticate))
-        .layer(middleware::from_fn_with_state(shared.clone(), limit));
+        .layer(middleware::from_fn_with_state(shared.clone(), limit))
+        .layer(middleware::from_fn_with_state(shared.clone(), authenticate));
     // Prometheus figures: behind the same authentication as /mcp unless made public.
     let mut figures = Router::new().route(
         "/metrics",
