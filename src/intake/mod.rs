@@ -259,7 +259,7 @@ impl Intake {
         let addr = listener
             .local_addr()
             .map_err(|e| Unavailable::NotStarted(e.to_string()))?;
-        let app = self.clone().routes();
+        let app = self.clone().loopback_routes();
         // For the life of the process.
         let stop = CancellationToken::new();
         tokio::spawn(async move {

@@ -17,6 +17,7 @@ use subtle::ConstantTimeEq;
 
 use super::{About, Intake, MAX_FAILURES};
 use crate::serving::body::{self, BodyError};
+use crate::serving::origins::{Allowed, LOOPBACK_HOSTS, LOOPBACK_ORIGINS};
 
 /// Largest form body read (a value plus the form token, urlencoded).
 const MAX_FORM_BYTES: usize = 16 * 1024;
@@ -39,6 +40,17 @@ button{font-size:1rem;padding:.5rem 1.4rem;border:0;border-radius:4px;background
 .note{color:#5a6275;font-size:.9rem}.error{color:#b3261e;font-weight:600}";
 
 impl Intake {
+    /// The page on its own loopback listener: Host and Origin checked as the HTTP transport
+    /// checks them by default (loopback only; `Origin: null` for the form's own POST).
+    pub(super) fn loopback_routes(self: Arc<Self>) -> Router {
+        let allowed = Allowed::new(&LOOPBACK_HOSTS, &LOOPBACK_ORIGINS)
+            .with_null_origin_posts(super::PATH_PREFIX);
+        self.routes().layer(middleware::from_fn_with_state(
+            Arc::new(allowed),
+            loopback_only,
+        ))
+    }
+
     /// The page's routes, for a router of the caller's (HTTP mode) or the loopback listener.
     pub fn routes(self: Arc<Self>) -> Router {
         Router::new()
@@ -46,6 +58,21 @@ impl Intake {
             .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
             .layer(middleware::from_fn_with_state(self.clone(), bounded))
             .with_state(self)
+    }
+}
+
+/// Requests addressed to this computer from its own pages only (DNS rebinding).
+async fn loopback_only(
+    State(allowed): State<Arc<Allowed>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match allowed.check(request.method(), request.uri(), request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refused) => gone(
+            refused.status(),
+            "This page answers only requests from this computer's own pages.",
+        ),
     }
 }
 

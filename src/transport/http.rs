@@ -9,9 +9,10 @@
 //!   time; 401 with `WWW-Authenticate` otherwise. Or OAuth access tokens, scoped ([`super::oauth`]).
 //!   The caller's token is removed before the request reaches the MCP handler: vendor calls use
 //!   the server's own credentials only.
-//! - **DNS rebinding and cross-origin**: Host and Origin allow-lists (loopback by default); a
-//!   present but unlisted Origin gets 403; no CORS headers are ever sent. Two Host headers, or
-//!   an absolute-form target naming another host than Host, get 400.
+//! - **DNS rebinding and cross-origin**: Host and Origin allow-lists (loopback by default) on
+//!   every path; a present but unlisted Origin gets 403 (`null` only for the intake page's own
+//!   form); no CORS headers are ever sent. Two Host headers, or an absolute-form target naming
+//!   another host than Host, get 400.
 //! - **Bounded**: request body (413), JSON-RPC batches refused (400 with a JSON-RPC error),
 //!   a body that is not JSON (400, -32700) or not a JSON-RPC message (400, -32600),
 //!   requests in flight (503 with `Retry-After` past the limit; counted after authentication,
@@ -51,6 +52,7 @@ use crate::metrics::{self, Metrics};
 use crate::secret::SecretString;
 use crate::serving::body::{self, BodyError};
 use crate::serving::connections::{Connections, Limits, Protection};
+use crate::serving::origins::Allowed;
 use crate::surfaces::server::DataSourceServer;
 
 /// How HTTP clients authenticate.
@@ -89,11 +91,7 @@ pub struct HttpOptions {
     pub metrics_public: bool,
 }
 
-/// Loopback names every server accepts as Host.
-pub const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
-/// Loopback origins every server accepts.
-pub const LOOPBACK_ORIGINS: [&str; 3] =
-    ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"];
+pub use crate::serving::origins::{LOOPBACK_HOSTS, LOOPBACK_ORIGINS};
 
 impl HttpOptions {
     /// Defaults for `listen`: loopback allow-lists plus the bound address itself (so a server
@@ -268,7 +266,30 @@ pub fn router(
     if let Some(intake) = intake {
         app = app.merge(intake.routes());
     }
-    app.layer(middleware::from_fn(one_target_host))
+    // On every path, not only /mcp: the probe, the figures, the metadata and the intake page
+    // answer only requests addressed to this server from allowed origins.
+    let allowed = Allowed::new(&opts.allowed_hosts, &opts.allowed_origins)
+        .with_null_origin_posts(crate::intake::PATH_PREFIX);
+    app.layer(middleware::from_fn_with_state(
+        Arc::new(allowed),
+        allow_listed,
+    ))
+    .layer(middleware::from_fn(one_target_host))
+}
+
+/// Host and Origin allow-lists ([`Allowed`]): 403 otherwise (400 without any host).
+async fn allow_listed(
+    State(allowed): State<Arc<Allowed>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match allowed.check(request.method(), request.uri(), request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refused) => {
+            tracing::debug!(?refused, "request refused by the Host or Origin allow-list");
+            rpc_error(refused.status(), refused.message())
+        }
+    }
 }
 
 /// Every request names one host, unambiguously; otherwise 400 (on every path: a malformed

@@ -977,6 +977,32 @@ async fn over_http_on_a_non_loopback_address_without_public_url_no_link_is_offer
         hint.contains("open https://mcp.example.com/secrets/"),
         "{hint}"
     );
+    // A person behind the proxy: the page answers for the public host, and its form is sent
+    // from the public origin.
+    let link = link_in(&hint.replace("https://", "http://")).unwrap();
+    let here = link.replace("http://mcp.example.com", url.trim_end_matches("/mcp"));
+    let opened = http()
+        .get(&here)
+        .header("host", "mcp.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 200);
+    let html = opened.text().await.unwrap();
+    let at = html.find("name=\"form_token\" value=\"").unwrap() + 25;
+    let form_token = html[at..].split('"').next().unwrap();
+    let sent = http()
+        .post(&here)
+        .header("host", "mcp.example.com")
+        .header("origin", "https://mcp.example.com")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "form_token={form_token}&value=public-origin-S3NT1NEL"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200, "{}", sent.text().await.unwrap());
     child.start_kill().unwrap();
 }
 

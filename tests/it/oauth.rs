@@ -145,6 +145,32 @@ async fn the_protected_resource_metadata_names_the_resource_and_the_issuer() {
             "application/json"
         );
         assert_eq!(r.json::<Value>().await.unwrap(), expected, "{path}");
+        // Addressed to another host, or asked by another site's page: refused, as everywhere.
+        for (header, value, message) in [
+            (
+                "host",
+                "evil.example",
+                "Forbidden: Host header is not allowed",
+            ),
+            (
+                "origin",
+                "http://evil.example",
+                "Forbidden: Origin header is not allowed",
+            ),
+            ("origin", "null", "Forbidden: Origin header is not allowed"),
+        ] {
+            let r = http()
+                .get(format!("{}{path}", server.base))
+                .header(header, value)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 403, "{path} with {header}: {value}");
+            assert_eq!(
+                r.json::<Value>().await.unwrap(),
+                json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": message}})
+            );
+        }
     }
 }
 
