@@ -288,6 +288,22 @@ async fn a_foreign_origin_or_a_wrong_form_token_is_refused() {
             .status,
         403
     );
+    // Its own loopback listener answers only requests addressed to this computer (DNS
+    // rebinding): another Host is refused before the link is looked at.
+    let rebound = http()
+        .get(&link)
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 403);
+    assert!(
+        rebound
+            .text()
+            .await
+            .unwrap()
+            .contains("<p>This page answers only requests from this computer&#39;s own pages.</p>")
+    );
     assert!(intake.value("INTAKE_CSRF").is_none());
     // The link still works for the user.
     let value = value_for("csrf");
