@@ -21,8 +21,8 @@
 //!   [`crate::serving::connections`]), time to send the body (408).
 //! - **Observable**: `/metrics` in the Prometheus text format, behind the same authentication
 //!   unless `--metrics-public`; the authenticated [`Caller`] and a correlation id (the session
-//!   id, else one per request, also in the request's log span) go to the handler in the
-//!   request's extensions, for the audit log.
+//!   id when short and plain, else one per request; also in the request's log span, quoted) go
+//!   to the handler in the request's extensions, for the audit log.
 //! - **Graceful shutdown** on SIGINT/SIGTERM: stop accepting, let calls in flight finish within a
 //!   grace period, exit 0.
 
@@ -501,10 +501,14 @@ async fn inspect(State(shared): State<Arc<Shared>>, request: Request, next: Next
     if !modern && let Some(problem) = unsupported_version(&parts.headers) {
         return rpc_error(StatusCode::BAD_REQUEST, &problem);
     }
+    // A client's session id tags log and audit lines only when short and plain (else a fresh
+    // id does): a long one would make every such line as long, other characters could pass
+    // for more fields on a log line.
     let incoming = parts
         .headers
         .get("mcp-session-id")
         .and_then(|v| v.to_str().ok())
+        .filter(|id| plain_id(id))
         .map(str::to_string);
     let session = incoming
         .clone()
@@ -514,11 +518,12 @@ async fn inspect(State(shared): State<Arc<Shared>>, request: Request, next: Next
     let correlation = session
         .clone()
         .unwrap_or_else(|| crate::secret::random_token("req-"));
+    // Quoted (Debug): whatever an id holds, it stays one field.
     let span = tracing::info_span!(
         "http",
         method = %parts.method,
-        session = session.as_deref().unwrap_or("-"),
-        correlation = %correlation
+        session = ?session.as_deref().unwrap_or("-"),
+        correlation = ?correlation
     );
     let mut parts = parts;
     parts.extensions.insert(CorrelationId(correlation));
@@ -534,6 +539,19 @@ async fn inspect(State(shared): State<Arc<Shared>>, request: Request, next: Next
         response.headers_mut().insert("mcp-session-id", value);
     }
     response
+}
+
+/// Longest client-chosen session id kept as the correlation id.
+const MAX_SESSION_ID: usize = 128;
+
+/// An id that may tag log and audit lines as it is: up to [`MAX_SESSION_ID`] letters, digits
+/// and `._:-`.
+fn plain_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_SESSION_ID
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
 /// Why the `MCP-Protocol-Version` header is refused, if it is (absent is fine: 2025-03-26).
@@ -690,6 +708,26 @@ mod tests {
         }
         for v in ["Basic abc", "Bearerabc", "abc", "Bearer"] {
             assert_eq!(token(v), None, "{v}");
+        }
+    }
+
+    #[test]
+    fn only_short_plain_session_ids_are_kept() {
+        for id in ["mcp-5d0c", "a", "A.b_c:d-9", &"x".repeat(128)] {
+            assert!(plain_id(id), "{id}");
+        }
+        for id in [
+            "",
+            &"x".repeat(129),
+            "a b",
+            "a=b",
+            "a\"b",
+            "a\tb",
+            "ä",
+            "a/b",
+            "{}",
+        ] {
+            assert!(!plain_id(id), "{id}");
         }
     }
 

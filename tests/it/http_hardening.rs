@@ -16,6 +16,8 @@ const TOKEN: &str = "hardening-bearer-0123456789";
 struct Server {
     child: tokio::process::Child,
     addr: SocketAddr,
+    /// Its stderr lines since it listened.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -47,8 +49,33 @@ impl Server {
             }
         };
         // Keep reading stderr so the server never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Server { child, addr }
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = log.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                kept.lock().unwrap().push(line);
+            }
+        });
+        Server { child, addr, log }
+    }
+
+    /// Waits (up to 5 s) for stderr lines that contain `needle`; all of them.
+    async fn logged(&self, needle: &str) -> Vec<String> {
+        let started = Instant::now();
+        loop {
+            let found: Vec<String> = self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|l| l.contains(needle))
+                .cloned()
+                .collect();
+            if !found.is_empty() || started.elapsed() > Duration::from_secs(5) {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -328,6 +355,73 @@ async fn a_slow_body_gets_408_and_frees_its_slot() {
         .unwrap();
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.json()["result"]["serverInfo"]["name"], "datasource-mcp");
+}
+
+/// A client's Mcp-Session-Id becomes the correlation id (audit and log lines) only when it is
+/// at most 128 letters, digits and `._:-`; any other gets a fresh id. Log lines quote the ids,
+/// so none can pass for more fields. (Before, a 300 KB id made a 300 KB audit line, and
+/// `x correlation=forged` forged a field on the log line.)
+#[tokio::test]
+async fn client_session_ids_tag_lines_only_when_short_and_plain() {
+    let server = Server::start(&["--audit-log", "-"], None).await;
+    let longest = "a".repeat(128);
+    let cases: Vec<(String, bool)> = vec![
+        ("client-1.a:b_c-D".into(), true),
+        (longest.clone(), true),
+        ("a".repeat(129), false),
+        ("x correlation=forged".into(), false),
+        ("x\" caller=\"root".into(), false),
+        ("s".repeat(300 * 1024), false),
+    ];
+    for (i, (id, kept)) in cases.iter().enumerate() {
+        // An unknown tool: refused, audited, and rmcp logs the error inside the request's span.
+        let tool = format!("nope_{i}");
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": tool, "arguments": {}}});
+        let r = http()
+            .post(server.url("/mcp"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("mcp-protocol-version", "2025-11-25")
+            .header("mcp-session-id", id.as_str())
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "case {i}");
+        let audit = server.logged(&format!("\"tool\":\"{tool}\"")).await;
+        assert_eq!(audit.len(), 1, "case {i}: {audit:?}");
+        let line: Value = serde_json::from_str(&audit[0]).unwrap();
+        let correlation = line["correlation_id"].as_str().unwrap().to_string();
+        let logged = server.logged(&format!("unknown tool: {tool}")).await;
+        assert_eq!(logged.len(), 1, "case {i}: {logged:?}");
+        let logged = &logged[0];
+        if *kept {
+            assert_eq!(&correlation, id, "case {i}");
+            assert!(
+                logged.contains(&format!("session=\"{id}\" correlation=\"{id}\"")),
+                "case {i}: {logged}"
+            );
+        } else {
+            assert!(
+                correlation.starts_with("req-") && correlation.len() == 36,
+                "case {i}: a fresh id, not {correlation:.80}"
+            );
+            assert!(
+                logged.contains(&format!("session=\"-\" correlation=\"{correlation}\"")),
+                "case {i}: {logged:.300}"
+            );
+        }
+        for line in [&audit[0], logged] {
+            assert!(
+                line.len() < 1024,
+                "case {i}: a line of {} bytes",
+                line.len()
+            );
+            assert!(!line.contains("forged") && !line.contains("root"), "{line}");
+        }
+    }
 }
 
 /// A body that is not JSON gets 400 with a JSON-RPC parse error (-32700), not 415 with text;
