@@ -27,6 +27,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use serde_json::{Map, Value};
 use tokio::sync::{OnceCell, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -49,6 +50,10 @@ const MAX_HANDLES: usize = 1024;
 /// How long a form's body may take to arrive by default (it is at most 16 KiB).
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long one 2026-era call waits for a person by default before it answers `input_required`
+/// again (a fresh `requestState`, no new request to the user) and the client calls again.
+pub const DEFAULT_WAIT_SLICE: Duration = Duration::from_secs(20);
+
 /// The page's own loopback listener (stdio, `call`): a browser opens a few connections, so a
 /// few dozen are plenty; past them the oldest idle or unfinished one is closed, and one that
 /// sends no complete headers in time is closed too, so idle connections cannot use up the
@@ -68,6 +73,8 @@ pub struct IntakeSettings {
     pub value_ttl: Option<Duration>,
     /// A form whose body has not fully arrived within this gets 408.
     pub body_timeout: Duration,
+    /// How long one 2026-era call waits for a person ([`DEFAULT_WAIT_SLICE`]).
+    pub wait_slice: Duration,
 }
 
 impl Default for IntakeSettings {
@@ -76,6 +83,7 @@ impl Default for IntakeSettings {
             link_ttl: DEFAULT_LINK_TTL,
             value_ttl: None,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            wait_slice: DEFAULT_WAIT_SLICE,
         }
     }
 }
@@ -151,13 +159,39 @@ struct Entered {
     at: Instant,
 }
 
+/// What a `requestState` handle stands for: one call (its tool and arguments) waiting for one
+/// secret, until the link expires.
+struct Pending {
+    tool: String,
+    /// SHA-256 of the call's arguments as canonical JSON.
+    args: [u8; 32],
+    name: String,
+    until: Instant,
+    /// The user already accepted the elicitation (a handle given to wait again).
+    accepted: bool,
+}
+
+/// What a `requestState` sent back comes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resumed {
+    /// Not one this process gave, used already, or expired.
+    Unknown,
+    /// Given for another tool or other arguments: refused (and used up).
+    OtherCall,
+    /// The call waits for the secret `name` until `until`.
+    Waiting {
+        name: String,
+        until: Instant,
+        accepted: bool,
+    },
+}
+
 #[derive(Default)]
 struct State {
     links: HashMap<String, Link>,
     values: HashMap<String, Entered>,
-    /// Opaque `requestState` handles of pending URL elicitations (2026-07-28): handle → the
-    /// tool and the secret it waits for, and when it stops counting.
-    handles: HashMap<String, (String, String, Instant)>,
+    /// Opaque `requestState` handles of pending URL elicitations (2026-07-28), each used once.
+    handles: HashMap<String, Pending>,
 }
 
 /// The intake of one process: links, entered values, and the page that serves them.
@@ -328,35 +362,58 @@ impl Intake {
         }
     }
 
-    /// An opaque handle for a pending URL elicitation of `name` for `tool`; it means something
-    /// only to this process and only until the link expires.
-    pub fn handle(&self, tool: &str, name: &str, expires: Instant) -> Result<String, Unavailable> {
+    /// An opaque handle for a call of `tool` with `args` waiting for the secret `name` (a
+    /// pending URL elicitation, already `accepted` or not); it means something only to this
+    /// process, once, and only until `until` (the link's expiry).
+    pub fn handle(
+        &self,
+        tool: &str,
+        args: Option<&Map<String, Value>>,
+        name: &str,
+        until: Instant,
+        accepted: bool,
+    ) -> Result<String, Unavailable> {
         let handle = random_hex::<16>()?;
         let mut state = self.state();
         let now = Instant::now();
-        state.handles.retain(|_, (_, _, until)| *until > now);
+        state.handles.retain(|_, p| p.until > now);
         if state.handles.len() >= MAX_HANDLES
             && let Some(oldest) = state
                 .handles
                 .iter()
-                .min_by_key(|(_, (_, _, until))| *until)
+                .min_by_key(|(_, p)| p.until)
                 .map(|(k, _)| k.clone())
         {
             state.handles.remove(&oldest);
         }
-        state.handles.insert(
-            handle.clone(),
-            (tool.to_string(), name.to_string(), expires),
-        );
+        let pending = Pending {
+            tool: tool.to_string(),
+            args: digest(args),
+            name: name.to_string(),
+            until,
+            accepted,
+        };
+        state.handles.insert(handle.clone(), pending);
         Ok(handle)
     }
 
-    /// The secret a handle given for `tool` waits for, and until when; `None` for a handle
-    /// this process did not give, gave for another tool, or that expired.
-    pub fn pending(&self, handle: &str, tool: &str) -> Option<(String, Instant)> {
-        let state = self.state();
-        let (for_tool, name, until) = state.handles.get(handle)?;
-        (for_tool == tool && *until > Instant::now()).then(|| (name.clone(), *until))
+    /// Takes a handle sent back with a call of `tool` with `args`: it is used up whatever it
+    /// comes to, so only one call ever waits on it.
+    pub fn take(&self, handle: &str, tool: &str, args: Option<&Map<String, Value>>) -> Resumed {
+        let Some(pending) = self.state().handles.remove(handle) else {
+            return Resumed::Unknown;
+        };
+        if pending.until <= Instant::now() {
+            return Resumed::Unknown;
+        }
+        if pending.tool != tool || pending.args != digest(args) {
+            return Resumed::OtherCall;
+        }
+        Resumed::Waiting {
+            name: pending.name,
+            until: pending.until,
+            accepted: pending.accepted,
+        }
     }
 
     /// Stores a value entered on the page for `token`'s link, which is then used up.
@@ -391,6 +448,49 @@ fn link_url(base: &url::Url, token: &str) -> String {
     url.set_query(None);
     url.set_fragment(None);
     url.to_string()
+}
+
+/// SHA-256 of a call's arguments as canonical JSON (keys sorted at every level), so the same
+/// arguments in another key order are the same call.
+fn digest(args: Option<&Map<String, Value>>) -> [u8; 32] {
+    fn canonical(value: &Value, out: &mut String) {
+        match value {
+            Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                out.push('{');
+                for (i, (key, item)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::from(key.as_str()).to_string());
+                    out.push(':');
+                    canonical(item, out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    canonical(item, out);
+                }
+                out.push(']');
+            }
+            scalar => out.push_str(&scalar.to_string()),
+        }
+    }
+    let mut text = String::new();
+    match args {
+        Some(map) => canonical(&Value::Object(map.clone()), &mut text),
+        None => text.push_str("null"),
+    }
+    let sum = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(sum.as_ref());
+    out
 }
 
 /// `N` bytes from the OS generator, as hex. An error rather than a guessable token.
@@ -524,5 +624,56 @@ mod tests {
         // Used up: the next offer is a new link.
         let c = intake.offer(about("DB_PASS")).await.unwrap();
         assert_ne!(a.url, c.url);
+    }
+
+    #[test]
+    fn a_handle_is_used_once_by_the_call_it_was_given_for() {
+        let intake = Intake::new(IntakeSettings::default(), Serving::Mounted(None));
+        let args = |v: Value| v.as_object().cloned();
+        let call = args(json!({"name": "Orders", "ds": {"type": "mysql", "port": 3306}}));
+        let reordered = args(json!({"ds": {"port": 3306, "type": "mysql"}, "name": "Orders"}));
+        let other = args(json!({"name": "Orders", "ds": {"type": "mysql", "port": 3307}}));
+        let until = Instant::now() + Duration::from_secs(60);
+        let tool = "bigid_create_data_source";
+        let handle = |accepted| {
+            intake
+                .handle(tool, call.as_ref(), "DB_PASS", until, accepted)
+                .unwrap()
+        };
+        let h = handle(false);
+        assert_eq!(
+            intake.take(&h, tool, reordered.as_ref()),
+            Resumed::Waiting {
+                name: "DB_PASS".into(),
+                until,
+                accepted: false
+            },
+            "the same arguments in another order"
+        );
+        assert_eq!(
+            intake.take(&h, tool, call.as_ref()),
+            Resumed::Unknown,
+            "once"
+        );
+        let h = handle(true);
+        assert_eq!(intake.take(&h, tool, other.as_ref()), Resumed::OtherCall);
+        assert_eq!(
+            intake.take(&h, tool, call.as_ref()),
+            Resumed::Unknown,
+            "used up"
+        );
+        let h = handle(true);
+        assert_eq!(
+            intake.take(&h, "bigid_update_data_source", call.as_ref()),
+            Resumed::OtherCall
+        );
+        assert_eq!(
+            intake.take("0".repeat(32).as_str(), tool, call.as_ref()),
+            Resumed::Unknown
+        );
+        let expired = intake
+            .handle(tool, call.as_ref(), "DB_PASS", Instant::now(), true)
+            .unwrap();
+        assert_eq!(intake.take(&expired, tool, call.as_ref()), Resumed::Unknown);
     }
 }

@@ -7,7 +7,10 @@
 //! - [`body`]: reading a request body whole, bounded in size and time.
 //! - [`origins`]: the Host and Origin allow-lists, for every path (DNS rebinding, requests
 //!   from other sites' pages).
+//! - [`in_flight`]: a request's place among those served at once, which a handler waiting
+//!   for a person gives back meanwhile.
 
 pub mod body;
 pub mod connections;
+pub mod in_flight;
 pub mod origins;

@@ -52,6 +52,7 @@ use crate::metrics::{self, Metrics};
 use crate::secret::SecretString;
 use crate::serving::body::{self, BodyError};
 use crate::serving::connections::{Connections, Limits, Protection};
+use crate::serving::in_flight::InFlight;
 use crate::serving::origins::Allowed;
 use crate::surfaces::server::DataSourceServer;
 
@@ -178,7 +179,7 @@ struct Shared {
     oauth: Option<Arc<OAuth>>,
     max_body_bytes: usize,
     body_timeout: Duration,
-    in_flight: Semaphore,
+    in_flight: Arc<Semaphore>,
     queue_timeout: Duration,
 }
 
@@ -232,7 +233,7 @@ pub fn router(
         oauth: oauth.clone(),
         max_body_bytes: opts.max_body_bytes,
         body_timeout: opts.body_timeout,
-        in_flight: Semaphore::new(opts.max_in_flight.max(1)),
+        in_flight: Arc::new(Semaphore::new(opts.max_in_flight.max(1))),
         queue_timeout: opts.queue_timeout,
     });
     // Outermost first: authenticate, then take a place among the requests in flight, then
@@ -336,15 +337,16 @@ fn same_authority(
         && a.port_u16().unwrap_or(default_port) == b.port_u16().unwrap_or(default_port)
 }
 
-/// Sheds load past the limit instead of queueing without bound.
-async fn limit(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
-    let permit = tokio::time::timeout(shared.queue_timeout, shared.in_flight.acquire()).await;
-    match permit {
-        Ok(Ok(_permit)) => {
+/// Sheds load past the limit instead of queueing without bound. The place goes into the
+/// request's extensions: a call that waits for a person gives it back meanwhile.
+async fn limit(State(shared): State<Arc<Shared>>, mut request: Request, next: Next) -> Response {
+    match InFlight::acquire(&shared.in_flight, shared.queue_timeout).await {
+        Some(place) => {
             let _counted = shared.metrics.in_flight();
+            request.extensions_mut().insert(place);
             next.run(request).await
         }
-        _ => {
+        None => {
             let mut r = rpc_error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the server is busy: try again shortly",

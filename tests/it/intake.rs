@@ -452,6 +452,272 @@ async fn a_2026_client_gets_input_required_and_the_retry_goes_on() {
     assert_eq!(requests[0].json()["ds_connection"]["password"], value);
 }
 
+/// The retry of a 2026-era call after the user accepted: the same arguments, the
+/// requestState, and the elicitation accepted.
+fn retry(
+    args: &serde_json::Map<String, Value>,
+    state: &str,
+    secret: &str,
+) -> CallToolRequestParams {
+    let accepted = [(format!("secret:{secret}"), json!({"action": "accept"}))];
+    CallToolRequestParams::new("bigid_create_data_source")
+        .with_arguments(args.clone())
+        .with_request_state(state)
+        .with_input_responses(accepted.into_iter().collect())
+}
+
+/// An `input_required` answer as the wire carries it.
+fn input_required(response: rmcp::model::CallToolResponse) -> Value {
+    let rmcp::model::CallToolResponse::InputRequired(result) = response else {
+        panic!("not input_required: {response:?}")
+    };
+    serde_json::to_value(&result).unwrap()
+}
+
+/// A 2026-era requestState is used once, by the call it was given for: with other arguments
+/// it is refused; sent back a second time it is unknown (the call is asked afresh, with a new
+/// handle, and nobody waits on the old one). A call waits for the person a slice at a time,
+/// then answers `input_required` with only a fresh requestState (the user is not asked again);
+/// coming back with it waits again, until the value arrives and the call goes on.
+#[tokio::test]
+async fn a_2026_request_state_is_used_once_by_its_own_call_and_waits_in_slices() {
+    let value = value_for("state-2026");
+    let (fake, vars) = fake_bigid().await;
+    let settings = IntakeSettings {
+        wait_slice: Duration::from_millis(600),
+        ..IntakeSettings::default()
+    };
+    let (server, _intake) = intake_server(&vars, settings);
+    let client = connect_2026(server, ElicitingClient::new(&value)).await;
+    let secret = "INTAKE_STATE_2026";
+    let args = create_args(secret).as_object().unwrap().clone();
+    let first = input_required(
+        client
+            .call_tool_once(
+                CallToolRequestParams::new("bigid_create_data_source").with_arguments(args.clone()),
+            )
+            .await
+            .unwrap(),
+    );
+    let state = first["requestState"].as_str().unwrap().to_string();
+    let url = first["inputRequests"][format!("secret:{secret}")]["params"]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Other arguments (another host for the same secret): refused, and the handle used up.
+    let mut other = args.clone();
+    other["ds_connection"]["rdb_url"] = json!("mysql://scan@elsewhere.example:3306/orders");
+    let refused = client
+        .call_tool_once(retry(&other, &state, secret))
+        .await
+        .unwrap_err();
+    let rmcp::ServiceError::McpError(error) = refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(error.code, rmcp::model::ErrorCode::INVALID_PARAMS);
+    assert_eq!(
+        error.message,
+        "the requestState was given for another call (another tool or other arguments): call again without it"
+    );
+    // Used up: its own call with it is asked afresh at once, with a new handle.
+    let started = std::time::Instant::now();
+    let again = input_required(
+        client
+            .call_tool_once(retry(&args, &state, secret))
+            .await
+            .unwrap(),
+    );
+    assert!(started.elapsed() < Duration::from_millis(500), "no wait");
+    let state = again["requestState"].as_str().unwrap().to_string();
+    assert_ne!(state, first["requestState"]);
+    assert_eq!(
+        again["inputRequests"], first["inputRequests"],
+        "the same link"
+    );
+
+    // Nobody enters the value: after the slice, only a fresh requestState.
+    let started = std::time::Instant::now();
+    let polled = input_required(
+        client
+            .call_tool_once(retry(&args, &state, secret))
+            .await
+            .unwrap(),
+    );
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(600), "{waited:?}");
+    assert_eq!(
+        polled.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["requestState", "resultType"],
+        "{polled}"
+    );
+    assert_eq!(polled["resultType"], "input_required");
+    let polled_state = polled["requestState"].as_str().unwrap().to_string();
+    assert_ne!(polled_state, state);
+    assert!(fake.requests().is_empty());
+
+    // The person enters it while the call, back with that state alone, waits again.
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(enter(&url, &value).await.status, 200);
+    });
+    let done = client
+        .call_tool_once(
+            CallToolRequestParams::new("bigid_create_data_source")
+                .with_arguments(args.clone())
+                .with_request_state(polled_state),
+        )
+        .await
+        .unwrap();
+    let rmcp::model::CallToolResponse::Complete(done) = done else {
+        panic!("{done:?}")
+    };
+    assert_eq!(
+        done.structured_content,
+        Some(json!({"_id": "65f0", "echo": "created"}))
+    );
+    assert_eq!(fake.requests().len(), 1);
+}
+
+/// Over HTTP, calls waiting for a person give their request slot back while they wait: with
+/// two slots, two such calls leave room for every other caller (before, everyone else got
+/// 503 for the link's whole life), and once the value arrives both go on. A requestState has
+/// one waiter and belongs to its call's arguments here too.
+#[tokio::test]
+async fn over_http_calls_waiting_for_a_person_hold_no_request_slot() {
+    use datasource_mcp::engine::Engine;
+    use datasource_mcp::intake::{Intake, Serving};
+    use datasource_mcp::secret::SecretString;
+    use datasource_mcp::surfaces::server::{DataSourceServer, Selection};
+    use datasource_mcp::transport::http::{Auth, HttpOptions};
+    use datasource_mcp::upstream::UpstreamSettings;
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    const BEARER: &str = "slots-bearer-0123456789";
+    let value = value_for("http-slots");
+    let (fake, vars) = fake_bigid().await;
+    let settings = IntakeSettings {
+        wait_slice: Duration::from_secs(5),
+        ..IntakeSettings::default()
+    };
+    let intake = Intake::new(settings, Serving::Mounted(None));
+    let configs = datasource_mcp::providers::configure_all(&vars).unwrap();
+    let engine = Engine::new(
+        configs,
+        UpstreamSettings::default(),
+        std::sync::Arc::new(vars),
+    )
+    .with_intake(intake);
+    let server = DataSourceServer::new(std::sync::Arc::new(engine), &Selection::default());
+    let mut opts = HttpOptions::new(
+        "127.0.0.1:0".parse().unwrap(),
+        Auth::Bearer(SecretString::new(BEARER)),
+    );
+    opts.max_in_flight = 2;
+    opts.queue_timeout = Duration::from_millis(300);
+    let running = serve_http(server, opts).await;
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(running.url.clone()).auth_header(BEARER),
+    );
+    let client = ElicitingClient::new(&value)
+        .serve_with_lifecycle(
+            transport,
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .unwrap();
+    let client = std::sync::Arc::new(client);
+    let secret = "INTAKE_SLOTS";
+    let args = create_args(secret).as_object().unwrap().clone();
+    let mut states = Vec::new();
+    let mut url = String::new();
+    for _ in 0..2 {
+        let first = input_required(
+            client
+                .call_tool_once(
+                    CallToolRequestParams::new("bigid_create_data_source")
+                        .with_arguments(args.clone()),
+                )
+                .await
+                .unwrap(),
+        );
+        states.push(first["requestState"].as_str().unwrap().to_string());
+        url = first["inputRequests"][format!("secret:{secret}")]["params"]["url"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    }
+    let waiting: Vec<_> = states
+        .iter()
+        .map(|state| {
+            let client = client.clone();
+            let params = retry(&args, state, secret);
+            tokio::spawn(async move { client.call_tool_once(params).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Both wait; every other caller is still served, at once.
+    let started = std::time::Instant::now();
+    for id in 0..3 {
+        let list = json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"});
+        let r = http()
+            .post(&running.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("authorization", format!("Bearer {BEARER}"))
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(list.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "served, not shed");
+        let body: Value = r.json().await.unwrap();
+        assert!(!body["result"]["tools"].as_array().unwrap().is_empty());
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    // One waiter per requestState: sent again it is asked afresh at once; a fresh one sent
+    // with other arguments is refused.
+    let again = input_required(
+        client
+            .call_tool_once(retry(&args, &states[0], secret))
+            .await
+            .unwrap(),
+    );
+    assert!(again["inputRequests"].is_object(), "{again}");
+    let fresh = again["requestState"].as_str().unwrap();
+    assert!(!states.iter().any(|s| s == fresh));
+    let mut other = args.clone();
+    other["ds_connection"]["name"] = json!("Elsewhere");
+    let refused = client
+        .call_tool_once(retry(&other, fresh, secret))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, rmcp::ServiceError::McpError(e) if e.code == rmcp::model::ErrorCode::INVALID_PARAMS),
+        "{refused:?}"
+    );
+    assert!(fake.requests().is_empty());
+    // The value arrives: both calls take a slot again and go on.
+    assert_eq!(enter(&url, &value).await.status, 200);
+    for call in waiting {
+        let done = call.await.unwrap().unwrap();
+        let rmcp::model::CallToolResponse::Complete(done) = done else {
+            panic!("{done:?}")
+        };
+        assert_eq!(
+            done.structured_content,
+            Some(json!({"_id": "65f0", "echo": "created"}))
+        );
+    }
+    assert_eq!(fake.requests().len(), 2);
+}
+
 /// Serves `server` in-process and connects `handler` as a client of the 2026-07-28 era.
 async fn connect_2026(
     server: datasource_mcp::surfaces::server::DataSourceServer,
