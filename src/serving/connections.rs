@@ -2,6 +2,9 @@
 //!
 //! - **Header-read timeout**: a connection that has not sent a request's complete headers within
 //!   it is closed (also an idle kept-alive one: hyper restarts the timer for each request).
+//! - **Header size**: a connection buffers at most [`MAX_HEADER_BYTES`] of a request's head
+//!   (past it, 431): with hyper's default (~400 KiB), the cap's worth of partial requests held
+//!   ~210 MiB.
 //! - **Connection cap**: at most `max_connections` are open. A new connection past the cap makes
 //!   room by closing the oldest connection that is not protected: one waiting for a request's
 //!   headers, or serving a request that is neither authenticated nor complete (a body still
@@ -29,6 +32,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tower_service::Service;
+
+/// Largest request head (request line and headers) read; larger ones get 431.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// How long a connection may take to send headers, and how many may be open.
 #[derive(Debug, Clone, Copy)]
@@ -175,7 +181,8 @@ impl Connections {
     pub async fn accept(&self, listener: TcpListener, app: Router, stop: CancellationToken) {
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
-            .header_read_timeout(self.limits.header_timeout);
+            .header_read_timeout(self.limits.header_timeout)
+            .max_buf_size(MAX_HEADER_BYTES);
         let mut last_warning: Option<Instant> = None;
         let mut warn = |message: String| {
             // Under attack this would print for every connection: once every 10 s is enough.

@@ -360,7 +360,7 @@ async fn a_slow_body_gets_408_and_frees_its_slot() {
 /// A client's Mcp-Session-Id becomes the correlation id (audit and log lines) only when it is
 /// at most 128 letters, digits and `._:-`; any other gets a fresh id. Log lines quote the ids,
 /// so none can pass for more fields. (Before, a 300 KB id made a 300 KB audit line, and
-/// `x correlation=forged` forged a field on the log line.)
+/// `x correlation=forged` forged a field on the log line; a head that long now gets 431.)
 #[tokio::test]
 async fn client_session_ids_tag_lines_only_when_short_and_plain() {
     let server = Server::start(&["--audit-log", "-"], None).await;
@@ -371,7 +371,8 @@ async fn client_session_ids_tag_lines_only_when_short_and_plain() {
         ("a".repeat(129), false),
         ("x correlation=forged".into(), false),
         ("x\" caller=\"root".into(), false),
-        ("s".repeat(300 * 1024), false),
+        // About the longest a request head may be (64 KiB).
+        ("s".repeat(60 * 1024), false),
     ];
     for (i, (id, kept)) in cases.iter().enumerate() {
         // An unknown tool: refused, audited, and rmcp logs the error inside the request's span.
@@ -422,6 +423,36 @@ async fn client_session_ids_tag_lines_only_when_short_and_plain() {
             assert!(!line.contains("forged") && !line.contains("root"), "{line}");
         }
     }
+}
+
+/// A request head past 64 KiB gets 431 and its connection is closed: the cap's worth of
+/// partial heads then holds about 32 MiB, not the ~210 MiB of hyper's default (~400 KiB each).
+#[tokio::test]
+async fn a_request_head_past_64_kib_gets_431() {
+    let server = Server::start(&[], None).await;
+    let head = |pad: usize| {
+        format!(
+            "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: {}\r\nConnection: close\r\n\r\n",
+            "a".repeat(pad)
+        )
+    };
+    assert_eq!(
+        exchange(server.addr, head(60 * 1024).as_bytes()).status,
+        200
+    );
+    let r = exchange(server.addr, head(300 * 1024).as_bytes());
+    assert_eq!(r.status, 431, "{r:?}");
+    assert_eq!(r.header("connection"), Some("close"));
+    // Partial heads that will not fit are closed at once instead of being held.
+    let start = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: {}",
+        "a".repeat(100 * 1024)
+    );
+    let start: &'static [u8] = Box::leak(start.into_bytes().into_boxed_slice());
+    let partial = open_sending(server.addr, 20, start).await;
+    let closed = all_closed_within(&partial, Duration::from_secs(3)).await;
+    assert!(closed.is_some(), "closed at once");
+    server.healthz().await.unwrap();
 }
 
 /// A body that is not JSON gets 400 with a JSON-RPC parse error (-32700), not 415 with text;
