@@ -4,8 +4,9 @@
 //! One table of operations drives every surface. Modules are layers; each uses only the ones
 //! listed before it (a test checks it):
 //!
-//! 1. [`secret`], [`request`], [`redact`], [`logging`], [`metrics`]: secrets as types, what a
-//!    request is made of, masking, stderr logs, the Prometheus registry.
+//! 1. [`secret`], [`request`], [`redact`], [`logging`], [`metrics`], [`serving`]: secrets as
+//!    types, what a request is made of, masking, stderr logs, the Prometheus registry, HTTP
+//!    listeners with bounds (the accept loop every listener of the process shares).
 //! 2. [`args`], [`schema`]: argument parsing and validation; schemas from types.
 //! 3. [`operation`], [`spec`]: the row type and the provider id; what a provider is, as data.
 //! 4. [`providers`]: the registry, one file of facts per vendor.
@@ -33,6 +34,7 @@ pub mod request;
 pub mod sandbox;
 pub mod schema;
 pub mod secret;
+pub mod serving;
 pub mod spec;
 pub mod surfaces;
 pub mod transport;

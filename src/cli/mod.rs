@@ -79,7 +79,8 @@ pub struct IntakeArgs {
     /// The address users reach this HTTP server at (over TLS), e.g. https://mcp.example.com
     /// (behind a proxy or load balancer): intake links start with it (needed for the intake
     /// page on a non-loopback address); with OAuth, the resource its metadata names and the
-    /// tokens' default audience (`/mcp` appended). Its host is accepted as Host.
+    /// tokens' default audience (`/mcp` appended). Its host is accepted as Host, its origin as
+    /// Origin.
     #[arg(long, env = "DATASOURCE_MCP_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
 }
@@ -95,6 +96,7 @@ impl IntakeArgs {
         Ok(IntakeSettings {
             link_ttl: Duration::from_secs(self.secret_link_ttl),
             value_ttl: self.entered_secret_ttl.map(Duration::from_secs),
+            ..IntakeSettings::default()
         })
     }
 
@@ -265,6 +267,9 @@ impl HttpArgs {
             if let Some(host) = url.host_str() {
                 opts.allowed_hosts.push(host.to_string());
             }
+            // Its own pages (the intake page's form) come from there.
+            opts.allowed_origins
+                .push(url.origin().ascii_serialization());
         }
         opts.allowed_hosts
             .extend(self.allowed_hosts.iter().cloned());

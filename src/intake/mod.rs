@@ -16,7 +16,10 @@
 //!
 //! Where the page is served ([`Serving`]): on a loopback listener of its own, started on first
 //! need (stdio and the CLI), or on the HTTP transport's router under `/secrets/` (HTTP mode,
-//! whose address the transport tells once bound, or `--public-url`).
+//! whose address the transport tells once bound, or `--public-url`). Either way the page is
+//! bounded: a form's body has a deadline, a few requests are served at once (the rest get 503),
+//! and its own listener uses the same accept loop as the HTTP transport (header timeout, a
+//! small connection cap).
 
 mod page;
 
@@ -24,11 +27,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{OnceCell, watch};
+use serde_json::{Map, Value};
+use tokio::sync::{OnceCell, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::redact;
 use crate::secret::SecretString;
+use crate::serving::connections::{Connections, Limits};
 
 /// How long a link works by default.
 pub const DEFAULT_LINK_TTL: Duration = Duration::from_secs(600);
@@ -42,6 +47,22 @@ const MAX_FAILURES: u8 = 5;
 /// Request-state handles of pending elicitations kept at most (oldest dropped first).
 const MAX_HANDLES: usize = 1024;
 
+/// How long a form's body may take to arrive by default (it is at most 16 KiB).
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long one 2026-era call waits for a person by default before it answers `input_required`
+/// again (a fresh `requestState`, no new request to the user) and the client calls again.
+pub const DEFAULT_WAIT_SLICE: Duration = Duration::from_secs(20);
+
+/// The page's own loopback listener (stdio, `call`): a browser opens a few connections, so a
+/// few dozen are plenty; past them the oldest idle or unfinished one is closed, and one that
+/// sends no complete headers in time is closed too, so idle connections cannot use up the
+/// process's file descriptors (which its vendor calls need).
+const LOOPBACK_LIMITS: Limits = Limits {
+    header_timeout: Duration::from_secs(10),
+    max_connections: 32,
+};
+
 /// How long entered values and links live.
 #[derive(Debug, Clone, Copy)]
 pub struct IntakeSettings {
@@ -50,6 +71,10 @@ pub struct IntakeSettings {
     /// An entered value is forgotten this long after it was entered (`None`: kept for the life
     /// of the process).
     pub value_ttl: Option<Duration>,
+    /// A form whose body has not fully arrived within this gets 408.
+    pub body_timeout: Duration,
+    /// How long one 2026-era call waits for a person ([`DEFAULT_WAIT_SLICE`]).
+    pub wait_slice: Duration,
 }
 
 impl Default for IntakeSettings {
@@ -57,6 +82,8 @@ impl Default for IntakeSettings {
         Self {
             link_ttl: DEFAULT_LINK_TTL,
             value_ttl: None,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            wait_slice: DEFAULT_WAIT_SLICE,
         }
     }
 }
@@ -157,14 +184,43 @@ pub const MAX_VALUES: usize = 256;
 /// on the page, so what every output is masked with stays small.
 pub const MAX_VALUE_BYTES: usize = 8 * 1024;
 
+/// What a `requestState` handle stands for: one call (its tool and arguments) waiting for one
+/// secret, until the link expires.
+struct Pending {
+    tool: String,
+    /// SHA-256 of the call's arguments as canonical JSON.
+    args: [u8; 32],
+    name: String,
+    /// Who the value is for and where it may go.
+    binding: Binding,
+    until: Instant,
+    /// The user already accepted the elicitation (a handle given to wait again).
+    accepted: bool,
+}
+
+/// What a `requestState` sent back comes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resumed {
+    /// Not one this process gave, used already, or expired.
+    Unknown,
+    /// Given for another tool or other arguments: refused (and used up).
+    OtherCall,
+    /// The call waits for the secret `name` (under `binding`) until `until`.
+    Waiting {
+        name: String,
+        binding: Binding,
+        until: Instant,
+        accepted: bool,
+    },
+}
+
 #[derive(Default)]
 struct State {
     links: HashMap<String, Link>,
     /// By secret name and binding.
     values: HashMap<(String, Binding), Entered>,
-    /// Opaque `requestState` handles of pending URL elicitations (2026-07-28): handle → the
-    /// tool and the secret it waits for, and when it stops counting.
-    handles: HashMap<String, (String, String, Binding, Instant)>,
+    /// Opaque `requestState` handles of pending URL elicitations (2026-07-28), each used once.
+    handles: HashMap<String, Pending>,
 }
 
 /// The intake of one process: links, entered values, and the page that serves them.
@@ -176,6 +232,8 @@ pub struct Intake {
     state: Mutex<State>,
     /// Bumped whenever a value is entered.
     entered: watch::Sender<u64>,
+    /// Requests to the page served at once ([`page::MAX_PAGE_REQUESTS`]).
+    page_requests: Semaphore,
 }
 
 impl std::fmt::Debug for Intake {
@@ -211,6 +269,7 @@ impl Intake {
             base,
             state: Mutex::new(State::default()),
             entered: watch::channel(0).0,
+            page_requests: Semaphore::new(page::MAX_PAGE_REQUESTS),
         })
     }
 
@@ -275,9 +334,13 @@ impl Intake {
         let addr = listener
             .local_addr()
             .map_err(|e| Unavailable::NotStarted(e.to_string()))?;
-        let app = self.clone().routes();
+        let app = self.clone().loopback_routes();
+        // For the life of the process.
+        let stop = CancellationToken::new();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            Connections::new(LOOPBACK_LIMITS)
+                .accept(listener, app, stop)
+                .await;
         });
         tracing::info!(%addr, "secret intake page listening on loopback");
         url::Url::parse(&format!("http://{addr}/"))
@@ -351,41 +414,61 @@ impl Intake {
         }
     }
 
-    /// An opaque handle for a pending URL elicitation of `name` for `tool`; it means something
-    /// only to this process and only until the link expires.
-    pub fn handle(&self, tool: &str, offered: &Offered) -> Result<String, Unavailable> {
+    /// An opaque handle for a call of `tool` with `args` waiting for the secret `name` (a
+    /// pending URL elicitation, already `accepted` or not); it means something only to this
+    /// process, once, and only until `until` (the link's expiry).
+    pub fn handle(
+        &self,
+        tool: &str,
+        args: Option<&Map<String, Value>>,
+        name: &str,
+        binding: &Binding,
+        until: Instant,
+        accepted: bool,
+    ) -> Result<String, Unavailable> {
         let handle = random_hex::<16>()?;
         let mut state = self.state();
         let now = Instant::now();
-        state.handles.retain(|_, (_, _, _, until)| *until > now);
+        state.handles.retain(|_, p| p.until > now);
         if state.handles.len() >= MAX_HANDLES
             && let Some(oldest) = state
                 .handles
                 .iter()
-                .min_by_key(|(_, (_, _, _, until))| *until)
+                .min_by_key(|(_, p)| p.until)
                 .map(|(k, _)| k.clone())
         {
             state.handles.remove(&oldest);
         }
-        state.handles.insert(
-            handle.clone(),
-            (
-                tool.to_string(),
-                offered.name.clone(),
-                offered.binding.clone(),
-                offered.expires,
-            ),
-        );
+        let pending = Pending {
+            tool: tool.to_string(),
+            args: digest(args),
+            name: name.to_string(),
+            binding: binding.clone(),
+            until,
+            accepted,
+        };
+        state.handles.insert(handle.clone(), pending);
         Ok(handle)
     }
 
-    /// The secret a handle given for `tool` waits for, under which binding, and until when;
-    /// `None` for a handle this process did not give, gave for another tool, or that expired.
-    pub fn pending(&self, handle: &str, tool: &str) -> Option<(String, Binding, Instant)> {
-        let state = self.state();
-        let (for_tool, name, binding, until) = state.handles.get(handle)?;
-        (for_tool == tool && *until > Instant::now())
-            .then(|| (name.clone(), binding.clone(), *until))
+    /// Takes a handle sent back with a call of `tool` with `args`: it is used up whatever it
+    /// comes to, so only one call ever waits on it.
+    pub fn take(&self, handle: &str, tool: &str, args: Option<&Map<String, Value>>) -> Resumed {
+        let Some(pending) = self.state().handles.remove(handle) else {
+            return Resumed::Unknown;
+        };
+        if pending.until <= Instant::now() {
+            return Resumed::Unknown;
+        }
+        if pending.tool != tool || pending.args != digest(args) {
+            return Resumed::OtherCall;
+        }
+        Resumed::Waiting {
+            name: pending.name,
+            binding: pending.binding,
+            until: pending.until,
+            accepted: pending.accepted,
+        }
     }
 
     /// Stores a value entered on the page for `token`'s link (for the link's caller, provider
@@ -431,6 +514,49 @@ fn link_url(base: &url::Url, token: &str) -> String {
     url.set_query(None);
     url.set_fragment(None);
     url.to_string()
+}
+
+/// SHA-256 of a call's arguments as canonical JSON (keys sorted at every level), so the same
+/// arguments in another key order are the same call.
+fn digest(args: Option<&Map<String, Value>>) -> [u8; 32] {
+    fn canonical(value: &Value, out: &mut String) {
+        match value {
+            Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                out.push('{');
+                for (i, (key, item)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::from(key.as_str()).to_string());
+                    out.push(':');
+                    canonical(item, out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    canonical(item, out);
+                }
+                out.push(']');
+            }
+            scalar => out.push_str(&scalar.to_string()),
+        }
+    }
+    let mut text = String::new();
+    match args {
+        Some(map) => canonical(&Value::Object(map.clone()), &mut text),
+        None => text.push_str("null"),
+    }
+    let sum = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(sum.as_ref());
+    out
 }
 
 /// `N` bytes from the OS generator, as hex. An error rather than a guessable token.
@@ -589,5 +715,64 @@ mod tests {
             intake.enter(token, format!("value-of-{token}"));
         }
         assert_eq!(intake.state().values.len(), MAX_VALUES.min(tokens.len()));
+    }
+
+    #[test]
+    fn a_handle_is_used_once_by_the_call_it_was_given_for() {
+        let intake = Intake::new(IntakeSettings::default(), Serving::Mounted(None));
+        let args = |v: Value| v.as_object().cloned();
+        let call = args(json!({"name": "Orders", "ds": {"type": "mysql", "port": 3306}}));
+        let reordered = args(json!({"ds": {"port": 3306, "type": "mysql"}, "name": "Orders"}));
+        let other = args(json!({"name": "Orders", "ds": {"type": "mysql", "port": 3307}}));
+        let until = Instant::now() + Duration::from_secs(60);
+        let tool = "bigid_create_data_source";
+        let handle = |accepted| {
+            intake
+                .handle(tool, call.as_ref(), "DB_PASS", &binding(), until, accepted)
+                .unwrap()
+        };
+        let h = handle(false);
+        assert_eq!(
+            intake.take(&h, tool, reordered.as_ref()),
+            Resumed::Waiting {
+                name: "DB_PASS".into(),
+                binding: binding(),
+                until,
+                accepted: false
+            },
+            "the same arguments in another order"
+        );
+        assert_eq!(
+            intake.take(&h, tool, call.as_ref()),
+            Resumed::Unknown,
+            "once"
+        );
+        let h = handle(true);
+        assert_eq!(intake.take(&h, tool, other.as_ref()), Resumed::OtherCall);
+        assert_eq!(
+            intake.take(&h, tool, call.as_ref()),
+            Resumed::Unknown,
+            "used up"
+        );
+        let h = handle(true);
+        assert_eq!(
+            intake.take(&h, "bigid_update_data_source", call.as_ref()),
+            Resumed::OtherCall
+        );
+        assert_eq!(
+            intake.take("0".repeat(32).as_str(), tool, call.as_ref()),
+            Resumed::Unknown
+        );
+        let expired = intake
+            .handle(
+                tool,
+                call.as_ref(),
+                "DB_PASS",
+                &binding(),
+                Instant::now(),
+                true,
+            )
+            .unwrap();
+        assert_eq!(intake.take(&expired, tool, call.as_ref()), Resumed::Unknown);
     }
 }

@@ -7,18 +7,25 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use subtle::ConstantTimeEq;
 
 use super::{About, Intake, MAX_FAILURES};
+use crate::serving::body::{self, BodyError};
+use crate::serving::origins::{Allowed, LOOPBACK_HOSTS, LOOPBACK_ORIGINS};
 
 /// Largest form body read: the largest value, urlencoded (up to three bytes a byte), and the
 /// form token.
 const MAX_FORM_BYTES: usize = 3 * super::MAX_VALUE_BYTES + 1024;
+
+/// Requests to the page served at once; past them 503. Anyone may send them (a browser has no
+/// bearer token): a person needs one or two.
+pub(super) const MAX_PAGE_REQUESTS: usize = 16;
 
 /// The page's Content-Security-Policy: nothing loads, nothing runs, the form posts only to
 /// this origin, and no other page may frame it.
@@ -34,13 +41,77 @@ button{font-size:1rem;padding:.5rem 1.4rem;border:0;border-radius:4px;background
 .note{color:#5a6275;font-size:.9rem}.error{color:#b3261e;font-weight:600}";
 
 impl Intake {
+    /// The page on its own loopback listener: Host and Origin checked as the HTTP transport
+    /// checks them by default (loopback only; `Origin: null` for the form's own POST).
+    pub(super) fn loopback_routes(self: Arc<Self>) -> Router {
+        let allowed = Allowed::new(&LOOPBACK_HOSTS, &LOOPBACK_ORIGINS)
+            .with_null_origin_posts(super::PATH_PREFIX);
+        self.routes().layer(middleware::from_fn_with_state(
+            Arc::new(allowed),
+            loopback_only,
+        ))
+    }
+
     /// The page's routes, for a router of the caller's (HTTP mode) or the loopback listener.
     pub fn routes(self: Arc<Self>) -> Router {
         Router::new()
             .route("/secrets/{token}", get(show).post(submit))
             .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+            .layer(middleware::from_fn_with_state(self.clone(), bounded))
             .with_state(self)
     }
+}
+
+/// Requests addressed to this computer from its own pages only (DNS rebinding).
+async fn loopback_only(
+    State(allowed): State<Arc<Allowed>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match allowed.check(request.method(), request.uri(), request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refused) => gone(
+            refused.status(),
+            "This page answers only requests from this computer's own pages.",
+        ),
+    }
+}
+
+/// A few requests at once, each body whole within the deadline: unauthenticated senders of
+/// slow bodies hold neither the page nor their connection for long.
+async fn bounded(State(intake): State<Arc<Intake>>, request: Request, next: Next) -> Response {
+    let Ok(_permit) = intake.page_requests.try_acquire() else {
+        let mut r = gone(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The server is busy. Reload this page in a moment.",
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return r;
+    };
+    let (parts, body) = request.into_parts();
+    let deadline = intake.settings.body_timeout;
+    let bytes = match body::read(body, MAX_FORM_BYTES, deadline).await {
+        Ok(bytes) => bytes,
+        Err(BodyError::TooLarge) => {
+            return gone(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.");
+        }
+        Err(BodyError::Unreadable) => {
+            return gone(StatusCode::BAD_REQUEST, "The form could not be read.");
+        }
+        Err(BodyError::TimedOut) => {
+            let mut r = gone(
+                StatusCode::REQUEST_TIMEOUT,
+                "The form did not arrive in time. Open the link again.",
+            );
+            // The rest of the body may still come: the connection cannot carry another request.
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return r;
+        }
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 async fn show(State(intake): State<Arc<Intake>>, Path(token): Path<String>) -> Response {

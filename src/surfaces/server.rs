@@ -7,6 +7,7 @@
 #![allow(deprecated)]
 
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use futures_util::future::BoxFuture;
 use rmcp::model::{
@@ -26,9 +27,10 @@ use rmcp::{ErrorData as McpError, Peer, RoleServer, ServerHandler};
 use super::{definition, prompts, reference};
 use crate::engine::audit::{Caller, CorrelationId};
 use crate::engine::{CallContext, CallOutcome, Engine, ProgressSink};
-use crate::intake::{Intake, Offered};
+use crate::intake::{Binding, Intake, Offered, Resumed};
 use crate::operation::{OperationSpec, Provider};
 use crate::providers;
+use crate::serving::in_flight::InFlight;
 
 /// Resources: the generated reference of the tools this server offers.
 const CATALOG_URI: &str = "datasource-mcp://tools";
@@ -326,6 +328,9 @@ enum Native {
     Entered,
     /// The client cannot be asked, or the user declined: the SECRET_NEEDED error stands.
     No,
+    /// 2026-07-28: the `requestState` sent back was given for another call (another tool or
+    /// other arguments): refused.
+    OtherCall,
 }
 
 /// The key of a secret's elicitation among a result's input requests.
@@ -335,8 +340,9 @@ fn input_key(name: &str) -> String {
 
 /// Asks the client to send the user to the intake page, when it declared URL-mode
 /// elicitation: in the 2026-07-28 era with an `input_required` result (its `requestState` an
-/// opaque handle known only to this process), in the 2025-11-25 era with an
-/// `elicitation/create` request, where a session exists to carry it (`session`: stdio).
+/// opaque handle known only to this process, used once, for this tool and these arguments
+/// only), in the 2025-11-25 era with an `elicitation/create` request, where a session exists
+/// to carry it (`session`: stdio).
 async fn ask_natively(
     intake: &Arc<Intake>,
     op: &OperationSpec,
@@ -357,28 +363,44 @@ async fn ask_natively(
         .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
     let message = offered.message(op.name);
     if modern {
-        // The client's answer to this very elicitation: wait for the page, then go on.
-        let pending = request
+        let args = request.arguments.as_ref();
+        // The client's answer to this call's elicitation, or the call coming back to wait
+        // again: its requestState is used up here, whatever it comes to.
+        let resumed = request
             .request_state
             .as_deref()
-            .and_then(|handle| intake.pending(handle, op.name))
-            .filter(|(name, _, _)| *name == offered.name);
-        if let Some((name, binding, until)) = pending {
-            let accepted = request
-                .input_responses
-                .as_ref()
-                .and_then(|r| r.get(&input_key(&name)))
-                .and_then(|answer| answer.get("action"))
-                .is_some_and(|action| action == "accept");
-            if !accepted {
-                return Native::No;
+            .map(|handle| intake.take(handle, op.name, args));
+        match resumed {
+            Some(Resumed::OtherCall) => return Native::OtherCall,
+            Some(Resumed::Waiting {
+                name,
+                binding,
+                until,
+                accepted,
+            }) if name == offered.name => {
+                let accepted = accepted
+                    || request
+                        .input_responses
+                        .as_ref()
+                        .and_then(|r| r.get(&input_key(&name)))
+                        .and_then(|answer| answer.get("action"))
+                        .is_some_and(|action| action == "accept");
+                if !accepted {
+                    return Native::No;
+                }
+                return wait_for_person(intake, op, args, &name, &binding, until, context).await;
             }
-            return match intake.wait(&name, &binding, until, &context.ct).await {
-                true => Native::Entered,
-                false => Native::No,
-            };
+            // Unknown, used, expired, or for a secret entered since: asked afresh.
+            _ => {}
         }
-        let Ok(handle) = intake.handle(op.name, offered) else {
+        let Ok(handle) = intake.handle(
+            op.name,
+            args,
+            &offered.name,
+            &offered.binding,
+            offered.expires,
+            false,
+        ) else {
             return Native::No;
         };
         let elicitation = ElicitRequest::new(ElicitRequestParams::UrlElicitationParams {
@@ -435,6 +457,49 @@ async fn ask_natively(
             tracing::info!("URL elicitation not answered: {e}");
             Native::No
         }
+    }
+}
+
+/// A 2026-era call waiting for the person to enter `name`: a slice at a time (so a waiting call
+/// ends, and the client comes back), without its HTTP request slot meanwhile (so calls
+/// waiting for people cannot take every slot). The value entered and a slot taken again: go
+/// on. Otherwise, while the link lives: `input_required` with only a fresh requestState (the
+/// user is not asked again), and the client calls again.
+async fn wait_for_person(
+    intake: &Arc<Intake>,
+    op: &OperationSpec,
+    args: Option<&serde_json::Map<String, serde_json::Value>>,
+    name: &str,
+    binding: &Binding,
+    until: Instant,
+    context: &RequestContext<RoleServer>,
+) -> Native {
+    let place = context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .and_then(|p| p.extensions.get::<InFlight>())
+        .cloned();
+    if let Some(place) = &place {
+        place.release();
+    }
+    let slice = until.min(Instant::now() + intake.settings().wait_slice);
+    let entered = intake.wait(name, binding, slice, &context.ct).await;
+    if context.ct.is_cancelled() {
+        return Native::No;
+    }
+    let placed = match &place {
+        Some(place) => place.reacquire().await,
+        None => true,
+    };
+    if entered && placed {
+        return Native::Entered;
+    }
+    if !entered && Instant::now() >= until {
+        return Native::No;
+    }
+    match intake.handle(op.name, args, name, binding, until, true) {
+        Ok(handle) => Native::InputRequired(InputRequiredResult::new(None, Some(handle))),
+        Err(_) => Native::No,
     }
 }
 
@@ -527,6 +592,12 @@ impl ServerHandler for DataSourceServer {
                     outcome = self.engine().call(op, request.arguments.clone(), &cx).await;
                 }
                 Native::No => break,
+                Native::OtherCall => {
+                    return Err(McpError::invalid_params(
+                        "the requestState was given for another call (another tool or other arguments): call again without it",
+                        None,
+                    ));
+                }
             }
         }
         if outcome.is_error {

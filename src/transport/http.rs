@@ -9,18 +9,20 @@
 //!   time; 401 with `WWW-Authenticate` otherwise. Or OAuth access tokens, scoped ([`super::oauth`]).
 //!   The caller's token is removed before the request reaches the MCP handler: vendor calls use
 //!   the server's own credentials only.
-//! - **DNS rebinding and cross-origin**: Host and Origin allow-lists (loopback by default); a
-//!   present but unlisted Origin gets 403; no CORS headers are ever sent. Two Host headers, or
-//!   an absolute-form target naming another host than Host, get 400.
+//! - **DNS rebinding and cross-origin**: Host and Origin allow-lists (loopback by default) on
+//!   every path; a present but unlisted Origin gets 403 (`null` only for the intake page's own
+//!   form); no CORS headers are ever sent. Two Host headers, or an absolute-form target naming
+//!   another host than Host, get 400.
 //! - **Bounded**: request body (413), JSON-RPC batches refused (400 with a JSON-RPC error),
 //!   a body that is not JSON (400, -32700) or not a JSON-RPC message (400, -32600),
-//!   requests in flight (503 with `Retry-After` past the limit), time to send headers and open
-//!   connections (slowloris connections are closed first; see [`super::connections`]), time
-//!   to send the body (408).
+//!   requests in flight (503 with `Retry-After` past the limit; counted after authentication,
+//!   so neither a refused request nor one waiting for the issuer's keys holds a place), time
+//!   to send headers and open connections (slowloris connections are closed first; see
+//!   [`crate::serving::connections`]), time to send the body (408).
 //! - **Observable**: `/metrics` in the Prometheus text format, behind the same authentication
 //!   unless `--metrics-public`; the authenticated [`Caller`] and a correlation id (the session
-//!   id, else one per request, also in the request's log span) go to the handler in the
-//!   request's extensions, for the audit log.
+//!   id when short and plain, else one per request; also in the request's log span, quoted) go
+//!   to the handler in the request's extensions, for the audit log.
 //! - **Graceful shutdown** on SIGINT/SIGTERM: stop accepting, let calls in flight finish within a
 //!   grace period, exit 0.
 
@@ -29,7 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -44,11 +46,14 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::connections::{Connections, Limits};
 use super::oauth::{OAuth, OAuthConfig, Scoped};
 use crate::engine::audit::{Caller, CorrelationId};
 use crate::metrics::{self, Metrics};
 use crate::secret::SecretString;
+use crate::serving::body::{self, BodyError};
+use crate::serving::connections::{Connections, Limits, Protection};
+use crate::serving::in_flight::InFlight;
+use crate::serving::origins::Allowed;
 use crate::surfaces::server::DataSourceServer;
 
 /// How HTTP clients authenticate.
@@ -87,11 +92,7 @@ pub struct HttpOptions {
     pub metrics_public: bool,
 }
 
-/// Loopback names every server accepts as Host.
-pub const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
-/// Loopback origins every server accepts.
-pub const LOOPBACK_ORIGINS: [&str; 3] =
-    ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"];
+pub use crate::serving::origins::{LOOPBACK_HOSTS, LOOPBACK_ORIGINS};
 
 impl HttpOptions {
     /// Defaults for `listen`: loopback allow-lists plus the bound address itself (so a server
@@ -178,7 +179,7 @@ struct Shared {
     oauth: Option<Arc<OAuth>>,
     max_body_bytes: usize,
     body_timeout: Duration,
-    in_flight: Semaphore,
+    in_flight: Arc<Semaphore>,
     queue_timeout: Duration,
 }
 
@@ -232,13 +233,15 @@ pub fn router(
         oauth: oauth.clone(),
         max_body_bytes: opts.max_body_bytes,
         body_timeout: opts.body_timeout,
-        in_flight: Semaphore::new(opts.max_in_flight.max(1)),
+        in_flight: Arc::new(Semaphore::new(opts.max_in_flight.max(1))),
         queue_timeout: opts.queue_timeout,
     });
+    // Outermost first: authenticate, then take a place among the requests in flight, then
+    // read the body. A request refused, or waiting for the OAuth issuer's keys, holds no place.
     let mcp = mcp
         .layer(middleware::from_fn_with_state(shared.clone(), inspect))
-        .layer(middleware::from_fn_with_state(shared.clone(), authenticate))
-        .layer(middleware::from_fn_with_state(shared.clone(), limit));
+        .layer(middleware::from_fn_with_state(shared.clone(), limit))
+        .layer(middleware::from_fn_with_state(shared.clone(), authenticate));
     // Prometheus figures: behind the same authentication as /mcp unless made public.
     let mut figures = Router::new().route(
         "/metrics",
@@ -264,7 +267,30 @@ pub fn router(
     if let Some(intake) = intake {
         app = app.merge(intake.routes());
     }
-    app.layer(middleware::from_fn(one_target_host))
+    // On every path, not only /mcp: the probe, the figures, the metadata and the intake page
+    // answer only requests addressed to this server from allowed origins.
+    let allowed = Allowed::new(&opts.allowed_hosts, &opts.allowed_origins)
+        .with_null_origin_posts(crate::intake::PATH_PREFIX);
+    app.layer(middleware::from_fn_with_state(
+        Arc::new(allowed),
+        allow_listed,
+    ))
+    .layer(middleware::from_fn(one_target_host))
+}
+
+/// Host and Origin allow-lists ([`Allowed`]): 403 otherwise (400 without any host).
+async fn allow_listed(
+    State(allowed): State<Arc<Allowed>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match allowed.check(request.method(), request.uri(), request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refused) => {
+            tracing::debug!(?refused, "request refused by the Host or Origin allow-list");
+            rpc_error(refused.status(), refused.message())
+        }
+    }
 }
 
 /// Every request names one host, unambiguously; otherwise 400 (on every path: a malformed
@@ -311,15 +337,16 @@ fn same_authority(
         && a.port_u16().unwrap_or(default_port) == b.port_u16().unwrap_or(default_port)
 }
 
-/// Sheds load past the limit instead of queueing without bound.
-async fn limit(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
-    let permit = tokio::time::timeout(shared.queue_timeout, shared.in_flight.acquire()).await;
-    match permit {
-        Ok(Ok(_permit)) => {
+/// Sheds load past the limit instead of queueing without bound. The place goes into the
+/// request's extensions: a call that waits for a person gives it back meanwhile.
+async fn limit(State(shared): State<Arc<Shared>>, mut request: Request, next: Next) -> Response {
+    match InFlight::acquire(&shared.in_flight, shared.queue_timeout).await {
+        Some(place) => {
             let _counted = shared.metrics.in_flight();
+            request.extensions_mut().insert(place);
             next.run(request).await
         }
-        _ => {
+        None => {
             let mut r = rpc_error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the server is busy: try again shortly",
@@ -378,6 +405,10 @@ async fn authenticate(
         }
     }
     request.headers_mut().remove(header::AUTHORIZATION);
+    // Authenticated: its connection is no longer one the cap may close to make room.
+    if let Some(protection) = request.extensions().get::<Protection>() {
+        protection.protect();
+    }
     // Who calls, for the audit log: the handler finds it in the request's extensions.
     let caller = match &shared.auth {
         Auth::Bearer(_) => Some(Caller::StaticToken),
@@ -405,22 +436,21 @@ fn bearer_token(value: &HeaderValue) -> Option<&str> {
 async fn inspect(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
     // A deadline for the whole body: a slow one would otherwise hold a request slot for ever.
-    let read = tokio::time::timeout(shared.body_timeout, read_body(body, shared.max_body_bytes));
-    let bytes: Bytes = match read.await {
-        Ok(Ok(b)) => b,
-        Ok(Err(BodyError::TooLarge)) => {
+    let bytes = match body::read(body, shared.max_body_bytes, shared.body_timeout).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => {
             return rpc_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &format!("the request body exceeds {} bytes", shared.max_body_bytes),
             );
         }
-        Ok(Err(BodyError::Unreadable)) => {
+        Err(BodyError::Unreadable) => {
             return rpc_error(
                 StatusCode::BAD_REQUEST,
                 "the request body could not be read",
             );
         }
-        Err(_) => {
+        Err(BodyError::TimedOut) => {
             let mut r = rpc_error(
                 StatusCode::REQUEST_TIMEOUT,
                 &format!(
@@ -473,10 +503,14 @@ async fn inspect(State(shared): State<Arc<Shared>>, request: Request, next: Next
     if !modern && let Some(problem) = unsupported_version(&parts.headers) {
         return rpc_error(StatusCode::BAD_REQUEST, &problem);
     }
+    // A client's session id tags log and audit lines only when short and plain (else a fresh
+    // id does): a long one would make every such line as long, other characters could pass
+    // for more fields on a log line.
     let incoming = parts
         .headers
         .get("mcp-session-id")
         .and_then(|v| v.to_str().ok())
+        .filter(|id| plain_id(id))
         .map(str::to_string);
     let session = incoming
         .clone()
@@ -486,11 +520,12 @@ async fn inspect(State(shared): State<Arc<Shared>>, request: Request, next: Next
     let correlation = session
         .clone()
         .unwrap_or_else(|| crate::secret::random_token("req-"));
+    // Quoted (Debug): whatever an id holds, it stays one field.
     let span = tracing::info_span!(
         "http",
         method = %parts.method,
-        session = session.as_deref().unwrap_or("-"),
-        correlation = %correlation
+        session = ?session.as_deref().unwrap_or("-"),
+        correlation = ?correlation
     );
     let mut parts = parts;
     parts.extensions.insert(CorrelationId(correlation));
@@ -508,31 +543,17 @@ async fn inspect(State(shared): State<Arc<Shared>>, request: Request, next: Next
     response
 }
 
-enum BodyError {
-    TooLarge,
-    /// The client went away or sent a malformed (e.g. chunked) body.
-    Unreadable,
-}
+/// Longest client-chosen session id kept as the correlation id.
+const MAX_SESSION_ID: usize = 128;
 
-/// The whole body, up to `max` bytes.
-async fn read_body(body: Body, max: usize) -> Result<Bytes, BodyError> {
-    use axum::body::HttpBody;
-    use futures_util::StreamExt;
-    // A declared Content-Length past the limit is refused before reading anything.
-    let declared = usize::try_from(body.size_hint().lower()).unwrap_or(usize::MAX);
-    if declared > max {
-        return Err(BodyError::TooLarge);
-    }
-    let mut buf = Vec::with_capacity(declared);
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| BodyError::Unreadable)?;
-        if buf.len() + chunk.len() > max {
-            return Err(BodyError::TooLarge);
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(Bytes::from(buf))
+/// An id that may tag log and audit lines as it is: up to [`MAX_SESSION_ID`] letters, digits
+/// and `._:-`.
+fn plain_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_SESSION_ID
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
 /// Why the `MCP-Protocol-Version` header is refused, if it is (absent is fine: 2025-03-26).
@@ -689,6 +710,26 @@ mod tests {
         }
         for v in ["Basic abc", "Bearerabc", "abc", "Bearer"] {
             assert_eq!(token(v), None, "{v}");
+        }
+    }
+
+    #[test]
+    fn only_short_plain_session_ids_are_kept() {
+        for id in ["mcp-5d0c", "a", "A.b_c:d-9", &"x".repeat(128)] {
+            assert!(plain_id(id), "{id}");
+        }
+        for id in [
+            "",
+            &"x".repeat(129),
+            "a b",
+            "a=b",
+            "a\"b",
+            "a\tb",
+            "ä",
+            "a/b",
+            "{}",
+        ] {
+            assert!(!plain_id(id), "{id}");
         }
     }
 

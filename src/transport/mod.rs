@@ -2,7 +2,6 @@
 //! HTTP (shared services, IDE agents; OAuth for it in [`oauth`]), and when they stop
 //! ([`shutdown`]). Transports know nothing about tools.
 
-pub mod connections;
 pub mod http;
 pub mod oauth;
 pub mod shutdown;

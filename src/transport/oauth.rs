@@ -9,9 +9,14 @@
 //!   the scope needed.
 //! - **Access tokens are JWTs** checked against the issuer's JWKS (configured, or found through
 //!   the issuer's RFC 8414 / OpenID metadata), cached, fetched again (at most once per
-//!   `min_refetch`) when a token names a key not in the cache (key rotation) or the cache is
-//!   older than `max_key_age`. Asymmetric algorithms only (RS*, PS*, ES256, ES384, EdDSA): `none`
-//!   and HMAC are refused. `iss` must equal the issuer, `aud` contain the audience (RFC 8707:
+//!   `min_refetch`, one fetch at a time) when a token names a key not in the cache (key
+//!   rotation) or the cache is older than `max_key_age` (then by one request, while the others
+//!   go on with the cached keys). Keys fetched longer ago than `key_lifetime` are not used even
+//!   when fetching them again fails; a fetch that succeeds with no usable key empties the
+//!   cache. A request for a key not in the cache waits for a fetch only when one may happen,
+//!   and only [`MAX_KEY_WAITERS`] wait at once: the others are refused at once, so tokens
+//!   naming made-up keys cost neither the issuer nor valid callers anything. Asymmetric
+//!   algorithms only (RS*, PS*, ES256, ES384, EdDSA): `none` and HMAC are refused. `iss` must equal the issuer, `aud` contain the audience (RFC 8707:
 //!   the resource by default), `exp` (required) and `nbf` hold within `leeway`; the claims are
 //!   typed, so a string where a time belongs refuses the token.
 //! - **Scopes**: the write scope reaches every tool; the read scope only those that change
@@ -33,7 +38,7 @@ use futures_util::future::BoxFuture;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::{Mutex, RwLock};
+use tokio::sync::{Mutex, RwLock, Semaphore};
 use url::Url;
 
 use crate::providers;
@@ -46,6 +51,9 @@ pub const DEFAULT_WRITE_SCOPE: &str = "datasource:write";
 pub const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 /// Largest metadata or JWKS document read from the issuer.
 const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+/// Requests that wait at once for the issuer's keys (a fetch in progress, or one to make);
+/// past them a token whose key is not cached is refused at once with 503.
+pub const MAX_KEY_WAITERS: usize = 8;
 
 /// Algorithms a token may be signed with: asymmetric only (a JWKS holds public keys; an HMAC
 /// "key" in it would be a shared secret anyone who can read the JWKS knows).
@@ -81,6 +89,9 @@ pub struct OAuthConfig {
     pub min_refetch: Duration,
     /// Keys older than this are fetched again (so a key the issuer withdrew stops working).
     pub max_key_age: Duration,
+    /// Keys fetched longer ago than this are not used at all, even when fetching them again
+    /// fails (an issuer unreachable for long does not keep a withdrawn key working).
+    pub key_lifetime: Duration,
     /// Time for one request to the issuer.
     pub fetch_timeout: Duration,
 }
@@ -97,6 +108,7 @@ impl OAuthConfig {
             leeway: Duration::from_secs(60),
             min_refetch: Duration::from_secs(10),
             max_key_age: Duration::from_secs(15 * 60),
+            key_lifetime: Duration::from_secs(60 * 60),
             fetch_timeout: Duration::from_secs(10),
         }
     }
@@ -213,6 +225,8 @@ pub enum Rejection {
     },
     /// The issuer's keys could not be had: 503 (the token may be fine).
     Unavailable,
+    /// Too many requests wait for the issuer's keys already: 503 at once.
+    Busy,
 }
 
 /// A JWK that can verify tokens.
@@ -232,6 +246,9 @@ struct KeyCache {
     fetched: Option<Instant>,
     /// Last attempt, successful or not (the refetch rate limit).
     attempted: Option<Instant>,
+    /// Attempts finished: a request that waited for the refresh lock learns whether a fetch
+    /// happened meanwhile (then it does not fetch again).
+    finished: u64,
     /// The JWKS URL found through the issuer's metadata.
     discovered: Option<Url>,
 }
@@ -286,6 +303,8 @@ pub struct OAuth {
     cache: RwLock<KeyCache>,
     /// One fetch at a time.
     refresh: Mutex<()>,
+    /// Requests waiting for keys ([`MAX_KEY_WAITERS`]).
+    waiters: Semaphore,
 }
 
 impl std::fmt::Debug for OAuth {
@@ -330,6 +349,7 @@ impl OAuth {
             http,
             cache: RwLock::new(KeyCache::default()),
             refresh: Mutex::new(()),
+            waiters: Semaphore::new(MAX_KEY_WAITERS),
         })
     }
 
@@ -443,6 +463,12 @@ impl OAuth {
                 None,
                 "the authorization server's keys are unavailable: try again shortly".to_string(),
             ),
+            Rejection::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                "too many requests wait for the authorization server's keys: try again shortly"
+                    .to_string(),
+            ),
         };
         let body =
             json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": message}});
@@ -452,64 +478,118 @@ impl OAuth {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, value);
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        let retry = match rejection {
+            Rejection::Unavailable => Some("5"),
+            Rejection::Busy => Some("1"),
+            _ => None,
+        };
+        if let Some(seconds) = retry {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
         }
         response
     }
 
-    /// The key for a token's `kid` and `alg`: from the cache, else after a fetch (one at a
-    /// time, at most once per `min_refetch`).
+    /// The key for a token's `kid` and `alg`: from the cache while usable, else after a fetch
+    /// (one at a time, at most once per `min_refetch`, [`MAX_KEY_WAITERS`] requests waiting).
     async fn key_for(&self, kid: Option<&str>, alg: Algorithm) -> Result<DecodingKey, Rejection> {
-        {
+        let (cached, due, may_fetch, seen) = {
             let cache = self.cache.read().await;
-            if !self.stale(&cache)
-                && let Some(key) = find(&cache.keys, kid, alg)
-            {
-                return Ok(key);
-            }
-        }
-        let _guard = self.refresh.lock().await;
-        let may_fetch = {
-            let cache = self.cache.read().await;
-            // Another request may have fetched while this one waited.
-            if !self.stale(&cache)
-                && let Some(key) = find(&cache.keys, kid, alg)
-            {
-                return Ok(key);
-            }
-            cache
-                .attempted
-                .is_none_or(|t| t.elapsed() >= self.cfg.min_refetch)
+            let cached = self
+                .usable(&cache)
+                .then(|| find(&cache.keys, kid, alg))
+                .flatten();
+            (
+                cached,
+                self.stale(&cache),
+                self.may_fetch(&cache),
+                cache.finished,
+            )
         };
-        if may_fetch && let Err(e) = self.refetch().await {
-            tracing::warn!("OAuth: fetching the issuer's keys failed: {e}");
-        }
-        let cache = self.cache.read().await;
-        if let Some(key) = find(&cache.keys, kid, alg) {
+        if let Some(key) = cached {
+            // Due for a refresh: the first request to see it fetches (and then finds its key
+            // again, or not: withdrawn); the others go on with the cached keys meanwhile.
+            if due
+                && may_fetch
+                && let Ok(_guard) = self.refresh.try_lock()
+            {
+                if let Err(e) = self.refetch().await {
+                    tracing::warn!("OAuth: fetching the issuer's keys failed: {e}");
+                }
+                return self.cached(kid, alg).await;
+            }
             return Ok(key);
         }
-        if cache.fetched.is_none() {
+        // Not in the cache. Nothing to wait for when no fetch is under way and none may start
+        // yet (the rate limit): refused at once.
+        let fetching = self.refresh.try_lock().is_err();
+        if !fetching && !may_fetch {
+            return self.cached(kid, alg).await;
+        }
+        let Ok(_waiting) = self.waiters.try_acquire() else {
+            return Err(Rejection::Busy);
+        };
+        let _guard = self.refresh.lock().await;
+        let fetch = {
+            let cache = self.cache.read().await;
+            // A fetch that finished while this request waited is the one it waited for.
+            cache.finished == seen && self.may_fetch(&cache)
+        };
+        if fetch && let Err(e) = self.refetch().await {
+            tracing::warn!("OAuth: fetching the issuer's keys failed: {e}");
+        }
+        self.cached(kid, alg).await
+    }
+
+    /// The key from the cache as it is now, or why there is none.
+    async fn cached(&self, kid: Option<&str>, alg: Algorithm) -> Result<DecodingKey, Rejection> {
+        let cache = self.cache.read().await;
+        if !self.usable(&cache) {
             return Err(Rejection::Unavailable);
         }
-        Err(Rejection::Invalid(
+        find(&cache.keys, kid, alg).ok_or(Rejection::Invalid(
             "the token's signing key is not the issuer's",
         ))
     }
 
+    /// Due for a refresh.
     fn stale(&self, cache: &KeyCache) -> bool {
         cache
             .fetched
             .is_none_or(|t| t.elapsed() >= self.cfg.max_key_age)
     }
 
+    /// Fetched, and not longer ago than the keys' lifetime.
+    fn usable(&self, cache: &KeyCache) -> bool {
+        cache
+            .fetched
+            .is_some_and(|t| t.elapsed() < self.cfg.key_lifetime)
+    }
+
+    /// The refetch rate limit allows a fetch now.
+    fn may_fetch(&self, cache: &KeyCache) -> bool {
+        cache
+            .attempted
+            .is_none_or(|t| t.elapsed() >= self.cfg.min_refetch)
+    }
+
     /// Fetches the JWKS (finding its URL first if need be) into the cache. Called with the
     /// refresh lock held. On failure the keys held stay (an issuer briefly down does not
-    /// refuse every caller).
+    /// refuse every caller) until their lifetime ends; a JWK Set without a usable key replaces
+    /// them (the issuer withdrew them all).
     async fn refetch(&self) -> Result<(), String> {
         self.cache.write().await.attempted = Some(Instant::now());
+        let result = self.fetch_keys().await;
+        let mut cache = self.cache.write().await;
+        cache.finished += 1;
+        let keys = result?;
+        cache.keys = keys;
+        cache.fetched = Some(Instant::now());
+        Ok(())
+    }
+
+    async fn fetch_keys(&self) -> Result<Vec<Key>, String> {
         let url = match &self.cfg.jwks_url {
             Some(u) => u.clone(),
             None => {
@@ -527,16 +607,16 @@ impl OAuth {
         let doc = self.get_json(&url).await?;
         let keys = parse_jwks(&doc).ok_or_else(|| format!("{url} is not a JWK Set"))?;
         if keys.is_empty() {
-            return Err(format!("{url} holds no key usable for signatures"));
+            tracing::warn!(
+                "OAuth: {url} holds no key usable for signatures: every token is refused until it does"
+            );
+        } else {
+            tracing::info!(
+                keys = keys.len(),
+                "OAuth: fetched the issuer's keys from {url}"
+            );
         }
-        tracing::info!(
-            keys = keys.len(),
-            "OAuth: fetched the issuer's keys from {url}"
-        );
-        let mut cache = self.cache.write().await;
-        cache.keys = keys;
-        cache.fetched = Some(Instant::now());
-        Ok(())
+        Ok(keys)
     }
 
     /// The JWKS URL from the issuer's metadata: RFC 8414 first, then OpenID Connect discovery

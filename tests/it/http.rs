@@ -260,6 +260,106 @@ async fn host_and_origin_allow_lists_and_no_cors() {
     );
 }
 
+/// The Host and Origin allow-lists hold on every path, not only /mcp: the probe, the figures,
+/// the intake page and paths that do not exist. `Origin: null` passes only for the intake
+/// page's own form POST (which then checks its link and form token).
+#[tokio::test]
+async fn host_and_origin_are_checked_on_every_path() {
+    use datasource_mcp::intake::{Intake, IntakeSettings, Serving};
+    let fake = FakeUpstream::start().await;
+    let vars = bigid_vars(&fake);
+    let configs = providers::configure_all(&vars).unwrap();
+    let intake = Intake::new(IntakeSettings::default(), Serving::Mounted(None));
+    let engine = Engine::new(configs, UpstreamSettings::default(), Arc::new(vars.clone()))
+        .with_intake(intake);
+    let server = DataSourceServer::new(Arc::new(engine), &Selection::default());
+    let mut opts = HttpOptions::new(
+        "127.0.0.1:0".parse().unwrap(),
+        Auth::Bearer(SecretString::new(TOKEN)),
+    );
+    opts.allowed_origins.push("https://ide.example.com".into());
+    let server = serve_http(server, opts).await;
+    let page = format!("/secrets/{}", "0".repeat(64));
+    // Method, path, the status with allowed headers.
+    let paths = [
+        ("GET", "/healthz", 200),
+        ("GET", "/metrics", 200),
+        ("GET", page.as_str(), 404),
+        ("POST", page.as_str(), 404),
+        ("POST", "/mcp", 200),
+        ("GET", "/nowhere", 404),
+    ];
+    let forbidden = |message: &str| json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": message}});
+    for (method, path, ok) in paths {
+        let send = |header: &'static str, value: &str| {
+            let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let mut req = http()
+                .request(method.clone(), format!("{}{path}", server.base))
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2025-11-25");
+            req = if path == "/mcp" {
+                req.header("content-type", "application/json")
+                    .body(initialize().to_string())
+            } else if method == reqwest::Method::POST {
+                req.header("content-type", "application/x-www-form-urlencoded")
+                    .body("form_token=x&value=y")
+            } else {
+                req
+            };
+            if !header.is_empty() {
+                req = req.header(header, value.to_string());
+            }
+            req.send()
+        };
+        let r = send("host", "evil.example").await.unwrap();
+        assert_eq!(r.status(), 403, "{method} {path} with a foreign Host");
+        assert_eq!(
+            r.json::<Value>().await.unwrap(),
+            forbidden("Forbidden: Host header is not allowed")
+        );
+        for origin in ["http://evil.example", "http://127.0.0.1.evil.example:80"] {
+            let r = send("origin", origin).await.unwrap();
+            assert_eq!(r.status(), 403, "{method} {path} from {origin}");
+            assert_eq!(
+                r.json::<Value>().await.unwrap(),
+                forbidden("Forbidden: Origin header is not allowed")
+            );
+        }
+        let null = send("origin", "null").await.unwrap().status();
+        let own_form = method == "POST" && path.starts_with("/secrets/");
+        assert_eq!(
+            null,
+            if own_form { ok } else { 403 },
+            "{method} {path} with Origin: null"
+        );
+        for (header, value) in [
+            ("", ""),
+            ("origin", "https://ide.example.com"),
+            (
+                "origin",
+                &format!("http://localhost:{}", server.addr.port()),
+            ),
+            ("origin", &server.base),
+            ("host", &format!("localhost:{}", server.addr.port())),
+        ] {
+            let r = send(header, value).await.unwrap();
+            // Past the allow-lists, the page's form still takes only its own origin: it
+            // refuses the others itself (its HTML, not the allow-lists' JSON).
+            let page_refuses = own_form && value != server.base;
+            let expected = if page_refuses { 403 } else { ok };
+            assert_eq!(
+                r.status(),
+                expected,
+                "{method} {path} with {header}: {value}"
+            );
+            if page_refuses {
+                assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn limits_batches_body_size_protocol_version_and_load() {
     let fake = FakeUpstream::start().await;

@@ -3,7 +3,7 @@
 //! slow bodies, invalid JSON, the bearer scheme's case, and ambiguous Host headers and request
 //! targets. Raw TCP wherever the exact bytes matter.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,8 @@ const TOKEN: &str = "hardening-bearer-0123456789";
 struct Server {
     child: tokio::process::Child,
     addr: SocketAddr,
+    /// Its stderr lines since it listened.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -32,20 +34,7 @@ impl Server {
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
         if let Some(limit) = fd_limit {
-            // SAFETY: only setrlimit, which is async-signal-safe, runs between fork and exec.
-            unsafe {
-                cmd.pre_exec(move || {
-                    let r = libc::rlimit {
-                        rlim_cur: limit,
-                        rlim_max: limit,
-                    };
-                    if libc::setrlimit(libc::RLIMIT_NOFILE, &r) == 0 {
-                        Ok(())
-                    } else {
-                        Err(std::io::Error::last_os_error())
-                    }
-                });
-            }
+            limit_descriptors(&mut cmd, limit);
         }
         let mut child = cmd.spawn().unwrap();
         let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
@@ -60,8 +49,33 @@ impl Server {
             }
         };
         // Keep reading stderr so the server never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Server { child, addr }
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = log.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                kept.lock().unwrap().push(line);
+            }
+        });
+        Server { child, addr, log }
+    }
+
+    /// Waits (up to 5 s) for stderr lines that contain `needle`; all of them.
+    async fn logged(&self, needle: &str) -> Vec<String> {
+        let started = Instant::now();
+        loop {
+            let found: Vec<String> = self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|l| l.contains(needle))
+                .cloned()
+                .collect();
+            if !found.is_empty() || started.elapsed() > Duration::from_secs(5) {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -115,87 +129,6 @@ fn initialize() -> Value {
         "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}})
 }
 
-/// Raises this process's soft descriptor limit to at least `need` (up to 4,096, for the other
-/// tests running alongside); false if the hard limit does not allow `need`.
-fn raise_own_fd_limit(need: libc::rlim_t) -> bool {
-    let mut r = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain system calls on a local struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
-            return false;
-        }
-        if r.rlim_cur >= need {
-            return true;
-        }
-        if r.rlim_max < need {
-            return false;
-        }
-        r.rlim_cur = r.rlim_max.min(4096).max(need);
-        libc::setrlimit(libc::RLIMIT_NOFILE, &r) == 0
-    }
-}
-
-/// The start of a request that never ends: the request line and part of the headers.
-const PARTIAL: &[u8] = b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: appl";
-
-/// Opens `n` connections that each send [`PARTIAL`] (or nothing, if `silent`) and stop.
-async fn open_partial(addr: SocketAddr, n: usize, silent: bool) -> Vec<TcpStream> {
-    tokio::task::spawn_blocking(move || {
-        (0..n)
-            .filter_map(|_| {
-                let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-                if !silent {
-                    s.write_all(PARTIAL).ok()?;
-                }
-                Some(s)
-            })
-            .collect()
-    })
-    .await
-    .unwrap()
-}
-
-/// Whether the server still holds this connection open (nothing received, no EOF, no reset).
-fn is_open(s: &TcpStream) -> bool {
-    s.set_nonblocking(true).unwrap();
-    let mut reader = s;
-    let open = matches!(
-        reader.read(&mut [0u8; 1]),
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
-    );
-    s.set_nonblocking(false).unwrap();
-    open
-}
-
-fn count_open(streams: &[TcpStream]) -> usize {
-    streams.iter().filter(|s| is_open(s)).count()
-}
-
-/// Polls until `streams` are all closed by the server, up to `limit`: how long it took.
-async fn all_closed_within(streams: &[TcpStream], limit: Duration) -> Option<Duration> {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if count_open(streams) == 0 {
-            return Some(started.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    None
-}
-
-/// Whether the server closes `s` within `limit` without sending a byte.
-fn closed_without_answer(s: &mut TcpStream, limit: Duration) -> bool {
-    s.set_read_timeout(Some(limit)).unwrap();
-    match s.read(&mut [0u8; 64]) {
-        Ok(0) => true,
-        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
-        Ok(_) => false,
-    }
-}
-
 /// Headers (with the token) for a POST /mcp whose body is `len` bytes long.
 fn post_head(len: usize) -> String {
     format!(
@@ -203,105 +136,6 @@ fn post_head(len: usize) -> String {
          Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
          MCP-Protocol-Version: 2025-11-25\r\nContent-Length: {len}\r\n\r\n"
     )
-}
-
-/// A response read off a raw connection.
-#[derive(Debug)]
-struct Raw {
-    status: u16,
-    /// Lowercased names.
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Raw {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {self:?}"))
-    }
-}
-
-/// Reads one response (until the server closes the connection, or its declared length).
-fn read_response(s: &mut TcpStream, limit: Duration) -> Raw {
-    s.set_read_timeout(Some(limit)).unwrap();
-    let mut data = Vec::new();
-    let mut buf = [0u8; 8192];
-    let complete = |data: &[u8]| {
-        let text = String::from_utf8_lossy(data);
-        let Some((head, body)) = text.split_once("\r\n\r\n") else {
-            return false;
-        };
-        let length = head.lines().find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse::<usize>().ok())?
-        });
-        length.is_some_and(|n| body.len() >= n)
-    };
-    while !complete(&data) {
-        match s.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-            Err(e) => panic!(
-                "no complete response: {e}; got {:?}",
-                String::from_utf8_lossy(&data)
-            ),
-        }
-    }
-    let text = String::from_utf8_lossy(&data).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("a response head");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let body = if text
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    Raw {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn dechunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        out.push_str(&after[..n]);
-        rest = &after[n + 2..];
-    }
-    out
-}
-
-/// Sends `request` on a new connection and reads the answer.
-fn exchange(addr: SocketAddr, request: &[u8]) -> Raw {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.write_all(request).unwrap();
-    read_response(&mut s, Duration::from_secs(10))
 }
 
 /// A complete POST /mcp with the token, closing the connection after the answer.
@@ -388,7 +222,7 @@ async fn partial_connections_are_closed_after_the_header_timeout() {
 }
 
 /// Past --max-connections, the oldest connection still sending headers makes room; when every
-/// connection is busy with a request, a new one is closed at once.
+/// connection is busy with an authenticated request, a new one is closed at once.
 #[tokio::test]
 async fn the_cap_closes_the_oldest_header_sender_and_refuses_when_all_are_busy() {
     let server = Server::start(&["--max-connections", "3", "--header-timeout", "60"], None).await;
@@ -397,7 +231,7 @@ async fn the_cap_closes_the_oldest_header_sender_and_refuses_when_all_are_busy()
     settle().await;
     let p2 = open_partial(server.addr, 1, false).await;
     settle().await;
-    // Complete headers, part of the body: busy with a request.
+    // Complete headers with the token, part of the body: busy with an authenticated request.
     let busy = |addr| {
         let mut s = TcpStream::connect(addr).unwrap();
         s.write_all(post_head(100).as_bytes()).unwrap();
@@ -430,6 +264,33 @@ async fn the_cap_closes_the_oldest_header_sender_and_refuses_when_all_are_busy()
     settle().await;
     server.healthz().await.unwrap();
     drop((b2, b3));
+}
+
+/// The start of an unauthenticated form POST to the intake page whose body never ends.
+const SLOW_FORM: &[u8] = b"POST /secrets/0000000000000000000000000000000000000000000000000000000000000000 HTTP/1.1\r\n\
+Host: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nform_token=";
+
+/// Unauthenticated POSTs to /secrets/… whose bodies never finish are not protected: past
+/// --max-connections the oldest of them is closed, so /healthz and /mcp keep answering.
+/// (Before, their complete headers made them "busy" and the cap never closed them.)
+#[tokio::test]
+async fn slow_unauthenticated_bodies_cannot_take_every_connection() {
+    let server = Server::start(&["--max-connections", "8", "--header-timeout", "60"], None).await;
+    let mut slow = Vec::new();
+    for _ in 0..4 {
+        slow.extend(open_sending(server.addr, 5, SLOW_FORM).await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let held = count_open(&slow);
+    let health = server.healthz().await;
+    let init = server.initialize().await;
+    eprintln!("20 slow unauthenticated forms, cap 8: {held} held; /healthz: {health:?}");
+    assert_eq!(slow.len(), 20);
+    assert!(held <= 8, "at most --max-connections held: {held}");
+    health.expect("/healthz answers while slow forms are held");
+    let init = init.expect("initialize over /mcp works");
+    assert_eq!(init["result"]["serverInfo"]["name"], "datasource-mcp");
 }
 
 /// SIGTERM with partial requests open: they are closed at once (they are no calls in flight),
@@ -494,6 +355,104 @@ async fn a_slow_body_gets_408_and_frees_its_slot() {
         .unwrap();
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.json()["result"]["serverInfo"]["name"], "datasource-mcp");
+}
+
+/// A client's Mcp-Session-Id becomes the correlation id (audit and log lines) only when it is
+/// at most 128 letters, digits and `._:-`; any other gets a fresh id. Log lines quote the ids,
+/// so none can pass for more fields. (Before, a 300 KB id made a 300 KB audit line, and
+/// `x correlation=forged` forged a field on the log line; a head that long now gets 431.)
+#[tokio::test]
+async fn client_session_ids_tag_lines_only_when_short_and_plain() {
+    let server = Server::start(&["--audit-log", "-"], None).await;
+    let longest = "a".repeat(128);
+    let cases: Vec<(String, bool)> = vec![
+        ("client-1.a:b_c-D".into(), true),
+        (longest.clone(), true),
+        ("a".repeat(129), false),
+        ("x correlation=forged".into(), false),
+        ("x\" caller=\"root".into(), false),
+        // About the longest a request head may be (64 KiB).
+        ("s".repeat(60 * 1024), false),
+    ];
+    for (i, (id, kept)) in cases.iter().enumerate() {
+        // An unknown tool: refused, audited, and rmcp logs the error inside the request's span.
+        let tool = format!("nope_{i}");
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": tool, "arguments": {}}});
+        let r = http()
+            .post(server.url("/mcp"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("mcp-protocol-version", "2025-11-25")
+            .header("mcp-session-id", id.as_str())
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "case {i}");
+        let audit = server.logged(&format!("\"tool\":\"{tool}\"")).await;
+        assert_eq!(audit.len(), 1, "case {i}: {audit:?}");
+        let line: Value = serde_json::from_str(&audit[0]).unwrap();
+        let correlation = line["correlation_id"].as_str().unwrap().to_string();
+        let logged = server.logged(&format!("unknown tool: {tool}")).await;
+        assert_eq!(logged.len(), 1, "case {i}: {logged:?}");
+        let logged = &logged[0];
+        if *kept {
+            assert_eq!(&correlation, id, "case {i}");
+            assert!(
+                logged.contains(&format!("session=\"{id}\" correlation=\"{id}\"")),
+                "case {i}: {logged}"
+            );
+        } else {
+            assert!(
+                correlation.starts_with("req-") && correlation.len() == 36,
+                "case {i}: a fresh id, not {correlation:.80}"
+            );
+            assert!(
+                logged.contains(&format!("session=\"-\" correlation=\"{correlation}\"")),
+                "case {i}: {logged:.300}"
+            );
+        }
+        for line in [&audit[0], logged] {
+            assert!(
+                line.len() < 1024,
+                "case {i}: a line of {} bytes",
+                line.len()
+            );
+            assert!(!line.contains("forged") && !line.contains("root"), "{line}");
+        }
+    }
+}
+
+/// A request head past 64 KiB gets 431 and its connection is closed: the cap's worth of
+/// partial heads then holds about 32 MiB, not the ~210 MiB of hyper's default (~400 KiB each).
+#[tokio::test]
+async fn a_request_head_past_64_kib_gets_431() {
+    let server = Server::start(&[], None).await;
+    let head = |pad: usize| {
+        format!(
+            "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: {}\r\nConnection: close\r\n\r\n",
+            "a".repeat(pad)
+        )
+    };
+    assert_eq!(
+        exchange(server.addr, head(60 * 1024).as_bytes()).status,
+        200
+    );
+    let r = exchange(server.addr, head(300 * 1024).as_bytes());
+    assert_eq!(r.status, 431, "{r:?}");
+    assert_eq!(r.header("connection"), Some("close"));
+    // Partial heads that will not fit are closed at once instead of being held.
+    let start = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: {}",
+        "a".repeat(100 * 1024)
+    );
+    let start: &'static [u8] = Box::leak(start.into_bytes().into_boxed_slice());
+    let partial = open_sending(server.addr, 20, start).await;
+    let closed = all_closed_within(&partial, Duration::from_secs(3)).await;
+    assert!(closed.is_some(), "closed at once");
+    server.healthz().await.unwrap();
 }
 
 /// A body that is not JSON gets 400 with a JSON-RPC parse error (-32700), not 415 with text;

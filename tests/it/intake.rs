@@ -47,7 +47,7 @@ fn create_args(secret: &str) -> Value {
 fn settings(link_ttl: Duration) -> IntakeSettings {
     IntakeSettings {
         link_ttl,
-        value_ttl: None,
+        ..IntakeSettings::default()
     }
 }
 
@@ -288,6 +288,22 @@ async fn a_foreign_origin_or_a_wrong_form_token_is_refused() {
             .status,
         403
     );
+    // Its own loopback listener answers only requests addressed to this computer (DNS
+    // rebinding): another Host is refused before the link is looked at.
+    let rebound = http()
+        .get(&link)
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 403);
+    assert!(
+        rebound
+            .text()
+            .await
+            .unwrap()
+            .contains("<p>This page answers only requests from this computer&#39;s own pages.</p>")
+    );
     assert!(entered(&intake, "INTAKE_CSRF").is_none());
     // The link still works for the user.
     let value = value_for("csrf");
@@ -436,6 +452,272 @@ async fn a_2026_client_gets_input_required_and_the_retry_goes_on() {
     assert_eq!(requests[0].json()["ds_connection"]["password"], value);
 }
 
+/// The retry of a 2026-era call after the user accepted: the same arguments, the
+/// requestState, and the elicitation accepted.
+fn retry(
+    args: &serde_json::Map<String, Value>,
+    state: &str,
+    secret: &str,
+) -> CallToolRequestParams {
+    let accepted = [(format!("secret:{secret}"), json!({"action": "accept"}))];
+    CallToolRequestParams::new("bigid_create_data_source")
+        .with_arguments(args.clone())
+        .with_request_state(state)
+        .with_input_responses(accepted.into_iter().collect())
+}
+
+/// An `input_required` answer as the wire carries it.
+fn input_required(response: rmcp::model::CallToolResponse) -> Value {
+    let rmcp::model::CallToolResponse::InputRequired(result) = response else {
+        panic!("not input_required: {response:?}")
+    };
+    serde_json::to_value(&result).unwrap()
+}
+
+/// A 2026-era requestState is used once, by the call it was given for: with other arguments
+/// it is refused; sent back a second time it is unknown (the call is asked afresh, with a new
+/// handle, and nobody waits on the old one). A call waits for the person a slice at a time,
+/// then answers `input_required` with only a fresh requestState (the user is not asked again);
+/// coming back with it waits again, until the value arrives and the call goes on.
+#[tokio::test]
+async fn a_2026_request_state_is_used_once_by_its_own_call_and_waits_in_slices() {
+    let value = value_for("state-2026");
+    let (fake, vars) = fake_bigid().await;
+    let settings = IntakeSettings {
+        wait_slice: Duration::from_millis(600),
+        ..IntakeSettings::default()
+    };
+    let (server, _intake) = intake_server(&vars, settings);
+    let client = connect_2026(server, ElicitingClient::new(&value)).await;
+    let secret = "INTAKE_STATE_2026";
+    let args = create_args(secret).as_object().unwrap().clone();
+    let first = input_required(
+        client
+            .call_tool_once(
+                CallToolRequestParams::new("bigid_create_data_source").with_arguments(args.clone()),
+            )
+            .await
+            .unwrap(),
+    );
+    let state = first["requestState"].as_str().unwrap().to_string();
+    let url = first["inputRequests"][format!("secret:{secret}")]["params"]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Other arguments (another host for the same secret): refused, and the handle used up.
+    let mut other = args.clone();
+    other["ds_connection"]["rdb_url"] = json!("mysql://scan@elsewhere.example:3306/orders");
+    let refused = client
+        .call_tool_once(retry(&other, &state, secret))
+        .await
+        .unwrap_err();
+    let rmcp::ServiceError::McpError(error) = refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(error.code, rmcp::model::ErrorCode::INVALID_PARAMS);
+    assert_eq!(
+        error.message,
+        "the requestState was given for another call (another tool or other arguments): call again without it"
+    );
+    // Used up: its own call with it is asked afresh at once, with a new handle.
+    let started = std::time::Instant::now();
+    let again = input_required(
+        client
+            .call_tool_once(retry(&args, &state, secret))
+            .await
+            .unwrap(),
+    );
+    assert!(started.elapsed() < Duration::from_millis(500), "no wait");
+    let state = again["requestState"].as_str().unwrap().to_string();
+    assert_ne!(state, first["requestState"]);
+    assert_eq!(
+        again["inputRequests"], first["inputRequests"],
+        "the same link"
+    );
+
+    // Nobody enters the value: after the slice, only a fresh requestState.
+    let started = std::time::Instant::now();
+    let polled = input_required(
+        client
+            .call_tool_once(retry(&args, &state, secret))
+            .await
+            .unwrap(),
+    );
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(600), "{waited:?}");
+    assert_eq!(
+        polled.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["requestState", "resultType"],
+        "{polled}"
+    );
+    assert_eq!(polled["resultType"], "input_required");
+    let polled_state = polled["requestState"].as_str().unwrap().to_string();
+    assert_ne!(polled_state, state);
+    assert!(fake.requests().is_empty());
+
+    // The person enters it while the call, back with that state alone, waits again.
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(enter(&url, &value).await.status, 200);
+    });
+    let done = client
+        .call_tool_once(
+            CallToolRequestParams::new("bigid_create_data_source")
+                .with_arguments(args.clone())
+                .with_request_state(polled_state),
+        )
+        .await
+        .unwrap();
+    let rmcp::model::CallToolResponse::Complete(done) = done else {
+        panic!("{done:?}")
+    };
+    assert_eq!(
+        done.structured_content,
+        Some(json!({"_id": "65f0", "echo": "created"}))
+    );
+    assert_eq!(fake.requests().len(), 1);
+}
+
+/// Over HTTP, calls waiting for a person give their request slot back while they wait: with
+/// two slots, two such calls leave room for every other caller (before, everyone else got
+/// 503 for the link's whole life), and once the value arrives both go on. A requestState has
+/// one waiter and belongs to its call's arguments here too.
+#[tokio::test]
+async fn over_http_calls_waiting_for_a_person_hold_no_request_slot() {
+    use datasource_mcp::engine::Engine;
+    use datasource_mcp::intake::{Intake, Serving};
+    use datasource_mcp::secret::SecretString;
+    use datasource_mcp::surfaces::server::{DataSourceServer, Selection};
+    use datasource_mcp::transport::http::{Auth, HttpOptions};
+    use datasource_mcp::upstream::UpstreamSettings;
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    const BEARER: &str = "slots-bearer-0123456789";
+    let value = value_for("http-slots");
+    let (fake, vars) = fake_bigid().await;
+    let settings = IntakeSettings {
+        wait_slice: Duration::from_secs(5),
+        ..IntakeSettings::default()
+    };
+    let intake = Intake::new(settings, Serving::Mounted(None));
+    let configs = datasource_mcp::providers::configure_all(&vars).unwrap();
+    let engine = Engine::new(
+        configs,
+        UpstreamSettings::default(),
+        std::sync::Arc::new(vars),
+    )
+    .with_intake(intake);
+    let server = DataSourceServer::new(std::sync::Arc::new(engine), &Selection::default());
+    let mut opts = HttpOptions::new(
+        "127.0.0.1:0".parse().unwrap(),
+        Auth::Bearer(SecretString::new(BEARER)),
+    );
+    opts.max_in_flight = 2;
+    opts.queue_timeout = Duration::from_millis(300);
+    let running = serve_http(server, opts).await;
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(running.url.clone()).auth_header(BEARER),
+    );
+    let client = ElicitingClient::new(&value)
+        .serve_with_lifecycle(
+            transport,
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .unwrap();
+    let client = std::sync::Arc::new(client);
+    let secret = "INTAKE_SLOTS";
+    let args = create_args(secret).as_object().unwrap().clone();
+    let mut states = Vec::new();
+    let mut url = String::new();
+    for _ in 0..2 {
+        let first = input_required(
+            client
+                .call_tool_once(
+                    CallToolRequestParams::new("bigid_create_data_source")
+                        .with_arguments(args.clone()),
+                )
+                .await
+                .unwrap(),
+        );
+        states.push(first["requestState"].as_str().unwrap().to_string());
+        url = first["inputRequests"][format!("secret:{secret}")]["params"]["url"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    }
+    let waiting: Vec<_> = states
+        .iter()
+        .map(|state| {
+            let client = client.clone();
+            let params = retry(&args, state, secret);
+            tokio::spawn(async move { client.call_tool_once(params).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Both wait; every other caller is still served, at once.
+    let started = std::time::Instant::now();
+    for id in 0..3 {
+        let list = json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"});
+        let r = http()
+            .post(&running.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("authorization", format!("Bearer {BEARER}"))
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(list.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "served, not shed");
+        let body: Value = r.json().await.unwrap();
+        assert!(!body["result"]["tools"].as_array().unwrap().is_empty());
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    // One waiter per requestState: sent again it is asked afresh at once; a fresh one sent
+    // with other arguments is refused.
+    let again = input_required(
+        client
+            .call_tool_once(retry(&args, &states[0], secret))
+            .await
+            .unwrap(),
+    );
+    assert!(again["inputRequests"].is_object(), "{again}");
+    let fresh = again["requestState"].as_str().unwrap();
+    assert!(!states.iter().any(|s| s == fresh));
+    let mut other = args.clone();
+    other["ds_connection"]["name"] = json!("Elsewhere");
+    let refused = client
+        .call_tool_once(retry(&other, fresh, secret))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, rmcp::ServiceError::McpError(e) if e.code == rmcp::model::ErrorCode::INVALID_PARAMS),
+        "{refused:?}"
+    );
+    assert!(fake.requests().is_empty());
+    // The value arrives: both calls take a slot again and go on.
+    assert_eq!(enter(&url, &value).await.status, 200);
+    for call in waiting {
+        let done = call.await.unwrap().unwrap();
+        let rmcp::model::CallToolResponse::Complete(done) = done else {
+            panic!("{done:?}")
+        };
+        assert_eq!(
+            done.structured_content,
+            Some(json!({"_id": "65f0", "echo": "created"}))
+        );
+    }
+    assert_eq!(fake.requests().len(), 2);
+}
+
 /// Serves `server` in-process and connects `handler` as a client of the 2026-07-28 era.
 async fn connect_2026(
     server: datasource_mcp::surfaces::server::DataSourceServer,
@@ -471,16 +753,23 @@ struct StdioSession {
 
 impl StdioSession {
     async fn start(vars: &[(&str, &str)]) -> StdioSession {
+        Self::start_limited(vars, None).await
+    }
+
+    /// Optionally under a limit of `fd_limit` file descriptors.
+    async fn start_limited(vars: &[(&str, &str)], fd_limit: Option<libc::rlim_t>) -> StdioSession {
         use tokio::io::AsyncBufReadExt;
-        let mut child = tokio::process::Command::new(binary())
-            .env_clear()
+        let mut cmd = tokio::process::Command::new(binary());
+        cmd.env_clear()
             .envs(vars.iter().copied())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("binary starts");
+            .kill_on_drop(true);
+        if let Some(limit) = fd_limit {
+            limit_descriptors(&mut cmd, limit);
+        }
+        let mut child = cmd.spawn().expect("binary starts");
         let stdin = child.stdin.take().unwrap();
         let stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
         let mut session = StdioSession {
@@ -549,6 +838,113 @@ impl StdioSession {
             String::from_utf8_lossy(&output.stderr).into_owned(),
         )
     }
+}
+
+/// Over stdio the page has a loopback listener of its own. Idle connections to it are closed
+/// past a few dozen (oldest first) and after the header timeout, so under a limit of 128 file
+/// descriptors 200 of them leave the process the descriptors the person's page and the vendor
+/// call need. (Before, it accepted them all: the page then hung and vendor calls failed.)
+#[tokio::test]
+async fn over_stdio_idle_connections_to_the_page_cannot_use_up_descriptors() {
+    let value = value_for("stdio-idle");
+    let (fake, _) = fake_bigid().await;
+    let base = fake.url("/api/v1");
+    let vars = [
+        ("BIGID_BASE_URL", base.as_str()),
+        ("BIGID_ACCESS_TOKEN", TOKEN),
+    ];
+    let mut session = StdioSession::start_limited(&vars, Some(128)).await;
+    let args = create_args("INTAKE_IDLE");
+    let first = session.call(1, "bigid_create_data_source", &args).await;
+    let link = assert_secret_needed(&first, "INTAKE_IDLE");
+    let page: std::net::SocketAddr = origin_of(&link)
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let idle = open_partial(page, 200, true).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let held = count_open(&idle);
+    let pid = session.child.id().unwrap();
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count());
+    eprintln!("200 idle connections to the page: {held} held, descriptors {fds:?}");
+    assert_eq!(idle.len(), 200);
+    assert!(held <= 32, "at most 32 held: {held}");
+    let done = tokio::time::timeout(Duration::from_secs(10), enter(&link, &value))
+        .await
+        .expect("the page answers");
+    assert_eq!(done.status, 200, "{}", done.html);
+    let created = session.call(2, "bigid_create_data_source", &args).await;
+    assert_eq!(created, json!({"_id": "65f0", "echo": "created"}));
+    assert_eq!(
+        fake.requests()[0].json()["ds_connection"]["password"],
+        value
+    );
+    drop(idle);
+}
+
+/// The page's own bounds: a form whose body has not fully arrived within the deadline gets 408
+/// and its connection is closed; past 16 requests at once the page answers 503 (anyone can send
+/// them: a browser has no token). Then it serves again.
+#[tokio::test]
+async fn a_slow_form_gets_408_and_the_page_serves_a_few_requests_at_once() {
+    use std::io::Write;
+    let (_fake, vars) = fake_bigid().await;
+    let settings = IntakeSettings {
+        body_timeout: Duration::from_secs(1),
+        ..IntakeSettings::default()
+    };
+    let (client, _intake) = intake_client(&vars, settings).await;
+    let (result, _) = call(
+        &client,
+        "bigid_create_data_source",
+        create_args("INTAKE_SLOW_FORM"),
+    )
+    .await;
+    let link = assert_secret_needed(&result, "INTAKE_SLOW_FORM");
+    let url = reqwest::Url::parse(&link).unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", url.port().unwrap())
+        .parse()
+        .unwrap();
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: 100\r\n\r\nform_token=",
+        url.path()
+    );
+    let slow: Vec<std::net::TcpStream> = (0..16)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.write_all(head.as_bytes()).unwrap();
+            s
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let busy = open(&link).await;
+    assert_eq!(busy.status, 503);
+    assert_eq!(busy.headers["retry-after"], "1");
+    assert_eq!(busy.headers["cache-control"], "no-store");
+    assert!(
+        busy.html
+            .contains("<p>The server is busy. Reload this page in a moment.</p>"),
+        "{}",
+        busy.html
+    );
+    let answers = tokio::task::spawn_blocking(move || {
+        slow.into_iter()
+            .map(|mut s| read_response(&mut s, Duration::from_secs(5)))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    for r in answers {
+        assert_eq!(r.status, 408, "{r:?}");
+        assert_eq!(r.header("connection"), Some("close"));
+        assert!(
+            r.body
+                .contains("<p>The form did not arrive in time. Open the link again.</p>"),
+            "{r:?}"
+        );
+    }
+    assert_eq!(open(&link).await.status, 200, "served again");
 }
 
 #[tokio::test]
@@ -863,6 +1259,32 @@ async fn over_http_on_a_non_loopback_address_without_public_url_no_link_is_offer
         hint.contains("open https://mcp.example.com/secrets/"),
         "{hint}"
     );
+    // A person behind the proxy: the page answers for the public host, and its form is sent
+    // from the public origin.
+    let link = link_in(&hint.replace("https://", "http://")).unwrap();
+    let here = link.replace("http://mcp.example.com", url.trim_end_matches("/mcp"));
+    let opened = http()
+        .get(&here)
+        .header("host", "mcp.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 200);
+    let html = opened.text().await.unwrap();
+    let at = html.find("name=\"form_token\" value=\"").unwrap() + 25;
+    let form_token = html[at..].split('"').next().unwrap();
+    let sent = http()
+        .post(&here)
+        .header("host", "mcp.example.com")
+        .header("origin", "https://mcp.example.com")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "form_token={form_token}&value=public-origin-S3NT1NEL"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200, "{}", sent.text().await.unwrap());
     child.start_kill().unwrap();
 }
 

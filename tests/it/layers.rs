@@ -14,6 +14,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("metrics", 2),
     ("args", 2),
     ("schema", 2),
+    ("serving", 2),
     ("operation", 3),
     ("spec", 4),
     ("providers", 5),

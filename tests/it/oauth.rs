@@ -25,6 +25,16 @@ async fn start(
     issuer: &TestIssuer,
     tweak: impl FnOnce(&mut OAuthConfig),
 ) -> RunningHttp {
+    start_with(vars, issuer, tweak, |_| {}).await
+}
+
+/// [`start`], with the HTTP options tweaked too.
+async fn start_with(
+    vars: &HashMap<String, String>,
+    issuer: &TestIssuer,
+    tweak: impl FnOnce(&mut OAuthConfig),
+    tweak_http: impl FnOnce(&mut HttpOptions),
+) -> RunningHttp {
     let configs = providers::configure_all(vars).unwrap();
     let engine = Arc::new(Engine::new(
         configs,
@@ -34,7 +44,8 @@ async fn start(
     let server = DataSourceServer::new(engine, &Selection::default());
     let mut cfg = OAuthConfig::new(issuer.url.clone());
     tweak(&mut cfg);
-    let opts = HttpOptions::new("127.0.0.1:0".parse().unwrap(), Auth::OAuth(Box::new(cfg)));
+    let mut opts = HttpOptions::new("127.0.0.1:0".parse().unwrap(), Auth::OAuth(Box::new(cfg)));
+    tweak_http(&mut opts);
     serve_http(server, opts).await
 }
 
@@ -134,6 +145,32 @@ async fn the_protected_resource_metadata_names_the_resource_and_the_issuer() {
             "application/json"
         );
         assert_eq!(r.json::<Value>().await.unwrap(), expected, "{path}");
+        // Addressed to another host, or asked by another site's page: refused, as everywhere.
+        for (header, value, message) in [
+            (
+                "host",
+                "evil.example",
+                "Forbidden: Host header is not allowed",
+            ),
+            (
+                "origin",
+                "http://evil.example",
+                "Forbidden: Origin header is not allowed",
+            ),
+            ("origin", "null", "Forbidden: Origin header is not allowed"),
+        ] {
+            let r = http()
+                .get(format!("{}{path}", server.base))
+                .header(header, value)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 403, "{path} with {header}: {value}");
+            assert_eq!(
+                r.json::<Value>().await.unwrap(),
+                json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": message}})
+            );
+        }
     }
 }
 
@@ -472,6 +509,155 @@ async fn an_unreachable_issuer_is_503_not_a_refused_token() {
     let r = post(&server, Some(&token), &list_tools()).await;
     assert_eq!(r.status(), 503);
     assert_eq!(r.headers()["retry-after"], "5");
+}
+
+/// Tokens naming made-up keys while the issuer's JWKS is slow: they wait for the one fetch
+/// without holding a request slot, at most 8 of them (the rest get 503 at once), so a valid
+/// caller is served at once. (Before, they took every slot and valid callers got 503.)
+#[tokio::test]
+async fn made_up_keys_while_the_issuer_is_slow_do_not_take_the_request_slots() {
+    let key = SigningKey::rsa("rsa-1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let server = start_with(
+        &HashMap::new(),
+        &issuer,
+        |c| c.min_refetch = Duration::from_secs(1),
+        |o| {
+            o.max_in_flight = 4;
+            o.queue_timeout = Duration::from_millis(500);
+        },
+    )
+    .await;
+    let good = claims(&issuer, &server, "datasource:read");
+    let valid = key.sign(&good);
+    assert_eq!(
+        post(&server, Some(&valid), &list_tools()).await.status(),
+        200
+    );
+    assert_eq!(issuer.jwks_fetches(), 1);
+    // Past the refetch interval, with a JWKS that takes 3 s.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    issuer.slow(Duration::from_secs(3));
+    let client = http();
+    let made_up: Vec<_> = (0..30)
+        .map(|i| {
+            let token = key.with_kid(&format!("made-up-{i}")).sign(&good);
+            let request = client
+                .post(&server.url)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2025-11-25")
+                .header("authorization", format!("Bearer {token}"))
+                .body(list_tools().to_string());
+            tokio::spawn(async move {
+                let r = request.send().await.unwrap();
+                let status = r.status().as_u16();
+                let www = www_authenticate(&r);
+                let retry = r.headers().get("retry-after").cloned();
+                (status, www, retry, r.json::<Value>().await.unwrap())
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let r = post(&server, Some(&valid), &list_tools()).await;
+    let took = started.elapsed();
+    assert_eq!(r.status(), 200, "a valid caller is served");
+    assert!(took < Duration::from_millis(1000), "at once: {took:?}");
+    let (mut refused, mut busy) = (0, 0);
+    for answer in made_up {
+        let (status, www, retry, body) = answer.await.unwrap();
+        match status {
+            401 => {
+                refused += 1;
+                assert_eq!(
+                    www,
+                    invalid(&server, "the token's signing key is not the issuer's")
+                );
+            }
+            503 => {
+                busy += 1;
+                assert_eq!(retry.unwrap(), "1");
+                assert_eq!(
+                    body,
+                    json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600,
+                        "message": "too many requests wait for the authorization server's keys: try again shortly"}})
+                );
+            }
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!((refused, busy), (8, 22), "8 waited for the one fetch");
+    assert_eq!(issuer.jwks_fetches(), 2, "one fetch for all of them");
+}
+
+/// A fetch that succeeds with no usable key empties the cache: every key is revoked. (Before,
+/// an empty set was taken for a failed fetch and the old keys stayed.)
+#[tokio::test]
+async fn a_key_set_emptied_by_the_issuer_revokes_every_key() {
+    let key = SigningKey::rsa("rsa-1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    // Every request finds the keys due for a refresh, and may fetch.
+    let server = start(&HashMap::new(), &issuer, |c| {
+        c.min_refetch = Duration::ZERO;
+        c.max_key_age = Duration::ZERO;
+    })
+    .await;
+    let token = key.sign(&claims(&issuer, &server, "datasource:read"));
+    assert_eq!(
+        post(&server, Some(&token), &list_tools()).await.status(),
+        200
+    );
+    issuer.publish(&[]);
+    let r = post(&server, Some(&token), &list_tools()).await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        www_authenticate(&r),
+        invalid(&server, "the token's signing key is not the issuer's")
+    );
+    issuer.publish(&[&key]);
+    assert_eq!(
+        post(&server, Some(&token), &list_tools()).await.status(),
+        200
+    );
+}
+
+/// Keys older than their lifetime are not used when fetching them again fails: 503, as with
+/// no keys at all. (Before, a failing issuer kept the last keys working for ever.)
+#[tokio::test]
+async fn keys_past_their_lifetime_are_not_used_when_the_issuer_fails() {
+    let key = SigningKey::rsa("rsa-1");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let server = start(&HashMap::new(), &issuer, |c| {
+        c.min_refetch = Duration::ZERO;
+        c.key_lifetime = Duration::from_secs(1);
+    })
+    .await;
+    let token = key.sign(&claims(&issuer, &server, "datasource:read"));
+    assert_eq!(
+        post(&server, Some(&token), &list_tools()).await.status(),
+        200
+    );
+    issuer.failing(true);
+    assert_eq!(
+        post(&server, Some(&token), &list_tools()).await.status(),
+        200,
+        "within their lifetime the cached keys serve"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = post(&server, Some(&token), &list_tools()).await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "5");
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600,
+            "message": "the authorization server's keys are unavailable: try again shortly"}})
+    );
+    issuer.failing(false);
+    assert_eq!(
+        post(&server, Some(&token), &list_tools()).await.status(),
+        200
+    );
 }
 
 #[test]

@@ -1,11 +1,12 @@
 //! A test OAuth authorization server on loopback: its RFC 8414 metadata and a JWKS that a
-//! test can change (key rotation), with a count of JWKS fetches; signing keys (RSA from the
+//! test can change (key rotation), slow down or fail, with a count of JWKS fetches; signing keys (RSA from the
 //! committed test key, ES256 generated per test) that mint tokens.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -97,6 +98,10 @@ struct State {
     issuer: String,
     jwks: Mutex<Value>,
     fetches: AtomicUsize,
+    /// How long the JWKS takes to answer.
+    delay: Mutex<std::time::Duration>,
+    /// The JWKS answers 503.
+    failing: AtomicBool,
 }
 
 /// The issuer on 127.0.0.1:<ephemeral>, stopped when dropped.
@@ -122,6 +127,8 @@ impl TestIssuer {
             issuer: url.clone(),
             jwks: Mutex::new(Value::Null),
             fetches: AtomicUsize::new(0),
+            delay: Mutex::new(std::time::Duration::ZERO),
+            failing: AtomicBool::new(false),
         });
         let metadata = {
             let state = state.clone();
@@ -139,7 +146,12 @@ impl TestIssuer {
             let state = state.clone();
             move || async move {
                 state.fetches.fetch_add(1, Ordering::SeqCst);
-                axum::Json(state.jwks.lock().unwrap().clone())
+                let delay = *state.delay.lock().unwrap();
+                tokio::time::sleep(delay).await;
+                if state.failing.load(Ordering::SeqCst) {
+                    return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+                }
+                axum::Json(state.jwks.lock().unwrap().clone()).into_response()
             }
         };
         let app = Router::new()
@@ -157,6 +169,16 @@ impl TestIssuer {
     pub fn publish(&self, keys: &[&SigningKey]) {
         let keys: Vec<Value> = keys.iter().map(|k| k.jwk.clone()).collect();
         *self.state.jwks.lock().unwrap() = json!({ "keys": keys });
+    }
+
+    /// The JWKS takes `delay` to answer from now on.
+    pub fn slow(&self, delay: std::time::Duration) {
+        *self.state.delay.lock().unwrap() = delay;
+    }
+
+    /// The JWKS answers 503 (true) or its keys (false) from now on.
+    pub fn failing(&self, failing: bool) {
+        self.state.failing.store(failing, Ordering::SeqCst);
     }
 
     /// How many times the JWKS was fetched.

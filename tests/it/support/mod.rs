@@ -1,6 +1,6 @@
 //! Test harness: the recording fake upstream (`fake`), a test OAuth issuer and its keys
-//! (`issuer`), in-process MCP clients (`mcp`), the
-//! built binary over stdio (`stdio`), vendors against the fake and their exact requests
+//! (`issuer`), in-process MCP clients (`mcp`), the built binary over stdio (`stdio`), raw TCP
+//! for the slow-client tests (`raw`), vendors against the fake and their exact requests
 //! (`wire`), list pages and the result budget's cut of them (`listing`), the sandbox's
 //! simulated vendors over HTTP (`sandbox`), and tool counts and lists from the operation table
 //! (`table`).
@@ -13,6 +13,7 @@ mod intake;
 mod issuer;
 mod listing;
 mod mcp;
+mod raw;
 mod sandbox;
 mod stdio;
 mod table;
@@ -24,6 +25,7 @@ pub use intake::*;
 pub use issuer::*;
 pub use listing::*;
 pub use mcp::*;
+pub use raw::*;
 pub use sandbox::*;
 pub use stdio::*;
 pub use table::*;
