@@ -102,6 +102,8 @@ def exe_name(triple):
 
 
 def npm_platform_name(scope, triple):
+    """@<scope>/<os>-<cpu>[-gnu]: the platform packages live in the npm org named like the
+    main package (the launcher finds its platform's among its optionalDependencies)."""
     t = TARGETS[triple]
     return f"@{scope}/{t['os']}-{t['cpu']}" + ("-gnu" if t.get("libc") == "glibc" else "")
 
