@@ -17,7 +17,7 @@ use crate::redact;
 use crate::sandbox::Sandbox;
 use crate::spec::{Env, ProcessEnv};
 use crate::surfaces::server::{DataSourceServer, Selection};
-use crate::surfaces::{call, doctor, generated, skill};
+use crate::surfaces::{call, doctor, generated, registry, skill};
 use crate::transport::http::{self, HttpOptions};
 use crate::transport::oauth::{self, OAuthConfig};
 use crate::transport::shutdown;
@@ -481,11 +481,19 @@ pub enum Command {
         out: PathBuf,
     },
     /// Rewrite the files generated from the table (tool-schemas/, the README's tool table,
-    /// deploy/mcpb/manifest.json), run from the repository's root.
+    /// deploy/mcpb/manifest.json, deploy/registry/server.json), run from the repository's root.
     Generate {
         /// Compare with the files instead of writing; exit 1 on any difference.
         #[arg(long)]
         check: bool,
+    },
+    /// Print the MCP Registry entry of a release: deploy/registry/server.json plus one MCP
+    /// Bundle package per .mcpb listed in the release's checksums (the release pipeline's step).
+    #[command(hide = true)]
+    ServerJson {
+        /// The release's SHA256SUMS (`sha256sum` output) naming the bundles.
+        #[arg(long, value_name = "SHA256SUMS")]
+        bundles: PathBuf,
     },
 }
 
@@ -494,7 +502,13 @@ pub fn main() -> ExitCode {
     // A one-shot command's stderr is for its own summary; a server's for its log.
     let one_shot = matches!(
         cli.command,
-        Some(Command::Call(_) | Command::Doctor | Command::Skill { .. } | Command::Generate { .. })
+        Some(
+            Command::Call(_)
+                | Command::Doctor
+                | Command::Skill { .. }
+                | Command::Generate { .. }
+                | Command::ServerJson { .. }
+        )
     );
     crate::logging::init(if one_shot {
         "warn,rmcp=warn"
@@ -589,6 +603,7 @@ pub fn main() -> ExitCode {
         }),
         Some(Command::Sandbox { listen }) => run_async(run_sandbox(listen)),
         Some(Command::Generate { check }) => generate(check),
+        Some(Command::ServerJson { bundles }) => server_json(&bundles),
         Some(Command::Call(args)) => run_async_code(async move {
             let intake = cli.intake.loopback().map_err(|e| anyhow::anyhow!(e))?;
             let (configs, _sandbox) = provider_configs(cli.sandbox, false).await?;
@@ -819,6 +834,20 @@ fn print_tools(server: &DataSourceServer) {
     println!("{:<width$}  {:<11}  TITLE", "TOOL", "ACCESS");
     for (name, access, title) in &rows {
         println!("{name:<width$}  {access:<11}  {title}");
+    }
+}
+
+fn server_json(sums: &Path) -> ExitCode {
+    let sums = match std::fs::read_to_string(sums) {
+        Ok(s) => s,
+        Err(e) => return fail(&format!("{}: {e}", sums.display())),
+    };
+    match registry::bundles_from_sums(&sums) {
+        Ok(bundles) => {
+            print!("{}", registry::text(&registry::server_json(&bundles)));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
     }
 }
 

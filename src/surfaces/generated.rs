@@ -1,12 +1,13 @@
 //! The checked-in files generated from the table: one JSON definition per tool under
 //! `tool-schemas/`, the tool table in `README.md`, the MCP Bundle manifest
-//! `deploy/mcpb/manifest.json`, and the ledger of vendor facts `VENDORS.md`. `datasource-mcp generate` writes them; a test fails when one
+//! `deploy/mcpb/manifest.json`, the MCP Registry entry `deploy/registry/server.json`, and the
+//! ledger of vendor facts `VENDORS.md`. `datasource-mcp generate` writes them; a test fails when one
 //! is stale, so a change to a row shows up in review wherever it is visible.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::{bundle, definition, reference};
+use super::{bundle, definition, reference, registry};
 use crate::operation::{Fact, OperationSpec};
 use crate::providers;
 
@@ -14,6 +15,7 @@ use crate::providers;
 pub const SCHEMAS_DIR: &str = "tool-schemas";
 pub const README: &str = "README.md";
 pub const MANIFEST: &str = "deploy/mcpb/manifest.json";
+pub const SERVER_JSON: &str = "deploy/registry/server.json";
 pub const VENDORS: &str = "VENDORS.md";
 
 const TABLE_BEGIN: &str = "<!-- generated: tool table (datasource-mcp generate) -->";
@@ -121,6 +123,7 @@ fn expected(root: &Path) -> Result<Vec<(PathBuf, String)>, String> {
         })
         .collect();
     files.push((PathBuf::from(MANIFEST), bundle::manifest_text()));
+    files.push((PathBuf::from(SERVER_JSON), registry::server_json_text()));
     files.push((PathBuf::from(VENDORS), vendors_markdown()));
     let readme =
         std::fs::read_to_string(root.join(README)).map_err(|e| format!("{README}: {e}"))?;

@@ -47,3 +47,4 @@ mod stdio_binary;
 mod stdio_hardening;
 mod tool_schemas;
 mod trace;
+mod versions;
