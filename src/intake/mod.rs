@@ -176,6 +176,9 @@ struct Entered {
 /// Live links kept at most: an offer past it is refused until some expire or are used.
 pub const MAX_LINKS: usize = 256;
 
+/// Live links one caller may have: one caller cannot take every link from the others.
+pub const MAX_LINKS_PER_CALLER: usize = 32;
+
 /// Entered values kept at most: past it, the oldest is forgotten (the next call needing it
 /// asks again).
 pub const MAX_VALUES: usize = 256;
@@ -368,7 +371,12 @@ impl Intake {
                 binding: about.binding,
             });
         }
-        if state.links.len() >= MAX_LINKS {
+        let callers = state
+            .links
+            .values()
+            .filter(|l| l.about.binding.caller == about.binding.caller)
+            .count();
+        if state.links.len() >= MAX_LINKS || callers >= MAX_LINKS_PER_CALLER {
             return Err(Unavailable::TooMany);
         }
         let token = random_hex::<32>()?;
@@ -702,11 +710,30 @@ mod tests {
             IntakeSettings::default(),
             Serving::Mounted(Some(url::Url::parse("https://mcp.example.com/").unwrap())),
         );
-        for i in 0..MAX_LINKS {
-            intake.offer(about(&format!("S{i}"))).await.unwrap();
+        let from = |caller: usize, name: String| About {
+            binding: Binding {
+                caller: format!("subject:c{caller}"),
+                ..binding()
+            },
+            ..about(&name)
+        };
+        // One caller: at most its share.
+        for i in 0..MAX_LINKS_PER_CALLER {
+            intake.offer(from(0, format!("S{i}"))).await.unwrap();
         }
         assert_eq!(
-            intake.offer(about("ONE_MORE")).await,
+            intake.offer(from(0, "ONE_MORE".into())).await,
+            Err(Unavailable::TooMany)
+        );
+        // Everyone: at most MAX_LINKS.
+        for i in MAX_LINKS_PER_CALLER..MAX_LINKS {
+            intake
+                .offer(from(i / MAX_LINKS_PER_CALLER, format!("S{i}")))
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            intake.offer(from(999, "ONE_MORE".into())).await,
             Err(Unavailable::TooMany)
         );
         // Values: the oldest goes when one more is entered.

@@ -17,11 +17,19 @@ fn names_a_host(key: &str) -> bool {
         .map(|c| c.to_ascii_lowercase())
         .collect();
     [
-        "host", "server", "endpoint", "url", "uri", "address", "account", "domain", "dsn",
+        "host",
+        "server",
+        "endpoint",
+        "url",
+        "uri",
+        "address",
+        "account",
+        "domain",
+        "dsn",
+        "connection",
     ]
     .iter()
     .any(|h| k.contains(h))
-        || k.ends_with("connectionstring")
 }
 
 /// Every host named in `args` under a host-like key (as a name, `host:port`, a URL or a
@@ -144,13 +152,15 @@ mod tests {
             "password": "${secret:PW}", "notes": "see https://wiki.example.org/x"},
             "config": {"connectionString": "Server=tcp:sql.example.net,1433;Password=${secret:PW};"},
             "jdbcUrl": "jdbc:postgresql://pg1.example.com:5432,pg2.example.com/db?user=u",
-            "host": "10.0.0.5", "account": "xy123.eu-west-1"});
+            "host": "10.0.0.5", "account": "xy123.eu-west-1",
+            "connection": "Server=other.example.org;Database=x"});
         assert_eq!(
             hosts_in(&args),
             set(&[
                 "10.0.0.5",
                 "db.example.com",
                 "pg1.example.com",
+                "other.example.org",
                 "pg2.example.com",
                 "sql.example.net",
                 "xy123.eu-west-1"
