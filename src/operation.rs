@@ -206,10 +206,17 @@ pub struct Poll {
     /// Where the work's status is read: the row's own request again (`None`: the row reads a
     /// status), or this path with `{id}` filled from `job_id`.
     pub status_path: Option<&'static str>,
-    /// The started work's id, from the row's answer.
-    pub job_id: fn(&Value) -> Option<String>,
+    /// The started work's id, from the row's answer and what the row sent (a vendor that
+    /// answers no id has its work followed by what the request named, e.g. BigID's data source
+    /// name for the source's last scan).
+    pub job_id: fn(answer: &Value, sent: &RequestParts) -> Option<String>,
     /// Where the work stands, from a status answer.
     pub state: fn(&Value) -> PollState,
+    /// Whether a status read still shows the work from before this call started it (a "last
+    /// scan" read answers the previous scan until the vendor registers the new one), from the
+    /// status read just before the start and the one now. `None`: every status read is of the
+    /// work this call started.
+    pub stale: Option<fn(before: &Value, now: &Value) -> bool>,
 }
 
 /// Where a polled piece of work stands.

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Engine, ProgressSink};
+use super::{Engine, ProgressSink, Watch};
 use crate::error::ToolError;
-use crate::operation::{OperationSpec, Poll, Reconcile};
+use crate::operation::{OperationSpec, Poll, PollState, Reconcile};
 use crate::redact;
 use crate::request::{Method, RequestParts};
 use crate::upstream::{HttpResponse, ProviderClient, ResponseBody, TransportError};
@@ -34,14 +34,14 @@ impl Engine {
         parts: RequestParts,
         secrets: &redact::CallSecrets,
         status: &AtomicU16,
-        progress: Option<&dyn ProgressSink>,
+        watch: Watch<'_>,
     ) -> Result<Value, ToolError> {
         let call = Call {
             provider,
             mask: (!secrets.is_empty()).then(|| secrets.matcher().clone()),
             status,
         };
-        self.execute(op, &call, parts, progress).await
+        self.execute(op, &call, parts, watch).await
     }
 
     /// Runs a row's flow: its read first, the lookup a create of non-unique names needs, its
@@ -51,7 +51,7 @@ impl Engine {
         op: &'static OperationSpec,
         call: &Call<'_>,
         parts: RequestParts,
-        progress: Option<&dyn ProgressSink>,
+        watch: Watch<'_>,
     ) -> Result<Value, ToolError> {
         let parts = match op.flow.read_first {
             Some(read) => {
@@ -74,11 +74,31 @@ impl Engine {
             _ => None,
         };
         let polling = op.flow.then_poll.filter(|_| parts.wait.is_some());
+        // Where a status read may still show earlier work, the status before the start.
+        let earlier = match polling {
+            Some(
+                poll @ Poll {
+                    stale: Some(_),
+                    status_path: Some(path),
+                    ..
+                },
+            ) => match (poll.job_id)(&Value::Null, &parts) {
+                Some(id) => {
+                    let status = RequestParts::new().path("id", id);
+                    match self.send(call, Method::Get, path, &status, true).await {
+                        Ok(r) if r.is_success() => Some(result_object(r)),
+                        _ => Some(Value::Null),
+                    }
+                }
+                None => None,
+            },
+            _ => None,
+        };
         let sent = self.send_row(op, call, &parts);
         let sent = match polling {
             // The wait reports progress itself.
             Some(_) => sent.await,
-            None => heartbeat(sent, progress, self.upstream.settings().heartbeat).await,
+            None => heartbeat(sent, watch.progress, self.upstream.settings().heartbeat).await,
         };
         let answer = match sent {
             Ok(r) => expect_success(r).map_err(|e| e.of_request(op))?,
@@ -95,55 +115,105 @@ impl Engine {
             None => match polling {
                 Some(_) => {
                     let deadline = Instant::now() + parts.wait.unwrap_or_default();
-                    self.wait(op, call, poll, None, answer, &parts, deadline, progress)
-                        .await
+                    let end = Wait {
+                        poll,
+                        id: None,
+                        parts: &parts,
+                        deadline,
+                        earlier: None,
+                    };
+                    self.wait(op, call, answer, end, watch.progress).await
                 }
                 None => Ok(result_object(answer)),
             },
             // The row started a job: its id, and with a wait, its end.
             Some(_) => {
                 let value = result_object(answer);
-                let id = (poll.job_id)(&value).ok_or_else(|| ToolError::UnexpectedAnswer {
-                    status: None,
-                    what: "no job id in its answer".into(),
-                })?;
-                // An id from the vendor goes into a path as strictly checked as a caller's.
-                crate::args::check::path_segment("job_id", &id)
-                    .and_then(|()| crate::args::check::no_control_chars("job_id", &id))
-                    .map_err(|e| ToolError::UnexpectedAnswer {
-                        status: None,
-                        what: format!("a job id that cannot be one ({})", e.reason),
-                    })?;
+                let id = job_id(poll, &value, &parts)?;
+                if let Some(started) = watch.started {
+                    started(&id);
+                }
                 let Some(limit) = polling.map(|_| parts.wait.unwrap_or_default()) else {
                     return Ok(json!({"job_id": id, "answer": value}));
                 };
                 let deadline = Instant::now() + limit;
-                let status = RequestParts::new().path("id", id.clone()).wait(parts.wait);
-                let path = poll.status_path.unwrap_or(op.path);
-                let first = self
-                    .before(deadline, self.send(call, Method::Get, path, &status, true))
+                self.follow(op, call, poll, &id, deadline, earlier, watch.progress)
                     .await
-                    .ok_or_else(|| ToolError::WaitTimeout {
-                        status: "started".into(),
-                        seconds: limit.as_secs(),
-                    })??;
-                let first = expect_success(first)?;
-                let job = self
-                    .wait(
-                        op,
-                        call,
-                        poll,
-                        Some(&id),
-                        first,
-                        &status,
-                        deadline,
-                        progress,
-                    )
-                    .await?;
-                let state = (poll.state)(&job);
-                Ok(json!({"job_id": id, "status": shown_status(&state.status), "job": job}))
             }
         }
+    }
+
+    /// Reads a started job's status until it ends or `deadline` passes: the result of a row
+    /// that started a job and waits (`{job_id, status, job}`). `earlier`: the status read before
+    /// the start, where a read may still show earlier work.
+    #[allow(clippy::too_many_arguments)]
+    async fn follow(
+        &self,
+        op: &'static OperationSpec,
+        call: &Call<'_>,
+        poll: Poll,
+        id: &str,
+        deadline: Instant,
+        earlier: Option<Value>,
+        progress: Option<&dyn ProgressSink>,
+    ) -> Result<Value, ToolError> {
+        let status = RequestParts::new().path("id", id.to_string());
+        let path = poll.status_path.unwrap_or(op.path);
+        let limit = deadline.saturating_duration_since(Instant::now());
+        let first = self
+            .before(deadline, self.send(call, Method::Get, path, &status, true))
+            .await
+            .ok_or_else(|| ToolError::WaitTimeout {
+                status: "started".into(),
+                seconds: limit.as_secs(),
+            })??;
+        let first = expect_success(first)?;
+        let end = Wait {
+            poll,
+            id: Some(id),
+            parts: &status,
+            deadline,
+            earlier: earlier.as_ref(),
+        };
+        let job = self.wait(op, call, first, end, progress).await?;
+        let state = (poll.state)(&job);
+        Ok(json!({"job_id": id, "status": shown_status(&state.status), "job": job}))
+    }
+
+    /// Follows a job a call of `op` started (by another process that stopped, or before a
+    /// restart) to its end, as that call would have: the same result, masked, counted and
+    /// audited like a call. For a task whose runner went away.
+    pub async fn resume(
+        &self,
+        op: &'static OperationSpec,
+        id: &str,
+        wait: Duration,
+        cx: &super::CallContext,
+    ) -> super::CallOutcome {
+        let started = Instant::now();
+        let secrets = redact::CallSecrets::default();
+        let trail = super::audit::Trail::default();
+        let result = match (self.provider(op.provider), op.flow.then_poll) {
+            (Some(provider), Some(poll)) if poll.status_path.is_some() => {
+                let call = Call {
+                    provider,
+                    mask: None,
+                    status: &trail.status,
+                };
+                let deadline = Instant::now() + wait;
+                let progress = cx.progress.as_deref();
+                let followed = self.follow(op, &call, poll, id, deadline, None, progress);
+                match followed.await {
+                    Ok(mut value) => {
+                        redact::clean_json(&mut value, None);
+                        self.fit(super::Shaped::whole(value))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            _ => Err(ToolError::Internal),
+        };
+        self.conclude(op, result, &secrets, &trail, cx, started)
     }
 
     /// Sends a row's request; where its first form is uncertain and the vendor rejects it, the
@@ -257,13 +327,17 @@ impl Engine {
         &self,
         op: &'static OperationSpec,
         call: &Call<'_>,
-        poll: Poll,
-        id: Option<&str>,
         first: HttpResponse,
-        parts: &RequestParts,
-        deadline: Instant,
+        end: Wait<'_>,
         progress: Option<&dyn ProgressSink>,
     ) -> Result<Value, ToolError> {
+        let Wait {
+            poll,
+            id,
+            parts,
+            deadline,
+            earlier,
+        } = end;
         let (method, path) = match (id, poll.status_path) {
             (Some(_), Some(path)) => (Method::Get, path),
             _ => (op.method, op.path),
@@ -275,7 +349,15 @@ impl Engine {
         let mut answer = first;
         loop {
             let value = result_object(answer);
-            let now = (poll.state)(&value);
+            let now = match (earlier, poll.stale) {
+                // Still the earlier work: this call's has not shown up yet.
+                (Some(before), Some(stale)) if stale(before, &value) => PollState {
+                    finished: false,
+                    percent: None,
+                    status: "starting".into(),
+                },
+                _ => (poll.state)(&value),
+            };
             polls += 1;
             // Percent when the vendor gives it, else the poll count: always increasing.
             let (done, total) = match now.percent {
@@ -390,6 +472,34 @@ fn expect_success(response: HttpResponse) -> Result<HttpResponse, ToolError> {
         }),
         _ => Err(ToolError::Vendor(response)),
     }
+}
+
+/// What a wait follows and until when.
+struct Wait<'a> {
+    poll: Poll,
+    /// The job's id, where the status is read at the poll's own path.
+    id: Option<&'a str>,
+    /// The status read's parts.
+    parts: &'a RequestParts,
+    deadline: Instant,
+    /// The status read before the start, where a read may still show earlier work.
+    earlier: Option<&'a Value>,
+}
+
+/// The id of the job a row started, checked as strictly as a caller's before it goes into a
+/// path.
+fn job_id(poll: Poll, answer: &Value, sent: &RequestParts) -> Result<String, ToolError> {
+    let id = (poll.job_id)(answer, sent).ok_or_else(|| ToolError::UnexpectedAnswer {
+        status: None,
+        what: "no job id in its answer".into(),
+    })?;
+    crate::args::check::path_segment("job_id", &id)
+        .and_then(|()| crate::args::check::no_control_chars("job_id", &id))
+        .map_err(|e| ToolError::UnexpectedAnswer {
+            status: None,
+            what: format!("a job id that cannot be one ({})", e.reason),
+        })?;
+    Ok(id)
 }
 
 /// Longest job status shown (in progress, a result's `status`, a wait's error): a status is a

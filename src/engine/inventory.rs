@@ -194,7 +194,14 @@ impl Engine {
         ListArgs::take(&mut args, listing.paging).map_err(|e| fail(e.into()))?;
         let parts = op.prepare(args).map_err(|e| fail(e.into()))?;
         let mut answer = self
-            .run(op, provider, parts, &secrets, &trail.status, None)
+            .run(
+                op,
+                provider,
+                parts,
+                &secrets,
+                &trail.status,
+                Default::default(),
+            )
             .await
             .map_err(fail)?;
         Ok(listing::take_items(&listing, &mut answer))

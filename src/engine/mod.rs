@@ -89,6 +89,23 @@ pub trait ProgressSink: Send + Sync {
     fn report(&self, progress: f64, total: Option<f64>, message: String) -> BoxFuture<'_, ()>;
 }
 
+/// How a call's long work is watched: progress reports, and who is told the id of a job it
+/// starts (a task keeps it, to follow the job from any process).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Watch<'a> {
+    pub(crate) progress: Option<&'a dyn ProgressSink>,
+    pub(crate) started: Option<&'a (dyn Fn(&str) + Send + Sync)>,
+}
+
+/// A call run as an MCP task: it waits for the end of the work it starts (up to the task's
+/// life, whatever its arguments say), and tells who keeps the task the id of the job it
+/// started, so any process can follow that job to its end.
+#[derive(Clone)]
+pub struct TaskMode {
+    pub wait: Duration,
+    pub started: Arc<dyn Fn(&str) + Send + Sync>,
+}
+
 /// What a surface passes along with a call.
 #[derive(Clone, Default)]
 pub struct CallContext {
@@ -103,6 +120,8 @@ pub struct CallContext {
     /// The caller holds only the read scope (OAuth): it may not send a secret to a host of
     /// its choosing.
     pub read_scope_only: bool,
+    /// Run as an MCP task.
+    pub task: Option<TaskMode>,
 }
 
 /// The result of a call: a JSON object either way; `is_error` tells which envelope it is.
@@ -293,7 +312,13 @@ impl Engine {
         // off the async workers before anything is sent or shown.
         redact::ready().await;
         secrets.ready().await;
-        let parts = op.prepare(resolved.args)?;
+        let mut parts = op.prepare(resolved.args)?;
+        // A task waits for the end of the work it starts.
+        if let Some(task) = &cx.task
+            && op.flow.then_poll.is_some()
+        {
+            parts.wait = Some(task.wait);
+        }
         if dry_run {
             // The plan shows the references as written; the resolved values stay here.
             let shown = op.prepare(args.clone()).unwrap_or_else(|_| parts.clone());
@@ -310,13 +335,12 @@ impl Engine {
             })
             .collect();
         tracing::debug!(tool = op.name, "dispatching");
-        let progress = if op.progress {
-            cx.progress.as_deref()
-        } else {
-            None
+        let watch = Watch {
+            progress: cx.progress.as_deref().filter(|_| op.progress),
+            started: cx.task.as_ref().map(|t| &*t.started),
         };
         let value = self
-            .run(op, provider, parts, secrets, &trail.status, progress)
+            .run(op, provider, parts, secrets, &trail.status, watch)
             .await?;
         Ok(match listing {
             Some((listing, list_args)) => Shaped {

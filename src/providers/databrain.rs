@@ -280,8 +280,9 @@ static OPERATIONS: &[OperationSpec] = &[
         output: Output::PASSTHROUGH,
         flow: Flow::poll(Poll {
             status_path: None,
-            job_id: |_| None,
+            job_id: |_, _| None,
             state: sync_state,
+            stale: None,
         }),
         example: r#"{"datasource_id": "000000db-5eed-4000-8000-000000000001", "wait": true}"#,
         reconcile: None,

@@ -346,8 +346,9 @@ static OPERATIONS: &[OperationSpec] = &[
         output: Output::PASSTHROUGH,
         flow: Flow::poll(Poll {
             status_path: None,
-            job_id: |_| None,
+            job_id: |_, _| None,
             state: job_state,
+            stale: None,
         }),
         example: r#"{"id": "9dc010b50000000000000004", "wait": true}"#,
         reconcile: None,
@@ -471,11 +472,12 @@ const JOB: Poll = Poll {
     status_path: Some("/jobs/{id}/status"),
     job_id,
     state: job_state,
+    stale: None,
 };
 
 /// The id of a job a `jobs/execute/…` request started. Where PDC puts it is not documented:
 /// `jobId`, `id` or `_id`, wrapped in `data` or not, as community clients read it.
-fn job_id(answer: &Value) -> Option<String> {
+fn job_id(answer: &Value, _sent: &RequestParts) -> Option<String> {
     [
         "/data/jobId",
         "/data/id",

@@ -577,6 +577,7 @@ impl ServerHandler for DataSourceServer {
             caller,
             correlation_id,
             read_scope_only: self.inner.read_scope,
+            task: None,
         };
         let mut outcome = self.engine().call(op, request.arguments.clone(), &cx).await;
         // A secret the user can enter on the intake page: a client that takes URL-mode
