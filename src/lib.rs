@@ -6,7 +6,8 @@
 //!
 //! 1. [`secret`], [`request`], [`redact`], [`logging`], [`metrics`], [`serving`]: secrets as
 //!    types, what a request is made of, masking, stderr logs, the Prometheus registry, HTTP
-//!    listeners with bounds (the accept loop every listener of the process shares).
+//!    listeners with bounds (the accept loop every listener of the process shares), [`store`]
+//!    (what outlives a request: memory, or Redis shared by replicas).
 //! 2. [`args`], [`schema`]: argument parsing and validation; schemas from types.
 //! 3. [`operation`], [`spec`]: the row type and the provider id; what a provider is, as data.
 //! 4. [`providers`]: the registry, one file of facts per vendor.
@@ -15,8 +16,8 @@
 //!    enters a secret the model must not see).
 //! 6. [`error`]: error kinds and the envelope.
 //! 7. [`engine`]: the flows that run a row.
-//! 8. [`surfaces`]: the MCP server, `call`, `doctor`, the skill, the bundle, prompts, generated
-//!    files.
+//! 8. [`surfaces`]: the MCP server, long vendor jobs as MCP tasks, `call`, `doctor`, the skill,
+//!    the bundle, prompts, generated files.
 //! 9. [`transport`]: stdio and streamable HTTP.
 //! 10. [`cli`]: the command line that wires them together.
 
@@ -36,6 +37,7 @@ pub mod schema;
 pub mod secret;
 pub mod serving;
 pub mod spec;
+pub mod store;
 pub mod surfaces;
 pub mod transport;
 pub mod upstream;

@@ -49,6 +49,53 @@ pub struct Cli {
     pub http: HttpArgs,
     #[command(flatten)]
     pub intake: IntakeArgs,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+/// Where state that outlives a request lives (MCP tasks), and for how long.
+#[derive(Args, Debug, Clone)]
+pub struct StateArgs {
+    /// `memory` (one process), or a Redis URL (`redis://host:6379/0`, `redis+unix:///path`)
+    /// that every replica shares: a task started on one replica is then answered, and taken
+    /// over when its replica stops, by any other.
+    #[arg(
+        long,
+        global = true,
+        env = "DATASOURCE_MCP_STORE",
+        default_value = "memory",
+        value_name = "memory|URL"
+    )]
+    pub store: String,
+    /// Seconds an MCP task lives: how long the server follows a vendor job for a client that
+    /// takes tasks (its result is kept as long again).
+    #[arg(
+        long,
+        global = true,
+        env = "DATASOURCE_MCP_TASK_TTL",
+        default_value_t = 3600,
+        value_name = "SECONDS"
+    )]
+    pub task_ttl: u64,
+}
+
+impl StateArgs {
+    /// The store, connected (a Redis that does not answer stops start-up with its reason).
+    pub async fn open(&self) -> anyhow::Result<Arc<dyn crate::store::Store>> {
+        if self.task_ttl == 0 || self.task_ttl > 7 * 86_400 {
+            anyhow::bail!("--task-ttl must be between 1 and 604800 seconds");
+        }
+        crate::store::open(&self.store)
+            .await
+            .map_err(|e| anyhow::anyhow!("--store {}: {e}", crate::store::shown(&self.store)))
+    }
+
+    pub fn tasks(&self) -> crate::surfaces::tasks::TaskSettings {
+        crate::surfaces::tasks::TaskSettings {
+            ttl: Duration::from_secs(self.task_ttl),
+            ..Default::default()
+        }
+    }
 }
 
 /// The secret intake page: where a user enters a secret that a call references but that has
@@ -548,7 +595,9 @@ pub fn main() -> ExitCode {
             let oauth_shown = opts.auth.clone();
             run_multi_thread(async move {
                 let (configs, sandbox) = provider_configs(cli.sandbox, true).await?;
-                let server = build_server(configs, settings, &selection, intake);
+                let store = cli.state.open().await?;
+                let server = build_server(configs, settings, &selection, intake)
+                    .with_tasks(store, cli.state.tasks());
                 let tools = server.catalog().operations().len();
                 if let Some(sb) = &sandbox {
                     eprintln!("{}", sandbox_banner(sb, tools));
@@ -592,7 +641,9 @@ pub fn main() -> ExitCode {
                 engine = engine.with_intake(intake);
             }
             let engine = Arc::new(engine);
-            let server = DataSourceServer::for_session(engine, &selection);
+            let store = cli.state.open().await?;
+            let server = DataSourceServer::for_session(engine, &selection)
+                .with_tasks(store, cli.state.tasks());
             serve_stdio(server, max_line, sandbox).await
         }),
         Some(Command::Tools) => run_async(async move {

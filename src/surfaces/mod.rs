@@ -14,3 +14,4 @@ pub mod reference;
 pub mod registry;
 pub mod server;
 pub mod skill;
+pub mod tasks;

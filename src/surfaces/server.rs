@@ -11,19 +11,21 @@ use std::time::Instant;
 
 use futures_util::future::BoxFuture;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
-    CompletionInfo, CustomRequest, CustomResult, ElicitRequest, ElicitRequestParams,
-    ElicitationAction, ErrorCode, GetPromptRequestParams, GetPromptResponse, Implementation,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams,
+    CompleteRequestParams, CompleteResult, CompletionInfo, CreateTaskResult, CustomRequest,
+    CustomResult, ElicitRequest, ElicitRequestParams, ElicitationAction, ErrorCode,
+    GetPromptRequestParams, GetPromptResponse, GetTaskParams, GetTaskResult, Implementation,
     InputRequest, InputRequiredResult, ListPromptsResult, ListResourceTemplatesResult,
     ListResourcesResult, ListToolsResult, LoggingLevel, LoggingMessageNotificationParam,
     PaginatedRequestParams, ProgressNotificationParam, ProgressToken, ProtocolVersion,
     ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference, Resource,
     ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig, SetLevelRequestParams,
-    Tool,
+    Tool, UpdateTaskParams,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, Peer, RoleServer, ServerHandler};
 
+use super::tasks::{self, TaskError, TaskSettings, Tasks};
 use super::{definition, prompts, reference};
 use crate::engine::audit::{Caller, CorrelationId};
 use crate::engine::{CallContext, CallOutcome, Engine, ProgressSink};
@@ -31,6 +33,7 @@ use crate::intake::{Binding, Intake, Offered, Resumed};
 use crate::operation::{OperationSpec, Provider};
 use crate::providers;
 use crate::serving::in_flight::InFlight;
+use crate::store::Store;
 
 /// Resources: the generated reference of the tools this server offers.
 const CATALOG_URI: &str = "datasource-mcp://tools";
@@ -199,6 +202,8 @@ struct Inner {
     /// Serves callers that hold only the read scope: besides seeing only the tools that
     /// change nothing, they may not send a secret to a host of their choosing.
     read_scope: bool,
+    /// Long vendor jobs as MCP tasks, for clients that take them.
+    tasks: Option<Arc<Tasks>>,
 }
 
 impl DataSourceServer {
@@ -223,8 +228,51 @@ impl DataSourceServer {
                 log_level: session.then(|| std::sync::Mutex::new(None)),
                 session: session.then(|| (Caller::Stdio, crate::secret::random_token("stdio-"))),
                 read_scope: false,
+                tasks: None,
             }),
         }
+    }
+
+    /// Serves long vendor jobs as MCP tasks (protocol 2026-07-28, for clients that declare
+    /// the extension), kept in `store`.
+    pub fn with_tasks(mut self, store: Arc<dyn Store>, settings: TaskSettings) -> Self {
+        let tasks = Tasks::new(store, self.inner.engine.clone(), settings);
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.tasks = Some(tasks);
+        }
+        self
+    }
+
+    /// Who calls and the request's correlation id: what the HTTP transport put in the
+    /// request's extensions, else the session's (stdio).
+    fn who(&self, context: &RequestContext<RoleServer>) -> CallContext {
+        let http = context.extensions.get::<axum::http::request::Parts>();
+        let caller = http
+            .and_then(|p| p.extensions.get::<Caller>().cloned())
+            .or_else(|| self.inner.session.as_ref().map(|(c, _)| c.clone()));
+        let correlation_id = http
+            .and_then(|p| p.extensions.get::<CorrelationId>())
+            .map(|c| c.0.clone())
+            .or_else(|| self.inner.session.as_ref().map(|(_, id)| id.clone()));
+        CallContext {
+            caller,
+            correlation_id,
+            read_scope_only: self.inner.read_scope,
+            ..CallContext::default()
+        }
+    }
+
+    /// The tasks a request may use: this server's, when the request itself declares the
+    /// extension under protocol 2026-07-28 (the extension is not defined before it, and a
+    /// 2025-era client's declaration enables nothing).
+    fn tasks_for(&self, context: &RequestContext<RoleServer>) -> Option<&Arc<Tasks>> {
+        let modern = context
+            .protocol_version()
+            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
+        let declared = context
+            .client_capabilities()
+            .is_some_and(|c| c.supports_tasks());
+        self.inner.tasks.as_ref().filter(|_| modern && declared)
     }
 
     /// The same server (same engine, so same vendor tokens and limits) for callers that hold
@@ -239,6 +287,7 @@ impl DataSourceServer {
         let mut twin = Self::build(self.inner.engine.clone(), &selection, self.has_session());
         if let Some(inner) = Arc::get_mut(&mut twin.inner) {
             inner.read_scope = true;
+            inner.tasks = self.inner.tasks.clone();
         }
         twin
     }
@@ -292,6 +341,17 @@ impl ProgressSink for McpProgress {
             // A client that went away cannot be told; the call goes on.
             let _ = self.peer.notify_progress(param).await;
         })
+    }
+}
+
+/// A task request's failure as its JSON-RPC error: an unknown (or another caller's, or
+/// expired) task is invalid params, as the extension says; a store that failed is internal.
+fn task_error(e: TaskError) -> McpError {
+    match e {
+        TaskError::Unknown => {
+            McpError::invalid_params("Failed to retrieve task: Task not found", None)
+        }
+        TaskError::Store(e) => McpError::internal_error(e.to_string(), None),
     }
 }
 
@@ -505,13 +565,16 @@ async fn wait_for_person(
 
 impl ServerHandler for DataSourceServer {
     fn get_info(&self) -> ServerConfig {
-        let capabilities = ServerCapabilities::builder()
+        let builder = ServerCapabilities::builder()
             .enable_tools()
             .enable_prompts()
             .enable_resources()
             .enable_completions()
-            .enable_logging()
-            .build();
+            .enable_logging();
+        let capabilities = match self.inner.tasks {
+            Some(_) => builder.enable_tasks().build(),
+            None => builder.build(),
+        };
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new(
                 "datasource-mcp",
@@ -535,16 +598,7 @@ impl ServerHandler for DataSourceServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        // Who calls and the request's correlation id: what the HTTP transport put in the
-        // request's extensions, else the session's (stdio).
-        let http = context.extensions.get::<axum::http::request::Parts>();
-        let caller = http
-            .and_then(|p| p.extensions.get::<Caller>().cloned())
-            .or_else(|| self.inner.session.as_ref().map(|(c, _)| c.clone()));
-        let correlation_id = http
-            .and_then(|p| p.extensions.get::<CorrelationId>())
-            .map(|c| c.0.clone())
-            .or_else(|| self.inner.session.as_ref().map(|(_, id)| id.clone()));
+        let who = self.who(&context);
         let Some(op) = self.catalog().find(&request.name) else {
             let known = providers::operation(&request.name);
             let code = match known {
@@ -552,13 +606,8 @@ impl ServerHandler for DataSourceServer {
                 Some(_) => "NOT_CONFIGURED",
                 None => "UNKNOWN_TOOL",
             };
-            let cx = CallContext {
-                caller,
-                correlation_id,
-                ..CallContext::default()
-            };
             self.engine()
-                .refused(&request.name, known.is_some(), code, &cx);
+                .refused(&request.name, known.is_some(), code, &who);
             let shown: String = request.name.chars().take(64).collect();
             return Err(McpError::invalid_params(
                 format!("unknown tool: {}", crate::redact::sanitize_text(&shown)),
@@ -571,13 +620,20 @@ impl ServerHandler for DataSourceServer {
                 token,
             }) as Arc<dyn ProgressSink>
         });
+        // A long vendor job, for a client that takes tasks: a task at once, which any server
+        // process answers tasks/get for.
+        if let Some(tasks) = self.tasks_for(&context)
+            && tasks::eligible(op)
+        {
+            return match tasks.create(op, request.arguments.clone(), who).await {
+                Ok(task) => Ok(CallToolResponse::Task(CreateTaskResult::new(task))),
+                Err(e) => Err(task_error(e)),
+            };
+        }
         let cx = CallContext {
             cancel: context.ct.clone(),
             progress,
-            caller,
-            correlation_id,
-            read_scope_only: self.inner.read_scope,
-            task: None,
+            ..who
         };
         let mut outcome = self.engine().call(op, request.arguments.clone(), &cx).await;
         // A secret the user can enter on the intake page: a client that takes URL-mode
@@ -605,6 +661,49 @@ impl ServerHandler for DataSourceServer {
             self.log_failure(&context.peer, op.name, &outcome).await;
         }
         Ok(to_result(outcome).into())
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, McpError> {
+        let tasks = self
+            .tasks_for(&context)
+            .ok_or_else(|| task_error(TaskError::Unknown))?;
+        let task = tasks.get(&request.task_id, &self.who(&context)).await;
+        task.map(GetTaskResult::new).map_err(task_error)
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        // No task here asks its client for input: every response is for no outstanding
+        // request, which the extension says to ignore; the task must still be the caller's.
+        let tasks = self
+            .tasks_for(&context)
+            .ok_or_else(|| task_error(TaskError::Unknown))?;
+        tasks
+            .get(&request.task_id, &self.who(&context))
+            .await
+            .map(|_| ())
+            .map_err(task_error)
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let tasks = self
+            .tasks_for(&context)
+            .ok_or_else(|| task_error(TaskError::Unknown))?;
+        tasks
+            .cancel(&request.task_id, &self.who(&context))
+            .await
+            .map_err(task_error)
     }
 
     async fn list_prompts(

@@ -15,6 +15,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("args", 2),
     ("schema", 2),
     ("serving", 2),
+    ("store", 2),
     ("operation", 3),
     ("spec", 4),
     ("providers", 5),
