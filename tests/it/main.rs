@@ -45,6 +45,7 @@ mod reliability;
 mod safety;
 mod stdio_binary;
 mod stdio_hardening;
+mod store;
 mod tasks;
 mod tool_schemas;
 mod trace;

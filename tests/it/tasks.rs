@@ -414,3 +414,84 @@ async fn a_task_is_taken_over_when_its_runner_stops() {
         .count();
     assert_eq!(starts, 1, "the job is started once");
 }
+
+/// The built binary over stdio, spoken to in raw JSON-RPC as the extension's text shows it:
+/// `server/discover` names the extension, a `tools/call` that declares it in its `_meta` is
+/// answered `resultType: "task"`, `tasks/get` reports it working then completed with the
+/// tool's result; "sync this DataBrain datasource" on the sandbox.
+#[tokio::test]
+async fn raw_json_rpc_over_stdio_as_the_extension_describes() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut child = tokio::process::Command::new(binary())
+        .arg("--sandbox")
+        .env_clear()
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}}});
+    let mut next = 0;
+    let mut ask = async |method: &str, mut params: Value| -> Value {
+        next += 1;
+        params["_meta"] = meta.clone();
+        let line = json!({"jsonrpc": "2.0", "id": next, "method": method, "params": params});
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .unwrap();
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(20), stdout.next_line())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            let message: Value = serde_json::from_str(&line).unwrap();
+            if message["id"] == next {
+                return message;
+            }
+        }
+    };
+    let discovered = ask("server/discover", json!({})).await;
+    assert_eq!(
+        discovered["result"]["capabilities"]["extensions"]["io.modelcontextprotocol/tasks"],
+        json!({}),
+        "{discovered}"
+    );
+    let created = ask(
+        "tools/call",
+        json!({"name": "databrain_sync_datasource",
+            "arguments": {"datasource_id": "000000db-5eed-4000-8000-000000000004"}}),
+    )
+    .await;
+    let task = &created["result"];
+    assert_eq!(task["resultType"], "task", "{created}");
+    assert_eq!(task["status"], "working");
+    let id = task["taskId"].as_str().unwrap().to_string();
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        last = ask("tasks/get", json!({"taskId": id})).await;
+        if last["result"]["status"] != "working" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let done = &last["result"];
+    assert_eq!(done["resultType"], "complete", "{last}");
+    assert_eq!(done["status"], "completed", "{last}");
+    assert_eq!(done["taskId"], id.as_str());
+    assert_eq!(
+        done["result"]["structuredContent"],
+        json!({"data": {"message": "Sync completed"}}),
+        "{last}"
+    );
+    // tasks/result is not part of the extension.
+    let legacy = ask("tasks/result", json!({"taskId": id})).await;
+    assert_eq!(legacy["error"]["code"], -32601, "{legacy}");
+}
