@@ -110,15 +110,28 @@ pub struct Output {
     /// `outputSchema` of the result, when the shape is known. Kept lean: only what an agent
     /// needs to read the result, every property optional so vendor variations still conform.
     pub schema: Option<fn() -> Map<String, Value>>,
+    /// Where the vendor's answer holds what the tool returns (JSON pointers, one of which
+    /// must name a value): an answer without it (a renamed field in a new release, a proxy's
+    /// page, an unexpected wrapper) is an error naming the shape it got, never an empty result.
+    pub holds: &'static [&'static str],
 }
 
 impl Output {
-    pub const PASSTHROUGH: Output = Output { schema: None };
+    pub const PASSTHROUGH: Output = Output {
+        schema: None,
+        holds: &[],
+    };
 
     pub const fn typed<T: schemars::JsonSchema + 'static>() -> Self {
         Output {
             schema: Some(crate::schema::output_schema::<T>),
+            holds: &[],
         }
+    }
+
+    /// The same, with where the answer holds its result.
+    pub const fn holding(self, holds: &'static [&'static str]) -> Self {
+        Output { holds, ..self }
     }
 }
 

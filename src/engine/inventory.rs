@@ -95,7 +95,7 @@ impl Engine {
             &list_args,
             json!({ "items": items }),
             &called_with,
-        );
+        )?;
         value["errors"] = Value::Array(errors);
         Ok(Shaped {
             value,
@@ -204,6 +204,6 @@ impl Engine {
             )
             .await
             .map_err(fail)?;
-        Ok(listing::take_items(&listing, &mut answer))
+        listing::take_items(&listing, &mut answer).map_err(fail)
     }
 }

@@ -3,13 +3,20 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::error::ToolError;
 use crate::operation::{ListArgs, Listing, Paging};
+use crate::redact;
 
 /// The page a list call returns: the vendor's items shaped (compact, full or the named
 /// fields), cut to the page where the server pages, with `total` and `next`.
-pub fn page(listing: &Listing, args: &ListArgs, answer: Value, called_with: &Value) -> Value {
+pub fn page(
+    listing: &Listing,
+    args: &ListArgs,
+    answer: Value,
+    called_with: &Value,
+) -> Result<Value, ToolError> {
     let mut answer = answer;
-    let items = take_items(listing, &mut answer);
+    let items = take_items(listing, &mut answer)?;
     let vendor_total = listing
         .total
         .and_then(|p| answer.pointer(p))
@@ -47,20 +54,71 @@ pub fn page(listing: &Listing, args: &ListArgs, answer: Value, called_with: &Val
     if more {
         out["next"] = next_args(called_with, args.skip + shown, args.limit);
     }
-    out
+    Ok(out)
 }
 
 /// The vendor's items, taken out of its answer (the first of the listing's pointers that names
-/// a list).
-pub fn take_items(listing: &Listing, answer: &mut Value) -> Vec<Value> {
-    listing
+/// a list). An answer with no list where the vendor puts it is not an empty list: it is an
+/// answer this server does not understand, said so with its shape.
+pub fn take_items(listing: &Listing, answer: &mut Value) -> Result<Vec<Value>, ToolError> {
+    let found = listing
         .items
         .iter()
         .find_map(|p| match answer.pointer_mut(answer_pointer(p)) {
             Some(Value::Array(items)) => Some(std::mem::take(items)),
             _ => None,
+        });
+    found.ok_or_else(|| not_understood(listing.items, answer, "list"))
+}
+
+/// The error for an answer that does not hold what the ledger says, where it says: the
+/// places looked at, and the shape that came (keys and kinds, never a value).
+pub fn not_understood(places: &[&str], answer: &Value, what: &str) -> ToolError {
+    let places: Vec<String> = places
+        .iter()
+        .map(|p| {
+            if p.is_empty() {
+                "the answer itself".to_string()
+            } else {
+                format!("`{p}`")
+            }
         })
-        .unwrap_or_default()
+        .collect();
+    ToolError::UnexpectedAnswer {
+        status: None,
+        what: format!(
+            "no {what} at {}, but {}",
+            places.join(" or "),
+            shape_of(answer, 2)
+        ),
+    }
+}
+
+/// What a value looks like, `depth` levels down: objects by their keys (at most 12), lists by
+/// their length, scalars by their kind.
+pub fn shape_of(value: &Value, depth: usize) -> String {
+    match value {
+        Value::Object(map) if depth == 0 => format!("an object of {} keys", map.len()),
+        Value::Object(map) => {
+            let mut parts: Vec<String> = map
+                .iter()
+                .take(12)
+                .map(|(k, v)| {
+                    let key: String = redact::sanitize_text(k).chars().take(40).collect();
+                    format!("{key}: {}", shape_of(v, depth - 1))
+                })
+                .collect();
+            if map.len() > 12 {
+                parts.push(format!("… {} more", map.len() - 12));
+            }
+            format!("{{{}}}", parts.join(", "))
+        }
+        Value::Array(items) => format!("[{} items]", items.len()),
+        Value::String(_) => "text".into(),
+        Value::Number(_) => "number".into(),
+        Value::Bool(_) => "true/false".into(),
+        Value::Null => "null".into(),
+    }
 }
 
 /// A bare-list answer reaches a listing as the result object `{"items": [...]}` (see
@@ -118,7 +176,7 @@ mod tests {
         assert_eq!(args, json!({}), "the row's type never sees them");
         let called = json!({"limit": 2, "skip": 1});
         assert_eq!(
-            page(&listing, &list, answer.clone(), &called),
+            page(&listing, &list, answer.clone(), &called).unwrap(),
             json!({"items": [{"id": 1, "name": 1}, {"id": 2, "name": 2}], "total": 5,
                 "next": {"skip": 3, "limit": 2}})
         );
@@ -130,7 +188,8 @@ mod tests {
                 &list,
                 answer,
                 &json!({"fields": ["n"], "skip": 4})
-            ),
+            )
+            .unwrap(),
             json!({"items": [{"n": 4, "big": "xxxxxxxxxx"}], "total": 5})
         );
     }
@@ -148,7 +207,7 @@ mod tests {
         assert_eq!(args, json!({"limit": 2, "filter": "a"}), "the vendor pages");
         let answer = json!({"data": {"list": [{"n": 0}, {"n": 1}], "totalCount": 3}});
         assert_eq!(
-            page(&listing, &list, answer, &json!({"limit": 2, "filter": "a"})),
+            page(&listing, &list, answer, &json!({"limit": 2, "filter": "a"})).unwrap(),
             json!({"items": [{"id": 0, "name": 0}, {"id": 1, "name": 1}], "total": 3,
                 "next": {"limit": 2, "filter": "a", "skip": 2}})
         );

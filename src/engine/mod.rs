@@ -342,9 +342,18 @@ impl Engine {
         let value = self
             .run(op, provider, parts, secrets, &trail.status, watch)
             .await?;
+        // A get whose answer does not hold the resource where the ledger says is not "nothing".
+        let holds = op.output.holds;
+        if !holds.is_empty()
+            && !holds
+                .iter()
+                .any(|p| value.pointer(p).is_some_and(|v| !v.is_null()))
+        {
+            return Err(listing::not_understood(holds, &value, "result"));
+        }
         Ok(match listing {
             Some((listing, list_args)) => Shaped {
-                value: listing::page(&listing, &list_args, value, &called_with),
+                value: listing::page(&listing, &list_args, value, &called_with)?,
                 page: Some((list_args, called_with)),
             },
             None => Shaped::whole(value),

@@ -123,7 +123,7 @@ static OPERATIONS: &[OperationSpec] = &[
         path: "/contents/v1/connectors/{connector_id}",
         hints: Hints::READ,
         args: ArgsSpec::of::<ConnectorId>(),
-        output: Output::PASSTHROUGH,
+        output: Output::PASSTHROUGH.holding(&["/connector_id"]),
         flow: Flow::SINGLE,
         example: r#"{"connector_id": "0b16da7a-5eed-4000-8000-000000000002"}"#,
         reconcile: None,

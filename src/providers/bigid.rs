@@ -240,7 +240,7 @@ static OPERATIONS: &[OperationSpec] = &[
         path: "/ds_connections/{name}",
         hints: Hints::READ,
         args: ArgsSpec::of::<GetDataSource>(),
-        output: Output::PASSTHROUGH,
+        output: Output::PASSTHROUGH.holding(&["/ds_connection"]),
         flow: Flow::SINGLE,
         example: r#"{"name": "Orders MySQL"}"#,
         reconcile: None,

@@ -277,7 +277,7 @@ static OPERATIONS: &[OperationSpec] = &[
         path: "/api/v2/datasource/getDatasourceProgress",
         hints: Hints::READ,
         args: ArgsSpec::of::<SyncProgress>(),
-        output: Output::PASSTHROUGH,
+        output: Output::PASSTHROUGH.holding(&["/status"]),
         flow: Flow::poll(Poll {
             status_path: None,
             job_id: |_, _| None,

@@ -197,7 +197,7 @@ static OPERATIONS: &[OperationSpec] = &[
         path: "/data-sources/{id}",
         hints: Hints::READ,
         args: ArgsSpec::of::<DataSourceId>(),
-        output: Output::PASSTHROUGH,
+        output: Output::PASSTHROUGH.holding(&["/data", "/_id"]),
         flow: Flow::SINGLE,
         example: r#"{"id": "9dc0da7a0000000000000001"}"#,
         reconcile: None,
@@ -343,7 +343,7 @@ static OPERATIONS: &[OperationSpec] = &[
         path: "/jobs/{id}/status",
         hints: Hints::READ,
         args: ArgsSpec::of::<JobId>(),
-        output: Output::PASSTHROUGH,
+        output: Output::PASSTHROUGH.holding(&["/status", "/data/status", "/state", "/data/state"]),
         flow: Flow::poll(Poll {
             status_path: None,
             job_id: |_, _| None,

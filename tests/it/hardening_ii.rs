@@ -713,3 +713,47 @@ async fn a_huge_job_status_is_shown_short() {
         );
     }
 }
+
+/// Issue 22 item 4: an answer the server does not understand never becomes "nothing there":
+/// a list whose items are not where the ledger says (a renamed field, a proxy's page, a
+/// wrapper), or a get without the resource, is an error naming the shape it got (keys and
+/// kinds, never a value), for list and get tools and in the inventory.
+#[tokio::test]
+async fn an_answer_not_understood_is_an_error_not_an_empty_result() {
+    let fake = FakeUpstream::start().await;
+    fake.on(
+        "GET",
+        "/api/v1/ds-connections",
+        Reply::json(
+            200,
+            json!({"data": {"dataSources": [{"name": "Orders", "password": "S3NT1NEL-shape"}], "total": 1}}),
+        ),
+    );
+    fake.on(
+        "GET",
+        "/api/v1/ds_connections/Orders",
+        Reply::json(200, json!({"dataSource": {"name": "Orders"}})),
+    );
+    let client = client_with(&bigid_fake_vars(&fake), UpstreamSettings::default()).await;
+    let (list, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
+    assert!(is_error, "{list}");
+    assert_eq!(list["error"]["code"], "UNEXPECTED_RESPONSE");
+    assert_eq!(
+        list["error"]["message"],
+        "the vendor answered with no list at `/data/ds_connections` or `/ds_connections` or the answer itself, but {data: {dataSources: [1 items], total: number}}"
+    );
+    let (got, is_error) = call(&client, "bigid_get_data_source", json!({"name": "Orders"})).await;
+    assert!(is_error, "{got}");
+    assert_eq!(
+        got["error"]["message"],
+        "the vendor answered with no result at `/ds_connection`, but {dataSource: {name: text}}"
+    );
+    let (inventory, is_error) = call(&client, "inventory_list_data_sources", json!({})).await;
+    assert!(!is_error, "{inventory}");
+    assert_eq!(inventory["items"], json!([]));
+    assert_eq!(
+        inventory["errors"][0]["code"], "UNEXPECTED_RESPONSE",
+        "{inventory}"
+    );
+    assert!(!inventory.to_string().contains("S3NT1NEL"));
+}

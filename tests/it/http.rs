@@ -417,7 +417,7 @@ async fn stateless_any_replica_answers_any_request() {
     fake.on(
         "GET",
         "/api/ds-connections",
-        Reply::json(200, json!({"data": {}})),
+        Reply::json(200, json!({"data": {"ds_connections": []}})),
     );
     let vars = bigid_vars(&fake);
     let (a, b) = (start(&vars, |_| {}).await, start(&vars, |_| {}).await);

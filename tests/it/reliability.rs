@@ -37,7 +37,7 @@ async fn reads_are_retried_on_transient_statuses() {
     fake.on(
         "GET",
         "/api/ds-connections",
-        Reply::json(200, json!({"data": {}})),
+        Reply::json(200, json!({"data": {"ds_connections": []}})),
     );
     let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
     assert!(!is_error);
@@ -135,7 +135,11 @@ async fn retry_after_is_honoured_and_a_long_one_fails_fast() {
         "/api/ds-connections",
         Reply::text(429, "slow down").with_header("retry-after", "1"),
     );
-    fake.on("GET", "/api/ds-connections", Reply::json(200, json!({})));
+    fake.on(
+        "GET",
+        "/api/ds-connections",
+        Reply::json(200, json!({"ds_connections": []})),
+    );
     let started = Instant::now();
     let (_, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
     assert!(!is_error);
@@ -455,7 +459,8 @@ async fn responses_timeouts_and_concurrency_are_bounded() {
     fake.on(
         "GET",
         "/api/ds_connections/busy",
-        Reply::json(200, json!({})).delayed(Duration::from_millis(150)),
+        Reply::json(200, json!({"ds_connection": {"name": "busy"}}))
+            .delayed(Duration::from_millis(150)),
     );
     let calls: Vec<_> = (0..6)
         .map(|_| {

@@ -377,15 +377,26 @@ fn echo(fake: &FakeUpstream, status: u16) {
         .chain(own_token)
         .collect();
         let all = known.join(" ");
+        // Each vendor's result where its tools find it (a list, a record), each full of secrets.
         let body = json!({"message": format!("echo: {all}"), "password": REFERENCED, "type": "investment_research",
             "label": "L", "token": own_token, "data": {"accessToken": own_token, "note": all},
-            "results": [{"x_api_key": BIGDATA_KEY, "text": DATABRAIN_TOKEN}], "detail": PDC_PASSWORD});
+            "results": [{"x_api_key": BIGDATA_KEY, "text": DATABRAIN_TOKEN}], "detail": PDC_PASSWORD,
+            "ds_connections": [{"name": "n", "note": all}], "ds_connection": {"name": "n", "type": "rdb-mysql", "note": all},
+            "templates": [{"type": "t", "note": all}], "connector_id": "c-1", "status": "COMPLETED"});
         // A PDC record has its `_id` (jobs are started on one), and its job answers a job id.
         if prefix == "/pdc" {
             let mut record = body.clone();
             record["data"]["_id"] = json!("9dc0da7a0000000000000001");
             record["data"]["databaseType"] = json!("POSTGRES");
             record["data"]["jobId"] = json!("9dc010b50000000000000009");
+            record["status"] = json!("COMPLETED");
+            let mut listed = record.clone();
+            listed["data"] = json!([record["data"].clone()]);
+            fake.on(
+                "POST",
+                "/pdc/data-sources/filter",
+                Reply::json(status, listed),
+            );
             fake.otherwise_under(prefix, Reply::json(status, record));
             continue;
         }

@@ -295,7 +295,10 @@ async fn a_client_that_stops_reading_does_not_grow_the_server() {
 #[tokio::test]
 async fn more_calls_than_the_server_takes_at_once_are_all_answered() {
     let fake = FakeUpstream::start().await;
-    fake.otherwise(Reply::json(200, json!({"data": {}})).delayed(Duration::from_millis(50)));
+    fake.otherwise(
+        Reply::json(200, json!({"data": {"ds_connections": []}}))
+            .delayed(Duration::from_millis(50)),
+    );
     let base = fake.url("/api/v1");
     let mut session =
         Session::start(&[("BIGID_BASE_URL", &base), ("BIGID_ACCESS_TOKEN", "tok")]).await;
@@ -323,7 +326,9 @@ async fn more_calls_than_the_server_takes_at_once_are_all_answered() {
 #[tokio::test]
 async fn cancelled_calls_give_their_place_back() {
     let fake = FakeUpstream::start().await;
-    fake.otherwise(Reply::json(200, json!({"data": {}})).delayed(Duration::from_secs(60)));
+    fake.otherwise(
+        Reply::json(200, json!({"data": {"ds_connections": []}})).delayed(Duration::from_secs(60)),
+    );
     let base = fake.url("/api/v1");
     let mut session =
         Session::start(&[("BIGID_BASE_URL", &base), ("BIGID_ACCESS_TOKEN", "tok")]).await;

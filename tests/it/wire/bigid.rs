@@ -640,7 +640,11 @@ async fn username_and_password_log_in_at_sessions() {
 #[tokio::test]
 async fn access_token_is_used_as_is_and_bearer_is_optional() {
     let fake = FakeUpstream::start().await;
-    fake.on("GET", "/api/v1/ds-connections", Reply::json(200, json!({})));
+    fake.on(
+        "GET",
+        "/api/v1/ds-connections",
+        Reply::json(200, json!({"ds_connections": []})),
+    );
     let base = fake.url("/api/v1");
     let raw = client(&[("BIGID_BASE_URL", &base), ("BIGID_ACCESS_TOKEN", "tok-raw")]).await;
     call(&raw, "bigid_list_data_sources", json!({})).await;
@@ -668,7 +672,7 @@ async fn a_401_obtains_a_new_token_once_and_repeats_once() {
     fake.on(
         "GET",
         "/api/v1/ds-connections",
-        Reply::json(200, json!({"data": {}})),
+        Reply::json(200, json!({"data": {"ds_connections": []}})),
     );
     let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
     assert!(!is_error);
