@@ -7,7 +7,9 @@
 //! 1. [`secret`], [`request`], [`redact`], [`logging`], [`metrics`], [`serving`]: secrets as
 //!    types, what a request is made of, masking, stderr logs, the Prometheus registry, HTTP
 //!    listeners with bounds (the accept loop every listener of the process shares), [`store`]
-//!    (what outlives a request: memory, or Redis shared by replicas).
+//!    (what outlives a request: memory, or Redis shared by replicas), [`keychain`] (the OS
+//!    keychain: credentials stored by `login`, values remembered from the intake page) and
+//!    [`mounted`] (secrets mounted as files: `NAME_FILE`, the secrets directory).
 //! 2. [`args`], [`schema`]: argument parsing and validation; schemas from types.
 //! 3. [`operation`], [`spec`]: the row type and the provider id; what a provider is, as data.
 //! 4. [`providers`]: the registry, one file of facts per vendor.
@@ -26,8 +28,10 @@ pub mod cli;
 pub mod engine;
 pub mod error;
 pub mod intake;
+pub mod keychain;
 pub mod logging;
 pub mod metrics;
+pub mod mounted;
 pub mod operation;
 pub mod providers;
 pub mod redact;

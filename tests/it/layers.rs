@@ -16,6 +16,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("schema", 2),
     ("serving", 2),
     ("store", 2),
+    ("keychain", 2),
+    ("mounted", 2),
     ("operation", 3),
     ("spec", 4),
     ("providers", 5),
