@@ -44,6 +44,13 @@ pub fn random_token(prefix: &str) -> String {
     format!("{prefix}{hex}")
 }
 
+/// The environment variables `${secret:NAME}` references read start with this (only these:
+/// a reference cannot read the server's own vendor credentials).
+pub const SECRET_VAR_PREFIX: &str = "DATASOURCE_MCP_SECRET_";
+
+/// The hosts an operator binds a configured secret to: `DATASOURCE_MCP_HOSTS_<NAME>`.
+pub const HOSTS_VAR_PREFIX: &str = "DATASOURCE_MCP_HOSTS_";
+
 /// Where a secret reference starts: `${secret:NAME}`.
 pub const REFERENCE_OPEN: &str = "${secret:";
 

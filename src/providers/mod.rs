@@ -9,6 +9,7 @@ use crate::spec::{ConfigError, Credential, Env, ProviderSpec};
 pub mod bigdata;
 pub mod bigid;
 pub mod databrain;
+pub mod environment;
 pub mod inventory;
 pub mod pdc;
 
