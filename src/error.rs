@@ -39,6 +39,15 @@ pub enum ToolError {
         name: String,
         reason: String,
     },
+    /// A `${secret:NAME}` reference's value is where the server looks (a file of the secrets
+    /// directory, a keychain entry) but cannot be read; nothing was sent.
+    #[error("`{field}`: the secret {name} could not be read from {place}: {reason}")]
+    SecretUnreadable {
+        field: String,
+        name: String,
+        place: String,
+        reason: String,
+    },
     /// The vendor answered with an error status.
     #[error("the vendor answered HTTP {}", .0.status)]
     Vendor(HttpResponse),
@@ -104,6 +113,7 @@ impl ToolError {
             ToolError::UnknownSecret { .. } => "UNKNOWN_SECRET_REFERENCE",
             ToolError::SecretNeeded { .. } => "SECRET_NEEDED",
             ToolError::SecretNotAllowed { .. } => "SECRET_NOT_ALLOWED",
+            ToolError::SecretUnreadable { .. } => "SECRET_UNREADABLE",
             ToolError::Vendor(_) | ToolError::Unconfirmed { .. } => "VENDOR_ERROR",
             ToolError::UnexpectedAnswer { .. } => "UNEXPECTED_RESPONSE",
             ToolError::Redirect { .. } => "REDIRECTED",
@@ -144,6 +154,7 @@ impl ToolError {
             ToolError::Invalid(_)
                 | ToolError::UnknownSecret { .. }
                 | ToolError::SecretNotAllowed { .. }
+                | ToolError::SecretUnreadable { .. }
         )
     }
 
@@ -191,7 +202,8 @@ impl ToolError {
             }
             ToolError::UnknownSecret { field, .. }
             | ToolError::SecretNeeded { field, .. }
-            | ToolError::SecretNotAllowed { field, .. } => {
+            | ToolError::SecretNotAllowed { field, .. }
+            | ToolError::SecretUnreadable { field, .. } => {
                 error.insert("field".into(), json!(field));
             }
             _ => {}
@@ -227,7 +239,7 @@ impl ToolError {
                 Some("UNKNOWN_SECRET_REFERENCE".into()),
                 self.to_string(),
                 format!(
-                    "set DATASOURCE_MCP_SECRET_{name} in the server's environment, or use another reference; nothing was sent"
+                    "set DATASOURCE_MCP_SECRET_{name} in the server's environment (or put a file {name} in its secrets directory), or use another reference; nothing was sent"
                 ),
             ),
             ToolError::SecretNeeded { offered, .. } => (
@@ -238,6 +250,12 @@ impl ToolError {
                     "ask the user to open {} and enter the value, then call again with the same arguments; never ask for the value in the chat; nothing was sent",
                     offered.url
                 ),
+            ),
+            ToolError::SecretUnreadable { .. } => (
+                None,
+                Some("SECRET_UNREADABLE".into()),
+                self.to_string(),
+                "make it readable there, or remove it so the next place is looked at (the environment, the secrets directory, the keychain, the intake page); nothing was sent".into(),
             ),
             ToolError::SecretNotAllowed { name, .. } => (
                 None,

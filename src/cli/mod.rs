@@ -12,12 +12,15 @@ use clap::{Args, Parser, Subcommand};
 use crate::engine::audit::AuditLog;
 use crate::engine::{Engine, EngineSettings};
 use crate::intake::{Intake, IntakeSettings, Serving};
+use crate::keychain::Keychain;
+use crate::mounted::SecretsDir;
+use crate::providers::environment::{self, Loaded, Origin};
 use crate::providers::{self, ProviderConfig};
 use crate::redact;
 use crate::sandbox::Sandbox;
-use crate::spec::{Env, ProcessEnv};
+use crate::spec::Env;
 use crate::surfaces::server::{DataSourceServer, Selection};
-use crate::surfaces::{call, doctor, generated, registry, skill};
+use crate::surfaces::{call, doctor, generated, login, registry, skill};
 use crate::transport::http::{self, HttpOptions};
 use crate::transport::oauth::{self, OAuthConfig};
 use crate::transport::shutdown;
@@ -51,6 +54,64 @@ pub struct Cli {
     pub intake: IntakeArgs,
     #[command(flatten)]
     pub state: StateArgs,
+    #[command(flatten)]
+    pub secrets: SecretSourceArgs,
+}
+
+/// Where secrets live besides the environment (see the README's Safety section).
+#[derive(Args, Debug, Clone)]
+pub struct SecretSourceArgs {
+    /// A directory of files named after secrets (as Docker and Kubernetes mount them):
+    /// `${secret:NAME}` reads the file NAME (trailing newlines trimmed) when
+    /// DATASOURCE_MCP_SECRET_NAME is not set. Keep the server's own credentials elsewhere.
+    #[arg(
+        long,
+        global = true,
+        env = "DATASOURCE_MCP_SECRETS_DIR",
+        value_name = "DIR"
+    )]
+    pub secrets_dir: Option<PathBuf>,
+    /// Never read or write the OS keychain: no credentials stored by `login`, no remembered
+    /// values, no "remember" box on the intake page.
+    #[arg(long, global = true, env = "DATASOURCE_MCP_NO_KEYCHAIN", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_keychain: bool,
+}
+
+impl SecretSourceArgs {
+    /// The keychain of this process (off with --no-keychain).
+    pub fn keychain(&self) -> Arc<Keychain> {
+        if self.no_keychain {
+            Keychain::off()
+        } else {
+            Keychain::system()
+        }
+    }
+
+    /// The secrets directory, which must not hold a file the server reads its own
+    /// configuration from (a reference could then read the server's credentials).
+    pub fn dir(&self, loaded: &Loaded) -> Result<Option<SecretsDir>, String> {
+        let Some(path) = self
+            .secrets_dir
+            .as_deref()
+            .filter(|p| !p.as_os_str().is_empty())
+        else {
+            return Ok(None);
+        };
+        let dir = SecretsDir::open(path).map_err(|e| format!("--secrets-dir {e}"))?;
+        let root = std::fs::canonicalize(path)
+            .map_err(|e| format!("--secrets-dir {}: {e}", path.display()))?;
+        for (name, origin) in &loaded.origins {
+            if let Origin::File(file) = origin
+                && std::fs::canonicalize(file).is_ok_and(|f| f.starts_with(&root))
+            {
+                return Err(format!(
+                    "--secrets-dir {} holds {file}, the file of {name}: a reference could read it; keep the server's own configuration out of the secrets directory",
+                    path.display()
+                ));
+            }
+        }
+        Ok(Some(dir))
+    }
 }
 
 /// Where state that outlives a request lives (MCP tasks), and for how long.
@@ -147,10 +208,11 @@ impl IntakeArgs {
         })
     }
 
-    /// The intake of a process that serves the page itself on loopback (stdio, `call`).
-    pub fn loopback(&self) -> Result<Option<Arc<Intake>>, String> {
+    /// The intake of a process that serves the page itself on loopback (stdio, `call`): its
+    /// page offers to remember a value in `keychain` when one is there.
+    pub fn loopback(&self, keychain: Arc<Keychain>) -> Result<Option<Arc<Intake>>, String> {
         let settings = self.settings()?;
-        Ok((!self.no_secret_intake).then(|| Intake::new(settings, Serving::Loopback)))
+        Ok((!self.no_secret_intake).then(|| Intake::remembering(settings, keychain)))
     }
 
     /// The intake of the HTTP server listening on `listen`, and why it is off when it is:
@@ -521,6 +583,21 @@ pub enum Command {
     Call(call::CallArgs),
     /// Check each configured provider: reachable, credential accepted (exit 1 if any fails).
     Doctor,
+    /// Store a provider's credential in the OS keychain, so no client configuration holds it:
+    /// asked with a masked prompt on a terminal, on a one-time local page otherwise.
+    Login {
+        /// bigid, pdc, bigdata or databrain.
+        provider: String,
+        /// The credential variable to store (default: the provider's first, e.g.
+        /// BIGID_USER_TOKEN).
+        variable: Option<String>,
+    },
+    /// List the names held in the OS keychain (credentials stored by `login`, values
+    /// remembered from the intake page; never a value), or forget one.
+    Secrets {
+        #[command(subcommand)]
+        action: Option<login::SecretsAction>,
+    },
     /// Write an Agent Skill folder (SKILL.md and a generated reference/) for the enabled tools.
     Skill {
         /// Directory to write the skill to.
@@ -552,6 +629,8 @@ pub fn main() -> ExitCode {
         Some(
             Command::Call(_)
                 | Command::Doctor
+                | Command::Login { .. }
+                | Command::Secrets { .. }
                 | Command::Skill { .. }
                 | Command::Generate { .. }
                 | Command::ServerJson { .. }
@@ -571,11 +650,48 @@ pub fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     let max_line = cli.upstream.max_line_bytes;
+    let keychain = cli.secrets.keychain();
+    // The configuration every command that serves or calls runs with: the environment, `_FILE`
+    // forms, and (outside the sandbox) provider credentials stored in the keychain by `login`.
+    let configured = matches!(
+        cli.command,
+        None | Some(Command::Serve | Command::Tools | Command::Call(_) | Command::Doctor)
+    );
+    let (env, dir): (Arc<dyn Env + Send + Sync>, Option<SecretsDir>) = if configured {
+        let from_keychain = (!cli.sandbox).then_some(&*keychain);
+        let loaded = match environment::load(environment::process_vars(), from_keychain) {
+            Ok(l) => l,
+            Err(e) => return fail(&e.0),
+        };
+        let dir = match cli.secrets.dir(&loaded) {
+            Ok(d) => d,
+            Err(e) => return fail(&e),
+        };
+        for (name, origin) in &loaded.origins {
+            match origin {
+                Origin::File(path) => tracing::info!("{name} read from the file {path}"),
+                Origin::Keychain => tracing::info!(
+                    "{name} read from {} (stored by `datasource-mcp login`)",
+                    crate::keychain::place()
+                ),
+            }
+        }
+        (Arc::new(loaded.vars), dir)
+    } else {
+        (Arc::new(std::collections::HashMap::new()), None)
+    };
+    if configured {
+        // Found out once, before serving: a machine without a keychain then costs no call.
+        keychain.available();
+    }
+    let sources = Sources {
+        env: env.clone(),
+        dir,
+        keychain: keychain.clone(),
+    };
     match cli.command {
         None | Some(Command::Serve) if cli.http.transport == Transport::Http => {
-            let (opts, generated) = match cli
-                .http
-                .options(&ProcessEnv, cli.intake.public_url.as_deref())
+            let (opts, generated) = match cli.http.options(&*env, cli.intake.public_url.as_deref())
             {
                 Ok(o) => o,
                 Err(e) => return fail(&e),
@@ -594,9 +710,9 @@ pub fn main() -> ExitCode {
             }
             let oauth_shown = opts.auth.clone();
             run_multi_thread(async move {
-                let (configs, sandbox) = provider_configs(cli.sandbox, true).await?;
+                let (configs, sandbox) = provider_configs(cli.sandbox, true, &*env).await?;
                 let store = cli.state.open().await?;
-                let server = build_server(configs, settings, &selection, intake)
+                let server = build_server(configs, settings, &selection, intake, &sources)
                     .with_tasks(store, cli.state.tasks());
                 let tools = server.catalog().operations().len();
                 if let Some(sb) = &sandbox {
@@ -634,21 +750,20 @@ pub fn main() -> ExitCode {
             })
         }
         None | Some(Command::Serve) => run_async(async move {
-            let intake = cli.intake.loopback().map_err(|e| anyhow::anyhow!(e))?;
-            let (configs, sandbox) = provider_configs(cli.sandbox, true).await?;
-            let mut engine = Engine::new(configs, settings, Arc::new(ProcessEnv));
-            if let Some(intake) = intake {
-                engine = engine.with_intake(intake);
-            }
-            let engine = Arc::new(engine);
+            let intake = cli
+                .intake
+                .loopback(keychain.clone())
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let (configs, sandbox) = provider_configs(cli.sandbox, true, &*env).await?;
+            let engine = Arc::new(sources.engine(configs, settings, intake));
             let store = cli.state.open().await?;
             let server = DataSourceServer::for_session(engine, &selection)
                 .with_tasks(store, cli.state.tasks());
             serve_stdio(server, max_line, sandbox).await
         }),
         Some(Command::Tools) => run_async(async move {
-            let (configs, _sandbox) = provider_configs(cli.sandbox, true).await?;
-            let server = build_server(configs, settings, &selection, None);
+            let (configs, _sandbox) = provider_configs(cli.sandbox, true, &*env).await?;
+            let server = build_server(configs, settings, &selection, None, &sources);
             print_tools(&server);
             Ok(())
         }),
@@ -656,21 +771,36 @@ pub fn main() -> ExitCode {
         Some(Command::Generate { check }) => generate(check),
         Some(Command::ServerJson { bundles }) => server_json(&bundles),
         Some(Command::Call(args)) => run_async_code(async move {
-            let intake = cli.intake.loopback().map_err(|e| anyhow::anyhow!(e))?;
-            let (configs, _sandbox) = provider_configs(cli.sandbox, false).await?;
-            Ok(call::run(&args, configs, settings, &selection, intake).await)
+            let intake = cli
+                .intake
+                .loopback(keychain.clone())
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let (configs, _sandbox) = provider_configs(cli.sandbox, false, &*env).await?;
+            let engine = sources.engine(configs, settings, intake.clone());
+            Ok(call::run(&args, engine, &selection, intake).await)
         }),
         Some(Command::Doctor) => run_async_code(async move {
-            let (configs, _sandbox) = provider_configs(cli.sandbox, false).await?;
-            Ok(run_doctor(configs, settings).await)
+            let (configs, _sandbox) = provider_configs(cli.sandbox, false, &*env).await?;
+            Ok(run_doctor(sources.engine(configs, settings, None)).await)
         }),
+        Some(Command::Login { provider, variable }) => {
+            let settings = match cli.intake.settings() {
+                Ok(s) => s,
+                Err(e) => return fail(&e),
+            };
+            run_async_code(async move {
+                Ok(login::login(&provider, variable.as_deref(), keychain, settings).await)
+            })
+        }
+        Some(Command::Secrets { action }) => {
+            run_async_code(async move { Ok(login::secrets(action, keychain).await) })
+        }
         Some(Command::Skill { out }) => write_skill(&out, &selection),
     }
 }
 
-async fn run_doctor(configs: Vec<ProviderConfig>, settings: EngineSettings) -> ExitCode {
-    let configured = configs.len();
-    let engine = Engine::new(configs, settings, Arc::new(ProcessEnv));
+async fn run_doctor(engine: Engine) -> ExitCode {
+    let configured = engine.providers().len();
     let checks = doctor::check_all(&engine).await;
     print!("{}", doctor::render(&checks));
     let failed = checks.iter().filter(|c| c.failed()).count();
@@ -726,13 +856,14 @@ struct Reported;
 async fn provider_configs(
     sandbox: bool,
     setup_help: bool,
+    env: &dyn Env,
 ) -> anyhow::Result<(Vec<ProviderConfig>, Option<Sandbox>)> {
     if sandbox {
         let sb = Sandbox::start(([127, 0, 0, 1], 0).into()).await?;
         let configs = providers::configure_all(&sb.env()).map_err(|e| anyhow::anyhow!(e.0))?;
         return Ok((configs, Some(sb)));
     }
-    let configs = providers::configure_all(&ProcessEnv).map_err(|e| {
+    let configs = providers::configure_all(env).map_err(|e| {
         eprintln!("datasource-mcp: {}", e.0);
         Reported
     })?;
@@ -781,7 +912,9 @@ pub fn setup_help() -> String {
     for spec in providers::VENDORS {
         text.push_str(&format!("  {:<10} {}\n", spec.title, spec.setup));
     }
-    text.pop();
+    text.push_str(
+        "Each variable may be a file instead (NAME_FILE=/path), and a credential may be kept in the OS keychain: datasource-mcp login <provider>",
+    );
     text
 }
 
@@ -818,20 +951,48 @@ fn block_on(
     }
 }
 
+/// Where `${secret:NAME}` references read values, in order: the configuration (environment
+/// and `_FILE` forms), the secrets directory, the keychain (then the intake page, when on).
+pub struct Sources {
+    pub env: Arc<dyn Env + Send + Sync>,
+    pub dir: Option<SecretsDir>,
+    pub keychain: Arc<Keychain>,
+}
+
+impl Sources {
+    /// The engine for the configured providers, its references reading these sources and the
+    /// values entered on `intake`'s page when it is on.
+    pub fn engine(
+        &self,
+        configs: Vec<ProviderConfig>,
+        settings: EngineSettings,
+        intake: Option<Arc<Intake>>,
+    ) -> Engine {
+        let mut engine =
+            Engine::new(configs, settings, self.env.clone()).with_keychain(self.keychain.clone());
+        if let Some(dir) = &self.dir {
+            engine = engine.with_secrets_dir(dir.clone());
+        }
+        if let Some(intake) = intake {
+            engine = engine.with_intake(intake);
+        }
+        engine
+    }
+}
+
 /// The MCP server every surface uses: the engine for the configured providers, the tools
-/// the selection allows. `${secret:NAME}` references read the process environment, and the
-/// values entered on `intake`'s page when it is on.
+/// the selection allows.
 pub fn build_server(
     configs: Vec<ProviderConfig>,
     settings: EngineSettings,
     selection: &Selection,
     intake: Option<Arc<Intake>>,
+    sources: &Sources,
 ) -> DataSourceServer {
-    let mut engine = Engine::new(configs, settings, Arc::new(ProcessEnv));
-    if let Some(intake) = intake {
-        engine = engine.with_intake(intake);
-    }
-    DataSourceServer::new(Arc::new(engine), selection)
+    DataSourceServer::new(
+        Arc::new(sources.engine(configs, settings, intake)),
+        selection,
+    )
 }
 
 async fn serve_stdio(

@@ -1,8 +1,9 @@
 //! The one dispatcher: runs any row of the operation table for any surface.
 //!
 //! ```text
-//! arguments → `${secret:NAME}` references resolved → the row's type (validated, field named)
-//!   → dry run stops here and returns the plan (references shown, never values)
+//! arguments → dry run: validated with the references as written, and the plan returned (where
+//!     each reference's value will come from; nothing resolved, asked for or sent)
+//!   → `${secret:NAME}` references resolved → the row's type (validated, field named)
 //!   → URL from the row's path template (percent-encoded) + query + body
 //!   → provider credential attached (token cached; obtained again once on 401)
 //!   → upstream client (timeouts, size cap, bounded concurrency, retries only for reads)
@@ -187,8 +188,26 @@ impl Engine {
         self
     }
 
+    /// `${secret:NAME}` references also read files named NAME in `dir` (after the environment).
+    pub fn with_secrets_dir(mut self, dir: crate::mounted::SecretsDir) -> Self {
+        self.refs = self.refs.with_dir(dir);
+        self
+    }
+
+    /// `${secret:NAME}` references also read values remembered in `keychain` (after the
+    /// environment and the secrets directory, before values entered on the intake page).
+    pub fn with_keychain(mut self, keychain: Arc<crate::keychain::Keychain>) -> Self {
+        self.refs = self.refs.with_keychain(keychain);
+        self
+    }
+
     pub fn intake(&self) -> Option<&Arc<Intake>> {
         self.intake.as_ref()
+    }
+
+    /// Where changes and refusals are recorded, if anywhere.
+    pub fn audit(&self) -> Option<&Arc<AuditLog>> {
+        self.audit.as_ref()
     }
 
     pub fn providers(&self) -> &[ProviderClient] {
@@ -302,7 +321,29 @@ impl Engine {
         };
         let to = self.destination(provider, &args, cx);
         let credential_keys = provider.spec.credential_keys;
-        let resolved = match self.refs.resolve(&args, credential_keys, secrets, &to) {
+        if dry_run {
+            // No secret before the yes: a dry run resolves no reference and asks for nothing.
+            // It validates the arguments as written and says where each value will come from.
+            let placed = secret_refs::references(&args, credential_keys)?;
+            let asks = self.intake.is_some() && op.sends_credentials();
+            let origins = self.refs.origins(&placed, &to, asks).await?;
+            let mut parts = op.prepare(args)?;
+            if let Some(task) = &cx.task
+                && op.flow.then_poll.is_some()
+            {
+                parts.wait = Some(task.wait);
+            }
+            redact::ready().await;
+            secrets.ready().await;
+            return Ok(Shaped::whole(
+                self.plan(op, provider, &parts, &placed, &origins)?,
+            ));
+        }
+        let resolved = match self
+            .refs
+            .resolve(&args, credential_keys, secrets, &to)
+            .await
+        {
             Err(ToolError::UnknownSecret { field, name }) => {
                 return Err(self.ask_for_secret(op, &args, &to, field, name).await);
             }
@@ -318,12 +359,6 @@ impl Engine {
             && op.flow.then_poll.is_some()
         {
             parts.wait = Some(task.wait);
-        }
-        if dry_run {
-            // The plan shows the references as written; the resolved values stay here.
-            let shown = op.prepare(args.clone()).unwrap_or_else(|_| parts.clone());
-            let placed = secret_refs::references(&args, credential_keys)?;
-            return Ok(Shaped::whole(self.plan(op, provider, &shown, &placed)?));
         }
         let hosts: Vec<String> = to.targets().into_iter().collect();
         trail.secrets = resolved
@@ -403,6 +438,8 @@ impl Engine {
             provider: op.provider.spec().title.to_string(),
             target: crate::intake::target_name(args),
             binding: to.binding(),
+            scope: secret_refs::scope_of(to),
+            purpose: crate::intake::Purpose::Reference,
         };
         match intake.offer(about).await {
             Ok(offered) => ToolError::SecretNeeded {

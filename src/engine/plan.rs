@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::Engine;
 use super::flows::read_parts;
-use super::secret_refs::PlacedReference;
+use super::secret_refs::{Origin, PlacedReference};
 use crate::error::ToolError;
 use crate::operation::OperationSpec;
 use crate::request::{Method, RequestParts};
@@ -20,6 +20,7 @@ impl Engine {
         provider: &ProviderClient,
         parts: &RequestParts,
         references: &[PlacedReference],
+        origins: &[Origin],
     ) -> Result<Value, ToolError> {
         let request = |method: Method, path: &str, parts: &RequestParts, retry_safe: bool| {
             provider
@@ -72,13 +73,15 @@ impl Engine {
             ));
         }
         let mut plan = json!({ "dry_run": true, "requests": requests, "note": note });
-        // Where each secret goes and how its value will be written there (never the value).
+        // Where each secret goes, how its value will be written there, and where it will come
+        // from (never the value).
         if !references.is_empty() {
             plan["references"] = references
                 .iter()
-                .map(|r| {
+                .zip(origins)
+                .map(|(r, from)| {
                     json!({"field": r.field, "reference": format!("${{secret:{}}}", r.name),
-                        "written": r.placement.describe()})
+                        "written": r.placement.describe(), "from": from.describe(&r.name)})
                 })
                 .collect();
         }

@@ -31,6 +31,7 @@ use serde_json::{Map, Value};
 use tokio::sync::{OnceCell, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::keychain::{Keychain, Scope};
 use crate::redact;
 use crate::secret::SecretString;
 use crate::serving::connections::{Connections, Limits};
@@ -122,6 +123,20 @@ pub struct About {
     pub target: Option<String>,
     /// Who may use the value, and where it may go (its hosts are shown).
     pub binding: Binding,
+    /// Who a value remembered in the keychain would be for: the provider, and every host it
+    /// would be sent to.
+    pub scope: Scope,
+    /// What the value is asked for.
+    pub purpose: Purpose,
+}
+
+/// What a value is asked for: a call's `${secret:NAME}`, or a provider credential that
+/// `datasource-mcp login` stores in the keychain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Purpose {
+    #[default]
+    Reference,
+    Login,
 }
 
 /// A link offered for one secret.
@@ -237,6 +252,9 @@ pub struct Intake {
     entered: watch::Sender<u64>,
     /// Requests to the page served at once ([`page::MAX_PAGE_REQUESTS`]).
     page_requests: Semaphore,
+    /// Where a value is remembered when the user ticks the box (stdio, `call`: the page's own
+    /// loopback listener, on this computer).
+    keychain: Option<Arc<Keychain>>,
 }
 
 impl std::fmt::Debug for Intake {
@@ -262,6 +280,21 @@ pub enum Unavailable {
 
 impl Intake {
     pub fn new(settings: IntakeSettings, serving: Serving) -> Arc<Intake> {
+        Self::build(settings, serving, None)
+    }
+
+    /// An intake served on its own loopback listener whose page offers to remember a value in
+    /// `keychain` (when the keychain is there).
+    pub fn remembering(settings: IntakeSettings, keychain: Arc<Keychain>) -> Arc<Intake> {
+        Self::build(settings, Serving::Loopback, Some(keychain))
+    }
+
+    fn build(
+        settings: IntakeSettings,
+        serving: Serving,
+        keychain: Option<Arc<Keychain>>,
+    ) -> Arc<Intake> {
+        let keychain = keychain.filter(|_| matches!(serving, Serving::Loopback));
         let base = OnceCell::new();
         if let Serving::Mounted(Some(url)) = &serving {
             let _ = base.set(url.clone());
@@ -273,7 +306,15 @@ impl Intake {
             state: Mutex::new(State::default()),
             entered: watch::channel(0).0,
             page_requests: Semaphore::new(page::MAX_PAGE_REQUESTS),
+            keychain,
         })
+    }
+
+    /// The keychain the page offers to remember values in, when it is there: only on the
+    /// page's own loopback listener (a person at this computer), never over HTTP.
+    async fn keychain_offered(&self) -> Option<&Arc<Keychain>> {
+        let keychain = self.keychain.as_ref()?;
+        keychain.available_async().await.then_some(keychain)
     }
 
     pub fn settings(&self) -> IntakeSettings {
@@ -296,6 +337,11 @@ impl Intake {
             return None;
         }
         Some(entered.value.clone())
+    }
+
+    /// Whether a value for `name` under `binding` is held (it is not read).
+    pub fn holds(&self, name: &str, binding: &Binding) -> bool {
+        self.value(name, binding).is_some()
     }
 
     /// The names of the values held, with whom and where each is for (never a value).
@@ -631,6 +677,11 @@ mod tests {
             provider: "BigID".into(),
             target: None,
             binding: binding(),
+            scope: Scope {
+                provider: "bigid".into(),
+                hosts: vec!["db.example.com".into()],
+            },
+            purpose: Purpose::Reference,
         }
     }
 

@@ -15,7 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use subtle::ConstantTimeEq;
 
-use super::{About, Intake, MAX_FAILURES};
+use super::{About, Intake, MAX_FAILURES, Purpose};
+use crate::keychain;
 use crate::serving::body::{self, BodyError};
 use crate::serving::origins::{Allowed, LOOPBACK_HOSTS, LOOPBACK_ORIGINS};
 
@@ -38,7 +39,8 @@ dt{color:#5a6275}dd{margin:0;word-break:break-all}code{background:#eef0f4;paddin
 label{display:block;margin-top:1.2rem;font-weight:600}input[type=password]{width:100%;box-sizing:border-box;\
 font-size:1rem;padding:.5rem;margin:.4rem 0 1rem;border:1px solid #b8bfcc;border-radius:4px}\
 button{font-size:1rem;padding:.5rem 1.4rem;border:0;border-radius:4px;background:#2456d6;color:#fff}\
-.note{color:#5a6275;font-size:.9rem}.error{color:#b3261e;font-weight:600}";
+.note{color:#5a6275;font-size:.9rem}.error{color:#b3261e;font-weight:600}\
+label.check{font-weight:400;margin:0 0 .3rem}label.check input{margin-right:.5rem}";
 
 impl Intake {
     /// The page on its own loopback listener: Host and Origin checked as the HTTP transport
@@ -115,6 +117,8 @@ async fn bounded(State(intake): State<Arc<Intake>>, request: Request, next: Next
 }
 
 async fn show(State(intake): State<Arc<Intake>>, Path(token): Path<String>) -> Response {
+    // Asked before the lock: the keychain's first answer may take a moment.
+    let remember = intake.keychain_offered().await.is_some();
     let now = Instant::now();
     let state = intake.state();
     match state.links.get(&token) {
@@ -135,7 +139,7 @@ async fn show(State(intake): State<Arc<Intake>>, Path(token): Path<String>) -> R
             page(
                 StatusCode::OK,
                 &format!("Enter {}", link.about.name),
-                &form(&link.about, &link.form_token, minutes, None),
+                &form(&link.about, &link.form_token, minutes, None, remember),
             )
         }
     }
@@ -158,15 +162,18 @@ async fn submit(
     }
     let mut form_token = None;
     let mut value = None;
+    let mut remember = false;
     for (k, v) in url::form_urlencoded::parse(&body) {
         match &*k {
             "form_token" => form_token = Some(v.into_owned()),
             "value" => value = Some(v.into_owned()),
+            "remember" => remember = v == "1",
             _ => {}
         }
     }
+    let keychain = intake.keychain_offered().await.cloned();
     // The lock is held only here, never across the wait below.
-    let (name, value) = {
+    let (about, value) = {
         let mut state = intake.state();
         let Some(link) = state.links.get_mut(&token) else {
             return gone(
@@ -214,23 +221,70 @@ async fn submit(
                 .saturating_duration_since(now)
                 .as_secs()
                 .div_ceil(60);
-            let html = form(&link.about, &link.form_token, minutes, Some(&problem));
+            let offered = keychain.is_some();
+            let html = form(
+                &link.about,
+                &link.form_token,
+                minutes,
+                Some(&problem),
+                offered,
+            );
             return page(StatusCode::BAD_REQUEST, "Enter a value", &html);
         }
-        (link.about.name.clone(), value)
+        (link.about.clone(), value)
+    };
+    let name = about.name.clone();
+    // Remembered only where the page offered it, and only when the user ticked the box.
+    let remembered = match keychain.filter(|_| remember && about.purpose == Purpose::Reference) {
+        Some(keychain) => Some(
+            keychain
+                .remember_async(
+                    &name,
+                    &about.scope,
+                    crate::secret::SecretString::new(value.as_str()),
+                )
+                .await,
+        ),
+        None => None,
     };
     intake.enter(&token, value);
     // The matcher every output is masked with, built off the async workers.
     crate::redact::ready().await;
     tracing::info!(secret = %name, "secret intake: a value was entered");
+    let name_html = escape(&name);
+    let held = match (&remembered, about.purpose) {
+        (_, Purpose::Login) => format!(
+            "<p>datasource-mcp received <code>{name_html}</code> and stores it in {}. You can close this page.</p>",
+            escape(keychain::place())
+        ),
+        (None, _) => format!(
+            "<p>The server now holds the value of <code>{name_html}</code>, in memory only. \
+You can close this page and go back to the assistant.</p>"
+        ),
+        (Some(Ok(())), _) => {
+            tracing::info!(secret = %name, "secret intake: the value was remembered in the keychain");
+            format!(
+                "<p>The server now holds the value of <code>{name_html}</code> and remembered it in {}, \
+for {} and {} only. Forget it with <code>datasource-mcp secrets forget {name_html}</code>. \
+You can close this page and go back to the assistant.</p>",
+                escape(keychain::place()),
+                escape(&about.provider),
+                escape(&about.scope.hosts.join(", "))
+            )
+        }
+        (Some(Err(e)), _) => {
+            tracing::warn!(secret = %name, "secret intake: the value could not be remembered: {e}");
+            format!(
+                "<p>The server now holds the value of <code>{name_html}</code>, in memory only: it could \
+not be remembered ({}). You can close this page and go back to the assistant.</p>",
+                escape(&e.to_string())
+            )
+        }
+    };
     page(
         StatusCode::OK,
         "Received",
-        &format!(
-            "<h1>Received</h1><p>The server now holds the value of <code>{}</code>, in memory only. \
-You can close this page and go back to the assistant.</p>",
-            escape(&name)
-        ),
+        &format!("<h1>Received</h1>{held}"),
     )
 }
 
@@ -260,7 +314,13 @@ fn same_origin(headers: &HeaderMap, own: Option<&str>) -> bool {
     }
 }
 
-fn form(about: &About, form_token: &str, minutes: u64, error: Option<&str>) -> String {
+fn form(
+    about: &About,
+    form_token: &str,
+    minutes: u64,
+    error: Option<&str>,
+    remember: bool,
+) -> String {
     let name = escape(&about.name);
     let mut rows = format!(
         "<dt>Secret</dt><dd><code>{name}</code></dd><dt>Tool</dt><dd><code>{}</code></dd><dt>Provider</dt><dd>{}</dd>",
@@ -277,20 +337,51 @@ fn form(about: &About, form_token: &str, minutes: u64, error: Option<&str>) -> S
     let error = error
         .map(|e| format!("<p class=\"error\">{}</p>", escape(e)))
         .unwrap_or_default();
+    let intro = match about.purpose {
+        Purpose::Reference => format!(
+            "<h1>A secret for datasource-mcp</h1>\
+<p>An assistant is running <code>{}</code> and needs the value of the secret <code>{name}</code>. \
+Type it here: it goes to the datasource-mcp server only, and the assistant never sees it. It will be used only for the calls of the one who asked, to the provider and hosts below.</p>",
+            escape(&about.tool)
+        ),
+        Purpose::Login => format!(
+            "<h1>A credential for datasource-mcp</h1>\
+<p><code>datasource-mcp login</code> asks for <code>{name}</code>, the {} credential. It is stored in {} \
+of this computer, and the server reads it from there when <code>{name}</code> is not set.</p>",
+            escape(&about.provider),
+            escape(keychain::place())
+        ),
+    };
+    // Offered where a keychain is there and the page is on this computer (never over HTTP).
+    let remember = if remember && about.purpose == Purpose::Reference {
+        format!(
+            "<label class=\"check\"><input type=\"checkbox\" name=\"remember\" value=\"1\">Remember it on this computer</label>\
+<p class=\"note\">Unticked, the server keeps it in memory until it stops. Ticked, it is also kept in {} \
+as <code>{}/{}</code>, used again after a restart, for {} and {} only; forget it with \
+<code>datasource-mcp secrets forget {name}</code>.</p>",
+            escape(keychain::place()),
+            keychain::SERVICE,
+            escape(&keychain::secret_account(&about.name)),
+            escape(&about.provider),
+            escape(&about.scope.hosts.join(", "))
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "<h1>A secret for datasource-mcp</h1>\
-<p>An assistant is running <code>{tool}</code> and needs the value of the secret <code>{name}</code>. \
-Type it here: it goes to the datasource-mcp server only, and the assistant never sees it. It will be used only for the calls of the one who asked, to the provider and hosts below.</p>\
+        "{intro}\
 <dl>{rows}</dl>{error}\
 <form method=\"post\">\
 <input type=\"hidden\" name=\"form_token\" value=\"{token}\">\
 <label for=\"value\">Value of {name}</label>\
 <input id=\"value\" type=\"password\" name=\"value\" autocomplete=\"off\" required autofocus>\
-<button type=\"submit\">Send to the server</button>\
+{remember}<button type=\"submit\">Send to the server</button>\
 </form>\
-<p class=\"note\">This link works once and expires in {minutes} min. If you did not ask an assistant \
-for this, close the page.</p>",
-        tool = escape(&about.tool),
+<p class=\"note\">This link works once and expires in {minutes} min. If you did not {asked}, close the page.</p>",
+        asked = match about.purpose {
+            Purpose::Reference => "ask an assistant for this",
+            Purpose::Login => "run datasource-mcp login",
+        },
         token = escape(form_token),
     )
 }

@@ -17,12 +17,11 @@ use serde_json::{Map, Value};
 use super::definition;
 use super::server::Selection;
 use crate::engine::audit::{Caller, Entry};
-use crate::engine::{CallContext, Engine, EngineSettings, ProgressSink};
+use crate::engine::{CallContext, Engine, ProgressSink};
 use crate::intake::Intake;
 use crate::operation::OperationSpec;
-use crate::providers::{self, ProviderConfig};
+use crate::providers;
 use crate::redact;
-use crate::spec::ProcessEnv;
 
 /// Exit code of an error result (the tool ran and failed).
 pub const EXIT_TOOL_ERROR: u8 = 1;
@@ -50,12 +49,12 @@ pub struct CallArgs {
 /// The tool named on the command line, if the configuration offers it; otherwise why not.
 pub fn resolve_tool(
     name: &str,
-    configs: &[ProviderConfig],
+    engine: &Engine,
     selection: &Selection,
 ) -> Result<&'static OperationSpec, String> {
     let op = providers::operation(name)
         .ok_or_else(|| format!("unknown tool `{name}` (`datasource-mcp tools` lists them)"))?;
-    if !op.provider.served_by(configs.iter().map(|c| c.provider)) {
+    if !engine.serves(op.provider) {
         let spec = op.provider.spec();
         return Err(format!(
             "{name}: {} is not configured; set {} (or add --sandbox to try it on simulated vendors)",
@@ -198,12 +197,11 @@ pub fn error_summary(tool: &str, envelope: &Value) -> String {
     line.replace(['\n', '\r'], " ")
 }
 
-/// Runs the call and prints its result. `configs` are the providers to use (from the
-/// environment or a sandbox); `intake`, where a secret without a value is entered.
+/// Runs the call on `engine` (the providers from the environment or a sandbox) and prints its
+/// result. `intake`: where a secret without a value is entered (the engine's).
 pub async fn run(
     call: &CallArgs,
-    configs: Vec<ProviderConfig>,
-    settings: EngineSettings,
+    engine: Engine,
     selection: &Selection,
     intake: Option<Arc<Intake>>,
 ) -> ExitCode {
@@ -211,7 +209,7 @@ pub async fn run(
         eprintln!("datasource-mcp: {message}");
         ExitCode::from(EXIT_USAGE)
     };
-    let op = match resolve_tool(&call.tool, &configs, selection) {
+    let op = match resolve_tool(&call.tool, &engine, selection) {
         Ok(op) => op,
         Err(e) => {
             // A tool left out or unknown is a refused call: the audit log records it.
@@ -220,7 +218,7 @@ pub async fn run(
                 Some(op) if !selection.allows(op) => Some("NOT_ALLOWED"),
                 Some(_) => None,
             };
-            if let (Some(log), Some(code)) = (&settings.audit, code) {
+            if let (Some(log), Some(code)) = (engine.audit(), code) {
                 let shown: String = call.tool.chars().take(64).collect();
                 log.record(&Entry {
                     caller: Some(&Caller::CommandLine),
@@ -241,10 +239,6 @@ pub async fn run(
         Ok(a) => a,
         Err(e) => return usage(format!("{}: {e}", op.name)),
     };
-    let mut engine = Engine::new(configs, settings, Arc::new(ProcessEnv));
-    if let Some(intake) = intake.clone() {
-        engine = engine.with_intake(intake);
-    }
     // Progress is for a person watching; a script reading stderr gets only the summary.
     let watched = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let cx = CallContext {

@@ -9,6 +9,7 @@ pub mod call;
 pub mod definition;
 pub mod doctor;
 pub mod generated;
+pub mod login;
 pub mod prompts;
 pub mod reference;
 pub mod registry;

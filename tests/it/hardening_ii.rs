@@ -429,7 +429,8 @@ async fn a_value_is_encoded_for_its_place_on_the_wire() {
     assert_eq!(
         plan["references"],
         json!([{"field": "ds_connection.rdb_url", "reference": "${secret:AT_PW}",
-            "written": "percent-encoded (the password of the URL's user information)"}])
+            "written": "percent-encoded (the password of the URL's user information)",
+            "from": "the environment (DATASOURCE_MCP_SECRET_AT_PW)"}])
     );
     let (result, is_error) = call(&client, "bigid_test_data_source_connection", args).await;
     assert!(!is_error, "{result}");

@@ -274,7 +274,7 @@ async fn a_dry_run_shows_references_and_the_exact_request() {
             "body": {"resourceName": "orders-replica", "databaseType": "POSTGRES", "host": "pg.example.com",
                 "port": "5432", "databaseName": "orders", "userName": "pdc", "password": "${secret:PDC_PG_PASSWORD}"}}],
             "references": [{"field": "data_sources[0].password", "reference": "${secret:PDC_PG_PASSWORD}",
-                "written": "sent as it is"}]})
+                "written": "sent as it is", "from": "the environment (DATASOURCE_MCP_SECRET_PDC_PG_PASSWORD)"}]})
     );
     let id = "0b16da7a-5eed-4000-8000-000000000002";
     let (plan, _) = call(
@@ -347,7 +347,7 @@ async fn references_resolve_server_side_and_never_come_back() {
         result,
         json!({"error": {"provider": "bigid", "code": "UNKNOWN_SECRET_REFERENCE",
             "field": "ds_connection.password", "message": "`ds_connection.password`: the secret reference ${secret:MISSING_ONE} is not set",
-            "hint": "set DATASOURCE_MCP_SECRET_MISSING_ONE in the server's environment, or use another reference; nothing was sent"}})
+            "hint": "set DATASOURCE_MCP_SECRET_MISSING_ONE in the server's environment (or put a file MISSING_ONE in its secrets directory), or use another reference; nothing was sent"}})
     );
     assert!(fake.requests().is_empty());
 }

@@ -22,25 +22,27 @@
 pub mod destination;
 pub mod encode;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde_json::Value;
 
 use crate::error::ToolError;
 use crate::intake::{Binding, Intake};
+use crate::keychain::{Keychain, KeychainError, Scope};
+use crate::mounted::SecretsDir;
 use crate::redact::{self, CallSecrets};
 use crate::secret::{REFERENCE_OPEN as OPEN, valid_reference_name as valid_name};
 use crate::spec::Env;
 use encode::Placement;
 
 /// Environment variables a reference may read start with this.
-pub const PREFIX: &str = "DATASOURCE_MCP_SECRET_";
+pub const PREFIX: &str = crate::secret::SECRET_VAR_PREFIX;
 
 /// The hosts an operator binds a configured secret to: `DATASOURCE_MCP_HOSTS_<NAME>`, a
 /// comma-separated list of names and `*.domain` patterns. (Not under [`PREFIX`]: every value
 /// there is a secret, masked everywhere, and a host list is not.)
-pub const HOSTS_PREFIX: &str = "DATASOURCE_MCP_HOSTS_";
+pub const HOSTS_PREFIX: &str = crate::secret::HOSTS_VAR_PREFIX;
 
 /// Whether a value under `key` is a credential, where a secret reference may go (and what the
 /// tool definitions tell the model to write one in). `credential_keys` are the provider's
@@ -89,8 +91,12 @@ impl Destination {
 /// Where a resolved value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
-    /// `DATASOURCE_MCP_SECRET_<NAME>`.
+    /// `DATASOURCE_MCP_SECRET_<NAME>` (or its `_FILE` form).
     Environment,
+    /// A file in the secrets directory.
+    Directory,
+    /// Remembered in the OS keychain.
+    Keychain,
     /// Typed on the intake page.
     Entered,
 }
@@ -99,6 +105,8 @@ impl Source {
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Environment => "environment",
+            Source::Directory => "directory",
+            Source::Keychain => "keychain",
             Source::Entered => "entered",
         }
     }
@@ -277,22 +285,91 @@ fn occurrences<'a>(s: &'a str, field: &str) -> Result<Vec<(usize, usize, &'a str
     Ok(out)
 }
 
-/// Resolves references against an environment.
+/// Where `${secret:NAME}` values come from, in this order, the same in every mode:
+///
+/// 1. the environment, `DATASOURCE_MCP_SECRET_NAME` (or its `_FILE` form, read at start-up);
+/// 2. the secrets directory (`--secrets-dir`): a file named NAME, read when it is used;
+/// 3. the OS keychain: a value the user asked the intake page to remember, for the provider and
+///    hosts it was entered for only;
+/// 4. a value entered on the intake page, for the caller, provider and hosts it was entered
+///    for.
+///
+/// Configured values (1 and 2) go where the operator's host binding allows
+/// (`DATASOURCE_MCP_HOSTS_NAME`), and to a caller without the write scope only when bound. A
+/// file or keychain entry that cannot be read is an error naming the secret and where it
+/// looked, never an empty value. Every value is registered for masking.
 #[derive(Clone)]
 pub struct SecretRefs {
     env: Arc<dyn Env + Send + Sync>,
+    dir: Option<Arc<SecretsDir>>,
+    keychain: Option<Arc<Keychain>>,
     /// Values entered on the intake page, when it is on.
     intake: Option<Arc<Intake>>,
 }
 
+/// Where a reference's value will come from, as a dry run tells it (never the value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Environment,
+    Directory(std::path::PathBuf),
+    Keychain,
+    Entered,
+    /// Nowhere yet: the user is asked on the intake page when the change is made.
+    AskedOnPage,
+}
+
+impl Origin {
+    /// What a dry run's `references` entry says.
+    pub fn describe(&self, name: &str) -> String {
+        match self {
+            Origin::Environment => format!("the environment ({PREFIX}{name})"),
+            Origin::Directory(path) => format!("the secrets directory ({})", path.display()),
+            Origin::Keychain => format!(
+                "{}, remembered from the intake page for this provider and these hosts",
+                crate::keychain::place()
+            ),
+            Origin::Entered => "the value entered on the intake page".into(),
+            Origin::AskedOnPage => "the intake page: the user is asked for it when the change is made (this call without dry_run); nothing was asked now".into(),
+        }
+    }
+}
+
+/// The keychain scope of a value used for a call going to `to`: its provider, and every host
+/// it would be sent to (the vendor's own when the arguments name none).
+pub fn scope_of(to: &Destination) -> Scope {
+    Scope {
+        provider: to.provider.to_string(),
+        hosts: to.targets().into_iter().collect(),
+    }
+}
+
 impl SecretRefs {
-    /// Every value a reference can read is a secret from the start: masked wherever it
-    /// appears (a vendor may echo the same password stored elsewhere before any call uses it).
+    /// Every value a reference can read from the environment is a secret from the start:
+    /// masked wherever it appears (a vendor may echo the same password stored elsewhere
+    /// before any call uses it).
     pub fn new(env: Arc<dyn Env + Send + Sync>) -> Self {
         for (_, value) in env.vars_with_prefix(PREFIX) {
             redact::register_secret(&value);
         }
-        Self { env, intake: None }
+        Self {
+            env,
+            dir: None,
+            keychain: None,
+            intake: None,
+        }
+    }
+
+    /// Also reads the secrets directory; its values are masked from now on.
+    pub fn with_dir(mut self, dir: SecretsDir) -> Self {
+        dir.register_all();
+        self.dir = Some(Arc::new(dir));
+        self
+    }
+
+    /// Also reads values remembered in the keychain.
+    pub fn with_keychain(mut self, keychain: Arc<Keychain>) -> Self {
+        self.keychain = Some(keychain);
+        self
     }
 
     /// Also reads values entered on `intake`'s page.
@@ -305,107 +382,195 @@ impl SecretRefs {
     /// remembered in `call` (and process-wide) so it is masked in every output. `credential_keys`
     /// are the provider's credential fields whose names do not look secret (e.g. an access key
     /// id). A value is used only where `to` is allowed to send it.
-    pub fn resolve(
+    pub async fn resolve(
         &self,
         args: &Value,
         credential_keys: &[&str],
         call: &mut CallSecrets,
         to: &Destination,
     ) -> Result<Resolved, ToolError> {
+        let placed = references(args, credential_keys)?;
+        let mut values: HashMap<String, (String, Source)> = HashMap::new();
+        for r in &placed {
+            if !values.contains_key(&r.name) {
+                let found = self.value_of(&r.name, &r.field, to).await?;
+                values.insert(r.name.clone(), found);
+            }
+        }
         let mut out = args.clone();
         let mut used = Vec::new();
-        self.walk(
+        walk(
             &mut out,
             String::new(),
             Place::Plain,
             credential_keys,
-            call,
-            to,
-            &mut used,
+            &mut |s, field| substitute(s, field, &values, call, &mut used),
         )?;
         Ok(Resolved { args: out, used })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn walk(
+    /// Where each reference's value will come from, without reading any value (a dry run).
+    /// `asks`: a value found nowhere will be asked for on the intake page when the change is
+    /// made; otherwise it is the unknown reference.
+    pub async fn origins(
         &self,
-        v: &mut Value,
-        path: String,
-        place: Place,
-        credential_keys: &[&str],
-        call: &mut CallSecrets,
+        placed: &[PlacedReference],
         to: &Destination,
-        used: &mut Vec<UsedSecret>,
-    ) -> Result<(), ToolError> {
-        match v {
-            Value::String(s) if s.contains(OPEN) => {
-                place.check(s, &path)?;
-                *s = self.substitute(s, &path, call, to, used)?;
-            }
-            Value::Array(items) => {
-                for (i, item) in items.iter_mut().enumerate() {
-                    let here = format!("{path}[{i}]");
-                    self.walk(item, here, place, credential_keys, call, to, used)?;
-                }
-            }
-            Value::Object(map) => {
-                for (k, item) in map.iter_mut() {
-                    let here = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
-                    let place = place.under(k, item, credential_keys);
-                    self.walk(item, here, place, credential_keys, call, to, used)?;
-                }
-            }
-            _ => {}
+        asks: bool,
+    ) -> Result<Vec<Origin>, ToolError> {
+        let mut index = None;
+        let mut out = Vec::new();
+        for r in placed {
+            let (name, field) = (r.name.as_str(), r.field.as_str());
+            let origin = if self.env.var(&format!("{PREFIX}{name}")).is_some() {
+                self.check_bound(name, field, to)?;
+                Origin::Environment
+            } else if let Some(dir) = self.dir.as_ref().filter(|d| d.holds(name)) {
+                self.check_bound(name, field, to)?;
+                Origin::Directory(dir.file_of(name))
+            } else if self
+                .remembered_in_index(&mut index, name, field, to)
+                .await?
+            {
+                Origin::Keychain
+            } else if self
+                .intake
+                .as_ref()
+                .is_some_and(|i| i.holds(name, &to.binding()))
+            {
+                Origin::Entered
+            } else if asks {
+                Origin::AskedOnPage
+            } else {
+                return Err(ToolError::UnknownSecret {
+                    field: field.to_string(),
+                    name: name.to_string(),
+                });
+            };
+            out.push(origin);
         }
-        Ok(())
+        Ok(out)
     }
 
-    /// The value of `name` for a call going to `to`: the environment's (where the operator's
-    /// binding allows it), else one entered for this caller, provider and these hosts.
-    fn value_of(
+    /// Whether the keychain's index says `name` is remembered for `to` (the index is read once
+    /// per dry run, never a value).
+    async fn remembered_in_index(
+        &self,
+        index: &mut Option<Option<crate::keychain::Index>>,
+        name: &str,
+        field: &str,
+        to: &Destination,
+    ) -> Result<bool, ToolError> {
+        let Some(keychain) = &self.keychain else {
+            return Ok(false);
+        };
+        if index.is_none() {
+            *index = Some(match keychain.index_async().await {
+                Ok(i) => Some(i),
+                Err(KeychainError::NotThere(_)) => None,
+                Err(e) => {
+                    return Err(ToolError::SecretUnreadable {
+                        field: field.to_string(),
+                        name: name.to_string(),
+                        place: format!(
+                            "the keychain's list of remembered secrets ({}/index)",
+                            crate::keychain::SERVICE
+                        ),
+                        reason: e.to_string(),
+                    });
+                }
+            });
+        }
+        Ok(index
+            .as_ref()
+            .and_then(Option::as_ref)
+            .and_then(|i| i.secrets.get(name))
+            .is_some_and(|scope| *scope == scope_of(to)))
+    }
+
+    /// A configured value (environment, directory) goes only where the operator's binding
+    /// allows it; a caller without the write scope uses only bound ones.
+    fn check_bound(&self, name: &str, field: &str, to: &Destination) -> Result<(), ToolError> {
+        let refused = |reason: String| ToolError::SecretNotAllowed {
+            field: field.to_string(),
+            name: name.to_string(),
+            reason,
+        };
+        match self.env.var(&format!("{HOSTS_PREFIX}{name}")) {
+            Some(bound) => {
+                let patterns: Vec<&str> = bound
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                let outside: Vec<String> = to
+                    .targets()
+                    .into_iter()
+                    .filter(|h| !patterns.iter().any(|p| destination::matches(p, h)))
+                    .collect();
+                if !outside.is_empty() {
+                    return Err(refused(format!(
+                        "the operator bound it to {} ({HOSTS_PREFIX}{name}); this call would send it to {}",
+                        patterns.join(", "),
+                        outside.join(", ")
+                    )));
+                }
+                Ok(())
+            }
+            None if !to.chooses_hosts => Err(refused(format!(
+                "a caller without the write scope may use only secrets the operator bound to hosts ({HOSTS_PREFIX}{name})"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The value of `name` for a call going to `to`, from the first source that has one.
+    async fn value_of(
         &self,
         name: &str,
         field: &str,
         to: &Destination,
     ) -> Result<(String, Source), ToolError> {
+        let unreadable = |place: String, reason: String| ToolError::SecretUnreadable {
+            field: field.to_string(),
+            name: name.to_string(),
+            place,
+            reason,
+        };
         if let Some(value) = self.env.var(&format!("{PREFIX}{name}")) {
-            let refused = |reason: String| ToolError::SecretNotAllowed {
-                field: field.to_string(),
-                name: name.to_string(),
-                reason,
-            };
-            match self.env.var(&format!("{HOSTS_PREFIX}{name}")) {
-                Some(bound) => {
-                    let patterns: Vec<&str> = bound
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|p| !p.is_empty())
-                        .collect();
-                    let outside: Vec<String> = to
-                        .targets()
-                        .into_iter()
-                        .filter(|h| !patterns.iter().any(|p| destination::matches(p, h)))
-                        .collect();
-                    if !outside.is_empty() {
-                        return Err(refused(format!(
-                            "the operator bound it to {} ({HOSTS_PREFIX}{name}); this call would send it to {}",
-                            patterns.join(", "),
-                            outside.join(", ")
-                        )));
-                    }
-                }
-                None if !to.chooses_hosts => {
-                    return Err(refused(format!(
-                        "a caller without the write scope may use only secrets the operator bound to hosts ({HOSTS_PREFIX}{name})"
-                    )));
-                }
-                None => {}
-            }
+            self.check_bound(name, field, to)?;
             return Ok((value, Source::Environment));
+        }
+        if let Some(dir) = &self.dir {
+            match dir.read(name) {
+                Ok(Some(value)) => {
+                    self.check_bound(name, field, to)?;
+                    return Ok((value.expose().to_string(), Source::Directory));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(unreadable("the secrets directory".into(), e.to_string()));
+                }
+            }
+        }
+        if let Some(keychain) = &self.keychain {
+            match keychain.remembered_async(name).await {
+                // Remembered for another provider or other hosts: asked again.
+                Ok(Some(r)) if r.scope == scope_of(to) => {
+                    return Ok((r.value.expose().to_string(), Source::Keychain));
+                }
+                Ok(_) | Err(KeychainError::NotThere(_)) => {}
+                Err(e) => {
+                    return Err(unreadable(
+                        format!(
+                            "the keychain entry {}/{}",
+                            crate::keychain::SERVICE,
+                            crate::keychain::secret_account(name)
+                        ),
+                        e.to_string(),
+                    ));
+                }
+            }
         }
         self.intake
             .as_ref()
@@ -416,44 +581,82 @@ impl SecretRefs {
                 name: name.to_string(),
             })
     }
+}
 
-    fn substitute(
-        &self,
-        s: &str,
-        field: &str,
-        call: &mut CallSecrets,
-        to: &Destination,
-        used: &mut Vec<UsedSecret>,
-    ) -> Result<String, ToolError> {
-        let mut out = String::with_capacity(s.len());
-        let mut rest_from = 0;
-        for (at, len, name) in occurrences(s, field)? {
-            out.push_str(&s[rest_from..at]);
-            let (value, source) = self.value_of(name, field, to)?;
-            redact::register_secret(&value);
-            call.add(&value);
-            let placement = Placement::of(s, at, len);
-            let (whole_value, quoted_by) = value_bounds(s, at, len);
-            let written =
-                encode::encode(&value, placement, whole_value, quoted_by).map_err(|why| {
-                    ToolError::Invalid(crate::args::InvalidArgument::new(
-                        field,
-                        format!("the secret {name} cannot be placed here: {}", why.0),
-                    ))
-                })?;
-            // What was written is masked too (a percent-encoded or quoted form).
-            call.add(&written);
-            out.push_str(&written);
-            used.push(UsedSecret {
-                name: name.to_string(),
-                source,
-                field: field.to_string(),
-            });
-            rest_from = at + len;
+/// Calls `f` on every string holding a reference, after checking its place.
+fn walk(
+    v: &mut Value,
+    path: String,
+    place: Place,
+    credential_keys: &[&str],
+    f: &mut dyn FnMut(&str, &str) -> Result<String, ToolError>,
+) -> Result<(), ToolError> {
+    match v {
+        Value::String(s) if s.contains(OPEN) => {
+            place.check(s, &path)?;
+            *s = f(s, &path)?;
         }
-        out.push_str(&s[rest_from..]);
-        Ok(out)
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                walk(item, format!("{path}[{i}]"), place, credential_keys, f)?;
+            }
+        }
+        Value::Object(map) => {
+            for (k, item) in map.iter_mut() {
+                let here = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                let place = place.under(k, item, credential_keys);
+                walk(item, here, place, credential_keys, f)?;
+            }
+        }
+        _ => {}
     }
+    Ok(())
+}
+
+/// `s` with each reference replaced by its value from `values`, written for its place.
+fn substitute(
+    s: &str,
+    field: &str,
+    values: &HashMap<String, (String, Source)>,
+    call: &mut CallSecrets,
+    used: &mut Vec<UsedSecret>,
+) -> Result<String, ToolError> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest_from = 0;
+    for (at, len, name) in occurrences(s, field)? {
+        out.push_str(&s[rest_from..at]);
+        let Some((value, source)) = values.get(name) else {
+            return Err(ToolError::UnknownSecret {
+                field: field.to_string(),
+                name: name.to_string(),
+            });
+        };
+        redact::register_secret(value);
+        call.add(value);
+        let placement = Placement::of(s, at, len);
+        let (whole_value, quoted_by) = value_bounds(s, at, len);
+        let written = encode::encode(value, placement, whole_value, quoted_by).map_err(|why| {
+            ToolError::Invalid(crate::args::InvalidArgument::new(
+                field,
+                format!("the secret {name} cannot be placed here: {}", why.0),
+            ))
+        })?;
+        // What was written is masked too (a percent-encoded or quoted form).
+        call.add(&written);
+        out.push_str(&written);
+        used.push(UsedSecret {
+            name: name.to_string(),
+            source: *source,
+            field: field.to_string(),
+        });
+        rest_from = at + len;
+    }
+    out.push_str(&s[rest_from..]);
+    Ok(out)
 }
 
 /// For a reference at `at..at+len` in a `key=value;` string: whether it is the value's whole
@@ -501,17 +704,21 @@ mod tests {
         }
     }
 
-    fn resolve(refs: &SecretRefs, args: &Value, keys: &[&str]) -> Result<Value, ToolError> {
+    async fn resolve(refs: &SecretRefs, args: &Value, keys: &[&str]) -> Result<Value, ToolError> {
         let mut call = CallSecrets::default();
         refs.resolve(args, keys, &mut call, &to(args))
+            .await
             .map(|r| r.args)
     }
 
-    #[test]
-    fn resolves_whole_and_embedded_references() {
+    #[tokio::test]
+    async fn resolves_whole_and_embedded_references() {
         let mut call = CallSecrets::default();
         let args = json!({"ds": {"password": "${secret:DB_PASS}", "url": "pg://u:${secret:DB_PASS}@h/db"}, "n": 1});
-        let out = refs().resolve(&args, &[], &mut call, &to(&args)).unwrap();
+        let out = refs()
+            .resolve(&args, &[], &mut call, &to(&args))
+            .await
+            .unwrap();
         assert_eq!(
             out.args,
             json!({"ds": {"password": "hunter2-pw", "url": "pg://u:hunter2-pw@h/db"}, "n": 1})
@@ -527,27 +734,32 @@ mod tests {
         assert_eq!(redact::scrub_text("x hunter2-pw", Some(&call)), "x ***");
     }
 
-    #[test]
-    fn unknown_and_malformed_references_name_the_field() {
+    #[tokio::test]
+    async fn unknown_and_malformed_references_name_the_field() {
         let err = resolve(
             &refs(),
             &json!({"a": [{"password": "${secret:NOPE}"}]}),
             &[],
         )
+        .await
         .unwrap_err();
         assert!(
             matches!(&err, ToolError::UnknownSecret { field, name } if field == "a[0].password" && name == "NOPE"),
             "{err:?}"
         );
         // Only the prefix: a reference cannot reach the server's own credentials.
-        let err = resolve(&refs(), &json!({"pwd": "${secret:BIGID_PASSWORD}"}), &[]).unwrap_err();
+        let err = resolve(&refs(), &json!({"pwd": "${secret:BIGID_PASSWORD}"}), &[])
+            .await
+            .unwrap_err();
         assert!(matches!(err, ToolError::UnknownSecret { .. }));
-        let err = resolve(&refs(), &json!({"token": "${secret:bad-name}"}), &[]).unwrap_err();
+        let err = resolve(&refs(), &json!({"token": "${secret:bad-name}"}), &[])
+            .await
+            .unwrap_err();
         assert!(matches!(err, ToolError::Invalid(e) if e.field == "token"));
     }
 
-    #[test]
-    fn references_resolve_only_where_a_secret_goes() {
+    #[tokio::test]
+    async fn references_resolve_only_where_a_secret_goes() {
         let refs = refs();
         for ok in [
             json!({"ds_connection": {"password": "${secret:DB_PASS}"}}),
@@ -558,7 +770,7 @@ mod tests {
             json!({"credentials": {"password": "${secret:DB_PASS}"}}),
             json!({"credentials": "${secret:DB_PASS}"}),
         ] {
-            assert!(resolve(&refs, &ok, &["accessId"]).is_ok(), "{ok}");
+            assert!(resolve(&refs, &ok, &["accessId"]).await.is_ok(), "{ok}");
         }
         for (bad, field) in [
             (json!({"description": "${secret:DB_PASS}"}), "description"),
@@ -582,7 +794,7 @@ mod tests {
                 "password.username",
             ),
         ] {
-            let err = resolve(&refs, &bad, &["accessId"]).unwrap_err();
+            let err = resolve(&refs, &bad, &["accessId"]).await.unwrap_err();
             assert!(
                 matches!(&err, ToolError::Invalid(e) if e.field == field),
                 "{bad}: {err:?}"
@@ -590,8 +802,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_value_is_encoded_for_its_place() {
+    #[tokio::test]
+    async fn a_value_is_encoded_for_its_place() {
         let refs = refs_with(&[
             ("DATASOURCE_MCP_SECRET_AT", "Pa55@files.example.net/#"),
             (
@@ -605,6 +817,7 @@ mod tests {
                 &json!({"rdb_url": "mysql://scan:${secret:AT}@db.example.com:3306/x"}),
                 &[]
             )
+            .await
             .unwrap(),
             json!({"rdb_url": "mysql://scan:Pa55%40files.example.net%2F%23@db.example.com:3306/x"})
         );
@@ -614,6 +827,7 @@ mod tests {
                 &json!({"connectionString": "Server=db.example.com;Password=${secret:SEMI};"}),
                 &[]
             )
+            .await
             .unwrap(),
             json!({"connectionString": "Server=db.example.com;Password=\"hunter2;Server=attacker.example\";"})
         );
@@ -623,6 +837,7 @@ mod tests {
             &json!({"connectionString": "Server=db.example.com;Password=x${secret:SEMI};"}),
             &[],
         )
+        .await
         .unwrap_err();
         assert!(
             matches!(&err, ToolError::Invalid(e) if e.field == "connectionString"),
@@ -630,8 +845,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_bound_secret_goes_only_to_its_hosts() {
+    #[tokio::test]
+    async fn a_bound_secret_goes_only_to_its_hosts() {
         let refs = refs_with(&[(
             "DATASOURCE_MCP_HOSTS_DB_PASS",
             "db.prod.example.com, *.replica.example.com",
@@ -640,7 +855,7 @@ mod tests {
             json!({"rdb_url": "db.prod.example.com:3306", "password": "${secret:DB_PASS}"}),
             json!({"host": "r1.replica.example.com", "password": "${secret:DB_PASS}"}),
         ] {
-            assert!(resolve(&refs, &ok, &[]).is_ok(), "{ok}");
+            assert!(resolve(&refs, &ok, &[]).await.is_ok(), "{ok}");
         }
         for bad in [
             json!({"rdb_url": "attacker.example:3306", "password": "${secret:DB_PASS}"}),
@@ -649,7 +864,7 @@ mod tests {
             // No host named: it would go to the vendor, which is not in the binding.
             json!({"password": "${secret:DB_PASS}"}),
         ] {
-            let err = resolve(&refs, &bad, &[]).unwrap_err();
+            let err = resolve(&refs, &bad, &[]).await.unwrap_err();
             assert!(
                 matches!(&err, ToolError::SecretNotAllowed { name, .. } if name == "DB_PASS"),
                 "{bad}: {err:?}"
@@ -657,18 +872,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_caller_without_the_write_scope_uses_only_bound_secrets() {
+    #[tokio::test]
+    async fn a_caller_without_the_write_scope_uses_only_bound_secrets() {
         let args = json!({"rdb_url": "attacker.example:3306", "password": "${secret:DB_PASS}"});
         let mut call = CallSecrets::default();
         let reader = Destination {
             chooses_hosts: false,
             ..to(&args)
         };
-        let err = refs().resolve(&args, &[], &mut call, &reader).unwrap_err();
+        let err = refs()
+            .resolve(&args, &[], &mut call, &reader)
+            .await
+            .unwrap_err();
         assert!(matches!(err, ToolError::SecretNotAllowed { .. }), "{err:?}");
         let bound = refs_with(&[("DATASOURCE_MCP_HOSTS_DB_PASS", "attacker.example")]);
-        assert!(bound.resolve(&args, &[], &mut call, &reader).is_ok());
+        assert!(bound.resolve(&args, &[], &mut call, &reader).await.is_ok());
     }
 
     #[test]
