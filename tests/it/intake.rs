@@ -397,6 +397,105 @@ async fn a_declined_elicitation_leaves_secret_needed() {
     assert!(fake.requests().is_empty());
 }
 
+/// What a dry run says of a reference whose value the intake page will ask for.
+const ASKED_ON_CHANGE: &str = "the intake page: the user is asked for it when the change is made (this call without dry_run); nothing was asked now";
+
+fn dry(args: Value) -> serde_json::Map<String, Value> {
+    let mut args = args;
+    args["dry_run"] = json!(true);
+    args.as_object().unwrap().clone()
+}
+
+fn asked_references(secret: &str) -> Value {
+    json!([{"field": "ds_connection.password", "reference": format!("${{secret:{secret}}}"),
+        "written": "sent as it is", "from": ASKED_ON_CHANGE}])
+}
+
+/// No secret before the yes (2025-11-25): the dry run of a create whose password has no value
+/// asks for nothing (no elicitation, no link, nothing entered or sent) and says the value will
+/// be asked for when the change is made; the create then asks, once. (Before, the dry run
+/// itself sent the user to the page.)
+#[tokio::test]
+async fn a_dry_run_never_asks_for_a_secret_2025() {
+    let value = value_for("dry-2025");
+    let (fake, vars) = fake_bigid().await;
+    let (server, intake) = intake_server(&vars, IntakeSettings::default());
+    let handler = ElicitingClient::new(&value);
+    let client = connect(server, handler.clone()).await;
+    let secret = "INTAKE_DRY_2025";
+    let plan = client
+        .call_tool(
+            CallToolRequestParams::new("bigid_create_data_source")
+                .with_arguments(dry(create_args(secret))),
+        )
+        .await
+        .expect("answered");
+    assert_ne!(plan.is_error, Some(true), "{plan:?}");
+    let plan = plan.structured_content.unwrap();
+    assert_eq!(plan["references"], asked_references(secret), "{plan}");
+    assert_eq!(
+        plan["requests"].as_array().unwrap().last().unwrap()["body"]["ds_connection"]["password"],
+        format!("${{secret:{secret}}}")
+    );
+    assert!(!plan.to_string().contains("/secrets/"), "no link: {plan}");
+    assert!(handler.seen.lock().unwrap().is_empty(), "the dry run asked");
+    assert!(intake.held().is_empty());
+    assert!(fake.requests().is_empty());
+    // The change asks, once.
+    let created = client
+        .call_tool(
+            CallToolRequestParams::new("bigid_create_data_source")
+                .with_arguments(create_args(secret).as_object().unwrap().clone()),
+        )
+        .await
+        .expect("answered");
+    assert_eq!(
+        created.structured_content,
+        Some(json!({"_id": "65f0", "echo": "created"}))
+    );
+    assert_eq!(handler.seen.lock().unwrap().len(), 1);
+    assert_eq!(fake.requests().len(), 1);
+}
+
+/// The same in the 2026-07-28 era: the dry run completes at once, with no `input_required`.
+#[tokio::test]
+async fn a_dry_run_never_asks_for_a_secret_2026() {
+    let (fake, vars) = fake_bigid().await;
+    let (server, _intake) = intake_server(&vars, IntakeSettings::default());
+    let handler = ElicitingClient::new("unused-value");
+    let client = connect_2026(server, handler.clone()).await;
+    let secret = "INTAKE_DRY_2026";
+    let once = client
+        .call_tool_once(
+            CallToolRequestParams::new("bigid_create_data_source")
+                .with_arguments(dry(create_args(secret))),
+        )
+        .await
+        .expect("answered");
+    let rmcp::model::CallToolResponse::Complete(plan) = once else {
+        panic!("the dry run asked: {once:?}")
+    };
+    let plan = plan.structured_content.unwrap();
+    assert_eq!(plan["dry_run"], true);
+    assert_eq!(plan["references"], asked_references(secret), "{plan}");
+    assert!(handler.seen.lock().unwrap().is_empty());
+    assert!(fake.requests().is_empty());
+    // The change: input_required with the page.
+    let change = input_required(
+        client
+            .call_tool_once(
+                CallToolRequestParams::new("bigid_create_data_source")
+                    .with_arguments(create_args(secret).as_object().unwrap().clone()),
+            )
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        change["inputRequests"][format!("secret:{secret}")]["params"]["mode"],
+        "url"
+    );
+}
+
 /// A 2026-07-28 client: the call answers `input_required` with a URL elicitation and an opaque
 /// requestState; rmcp's client fulfils it (the user enters the value) and calls again, and the
 /// call goes on.
@@ -1080,6 +1179,129 @@ async fn the_cli_prints_the_link_waits_for_the_value_then_calls() {
     assert_eq!(requests[0].json()["ds_connection"]["password"], value);
 }
 
+/// Through the CLI: a dry run prints the plan at once, with no link and no wait (before, it
+/// printed a link and waited for a value nobody had agreed to give).
+#[tokio::test]
+async fn a_dry_run_through_the_cli_never_asks() {
+    let (fake, _) = fake_bigid().await;
+    let base = fake.url("/api/v1");
+    let args = Value::Object(dry(create_args("INTAKE_CLI_DRY"))).to_string();
+    let (stdout, stderr, code) = run_call(
+        &["bigid_create_data_source", "--args", &args],
+        &[("BIGID_BASE_URL", &base), ("BIGID_ACCESS_TOKEN", TOKEN)],
+        |_| None,
+    )
+    .await;
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    let plan: Value = serde_json::from_str(&stdout).expect("the plan on stdout");
+    assert_eq!(plan["references"], asked_references("INTAKE_CLI_DRY"));
+    assert!(fake.requests().is_empty());
+}
+
+/// "Remember" ticked on the page (the keychain here keyring-core's in-memory store): a
+/// restarted server (a new engine and page, the same keychain) uses the value for the same
+/// provider and hosts without asking, and its dry run says so; for another host it asks.
+/// Unticked, nothing is kept.
+#[tokio::test]
+async fn a_value_remembered_on_the_page_is_used_after_a_restart_where_it_was_entered_for() {
+    use datasource_mcp::keychain::Keychain;
+    let value = value_for("remembered");
+    let (fake, vars) = fake_bigid().await;
+    let store: std::sync::Arc<keyring_core::CredentialStore> =
+        keyring_core::mock::Store::new().unwrap();
+    let keychain = Keychain::in_store(store);
+    let secret = "INTAKE_REMEMBERED";
+    let args = || create_args(secret).as_object().unwrap().clone();
+
+    let (server, _) = remembering_server(&vars, keychain.clone());
+    let handler = ElicitingClient::remembering(&value);
+    let client = connect(server, handler.clone()).await;
+    let created = client
+        .call_tool(CallToolRequestParams::new("bigid_create_data_source").with_arguments(args()))
+        .await
+        .unwrap();
+    assert_eq!(
+        created.structured_content,
+        Some(json!({"_id": "65f0", "echo": "created"}))
+    );
+    assert_eq!(handler.seen.lock().unwrap().len(), 1);
+    let index = keychain.index().unwrap();
+    assert_eq!(
+        index.secrets[secret],
+        datasource_mcp::keychain::Scope {
+            provider: "bigid".into(),
+            hosts: vec!["db.example.com".into()]
+        }
+    );
+
+    // Restarted: nothing typed, nothing asked.
+    let (server, intake) = remembering_server(&vars, keychain.clone());
+    let handler = ElicitingClient::new("never-typed");
+    let client = connect(server, handler.clone()).await;
+    let plan = client
+        .call_tool(
+            CallToolRequestParams::new("bigid_create_data_source")
+                .with_arguments(dry(create_args(secret))),
+        )
+        .await
+        .unwrap()
+        .structured_content
+        .unwrap();
+    assert_eq!(
+        plan["references"][0]["from"],
+        format!(
+            "{}, remembered from the intake page for this provider and these hosts",
+            datasource_mcp::keychain::place()
+        )
+    );
+    let created = client
+        .call_tool(CallToolRequestParams::new("bigid_create_data_source").with_arguments(args()))
+        .await
+        .unwrap();
+    assert_eq!(
+        created.structured_content,
+        Some(json!({"_id": "65f0", "echo": "created"}))
+    );
+    assert!(handler.seen.lock().unwrap().is_empty(), "asked again");
+    assert!(intake.held().is_empty());
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[1].json()["ds_connection"]["password"], value);
+    // Another host: asked on the page.
+    let mut elsewhere = create_args(secret);
+    elsewhere["ds_connection"]["rdb_url"] = json!("mysql://scan@elsewhere.example:3306/orders");
+    let plan = client
+        .call_tool(
+            CallToolRequestParams::new("bigid_create_data_source").with_arguments(dry(elsewhere)),
+        )
+        .await
+        .unwrap()
+        .structured_content
+        .unwrap();
+    assert_eq!(plan["references"][0]["from"], ASKED_ON_CHANGE);
+
+    // Unticked: only in memory.
+    let (server, _) = remembering_server(&vars, keychain.clone());
+    let handler = ElicitingClient::new(&value);
+    let client = connect(server, handler.clone()).await;
+    let other = create_args("INTAKE_NOT_REMEMBERED");
+    client
+        .call_tool(
+            CallToolRequestParams::new("bigid_create_data_source")
+                .with_arguments(other.as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(handler.seen.lock().unwrap().len(), 1);
+    assert!(
+        !keychain
+            .index()
+            .unwrap()
+            .secrets
+            .contains_key("INTAKE_NOT_REMEMBERED")
+    );
+}
+
 #[tokio::test]
 async fn the_cli_with_no_wait_exits_2_and_sends_nothing() {
     let (fake, _) = fake_bigid().await;
@@ -1224,7 +1446,7 @@ async fn over_http_on_a_non_loopback_address_without_public_url_no_link_is_offer
         json!({"error": {"provider": "bigid", "code": "UNKNOWN_SECRET_REFERENCE",
             "field": "ds_connection.password",
             "message": "`ds_connection.password`: the secret reference ${secret:INTAKE_PUBLIC} is not set",
-            "hint": "set DATASOURCE_MCP_SECRET_INTAKE_PUBLIC in the server's environment, or use another reference; nothing was sent"}})
+            "hint": "set DATASOURCE_MCP_SECRET_INTAKE_PUBLIC in the server's environment (or put a file INTAKE_PUBLIC in its secrets directory), or use another reference; nothing was sent"}})
     );
     let page = format!(
         "{}/secrets/{}",

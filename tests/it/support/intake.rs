@@ -36,6 +36,23 @@ pub fn intake_server(
     )
 }
 
+/// Like [`intake_server`], with the page offering to remember values in `keychain` (as stdio
+/// serves it on a computer with a keychain).
+pub fn remembering_server(
+    vars: &HashMap<String, String>,
+    keychain: Arc<datasource_mcp::keychain::Keychain>,
+) -> (DataSourceServer, Arc<Intake>) {
+    let configs = providers::configure_all(vars).expect("valid configuration");
+    let intake = Intake::remembering(IntakeSettings::default(), keychain.clone());
+    let engine = Engine::new(configs, UpstreamSettings::default(), Arc::new(vars.clone()))
+        .with_keychain(keychain)
+        .with_intake(intake.clone());
+    (
+        DataSourceServer::for_session(Arc::new(engine), &Selection::default()),
+        intake,
+    )
+}
+
 /// Serves `server` in-process and connects `handler` as its client.
 pub async fn connect<H: rmcp::ClientHandler>(
     server: DataSourceServer,
@@ -106,15 +123,30 @@ pub async fn open(url: &str) -> Opened {
 
 /// Posts the form as the browser would, from `origin` (None: no Origin header).
 pub async fn post(url: &str, origin: Option<&str>, form_token: &str, value: &str) -> Opened {
+    post_form(url, origin, form_token, value, false).await
+}
+
+/// Posts the form, with the "remember" box ticked or not.
+pub async fn post_form(
+    url: &str,
+    origin: Option<&str>,
+    form_token: &str,
+    value: &str,
+    remember: bool,
+) -> Opened {
+    let body = {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("form_token", form_token)
+            .append_pair("value", value);
+        if remember {
+            form.append_pair("remember", "1");
+        }
+        form.finish()
+    };
     let mut req = http()
         .post(url)
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(
-            url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("form_token", form_token)
-                .append_pair("value", value)
-                .finish(),
-        );
+        .body(body);
     if let Some(origin) = origin {
         req = req.header("origin", origin);
     }
@@ -133,6 +165,21 @@ pub async fn enter(url: &str, value: &str) -> Opened {
     post(url, Some(&origin_of(url)), &page.form_token(), value).await
 }
 
+/// The "remember" box of a page, when it offers one.
+pub const REMEMBER_BOX: &str = r#"<input type="checkbox" name="remember" value="1">"#;
+
+/// What a person does who ticks "remember": the page must offer the box.
+pub async fn enter_remembering(url: &str, value: &str) -> Opened {
+    let page = open(url).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(
+        page.html.contains(REMEMBER_BOX),
+        "no remember box: {}",
+        page.html
+    );
+    post_form(url, Some(&origin_of(url)), &page.form_token(), value, true).await
+}
+
 /// A client that declares URL-mode elicitation; on each one it is sent, it records the
 /// request and enters `value` on the page (as a user would after the client opened it), then
 /// answers `action`.
@@ -141,6 +188,8 @@ pub struct ElicitingClient {
     pub value: String,
     pub action: ElicitationAction,
     pub seen: Arc<Mutex<Vec<ElicitRequestParams>>>,
+    /// The user ticks "remember" on the page.
+    pub remember: bool,
 }
 
 impl ElicitingClient {
@@ -149,6 +198,15 @@ impl ElicitingClient {
             value: value.into(),
             action: ElicitationAction::Accept,
             seen: Default::default(),
+            remember: false,
+        }
+    }
+
+    /// A client whose user ticks "remember" on the page.
+    pub fn remembering(value: &str) -> Self {
+        Self {
+            remember: true,
+            ..Self::new(value)
         }
     }
 }
@@ -175,10 +233,14 @@ impl rmcp::ClientHandler for ElicitingClient {
         {
             let url = url.clone();
             let value = self.value.clone();
+            let remember = self.remember;
             // The user types after the client answered: the server must wait for the page.
             tokio::spawn(async move {
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                let done = enter(&url, &value).await;
+                let done = match remember {
+                    true => enter_remembering(&url, &value).await,
+                    false => enter(&url, &value).await,
+                };
                 assert_eq!(done.status, 200, "{}", done.html);
             });
         }

@@ -1,5 +1,5 @@
 //! Test harness: the recording fake upstream (`fake`), a test OAuth issuer and its keys
-//! (`issuer`), in-process MCP clients (`mcp`), the built binary over stdio (`stdio`), raw TCP
+//! (`issuer`), a real Secret Service on a bus of its own (`keyring`), in-process MCP clients (`mcp`), the built binary over stdio (`stdio`), raw TCP
 //! for the slow-client tests (`raw`), vendors against the fake and their exact requests
 //! (`wire`), list pages and the result budget's cut of them (`listing`), the sandbox's
 //! simulated vendors over HTTP (`sandbox`), and tool counts and lists from the operation table
@@ -11,6 +11,7 @@ mod browser;
 mod fake;
 mod intake;
 mod issuer;
+mod keyring;
 mod listing;
 mod mcp;
 mod raw;
@@ -24,6 +25,7 @@ pub use browser::*;
 pub use fake::*;
 pub use intake::*;
 pub use issuer::*;
+pub use keyring::*;
 pub use listing::*;
 pub use mcp::*;
 pub use raw::*;
