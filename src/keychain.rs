@@ -344,6 +344,18 @@ impl Keychain {
         Ok(gone)
     }
 
+    /// Reads every remembered value once, so each is masked from start-up like the
+    /// environment's (a vendor may echo one before any call uses it). What cannot be read is
+    /// left for its use to report, naming it. How many were read.
+    pub fn register_remembered(&self) -> usize {
+        let Ok(index) = self.index() else { return 0 };
+        index
+            .secrets
+            .keys()
+            .filter(|name| matches!(self.remembered(name), Ok(Some(_))))
+            .count()
+    }
+
     /// [`Keychain::remembered`] off the async workers, within [`CALL_TIMEOUT`].
     pub async fn remembered_async(
         self: &Arc<Self>,
@@ -455,6 +467,7 @@ mod tests {
                 secrets: BTreeMap::from([("SF_PASSWORD".to_string(), scope())]),
             }
         );
+        assert_eq!(keychain.register_remembered(), 1);
         let remembered = keychain.remembered("SF_PASSWORD").unwrap().unwrap();
         assert_eq!(remembered.scope, scope());
         assert_eq!(remembered.value.expose(), "sf-S3NT1NEL-pw");

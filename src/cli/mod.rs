@@ -682,7 +682,10 @@ pub fn main() -> ExitCode {
     };
     if configured {
         // Found out once, before serving: a machine without a keychain then costs no call.
-        keychain.available();
+        // Remembered values are masked from start-up, like the environment's.
+        if keychain.available() {
+            keychain.register_remembered();
+        }
     }
     let sources = Sources {
         env: env.clone(),

@@ -277,6 +277,40 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
     }
 
+    /// Every `DATASOURCE_MCP_*` variable the source reads through `Env` has its file form (a
+    /// new one added without joining SERVER_VARS would silently have none).
+    #[test]
+    fn every_variable_read_through_env_has_a_file_form() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for piece in text.split(".var(\"").skip(1) {
+                        let name = piece.split('"').next().unwrap_or_default();
+                        if name.starts_with("DATASOURCE_MCP_") {
+                            out.push(name.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        let mut read = Vec::new();
+        walk(std::path::Path::new("src"), &mut read);
+        assert!(
+            read.contains(&"DATASOURCE_MCP_HTTP_TOKEN".to_string()),
+            "{read:?}"
+        );
+        for name in read {
+            assert!(
+                has_file_form(&name),
+                "{name} is read through Env but has no _FILE form"
+            );
+        }
+    }
+
     #[test]
     fn unset_credentials_come_from_the_keychain() {
         let store: std::sync::Arc<keyring_core::CredentialStore> =

@@ -49,9 +49,9 @@ fn instructions(operations: &[&'static OperationSpec]) -> String {
 Read before you write: list or get first; the ids and names other tools take come from list rows. \
 Confirm every change: call the tool with dry_run: true, show the user the request, and send it only \
 after they say yes. Never ask for a password, key or token in the chat: write ${{secret:NAME}} in the \
-credential field, and the user sets DATASOURCE_MCP_SECRET_NAME where the server runs; when a call \
-answers SECRET_NEEDED, give the user the link in its hint to enter the value there, then call again \
-with the same arguments. \
+credential field; the server reads it where the user keeps it, and the dry run says where (it asks for \
+nothing). When the call that makes the change answers SECRET_NEEDED, give the user the link in its \
+hint to enter the value there, then call again with the same arguments. \
 Lists return one page of compact rows: detail: \"full\" or fields gives more, next the next page. \
 When no tool does what is asked, or a vendor does not return what is needed, say so instead of \
 guessing.",

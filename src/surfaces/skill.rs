@@ -90,8 +90,10 @@ the exact request (method, URL, body, credential masked) and sends nothing. Show
 and get a yes before running it without `dry_run`.\n\
 3. **No passwords in commands**: give a database password or cloud key as a secret reference, \
 `\"password\": \"${secret:ORDERS_DB_PASSWORD}\"`; the command reads it from \
-`DATASOURCE_MCP_SECRET_ORDERS_DB_PASSWORD` in its environment. If that variable is missing, \
-ask the user to set it; do not ask for the value.\n\
+`DATASOURCE_MCP_SECRET_ORDERS_DB_PASSWORD` in its environment, a file `ORDERS_DB_PASSWORD` in \
+`DATASOURCE_MCP_SECRETS_DIR`, or the OS keychain. A dry run asks for nothing; when the call that \
+makes the change finds no value, it prints a one-time link on stderr where the user types it, and \
+waits. Never ask for the value yourself.\n\
 4. **Read-only when only looking**: `datasource-mcp --read-only call ...` refuses every tool that \
 changes something; use it for audits and questions.\n\
 5. **Destructive tools** (deletes, and updates marked destructive below) need the user's explicit \
