@@ -34,7 +34,8 @@ use crate::upstream::{RetryPolicy, UpstreamSettings};
     long_about = concat!(
         env!("CARGO_PKG_DESCRIPTION"),
         ".\n\nWith no command it serves MCP over stdio. Providers are configured from environment \
-variables (see the README); credentials are never taken from flags."
+variables, each of which may instead name a file (NAME_FILE), and credentials stored in the OS \
+keychain by `login` (see the README); credentials are never taken from flags."
     )
 )]
 pub struct Cli {

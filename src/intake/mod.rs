@@ -3,9 +3,11 @@
 //! When a call that sends credentials holds `${secret:NAME}` and NAME has no value, the engine
 //! asks the intake for a link ([`Intake::offer`]). The user opens it in a browser, reads what
 //! the value is for (secret name, tool, provider, target), types it into one masked input, and
-//! submits. The value is then held here, in memory only, as a [`SecretString`], registered for
+//! submits. The value is then held here, in memory, as a [`SecretString`], registered for
 //! masking like every other secret, and read by later resolutions of `${secret:NAME}` for the
-//! life of the process (or the configured time).
+//! life of the process (or the configured time). Where the page has its own loopback listener
+//! and a keychain is there, it also offers a box, unticked, to remember the value in the OS
+//! keychain for the provider and hosts it shows ([`Intake::remembering`]); never over HTTP.
 //!
 //! A link is an unguessable 256-bit token from the OS generator, works once, and expires
 //! (10 minutes by default). Its form carries a per-link form token that the POST must return;

@@ -1,11 +1,13 @@
 //! Secret references: an argument where a secret belongs may hold `${secret:NAME}`, resolved
-//! just before sending from the variable `DATASOURCE_MCP_SECRET_NAME` of the server's
-//! environment (that prefix only, so a reference cannot read the server's own vendor
-//! credentials). A password then never enters the conversation; a dry run shows the
-//! reference, never the value.
+//! just before sending. A password then never enters the conversation; a dry run shows the
+//! reference, never the value, and resolves nothing: it says where each value will come from
+//! ([`SecretRefs::origins`]) and asks for nothing.
 //!
-//! A value the user entered on the intake page ([`crate::intake`]) stands in for a variable
-//! that is not set: the environment wins.
+//! The value comes from, in this order ([`SecretRefs`]): the variable
+//! `DATASOURCE_MCP_SECRET_NAME` (that prefix only, so a reference cannot read the server's own
+//! vendor credentials), a file NAME of the secrets directory ([`crate::mounted`]), a value
+//! remembered in the OS keychain for this provider and these hosts ([`crate::keychain`]), or
+//! a value the user entered on the intake page ([`crate::intake`]).
 //!
 //! A secret belongs under a secret-like key (`password`, `secretKey`, …), in a vendor's
 //! credential field, or in the password part of a URL or connection string. Anywhere else (a
@@ -13,8 +15,9 @@
 //! it back later: such a reference is refused, and nothing is sent.
 //!
 //! A value goes only where it was meant to ([`destination`]): a value typed on the intake page
-//! is used for the caller who typed it and the provider and hosts the page showed (anything
-//! else asks again); a configured value the operator bound to hosts
+//! is used for the caller who typed it and the provider and hosts the page showed, one
+//! remembered in the keychain for that provider and those hosts (anything else asks again); a
+//! configured value (environment, secrets directory) the operator bound to hosts
 //! (`DATASOURCE_MCP_HOSTS_<NAME>`) goes to those hosts only, and a caller without the write
 //! scope may use no other. And it is written for its place ([`encode`]): percent-encoded in a
 //! URL, quoted in a connection string.
