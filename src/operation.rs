@@ -256,6 +256,10 @@ pub struct Listing {
     pub row: fn(&Value) -> Value,
     /// Who pages.
     pub paging: Paging,
+    /// Paths into an item that `fields` may name, with what they hold (the `fields`
+    /// argument's description shows them: an agent finds a database by its field, not by
+    /// reading every row).
+    pub fields: &'static str,
 }
 
 /// Who pages a list.

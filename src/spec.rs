@@ -296,3 +296,96 @@ impl Credential {
         }
     }
 }
+
+// ---- desired state ----------------------------------------------------------------------------
+
+/// A tool, and how its arguments are made from a vendor's object (or a file's entry).
+pub type ToolFrom = (&'static str, fn(&serde_json::Value) -> serde_json::Value);
+
+/// The update tool, and its arguments from the vendor's object and the fields that differ.
+pub type UpdateFrom = (
+    &'static str,
+    fn(&serde_json::Value, &serde_json::Map<String, serde_json::Value>) -> serde_json::Value,
+);
+
+/// The vendor's object as an entry of the file, each credential as the reference
+/// `reference(field)` names.
+pub type Export = fn(&serde_json::Value, &dyn Fn(&str) -> String) -> serde_json::Value;
+
+/// How a provider's sources appear in a desired-state file and are changed to match it: what
+/// identifies a source, which tools create, update and delete one, and the vendor's object in
+/// the file's terms (export, and what a plan compares).
+pub struct StateSpec {
+    /// The key of this platform's list in the file (`data_sources`, `connectors`, …).
+    pub section: &'static str,
+    /// What one source is called, for people (`data source`, `connector`).
+    pub noun: &'static str,
+    /// What identifies a source: a dotted path into an entry of the file …
+    pub key: &'static str,
+    /// … and a JSON pointer into the vendor's object.
+    pub current_key: &'static str,
+    /// The tool that creates a source, and its arguments for an entry …
+    pub create: ToolFrom,
+    /// … where the entry sits in those arguments (`ds_connection`, `data_sources[0]`, or `""`
+    /// for the arguments themselves), so an argument error names the entry's field.
+    pub create_at: &'static str,
+    /// The tool that changes fields of a source, and its arguments (the vendor's object, the
+    /// entry's fields that differ).
+    pub update: Option<UpdateFrom>,
+    /// The tool that deletes a source, and its arguments.
+    pub delete: Option<ToolFrom>,
+    /// The vendor's object as an entry of the file (only what a create takes; each credential
+    /// as the reference `reference(field)` names). What a plan compares an entry with.
+    pub export: Export,
+    /// Whether the vendor's list shows a source's settings: where it shows only names
+    /// (DataBrain), a source that exists is left as it is.
+    pub compares: bool,
+    /// Why changes a platform cannot make (no delete tool) are left out, said in the plan.
+    pub limits: &'static str,
+    /// Whether a source the vendor lists still exists: a platform that keeps deleted sources
+    /// in its list (Bigdata.com's archived connectors) says which are gone.
+    pub exists: fn(current: &serde_json::Value) -> bool,
+}
+
+// ---- connection checks -------------------------------------------------------------------------
+
+/// How a provider's stored sources are tested, and how an answer says whether a connection
+/// works, in the same words for every vendor.
+pub struct Checks {
+    /// The tool that tests a stored source with its stored credentials, and its arguments from
+    /// the vendor's object; `None`: the vendor offers no test.
+    pub stored_test: Option<ToolFrom>,
+    /// Whether a test's (or sync's, or job's) answer says the connection works.
+    pub connection: fn(answer: &serde_json::Value, is_error: bool) -> Connection,
+}
+
+/// Whether a connection works, as every vendor's answer is read: `works`, `fails` (with why),
+/// or `unknown`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub works: &'static str,
+    pub why: Option<String>,
+}
+
+impl Connection {
+    pub fn works() -> Connection {
+        Connection {
+            works: "works",
+            why: None,
+        }
+    }
+
+    pub fn fails(why: impl Into<String>) -> Connection {
+        Connection {
+            works: "fails",
+            why: Some(why.into()),
+        }
+    }
+
+    pub fn unknown(why: impl Into<String>) -> Connection {
+        Connection {
+            works: "unknown",
+            why: Some(why.into()),
+        }
+    }
+}

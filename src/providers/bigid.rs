@@ -24,8 +24,9 @@ use crate::operation::{
 use crate::redact;
 use crate::secret::SecretString;
 use crate::spec::{
-    AuthHeader, ConfigError, Credential, Env, EnvVar, ExchangePath, ExchangeSend, Field, Guide,
-    InventorySource, Probe, ProviderSpec, Scheme, TokenExchange, pair,
+    AuthHeader, Checks, ConfigError, Connection, Credential, Env, EnvVar, ExchangePath,
+    ExchangeSend, Field, Guide, InventorySource, Probe, ProviderSpec, Scheme, StateSpec,
+    TokenExchange, pair,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -229,6 +230,7 @@ static OPERATIONS: &[OperationSpec] = &[
             total: Some("/data/totalCount"),
             row: source_row,
             paging: Paging::Vendor,
+            fields: "name, type, rdb_url (host:port), rdb_name (the database), enabled, owners, scanner_group, connectionStatusTest.is_success",
         }),
     },
     OperationSpec {
@@ -501,6 +503,7 @@ static OPERATIONS: &[OperationSpec] = &[
             total: None,
             row: template_row,
             paging: Paging::Local,
+            fields: "name (the type), displayName, category, fields (the template's connection fields)",
         }),
     },
     OperationSpec {
@@ -554,19 +557,38 @@ fn source_row(item: &Value) -> Value {
         (_, Some(true)) => "ok",
         (_, None) => "untested",
     };
-    // rdb_url is `host:port/db`, or a URL (`mysql://user@host:port/db`, `jdbc:…://…`): the
-    // host and port only, never a user or a query.
-    let host = item["rdb_url"]
+    // rdb_url is `host[:port]` (the tutorial), or `host:port/db`, or a URL
+    // (`mysql://user@host:port/db`, `jdbc:…://…`): the host and the port apart, never a user
+    // or a query; the database is rdb_name (else the URL's path).
+    let url = item["rdb_url"]
         .as_str()
-        .map(|url| url.rsplit_once("://").map_or(url, |(_, rest)| rest))
+        .map(|url| url.rsplit_once("://").map_or(url, |(_, rest)| rest));
+    let authority = url
         .map(|url| url.split(['/', '?', ';']).next().unwrap_or(url))
         .map(|url| url.rsplit_once('@').map_or(url, |(_, h)| h))
-        .filter(|h| !h.is_empty())
-        .or_else(|| item["location"].as_str());
+        .filter(|h| !h.is_empty());
+    let (host, port) = match authority {
+        Some(authority) => split_port(authority),
+        None => (item["location"].as_str(), None),
+    };
+    let database = item["rdb_name"]
+        .as_str()
+        .filter(|d| !d.is_empty())
+        .or_else(|| {
+            url.and_then(|u| u.split_once('/'))
+                .map(|(_, path)| path.split(['?', ';', '/']).next().unwrap_or(path))
+                .filter(|d| !d.is_empty())
+        });
     let mut row =
         json!({"id": item["name"], "name": item["name"], "type": item["type"], "status": status});
     if let Some(host) = host {
         row["host"] = json!(host);
+    }
+    if let Some(port) = port {
+        row["port"] = json!(port);
+    }
+    if let Some(database) = database {
+        row["database"] = json!(database);
     }
     if let Some(at) = item
         .pointer("/connectionStatusTest/last_connection")
@@ -576,6 +598,22 @@ fn source_row(item: &Value) -> Value {
         row["last_test_at"] = at.clone();
     }
     row
+}
+
+/// `host:port` apart (`[v6]:port` too); a port is digits only.
+fn split_port(authority: &str) -> (Option<&str>, Option<u16>) {
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((host, rest)) => (host, rest.strip_prefix(':')),
+            None => (authority, None),
+        },
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    let port = port.and_then(|p| p.parse::<u16>().ok());
+    (Some(host).filter(|h| !h.is_empty()), port)
 }
 
 /// A connector type in a list: its type and display name.
@@ -946,31 +984,152 @@ impl ToolArgs for GetTemplate {
     }
 }
 
+// ---- desired state ----------------------------------------------------------------------------
+
+/// BigID data sources in a desired-state file: each entry a `ds_connection` (BigID's own
+/// fields), named by `name`.
+pub static STATE: StateSpec = StateSpec {
+    section: "data_sources",
+    noun: "data source",
+    key: "name",
+    current_key: "/name",
+    create: (
+        "bigid_create_data_source",
+        |entry| json!({"ds_connection": entry}),
+    ),
+    create_at: "ds_connection",
+    update: Some((
+        "bigid_update_data_source",
+        |current, changes| json!({"name": current["name"], "changes": changes}),
+    )),
+    delete: Some((
+        "bigid_delete_data_source",
+        |current| json!({"name": current["name"]}),
+    )),
+    export: export_source,
+    compares: true,
+    limits: "",
+    exists: |_| true,
+};
+
+/// What BigID keeps about a source that a create does not take: ids, test and scan results,
+/// timestamps.
+fn bookkeeping(key: &str) -> bool {
+    key.starts_with('_')
+        || key.starts_with("connectionStatus")
+        || key.ends_with("_at")
+        || key.ends_with("At")
+        || key.ends_with("_timestamp")
+        || matches!(
+            key,
+            "id" | "last_sub_scan_id"
+                | "defaultScanId"
+                | "defaultScanProfileId"
+                | "test_is_success"
+                | "scan_is_success"
+                | "scan_num_of_objects"
+                | "isFromDiscovery"
+        )
+}
+
+fn export_source(current: &Value, reference: &dyn Fn(&str) -> String) -> Value {
+    let mut out = Map::new();
+    if let Value::Object(fields) = current {
+        for (k, v) in fields {
+            if bookkeeping(k) {
+                continue;
+            }
+            let secret = crate::redact::is_secret_key(k);
+            out.insert(
+                k.clone(),
+                if secret {
+                    json!(reference(k))
+                } else {
+                    v.clone()
+                },
+            );
+        }
+    }
+    Value::Object(out)
+}
+
+/// A stored source is tested by name with its stored credential; BigID's test answers
+/// `{success, message}`.
+pub static CHECKS: Checks = Checks {
+    stored_test: Some((
+        "bigid_test_stored_data_source",
+        |current| json!({"name": current["name"]}),
+    )),
+    connection: |answer, is_error| match (is_error, answer["success"].as_bool()) {
+        (true, _) => Connection::unknown(error_text(answer)),
+        (false, Some(true)) => Connection::works(),
+        (false, Some(false)) => {
+            Connection::fails(answer["message"].as_str().unwrap_or("BigID gave no reason"))
+        }
+        (false, None) => Connection::unknown("BigID's answer says neither"),
+    },
+};
+
+/// An error envelope's code and message, for a verdict.
+fn error_text(answer: &Value) -> String {
+    format!(
+        "{}: {}",
+        answer["error"]["code"].as_str().unwrap_or("ERROR"),
+        answer["error"]["message"].as_str().unwrap_or("")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_rows_host_is_host_and_port_only() {
-        for (url, host) in [
-            ("db.acme.example:3306/orders", "db.acme.example:3306"),
+    fn a_rows_host_port_and_database_come_apart() {
+        for (url, host, port, database) in [
+            (
+                "db.acme.example:3306/orders",
+                "db.acme.example",
+                json!(3306),
+                json!("orders"),
+            ),
             (
                 "mysql://db.acme.example:3306/orders",
-                "db.acme.example:3306",
+                "db.acme.example",
+                json!(3306),
+                json!("orders"),
             ),
             (
                 "jdbc:sqlserver://sql.acme.example:1433;databaseName=x",
-                "sql.acme.example:1433",
+                "sql.acme.example",
+                json!(1433),
+                Value::Null,
             ),
             (
                 "postgres://scan:pa%40ss@pg.acme.example/db?ssl=1",
                 "pg.acme.example",
+                Value::Null,
+                json!("db"),
             ),
-            ("oracle.acme.example", "oracle.acme.example"),
+            (
+                "oracle.acme.example",
+                "oracle.acme.example",
+                Value::Null,
+                Value::Null,
+            ),
+            (
+                "[2001:db8::5]:5432",
+                "2001:db8::5",
+                json!(5432),
+                Value::Null,
+            ),
         ] {
             let row = source_row(&json!({"name": "n", "rdb_url": url}));
             assert_eq!(row["host"], host, "{url}");
+            assert_eq!(row["port"], port, "{url}");
+            assert_eq!(row["database"], database, "{url}");
         }
+        let row = source_row(&json!({"name": "n", "rdb_url": "h:5432", "rdb_name": "orders"}));
+        assert_eq!(row["database"], "orders", "rdb_name wins");
         let row = source_row(&json!({"name": "n", "rdb_url": "", "location": "eu-west-1"}));
         assert_eq!(row["host"], "eu-west-1");
     }

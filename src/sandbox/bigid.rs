@@ -48,6 +48,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::Seed;
 use super::Simulation;
 use super::shell::{
     Answer, Api, Authorize, Fault, Ids, Store, fault, fixture, header, is_blank, iso_millis,
@@ -93,7 +94,7 @@ struct BigId {
 type Shared = Store<BigId>;
 
 /// Fresh routes and the variables that reach them.
-pub fn start() -> Simulation {
+pub fn start(sample: Seed) -> Simulation {
     let credentials = Credentials {
         user_token: jwt(REFRESH_TOKEN, "sandbox-admin", 365 * 86_400),
         username: "sandbox-admin".into(),
@@ -111,7 +112,7 @@ pub fn start() -> Simulation {
         ids: Ids::object_ids(0xb161d),
         clock: 0,
     };
-    for source in seed() {
+    for source in seed().into_iter().filter(|_| sample == Seed::Sample) {
         state.insert(source);
     }
     Api {

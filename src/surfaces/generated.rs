@@ -174,11 +174,11 @@ mod tests {
 
     #[test]
     fn the_table_replaces_only_what_is_between_the_markers() {
-        let readme = format!("# x\n\n{TABLE_BEGIN}\nold\n{TABLE_END}\n\nafter\n");
+        let readme = format!("# x\n\n{TABLE_BEGIN}\nstale-row-7f3a\n{TABLE_END}\n\nafter\n");
         let out = readme_with_table(&readme).unwrap();
         assert!(out.starts_with(&format!("# x\n\n{TABLE_BEGIN}\n| tool | request |")));
         assert!(out.ends_with(&format!("|\n{TABLE_END}\n\nafter\n")));
-        assert!(!out.contains("old"));
+        assert!(!out.contains("stale-row-7f3a"));
         assert_eq!(readme_with_table(&out).unwrap(), out, "stable");
         assert!(readme_with_table("no markers").is_err());
     }

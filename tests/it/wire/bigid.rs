@@ -53,9 +53,11 @@ async fn lists_tools_with_all_annotations() {
             .get("properties")
             .and_then(|p| p.get("dry_run"))
             .is_some();
+        // A write dry-runs; so does a test of many stored sources (one yes for all of them).
+        let batch_probe = t.name == "inventory_test_data_sources";
         assert_eq!(
             dry_run,
-            a.read_only_hint == Some(false),
+            a.read_only_hint == Some(false) || batch_probe,
             "{} dry_run",
             t.name
         );
@@ -1206,13 +1208,15 @@ fn sources() -> Vec<serde_json::Value> {
 fn source_rows() -> Vec<serde_json::Value> {
     vec![
         json!({"id": "Orders MySQL", "name": "Orders MySQL", "type": "rdb-mysql", "status": "ok",
-            "host": "mysql.orders.acme.example:3306", "last_test_at": "2025-05-20T08:03:10.874Z"}),
+            "host": "mysql.orders.acme.example", "port": 3306, "database": "orders",
+            "last_test_at": "2025-05-20T08:03:10.874Z"}),
         json!({"id": "Customer Data Lake", "name": "Customer Data Lake", "type": "s3-v2",
             "status": "failing", "host": "us-east-1", "last_test_at": "2025-05-12T10:21:44.630Z"}),
         json!({"id": "HR SharePoint", "name": "HR SharePoint", "type": "sharepoint-online",
             "status": "disabled", "last_test_at": "2025-04-01T07:00:00.000Z"}),
         json!({"id": "Legacy CRM (EU): archive", "name": "Legacy CRM (EU): archive",
-            "type": "rdb-postgresql", "status": "failing", "host": "crm.eu.acme.example:5432",
+            "type": "rdb-postgresql", "status": "failing", "host": "crm.eu.acme.example",
+            "port": 5432, "database": "crm",
             "last_test_at": "2024-09-01T06:10:27.345Z"}),
         json!({"id": "New Snowflake", "name": "New Snowflake", "type": "snowflake",
             "status": "untested"}),
@@ -1420,7 +1424,7 @@ async fn list_data_sources_cut_by_the_result_budget() {
         .map(|i| {
             let name = long(i)["name"].clone();
             json!({"id": name, "name": name, "type": "rdb-mysql", "status": "ok",
-                "host": format!("mysql-{i:04}.acme.example:3306"),
+                "host": format!("mysql-{i:04}.acme.example"), "port": 3306,
                 "last_test_at": "2025-05-20T08:03:10.874Z"})
         })
         .collect();

@@ -926,7 +926,7 @@ fn data_source_rows() -> Vec<serde_json::Value> {
     vec![
         json!({"id": "65f1c0ffee0000000000000a", "name": "prod-postgres-primary",
             "type": "POSTGRES", "status": "tested", "host": "pg-primary.prod.acme.example",
-            "last_test_job": "9dc010b50000000000000002",
+            "port": 5432, "last_test_job": "9dc010b50000000000000002",
             "last_ingest_job": "9dc010b50000000000000001"}),
         json!({"id": "65f1c0ffee0000000000000b", "name": "clickstream-lake", "type": "AWS",
             "status": "untested", "host": "clicks"}),
