@@ -25,7 +25,7 @@ use crate::redact;
 use crate::secret::SecretString;
 use crate::spec::{
     AuthHeader, ConfigError, Credential, Env, EnvVar, ExchangePath, ExchangeSend, Field, Guide,
-    InventorySource, Probe, ProviderSpec, Scheme, TokenExchange, pair,
+    InventorySource, Probe, ProviderSpec, Refusal, Scheme, TokenExchange, pair,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -70,10 +70,14 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     setup: "BIGID_BASE_URL + BIGID_USER_TOKEN (or BIGID_USERNAME + BIGID_PASSWORD, or BIGID_ACCESS_TOKEN)",
     credential_hint: "check BIGID_USER_TOKEN (or BIGID_USERNAME/BIGID_PASSWORD, or BIGID_ACCESS_TOKEN)",
     hint: |status, _, message| {
-        // BigID answers a name it does not know with 400 "Unable to locate …", not 404.
-        (status == 400 && message.contains("Unable to locate"))
+        unable_to_locate(status, message)
             .then_some("no data source of that name exists: list data sources to see the names")
     },
+    refusal: Some(Refusal {
+        flag: "/success",
+        message: "/message",
+        token_messages: &["Failed to authenticate token"],
+    }),
     probe: Probe {
         tool: "bigid_list_data_sources",
         args: r#"{"limit": 1}"#,
@@ -98,6 +102,9 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         Fact::new(Aspect::Auth, "A token whose JWT type claim is access-token is used as is, without an exchange", Source::VendorCode("github.com/bigexchange/bigid-mcp-server: src/auth/BigIDAuth.ts")),
         Fact::new(Aspect::Auth, "A user token whose type says neither is exchanged (BigID's own server would use it as is)", Source::Assumed("every other BigID client exchanges the user token; no token of another type was seen")),
         Fact::new(Aspect::Auth, "Username and password log in at POST /sessions {username, password}; the answer's auth_token is the session token", Source::VendorDocs("https://developer.bigid.com/wiki/BigID_API/Add_Data_Source_Tutorial")),
+        Fact::new(Aspect::Auth, "A refused exchange or login is answered HTTP 200 (served as text/html) with the JSON {success: false, message} ('Failed to authenticate token.', 'Refresh token not valid', 'Authentication failed. Username / Password incorrect or insufficient roles in AD.'): an authentication error with BigID's message", Source::Community("github.com/JupiterOne/graph-bigid: src/__recordings__/client-id-auth-error_233254982/recording.har and validate-invocation_3585932400/recording.har, recorded against BigID's sandbox")),
+        Fact::new(Aspect::Auth, "An exchange's answer is a token only with success not false (BigID's own server accepts it only when success and systemToken are there)", Source::VendorCode("github.com/bigexchange/bigid-mcp-server: src/auth/BigIDAuth.ts")),
+        Fact::new(Aspect::Auth, "A request whose token BigID refuses is answered HTTP 200 {success: false, message: 'Failed to authenticate token.'}: taken as a 401 (the token is obtained again once and the request repeated once); only that message counts, as a connection test answers {success: false, message} for a database it cannot reach", Source::Community("github.com/JupiterOne/graph-bigid: src/__recordings__/client-id-auth-error_233254982/recording.har (GET /ds-connections with an invalid token, recorded against BigID's sandbox)")),
         Fact::new(Aspect::Auth, "Tokens go raw in Authorization, without Bearer (one newer tutorial writes Bearer: BIGID_AUTH_SCHEME=bearer)", Source::VendorCode("github.com/bigexchange/bigid-mcp-server: src/auth/BigIDAuth.ts")),
         Fact::new(Aspect::Errors, "Errors carry a message (and status, statusCode)", Source::Community("github.com/JupiterOne/graph-bigid: src/client.ts and its recordings against BigID's sandbox")),
         Fact::new(Aspect::Errors, "A name BigID does not know is answered 400 with a message containing 'Unable to locate', not 404", Source::Community("github.com/aws-ia/cloudformation-bigid-resource-providers: BigID-Common/src/abstract-bigid-datasource-resource.ts")),
@@ -607,15 +614,15 @@ const RECONCILE: Reconcile = Reconcile {
     found: |status, body, _, _| match status {
         200..=299 => Some(true),
         404 => Some(false),
-        400 if unable_to_locate(body) => Some(false),
+        400 if unable_to_locate(400, &body.to_string()) => Some(false),
         _ => None,
     },
     before: false,
 };
 
 /// BigID answers a name it does not know with 400 "Unable to locate …", not 404.
-pub fn unable_to_locate(body: &Value) -> bool {
-    body.to_string().contains("Unable to locate")
+pub fn unable_to_locate(status: u16, message: &str) -> bool {
+    status == 400 && message.contains("Unable to locate")
 }
 
 // ---- argument types -------------------------------------------------------------------------

@@ -727,6 +727,160 @@ async fn a_refused_user_token_is_an_authentication_error() {
     assert_eq!(fake.requests().len(), 1);
 }
 
+/// BigID's refusal as recorded against its sandbox: HTTP 200, served as text/html, the JSON
+/// `{"success": false, "message"}` (JupiterOne/graph-bigid's recordings).
+fn html_refusal(message: &str) -> Reply {
+    Reply::text(
+        200,
+        &json!({"success": false, "message": message}).to_string(),
+    )
+    .with_header("content-type", "text/html; charset=utf-8")
+}
+
+const TOKEN_REFUSED: &str = "Failed to authenticate token.";
+const CREDENTIAL_HINT: &str =
+    "check BIGID_USER_TOKEN (or BIGID_USERNAME/BIGID_PASSWORD, or BIGID_ACCESS_TOKEN)";
+
+/// A refused user token (HTTP 200, `success: false`) is an authentication error carrying
+/// BigID's message, not an answer without a token; nothing else is sent.
+#[tokio::test]
+async fn a_user_token_refused_with_200_is_an_authentication_error() {
+    let fake = FakeUpstream::start().await;
+    fake.on(
+        "GET",
+        "/api/v1/refresh-access-token",
+        html_refusal(TOKEN_REFUSED),
+    );
+    let client = BIGID.client(&fake).await;
+    let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
+    assert!(is_error);
+    assert_eq!(
+        result,
+        json!({"error": {"provider": "bigid", "status": 200, "code": "AUTHENTICATION_FAILED",
+            "message": "BigID refused the credential: Failed to authenticate token.",
+            "hint": CREDENTIAL_HINT}})
+    );
+    let sent = fake.requests();
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_token_exchange(&sent[0]);
+}
+
+/// A refused login at `POST /sessions`, as BigID's sandbox answers it.
+#[tokio::test]
+async fn a_login_refused_with_200_is_an_authentication_error() {
+    let fake = FakeUpstream::start().await;
+    let refused =
+        "Authentication failed. Username / Password incorrect or insufficient roles in AD.";
+    fake.on("POST", "/api/v1/sessions", html_refusal(refused));
+    let client = client(&[
+        ("BIGID_BASE_URL", &fake.url("/api/v1")),
+        ("BIGID_USERNAME", "INVALID"),
+        ("BIGID_PASSWORD", SENTINEL),
+    ])
+    .await;
+    let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
+    assert!(is_error);
+    assert_eq!(
+        result,
+        json!({"error": {"provider": "bigid", "status": 200, "code": "AUTHENTICATION_FAILED",
+            "message": format!("BigID refused the credential: {refused}"),
+            "hint": CREDENTIAL_HINT}})
+    );
+    assert_eq!(fake.requests().len(), 1);
+}
+
+/// An API request answered 200 "Failed to authenticate token." counts as a 401: the token is
+/// obtained again once and the request repeated once.
+#[tokio::test]
+async fn a_request_refused_with_200_obtains_a_new_token_once() {
+    let (fake, client) = setup(&BIGID).await;
+    fake.once("GET", "/api/v1/ds-connections", html_refusal(TOKEN_REFUSED));
+    let listing = json!({"status": "success", "statusCode": 200,
+        "data": {"ds_connections": [{"name": "orders", "type": "rdb-mysql"}], "totalCount": 1}});
+    fake.on("GET", "/api/v1/ds-connections", Reply::json(200, listing));
+    let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
+    assert!(!is_error, "{result}");
+    assert_eq!(
+        result,
+        json!({"items": [{"id": "orders", "name": "orders", "type": "rdb-mysql", "status": "untested"}],
+            "total": 1})
+    );
+    let sent = fake.requests();
+    assert_eq!(sent.len(), 4, "{sent:#?}");
+    let list = |r: &Recorded| {
+        assert_request(
+            r,
+            "GET",
+            "/api/v1/ds-connections",
+            Some("limit=50&requireTotalCount=true"),
+            BIGID.auth,
+            None,
+        )
+    };
+    assert_token_exchange(&sent[0]);
+    list(&sent[1]);
+    assert_token_exchange(&sent[2]);
+    list(&sent[3]);
+
+    // Refused again after a new token: an authentication error, and no third try.
+    fake.clear();
+    fake.on("GET", "/api/v1/ds-connections", html_refusal(TOKEN_REFUSED));
+    let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
+    assert!(is_error);
+    assert_eq!(
+        result,
+        json!({"error": {"provider": "bigid", "status": 200, "code": "AUTHENTICATION_FAILED",
+            "message": "BigID refused the credential: Failed to authenticate token.",
+            "hint": CREDENTIAL_HINT}})
+    );
+    let paths: Vec<String> = fake.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/v1/ds-connections",
+            "/api/v1/refresh-access-token",
+            "/api/v1/ds-connections"
+        ]
+    );
+}
+
+/// An access token (used as is) that BigID refuses: nothing to obtain again, one request.
+#[tokio::test]
+async fn a_refused_access_token_is_an_authentication_error_at_once() {
+    let fake = FakeUpstream::start().await;
+    fake.on("GET", "/api/v1/ds-connections", html_refusal(TOKEN_REFUSED));
+    let client = client(&[
+        ("BIGID_BASE_URL", &fake.url("/api/v1")),
+        ("BIGID_ACCESS_TOKEN", "tok-raw"),
+    ])
+    .await;
+    let (result, _) = call(&client, "bigid_list_data_sources", json!({})).await;
+    assert_eq!(result["error"]["code"], "AUTHENTICATION_FAILED", "{result}");
+    assert_eq!(fake.requests().len(), 1);
+}
+
+/// A connection test that fails answers `{"success": false, "message"}` too: that is the
+/// test's result, not a refused token.
+#[tokio::test]
+async fn a_failed_connection_test_is_not_a_refused_token() {
+    let (fake, client) = setup(&BIGID).await;
+    let failed = json!({"success": false, "message": "Test connection failed: Access denied for user 'scan'"});
+    fake.on(
+        "POST",
+        "/api/v1/ds-connection-test",
+        Reply::json(200, failed.clone()),
+    );
+    let (result, is_error) = call(
+        &client,
+        "bigid_test_data_source_connection",
+        json!({"ds_connection": {"type": "rdb-mysql", "rdb_url": "db.example:3306"}}),
+    )
+    .await;
+    assert!(!is_error, "{result}");
+    assert_eq!(result, failed);
+    assert_eq!(fake.requests().len(), 2, "the exchange and the test, once");
+}
+
 #[tokio::test]
 async fn vendor_errors_become_the_envelope() {
     let (fake, client) = setup(&BIGID).await;
