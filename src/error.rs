@@ -196,10 +196,13 @@ impl ToolError {
             }
             _ => {}
         }
-        if let ToolError::Vendor(response) | ToolError::Unconfirmed { response, .. } = self
-            && let Some(id) = response.request_id()
-        {
-            error.insert("vendor_request_id".into(), json!(id));
+        if let ToolError::Vendor(response) | ToolError::Unconfirmed { response, .. } = self {
+            if let Some(id) = response.request_id() {
+                error.insert("vendor_request_id".into(), json!(id));
+            }
+            if let (true, Some(code)) = (not_found(provider, response), response.code()) {
+                error.insert("vendor_code".into(), json!(code));
+            }
         }
         let mut envelope = json!({ "error": error });
         redact::clean_json(&mut envelope, Some(secrets));
@@ -257,13 +260,19 @@ impl ToolError {
                 (status, code, message, hint)
             }
             ToolError::Vendor(response) => {
-                let code = response.code();
+                let vendor_code = response.code();
                 let message = response
                     .message()
                     .unwrap_or_else(|| format!("HTTP {} with no message", response.status));
-                let hint = (provider.hint)(response.status, code.as_deref(), &message)
+                let hint = (provider.hint)(response.status, vendor_code.as_deref(), &message)
                     .map(str::to_string)
                     .unwrap_or_else(|| status_hint(provider, response, &message));
+                // Nothing has that name or id: one code whatever status the vendor uses (its
+                // own code, if any, is `vendor_code`).
+                let code = match not_found(provider, response) {
+                    true => Some(NOT_FOUND.to_string()),
+                    false => vendor_code,
+                };
                 (Some(response.status), code, message, hint)
             }
             ToolError::UnexpectedAnswer { status, .. } => (
@@ -353,6 +362,18 @@ impl ToolError {
             ),
         }
     }
+}
+
+/// The code of an answer that says nothing has that name or id, for every vendor.
+pub const NOT_FOUND: &str = "NOT_FOUND";
+
+/// Whether a vendor's error answer says nothing has that name or id: a 404, or the answer the
+/// provider uses instead (BigID's 400 "Unable to locate …").
+fn not_found(provider: &ProviderSpec, response: &HttpResponse) -> bool {
+    response.status == 404
+        || provider
+            .not_found
+            .is_some_and(|says| says(response.status, &response.message().unwrap_or_default()))
 }
 
 fn transport(

@@ -32,6 +32,9 @@ pub struct ProviderSpec {
     /// vendor's documentation or behaviour says what it means; `None` falls back to a hint
     /// from the status.
     pub hint: fn(status: u16, code: Option<&str>, message: &str) -> Option<&'static str>,
+    /// An answer besides a 404 that says nothing has that name or id (status and message):
+    /// reported as `NOT_FOUND`, as a 404 is. `None`: only a 404 is.
+    pub not_found: Option<fn(status: u16, message: &str) -> bool>,
     /// How the vendor refuses a credential in an answer whose status says success, if it does.
     pub refusal: Option<Refusal>,
     /// The cheap read `doctor` sends to check reachability and authentication.

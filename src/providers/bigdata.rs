@@ -46,6 +46,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     setup: "BIGDATA_API_KEY (BIGDATA_BASE_URL defaults to https://api.bigdata.com)",
     credential_hint: "check BIGDATA_API_KEY",
     hint: |_, _, _| None,
+    not_found: None,
     refusal: None,
     probe: Probe {
         tool: "bigdata_list_connectors",

@@ -73,6 +73,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         unable_to_locate(status, message)
             .then_some("no data source of that name exists: list data sources to see the names")
     },
+    not_found: Some(unable_to_locate),
     refusal: Some(Refusal {
         flag: "/success",
         message: "/message",

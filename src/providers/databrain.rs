@@ -45,6 +45,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     setup: "DATABRAIN_SERVICE_TOKEN (DATABRAIN_BASE_URL defaults to https://api.usedatabrain.com)",
     credential_hint: "check DATABRAIN_SERVICE_TOKEN (a service token, not a data-app API key)",
     hint: |_, code, _| code.and_then(code_hint),
+    not_found: None,
     refusal: None,
     probe: Probe {
         tool: "databrain_list_datasources",

@@ -27,6 +27,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     setup: "any vendor's variables (`datasource-mcp doctor` lists them)",
     credential_hint: "",
     hint: |_, _, _| None,
+    not_found: None,
     refusal: None,
     probe: Probe {
         tool: "inventory_list_data_sources",

@@ -56,6 +56,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     setup: "PDC_BASE_URL + PDC_USERNAME + PDC_PASSWORD (or PDC_ACCESS_TOKEN)",
     credential_hint: "check PDC_USERNAME/PDC_PASSWORD (or PDC_ACCESS_TOKEN)",
     hint: |_, _, _| None,
+    not_found: None,
     refusal: None,
     probe: Probe {
         tool: "pdc_filter_data_sources",

@@ -293,6 +293,7 @@ async fn a_stored_source_is_tested_by_name_with_its_stored_credential() {
     .await;
     assert!(err);
     assert_eq!(missing["error"]["status"], 400, "{missing}");
+    assert_eq!(missing["error"]["code"], "NOT_FOUND", "{missing}");
 }
 
 #[tokio::test]

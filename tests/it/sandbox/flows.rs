@@ -148,6 +148,7 @@ async fn pdc_flow() {
     .await;
     assert!(err);
     assert_eq!(missing["error"]["status"], 404);
+    assert_eq!(missing["error"]["code"], "NOT_FOUND");
 }
 
 #[tokio::test]
@@ -280,6 +281,7 @@ async fn bigdata_flow() {
     .await;
     assert!(err);
     assert_eq!(after["error"]["status"], 404);
+    assert_eq!(after["error"]["code"], "NOT_FOUND");
 }
 
 #[tokio::test]

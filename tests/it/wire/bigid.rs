@@ -253,7 +253,8 @@ async fn update_of_a_missing_source_writes_nothing() {
     assert!(is_error);
     assert_eq!(
         result,
-        json!({"error": {"provider": "bigid", "status": 404, "message": "Data source ghost not found",
+        json!({"error": {"provider": "bigid", "status": 404, "code": "NOT_FOUND",
+            "message": "Data source ghost not found",
             "hint": "nothing with that name or id exists: list first to see what does"}})
     );
     assert!(fake.requests().iter().all(|r| r.method != "PUT"));
@@ -464,7 +465,7 @@ async fn test_stored_data_source_of_a_missing_source_tests_nothing() {
     assert!(is_error);
     assert_eq!(
         result,
-        json!({"error": {"provider": "bigid", "status": 400,
+        json!({"error": {"provider": "bigid", "status": 400, "code": "NOT_FOUND",
             "message": "Unable to locate data source ghost",
             "hint": "no data source of that name exists: list data sources to see the names"}})
     );
@@ -1255,9 +1256,27 @@ async fn unable_to_locate_is_a_missing_name() {
     );
     fake.on("GET", "/api/v1/ds_connections/Orders", unknown);
     let (result, _) = call(&client, "bigid_get_data_source", json!({"name": "Orders"})).await;
+    // The code every vendor's not-found gets, BigID's message and hint kept.
     assert_eq!(
-        result["error"]["hint"],
-        "no data source of that name exists: list data sources to see the names"
+        result,
+        json!({"error": {"provider": "bigid", "status": 400, "code": "NOT_FOUND",
+            "message": "Unable to locate data source Orders",
+            "hint": "no data source of that name exists: list data sources to see the names"}})
+    );
+    // Another 400 is not a missing name.
+    fake.once(
+        "GET",
+        "/api/v1/ds_connections/Orders",
+        Reply::json(
+            400,
+            json!({"status": "error", "statusCode": 400, "message": "Invalid name"}),
+        ),
+    );
+    let (result, _) = call(&client, "bigid_get_data_source", json!({"name": "Orders"})).await;
+    assert_eq!(
+        result,
+        json!({"error": {"provider": "bigid", "status": 400, "message": "Invalid name",
+            "hint": "the vendor rejected the request: fix what the message names and call again"}})
     );
     fake.on("POST", "/api/v1/ds_connections", Reply::dropped());
     let (result, _) = call(

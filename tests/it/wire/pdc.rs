@@ -400,6 +400,33 @@ async fn job_status() {
     );
 }
 
+/// An unknown id is `NOT_FOUND`, the code every vendor's not-found gets.
+#[tokio::test]
+async fn an_unknown_id_is_not_found() {
+    let (fake, client) = setup(&PDC).await;
+    fake.on(
+        "GET",
+        "/api/public/v1/data-sources/65f1c0ffee00000000000000",
+        Reply::json(
+            404,
+            json!({"status": 404, "message": "Data source not found"}),
+        ),
+    );
+    let (result, is_error) = call(
+        &client,
+        "pdc_get_data_source",
+        json!({"id": "65f1c0ffee00000000000000"}),
+    )
+    .await;
+    assert!(is_error);
+    assert_eq!(
+        result,
+        json!({"error": {"provider": "pdc", "status": 404, "code": "NOT_FOUND",
+            "message": "Data source not found",
+            "hint": "nothing with that name or id exists: list first to see what does"}})
+    );
+}
+
 #[tokio::test]
 async fn vendor_message_lists_become_one_message() {
     let (fake, client) = setup(&PDC).await;
