@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::args::InvalidArgument;
-use crate::operation::OperationSpec;
+use crate::operation::{Fact, OperationSpec};
 use crate::redact::{self, CallSecrets};
 use crate::spec::ProviderSpec;
 use crate::upstream::{AuthError, HttpResponse, TransportError, UpstreamError};
@@ -42,12 +42,12 @@ pub enum ToolError {
     /// The vendor answered with an error status.
     #[error("the vendor answered HTTP {}", .0.status)]
     Vendor(HttpResponse),
-    /// The vendor refused a request whose shape no public evidence confirms (`claim` is the
+    /// The vendor refused a request whose shape no public evidence confirms (`fact` is the
     /// ledger's assumption): reported as `Vendor`, with a note saying so.
     #[error("the vendor answered HTTP {}", .response.status)]
     Unconfirmed {
         response: HttpResponse,
-        claim: &'static str,
+        fact: &'static Fact,
     },
     /// The vendor answered with success but not with what the tool returns (not JSON, or not
     /// the shape the tool declares). For a change, whether it happened is not known.
@@ -161,10 +161,7 @@ impl ToolError {
         .is_some();
         match op.assumed_request_facts().next() {
             Some(fact) if !explained && matches!(response.status, 400 | 404 | 405 | 415 | 422) => {
-                ToolError::Unconfirmed {
-                    response,
-                    claim: fact.claim,
-                }
+                ToolError::Unconfirmed { response, fact }
             }
             _ => ToolError::Vendor(response),
         }
@@ -250,12 +247,18 @@ impl ToolError {
                     "send the secret only to the hosts it is meant for, or ask the operator to bind it (DATASOURCE_MCP_HOSTS_{name}); nothing was sent"
                 ),
             ),
-            ToolError::Unconfirmed { response, claim } => {
+            ToolError::Unconfirmed { response, fact } => {
                 let (status, code, message, hint) =
                     ToolError::Vendor(response.clone()).describe(provider);
-                // How to show us what the vendor answered.
+                let claim = fact.claim;
+                // What to do meanwhile, where the ledger says, and how to show us what the
+                // vendor answered.
+                let meanwhile = fact
+                    .if_refused
+                    .map(|what| format!("; {what}"))
+                    .unwrap_or_default();
                 let hint = format!(
-                    "{hint}; note: this request's shape is not confirmed by public evidence ({claim}): run the server with --trace-vendor FILE and report what the vendor answered"
+                    "{hint}; note: this request's shape is not confirmed by public evidence ({claim}){meanwhile}: run the server with --trace-vendor FILE and report what the vendor answered"
                 );
                 (status, code, message, hint)
             }

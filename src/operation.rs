@@ -376,6 +376,9 @@ pub struct Fact {
     pub about: Aspect,
     pub claim: &'static str,
     pub source: Source,
+    /// For an assumed request shape: what to do when the vendor refuses it, for the error's
+    /// hint.
+    pub if_refused: Option<&'static str>,
 }
 
 impl Fact {
@@ -384,6 +387,15 @@ impl Fact {
             about,
             claim,
             source,
+            if_refused: None,
+        }
+    }
+
+    /// This fact, with what to do when the vendor refuses a request it shapes.
+    pub const fn if_refused(self, what: &'static str) -> Fact {
+        Fact {
+            if_refused: Some(what),
+            ..self
         }
     }
 }

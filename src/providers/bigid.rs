@@ -256,8 +256,15 @@ static OPERATIONS: &[OperationSpec] = &[
         facts: &[
             Fact::new(
                 Aspect::Path,
-                "GET /ds_connections/{name} (underscore), the name percent-encoded; withoutCredentialValue=true leaves stored credentials out",
+                "GET /ds_connections/{name} (underscore), the name percent-encoded",
                 Source::VendorCode("github.com/bigexchange/codescan-bigid-action: script.sh"),
+            ),
+            Fact::new(
+                Aspect::Request,
+                "withoutCredentialValue=true leaves the stored credentials out of the answer",
+                Source::VendorCode(
+                    "github.com/Azure/Azure-Sentinel: Solutions/BigID/Data Connectors/BigIDDSPMLogs_ccp/BigIDDSPMLogs_PollerConfig.json (BigID's Sentinel connector, supported by BigID)",
+                ),
             ),
             Fact::new(
                 Aspect::Response,

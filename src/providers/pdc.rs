@@ -86,7 +86,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         Fact::new(Aspect::Path, "Base URL https://<host>/api/public/v1; answers {status, data}", Source::VendorDocs("https://docs.pentaho.com/pdc-api-docs/pdc-api-reference")),
         Fact::new(Aspect::Auth, "POST /auth, form username, password, client_id=pdc-client, grant_type=password, scope=openid profile email; the token is data.accessToken, sent as Bearer; PDC issues no refresh token", Source::VendorDocs("https://docs.pentaho.com/pdc-api-docs/get-started-with-pdc-api/authentication")),
         Fact::new(Aspect::Auth, "Keycloak login at {root}/keycloak/realms/pdc/protocol/openid-connect/token, form client_id=pdc-client, grant_type=password, username, password; the token is access_token", Source::VendorDocs("https://academy.pentaho.com/pentaho-data-catalog/use-case/adventure-works/aw-organization/pdc-jwt-token")),
-        Fact::new(Aspect::Auth, "Some instances do not expose /auth, or answer it without a token: then the Keycloak login is used", Source::Assumed("a community client guards against it (github.com/jporeilly/PDC-Glossary-Generator: pdc_client/core.py); no such answer was seen")),
+        Fact::new(Aspect::Auth, "Some instances do not expose /auth, or answer it 200 without a token: then the Keycloak login is used (the community client tries Keycloak first; /auth goes first here, as Pentaho's reference documents it)", Source::Community("github.com/jporeilly/PDC-Insights: app/pdc_client.py (token(): Keycloak, else the /auth wrapper, on an HTTP error or a missing token; run against PDC 10.2 and 11 instances)")),
         Fact::new(Aspect::Errors, "Errors are {status, message}, message a string or a list", Source::VendorDocs("https://docs.pentaho.com/pdc-api-docs/v1/pdc-api-ref-v1/data-sources")),
         Fact::new(Aspect::Errors, "A duplicate create is answered 400 'Duplicate key violation…' after echoing the submitted record, password included", Source::Community("github.com/jporeilly/PDC-Glossary-Generator: pdc_client/core.py")),
     ],
@@ -375,7 +375,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "pdc_test_data_source_connection",
         provider: Provider::Pdc,
         title: "Test a PDC data source's connection",
-        description: "Start a Pentaho Data Catalog test-connection job for a stored data source (by id) with its stored credentials; returns the job id, or with wait the job's end (COMPLETED or FAILED).",
+        description: "Start a Pentaho Data Catalog test-connection job for a stored data source (by id), sent without credentials (PDC is expected to use the stored ones); returns the job id, or with wait the job's end (COMPLETED or FAILED).",
         method: Method::Post,
         path: "/jobs/execute/test-connection",
         hints: Hints::TRIGGER,
@@ -386,7 +386,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 path: "/data-sources/{id}",
                 query: &[],
                 then: test_connection_body,
-                explain: "the data source's settings from the first request (no credentials: PDC uses the stored ones) with resourceId",
+                explain: "the data source's settings from the first request with resourceId, without credentials (PDC is assumed to use the stored ones)",
             }),
             fallback: None,
             then_poll: Some(JOB),
@@ -401,13 +401,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 "POST /jobs/execute/test-connection with a data source's configuration starts a test-connection job",
                 Source::VendorDocs("https://docs.pentaho.com/pdc-api-docs/pdc-api-reference/jobs"),
             ),
-            Fact::new(
-                Aspect::Request,
-                "PDC's own UI sends no credentials: the stored ones are found from resourceId",
-                Source::Community(
-                    "github.com/jporeilly/PDC-Glossary-Generator: pdc_client/bulkload.py",
-                ),
-            ),
+            JOB_WITHOUT_CREDENTIALS,
             Fact::new(
                 Aspect::Response,
                 "Where the started job's id is (jobId, id or _id, under data or not) is not documented",
@@ -433,7 +427,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 path: "/data-sources/{id}",
                 query: &[],
                 then: ingest_body,
-                explain: "the data source's settings from the first request (no credentials: PDC uses the stored ones) with resourceId and fqdnId",
+                explain: "the data source's settings from the first request with resourceId and fqdnId, without credentials (PDC is assumed to use the stored ones)",
             }),
             fallback: None,
             then_poll: Some(JOB),
@@ -450,6 +444,7 @@ static OPERATIONS: &[OperationSpec] = &[
                     "github.com/jporeilly/PDC-Glossary-Generator: pdc_client/bulkload.py",
                 ),
             ),
+            JOB_WITHOUT_CREDENTIALS,
             Fact::new(
                 Aspect::Values,
                 "Object stores (AWS, AZURE_BLOB_STORAGE) fail this schema ingest",
@@ -468,6 +463,18 @@ static OPERATIONS: &[OperationSpec] = &[
         listing: None,
     },
 ];
+
+/// What the job rows send, and how sure we are of it: the stored settings without credentials.
+const JOB_WITHOUT_CREDENTIALS: Fact = Fact::new(
+    Aspect::Request,
+    "The job is sent the data source's stored settings and resourceId without its credentials, PDC finding the stored ones from resourceId. That is how PDC's UI starts jobs on its internal route (POST /api/start-job), not seen on this public route, whose reference lists the credentials among the body's optional fields",
+    Source::Assumed(
+        "a community client saw PDC's UI send no credentials to the internal, unversioned /api/start-job (github.com/jporeilly/PDC-Glossary-Generator: pdc_client/bulkload.py); its public jobs send the full configuration, credentials included",
+    ),
+)
+.if_refused(
+    "if PDC says credentials are missing, start this job from PDC's UI (the data source's Test Connection or Ingest Schemas), which uses the stored credentials",
+);
 
 /// A job a request started: its id from the answer, its status at `GET /jobs/{id}/status`.
 const JOB: Poll = Poll {
@@ -494,8 +501,8 @@ fn job_id(answer: &Value, _sent: &RequestParts) -> Option<String> {
 }
 
 /// The stored settings a job is started with: a data source's configuration without its
-/// credentials (PDC looks its stored ones up from `resourceId`; echoing the encrypted values
-/// back breaks the job), and `resourceId`.
+/// credentials, and `resourceId`. PDC is assumed to look its stored credentials up from
+/// `resourceId`, as its UI's internal route does (see [`JOB_WITHOUT_CREDENTIALS`]).
 const JOB_SETTINGS: &[&str] = &[
     "resourceName",
     "fqdnId",
