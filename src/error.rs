@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use crate::args::InvalidArgument;
 use crate::operation::{Fact, OperationSpec};
 use crate::redact::{self, CallSecrets};
-use crate::spec::ProviderSpec;
+use crate::spec::{ProviderSpec, Unsupported};
 use crate::upstream::{AuthError, HttpResponse, TransportError, UpstreamError};
 
 /// Why a call failed. Each kind maps to the envelope in [`ToolError::envelope`].
@@ -38,6 +38,14 @@ pub enum ToolError {
         field: String,
         name: String,
         reason: String,
+    },
+    /// The tool cannot work at the provider's configured base URL (an API version without its
+    /// routes); nothing was sent.
+    #[error("{tool} cannot work with {variable} as set: {}", .unsupported.why)]
+    Unsupported {
+        tool: &'static str,
+        variable: &'static str,
+        unsupported: Unsupported,
     },
     /// The vendor answered with an error status.
     #[error("the vendor answered HTTP {}", .0.status)]
@@ -104,6 +112,7 @@ impl ToolError {
             ToolError::UnknownSecret { .. } => "UNKNOWN_SECRET_REFERENCE",
             ToolError::SecretNeeded { .. } => "SECRET_NEEDED",
             ToolError::SecretNotAllowed { .. } => "SECRET_NOT_ALLOWED",
+            ToolError::Unsupported { .. } => "INVALID_CONFIGURATION",
             ToolError::Vendor(_) | ToolError::Unconfirmed { .. } => "VENDOR_ERROR",
             ToolError::UnexpectedAnswer { .. } => "UNEXPECTED_RESPONSE",
             ToolError::Redirect { .. } => "REDIRECTED",
@@ -144,6 +153,7 @@ impl ToolError {
             ToolError::Invalid(_)
                 | ToolError::UnknownSecret { .. }
                 | ToolError::SecretNotAllowed { .. }
+                | ToolError::Unsupported { .. }
         )
     }
 
@@ -246,6 +256,12 @@ impl ToolError {
                 format!(
                     "send the secret only to the hosts it is meant for, or ask the operator to bind it (DATASOURCE_MCP_HOSTS_{name}); nothing was sent"
                 ),
+            ),
+            ToolError::Unsupported { unsupported, .. } => (
+                None,
+                Some("INVALID_CONFIGURATION".into()),
+                self.to_string(),
+                format!("{}; nothing was sent", unsupported.fix),
             ),
             ToolError::Unconfirmed { response, fact } => {
                 let (status, code, message, hint) =

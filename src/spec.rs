@@ -37,6 +37,9 @@ pub struct ProviderSpec {
     pub not_found: Option<fn(status: u16, message: &str) -> bool>,
     /// How the vendor refuses a credential in an answer whose status says success, if it does.
     pub refusal: Option<Refusal>,
+    /// Whether a tool cannot work at the configured base URL (an API version without the
+    /// tool's routes): the call is refused before anything is sent, saying what to set.
+    pub unsupported: fn(base_url: &str, tool: &str) -> Option<Unsupported>,
     /// The cheap read `doctor` sends to check reachability and authentication.
     pub probe: Probe,
     /// Argument keys that hold a credential although their names do not look secret (an
@@ -73,6 +76,18 @@ pub struct InventorySource {
     pub tool: &'static str,
     pub args: &'static str,
     pub page: u64,
+}
+
+/// Why a tool cannot work at the configured base URL, and what to set instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unsupported {
+    pub why: &'static str,
+    pub fix: &'static str,
+}
+
+/// Every tool works at any base URL.
+pub fn supports_every_tool(_base_url: &str, _tool: &str) -> Option<Unsupported> {
+    None
 }
 
 /// How a vendor says, with a success status, that it refused the credential (BigID answers

@@ -21,7 +21,7 @@ use crate::operation::{
 use crate::secret::SecretString;
 use crate::spec::{
     AuthHeader, ConfigError, Credential, Env, EnvVar, Guide, InventorySource, Probe, ProviderSpec,
-    Scheme,
+    Scheme, supports_every_tool,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -48,6 +48,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     hint: |_, _, _| None,
     not_found: None,
     refusal: None,
+    unsupported: supports_every_tool,
     probe: Probe {
         tool: "bigdata_list_connectors",
         args: r#"{}"#,

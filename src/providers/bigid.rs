@@ -26,6 +26,7 @@ use crate::secret::SecretString;
 use crate::spec::{
     AuthHeader, ConfigError, Credential, Env, EnvVar, ExchangePath, ExchangeSend, Field, Guide,
     InventorySource, Probe, ProviderSpec, Refusal, Scheme, TokenExchange, pair,
+    supports_every_tool,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -79,6 +80,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         message: "/message",
         token_messages: &["Failed to authenticate token"],
     }),
+    unsupported: supports_every_tool,
     probe: Probe {
         tool: "bigid_list_data_sources",
         args: r#"{"limit": 1}"#,

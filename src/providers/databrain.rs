@@ -20,7 +20,7 @@ use crate::operation::{
 use crate::secret::SecretString;
 use crate::spec::{
     AuthHeader, ConfigError, Credential, Env, EnvVar, Guide, InventorySource, Probe, ProviderSpec,
-    Scheme,
+    Scheme, supports_every_tool,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -47,6 +47,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     hint: |_, code, _| code.and_then(code_hint),
     not_found: None,
     refusal: None,
+    unsupported: supports_every_tool,
     probe: Probe {
         tool: "databrain_list_datasources",
         args: r#"{"limit": 1}"#,

@@ -21,7 +21,7 @@ use crate::operation::{
 use crate::secret::SecretString;
 use crate::spec::{
     AuthHeader, ConfigError, Credential, Env, EnvVar, ExchangePath, ExchangeSend, Field, Guide,
-    InventorySource, Probe, ProviderSpec, Scheme, TokenExchange, pair,
+    InventorySource, Probe, ProviderSpec, Scheme, TokenExchange, Unsupported, pair,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -33,7 +33,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     env: &[
         EnvVar {
             name: "PDC_BASE_URL",
-            help: "public API base, e.g. https://pdc.acme.com/api/public/v1 (required)",
+            help: "public API base, e.g. https://pdc.acme.com/api/public/v1 (required; v1 or v2 for the job tools: v3 has no per-job routes)",
             secret: false,
         },
         EnvVar {
@@ -58,6 +58,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     hint: |_, _, _| None,
     not_found: None,
     refusal: None,
+    unsupported: v3_has_no_job_routes,
     probe: Probe {
         tool: "pdc_filter_data_sources",
         args: r#"{"resourceNames": ["*"], "limit": 1}"#,
@@ -141,6 +142,19 @@ fn credential(env: &dyn Env) -> Result<Option<Credential>, ConfigError> {
         header,
         value: SecretString::new(token),
     }))
+}
+
+/// The tools that start a job on one data source, at routes PDC's public API v3 does not have.
+const JOB_TOOLS: &[&str] = &["pdc_test_data_source_connection", "pdc_ingest_metadata"];
+
+/// At `…/api/public/v3` the per-job routes do not exist: v3 starts jobs in bulk and answers no
+/// job id. The job tools are refused there before anything is sent.
+fn v3_has_no_job_routes(base_url: &str, tool: &str) -> Option<Unsupported> {
+    let v3 = base_url.trim_end_matches('/').ends_with("/api/public/v3");
+    (v3 && JOB_TOOLS.contains(&tool)).then_some(Unsupported {
+        why: "PDC's public API v3 has no per-job routes (jobs/execute/test-connection, jobs/execute/metadata/ingest): it starts jobs in bulk and answers no job id to follow",
+        fix: "set PDC_BASE_URL to the same server's /api/public/v2 (or /api/public/v1) for the job tools",
+    })
 }
 
 static OPERATIONS: &[OperationSpec] = &[
@@ -401,6 +415,20 @@ static OPERATIONS: &[OperationSpec] = &[
                 "POST /jobs/execute/test-connection with a data source's configuration starts a test-connection job",
                 Source::VendorDocs("https://docs.pentaho.com/pdc-api-docs/pdc-api-reference/jobs"),
             ),
+            Fact::new(
+                Aspect::Path,
+                "v3 (a base URL ending in /api/public/v3) has no per-job routes: jobs start in bulk (POST /jobs/execute/bulk) and answer successes and failures without a job id, so the tool is refused there before anything is sent, naming /api/public/v2 or v1",
+                Source::Community(
+                    "github.com/jporeilly/PDC-Glossary-Generator: docs/REVIEW.md §1 (a review of PDC's v3 OpenAPI) and pdc_client/jobs.py",
+                ),
+            ),
+            Fact::new(
+                Aspect::Response,
+                "The v3 bulk route is not used: its answer's shape and the payload its TEST_CONNECTION and METADATA_INGEST items need are not published, and it gives no id to follow",
+                Source::Assumed(
+                    "no v3 jobs page in Pentaho's reference; the community review states required payloads only for CALCULATE_TRUST_SCORE, DATA_DISCOVERY and DATA_IDENTIFICATION",
+                ),
+            ),
             JOB_WITHOUT_CREDENTIALS,
             Fact::new(
                 Aspect::Response,
@@ -442,6 +470,20 @@ static OPERATIONS: &[OperationSpec] = &[
                 "POST /jobs/execute/metadata/ingest ('Ingest Schemas or Scan') with the configuration, resourceId and fqdnId; databaseType is required",
                 Source::Community(
                     "github.com/jporeilly/PDC-Glossary-Generator: pdc_client/bulkload.py",
+                ),
+            ),
+            Fact::new(
+                Aspect::Path,
+                "v3 (a base URL ending in /api/public/v3) has no per-job routes: jobs start in bulk (POST /jobs/execute/bulk) and answer successes and failures without a job id, so the tool is refused there before anything is sent, naming /api/public/v2 or v1",
+                Source::Community(
+                    "github.com/jporeilly/PDC-Glossary-Generator: docs/REVIEW.md §1 (a review of PDC's v3 OpenAPI) and pdc_client/jobs.py",
+                ),
+            ),
+            Fact::new(
+                Aspect::Response,
+                "The v3 bulk route is not used: its answer's shape and the payload its TEST_CONNECTION and METADATA_INGEST items need are not published, and it gives no id to follow",
+                Source::Assumed(
+                    "no v3 jobs page in Pentaho's reference; the community review states required payloads only for CALCULATE_TRUST_SCORE, DATA_DISCOVERY and DATA_IDENTIFICATION",
                 ),
             ),
             JOB_WITHOUT_CREDENTIALS,

@@ -895,6 +895,58 @@ async fn a_job_refused_for_its_credentials_says_what_to_do() {
     }
 }
 
+/// PDC's public API v3 has no per-job routes: the job tools are refused before anything is
+/// sent (no login either), a dry run too, naming what to set; the other tools are sent.
+#[tokio::test]
+async fn job_tools_are_refused_at_v3_before_anything_is_sent() {
+    let fake = FakeUpstream::start().await;
+    fake.on(
+        "POST",
+        "/api/public/v3/auth",
+        Reply::json(200, json!({"data": {"accessToken": TOKEN}})),
+    );
+    let client = client(&[
+        ("PDC_BASE_URL", &fake.url("/api/public/v3/")),
+        ("PDC_USERNAME", "catalog admin"),
+        ("PDC_PASSWORD", SENTINEL),
+    ])
+    .await;
+    let id = "65f1c0ffee0000000000000a";
+    for tool in ["pdc_test_data_source_connection", "pdc_ingest_metadata"] {
+        for args in [
+            json!({"id": id, "wait": true}),
+            json!({"id": id}),
+            json!({"id": id, "dry_run": true}),
+        ] {
+            let (result, is_error) = call(&client, tool, args.clone()).await;
+            assert!(is_error, "{tool} {args}");
+            assert_eq!(
+                result,
+                json!({"error": {"provider": "pdc", "code": "INVALID_CONFIGURATION",
+                    "message": format!("{tool} cannot work with PDC_BASE_URL as set: PDC's public API v3 has no per-job routes (jobs/execute/test-connection, jobs/execute/metadata/ingest): it starts jobs in bulk and answers no job id to follow"),
+                    "hint": "set PDC_BASE_URL to the same server's /api/public/v2 (or /api/public/v1) for the job tools; nothing was sent"}}),
+                "{tool} {args}"
+            );
+        }
+    }
+    assert!(fake.requests().is_empty(), "{:#?}", fake.requests());
+    fake.on(
+        "GET",
+        &format!("/api/public/v3/data-sources/{id}"),
+        Reply::json(200, stored_source()),
+    );
+    let (_, is_error) = call(&client, "pdc_get_data_source", json!({"id": id})).await;
+    assert!(!is_error);
+    let paths: Vec<String> = fake.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/public/v3/auth",
+            "/api/public/v3/data-sources/65f1c0ffee0000000000000a"
+        ]
+    );
+}
+
 /// An instance without `POST /auth`, or whose `/auth` answers without a token, is logged in at
 /// its Keycloak token endpoint, under the same root as the API.
 #[tokio::test]
