@@ -217,7 +217,14 @@ pub struct Poll {
     /// status read just before the start and the one now. `None`: every status read is of the
     /// work this call started.
     pub stale: Option<fn(before: &Value, now: &Value) -> bool>,
+    /// What an agent reads first in a status answer besides its state (counts, the failure
+    /// reason, which run it is), put in the result next to `status`, the vendor's answer kept
+    /// under `job`. `None`: a row that reads a status answers the vendor's answer as it is.
+    pub summary: Option<Summary>,
 }
+
+/// What a row reads of a status answer besides its state (see [`Poll::summary`]).
+pub type Summary = fn(&Value) -> Map<String, Value>;
 
 /// Where a polled piece of work stands.
 #[derive(Debug, Clone, PartialEq)]

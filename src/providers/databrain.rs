@@ -286,6 +286,7 @@ static OPERATIONS: &[OperationSpec] = &[
             job_id: |_, _| None,
             state: sync_state,
             stale: None,
+            summary: None,
         }),
         example: r#"{"datasource_id": "000000db-5eed-4000-8000-000000000001", "wait": true}"#,
         reconcile: None,

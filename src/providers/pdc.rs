@@ -365,6 +365,7 @@ static OPERATIONS: &[OperationSpec] = &[
             job_id: |_, _| None,
             state: job_state,
             stale: None,
+            summary: None,
         }),
         example: r#"{"id": "9dc010b50000000000000004", "wait": true}"#,
         reconcile: None,
@@ -524,6 +525,7 @@ const JOB: Poll = Poll {
     job_id,
     state: job_state,
     stale: None,
+    summary: None,
 };
 
 /// The id of a job a `jobs/execute/…` request started. Where PDC puts it is not documented:
