@@ -941,3 +941,191 @@ async fn update_keeps_server_fields() {
     expected["updated_at"] = json!("2025-06-01T12:00:01.000Z");
     assert_eq!(after["ds_connection"], expected);
 }
+
+// ---- scans ------------------------------------------------------------------------------------
+
+/// The query BigID's integrations start a scan with.
+fn scan_query(scan_type: &str) -> String {
+    format!("?isSampleScan=false&scanType={scan_type}&autoAssumeScanType=false")
+}
+
+fn success(data: Value) -> Value {
+    json!({"status": "success", "statusCode": 200, "message": null, "data": data})
+}
+
+/// A started scan's life, one step per read of the last scan: the read after the start still
+/// answers the previous scan, then Queued → InProgress → Completed with its counts, recorded
+/// on the source; the start answers as BigID's integrations declare it, with no scan id.
+#[tokio::test]
+async fn a_started_scan_is_queued_runs_and_completes_one_step_per_read() {
+    let bigid = SandboxApi::start(Provider::BigId).await;
+    let path = "/ds-connections/Orders%20MySQL/scan";
+    let previous = success(json!({"_id": "005ca1150000000000000001",
+        "dsConnectionName": "Orders MySQL", "scanType": "dsScan", "isSampleScan": false,
+        "isScheduled": false, "scanProfileName": "Orders MySQL", "state": "Completed",
+        "created_at": "2025-05-28T02:14:55.301Z", "updated_at": "2025-05-28T02:14:55.301Z",
+        "num_of_object": 42, "total_pii_count": 126}));
+    assert_eq!(
+        bigid.send(Method::GET, path, None).await,
+        (200, previous.clone())
+    );
+
+    let started = bigid
+        .send(
+            Method::POST,
+            &format!("{path}{}", scan_query("dsScan")),
+            None,
+        )
+        .await;
+    assert_eq!(
+        started,
+        (
+            200,
+            json!({"status": "success", "statusCode": 200,
+                "message": "Scan of data source 'Orders MySQL' started",
+                "data": {"dsConnectionName": "Orders MySQL", "isSampleScan": false,
+                    "isScheduled": false, "scanProfileName": "Orders MySQL",
+                    "scanType": "dsScan", "state": "Queued"}})
+        )
+    );
+    let scan = |state: &str, updated: &str| {
+        json!({"_id": "005ca1150000000000000005", "dsConnectionName": "Orders MySQL",
+            "scanType": "dsScan", "isSampleScan": false, "isScheduled": false,
+            "scanProfileName": "Orders MySQL", "state": state,
+            "created_at": "2025-06-01T12:00:01.000Z", "updated_at": updated})
+    };
+    let mut completed = scan("Completed", "2025-06-01T12:00:03.000Z");
+    completed["num_of_object"] = json!(42);
+    completed["total_pii_count"] = json!(126);
+    let mut reads = Vec::new();
+    for _ in 0..5 {
+        reads.push(bigid.send(Method::GET, path, None).await);
+    }
+    assert_eq!(
+        reads,
+        [
+            (200, previous),
+            (200, success(scan("Queued", "2025-06-01T12:00:01.000Z"))),
+            (200, success(scan("InProgress", "2025-06-01T12:00:02.000Z"))),
+            (200, success(completed.clone())),
+            (200, success(completed)),
+        ]
+    );
+    let (_, listing) = bigid.send(Method::GET, "/ds-connections", None).await;
+    let orders = listing["data"]["ds_connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Orders MySQL")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        orders["connectionStatusScan"],
+        json!({"is_success": true, "last_connection": "2025-06-01T12:00:03.000Z", "num_of_object": 42})
+    );
+    assert_eq!(orders["last_scan_at"], 1_748_779_203_000_u64);
+}
+
+/// A source whose host cannot be reached fails its scan with the reason; a source never
+/// scanned has no last scan (`data: {}`); a metadata scan counts no findings; an unknown name
+/// is BigID's 400 for both routes.
+#[tokio::test]
+async fn scans_fail_for_unreachable_hosts_and_unknown_names_are_a_400() {
+    let bigid = SandboxApi::start(Provider::BigId).await;
+    let (status, _) = bigid
+        .send(
+            Method::POST,
+            "/ds_connections",
+            Some(
+                json!({"ds_connection": {"name": "Gone DB", "type": "rdb-mysql",
+                "rdb_url": "gone.invalid:3306", "username": "u", "password": SENTINEL}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let path = "/ds-connections/Gone%20DB/scan";
+    let never = (200, success(json!({})));
+    assert_eq!(bigid.send(Method::GET, path, None).await, never);
+    let (status, started) = bigid
+        .send(
+            Method::POST,
+            &format!("{path}{}", scan_query("dsScan")),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{started}");
+    let mut states = Vec::new();
+    let mut last = Value::Null;
+    for _ in 0..4 {
+        let (status, read) = bigid.send(Method::GET, path, None).await;
+        assert_eq!(status, 200);
+        states.push(read["data"]["state"].clone());
+        last = read;
+    }
+    assert_eq!(
+        states,
+        [
+            Value::Null,
+            json!("Queued"),
+            json!("InProgress"),
+            json!("Failed")
+        ]
+    );
+    assert_eq!(last["data"]["num_of_object"], 0);
+    assert_eq!(
+        last["data"]["errorMessage"],
+        "Scan failed: getaddrinfo ENOTFOUND gone.invalid"
+    );
+    let (_, source) = bigid.send(Method::GET, "/ds-connections", None).await;
+    let gone = source["data"]["ds_connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Gone DB")
+        .unwrap()
+        .clone();
+    assert_eq!(gone["connectionStatusScan"]["is_success"], false);
+
+    // A metadata scan of a seeded source: objects, no findings.
+    let path = "/ds-connections/Finance%20Snowflake/scan";
+    bigid
+        .send(
+            Method::POST,
+            &format!("{path}{}", scan_query("metadataScan")),
+            None,
+        )
+        .await;
+    for _ in 0..3 {
+        bigid.send(Method::GET, path, None).await;
+    }
+    let (_, done) = bigid.send(Method::GET, path, None).await;
+    assert_eq!(done["data"]["state"], "Completed");
+    assert_eq!(done["data"]["scanType"], "metadataScan");
+    assert_eq!(done["data"]["num_of_object"], 318);
+    assert_eq!(done["data"]["total_pii_count"], 0);
+
+    // HR SharePoint was never scanned.
+    assert_eq!(
+        bigid
+            .send(Method::GET, "/ds-connections/HR%20SharePoint/scan", None)
+            .await,
+        never
+    );
+    let unknown = (
+        400,
+        json!({"status": "error", "statusCode": 400,
+            "message": "Unable to locate data source No Such Source"}),
+    );
+    let path = "/ds-connections/No%20Such%20Source/scan";
+    assert_eq!(bigid.send(Method::GET, path, None).await, unknown);
+    assert_eq!(
+        bigid
+            .send(
+                Method::POST,
+                &format!("{path}{}", scan_query("dsScan")),
+                None
+            )
+            .await,
+        unknown
+    );
+}
