@@ -16,11 +16,18 @@
 //!   `created_at`, `updated_at` (bigexchange/quickstart-utility-dspm-ts:services/quickstart-utility-dspm-ts/static/example_responses.ts
 //!   and the recording above).
 //!
+//! - A refused credential is answered HTTP 200, labelled `text/html; charset=utf-8`, with the
+//!   JSON `{"success": false, "message"}`: "Failed to authenticate token." for a token (at
+//!   `/refresh-access-token` and at any other endpoint), "Authentication failed. Username /
+//!   Password incorrect or insufficient roles in AD." for a login (JupiterOne/graph-bigid:
+//!   src/__recordings__/client-id-auth-error_233254982/recording.har, recorded against BigID's
+//!   sandbox).
+//!
 //! What the sandbox does:
 //! - `GET /refresh-access-token` exchanges the user token (a JWT of type `refresh-token`, raw
 //!   in `Authorization`) for a `systemToken`; `POST /sessions` exchanges username/password for
 //!   an `auth_token`. Both issue JWTs of type `access-token`; every other endpoint wants one of
-//!   those, raw, in `Authorization`, or answers 401.
+//!   those, raw, in `Authorization`, or refuses as BigID does (above).
 //! - Sources are `{"ds_connection": {...}}`; list/export/test use `ds-connections`, one source
 //!   by name uses `ds_connections` — the vendor's own mix. A create answers 200.
 //! - Templates describe each type's fields (`apiName`, `mandatory`, `mandatoryForTest`,
@@ -298,12 +305,22 @@ impl Authorize for BigId {
     fn authorize(&self, headers: &HeaderMap) -> Result<(), Fault> {
         match header(headers, "authorization") {
             Some(token) if self.sessions.contains(token) => Ok(()),
-            _ => Err(fault(
-                StatusCode::UNAUTHORIZED,
-                json!({"status": "error", "statusCode": 401, "message": "Unauthorized: invalid or expired token"}),
-            )),
+            _ => Err(refused(TOKEN_REFUSED)),
         }
     }
+}
+
+const TOKEN_REFUSED: &str = "Failed to authenticate token.";
+const LOGIN_REFUSED: &str =
+    "Authentication failed. Username / Password incorrect or insufficient roles in AD.";
+
+/// How BigID refuses a credential: HTTP 200, its JSON labelled as HTML.
+fn refused(message: &str) -> Fault {
+    fault(
+        StatusCode::OK,
+        json!({"success": false, "message": message}),
+    )
+    .labelled("text/html; charset=utf-8")
 }
 
 fn status_error(status: StatusCode, message: String) -> Fault {
@@ -326,10 +343,7 @@ fn not_found(name: &str) -> Fault {
 async fn refresh_access_token(State(state): State<Shared>, headers: HeaderMap) -> Answer {
     let mut s = state.lock();
     if header(&headers, "authorization") != Some(s.credentials.user_token.as_str()) {
-        return Err(fault(
-            StatusCode::UNAUTHORIZED,
-            json!({"success": false, "message": "Invalid user token"}),
-        ));
+        return Err(refused(TOKEN_REFUSED));
     }
     let token = s.issue_token();
     reply(
@@ -344,10 +358,7 @@ async fn sessions(State(state): State<Shared>, body: Bytes) -> Answer {
     let ok = body["username"].as_str() == Some(s.credentials.username.as_str())
         && body["password"].as_str() == Some(s.credentials.password.as_str());
     if !ok {
-        return Err(fault(
-            StatusCode::UNAUTHORIZED,
-            json!({"success": false, "message": "Invalid credentials"}),
-        ));
+        return Err(refused(LOGIN_REFUSED));
     }
     let token = s.issue_token();
     reply(

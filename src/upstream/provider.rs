@@ -75,6 +75,9 @@ impl ProviderClient {
                 (true, Some(refusal), Some(body)) => refusal.of_call(body),
                 _ => None,
             };
+            if refused.is_some() {
+                upstream.settings().metrics.vendor_refusal(self.spec.id);
+            }
             let unauthorized = response.status == 401 || refused.is_some();
             if unauthorized && self.auth.can_refresh() && !refreshed {
                 tracing::info!(

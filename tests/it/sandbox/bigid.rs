@@ -347,52 +347,58 @@ async fn create_rejects_duplicates_and_missing_fields_like_the_vendor() {
     );
 }
 
+/// What BigID's sandbox answers a refused credential: HTTP 200, labelled text/html, the JSON
+/// `{"success": false, "message"}` (JupiterOne/graph-bigid's recordings).
+async fn refusal(response: reqwest::Response) -> (u16, String, Value) {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    (status, content_type, body)
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+
+fn refused(message: &str) -> (u16, String, Value) {
+    (
+        200,
+        HTML.to_string(),
+        json!({"success": false, "message": message}),
+    )
+}
+
 #[tokio::test]
-async fn wrong_or_missing_tokens_get_401() {
+async fn wrong_or_missing_tokens_are_refused_as_bigid_refuses_them() {
     let sb = sandbox().await;
     let base = &sb.vendors[0].base_url;
     let http = http();
-    let status = |r: reqwest::Response| r.status().as_u16();
+    let token_refused = refused("Failed to authenticate token.");
+    let list = || http.get(format!("{base}/ds-connections"));
+    assert_eq!(refusal(list().send().await.unwrap()).await, token_refused);
     assert_eq!(
-        status(
-            http.get(format!("{base}/ds-connections"))
-                .send()
-                .await
-                .unwrap()
-        ),
-        401
+        refusal(list().header("authorization", "nope").send().await.unwrap()).await,
+        token_refused
     );
     assert_eq!(
-        status(
-            http.get(format!("{base}/ds-connections"))
-                .header("authorization", "nope")
-                .send()
-                .await
-                .unwrap()
-        ),
-        401
-    );
-    assert_eq!(
-        status(
+        refusal(
             http.get(format!("{base}/refresh-access-token"))
                 .header("authorization", "nope")
                 .send()
                 .await
                 .unwrap()
-        ),
-        401
+        )
+        .await,
+        token_refused
     );
     // The user token itself is not a session token.
     let user = sb.env()["BIGID_USER_TOKEN"].clone();
     assert_eq!(
-        status(
-            http.get(format!("{base}/ds-connections"))
-                .header("authorization", &user)
-                .send()
-                .await
-                .unwrap()
-        ),
-        401
+        refusal(list().header("authorization", &user).send().await.unwrap()).await,
+        token_refused
     );
     // Username and password log in at /sessions.
     let alt: HashMap<_, _> = sb.vendors[0].alternatives.iter().cloned().collect();
@@ -406,26 +412,19 @@ async fn wrong_or_missing_tokens_get_401() {
         .await
         .unwrap();
     let token = login["auth_token"].as_str().unwrap();
-    assert_eq!(
-        status(
-            http.get(format!("{base}/ds-connections"))
-                .header("authorization", token)
-                .send()
-                .await
-                .unwrap()
-        ),
-        200
-    );
+    let ok = list().header("authorization", token).send().await.unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
     // Raw header only, as BigID's own clients send it.
     assert_eq!(
-        status(
-            http.get(format!("{base}/ds-connections"))
+        refusal(
+            list()
                 .header("authorization", format!("Bearer {token}"))
                 .send()
                 .await
                 .unwrap()
-        ),
-        401
+        )
+        .await,
+        token_refused
     );
     let bad = http
         .post(format!("{base}/sessions"))
@@ -433,7 +432,48 @@ async fn wrong_or_missing_tokens_get_401() {
         .send()
         .await
         .unwrap();
-    assert_eq!(bad.status().as_u16(), 401);
+    assert_eq!(
+        refusal(bad).await,
+        refused(
+            "Authentication failed. Username / Password incorrect or insufficient roles in AD."
+        )
+    );
+}
+
+/// Through the server, a refused user token or login is an authentication error carrying
+/// BigID's message, though BigID answered 200.
+#[tokio::test]
+async fn the_server_reports_bigids_refusals_as_authentication_errors() {
+    let sb = sandbox().await;
+    let base = sb.vendors[0].base_url.clone();
+    for (vars, message) in [
+        (
+            vec![("BIGID_USER_TOKEN", "not-the-user-token")],
+            "BigID refused the credential: Failed to authenticate token.",
+        ),
+        (
+            vec![
+                ("BIGID_USERNAME", "sandbox-admin"),
+                ("BIGID_PASSWORD", "not-the-sandbox-password"),
+            ],
+            "BigID refused the credential: Authentication failed. Username / Password incorrect or insufficient roles in AD.",
+        ),
+    ] {
+        let mut env: std::collections::HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.insert("BIGID_BASE_URL".into(), base.clone());
+        let client = client_with(&env, UpstreamSettings::default()).await;
+        let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
+        assert!(is_error);
+        assert_eq!(
+            result,
+            json!({"error": {"provider": "bigid", "status": 200, "code": "AUTHENTICATION_FAILED",
+                "message": message,
+                "hint": "check BIGID_USER_TOKEN (or BIGID_USERNAME/BIGID_PASSWORD, or BIGID_ACCESS_TOKEN)"}})
+        );
+    }
 }
 
 #[tokio::test]
@@ -647,20 +687,28 @@ async fn tokens_are_jwts_typed_as_bigid_types_them() {
             .await;
         assert_eq!(status, 200);
     }
-    let (status, refused) = bigid
-        .send_raw(Method::GET, "/ds-connections", Some(&user), None)
-        .await;
-    assert_eq!(status, 401, "{refused}");
+    let token_refused = (
+        200,
+        json!({"success": false, "message": "Failed to authenticate token."}),
+    );
+    assert_eq!(
+        bigid
+            .send_raw(Method::GET, "/ds-connections", Some(&user), None)
+            .await,
+        token_refused
+    );
     // An access token is not a refresh token.
-    let (status, _) = bigid
-        .send_raw(
-            Method::GET,
-            "/refresh-access-token",
-            Some(&bigid.credential),
-            None,
-        )
-        .await;
-    assert_eq!(status, 401);
+    assert_eq!(
+        bigid
+            .send_raw(
+                Method::GET,
+                "/refresh-access-token",
+                Some(&bigid.credential),
+                None,
+            )
+            .await,
+        token_refused
+    );
 }
 
 /// An unknown name is BigID's 400 "Unable to locate data source …", for GET, PUT and DELETE.
