@@ -3,6 +3,8 @@
 //! [`ProviderSpec`]; the registry (`providers`) lists them; every surface reads them. Nothing
 //! here does I/O: the upstream client carries out the credential flows described here.
 
+use serde_json::Value;
+
 use crate::operation::{Fact, OperationSpec, Provider};
 use crate::request::Method;
 use crate::secret::SecretString;
@@ -30,6 +32,14 @@ pub struct ProviderSpec {
     /// vendor's documentation or behaviour says what it means; `None` falls back to a hint
     /// from the status.
     pub hint: fn(status: u16, code: Option<&str>, message: &str) -> Option<&'static str>,
+    /// An answer besides a 404 that says nothing has that name or id (status and message):
+    /// reported as `NOT_FOUND`, as a 404 is. `None`: only a 404 is.
+    pub not_found: Option<fn(status: u16, message: &str) -> bool>,
+    /// How the vendor refuses a credential in an answer whose status says success, if it does.
+    pub refusal: Option<Refusal>,
+    /// Whether a tool cannot work at the configured base URL (an API version without the
+    /// tool's routes): the call is refused before anything is sent, saying what to set.
+    pub unsupported: fn(base_url: &str, tool: &str) -> Option<Unsupported>,
     /// The cheap read `doctor` sends to check reachability and authentication.
     pub probe: Probe,
     /// Argument keys that hold a credential although their names do not look secret (an
@@ -66,6 +76,57 @@ pub struct InventorySource {
     pub tool: &'static str,
     pub args: &'static str,
     pub page: u64,
+}
+
+/// Why a tool cannot work at the configured base URL, and what to set instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unsupported {
+    pub why: &'static str,
+    pub fix: &'static str,
+}
+
+/// Every tool works at any base URL.
+pub fn supports_every_tool(_base_url: &str, _tool: &str) -> Option<Unsupported> {
+    None
+}
+
+/// How a vendor says, with a success status, that it refused the credential (BigID answers
+/// HTTP 200 `{"success": false, "message": "Failed to authenticate token."}`).
+#[derive(Debug, Clone, Copy)]
+pub struct Refusal {
+    /// JSON pointer to a boolean that is `false` when the credential was refused.
+    pub flag: &'static str,
+    /// JSON pointer to the vendor's message.
+    pub message: &'static str,
+    /// How the message of an API answer (not a token exchange's) starts when the token was
+    /// refused: there the flag alone says nothing (BigID's connection test answers
+    /// `{"success": false, "message"}` for a database it cannot reach).
+    pub token_messages: &'static [&'static str],
+}
+
+impl Refusal {
+    /// The vendor's message, when a token exchange's answer refuses the credential.
+    pub fn of_exchange(&self, body: &Value) -> Option<String> {
+        if body.pointer(self.flag) != Some(&Value::Bool(false)) {
+            return None;
+        }
+        Some(
+            body.pointer(self.message)
+                .and_then(Value::as_str)
+                .filter(|m| !m.trim().is_empty())
+                .unwrap_or("no message")
+                .to_string(),
+        )
+    }
+
+    /// The vendor's message, when an API answer refuses the token the request carried.
+    pub fn of_call(&self, body: &Value) -> Option<String> {
+        let message = self.of_exchange(body)?;
+        self.token_messages
+            .iter()
+            .any(|m| message.starts_with(m))
+            .then_some(message)
+    }
 }
 
 /// A read-only call that proves a provider answers and accepts the credential.

@@ -331,6 +331,14 @@ impl Engine {
         cx: &CallContext,
     ) -> Result<Shaped, ToolError> {
         secrets.collect_from(&args);
+        // A tool the configured API version does not have: refused, a dry run too.
+        if let Some(unsupported) = (provider.spec.unsupported)(&provider.base_url, op.name) {
+            return Err(ToolError::Unsupported {
+                tool: op.name,
+                variable: provider.spec.base_url_var,
+                unsupported,
+            });
+        }
         let dry_run = if op.mutates() {
             take_dry_run(&mut args)?
         } else {

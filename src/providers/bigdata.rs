@@ -21,7 +21,7 @@ use crate::operation::{
 use crate::secret::SecretString;
 use crate::spec::{
     AuthHeader, Checks, ConfigError, Connection, Credential, Env, EnvVar, Guide, InventorySource,
-    Probe, ProviderSpec, Scheme, StateSpec,
+    Probe, ProviderSpec, Scheme, StateSpec, supports_every_tool,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -46,6 +46,9 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     setup: "BIGDATA_API_KEY (BIGDATA_BASE_URL defaults to https://api.bigdata.com)",
     credential_hint: "check BIGDATA_API_KEY",
     hint: |_, _, _| None,
+    not_found: None,
+    refusal: None,
+    unsupported: supports_every_tool,
     probe: Probe {
         tool: "bigdata_list_connectors",
         args: r#"{}"#,

@@ -20,7 +20,7 @@ use crate::operation::{
 use crate::secret::SecretString;
 use crate::spec::{
     AuthHeader, Checks, ConfigError, Connection, Credential, Env, EnvVar, Guide, InventorySource,
-    Probe, ProviderSpec, Scheme, StateSpec,
+    Probe, ProviderSpec, Scheme, StateSpec, supports_every_tool,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -45,6 +45,9 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     setup: "DATABRAIN_SERVICE_TOKEN (DATABRAIN_BASE_URL defaults to https://api.usedatabrain.com)",
     credential_hint: "check DATABRAIN_SERVICE_TOKEN (a service token, not a data-app API key)",
     hint: |_, code, _| code.and_then(code_hint),
+    not_found: None,
+    refusal: None,
+    unsupported: supports_every_tool,
     probe: Probe {
         tool: "databrain_list_datasources",
         args: r#"{"limit": 1}"#,
@@ -284,6 +287,7 @@ static OPERATIONS: &[OperationSpec] = &[
             job_id: |_, _| None,
             state: sync_state,
             stale: None,
+            summary: None,
         }),
         example: r#"{"datasource_id": "000000db-5eed-4000-8000-000000000001", "wait": true}"#,
         reconcile: None,

@@ -14,7 +14,7 @@ use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
     ArgsSpec, Flow, Hints, Listing, Method, OperationSpec, Output, Paging, Provider, RequestParts,
 };
-use crate::spec::{Guide, Probe, ProviderSpec};
+use crate::spec::{Guide, Probe, ProviderSpec, supports_every_tool};
 
 pub static SPEC: ProviderSpec = ProviderSpec {
     provider: Provider::Inventory,
@@ -28,6 +28,9 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     setup: "any vendor's variables (`datasource-mcp doctor` lists them)",
     credential_hint: "",
     hint: |_, _, _| None,
+    not_found: None,
+    refusal: None,
+    unsupported: supports_every_tool,
     probe: Probe {
         tool: "inventory_list_data_sources",
         args: r#"{}"#,

@@ -22,7 +22,7 @@ use crate::secret::SecretString;
 use crate::spec::{
     AuthHeader, Checks, ConfigError, Connection, Credential, Env, EnvVar, ExchangePath,
     ExchangeSend, Field, Guide, InventorySource, Probe, ProviderSpec, Scheme, StateSpec,
-    TokenExchange, pair,
+    TokenExchange, Unsupported, pair,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -34,7 +34,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     env: &[
         EnvVar {
             name: "PDC_BASE_URL",
-            help: "public API base, e.g. https://pdc.acme.com/api/public/v1 (required)",
+            help: "public API base, e.g. https://pdc.acme.com/api/public/v1 (required; v1 or v2 for the job tools: v3 has no per-job routes)",
             secret: false,
         },
         EnvVar {
@@ -57,6 +57,9 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     setup: "PDC_BASE_URL + PDC_USERNAME + PDC_PASSWORD (or PDC_ACCESS_TOKEN)",
     credential_hint: "check PDC_USERNAME/PDC_PASSWORD (or PDC_ACCESS_TOKEN)",
     hint: |_, _, _| None,
+    not_found: None,
+    refusal: None,
+    unsupported: v3_has_no_job_routes,
     probe: Probe {
         tool: "pdc_filter_data_sources",
         args: r#"{"resourceNames": ["*"], "limit": 1}"#,
@@ -85,7 +88,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         Fact::new(Aspect::Path, "Base URL https://<host>/api/public/v1; answers {status, data}", Source::VendorDocs("https://docs.pentaho.com/pdc-api-docs/pdc-api-reference")),
         Fact::new(Aspect::Auth, "POST /auth, form username, password, client_id=pdc-client, grant_type=password, scope=openid profile email; the token is data.accessToken, sent as Bearer; PDC issues no refresh token", Source::VendorDocs("https://docs.pentaho.com/pdc-api-docs/get-started-with-pdc-api/authentication")),
         Fact::new(Aspect::Auth, "Keycloak login at {root}/keycloak/realms/pdc/protocol/openid-connect/token, form client_id=pdc-client, grant_type=password, username, password; the token is access_token", Source::VendorDocs("https://academy.pentaho.com/pentaho-data-catalog/use-case/adventure-works/aw-organization/pdc-jwt-token")),
-        Fact::new(Aspect::Auth, "Some instances do not expose /auth, or answer it without a token: then the Keycloak login is used", Source::Assumed("a community client guards against it (github.com/jporeilly/PDC-Glossary-Generator: pdc_client/core.py); no such answer was seen")),
+        Fact::new(Aspect::Auth, "Some instances do not expose /auth, or answer it 200 without a token: then the Keycloak login is used (the community client tries Keycloak first; /auth goes first here, as Pentaho's reference documents it)", Source::Community("github.com/jporeilly/PDC-Insights: app/pdc_client.py (token(): Keycloak, else the /auth wrapper, on an HTTP error or a missing token; run against PDC 10.2 and 11 instances)")),
         Fact::new(Aspect::Errors, "Errors are {status, message}, message a string or a list", Source::VendorDocs("https://docs.pentaho.com/pdc-api-docs/v1/pdc-api-ref-v1/data-sources")),
         Fact::new(Aspect::Errors, "A duplicate create is answered 400 'Duplicate key violation…' after echoing the submitted record, password included", Source::Community("github.com/jporeilly/PDC-Glossary-Generator: pdc_client/core.py")),
     ],
@@ -140,6 +143,19 @@ fn credential(env: &dyn Env) -> Result<Option<Credential>, ConfigError> {
         header,
         value: SecretString::new(token),
     }))
+}
+
+/// The tools that start a job on one data source, at routes PDC's public API v3 does not have.
+const JOB_TOOLS: &[&str] = &["pdc_test_data_source_connection", "pdc_ingest_metadata"];
+
+/// At `…/api/public/v3` the per-job routes do not exist: v3 starts jobs in bulk and answers no
+/// job id. The job tools are refused there before anything is sent.
+fn v3_has_no_job_routes(base_url: &str, tool: &str) -> Option<Unsupported> {
+    let v3 = base_url.trim_end_matches('/').ends_with("/api/public/v3");
+    (v3 && JOB_TOOLS.contains(&tool)).then_some(Unsupported {
+        why: "PDC's public API v3 has no per-job routes (jobs/execute/test-connection, jobs/execute/metadata/ingest): it starts jobs in bulk and answers no job id to follow",
+        fix: "set PDC_BASE_URL to the same server's /api/public/v2 (or /api/public/v1) for the job tools",
+    })
 }
 
 static OPERATIONS: &[OperationSpec] = &[
@@ -351,6 +367,7 @@ static OPERATIONS: &[OperationSpec] = &[
             job_id: |_, _| None,
             state: job_state,
             stale: None,
+            summary: None,
         }),
         example: r#"{"id": "9dc010b50000000000000004", "wait": true}"#,
         reconcile: None,
@@ -375,7 +392,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "pdc_test_data_source_connection",
         provider: Provider::Pdc,
         title: "Test a PDC data source's connection",
-        description: "Start a Pentaho Data Catalog test-connection job for a stored data source (by id) with its stored credentials; returns the job id, or with wait the job's end (COMPLETED or FAILED).",
+        description: "Start a Pentaho Data Catalog test-connection job for a stored data source (by id), sent without credentials (PDC is expected to use the stored ones); returns the job id, or with wait the job's end (COMPLETED or FAILED).",
         method: Method::Post,
         path: "/jobs/execute/test-connection",
         hints: Hints::TRIGGER,
@@ -386,7 +403,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 path: "/data-sources/{id}",
                 query: &[],
                 then: test_connection_body,
-                explain: "the data source's settings from the first request (no credentials: PDC uses the stored ones) with resourceId",
+                explain: "the data source's settings from the first request with resourceId, without credentials (PDC is assumed to use the stored ones)",
             }),
             fallback: None,
             then_poll: Some(JOB),
@@ -402,12 +419,20 @@ static OPERATIONS: &[OperationSpec] = &[
                 Source::VendorDocs("https://docs.pentaho.com/pdc-api-docs/pdc-api-reference/jobs"),
             ),
             Fact::new(
-                Aspect::Request,
-                "PDC's own UI sends no credentials: the stored ones are found from resourceId",
+                Aspect::Path,
+                "v3 (a base URL ending in /api/public/v3) has no per-job routes: jobs start in bulk (POST /jobs/execute/bulk) and answer successes and failures without a job id, so the tool is refused there before anything is sent, naming /api/public/v2 or v1",
                 Source::Community(
-                    "github.com/jporeilly/PDC-Glossary-Generator: pdc_client/bulkload.py",
+                    "github.com/jporeilly/PDC-Glossary-Generator: docs/REVIEW.md §1 (a review of PDC's v3 OpenAPI) and pdc_client/jobs.py",
                 ),
             ),
+            Fact::new(
+                Aspect::Response,
+                "The v3 bulk route is not used: its answer's shape and the payload its TEST_CONNECTION and METADATA_INGEST items need are not published, and it gives no id to follow",
+                Source::Assumed(
+                    "no v3 jobs page in Pentaho's reference; the community review states required payloads only for CALCULATE_TRUST_SCORE, DATA_DISCOVERY and DATA_IDENTIFICATION",
+                ),
+            ),
+            JOB_WITHOUT_CREDENTIALS,
             Fact::new(
                 Aspect::Response,
                 "Where the started job's id is (jobId, id or _id, under data or not) is not documented",
@@ -433,7 +458,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 path: "/data-sources/{id}",
                 query: &[],
                 then: ingest_body,
-                explain: "the data source's settings from the first request (no credentials: PDC uses the stored ones) with resourceId and fqdnId",
+                explain: "the data source's settings from the first request with resourceId and fqdnId, without credentials (PDC is assumed to use the stored ones)",
             }),
             fallback: None,
             then_poll: Some(JOB),
@@ -450,6 +475,21 @@ static OPERATIONS: &[OperationSpec] = &[
                     "github.com/jporeilly/PDC-Glossary-Generator: pdc_client/bulkload.py",
                 ),
             ),
+            Fact::new(
+                Aspect::Path,
+                "v3 (a base URL ending in /api/public/v3) has no per-job routes: jobs start in bulk (POST /jobs/execute/bulk) and answer successes and failures without a job id, so the tool is refused there before anything is sent, naming /api/public/v2 or v1",
+                Source::Community(
+                    "github.com/jporeilly/PDC-Glossary-Generator: docs/REVIEW.md §1 (a review of PDC's v3 OpenAPI) and pdc_client/jobs.py",
+                ),
+            ),
+            Fact::new(
+                Aspect::Response,
+                "The v3 bulk route is not used: its answer's shape and the payload its TEST_CONNECTION and METADATA_INGEST items need are not published, and it gives no id to follow",
+                Source::Assumed(
+                    "no v3 jobs page in Pentaho's reference; the community review states required payloads only for CALCULATE_TRUST_SCORE, DATA_DISCOVERY and DATA_IDENTIFICATION",
+                ),
+            ),
+            JOB_WITHOUT_CREDENTIALS,
             Fact::new(
                 Aspect::Values,
                 "Object stores (AWS, AZURE_BLOB_STORAGE) fail this schema ingest",
@@ -469,12 +509,25 @@ static OPERATIONS: &[OperationSpec] = &[
     },
 ];
 
+/// What the job rows send, and how sure we are of it: the stored settings without credentials.
+const JOB_WITHOUT_CREDENTIALS: Fact = Fact::new(
+    Aspect::Request,
+    "The job is sent the data source's stored settings and resourceId without its credentials, PDC finding the stored ones from resourceId. That is how PDC's UI starts jobs on its internal route (POST /api/start-job), not seen on this public route, whose reference lists the credentials among the body's optional fields",
+    Source::Assumed(
+        "a community client saw PDC's UI send no credentials to the internal, unversioned /api/start-job (github.com/jporeilly/PDC-Glossary-Generator: pdc_client/bulkload.py); its public jobs send the full configuration, credentials included",
+    ),
+)
+.if_refused(
+    "if PDC says credentials are missing, start this job from PDC's UI (the data source's Test Connection or Ingest Schemas), which uses the stored credentials",
+);
+
 /// A job a request started: its id from the answer, its status at `GET /jobs/{id}/status`.
 const JOB: Poll = Poll {
     status_path: Some("/jobs/{id}/status"),
     job_id,
     state: job_state,
     stale: None,
+    summary: None,
 };
 
 /// The id of a job a `jobs/execute/…` request started. Where PDC puts it is not documented:
@@ -494,8 +547,8 @@ fn job_id(answer: &Value, _sent: &RequestParts) -> Option<String> {
 }
 
 /// The stored settings a job is started with: a data source's configuration without its
-/// credentials (PDC looks its stored ones up from `resourceId`; echoing the encrypted values
-/// back breaks the job), and `resourceId`.
+/// credentials, and `resourceId`. PDC is assumed to look its stored credentials up from
+/// `resourceId`, as its UI's internal route does (see [`JOB_WITHOUT_CREDENTIALS`]).
 const JOB_SETTINGS: &[&str] = &[
     "resourceName",
     "fqdnId",

@@ -85,8 +85,12 @@ vendor answers differently from what is written here, run the server with \
             .iter()
             .flat_map(|op| op.facts.iter().map(move |f| (format!("`{}`", op.name), f)));
         for (whose, f) in provider.chain(rows).filter(|(_, f)| f.source.is_assumed()) {
+            let refused = f
+                .if_refused
+                .map(|what| format!(" — when refused: {what}"))
+                .unwrap_or_default();
             out.push_str(&format!(
-                "- {whose}: {} ({})\n",
+                "- {whose}: {} ({}){refused}\n",
                 f.claim,
                 f.source.reference()
             ));

@@ -138,13 +138,13 @@ async fn an_error_result_exits_1_with_the_envelope_and_one_summary_line() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stdout_json(&out),
-        json!({"error": {"provider": "bigid", "status": 404,
+        json!({"error": {"provider": "bigid", "status": 404, "code": "NOT_FOUND",
             "message": "Data source 'Orders DB' not found",
             "hint": "nothing with that name or id exists: list first to see what does"}})
     );
     assert_eq!(
         text(&out.stderr),
-        "datasource-mcp: bigid_get_data_source failed (HTTP 404): Data source 'Orders DB' not found — nothing with that name or id exists: list first to see what does\n"
+        "datasource-mcp: bigid_get_data_source failed: NOT_FOUND (HTTP 404): Data source 'Orders DB' not found — nothing with that name or id exists: list first to see what does\n"
     );
     assert_eq!(fake.requests().len(), 1);
 }
