@@ -4,9 +4,9 @@
 use serde_json::{Map, Value, json};
 
 use crate::args::InvalidArgument;
-use crate::operation::OperationSpec;
+use crate::operation::{Fact, OperationSpec};
 use crate::redact::{self, CallSecrets};
-use crate::spec::ProviderSpec;
+use crate::spec::{ProviderSpec, Unsupported};
 use crate::upstream::{AuthError, HttpResponse, TransportError, UpstreamError};
 
 /// Why a call failed. Each kind maps to the envelope in [`ToolError::envelope`].
@@ -48,15 +48,23 @@ pub enum ToolError {
         place: String,
         reason: String,
     },
+    /// The tool cannot work at the provider's configured base URL (an API version without its
+    /// routes); nothing was sent.
+    #[error("{tool} cannot work with {variable} as set: {}", .unsupported.why)]
+    Unsupported {
+        tool: &'static str,
+        variable: &'static str,
+        unsupported: Unsupported,
+    },
     /// The vendor answered with an error status.
     #[error("the vendor answered HTTP {}", .0.status)]
     Vendor(HttpResponse),
-    /// The vendor refused a request whose shape no public evidence confirms (`claim` is the
+    /// The vendor refused a request whose shape no public evidence confirms (`fact` is the
     /// ledger's assumption): reported as `Vendor`, with a note saying so.
     #[error("the vendor answered HTTP {}", .response.status)]
     Unconfirmed {
         response: HttpResponse,
-        claim: &'static str,
+        fact: &'static Fact,
     },
     /// The vendor answered with success but not with what the tool returns (not JSON, or not
     /// the shape the tool declares). For a change, whether it happened is not known.
@@ -114,6 +122,7 @@ impl ToolError {
             ToolError::SecretNeeded { .. } => "SECRET_NEEDED",
             ToolError::SecretNotAllowed { .. } => "SECRET_NOT_ALLOWED",
             ToolError::SecretUnreadable { .. } => "SECRET_UNREADABLE",
+            ToolError::Unsupported { .. } => "INVALID_CONFIGURATION",
             ToolError::Vendor(_) | ToolError::Unconfirmed { .. } => "VENDOR_ERROR",
             ToolError::UnexpectedAnswer { .. } => "UNEXPECTED_RESPONSE",
             ToolError::Redirect { .. } => "REDIRECTED",
@@ -155,6 +164,7 @@ impl ToolError {
                 | ToolError::UnknownSecret { .. }
                 | ToolError::SecretNotAllowed { .. }
                 | ToolError::SecretUnreadable { .. }
+                | ToolError::Unsupported { .. }
         )
     }
 
@@ -172,10 +182,7 @@ impl ToolError {
         .is_some();
         match op.assumed_request_facts().next() {
             Some(fact) if !explained && matches!(response.status, 400 | 404 | 405 | 415 | 422) => {
-                ToolError::Unconfirmed {
-                    response,
-                    claim: fact.claim,
-                }
+                ToolError::Unconfirmed { response, fact }
             }
             _ => ToolError::Vendor(response),
         }
@@ -208,10 +215,13 @@ impl ToolError {
             }
             _ => {}
         }
-        if let ToolError::Vendor(response) | ToolError::Unconfirmed { response, .. } = self
-            && let Some(id) = response.request_id()
-        {
-            error.insert("vendor_request_id".into(), json!(id));
+        if let ToolError::Vendor(response) | ToolError::Unconfirmed { response, .. } = self {
+            if let Some(id) = response.request_id() {
+                error.insert("vendor_request_id".into(), json!(id));
+            }
+            if let (true, Some(code)) = (not_found(provider, response), response.code()) {
+                error.insert("vendor_code".into(), json!(code));
+            }
         }
         let mut envelope = json!({ "error": error });
         redact::clean_json(&mut envelope, Some(secrets));
@@ -265,23 +275,41 @@ impl ToolError {
                     "send the secret only to the hosts it is meant for, or ask the operator to bind it (DATASOURCE_MCP_HOSTS_{name}); nothing was sent"
                 ),
             ),
-            ToolError::Unconfirmed { response, claim } => {
+            ToolError::Unsupported { unsupported, .. } => (
+                None,
+                Some("INVALID_CONFIGURATION".into()),
+                self.to_string(),
+                format!("{}; nothing was sent", unsupported.fix),
+            ),
+            ToolError::Unconfirmed { response, fact } => {
                 let (status, code, message, hint) =
                     ToolError::Vendor(response.clone()).describe(provider);
-                // How to show us what the vendor answered.
+                let claim = fact.claim;
+                // What to do meanwhile, where the ledger says, and how to show us what the
+                // vendor answered.
+                let meanwhile = fact
+                    .if_refused
+                    .map(|what| format!("; {what}"))
+                    .unwrap_or_default();
                 let hint = format!(
-                    "{hint}; note: this request's shape is not confirmed by public evidence ({claim}): run the server with --trace-vendor FILE and report what the vendor answered"
+                    "{hint}; note: this request's shape is not confirmed by public evidence ({claim}){meanwhile}: run the server with --trace-vendor FILE and report what the vendor answered"
                 );
                 (status, code, message, hint)
             }
             ToolError::Vendor(response) => {
-                let code = response.code();
+                let vendor_code = response.code();
                 let message = response
                     .message()
                     .unwrap_or_else(|| format!("HTTP {} with no message", response.status));
-                let hint = (provider.hint)(response.status, code.as_deref(), &message)
+                let hint = (provider.hint)(response.status, vendor_code.as_deref(), &message)
                     .map(str::to_string)
                     .unwrap_or_else(|| status_hint(provider, response, &message));
+                // Nothing has that name or id: one code whatever status the vendor uses (its
+                // own code, if any, is `vendor_code`).
+                let code = match not_found(provider, response) {
+                    true => Some(NOT_FOUND.to_string()),
+                    false => vendor_code,
+                };
                 (Some(response.status), code, message, hint)
             }
             ToolError::UnexpectedAnswer { status, .. } => (
@@ -371,6 +399,18 @@ impl ToolError {
             ),
         }
     }
+}
+
+/// The code of an answer that says nothing has that name or id, for every vendor.
+pub const NOT_FOUND: &str = "NOT_FOUND";
+
+/// Whether a vendor's error answer says nothing has that name or id: a 404, or the answer the
+/// provider uses instead (BigID's 400 "Unable to locate …").
+fn not_found(provider: &ProviderSpec, response: &HttpResponse) -> bool {
+    response.status == 404
+        || provider
+            .not_found
+            .is_some_and(|says| says(response.status, &response.message().unwrap_or_default()))
 }
 
 fn transport(

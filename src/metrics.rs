@@ -93,8 +93,14 @@ impl Metrics {
             .or_default()
             .observe(took.as_secs_f64());
         if status == Some(401) {
-            *lock(&self.vendor_auth).entry(provider).or_default() += 1;
+            self.vendor_refusal(provider);
         }
+    }
+
+    /// A vendor refused the credential in an answer whose status is not 401 (BigID's 200
+    /// `{"success": false}`).
+    pub fn vendor_refusal(&self, provider: &'static str) {
+        *lock(&self.vendor_auth).entry(provider).or_default() += 1;
     }
 
     /// `n` more attempts of one vendor request after transient failures.
@@ -163,7 +169,7 @@ impl Metrics {
                 "datasource_mcp_retries_total{{provider=\"{provider}\"}} {n}"
             );
         }
-        out.push_str("# HELP datasource_mcp_auth_failures_total Refused credentials: source=\"client\" for HTTP requests without a valid bearer token, source=\"vendor\" for 401 answers from a vendor.\n");
+        out.push_str("# HELP datasource_mcp_auth_failures_total Refused credentials: source=\"client\" for HTTP requests without a valid bearer token, source=\"vendor\" for credentials a vendor refused (a 401, or a refusal with another status).\n");
         out.push_str("# TYPE datasource_mcp_auth_failures_total counter\n");
         let _ = writeln!(
             out,

@@ -230,7 +230,14 @@ pub struct Poll {
     /// status read just before the start and the one now. `None`: every status read is of the
     /// work this call started.
     pub stale: Option<fn(before: &Value, now: &Value) -> bool>,
+    /// What an agent reads first in a status answer besides its state (counts, the failure
+    /// reason, which run it is), put in the result next to `status`, the vendor's answer kept
+    /// under `job`. `None`: a row that reads a status answers the vendor's answer as it is.
+    pub summary: Option<Summary>,
 }
+
+/// What a row reads of a status answer besides its state (see [`Poll::summary`]).
+pub type Summary = fn(&Value) -> Map<String, Value>;
 
 /// Where a polled piece of work stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -256,6 +263,10 @@ pub struct Listing {
     pub row: fn(&Value) -> Value,
     /// Who pages.
     pub paging: Paging,
+    /// Paths into an item that `fields` may name, with what they hold (the `fields`
+    /// argument's description shows them: an agent finds a database by its field, not by
+    /// reading every row).
+    pub fields: &'static str,
 }
 
 /// Who pages a list.
@@ -389,6 +400,9 @@ pub struct Fact {
     pub about: Aspect,
     pub claim: &'static str,
     pub source: Source,
+    /// For an assumed request shape: what to do when the vendor refuses it, for the error's
+    /// hint.
+    pub if_refused: Option<&'static str>,
 }
 
 impl Fact {
@@ -397,6 +411,15 @@ impl Fact {
             about,
             claim,
             source,
+            if_refused: None,
+        }
+    }
+
+    /// This fact, with what to do when the vendor refuses a request it shapes.
+    pub const fn if_refused(self, what: &'static str) -> Fact {
+        Fact {
+            if_refused: Some(what),
+            ..self
         }
     }
 }

@@ -82,7 +82,12 @@ fn normalise(schema: &mut Map<String, Value>, side: Side) {
     {
         schema.remove("format");
     }
+    // A free-form value is `true` to schemars; the 2025-11-25 wire schema wants every
+    // subschema an object, so it becomes `{}` (the same meaning).
     let mut visit = |v: &mut Value| {
+        if *v == Value::Bool(true) {
+            *v = Value::Object(Map::new());
+        }
         if let Value::Object(m) = v {
             normalise(m, side);
         }
@@ -241,6 +246,21 @@ fn json_type(value: &Value) -> &'static str {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    struct FreeForm {
+        answer: Value,
+        list: Vec<Value>,
+    }
+
+    #[test]
+    fn a_free_form_value_is_an_empty_object_schema() {
+        for schema in [output_schema::<FreeForm>(), input_schema::<FreeForm>()] {
+            assert_eq!(schema["properties"]["answer"], json!({}));
+            assert_eq!(schema["properties"]["list"]["items"], json!({}));
+        }
+    }
 
     #[test]
     fn violations_name_the_field() {

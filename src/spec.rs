@@ -3,6 +3,8 @@
 //! [`ProviderSpec`]; the registry (`providers`) lists them; every surface reads them. Nothing
 //! here does I/O: the upstream client carries out the credential flows described here.
 
+use serde_json::Value;
+
 use crate::operation::{Fact, OperationSpec, Provider};
 use crate::request::Method;
 use crate::secret::SecretString;
@@ -30,6 +32,14 @@ pub struct ProviderSpec {
     /// vendor's documentation or behaviour says what it means; `None` falls back to a hint
     /// from the status.
     pub hint: fn(status: u16, code: Option<&str>, message: &str) -> Option<&'static str>,
+    /// An answer besides a 404 that says nothing has that name or id (status and message):
+    /// reported as `NOT_FOUND`, as a 404 is. `None`: only a 404 is.
+    pub not_found: Option<fn(status: u16, message: &str) -> bool>,
+    /// How the vendor refuses a credential in an answer whose status says success, if it does.
+    pub refusal: Option<Refusal>,
+    /// Whether a tool cannot work at the configured base URL (an API version without the
+    /// tool's routes): the call is refused before anything is sent, saying what to set.
+    pub unsupported: fn(base_url: &str, tool: &str) -> Option<Unsupported>,
     /// The cheap read `doctor` sends to check reachability and authentication.
     pub probe: Probe,
     /// Argument keys that hold a credential although their names do not look secret (an
@@ -66,6 +76,57 @@ pub struct InventorySource {
     pub tool: &'static str,
     pub args: &'static str,
     pub page: u64,
+}
+
+/// Why a tool cannot work at the configured base URL, and what to set instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unsupported {
+    pub why: &'static str,
+    pub fix: &'static str,
+}
+
+/// Every tool works at any base URL.
+pub fn supports_every_tool(_base_url: &str, _tool: &str) -> Option<Unsupported> {
+    None
+}
+
+/// How a vendor says, with a success status, that it refused the credential (BigID answers
+/// HTTP 200 `{"success": false, "message": "Failed to authenticate token."}`).
+#[derive(Debug, Clone, Copy)]
+pub struct Refusal {
+    /// JSON pointer to a boolean that is `false` when the credential was refused.
+    pub flag: &'static str,
+    /// JSON pointer to the vendor's message.
+    pub message: &'static str,
+    /// How the message of an API answer (not a token exchange's) starts when the token was
+    /// refused: there the flag alone says nothing (BigID's connection test answers
+    /// `{"success": false, "message"}` for a database it cannot reach).
+    pub token_messages: &'static [&'static str],
+}
+
+impl Refusal {
+    /// The vendor's message, when a token exchange's answer refuses the credential.
+    pub fn of_exchange(&self, body: &Value) -> Option<String> {
+        if body.pointer(self.flag) != Some(&Value::Bool(false)) {
+            return None;
+        }
+        Some(
+            body.pointer(self.message)
+                .and_then(Value::as_str)
+                .filter(|m| !m.trim().is_empty())
+                .unwrap_or("no message")
+                .to_string(),
+        )
+    }
+
+    /// The vendor's message, when an API answer refuses the token the request carried.
+    pub fn of_call(&self, body: &Value) -> Option<String> {
+        let message = self.of_exchange(body)?;
+        self.token_messages
+            .iter()
+            .any(|m| message.starts_with(m))
+            .then_some(message)
+    }
 }
 
 /// A read-only call that proves a provider answers and accepts the credential.
@@ -293,6 +354,99 @@ impl Credential {
     pub fn header(&self) -> AuthHeader {
         match self {
             Credential::Static { header, .. } | Credential::Exchange { header, .. } => *header,
+        }
+    }
+}
+
+// ---- desired state ----------------------------------------------------------------------------
+
+/// A tool, and how its arguments are made from a vendor's object (or a file's entry).
+pub type ToolFrom = (&'static str, fn(&serde_json::Value) -> serde_json::Value);
+
+/// The update tool, and its arguments from the vendor's object and the fields that differ.
+pub type UpdateFrom = (
+    &'static str,
+    fn(&serde_json::Value, &serde_json::Map<String, serde_json::Value>) -> serde_json::Value,
+);
+
+/// The vendor's object as an entry of the file, each credential as the reference
+/// `reference(field)` names.
+pub type Export = fn(&serde_json::Value, &dyn Fn(&str) -> String) -> serde_json::Value;
+
+/// How a provider's sources appear in a desired-state file and are changed to match it: what
+/// identifies a source, which tools create, update and delete one, and the vendor's object in
+/// the file's terms (export, and what a plan compares).
+pub struct StateSpec {
+    /// The key of this platform's list in the file (`data_sources`, `connectors`, …).
+    pub section: &'static str,
+    /// What one source is called, for people (`data source`, `connector`).
+    pub noun: &'static str,
+    /// What identifies a source: a dotted path into an entry of the file …
+    pub key: &'static str,
+    /// … and a JSON pointer into the vendor's object.
+    pub current_key: &'static str,
+    /// The tool that creates a source, and its arguments for an entry …
+    pub create: ToolFrom,
+    /// … where the entry sits in those arguments (`ds_connection`, `data_sources[0]`, or `""`
+    /// for the arguments themselves), so an argument error names the entry's field.
+    pub create_at: &'static str,
+    /// The tool that changes fields of a source, and its arguments (the vendor's object, the
+    /// entry's fields that differ).
+    pub update: Option<UpdateFrom>,
+    /// The tool that deletes a source, and its arguments.
+    pub delete: Option<ToolFrom>,
+    /// The vendor's object as an entry of the file (only what a create takes; each credential
+    /// as the reference `reference(field)` names). What a plan compares an entry with.
+    pub export: Export,
+    /// Whether the vendor's list shows a source's settings: where it shows only names
+    /// (DataBrain), a source that exists is left as it is.
+    pub compares: bool,
+    /// Why changes a platform cannot make (no delete tool) are left out, said in the plan.
+    pub limits: &'static str,
+    /// Whether a source the vendor lists still exists: a platform that keeps deleted sources
+    /// in its list (Bigdata.com's archived connectors) says which are gone.
+    pub exists: fn(current: &serde_json::Value) -> bool,
+}
+
+// ---- connection checks -------------------------------------------------------------------------
+
+/// How a provider's stored sources are tested, and how an answer says whether a connection
+/// works, in the same words for every vendor.
+pub struct Checks {
+    /// The tool that tests a stored source with its stored credentials, and its arguments from
+    /// the vendor's object; `None`: the vendor offers no test.
+    pub stored_test: Option<ToolFrom>,
+    /// Whether a test's (or sync's, or job's) answer says the connection works.
+    pub connection: fn(answer: &serde_json::Value, is_error: bool) -> Connection,
+}
+
+/// Whether a connection works, as every vendor's answer is read: `works`, `fails` (with why),
+/// or `unknown`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub works: &'static str,
+    pub why: Option<String>,
+}
+
+impl Connection {
+    pub fn works() -> Connection {
+        Connection {
+            works: "works",
+            why: None,
+        }
+    }
+
+    pub fn fails(why: impl Into<String>) -> Connection {
+        Connection {
+            works: "fails",
+            why: Some(why.into()),
+        }
+    }
+
+    pub fn unknown(why: impl Into<String>) -> Connection {
+        Connection {
+            works: "unknown",
+            why: Some(why.into()),
         }
     }
 }

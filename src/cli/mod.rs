@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::engine::audit::AuditLog;
+use crate::engine::state::apply::OnFailure;
 use crate::engine::{Engine, EngineSettings};
 use crate::intake::{Intake, IntakeSettings, Serving};
 use crate::keychain::Keychain;
@@ -17,10 +18,10 @@ use crate::mounted::SecretsDir;
 use crate::providers::environment::{self, Loaded, Origin};
 use crate::providers::{self, ProviderConfig};
 use crate::redact;
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Sandbox, Seed};
 use crate::spec::Env;
 use crate::surfaces::server::{DataSourceServer, Selection};
-use crate::surfaces::{call, doctor, generated, login, registry, skill};
+use crate::surfaces::{call, doctor, generated, login, registry, skill, state};
 use crate::transport::http::{self, HttpOptions};
 use crate::transport::oauth::{self, OAuthConfig};
 use crate::transport::shutdown;
@@ -579,6 +580,9 @@ pub enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8900")]
         listen: std::net::SocketAddr,
+        /// Start with no source at any vendor (a new tenant), instead of the samples.
+        #[arg(long)]
+        empty: bool,
     },
     /// Call one tool and print its result as JSON (exit 1 on an error result, 2 on bad usage).
     Call(call::CallArgs),
@@ -598,6 +602,37 @@ pub enum Command {
     Secrets {
         #[command(subcommand)]
         action: Option<login::SecretsAction>,
+    },
+    /// Write what the configured vendors hold as a desired-state file (credentials as
+    /// `${secret:NAME}` references): applied to another tenant it reproduces the sources,
+    /// applied to this one it changes nothing. --toolsets narrows the platforms.
+    State {
+        /// The file to write (`.json` for JSON, else YAML); stdout without it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Print the plan of a desired-state file against what the vendors hold now (exit 0 when
+    /// nothing would change, 3 when something would, 1 when a platform could not be read,
+    /// 2 when the file is refused).
+    Plan {
+        /// The desired-state file (YAML or JSON).
+        file: PathBuf,
+        /// Keep the plan here, for `apply` (within the hour, before the vendors' state changes).
+        #[arg(long, value_name = "PLAN")]
+        out: Option<PathBuf>,
+    },
+    /// Make the changes of a plan kept by `plan --out` (refused when it expired or what the
+    /// vendors hold changed since; exit 1 when a change failed).
+    Apply {
+        /// The plan file.
+        plan: PathBuf,
+        /// Go on with the other changes after one fails (default: stop).
+        #[arg(long = "continue")]
+        keep_going: bool,
+        /// When a secret reference has no value, exit 2 at once instead of waiting for it to be
+        /// entered on the intake page.
+        #[arg(long)]
+        no_wait: bool,
     },
     /// Write an Agent Skill folder (SKILL.md and a generated reference/) for the enabled tools.
     Skill {
@@ -632,6 +667,9 @@ pub fn main() -> ExitCode {
                 | Command::Doctor
                 | Command::Login { .. }
                 | Command::Secrets { .. }
+                | Command::State { .. }
+                | Command::Plan { .. }
+                | Command::Apply { .. }
                 | Command::Skill { .. }
                 | Command::Generate { .. }
                 | Command::ServerJson { .. }
@@ -656,7 +694,15 @@ pub fn main() -> ExitCode {
     // forms, and (outside the sandbox) provider credentials stored in the keychain by `login`.
     let configured = matches!(
         cli.command,
-        None | Some(Command::Serve | Command::Tools | Command::Call(_) | Command::Doctor)
+        None | Some(
+            Command::Serve
+                | Command::Tools
+                | Command::Call(_)
+                | Command::Doctor
+                | Command::State { .. }
+                | Command::Plan { .. }
+                | Command::Apply { .. }
+        )
     );
     let (env, dir): (Arc<dyn Env + Send + Sync>, Option<SecretsDir>) = if configured {
         let from_keychain = (!cli.sandbox).then_some(&*keychain);
@@ -716,8 +762,16 @@ pub fn main() -> ExitCode {
             run_multi_thread(async move {
                 let (configs, sandbox) = provider_configs(cli.sandbox, true, &*env).await?;
                 let store = cli.state.open().await?;
-                let server = build_server(configs, settings, &selection, intake, &sources)
-                    .with_tasks(store, cli.state.tasks());
+                // Tasks and plans live in the store every replica shares.
+                let server = build_server(
+                    configs,
+                    settings,
+                    &selection,
+                    intake,
+                    &sources,
+                    Some(store.clone()),
+                )
+                .with_tasks(store, cli.state.tasks());
                 let tools = server.catalog().operations().len();
                 if let Some(sb) = &sandbox {
                     eprintln!("{}", sandbox_banner(sb, tools));
@@ -759,19 +813,23 @@ pub fn main() -> ExitCode {
                 .loopback(keychain.clone())
                 .map_err(|e| anyhow::anyhow!(e))?;
             let (configs, sandbox) = provider_configs(cli.sandbox, true, &*env).await?;
-            let engine = Arc::new(sources.engine(configs, settings, intake));
             let store = cli.state.open().await?;
+            let engine = Arc::new(
+                sources
+                    .engine(configs, settings, intake)
+                    .with_store(store.clone()),
+            );
             let server = DataSourceServer::for_session(engine, &selection)
                 .with_tasks(store, cli.state.tasks());
             serve_stdio(server, max_line, sandbox).await
         }),
         Some(Command::Tools) => run_async(async move {
             let (configs, _sandbox) = provider_configs(cli.sandbox, true, &*env).await?;
-            let server = build_server(configs, settings, &selection, None, &sources);
+            let server = build_server(configs, settings, &selection, None, &sources, None);
             print_tools(&server);
             Ok(())
         }),
-        Some(Command::Sandbox { listen }) => run_async(run_sandbox(listen)),
+        Some(Command::Sandbox { listen, empty }) => run_async(run_sandbox(listen, empty)),
         Some(Command::Generate { check }) => generate(check),
         Some(Command::ServerJson { bundles }) => server_json(&bundles),
         Some(Command::Call(args)) => run_async_code(async move {
@@ -800,6 +858,42 @@ pub fn main() -> ExitCode {
             run_async_code(async move { Ok(login::secrets(action, keychain).await) })
         }
         Some(Command::Skill { out }) => write_skill(&out, &selection),
+        Some(Command::State { out }) => run_async_code(async move {
+            let (configs, _sandbox) = provider_configs(cli.sandbox, false, &*env).await?;
+            let engine = sources.engine(configs, settings, None);
+            let only = selection.toolsets.clone();
+            let cx = state::context(&selection);
+            Ok(state::export(&engine, out.as_deref(), only.as_deref(), &cx).await)
+        }),
+        Some(Command::Plan { file, out }) => run_async_code(async move {
+            let (configs, _sandbox) = provider_configs(cli.sandbox, false, &*env).await?;
+            let engine = sources.engine(configs, settings, None);
+            let cx = state::context(&selection);
+            Ok(state::plan(&engine, &file, out.as_deref(), &cx).await)
+        }),
+        Some(Command::Apply {
+            plan,
+            keep_going,
+            no_wait,
+        }) => run_async_code(async move {
+            if selection.read_only {
+                return Ok(state::refuse_read_only(&settings));
+            }
+            let intake = cli
+                .intake
+                .loopback(keychain.clone())
+                .map_err(|e| anyhow::anyhow!(e))?
+                .filter(|_| !no_wait);
+            let (configs, _sandbox) = provider_configs(cli.sandbox, false, &*env).await?;
+            let engine = sources.engine(configs, settings, intake.clone());
+            let on_failure = if keep_going {
+                OnFailure::Continue
+            } else {
+                OnFailure::Stop
+            };
+            let cx = state::context(&selection);
+            Ok(state::apply(&engine, &plan, on_failure, intake.as_ref(), &cx).await)
+        }),
     }
 }
 
@@ -877,11 +971,13 @@ async fn provider_configs(
     Ok((configs, None))
 }
 
-async fn run_sandbox(listen: std::net::SocketAddr) -> anyhow::Result<()> {
-    let sb = Sandbox::start(listen).await?;
+async fn run_sandbox(listen: std::net::SocketAddr, empty: bool) -> anyhow::Result<()> {
+    let seed = if empty { Seed::Empty } else { Seed::Sample };
+    let sb = Sandbox::start_with(listen, seed).await?;
     println!(
-        "# datasource-mcp sandbox: simulated vendor APIs at {} (in memory; Ctrl-C to stop)",
-        sb.url()
+        "# datasource-mcp sandbox: simulated vendor APIs at {} (in memory{}; Ctrl-C to stop)",
+        sb.url(),
+        if empty { ", no sources" } else { "" }
     );
     for vendor in &sb.vendors {
         println!("# {}", vendor.provider.spec().title);
@@ -985,18 +1081,22 @@ impl Sources {
 }
 
 /// The MCP server every surface uses: the engine for the configured providers, the tools
-/// the selection allows.
+/// the selection allows. `${secret:NAME}` references read `sources`, and the values entered
+/// on `intake`'s page when it is on; plans are kept in `store` (default: this process's
+/// memory).
 pub fn build_server(
     configs: Vec<ProviderConfig>,
     settings: EngineSettings,
     selection: &Selection,
     intake: Option<Arc<Intake>>,
     sources: &Sources,
+    store: Option<Arc<dyn crate::store::Store>>,
 ) -> DataSourceServer {
-    DataSourceServer::new(
-        Arc::new(sources.engine(configs, settings, intake)),
-        selection,
-    )
+    let mut engine = sources.engine(configs, settings, intake);
+    if let Some(store) = store {
+        engine = engine.with_store(store);
+    }
+    DataSourceServer::new(Arc::new(engine), selection)
 }
 
 async fn serve_stdio(

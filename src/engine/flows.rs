@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::{Engine, ProgressSink, Watch};
 use crate::error::ToolError;
@@ -122,9 +122,10 @@ impl Engine {
                         deadline,
                         earlier: None,
                     };
-                    self.wait(op, call, answer, end, watch.progress).await
+                    let status = self.wait(op, call, answer, end, watch.progress).await?;
+                    Ok(status_result(poll, status))
                 }
-                None => Ok(result_object(answer)),
+                None => Ok(status_result(poll, result_object(answer))),
             },
             // The row started a job: its id, and with a wait, its end.
             Some(_) => {
@@ -177,7 +178,14 @@ impl Engine {
         };
         let job = self.wait(op, call, first, end, progress).await?;
         let state = (poll.state)(&job);
-        Ok(json!({"job_id": id, "status": shown_status(&state.status), "job": job}))
+        let mut result = Map::new();
+        result.insert("job_id".into(), json!(id));
+        result.insert("status".into(), json!(shown_status(&state.status)));
+        if let Some(summary) = poll.summary {
+            sum_up(&mut result, &state, summary(&job));
+        }
+        result.insert("job".into(), job);
+        Ok(Value::Object(result))
     }
 
     /// Follows a job a call of `op` started (by another process that stopped, or before a
@@ -500,6 +508,29 @@ fn job_id(poll: Poll, answer: &Value, sent: &RequestParts) -> Result<String, Too
             what: format!("a job id that cannot be one ({})", e.reason),
         })?;
     Ok(id)
+}
+
+/// A status row's result: the vendor's answer as is, or, where the row sums it up, the state,
+/// whether the work finished, the summary, and the answer under `job`.
+fn status_result(poll: Poll, answer: Value) -> Value {
+    let Some(summary) = poll.summary else {
+        return answer;
+    };
+    let state = (poll.state)(&answer);
+    let mut result = Map::new();
+    result.insert("status".into(), json!(shown_status(&state.status)));
+    result.insert("finished".into(), json!(state.finished));
+    sum_up(&mut result, &state, summary(&answer));
+    result.insert("job".into(), answer);
+    Value::Object(result)
+}
+
+/// A status's percent done (where the vendor says) and the row's summary of it, into a result.
+fn sum_up(result: &mut Map<String, Value>, state: &PollState, summary: Map<String, Value>) {
+    if let Some(percent) = state.percent {
+        result.insert("percent".into(), json!(percent));
+    }
+    result.extend(summary);
 }
 
 /// Longest job status shown (in progress, a result's `status`, a wait's error): a status is a

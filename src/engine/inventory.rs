@@ -17,6 +17,9 @@ const MAX_INVENTORY_ROWS: usize = 10_000;
 const MAX_INVENTORY_PAGES: usize = 100;
 const MAX_INVENTORY_BYTES: usize = 16 * 1024 * 1024;
 
+/// Most values a count_by answer names.
+const MAX_COUNTS: usize = 200;
+
 fn internal() -> Value {
     json!({"code": "INTERNAL_ERROR", "message": "the inventory has no listing for this platform"})
 }
@@ -90,6 +93,29 @@ impl Engine {
                 ));
             }
         }
+        // Counted instead of listed: a figure per value, whatever the number of sources.
+        if let Some(by) = filter.count_by {
+            let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
+            for row in &items {
+                let value = match &row[by.key()] {
+                    Value::Null => "(none)".to_string(),
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                *counts.entry(value).or_default() += 1;
+            }
+            // A count per host of ten thousand sources still fits: the largest, the rest summed.
+            if counts.len() > MAX_COUNTS {
+                let mut by_size: Vec<(String, u64)> = counts.into_iter().collect();
+                by_size.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                let rest: u64 = by_size[MAX_COUNTS..].iter().map(|(_, n)| n).sum();
+                by_size.truncate(MAX_COUNTS);
+                counts = by_size.into_iter().collect();
+                counts.insert("(others)".into(), rest);
+            }
+            return Ok(Shaped::whole(json!({"items": [], "total": items.len(),
+                "counts": counts, "errors": errors})));
+        }
         let mut value = listing::page(
             &listing,
             &list_args,
@@ -107,7 +133,7 @@ impl Engine {
     /// vendor's compact row, its id first, the vendor's object under `detail`), masked; and
     /// whether that is all of them. Where the vendor pages, page by page; where it answers
     /// everything at once, one request. An error is its envelope's `error` object.
-    async fn list_everything(
+    pub(super) async fn list_everything(
         &self,
         provider: &ProviderClient,
         keep_detail: bool,

@@ -169,6 +169,7 @@ mod tests {
             total: None,
             row,
             paging: Paging::Local,
+            fields: "",
         };
         let answer = json!({"results": (0..5).map(|n| json!({"n": n, "big": "x".repeat(10)})).collect::<Vec<_>>()});
         let mut args = json!({"limit": 2, "skip": 1, "detail": "compact"});
@@ -201,6 +202,7 @@ mod tests {
             total: Some("/data/totalCount"),
             row,
             paging: Paging::Vendor,
+            fields: "",
         };
         let mut args = json!({"limit": 2, "filter": "a"});
         let list = ListArgs::take(&mut args, Paging::Vendor).unwrap();

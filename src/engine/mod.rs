@@ -30,6 +30,7 @@ pub mod listing;
 mod outcome;
 mod plan;
 pub mod secret_refs;
+pub mod state;
 
 use crate::error::ToolError;
 use crate::intake::{About, Intake, Offered};
@@ -38,6 +39,7 @@ use crate::operation::{ListArgs, OperationSpec, Provider};
 use crate::providers::ProviderConfig;
 use crate::redact::{self, CallSecrets};
 use crate::spec::Env;
+use crate::store::Store;
 use crate::upstream::{ProviderClient, Upstream, UpstreamSettings};
 use audit::{AuditLog, Caller, Trail};
 use secret_refs::{Destination, SecretRefs};
@@ -123,6 +125,33 @@ pub struct CallContext {
     pub read_scope_only: bool,
     /// Run as an MCP task.
     pub task: Option<TaskMode>,
+    /// Which tools a tool over every platform may call on this caller's behalf (an apply's
+    /// changes, a batch test's probes): the surface's selection (read-only, toolsets). None:
+    /// every tool.
+    pub gate: Option<ToolGate>,
+}
+
+/// Which operations a call made on a caller's behalf may use.
+pub type ToolGate = Arc<dyn Fn(&OperationSpec) -> bool + Send + Sync>;
+
+impl CallContext {
+    /// The context of a call made for this one (one change of an apply, one test of a batch):
+    /// same caller, cancel and gate; its own progress and no task.
+    pub fn nested(&self) -> CallContext {
+        CallContext {
+            cancel: self.cancel.clone(),
+            caller: self.caller.clone(),
+            correlation_id: self.correlation_id.clone(),
+            read_scope_only: self.read_scope_only,
+            gate: self.gate.clone(),
+            ..CallContext::default()
+        }
+    }
+
+    /// Whether a call made on this caller's behalf may use `op`.
+    pub fn may_use(&self, op: &OperationSpec) -> bool {
+        self.gate.as_ref().is_none_or(|gate| gate(op))
+    }
 }
 
 /// The result of a call: a JSON object either way; `is_error` tells which envelope it is.
@@ -150,6 +179,8 @@ pub struct Engine {
     intake: Option<Arc<Intake>>,
     audit: Option<Arc<AuditLog>>,
     metrics: Arc<Metrics>,
+    /// What outlives a call (plans): memory, or the store replicas share.
+    store: Arc<dyn Store>,
 }
 
 impl Engine {
@@ -177,6 +208,7 @@ impl Engine {
             max_result_bytes: settings.max_result_bytes,
             learned: Default::default(),
             intake: None,
+            store: Arc::new(crate::store::MemoryStore::default()),
         }
     }
 
@@ -199,6 +231,16 @@ impl Engine {
     pub fn with_keychain(mut self, keychain: Arc<crate::keychain::Keychain>) -> Self {
         self.refs = self.refs.with_keychain(keychain);
         self
+    }
+
+    /// Keeps plans in `store` (the one replicas share, with `--store`).
+    pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = store;
+        self
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 
     pub fn intake(&self) -> Option<&Arc<Intake>> {
@@ -274,7 +316,7 @@ impl Engine {
                         self.shape(op, provider, args, &mut secrets, &mut trail, cx)
                             .await?
                     }
-                    None => self.inventory(op, args, cx).await?,
+                    None => self.across(op, args, cx).await?,
                 };
                 // Masked before the budget is applied: a mask can be longer than what it
                 // hides, and the budget is of what the client receives.
@@ -308,6 +350,14 @@ impl Engine {
         cx: &CallContext,
     ) -> Result<Shaped, ToolError> {
         secrets.collect_from(&args);
+        // A tool the configured API version does not have: refused, a dry run too.
+        if let Some(unsupported) = (provider.spec.unsupported)(&provider.base_url, op.name) {
+            return Err(ToolError::Unsupported {
+                tool: op.name,
+                variable: provider.spec.base_url_var,
+                unsupported,
+            });
+        }
         let dry_run = if op.mutates() {
             take_dry_run(&mut args)?
         } else {
@@ -393,6 +443,30 @@ impl Engine {
             },
             None => Shaped::whole(value),
         })
+    }
+
+    /// The secret a call of `op` with `args` would stop for, found without sending anything
+    /// (a reference without a value: with the intake on, its link is offered now), so a batch
+    /// of calls can ask for every missing secret before it makes its first change.
+    pub(crate) async fn missing_secret(
+        &self,
+        op: &'static OperationSpec,
+        args: &Value,
+        cx: &CallContext,
+    ) -> Option<ToolError> {
+        let provider = self.provider(op.provider)?;
+        let to = self.destination(provider, args, cx);
+        let mut secrets = CallSecrets::default();
+        match self
+            .refs
+            .resolve(args, provider.spec.credential_keys, &mut secrets, &to)
+            .await
+        {
+            Err(ToolError::UnknownSecret { field, name }) => {
+                Some(self.ask_for_secret(op, args, &to, field, name).await)
+            }
+            _ => None,
+        }
     }
 
     /// Who uses this call's secrets and where they would go.

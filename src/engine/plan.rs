@@ -43,6 +43,17 @@ impl Engine {
                 row.name
             ));
         }
+        // Where a status read may still show earlier work, the status is read before the start.
+        if let Some(poll) = op.flow.then_poll.filter(|_| parts.wait.is_some())
+            && let (Some(_), Some(path)) = (poll.stale, poll.status_path)
+            && let Some(id) = (poll.job_id)(&Value::Null, parts)
+        {
+            let status = RequestParts::new().path("id", id);
+            requests.push(request(Method::Get, path, &status, true)?);
+            note.push_str(&format!(
+                " GET {path} is read first, to tell the work this call starts from earlier work."
+            ));
+        }
         let main = match op.flow.read_first {
             // The body comes from the read: its headers are those of a JSON body.
             Some(read) if parts.body.is_none() => {

@@ -19,13 +19,15 @@ use serde_json::{Map, Value, json};
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
     ArgsSpec, Aspect, DEFAULT_PAGE, Fact, Fallback, Flow, Hints, ListPage, Listing, Method,
-    OperationSpec, Output, Paging, Provider, ReadFirst, Reconcile, RequestParts, Source,
+    OperationSpec, Output, Paging, Poll, PollState, Provider, ReadFirst, Reconcile, RequestParts,
+    Source,
 };
 use crate::redact;
 use crate::secret::SecretString;
 use crate::spec::{
-    AuthHeader, ConfigError, Credential, Env, EnvVar, ExchangePath, ExchangeSend, Field, Guide,
-    InventorySource, Probe, ProviderSpec, Scheme, TokenExchange, pair,
+    AuthHeader, Checks, ConfigError, Connection, Credential, Env, EnvVar, ExchangePath,
+    ExchangeSend, Field, Guide, InventorySource, Probe, ProviderSpec, Refusal, Scheme, StateSpec,
+    TokenExchange, pair, supports_every_tool,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -70,25 +72,34 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     setup: "BIGID_BASE_URL + BIGID_USER_TOKEN (or BIGID_USERNAME + BIGID_PASSWORD, or BIGID_ACCESS_TOKEN)",
     credential_hint: "check BIGID_USER_TOKEN (or BIGID_USERNAME/BIGID_PASSWORD, or BIGID_ACCESS_TOKEN)",
     hint: |status, _, message| {
-        // BigID answers a name it does not know with 400 "Unable to locate …", not 404.
-        (status == 400 && message.contains("Unable to locate"))
+        unable_to_locate(status, message)
             .then_some("no data source of that name exists: list data sources to see the names")
     },
+    not_found: Some(unable_to_locate),
+    refusal: Some(Refusal {
+        flag: "/success",
+        message: "/message",
+        token_messages: &["Failed to authenticate token"],
+    }),
+    unsupported: supports_every_tool,
     probe: Probe {
         tool: "bigid_list_data_sources",
         args: r#"{"limit": 1}"#,
     },
     credential_keys: &[],
     guide: Guide {
-        instructions: "BigID names a data source by its `name`; its `type` is a connector template (bigid_list_connector_templates), whose fields (by apiName) the source carries. Re-test a saved source with bigid_test_stored_data_source (get returns its secrets masked). No tool starts a scan: enabling a source does not scan it.",
-        onboard_tools: &["bigid_list_connector_templates", "bigid_get_connector_template", "bigid_test_data_source_connection", "bigid_create_data_source", "bigid_get_data_source"],
+        instructions: "BigID names a data source by its `name`; its `type` is a connector template (bigid_list_connector_templates), whose fields (by apiName) the source carries. Re-test a saved source with bigid_test_stored_data_source (get returns its secrets masked). Creating or enabling a source starts no scan: bigid_start_scan starts one by the source's name (wait: true follows it to Completed or Failed); bigid_get_scan_status reads a source's last scan. A started scan cannot be stopped through the API.",
+        onboard_tools: &["bigid_list_connector_templates", "bigid_get_connector_template", "bigid_test_data_source_connection", "bigid_create_data_source", "bigid_get_data_source", "bigid_start_scan", "bigid_get_scan_status"],
         onboard_steps: "\
 1. If the connector type is not settled, call bigid_list_connector_templates and agree on one with me.
 2. Call bigid_get_connector_template for the type. Note every field with mandatory or mandatoryForTest and its validation.
 3. Ask me for the values you do not have.
 4. Call bigid_test_data_source_connection with the candidate configuration. If it fails, show me BigID's message and fix the configuration before going on.
 5. Call bigid_create_data_source with dry_run: true, show me the request, and create it only after I confirm.
-6. Verify with bigid_get_data_source and summarize what now exists.",
+6. Verify with bigid_get_data_source and summarize what now exists.
+7. Creating it scanned nothing: call bigid_start_scan with its name and dry_run: true, show me the request, and start the scan after I confirm, with wait: true.
+8. If the wait ends before the scan does, call bigid_get_scan_status with wait: true until it ends. If it ends Failed, show me BigID's reason.
+9. When it is Completed, show me the scan's counts (objects, findings).",
         audit_tool: "bigid_list_data_sources",
         audit_step: "BigID: call bigid_list_data_sources (page with skip/limit if there are many). Flag sources whose status is \"disabled\" (enabled \"no\") or \"failing\"; bigid_test_stored_data_source re-tests one by name.",
     },
@@ -98,6 +109,9 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         Fact::new(Aspect::Auth, "A token whose JWT type claim is access-token is used as is, without an exchange", Source::VendorCode("github.com/bigexchange/bigid-mcp-server: src/auth/BigIDAuth.ts")),
         Fact::new(Aspect::Auth, "A user token whose type says neither is exchanged (BigID's own server would use it as is)", Source::Assumed("every other BigID client exchanges the user token; no token of another type was seen")),
         Fact::new(Aspect::Auth, "Username and password log in at POST /sessions {username, password}; the answer's auth_token is the session token", Source::VendorDocs("https://developer.bigid.com/wiki/BigID_API/Add_Data_Source_Tutorial")),
+        Fact::new(Aspect::Auth, "A refused exchange or login is answered HTTP 200 (served as text/html) with the JSON {success: false, message} ('Failed to authenticate token.', 'Refresh token not valid', 'Authentication failed. Username / Password incorrect or insufficient roles in AD.'): an authentication error with BigID's message", Source::Community("github.com/JupiterOne/graph-bigid: src/__recordings__/client-id-auth-error_233254982/recording.har and validate-invocation_3585932400/recording.har, recorded against BigID's sandbox")),
+        Fact::new(Aspect::Auth, "An exchange's answer is a token only with success not false (BigID's own server accepts it only when success and systemToken are there)", Source::VendorCode("github.com/bigexchange/bigid-mcp-server: src/auth/BigIDAuth.ts")),
+        Fact::new(Aspect::Auth, "A request whose token BigID refuses is answered HTTP 200 {success: false, message: 'Failed to authenticate token.'}: taken as a 401 (the token is obtained again once and the request repeated once); only that message counts, as a connection test answers {success: false, message} for a database it cannot reach", Source::Community("github.com/JupiterOne/graph-bigid: src/__recordings__/client-id-auth-error_233254982/recording.har (GET /ds-connections with an invalid token, recorded against BigID's sandbox)")),
         Fact::new(Aspect::Auth, "Tokens go raw in Authorization, without Bearer (one newer tutorial writes Bearer: BIGID_AUTH_SCHEME=bearer)", Source::VendorCode("github.com/bigexchange/bigid-mcp-server: src/auth/BigIDAuth.ts")),
         Fact::new(Aspect::Errors, "Errors carry a message (and status, statusCode)", Source::Community("github.com/JupiterOne/graph-bigid: src/client.ts and its recordings against BigID's sandbox")),
         Fact::new(Aspect::Errors, "A name BigID does not know is answered 400 with a message containing 'Unable to locate', not 404", Source::Community("github.com/aws-ia/cloudformation-bigid-resource-providers: BigID-Common/src/abstract-bigid-datasource-resource.ts")),
@@ -229,6 +243,7 @@ static OPERATIONS: &[OperationSpec] = &[
             total: Some("/data/totalCount"),
             row: source_row,
             paging: Paging::Vendor,
+            fields: "name, type, rdb_url (host:port), rdb_name (the database), enabled, owners, scanner_group, connectionStatusTest.is_success",
         }),
     },
     OperationSpec {
@@ -248,8 +263,15 @@ static OPERATIONS: &[OperationSpec] = &[
         facts: &[
             Fact::new(
                 Aspect::Path,
-                "GET /ds_connections/{name} (underscore), the name percent-encoded; withoutCredentialValue=true leaves stored credentials out",
+                "GET /ds_connections/{name} (underscore), the name percent-encoded",
                 Source::VendorCode("github.com/bigexchange/codescan-bigid-action: script.sh"),
+            ),
+            Fact::new(
+                Aspect::Request,
+                "withoutCredentialValue=true leaves the stored credentials out of the answer",
+                Source::VendorCode(
+                    "github.com/Azure/Azure-Sentinel: Solutions/BigID/Data Connectors/BigIDDSPMLogs_ccp/BigIDDSPMLogs_PollerConfig.json (BigID's Sentinel connector, supported by BigID)",
+                ),
             ),
             Fact::new(
                 Aspect::Response,
@@ -265,7 +287,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_create_data_source",
         provider: Provider::BigId,
         title: "Create a BigID data source",
-        description: "Create a BigID data source. First get its type's template and test the connection. For rdb-mysql, rdb-postgresql and similar: rdb_url is host[:port] (no scheme or database), rdb_name the database.",
+        description: "Create a BigID data source (this starts no scan: bigid_start_scan does). First get its type's template and test the connection. For rdb-mysql, rdb-postgresql and similar: rdb_url is host[:port] (no scheme or database), rdb_name the database.",
         method: Method::Post,
         path: "/ds_connections",
         hints: Hints::CREATE,
@@ -316,7 +338,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_update_data_source",
         provider: Provider::BigId,
         title: "Update a BigID data source",
-        description: "Change fields of a BigID data source; every field not in changes (stored credentials too) is kept. Setting enabled starts no scan (scans run from BigID scan profiles, not managed here).",
+        description: "Change fields of a BigID data source; every field not in changes (stored credentials too) is kept. Setting enabled starts no scan: bigid_start_scan does.",
         method: Method::Put,
         path: "/ds_connections/{name}",
         hints: Hints::UPDATE,
@@ -501,6 +523,7 @@ static OPERATIONS: &[OperationSpec] = &[
             total: None,
             row: template_row,
             paging: Paging::Local,
+            fields: "name (the type), displayName, category, fields (the template's connection fields)",
         }),
     },
     OperationSpec {
@@ -538,7 +561,314 @@ static OPERATIONS: &[OperationSpec] = &[
         ],
         listing: None,
     },
+    OperationSpec {
+        name: "bigid_start_scan",
+        provider: Provider::BigId,
+        title: "Start a BigID scan",
+        description: "Start a scan of a BigID data source by name: by default a full scan (dsScan), which classifies the data and counts findings. BigID returns no scan id: the scan is followed by the source's name (job_id). With wait, follow it to its end (Completed or Failed) and return its state and counts; without, check it with bigid_get_scan_status. A started scan cannot be stopped through the API.",
+        method: Method::Post,
+        path: "/ds-connections/{name}/scan",
+        hints: Hints::TRIGGER,
+        args: ArgsSpec::of::<StartScan>(),
+        output: Output::typed::<ScanStarted>(),
+        flow: Flow::poll(LAST_SCAN),
+        example: r#"{"name": "Orders MySQL", "scanType": "dsScan"}"#,
+        reconcile: None,
+        progress: true,
+        facts: &[
+            Fact::new(
+                Aspect::Path,
+                "POST /ds-connections/{name}/scan?isSampleScan=false&scanType=<type>&autoAssumeScanType=false, no body, starts a scan of the data source named in the path",
+                Source::VendorCode(
+                    "github.com/bigexchange/content: Packs/BigId/Integrations/BigId/BigId.py (run_ds_scan, BigID's XSOAR integration); github.com/splunk-soar-connectors/bigiddatadiscovery: bigiddatadiscovery_connector.py (_handle_execute_scan, © BigID)",
+                ),
+            ),
+            Fact::new(
+                Aspect::Request,
+                "scanType is one of dsScan, metadataScan, lineageScan, dataInMotion; dsScan (a full scan, the default here) is what BigID's own playbook starts to scan a data source, its SOAR connector starts metadataScan",
+                Source::VendorCode(
+                    "github.com/bigexchange/content: Packs/BigId/Integrations/BigId/BigId.yml (run-ds-scan) and Packs/BigId/Playbooks/Update_Scan_Playbook.yml",
+                ),
+            ),
+            Fact::new(
+                Aspect::Request,
+                "autoAssumeScanType=false scans with the type sent (true lets BigID choose: HyperScan for s3, Data In Motion for kinesis)",
+                Source::VendorCode(
+                    "github.com/bigexchange/content: Packs/BigId/Integrations/BigId/BigId.py (run_ds_scan's docstring)",
+                ),
+            ),
+            Fact::new(
+                Aspect::Response,
+                "{status, statusCode, message, data: {dsConnectionName, isSampleScan, isScheduled, scanProfileName, scanType, state}}, with no scan id: the scan is followed by the data source's name (data.dsConnectionName, else the name sent)",
+                Source::VendorCode(
+                    "github.com/bigexchange/content: Packs/BigId/Integrations/BigId/BigId.yml (run-ds-scan outputs)",
+                ),
+            ),
+            Fact::new(
+                Aspect::Values,
+                "The values of the start's data.state are not published",
+                Source::Assumed("BigID's integrations declare the field, no value"),
+            ),
+            NO_STOP,
+            LAST_SCAN_READ,
+            LAST_SCAN_FIELDS,
+            PREVIOUS_SCAN,
+            COMPLETED,
+            CATALOG_STATES,
+            SCAN_ENDS,
+            SCAN_DETAILS,
+        ],
+        listing: None,
+    },
+    OperationSpec {
+        name: "bigid_get_scan_status",
+        provider: Provider::BigId,
+        title: "Get a BigID data source's last scan",
+        description: "Get the last scan of a BigID data source by name: its state (Completed, Failed, InProgress, …), counts and failure reason where BigID gives them; with wait, read it until the scan ends. Right after bigid_start_scan it may still show the previous scan (compare scan_id, started_at).",
+        method: Method::Get,
+        path: "/ds-connections/{name}/scan",
+        hints: Hints::READ,
+        args: ArgsSpec::of::<GetScanStatus>(),
+        output: Output::typed::<ScanStatus>(),
+        flow: Flow::poll(Poll {
+            status_path: None,
+            job_id: |_, _| None,
+            state: scan_state,
+            stale: None,
+            summary: Some(scan_summary),
+        }),
+        example: r#"{"name": "Orders MySQL"}"#,
+        reconcile: None,
+        progress: true,
+        facts: &[
+            LAST_SCAN_READ,
+            LAST_SCAN_FIELDS,
+            COMPLETED,
+            CATALOG_STATES,
+            SCAN_ENDS,
+            SCAN_DETAILS,
+            NO_STOP,
+        ],
+        listing: None,
+    },
 ];
+
+/// A data source's last scan, read by the source's name: BigID's start answers no scan id.
+const LAST_SCAN: Poll = Poll {
+    status_path: Some("/ds-connections/{id}/scan"),
+    job_id: scanned_source,
+    state: scan_state,
+    stale: Some(same_scan),
+    summary: Some(scan_summary),
+};
+
+const LAST_SCAN_READ: Fact = Fact::new(
+    Aspect::Path,
+    "GET /ds-connections/{name}/scan answers the data source's last scan, under data",
+    Source::VendorCode(
+        "github.com/splunk-soar-connectors/bigiddatadiscovery: bigiddatadiscovery_connector.py (_handle_get_last_scan_result, © BigID, reads the answer's data)",
+    ),
+);
+
+const LAST_SCAN_FIELDS: Fact = Fact::new(
+    Aspect::Response,
+    "The last scan's fields are not published: its state is read at data.state, where the start's answer has it, else at state or [0].state (GET /scans/{id} answers an array whose [0].state is the state)",
+    Source::Assumed(
+        "BigID's SOAR connector passes the answer's data on without naming a field; codescan-bigid-action reads [0].state of GET /scans/{id}",
+    ),
+);
+
+const PREVIOUS_SCAN: Fact = Fact::new(
+    Aspect::Response,
+    "Right after a start the last scan may still be the previous one: a read that shows the same _id (else id, else created_at) as the read made just before the start, or no scan when that read showed none, is not taken for the new scan; a scan without any of them is taken as the new one",
+    Source::Assumed("when BigID registers a started scan as the last one is not published"),
+);
+
+const COMPLETED: Fact = Fact::new(
+    Aspect::Values,
+    "A scan that is done has the state Completed",
+    Source::VendorCode("github.com/bigexchange/codescan-bigid-action: script.sh"),
+);
+
+const CATALOG_STATES: Fact = Fact::new(
+    Aspect::Values,
+    "BigID's catalog gives objects the scan status Completed, Failed or InProgress",
+    Source::VendorCode(
+        "github.com/bigexchange/bigid-mcp-server: src/config/structuredFilterConfig.ts, src/schemas/catalogObjectsSchema.ts",
+    ),
+);
+
+const SCAN_ENDS: Fact = Fact::new(
+    Aspect::Values,
+    "A scan has ended when its state is Completed or Failed, or Stopped, Aborted, Cancelled or Error; any other state (InProgress…) is still running and is shown as BigID says it. An answer with no scan, or a scan without a state, ends a wait with BigID's answer as it came",
+    Source::Assumed(
+        "only Completed is seen as a scan state (codescan-bigid-action); Failed and InProgress are the catalog's words; no other state is published",
+    ),
+);
+
+const SCAN_DETAILS: Fact = Fact::new(
+    Aspect::Response,
+    "Counts are read from num_of_object (objects, as in a data source's connectionStatusScan), total_pii_count (findings, as on catalog objects), identities_scanned and scanner_identities_count (as on a scan started from a profile); a percent from progress or scan_progress_status when it is a number; the failure reason from errorMessage, failureReason, error or reason; the start from created_at",
+    Source::Assumed(
+        "no field of this read is published; the names are BigID's own elsewhere (quickstart-utility-dspm-ts, bigid-mcp-server, the XSOAR integration's initiate-scan outputs)",
+    ),
+);
+
+const NO_STOP: Fact = Fact::new(
+    // Not a path this server sends to: a refused scan request must not be blamed on it.
+    Aspect::Response,
+    "A started scan cannot be stopped, paused or cancelled through the API: no such route was found, so no tool offers it",
+    Source::Assumed(
+        "searched BigID's SOAR and XSOAR integrations, codescan-bigid-action, bigid-mcp-server and BigID's developer portal",
+    ),
+);
+
+/// The data source whose last scan follows a start: the one BigID's answer names, else the one
+/// the request named.
+fn scanned_source(answer: &Value, sent: &RequestParts) -> Option<String> {
+    answer
+        .pointer("/data/dsConnectionName")
+        .and_then(Value::as_str)
+        .filter(|name| !name.trim().is_empty())
+        .or_else(|| sent.path_param("name"))
+        .map(str::to_string)
+}
+
+/// The scan in an answer of `GET /ds-connections/{name}/scan`: the first object with a state
+/// at `data` (where the start's answer has it), `data[0]`, the answer's first item (an array
+/// answer) or the answer itself; else the object at `data`.
+fn last_scan(answer: &Value) -> Option<&Map<String, Value>> {
+    ["/data", "/data/0", "/items/0", ""]
+        .iter()
+        .filter_map(|at| answer.pointer(at).and_then(Value::as_object))
+        .find(|scan| scan.get("state").is_some_and(Value::is_string))
+        .or_else(|| answer.pointer("/data").and_then(Value::as_object))
+}
+
+/// BigID's words for a scan that has ended: `Completed` (vendor code), `Failed` (the catalog's
+/// word), and assumed ends.
+const SCAN_END_STATES: &[&str] = &[
+    "Completed",
+    "Failed",
+    "Stopped",
+    "Aborted",
+    "Cancelled",
+    "Canceled",
+    "Error",
+];
+
+/// The scan an answer shows, if it shows one (an empty object is none).
+fn shown_scan(answer: &Value) -> Option<&Map<String, Value>> {
+    last_scan(answer).filter(|scan| !scan.is_empty())
+}
+
+/// Where a scan stands. An answer that shows no scan, or a scan without a state, has nothing
+/// to wait for: it is shown as it came.
+fn scan_state(answer: &Value) -> PollState {
+    let done = |status: &str| PollState {
+        finished: true,
+        percent: None,
+        status: status.into(),
+    };
+    let Some(scan) = shown_scan(answer) else {
+        return done("no scan found");
+    };
+    let state = scan
+        .get("state")
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty());
+    let Some(state) = state else {
+        return done("no state in BigID's answer");
+    };
+    let percent = ["progress", "scan_progress_status"]
+        .iter()
+        .find_map(|k| scan.get(*k).and_then(Value::as_f64))
+        .filter(|p| (0.0..=100.0).contains(p));
+    PollState {
+        finished: SCAN_END_STATES
+            .iter()
+            .any(|end| state.trim().eq_ignore_ascii_case(end)),
+        percent,
+        status: state.to_string(),
+    }
+}
+
+/// What identifies a scan, in order: one that both reads carry decides.
+const SCAN_IDENTITY: &[&str] = &["_id", "id", "created_at", "createdAt"];
+
+/// Whether the scan read now is still the one read before the start (or still none, as
+/// before the start).
+fn same_scan(before: &Value, now: &Value) -> bool {
+    let (before, now) = match (shown_scan(before), shown_scan(now)) {
+        (None, None) => return true,
+        (Some(before), Some(now)) => (before, now),
+        _ => return false,
+    };
+    SCAN_IDENTITY
+        .iter()
+        .find_map(|key| match (before.get(*key), now.get(*key)) {
+            (Some(b), Some(n)) if !b.is_null() && !n.is_null() => Some(b == n),
+            _ => None,
+        })
+        .unwrap_or(false)
+}
+
+/// Counts a scan may carry: our name, BigID's.
+const SCAN_COUNTS: &[(&str, &str)] = &[
+    ("objects", "num_of_object"),
+    ("findings", "total_pii_count"),
+    ("identities_scanned", "identities_scanned"),
+    ("scanner_identities_count", "scanner_identities_count"),
+];
+
+/// Where a scan says why it failed.
+const SCAN_FAILURE: &[&str] = &["errorMessage", "failureReason", "error", "reason"];
+
+/// What an agent reads of a scan besides its state: which source and scan, its type, when it
+/// started, its counts and why it failed, where BigID gives them.
+fn scan_summary(answer: &Value) -> Map<String, Value> {
+    let mut out = Map::new();
+    let Some(scan) = last_scan(answer) else {
+        return out;
+    };
+    let text = |key: &str| {
+        scan.get(key)
+            .filter(|v| v.is_string() && v.as_str() != Some(""))
+            .cloned()
+    };
+    for (ours, theirs) in [
+        ("data_source", "dsConnectionName"),
+        ("scan_type", "scanType"),
+    ] {
+        if let Some(v) = text(theirs) {
+            out.insert(ours.into(), v);
+        }
+    }
+    if let Some(id) = ["_id", "id"].iter().find_map(|k| text(k)) {
+        out.insert("scan_id".into(), id);
+    }
+    if let Some(at) = ["created_at", "createdAt"]
+        .iter()
+        .find_map(|k| scan.get(*k).filter(|v| !v.is_null()))
+    {
+        out.insert("started_at".into(), at.clone());
+    }
+    let counts: Map<String, Value> = SCAN_COUNTS
+        .iter()
+        .filter_map(|(ours, theirs)| {
+            scan.get(*theirs)
+                .filter(|v| v.is_number())
+                .map(|v| (ours.to_string(), v.clone()))
+        })
+        .collect();
+    if !counts.is_empty() {
+        out.insert("counts".into(), Value::Object(counts));
+    }
+    if let Some(why) = SCAN_FAILURE.iter().find_map(|k| text(k)) {
+        out.insert("failure".into(), why);
+    }
+    out
+}
 
 /// A source in a list, compact: what an agent picks its next call by. BigID names a source by
 /// its name; its last connection test is `connectionStatusTest` (older versions:
@@ -554,19 +884,38 @@ fn source_row(item: &Value) -> Value {
         (_, Some(true)) => "ok",
         (_, None) => "untested",
     };
-    // rdb_url is `host:port/db`, or a URL (`mysql://user@host:port/db`, `jdbc:…://…`): the
-    // host and port only, never a user or a query.
-    let host = item["rdb_url"]
+    // rdb_url is `host[:port]` (the tutorial), or `host:port/db`, or a URL
+    // (`mysql://user@host:port/db`, `jdbc:…://…`): the host and the port apart, never a user
+    // or a query; the database is rdb_name (else the URL's path).
+    let url = item["rdb_url"]
         .as_str()
-        .map(|url| url.rsplit_once("://").map_or(url, |(_, rest)| rest))
+        .map(|url| url.rsplit_once("://").map_or(url, |(_, rest)| rest));
+    let authority = url
         .map(|url| url.split(['/', '?', ';']).next().unwrap_or(url))
         .map(|url| url.rsplit_once('@').map_or(url, |(_, h)| h))
-        .filter(|h| !h.is_empty())
-        .or_else(|| item["location"].as_str());
+        .filter(|h| !h.is_empty());
+    let (host, port) = match authority {
+        Some(authority) => split_port(authority),
+        None => (item["location"].as_str(), None),
+    };
+    let database = item["rdb_name"]
+        .as_str()
+        .filter(|d| !d.is_empty())
+        .or_else(|| {
+            url.and_then(|u| u.split_once('/'))
+                .map(|(_, path)| path.split(['?', ';', '/']).next().unwrap_or(path))
+                .filter(|d| !d.is_empty())
+        });
     let mut row =
         json!({"id": item["name"], "name": item["name"], "type": item["type"], "status": status});
     if let Some(host) = host {
         row["host"] = json!(host);
+    }
+    if let Some(port) = port {
+        row["port"] = json!(port);
+    }
+    if let Some(database) = database {
+        row["database"] = json!(database);
     }
     if let Some(at) = item
         .pointer("/connectionStatusTest/last_connection")
@@ -576,6 +925,22 @@ fn source_row(item: &Value) -> Value {
         row["last_test_at"] = at.clone();
     }
     row
+}
+
+/// `host:port` apart (`[v6]:port` too); a port is digits only.
+fn split_port(authority: &str) -> (Option<&str>, Option<u16>) {
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((host, rest)) => (host, rest.strip_prefix(':')),
+            None => (authority, None),
+        },
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    let port = port.and_then(|p| p.parse::<u16>().ok());
+    (Some(host).filter(|h| !h.is_empty()), port)
 }
 
 /// A connector type in a list: its type and display name.
@@ -607,15 +972,15 @@ const RECONCILE: Reconcile = Reconcile {
     found: |status, body, _, _| match status {
         200..=299 => Some(true),
         404 => Some(false),
-        400 if unable_to_locate(body) => Some(false),
+        400 if unable_to_locate(400, &body.to_string()) => Some(false),
         _ => None,
     },
     before: false,
 };
 
 /// BigID answers a name it does not know with 400 "Unable to locate …", not 404.
-pub fn unable_to_locate(body: &Value) -> bool {
-    body.to_string().contains("Unable to locate")
+pub fn unable_to_locate(status: u16, message: &str) -> bool {
+    status == 400 && message.contains("Unable to locate")
 }
 
 // ---- argument types -------------------------------------------------------------------------
@@ -725,7 +1090,7 @@ pub struct DsConnection {
     /// Connector type from bigid_list_connector_templates, e.g. rdb-mysql.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Whether BigID scans it (setting it starts no scan).
+    /// Whether BigID scans it (setting it starts no scan: bigid_start_scan does).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<YesNo>,
     #[serde(flatten)]
@@ -946,31 +1311,270 @@ impl ToolArgs for GetTemplate {
     }
 }
 
+/// BigID's scan types.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ScanType {
+    DsScan,
+    MetadataScan,
+    LineageScan,
+    DataInMotion,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartScan {
+    /// Data source name, from bigid_list_data_sources.
+    #[schemars(extend("x-mcp-header" = "Name"))]
+    pub name: String,
+    /// dsScan (default): a full scan, which classifies the data (findings); metadataScan: metadata only; lineageScan, dataInMotion: BigID's other types.
+    #[serde(rename = "scanType")]
+    pub scan_type: Option<ScanType>,
+    /// Wait until the scan ends (reports progress), up to wait_seconds; without it, return at once (follow it with bigid_get_scan_status).
+    #[serde(default)]
+    pub wait: bool,
+    /// Longest wait (default 300).
+    #[schemars(range(min = 1, max = 3600))]
+    pub wait_seconds: Option<u64>,
+}
+
+impl ToolArgs for StartScan {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check::not_blank("name", &self.name)?;
+        check::wait_seconds(self.wait_seconds)
+    }
+
+    /// The query BigID's own integrations send: not a sample, the type given, not BigID's
+    /// choice of type.
+    fn into_request(self) -> RequestParts {
+        let scan_type = self.scan_type.unwrap_or(ScanType::DsScan);
+        let scan_type = serde_json::to_value(scan_type)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| "dsScan".into());
+        RequestParts::new()
+            .path("name", self.name)
+            .query("isSampleScan", "false")
+            .query("scanType", scan_type)
+            .query("autoAssumeScanType", "false")
+            .wait(crate::args::wait_for(self.wait, self.wait_seconds))
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetScanStatus {
+    /// Data source name, from bigid_list_data_sources.
+    #[schemars(extend("x-mcp-header" = "Name"))]
+    pub name: String,
+    /// Read the last scan until it ends (reports progress), up to wait_seconds.
+    #[serde(default)]
+    pub wait: bool,
+    /// Longest wait (default 300).
+    #[schemars(range(min = 1, max = 3600))]
+    pub wait_seconds: Option<u64>,
+}
+
+impl ToolArgs for GetScanStatus {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check::not_blank("name", &self.name)?;
+        check::wait_seconds(self.wait_seconds)
+    }
+
+    fn into_request(self) -> RequestParts {
+        RequestParts::new()
+            .path("name", self.name)
+            .wait(crate::args::wait_for(self.wait, self.wait_seconds))
+    }
+}
+
+/// What a scan's result says of it, besides its state, where BigID gives it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ScanSummary {
+    /// BigID's state of the scan (Completed, Failed, InProgress, …); "starting" while BigID still shows the previous scan, "no scan found" when it shows none.
+    pub status: String,
+    /// Percent done.
+    pub percent: f64,
+    pub data_source: String,
+    pub scan_type: String,
+    /// BigID's id of the scan.
+    pub scan_id: String,
+    pub started_at: Value,
+    /// objects, findings, identities_scanned, scanner_identities_count.
+    pub counts: Map<String, Value>,
+    /// Why the scan failed, in BigID's words.
+    pub failure: String,
+    /// BigID's answer, as it came.
+    pub job: Value,
+}
+
+/// A started scan: the source's name it is followed by and BigID's answer, or after a wait,
+/// how the scan ended.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ScanStarted {
+    /// The data source's name: BigID gives the scan no id, so it is followed by the name.
+    pub job_id: String,
+    /// BigID's answer to the start (without wait).
+    pub answer: Value,
+    #[serde(flatten)]
+    pub scan: ScanSummary,
+}
+
+/// A data source's last scan.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ScanStatus {
+    /// Whether the scan has ended.
+    pub finished: bool,
+    #[serde(flatten)]
+    pub scan: ScanSummary,
+}
+
+// ---- desired state ----------------------------------------------------------------------------
+
+/// BigID data sources in a desired-state file: each entry a `ds_connection` (BigID's own
+/// fields), named by `name`.
+pub static STATE: StateSpec = StateSpec {
+    section: "data_sources",
+    noun: "data source",
+    key: "name",
+    current_key: "/name",
+    create: (
+        "bigid_create_data_source",
+        |entry| json!({"ds_connection": entry}),
+    ),
+    create_at: "ds_connection",
+    update: Some((
+        "bigid_update_data_source",
+        |current, changes| json!({"name": current["name"], "changes": changes}),
+    )),
+    delete: Some((
+        "bigid_delete_data_source",
+        |current| json!({"name": current["name"]}),
+    )),
+    export: export_source,
+    compares: true,
+    limits: "",
+    exists: |_| true,
+};
+
+/// What BigID keeps about a source that a create does not take: ids, test and scan results,
+/// timestamps.
+fn bookkeeping(key: &str) -> bool {
+    key.starts_with('_')
+        || key.starts_with("connectionStatus")
+        || key.ends_with("_at")
+        || key.ends_with("At")
+        || key.ends_with("_timestamp")
+        || matches!(
+            key,
+            "id" | "last_sub_scan_id"
+                | "defaultScanId"
+                | "defaultScanProfileId"
+                | "test_is_success"
+                | "scan_is_success"
+                | "scan_num_of_objects"
+                | "isFromDiscovery"
+        )
+}
+
+fn export_source(current: &Value, reference: &dyn Fn(&str) -> String) -> Value {
+    let mut out = Map::new();
+    if let Value::Object(fields) = current {
+        for (k, v) in fields {
+            if bookkeeping(k) {
+                continue;
+            }
+            let secret = crate::redact::is_secret_key(k);
+            out.insert(
+                k.clone(),
+                if secret {
+                    json!(reference(k))
+                } else {
+                    v.clone()
+                },
+            );
+        }
+    }
+    Value::Object(out)
+}
+
+/// A stored source is tested by name with its stored credential; BigID's test answers
+/// `{success, message}`.
+pub static CHECKS: Checks = Checks {
+    stored_test: Some((
+        "bigid_test_stored_data_source",
+        |current| json!({"name": current["name"]}),
+    )),
+    connection: |answer, is_error| match (is_error, answer["success"].as_bool()) {
+        (true, _) => Connection::unknown(error_text(answer)),
+        (false, Some(true)) => Connection::works(),
+        (false, Some(false)) => {
+            Connection::fails(answer["message"].as_str().unwrap_or("BigID gave no reason"))
+        }
+        (false, None) => Connection::unknown("BigID's answer says neither"),
+    },
+};
+
+/// An error envelope's code and message, for a verdict.
+fn error_text(answer: &Value) -> String {
+    format!(
+        "{}: {}",
+        answer["error"]["code"].as_str().unwrap_or("ERROR"),
+        answer["error"]["message"].as_str().unwrap_or("")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_rows_host_is_host_and_port_only() {
-        for (url, host) in [
-            ("db.acme.example:3306/orders", "db.acme.example:3306"),
+    fn a_rows_host_port_and_database_come_apart() {
+        for (url, host, port, database) in [
+            (
+                "db.acme.example:3306/orders",
+                "db.acme.example",
+                json!(3306),
+                json!("orders"),
+            ),
             (
                 "mysql://db.acme.example:3306/orders",
-                "db.acme.example:3306",
+                "db.acme.example",
+                json!(3306),
+                json!("orders"),
             ),
             (
                 "jdbc:sqlserver://sql.acme.example:1433;databaseName=x",
-                "sql.acme.example:1433",
+                "sql.acme.example",
+                json!(1433),
+                Value::Null,
             ),
             (
                 "postgres://scan:pa%40ss@pg.acme.example/db?ssl=1",
                 "pg.acme.example",
+                Value::Null,
+                json!("db"),
             ),
-            ("oracle.acme.example", "oracle.acme.example"),
+            (
+                "oracle.acme.example",
+                "oracle.acme.example",
+                Value::Null,
+                Value::Null,
+            ),
+            (
+                "[2001:db8::5]:5432",
+                "2001:db8::5",
+                json!(5432),
+                Value::Null,
+            ),
         ] {
             let row = source_row(&json!({"name": "n", "rdb_url": url}));
             assert_eq!(row["host"], host, "{url}");
+            assert_eq!(row["port"], port, "{url}");
+            assert_eq!(row["database"], database, "{url}");
         }
+        let row = source_row(&json!({"name": "n", "rdb_url": "h:5432", "rdb_name": "orders"}));
+        assert_eq!(row["database"], "orders", "rdb_name wins");
         let row = source_row(&json!({"name": "n", "rdb_url": "", "location": "eu-west-1"}));
         assert_eq!(row["host"], "eu-west-1");
     }
@@ -1017,6 +1621,71 @@ mod tests {
         );
         let err = stored_test(json!({"status": "success"}), RequestParts::new()).unwrap_err();
         assert_eq!(err.field, "name");
+    }
+
+    #[test]
+    fn a_scans_state_is_read_where_bigid_may_put_it() {
+        for (answer, status, finished) in [
+            (json!({"data": {"state": "Completed"}}), "Completed", true),
+            (json!({"state": "InProgress"}), "InProgress", false),
+            // A bare array (GET /scans/{id}'s shape), as the result object wraps it.
+            (json!({"items": [{"state": "Failed"}]}), "Failed", true),
+            (json!({"data": [{"state": "Queued"}]}), "Queued", false),
+            (json!({"data": {"state": "stopped"}}), "stopped", true),
+            (json!({"data": {"state": "Paused"}}), "Paused", false),
+            // Nothing to wait for: shown as it came.
+            (json!({"data": {}}), "no scan found", true),
+            (json!({"status": "success"}), "no scan found", true),
+            (
+                json!({"data": {"_id": "a1"}}),
+                "no state in BigID's answer",
+                true,
+            ),
+        ] {
+            let state = scan_state(&answer);
+            assert_eq!(
+                (state.status.as_str(), state.finished),
+                (status, finished),
+                "{answer}"
+            );
+        }
+        let state = scan_state(&json!({"data": {"state": "InProgress", "progress": 140}}));
+        assert_eq!(state.percent, None, "not a percent");
+    }
+
+    #[test]
+    fn a_read_showing_the_scan_from_before_the_start_is_stale() {
+        let old = json!({"data": {"_id": "a1", "created_at": "2025-05-28", "state": "Completed"}});
+        let new = json!({"data": {"_id": "b2", "created_at": "2025-06-01", "state": "Queued"}});
+        assert!(same_scan(&old, &old));
+        assert!(!same_scan(&old, &new));
+        // Without ids, the start date decides; without anything, not stale.
+        let dated = |at: &str| json!({"data": {"created_at": at, "state": "Completed"}});
+        assert!(same_scan(&dated("x"), &dated("x")));
+        assert!(!same_scan(&dated("x"), &dated("y")));
+        let bare = json!({"data": {"state": "Completed"}});
+        assert!(!same_scan(&bare, &bare));
+        // No scan before the start (an error, a source never scanned): the first scan shown
+        // is the new one; none shown yet is still as before.
+        assert!(!same_scan(&Value::Null, &old));
+        assert!(!same_scan(&json!({"data": {}}), &old));
+        assert!(same_scan(&json!({"data": {}}), &json!({"data": {}})));
+        assert!(same_scan(&Value::Null, &json!({"status": "success"})));
+        assert!(!same_scan(&old, &json!({"data": {}})));
+    }
+
+    #[test]
+    fn a_scans_summary_keeps_what_bigid_gives() {
+        let answer = json!({"data": {"_id": "b2", "dsConnectionName": "Orders", "scanType": "dsScan",
+            "state": "Failed", "created_at": 1748779205000_u64, "num_of_object": 0,
+            "total_pii_count": "n/a", "errorMessage": "", "reason": "host not found"}});
+        assert_eq!(
+            Value::Object(scan_summary(&answer)),
+            json!({"data_source": "Orders", "scan_type": "dsScan", "scan_id": "b2",
+                "started_at": 1748779205000_u64, "counts": {"objects": 0},
+                "failure": "host not found"})
+        );
+        assert!(scan_summary(&json!({"data": null})).is_empty());
     }
 
     #[test]

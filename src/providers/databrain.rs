@@ -19,8 +19,8 @@ use crate::operation::{
 };
 use crate::secret::SecretString;
 use crate::spec::{
-    AuthHeader, ConfigError, Credential, Env, EnvVar, Guide, InventorySource, Probe, ProviderSpec,
-    Scheme,
+    AuthHeader, Checks, ConfigError, Connection, Credential, Env, EnvVar, Guide, InventorySource,
+    Probe, ProviderSpec, Scheme, StateSpec, supports_every_tool,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -45,6 +45,9 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     setup: "DATABRAIN_SERVICE_TOKEN (DATABRAIN_BASE_URL defaults to https://api.usedatabrain.com)",
     credential_hint: "check DATABRAIN_SERVICE_TOKEN (a service token, not a data-app API key)",
     hint: |_, code, _| code.and_then(code_hint),
+    not_found: None,
+    refusal: None,
+    unsupported: supports_every_tool,
     probe: Probe {
         tool: "databrain_list_datasources",
         args: r#"{"limit": 1}"#,
@@ -139,6 +142,7 @@ static OPERATIONS: &[OperationSpec] = &[
             total: None,
             row: datasource_row,
             paging: Paging::Local,
+            fields: "name (DataBrain lists nothing else)",
         }),
     },
     OperationSpec {
@@ -283,6 +287,7 @@ static OPERATIONS: &[OperationSpec] = &[
             job_id: |_, _| None,
             state: sync_state,
             stale: None,
+            summary: None,
         }),
         example: r#"{"datasource_id": "000000db-5eed-4000-8000-000000000001", "wait": true}"#,
         reconcile: None,
@@ -614,3 +619,37 @@ pub struct SyncMessage {
 pub struct SyncResult {
     pub data: SyncMessage,
 }
+
+// ---- desired state ----------------------------------------------------------------------------
+
+/// DataBrain datasources in a desired-state file: each entry a datasource as its create takes
+/// it, named by `credentials.name`. DataBrain lists names only: a datasource that exists is
+/// kept as it is (not compared), and an export writes its name alone.
+pub static STATE: StateSpec = StateSpec {
+    section: "datasources",
+    noun: "datasource",
+    key: "credentials.name",
+    current_key: "/name",
+    create: ("databrain_create_datasource", |entry| entry.clone()),
+    create_at: "",
+    update: None,
+    delete: Some((
+        "databrain_delete_datasource",
+        |current| json!({"name": current["name"]}),
+    )),
+    export: |current, _| json!({"credentials": {"name": current["name"]}}),
+    compares: false,
+    limits: "DataBrain shows no settings of a datasource: change it with databrain_update_datasource",
+    exists: |_| true,
+};
+
+/// DataBrain offers no test of a stored datasource (its update tests new credentials); a sync
+/// that answers says it connected.
+pub static CHECKS: Checks = Checks {
+    stored_test: None,
+    connection: |answer, is_error| match is_error {
+        true => Connection::unknown("the call failed"),
+        false if answer.pointer("/data/message").is_some() => Connection::works(),
+        false => Connection::unknown("DataBrain's answer says neither"),
+    },
+};

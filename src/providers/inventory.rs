@@ -3,7 +3,8 @@
 //! rows with the vendor, filters them here and pages the merged list.
 //!
 //! Its rows are the vendors' compact rows, which share their keys for this purpose:
-//! `{provider, id, name, type, status, host}`; the vendor's own object is under `detail`.
+//! `{provider, id, name, type, status, host, port, database}`; the vendor's own object is
+//! under `detail`.
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
@@ -13,7 +14,7 @@ use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
     ArgsSpec, Flow, Hints, Listing, Method, OperationSpec, Output, Paging, Provider, RequestParts,
 };
-use crate::spec::{Guide, Probe, ProviderSpec};
+use crate::spec::{Guide, Probe, ProviderSpec, supports_every_tool};
 
 pub static SPEC: ProviderSpec = ProviderSpec {
     provider: Provider::Inventory,
@@ -27,6 +28,9 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     setup: "any vendor's variables (`datasource-mcp doctor` lists them)",
     credential_hint: "",
     hint: |_, _, _| None,
+    not_found: None,
+    refusal: None,
+    unsupported: supports_every_tool,
     probe: Probe {
         tool: "inventory_list_data_sources",
         args: r#"{}"#,
@@ -44,32 +48,230 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     operations: OPERATIONS,
 };
 
-static OPERATIONS: &[OperationSpec] = &[OperationSpec {
-    name: "inventory_list_data_sources",
-    provider: Provider::Inventory,
-    title: "List data sources on every platform",
-    description: "List the data sources of every configured platform in one call, as rows {provider, id, name, type, status, host}; filter by providers, name (* wildcards), type or status. A platform that fails is listed in `errors`; the others' rows still come. status is each platform's own: BigID's last connection test (where listed), Bigdata.com's last sync, PDC's tested or untested (the result is in the test job); DataBrain lists names only (status unknown).",
-    // No request of its own: each vendor's inventory listing is sent instead.
-    method: Method::Get,
-    path: "/",
-    hints: Hints::READ,
-    args: ArgsSpec::of::<InventoryFilter>(),
-    output: Output::typed::<InventoryPage>(),
-    flow: Flow::FAN_OUT,
-    example: r#"{"name": "*orders*", "status": "failing"}"#,
-    reconcile: None,
-    progress: false,
-    facts: &[],
-    listing: Some(Listing {
-        items: &["/items"],
-        total: None,
-        row: inventory_row,
-        paging: Paging::Local,
-    }),
-}];
+static OPERATIONS: &[OperationSpec] = &[
+    OperationSpec {
+        name: "inventory_list_data_sources",
+        provider: Provider::Inventory,
+        title: "List data sources on every platform",
+        description: "List the data sources of every configured platform in one call, as rows {provider, id, name, type, status, host, port, database}; filter by providers, name, host or database (* wildcards), type or status; count_by counts instead of listing. A platform that fails is listed in `errors`; the others' rows still come. status is each platform's own: BigID's last connection test (where listed), Bigdata.com's last sync, PDC's tested or untested (the result is in the test job); DataBrain lists names only (status unknown).",
+        // No request of its own: each vendor's inventory listing is sent instead.
+        method: Method::Get,
+        path: "/",
+        hints: Hints::READ,
+        args: ArgsSpec::of::<InventoryFilter>(),
+        output: Output::typed::<InventoryPage>(),
+        flow: Flow::FAN_OUT,
+        example: r#"{"name": "*orders*", "status": "failing"}"#,
+        reconcile: None,
+        progress: false,
+        facts: &[],
+        listing: Some(Listing {
+            items: &["/items"],
+            total: None,
+            row: inventory_row,
+            paging: Paging::Local,
+            fields: "a row's keys, and the vendor's object under detail (detail.rdb_url, detail.rdb_name for BigID; detail.host, detail.databaseName, detail.userName for PDC; detail.config for Bigdata.com)",
+        }),
+    },
+    OperationSpec {
+        name: "inventory_plan_changes",
+        provider: Provider::Inventory,
+        title: "Plan the changes a desired-state file makes",
+        description: "Compare a desired state (sources per platform in each vendor's own fields; credentials only as ${secret:NAME}) with what the vendors hold now: per source create, update (field by field), unchanged, or delete where a platform says managed: true. Changes nothing; returns a plan_id for inventory_apply_plan (valid 1 h, refused if the vendors' state changes meanwhile). Format: the datasource-mcp://state resource.",
+        // No request of its own: the engine reads every named platform (`path` names the flow).
+        method: Method::Get,
+        path: "/plan",
+        hints: Hints::READ,
+        args: ArgsSpec::of::<PlanArgs>(),
+        output: Output::PASSTHROUGH,
+        flow: Flow::FAN_OUT,
+        example: r#"{"desired": {"bigdata": {"connectors": [{"type": "email", "label": "Research inbox", "config": {"allowed_emails": ["desk@broker.example"]}}]}}}"#,
+        reconcile: None,
+        progress: false,
+        facts: &[],
+        listing: None,
+    },
+    OperationSpec {
+        name: "inventory_apply_plan",
+        provider: Provider::Inventory,
+        title: "Apply a plan",
+        description: "Make the changes of a plan from inventory_plan_changes, after the user said yes to it: creates and updates, then deletes, a few at a time per platform, each through its tool (a lost create is looked up, never sent twice); refused if the plan expired or the vendors' state changed since. Reports done, failed (the vendor's reason) or skipped per source. dry_run: true shows the calls it would make.",
+        method: Method::Post,
+        path: "/apply",
+        hints: Hints {
+            read_only: false,
+            destructive: true,
+            idempotent: false,
+            open_world: false,
+        },
+        args: ArgsSpec::of::<ApplyArgs>(),
+        output: Output::PASSTHROUGH,
+        flow: Flow::FAN_OUT,
+        example: r#"{"plan_id": "plan-0123456789abcdef0123456789abcdef"}"#,
+        reconcile: None,
+        progress: true,
+        facts: &[],
+        listing: None,
+    },
+    OperationSpec {
+        name: "inventory_export_state",
+        provider: Provider::Inventory,
+        title: "Export the current state",
+        description: "The sources every configured platform holds now, as a desired-state document (credentials as ${secret:NAME} references named after source and field): applied to another tenant it reproduces them, applied here it changes nothing. DataBrain lists names only: its datasources come as names.",
+        method: Method::Get,
+        path: "/export",
+        hints: Hints::READ,
+        args: ArgsSpec::of::<ExportArgs>(),
+        output: Output::PASSTHROUGH,
+        flow: Flow::FAN_OUT,
+        example: r#"{"providers": ["bigid"]}"#,
+        reconcile: None,
+        progress: false,
+        facts: &[],
+        listing: None,
+    },
+    OperationSpec {
+        name: "inventory_test_data_sources",
+        provider: Provider::Inventory,
+        title: "Test many stored sources' connections",
+        description: "Test the connection of every stored source that matches (providers, name with * wildcards, type) with its stored credentials, in one call: per source its name, host and outcome (connection: works, fails with the reason, or not testable). dry_run: true lists the sources and the tests first.",
+        method: Method::Post,
+        path: "/test",
+        hints: Hints::PROBE,
+        args: ArgsSpec::of::<TestMany>(),
+        output: Output::PASSTHROUGH,
+        flow: Flow::FAN_OUT,
+        example: r#"{"providers": ["pdc"], "type": "POSTGRES", "name": "prod-*", "dry_run": true}"#,
+        reconcile: None,
+        progress: true,
+        facts: &[],
+        listing: None,
+    },
+];
+
+/// A desired state to plan.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanArgs {
+    /// The desired state: an object, or its YAML/JSON text.
+    pub desired: Value,
+}
+
+impl ToolArgs for PlanArgs {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        match &self.desired {
+            Value::Object(_) | Value::String(_) => Ok(()),
+            _ => Err(InvalidArgument::new(
+                "desired",
+                "must be an object of platforms, or its YAML/JSON text",
+            )),
+        }
+    }
+
+    fn into_request(self) -> RequestParts {
+        RequestParts::new().body(self.desired)
+    }
+}
+
+/// A plan to apply.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyArgs {
+    /// From inventory_plan_changes.
+    pub plan_id: String,
+    /// stop (default): no change after a failure; continue: every other change.
+    #[serde(default)]
+    pub on_failure: Option<OnFailureArg>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailureArg {
+    Stop,
+    Continue,
+}
+
+impl ToolArgs for ApplyArgs {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        check::not_blank("plan_id", &self.plan_id)?;
+        let ok = self.plan_id.len() <= 64
+            && self
+                .plan_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !ok {
+            return Err(InvalidArgument::new("plan_id", "is not a plan id"));
+        }
+        Ok(())
+    }
+
+    fn into_request(self) -> RequestParts {
+        RequestParts::new().body(json!({"plan_id": self.plan_id, "on_failure": self.on_failure}))
+    }
+}
+
+/// Which platforms to export.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportArgs {
+    #[serde(default)]
+    #[schemars(schema_with = "platforms_schema")]
+    pub providers: Option<Vec<String>>,
+}
+
+impl ToolArgs for ExportArgs {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        InventoryFilter {
+            providers: self.providers.clone(),
+            ..InventoryFilter::default()
+        }
+        .validate()
+    }
+
+    fn into_request(self) -> RequestParts {
+        RequestParts::new().body(json!({"providers": self.providers}))
+    }
+}
+
+/// Which stored sources to test.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestMany {
+    #[serde(default)]
+    #[schemars(schema_with = "platforms_schema")]
+    pub providers: Option<Vec<String>>,
+    /// Name pattern (* wildcards), as inventory_list_data_sources shows names.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Type, as the platform names it (inventory_list_data_sources with count_by: type lists them).
+    #[serde(default)]
+    pub r#type: Option<String>,
+    /// List the sources and the tests it would make, and test none.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+impl ToolArgs for TestMany {
+    fn validate(&self) -> Result<(), InvalidArgument> {
+        InventoryFilter {
+            providers: self.providers.clone(),
+            name: self.name.clone(),
+            r#type: self.r#type.clone(),
+            ..InventoryFilter::default()
+        }
+        .validate()
+    }
+
+    fn into_request(self) -> RequestParts {
+        RequestParts::new().body(json!({"providers": self.providers, "name": self.name,
+            "type": self.r#type, "dry_run": self.dry_run}))
+    }
+}
 
 /// The keys every inventory row may have, in order.
-pub const ROW_KEYS: [&str; 6] = ["provider", "id", "name", "type", "status", "host"];
+pub const ROW_KEYS: [&str; 8] = [
+    "provider", "id", "name", "type", "status", "host", "port", "database",
+];
 
 /// A merged row without the vendor's object.
 fn inventory_row(item: &Value) -> Value {
@@ -109,6 +311,38 @@ pub struct InventoryFilter {
     /// Status: ok, failing, disabled, untested, tested, archived, syncing, never synced, unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// Host pattern, as `name` (`*.corp.example`, `pg-prod*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Database pattern, as `name` (`orders*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// Count the matching sources by this key instead of listing them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count_by: Option<CountBy>,
+}
+
+/// What the inventory can count sources by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CountBy {
+    Provider,
+    Type,
+    Status,
+    Host,
+    Database,
+}
+
+impl CountBy {
+    pub fn key(self) -> &'static str {
+        match self {
+            CountBy::Provider => "provider",
+            CountBy::Type => "type",
+            CountBy::Status => "status",
+            CountBy::Host => "host",
+            CountBy::Database => "database",
+        }
+    }
 }
 
 impl ToolArgs for InventoryFilter {
@@ -129,6 +363,8 @@ impl ToolArgs for InventoryFilter {
             ("name", &self.name),
             ("type", &self.r#type),
             ("status", &self.status),
+            ("host", &self.host),
+            ("database", &self.database),
         ] {
             if let Some(v) = value {
                 check::not_blank(field, v)?;
@@ -177,6 +413,11 @@ impl InventoryFilter {
             other => other.to_string(),
         };
         self.name.as_deref().is_none_or(|p| glob(p, &text("name")))
+            && self.host.as_deref().is_none_or(|p| glob(p, &text("host")))
+            && self
+                .database
+                .as_deref()
+                .is_none_or(|p| glob(p, &text("database")))
             && self
                 .r#type
                 .as_deref()
@@ -224,11 +465,15 @@ fn glob(pattern: &str, text: &str) -> bool {
 /// What the inventory returns (its outputSchema).
 #[derive(Serialize, JsonSchema)]
 pub struct InventoryPage {
-    /// `{provider, id, name, type, status, host}` rows (the vendor's object under `detail` with
-    /// detail: "full").
+    /// `{provider, id, name, type, status, host, port, database}` rows (the vendor's object
+    /// under `detail` with detail: "full").
     pub items: Vec<Map<String, Value>>,
     /// The platforms that could not be listed; the rows of the others are still in `items`.
     pub errors: Vec<PlatformError>,
+    /// With count_by: how many matching sources have each value (`items` is then empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "std::collections::BTreeMap<String, u64>")]
+    pub counts: Option<std::collections::BTreeMap<String, u64>>,
 }
 
 /// Why a platform's rows are missing: its list tool's error (`status`, `code`, `message`,

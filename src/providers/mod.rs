@@ -159,6 +159,28 @@ pub fn configure_all(env: &dyn Env) -> Result<Vec<ProviderConfig>, ConfigError> 
     Ok(out)
 }
 
+/// How a vendor's sources appear in a desired-state file, where it has a form there.
+pub fn state(provider: Provider) -> Option<&'static crate::spec::StateSpec> {
+    match provider {
+        Provider::BigId => Some(&bigid::STATE),
+        Provider::Pdc => Some(&pdc::STATE),
+        Provider::Bigdata => Some(&bigdata::STATE),
+        Provider::DataBrain => Some(&databrain::STATE),
+        Provider::Inventory => None,
+    }
+}
+
+/// How a vendor's stored sources are tested and its answers read, where it has a test.
+pub fn checks(provider: Provider) -> Option<&'static crate::spec::Checks> {
+    match provider {
+        Provider::BigId => Some(&bigid::CHECKS),
+        Provider::Pdc => Some(&pdc::CHECKS),
+        Provider::Bigdata => Some(&bigdata::CHECKS),
+        Provider::DataBrain => Some(&databrain::CHECKS),
+        Provider::Inventory => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

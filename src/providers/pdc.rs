@@ -20,8 +20,9 @@ use crate::operation::{
 };
 use crate::secret::SecretString;
 use crate::spec::{
-    AuthHeader, ConfigError, Credential, Env, EnvVar, ExchangePath, ExchangeSend, Field, Guide,
-    InventorySource, Probe, ProviderSpec, Scheme, TokenExchange, pair,
+    AuthHeader, Checks, ConfigError, Connection, Credential, Env, EnvVar, ExchangePath,
+    ExchangeSend, Field, Guide, InventorySource, Probe, ProviderSpec, Scheme, StateSpec,
+    TokenExchange, Unsupported, pair,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -33,7 +34,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     env: &[
         EnvVar {
             name: "PDC_BASE_URL",
-            help: "public API base, e.g. https://pdc.acme.com/api/public/v1 (required)",
+            help: "public API base, e.g. https://pdc.acme.com/api/public/v1 (required; v1 or v2 for the job tools: v3 has no per-job routes)",
             secret: false,
         },
         EnvVar {
@@ -56,6 +57,9 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     setup: "PDC_BASE_URL + PDC_USERNAME + PDC_PASSWORD (or PDC_ACCESS_TOKEN)",
     credential_hint: "check PDC_USERNAME/PDC_PASSWORD (or PDC_ACCESS_TOKEN)",
     hint: |_, _, _| None,
+    not_found: None,
+    refusal: None,
+    unsupported: v3_has_no_job_routes,
     probe: Probe {
         tool: "pdc_filter_data_sources",
         args: r#"{"resourceNames": ["*"], "limit": 1}"#,
@@ -84,7 +88,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         Fact::new(Aspect::Path, "Base URL https://<host>/api/public/v1; answers {status, data}", Source::VendorDocs("https://docs.pentaho.com/pdc-api-docs/pdc-api-reference")),
         Fact::new(Aspect::Auth, "POST /auth, form username, password, client_id=pdc-client, grant_type=password, scope=openid profile email; the token is data.accessToken, sent as Bearer; PDC issues no refresh token", Source::VendorDocs("https://docs.pentaho.com/pdc-api-docs/get-started-with-pdc-api/authentication")),
         Fact::new(Aspect::Auth, "Keycloak login at {root}/keycloak/realms/pdc/protocol/openid-connect/token, form client_id=pdc-client, grant_type=password, username, password; the token is access_token", Source::VendorDocs("https://academy.pentaho.com/pentaho-data-catalog/use-case/adventure-works/aw-organization/pdc-jwt-token")),
-        Fact::new(Aspect::Auth, "Some instances do not expose /auth, or answer it without a token: then the Keycloak login is used", Source::Assumed("a community client guards against it (github.com/jporeilly/PDC-Glossary-Generator: pdc_client/core.py); no such answer was seen")),
+        Fact::new(Aspect::Auth, "Some instances do not expose /auth, or answer it 200 without a token: then the Keycloak login is used (the community client tries Keycloak first; /auth goes first here, as Pentaho's reference documents it)", Source::Community("github.com/jporeilly/PDC-Insights: app/pdc_client.py (token(): Keycloak, else the /auth wrapper, on an HTTP error or a missing token; run against PDC 10.2 and 11 instances)")),
         Fact::new(Aspect::Errors, "Errors are {status, message}, message a string or a list", Source::VendorDocs("https://docs.pentaho.com/pdc-api-docs/v1/pdc-api-ref-v1/data-sources")),
         Fact::new(Aspect::Errors, "A duplicate create is answered 400 'Duplicate key violation…' after echoing the submitted record, password included", Source::Community("github.com/jporeilly/PDC-Glossary-Generator: pdc_client/core.py")),
     ],
@@ -139,6 +143,19 @@ fn credential(env: &dyn Env) -> Result<Option<Credential>, ConfigError> {
         header,
         value: SecretString::new(token),
     }))
+}
+
+/// The tools that start a job on one data source, at routes PDC's public API v3 does not have.
+const JOB_TOOLS: &[&str] = &["pdc_test_data_source_connection", "pdc_ingest_metadata"];
+
+/// At `…/api/public/v3` the per-job routes do not exist: v3 starts jobs in bulk and answers no
+/// job id. The job tools are refused there before anything is sent.
+fn v3_has_no_job_routes(base_url: &str, tool: &str) -> Option<Unsupported> {
+    let v3 = base_url.trim_end_matches('/').ends_with("/api/public/v3");
+    (v3 && JOB_TOOLS.contains(&tool)).then_some(Unsupported {
+        why: "PDC's public API v3 has no per-job routes (jobs/execute/test-connection, jobs/execute/metadata/ingest): it starts jobs in bulk and answers no job id to follow",
+        fix: "set PDC_BASE_URL to the same server's /api/public/v2 (or /api/public/v1) for the job tools",
+    })
 }
 
 static OPERATIONS: &[OperationSpec] = &[
@@ -332,6 +349,7 @@ static OPERATIONS: &[OperationSpec] = &[
             total: Some("/pageInfo/totalCount"),
             row: source_row,
             paging: Paging::Vendor,
+            fields: "resourceName, databaseType, host, port, databaseName, userName, schemaNames, lastTestConnectionId, region, path",
         }),
     },
     OperationSpec {
@@ -349,6 +367,7 @@ static OPERATIONS: &[OperationSpec] = &[
             job_id: |_, _| None,
             state: job_state,
             stale: None,
+            summary: None,
         }),
         example: r#"{"id": "9dc010b50000000000000004", "wait": true}"#,
         reconcile: None,
@@ -373,7 +392,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "pdc_test_data_source_connection",
         provider: Provider::Pdc,
         title: "Test a PDC data source's connection",
-        description: "Start a Pentaho Data Catalog test-connection job for a stored data source (by id) with its stored credentials; returns the job id, or with wait the job's end (COMPLETED or FAILED).",
+        description: "Start a Pentaho Data Catalog test-connection job for a stored data source (by id), sent without credentials (PDC is expected to use the stored ones); returns the job id, or with wait the job's end (COMPLETED or FAILED).",
         method: Method::Post,
         path: "/jobs/execute/test-connection",
         hints: Hints::TRIGGER,
@@ -384,7 +403,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 path: "/data-sources/{id}",
                 query: &[],
                 then: test_connection_body,
-                explain: "the data source's settings from the first request (no credentials: PDC uses the stored ones) with resourceId",
+                explain: "the data source's settings from the first request with resourceId, without credentials (PDC is assumed to use the stored ones)",
             }),
             fallback: None,
             then_poll: Some(JOB),
@@ -400,12 +419,20 @@ static OPERATIONS: &[OperationSpec] = &[
                 Source::VendorDocs("https://docs.pentaho.com/pdc-api-docs/pdc-api-reference/jobs"),
             ),
             Fact::new(
-                Aspect::Request,
-                "PDC's own UI sends no credentials: the stored ones are found from resourceId",
+                Aspect::Path,
+                "v3 (a base URL ending in /api/public/v3) has no per-job routes: jobs start in bulk (POST /jobs/execute/bulk) and answer successes and failures without a job id, so the tool is refused there before anything is sent, naming /api/public/v2 or v1",
                 Source::Community(
-                    "github.com/jporeilly/PDC-Glossary-Generator: pdc_client/bulkload.py",
+                    "github.com/jporeilly/PDC-Glossary-Generator: docs/REVIEW.md §1 (a review of PDC's v3 OpenAPI) and pdc_client/jobs.py",
                 ),
             ),
+            Fact::new(
+                Aspect::Response,
+                "The v3 bulk route is not used: its answer's shape and the payload its TEST_CONNECTION and METADATA_INGEST items need are not published, and it gives no id to follow",
+                Source::Assumed(
+                    "no v3 jobs page in Pentaho's reference; the community review states required payloads only for CALCULATE_TRUST_SCORE, DATA_DISCOVERY and DATA_IDENTIFICATION",
+                ),
+            ),
+            JOB_WITHOUT_CREDENTIALS,
             Fact::new(
                 Aspect::Response,
                 "Where the started job's id is (jobId, id or _id, under data or not) is not documented",
@@ -431,7 +458,7 @@ static OPERATIONS: &[OperationSpec] = &[
                 path: "/data-sources/{id}",
                 query: &[],
                 then: ingest_body,
-                explain: "the data source's settings from the first request (no credentials: PDC uses the stored ones) with resourceId and fqdnId",
+                explain: "the data source's settings from the first request with resourceId and fqdnId, without credentials (PDC is assumed to use the stored ones)",
             }),
             fallback: None,
             then_poll: Some(JOB),
@@ -448,6 +475,21 @@ static OPERATIONS: &[OperationSpec] = &[
                     "github.com/jporeilly/PDC-Glossary-Generator: pdc_client/bulkload.py",
                 ),
             ),
+            Fact::new(
+                Aspect::Path,
+                "v3 (a base URL ending in /api/public/v3) has no per-job routes: jobs start in bulk (POST /jobs/execute/bulk) and answer successes and failures without a job id, so the tool is refused there before anything is sent, naming /api/public/v2 or v1",
+                Source::Community(
+                    "github.com/jporeilly/PDC-Glossary-Generator: docs/REVIEW.md §1 (a review of PDC's v3 OpenAPI) and pdc_client/jobs.py",
+                ),
+            ),
+            Fact::new(
+                Aspect::Response,
+                "The v3 bulk route is not used: its answer's shape and the payload its TEST_CONNECTION and METADATA_INGEST items need are not published, and it gives no id to follow",
+                Source::Assumed(
+                    "no v3 jobs page in Pentaho's reference; the community review states required payloads only for CALCULATE_TRUST_SCORE, DATA_DISCOVERY and DATA_IDENTIFICATION",
+                ),
+            ),
+            JOB_WITHOUT_CREDENTIALS,
             Fact::new(
                 Aspect::Values,
                 "Object stores (AWS, AZURE_BLOB_STORAGE) fail this schema ingest",
@@ -467,12 +509,25 @@ static OPERATIONS: &[OperationSpec] = &[
     },
 ];
 
+/// What the job rows send, and how sure we are of it: the stored settings without credentials.
+const JOB_WITHOUT_CREDENTIALS: Fact = Fact::new(
+    Aspect::Request,
+    "The job is sent the data source's stored settings and resourceId without its credentials, PDC finding the stored ones from resourceId. That is how PDC's UI starts jobs on its internal route (POST /api/start-job), not seen on this public route, whose reference lists the credentials among the body's optional fields",
+    Source::Assumed(
+        "a community client saw PDC's UI send no credentials to the internal, unversioned /api/start-job (github.com/jporeilly/PDC-Glossary-Generator: pdc_client/bulkload.py); its public jobs send the full configuration, credentials included",
+    ),
+)
+.if_refused(
+    "if PDC says credentials are missing, start this job from PDC's UI (the data source's Test Connection or Ingest Schemas), which uses the stored credentials",
+);
+
 /// A job a request started: its id from the answer, its status at `GET /jobs/{id}/status`.
 const JOB: Poll = Poll {
     status_path: Some("/jobs/{id}/status"),
     job_id,
     state: job_state,
     stale: None,
+    summary: None,
 };
 
 /// The id of a job a `jobs/execute/…` request started. Where PDC puts it is not documented:
@@ -492,8 +547,8 @@ fn job_id(answer: &Value, _sent: &RequestParts) -> Option<String> {
 }
 
 /// The stored settings a job is started with: a data source's configuration without its
-/// credentials (PDC looks its stored ones up from `resourceId`; echoing the encrypted values
-/// back breaks the job), and `resourceId`.
+/// credentials, and `resourceId`. PDC is assumed to look its stored credentials up from
+/// `resourceId`, as its UI's internal route does (see [`JOB_WITHOUT_CREDENTIALS`]).
 const JOB_SETTINGS: &[&str] = &[
     "resourceName",
     "fqdnId",
@@ -590,6 +645,16 @@ fn source_row(item: &Value) -> Value {
         .find_map(|k| item[*k].as_str().filter(|h| !h.is_empty()));
     if let Some(host) = host {
         row["host"] = json!(host);
+    }
+    // PDC writes the port as text ("5432"): a number in the row, as every vendor's.
+    if let Some(port) = item["port"]
+        .as_u64()
+        .or_else(|| item["port"].as_str().and_then(|p| p.trim().parse().ok()))
+    {
+        row["port"] = json!(port);
+    }
+    if let Some(database) = item["databaseName"].as_str().filter(|d| !d.is_empty()) {
+        row["database"] = json!(database);
     }
     for (key, job) in [
         ("lastTestConnectionId", "last_test_job"),
@@ -1129,3 +1194,131 @@ impl ToolArgs for JobId {
         RequestParts::new().path("id", self.id).wait(wait)
     }
 }
+
+// ---- desired state ----------------------------------------------------------------------------
+
+/// PDC data sources in a desired-state file: each entry a data source in PDC's own fields,
+/// named by `resourceName`.
+pub static STATE: StateSpec = StateSpec {
+    section: "data_sources",
+    noun: "data source",
+    key: "resourceName",
+    current_key: "/resourceName",
+    create: (
+        "pdc_create_data_sources",
+        |entry| json!({"data_sources": [entry]}),
+    ),
+    create_at: "data_sources[0]",
+    update: Some(("pdc_update_data_source", |current, changes| {
+        let mut args = changes.clone();
+        args.insert("id".into(), current["_id"].clone());
+        Value::Object(args)
+    })),
+    delete: None,
+    export: export_source,
+    compares: true,
+    limits: "the PDC public API offers no data-source delete that this server uses: delete it in PDC",
+    exists: |_| true,
+};
+
+/// The fields of a PDC data source a create or an update takes.
+const SETTINGS: &[&str] = &[
+    "resourceName",
+    "databaseType",
+    "host",
+    "port",
+    "databaseName",
+    "userName",
+    "password",
+    "schemaNames",
+    "description",
+    "note",
+    "accessId",
+    "secretKey",
+    "region",
+    "secretManagerKey",
+    "accountName",
+    "azureSharedKey",
+    "azureTenantId",
+    "affinityId",
+    "role",
+    "warehouse",
+    "uri",
+    "path",
+    "availableForMigration",
+    "availableForWriting",
+    "availableForDataMastering",
+    "totalCapacity",
+    "driverClassName",
+    "includePatterns",
+    "excludePatterns",
+    "scanSinceTimeframe",
+    "incremental",
+];
+
+fn export_source(current: &Value, reference: &dyn Fn(&str) -> String) -> Value {
+    let mut out = Map::new();
+    for key in SETTINGS {
+        let Some(v) = current.get(*key).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let secret = crate::redact::is_secret_key(key) || matches!(*key, "accessId");
+        out.insert(
+            key.to_string(),
+            if secret {
+                json!(reference(key))
+            } else {
+                v.clone()
+            },
+        );
+    }
+    // Whether PDC answers a stored password or secret key is not documented (assumed not: the
+    // sandbox shows none); either way a source that signs in with a user name or an access id
+    // needs its partner on another tenant, so the export names it as a reference and an apply
+    // there asks for it (a reference is never compared, so this tenant's plan is unchanged).
+    for (has, needs) in [("userName", "password"), ("accessId", "secretKey")] {
+        if out.contains_key(has) && !out.contains_key(needs) {
+            out.insert(needs.into(), json!(reference(needs)));
+        }
+    }
+    Value::Object(out)
+}
+
+/// A stored source is tested by a test-connection job on its stored settings, followed to its
+/// end; the job's status says whether the connection works.
+pub static CHECKS: Checks = Checks {
+    stored_test: Some((
+        "pdc_test_data_source_connection",
+        |current| json!({"id": current["_id"], "wait": true}),
+    )),
+    connection: |answer, is_error| {
+        if is_error {
+            return Connection::unknown(format!(
+                "{}: {}",
+                answer["error"]["code"].as_str().unwrap_or("ERROR"),
+                answer["error"]["message"].as_str().unwrap_or("")
+            ));
+        }
+        let state = job_state(&answer["job"]);
+        match state.status.to_ascii_uppercase().as_str() {
+            "COMPLETED" | "COMPLETE" | "SUCCEEDED" | "SUCCESS" | "DONE" | "FINISHED" => {
+                Connection::works()
+            }
+            "FAILED" | "FAIL" | "ERROR" => {
+                let job = answer["job"].get("data").unwrap_or(&answer["job"]);
+                let why = [
+                    "error",
+                    "errorMessage",
+                    "failureReason",
+                    "message",
+                    "reason",
+                ]
+                .iter()
+                .find_map(|k| job[*k].as_str())
+                .unwrap_or("the job failed without a reason");
+                Connection::fails(why)
+            }
+            other => Connection::unknown(format!("the job is {other}")),
+        }
+    },
+};

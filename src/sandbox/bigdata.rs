@@ -54,6 +54,7 @@ use serde_json::{Map, Value, json};
 
 use crate::args::check;
 
+use super::Seed;
 use super::Simulation;
 use super::shell::{
     Answer, Api, Authorize, Fault, Ids, Store, civil_from_days, fault, fixture, header,
@@ -155,11 +156,14 @@ struct Bigdata {
 type Shared = Store<Bigdata>;
 
 /// Fresh routes and the variables that reach them.
-pub fn start() -> Simulation {
+pub fn start(sample: Seed) -> Simulation {
     let api_key = random_token("bigdata-");
     let env = vec![("BIGDATA_API_KEY", api_key.clone())];
     Api {
-        state: Bigdata::seeded(api_key),
+        state: match sample {
+            Seed::Sample => Bigdata::seeded(api_key),
+            Seed::Empty => Bigdata::empty(api_key),
+        },
         token_exchanges: Vec::new(),
         endpoints: vec![
             ("/contents/v1/connectors", get(list).post(create)),
@@ -178,14 +182,18 @@ pub fn start() -> Simulation {
 impl Bigdata {
     /// The state every start begins from.
     fn seeded(api_key: String) -> Bigdata {
-        let mut state = Bigdata {
+        let mut state = Self::empty(api_key);
+        state.seed();
+        state
+    }
+
+    fn empty(api_key: String) -> Bigdata {
+        Bigdata {
             api_key,
             connectors: Vec::new(),
             ids: Ids::uuids(ID_NAMESPACE),
             ticks: 0,
-        };
-        state.seed();
-        state
+        }
     }
 
     fn now(&mut self) -> String {

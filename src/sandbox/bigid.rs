@@ -16,11 +16,18 @@
 //!   `created_at`, `updated_at` (bigexchange/quickstart-utility-dspm-ts:services/quickstart-utility-dspm-ts/static/example_responses.ts
 //!   and the recording above).
 //!
+//! - A refused credential is answered HTTP 200, labelled `text/html; charset=utf-8`, with the
+//!   JSON `{"success": false, "message"}`: "Failed to authenticate token." for a token (at
+//!   `/refresh-access-token` and at any other endpoint), "Authentication failed. Username /
+//!   Password incorrect or insufficient roles in AD." for a login (JupiterOne/graph-bigid:
+//!   src/__recordings__/client-id-auth-error_233254982/recording.har, recorded against BigID's
+//!   sandbox).
+//!
 //! What the sandbox does:
 //! - `GET /refresh-access-token` exchanges the user token (a JWT of type `refresh-token`, raw
 //!   in `Authorization`) for a `systemToken`; `POST /sessions` exchanges username/password for
 //!   an `auth_token`. Both issue JWTs of type `access-token`; every other endpoint wants one of
-//!   those, raw, in `Authorization`, or answers 401.
+//!   those, raw, in `Authorization`, or refuses as BigID does (above).
 //! - Sources are `{"ds_connection": {...}}`; list/export/test use `ds-connections`, one source
 //!   by name uses `ds_connections` — the vendor's own mix. A create answers 200.
 //! - Templates describe each type's fields (`apiName`, `mandatory`, `mandatoryForTest`,
@@ -33,8 +40,28 @@
 //!   body's `name`) with its stored credential wherever the body leaves a credential out, empty
 //!   or masked (assumed: BigID documents only `isNewPassword: true`); `isNewPassword: true`
 //!   tests what is sent, so a mask fails authentication.
+//! - Scans, in the shapes BigID's own integrations use and never stricter than they are:
+//!   `POST /ds-connections/{name}/scan?isSampleScan=…&scanType=…&autoAssumeScanType=…`, no body
+//!   (bigexchange/content:Packs/BigId/Integrations/BigId/BigId.py, splunk-soar-connectors/
+//!   bigiddatadiscovery:bigiddatadiscovery_connector.py), answers `{status, statusCode, message,
+//!   data: {dsConnectionName, isSampleScan, isScheduled, scanProfileName, scanType, state}}` with
+//!   no scan id (the XSOAR integration's BigId.yml); an unknown name is the 400 "Unable to locate
+//!   …". `GET /ds-connections/{name}/scan` answers the source's last scan under `data` (the SOAR
+//!   connector reads `data`); its fields are not published, so the sandbox uses the start's
+//!   (`dsConnectionName`, `scanType`, `state`…) and BigID's names from elsewhere: `_id`,
+//!   `created_at`, `updated_at` (a scan started from a profile, BigId.yml), `num_of_object` (a
+//!   source's `connectionStatusScan`), `total_pii_count` (catalog objects), and `errorMessage`
+//!   (assumed) for a failure; a source never scanned answers `data: {}` (assumed).
+//! - A started scan is `Queued` (assumed: no queued state is published), then `InProgress`, then
+//!   `Completed` (codescan-bigid-action's end) or `Failed` (the catalog's word) when the source
+//!   names a host under `.invalid`, as its connection tests fail. It advances one step per read
+//!   of the last scan, so tests are fast; the first read after a start still answers the
+//!   previous scan (BigID registering the new one). A completed dsScan counts the source's
+//!   objects and three findings per object (a metadataScan none); the end is recorded in the
+//!   source's `connectionStatusScan` and `last_scan_at`. Seeded sources come with the scan their
+//!   `connectionStatusScan` describes. Nothing stops a scan (no route is published).
 //! - Timestamps of writes come from a clock that starts at 2025-06-01T12:00:00.000Z and moves
-//!   one second per write, so runs are repeatable.
+//!   one second per write (a scan's steps included), so runs are repeatable.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
@@ -48,6 +75,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::Seed;
 use super::Simulation;
 use super::shell::{
     Answer, Api, Authorize, Fault, Ids, Store, fault, fixture, header, is_blank, iso_millis,
@@ -79,6 +107,44 @@ struct Credentials {
     password: String,
 }
 
+/// Where a simulated scan stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Queued,
+    InProgress,
+    Completed,
+    Failed,
+}
+
+impl Step {
+    fn state(self) -> &'static str {
+        match self {
+            Step::Queued => "Queued",
+            Step::InProgress => "InProgress",
+            Step::Completed => "Completed",
+            Step::Failed => "Failed",
+        }
+    }
+}
+
+/// One scan of a source.
+struct Scan {
+    id: String,
+    /// The scanned source's `_id` (its name may change).
+    source: String,
+    scan_type: String,
+    sample: bool,
+    step: Step,
+    /// Where it ends: `None` completes, `Some(reason)` fails.
+    failure: Option<String>,
+    objects: u64,
+    findings: u64,
+    created_at: String,
+    updated_at: String,
+    /// Whether BigID shows it as the source's last scan yet.
+    registered: bool,
+}
+
 struct BigId {
     credentials: Credentials,
     /// Tokens handed out by the two exchanges.
@@ -88,12 +154,15 @@ struct BigId {
     ids: Ids,
     /// Seconds on the sandbox clock; each write takes the next one.
     clock: i64,
+    /// Every scan, oldest first.
+    scans: Vec<Scan>,
+    scan_ids: Ids,
 }
 
 type Shared = Store<BigId>;
 
 /// Fresh routes and the variables that reach them.
-pub fn start() -> Simulation {
+pub fn start(sample: Seed) -> Simulation {
     let credentials = Credentials {
         user_token: jwt(REFRESH_TOKEN, "sandbox-admin", 365 * 86_400),
         username: "sandbox-admin".into(),
@@ -110,10 +179,13 @@ pub fn start() -> Simulation {
         sources: Vec::new(),
         ids: Ids::object_ids(0xb161d),
         clock: 0,
+        scans: Vec::new(),
+        scan_ids: Ids::object_ids(0x5ca115),
     };
-    for source in seed() {
+    for source in seed().into_iter().filter(|_| sample == Seed::Sample) {
         state.insert(source);
     }
+    state.seed_scans();
     Api {
         state,
         token_exchanges: vec![
@@ -128,6 +200,10 @@ pub fn start() -> Simulation {
             (
                 "/ds_connections/{name}",
                 get(get_one).put(update).delete(delete),
+            ),
+            (
+                "/ds-connections/{name}/scan",
+                get(last_scan).post(start_scan),
             ),
             ("/ds-connections-types", get(list_templates)),
             ("/ds-connections-types/template/{type}", get(get_template)),
@@ -156,10 +232,59 @@ impl BigId {
 
     /// The next instant on the sandbox clock, ISO 8601 with milliseconds.
     fn now(&mut self) -> String {
+        self.tick();
+        iso_millis(self.now_ms())
+    }
+
+    fn tick(&mut self) {
         self.clock += 1;
-        iso_millis(CLOCK_START_MS + self.clock * 1000)
+    }
+
+    /// The sandbox clock's instant, in milliseconds since the epoch.
+    fn now_ms(&self) -> i64 {
+        CLOCK_START_MS + self.clock * 1000
+    }
+
+    /// The scan each seeded source's `connectionStatusScan` describes, as its last.
+    fn seed_scans(&mut self) {
+        let seeded: Vec<(String, bool, String, u64)> = self
+            .sources
+            .iter()
+            .filter_map(|source| {
+                let status = source.get("connectionStatusScan")?;
+                Some((
+                    source.get("_id")?.as_str()?.to_string(),
+                    status.get("is_success")?.as_bool()?,
+                    status.get("last_connection")?.as_str()?.to_string(),
+                    status.get("num_of_object")?.as_u64()?,
+                ))
+            })
+            .collect();
+        for (source, success, at, objects) in seeded {
+            let failure = (!success).then(|| "Scan failed: connection timed out".to_string());
+            self.scans.push(Scan {
+                id: self.scan_ids.next(),
+                source,
+                scan_type: "dsScan".into(),
+                sample: false,
+                step: if success {
+                    Step::Completed
+                } else {
+                    Step::Failed
+                },
+                failure,
+                objects,
+                findings: objects * FINDINGS_PER_OBJECT,
+                created_at: at.clone(),
+                updated_at: at,
+                registered: true,
+            });
+        }
     }
 }
+
+/// Findings a completed dsScan counts per object.
+const FINDINGS_PER_OBJECT: u64 = 3;
 
 /// A JWT as BigID issues them: HS256 header; payload with `user_name`, `type`, `isAdmin`,
 /// `iat` and `exp` (`lifetime` seconds later). The signature is random: only the sandbox that
@@ -181,12 +306,22 @@ impl Authorize for BigId {
     fn authorize(&self, headers: &HeaderMap) -> Result<(), Fault> {
         match header(headers, "authorization") {
             Some(token) if self.sessions.contains(token) => Ok(()),
-            _ => Err(fault(
-                StatusCode::UNAUTHORIZED,
-                json!({"status": "error", "statusCode": 401, "message": "Unauthorized: invalid or expired token"}),
-            )),
+            _ => Err(refused(TOKEN_REFUSED)),
         }
     }
+}
+
+const TOKEN_REFUSED: &str = "Failed to authenticate token.";
+const LOGIN_REFUSED: &str =
+    "Authentication failed. Username / Password incorrect or insufficient roles in AD.";
+
+/// How BigID refuses a credential: HTTP 200, its JSON labelled as HTML.
+fn refused(message: &str) -> Fault {
+    fault(
+        StatusCode::OK,
+        json!({"success": false, "message": message}),
+    )
+    .labelled("text/html; charset=utf-8")
 }
 
 fn status_error(status: StatusCode, message: String) -> Fault {
@@ -209,10 +344,7 @@ fn not_found(name: &str) -> Fault {
 async fn refresh_access_token(State(state): State<Shared>, headers: HeaderMap) -> Answer {
     let mut s = state.lock();
     if header(&headers, "authorization") != Some(s.credentials.user_token.as_str()) {
-        return Err(fault(
-            StatusCode::UNAUTHORIZED,
-            json!({"success": false, "message": "Invalid user token"}),
-        ));
+        return Err(refused(TOKEN_REFUSED));
     }
     let token = s.issue_token();
     reply(
@@ -227,10 +359,7 @@ async fn sessions(State(state): State<Shared>, body: Bytes) -> Answer {
     let ok = body["username"].as_str() == Some(s.credentials.username.as_str())
         && body["password"].as_str() == Some(s.credentials.password.as_str());
     if !ok {
-        return Err(fault(
-            StatusCode::UNAUTHORIZED,
-            json!({"success": false, "message": "Invalid credentials"}),
-        ));
+        return Err(refused(LOGIN_REFUSED));
     }
     let token = s.issue_token();
     reply(
@@ -560,6 +689,161 @@ async fn export(
         StatusCode::OK,
         json!({"version": "1", "count": sources.len(), "ds_connections": sources}),
     )
+}
+
+// ---- scans ---------------------------------------------------------------------------------
+
+/// The objects a scan of `source` finds: what its last scan counted, else a number of its own.
+fn objects_in(source: &Map<String, Value>) -> u64 {
+    let counted = source
+        .get("connectionStatusScan")
+        .and_then(|status| status.get("num_of_object"))
+        .and_then(Value::as_u64)
+        .filter(|n| *n > 0);
+    counted.unwrap_or_else(|| {
+        let name = source.get("name").and_then(Value::as_str).unwrap_or("");
+        12 + name.bytes().map(u64::from).sum::<u64>() % 48
+    })
+}
+
+async fn start_scan(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Answer {
+    let mut s = state.lock();
+    let Some(index) = s.position(&name) else {
+        return Err(not_found(&name));
+    };
+    let source = &s.sources[index];
+    let source_id = source
+        .get("_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let scan_type = query
+        .get("scanType")
+        .cloned()
+        .unwrap_or_else(|| "dsScan".into());
+    let sample = query.get("isSampleScan").map(String::as_str) == Some("true");
+    let failure = source
+        .values()
+        .find_map(unreachable_host)
+        .map(|host| format!("Scan failed: getaddrinfo ENOTFOUND {host}"));
+    let objects = objects_in(source);
+    let findings = match scan_type.as_str() {
+        "dsScan" => objects * FINDINGS_PER_OBJECT,
+        _ => 0,
+    };
+    let at = s.now();
+    let scan = Scan {
+        id: s.scan_ids.next(),
+        source: source_id,
+        scan_type: scan_type.clone(),
+        sample,
+        step: Step::Queued,
+        failure,
+        objects,
+        findings,
+        created_at: at.clone(),
+        updated_at: at,
+        registered: false,
+    };
+    s.scans.push(scan);
+    reply(
+        StatusCode::OK,
+        json!({"status": "success", "statusCode": 200, "message": format!("Scan of data source '{name}' started"),
+            "data": {"dsConnectionName": name, "isSampleScan": sample, "isScheduled": false,
+                "scanProfileName": name, "scanType": scan_type, "state": Step::Queued.state()}}),
+    )
+}
+
+/// A scan as the last-scan read shows it.
+fn scan_json(scan: &Scan, source_name: &str) -> Value {
+    let mut shown = json!({"_id": scan.id, "dsConnectionName": source_name, "scanType": scan.scan_type,
+        "isSampleScan": scan.sample, "isScheduled": false, "scanProfileName": source_name,
+        "state": scan.step.state(), "created_at": scan.created_at, "updated_at": scan.updated_at});
+    match scan.step {
+        Step::Completed => {
+            shown["num_of_object"] = json!(scan.objects);
+            shown["total_pii_count"] = json!(scan.findings);
+        }
+        Step::Failed => {
+            shown["num_of_object"] = json!(0);
+            shown["errorMessage"] = json!(scan.failure);
+        }
+        Step::Queued | Step::InProgress => {}
+    }
+    shown
+}
+
+async fn last_scan(State(state): State<Shared>, Path(name): Path<String>) -> Answer {
+    let mut s = state.lock();
+    let Some(index) = s.position(&name) else {
+        return Err(not_found(&name));
+    };
+    let source_id = s.sources[index]
+        .get("_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let mine: Vec<usize> = (0..s.scans.len())
+        .filter(|i| s.scans[*i].source == source_id)
+        .collect();
+    // A scan just started is not the last one yet: this read registers it and still shows the
+    // one before.
+    let shown = match mine.last() {
+        Some(&last) if !s.scans[last].registered => {
+            s.scans[last].registered = true;
+            mine.len().checked_sub(2).map(|i| mine[i])
+        }
+        last => last.copied(),
+    };
+    let Some(shown) = shown else {
+        return reply(
+            StatusCode::OK,
+            json!({"status": "success", "statusCode": 200, "message": null, "data": {}}),
+        );
+    };
+    let data = scan_json(&s.scans[shown], &name);
+    // The last scan moves one step per read.
+    if s.scans[shown].registered && mine.last() == Some(&shown) {
+        s.advance(shown, index);
+    }
+    reply(
+        StatusCode::OK,
+        json!({"status": "success", "statusCode": 200, "message": null, "data": data}),
+    )
+}
+
+impl BigId {
+    /// Moves scan `at` (of source `source`) one step on; its end is recorded on the source.
+    fn advance(&mut self, at: usize, source: usize) {
+        let next = match (self.scans[at].step, &self.scans[at].failure) {
+            (Step::Queued, _) => Step::InProgress,
+            (Step::InProgress, None) => Step::Completed,
+            (Step::InProgress, Some(_)) => Step::Failed,
+            (done, _) => done,
+        };
+        if next == self.scans[at].step {
+            return;
+        }
+        let now = self.now();
+        let scan = &mut self.scans[at];
+        scan.step = next;
+        scan.updated_at = now.clone();
+        if matches!(next, Step::Completed | Step::Failed) {
+            let success = next == Step::Completed;
+            let objects = if success { scan.objects } else { 0 };
+            let ended_ms = self.now_ms();
+            let stored = &mut self.sources[source];
+            stored.insert(
+                "connectionStatusScan".into(),
+                json!({"is_success": success, "last_connection": now, "num_of_object": objects}),
+            );
+            stored.insert("last_scan_at".into(), json!(ended_ms));
+        }
+    }
 }
 
 // ---- templates -----------------------------------------------------------------------------

@@ -63,6 +63,7 @@ use serde_json::{Map, Value, json};
 
 use crate::args::check;
 
+use super::Seed;
 use super::Simulation;
 use super::shell::{
     Answer, Api, Authorize, Fault, Ids, Store, bearer, fault, fixture, random_token, reply,
@@ -144,7 +145,7 @@ struct DataBrain {
 type Shared = Store<DataBrain>;
 
 /// Fresh routes and the variables that reach them.
-pub fn start() -> Simulation {
+pub fn start(sample: Seed) -> Simulation {
     let service_token = random_token("dbn_live_");
     let env = vec![("DATABRAIN_SERVICE_TOKEN", service_token.clone())];
     let mut state = DataBrain {
@@ -152,7 +153,7 @@ pub fn start() -> Simulation {
         datasources: Vec::new(),
         ids: Ids::uuids(ID_NAMESPACE),
     };
-    for (request, datamarts) in seed() {
+    for (request, datamarts) in seed().into_iter().filter(|_| sample == Seed::Sample) {
         let name = request.credentials["name"]
             .as_str()
             .unwrap_or_default()

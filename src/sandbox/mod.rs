@@ -36,8 +36,17 @@ pub struct SimulatedVendor {
     /// Where, under `prefix`, the provider's base URL points: PDC's API lives under
     /// `/api/public/v1` while its Keycloak token endpoint is beside it, under the same root.
     pub api: &'static str,
-    /// Fresh routes (seed state, generated credentials).
-    pub start: fn() -> Simulation,
+    /// Fresh routes (generated credentials; the sample sources, or none).
+    pub start: fn(Seed) -> Simulation,
+}
+
+/// What a simulated vendor holds when it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seed {
+    /// The sample sources (the same every start).
+    Sample,
+    /// No source: a new tenant (to try an import, or where an export is applied).
+    Empty,
 }
 
 /// Every simulated vendor.
@@ -87,14 +96,20 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Binds `addr` (port 0 for an ephemeral port) and serves every simulated vendor.
+    /// Binds `addr` (port 0 for an ephemeral port) and serves every simulated vendor, each
+    /// holding its sample sources.
     pub async fn start(addr: SocketAddr) -> std::io::Result<Sandbox> {
+        Self::start_with(addr, Seed::Sample).await
+    }
+
+    /// The same, holding what `seed` says.
+    pub async fn start_with(addr: SocketAddr, seed: Seed) -> std::io::Result<Sandbox> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let mut app = Router::new();
         let mut vendors = Vec::new();
         for vendor in VENDORS {
-            let simulation = (vendor.start)();
+            let simulation = (vendor.start)(seed);
             app = app.nest(vendor.prefix, simulation.router);
             let base_url = format!("http://{addr}{}{}", vendor.prefix, vendor.api);
             let mut env = vec![(vendor.provider.spec().base_url_var, base_url.clone())];

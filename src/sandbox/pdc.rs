@@ -85,6 +85,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::Seed;
 use super::Simulation;
 use super::shell::{
     Answer, Api, Authorize, Fault, Ids, Store, bearer, fault, fixture, is_blank, json_body,
@@ -329,7 +330,7 @@ struct Pdc {
 type Shared = Store<Pdc>;
 
 /// Fresh routes and the variables that reach them.
-pub fn start() -> Simulation {
+pub fn start(sample: Seed) -> Simulation {
     let username = random_token("pdc-admin-");
     let password = random_token("pw-");
     let access_token = random_token("eyJhbGciOiJSUzI1NiJ9.pdc-sandbox.");
@@ -354,7 +355,10 @@ pub fn start() -> Simulation {
         jobs,
         job_ids,
     };
-    for source in seed_sources() {
+    for source in seed_sources()
+        .into_iter()
+        .filter(|_| sample == Seed::Sample)
+    {
         state.insert(source);
     }
     Api {

@@ -204,11 +204,32 @@ pub fn iso_millis(epoch_ms: i64) -> String {
 pub struct Fault {
     pub status: StatusCode,
     pub body: Value,
+    /// The body's content type when the vendor labels its JSON as something else (BigID
+    /// serves its refusals as `text/html`); JSON's otherwise.
+    pub content_type: Option<&'static str>,
+}
+
+impl Fault {
+    /// This fault, its JSON body labelled `content_type`.
+    pub fn labelled(self, content_type: &'static str) -> Fault {
+        Fault {
+            content_type: Some(content_type),
+            ..self
+        }
+    }
 }
 
 impl IntoResponse for Fault {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.body)).into_response()
+        match self.content_type {
+            Some(content_type) => (
+                self.status,
+                [(axum::http::header::CONTENT_TYPE, content_type)],
+                self.body.to_string(),
+            )
+                .into_response(),
+            None => (self.status, axum::Json(self.body)).into_response(),
+        }
     }
 }
 
@@ -216,7 +237,11 @@ impl IntoResponse for Fault {
 pub type Answer = Result<Response, Fault>;
 
 pub fn fault(status: StatusCode, body: Value) -> Fault {
-    Fault { status, body }
+    Fault {
+        status,
+        body,
+        content_type: None,
+    }
 }
 
 /// A JSON response with a status.

@@ -43,7 +43,7 @@ pub fn tool(op: &OperationSpec) -> Tool {
             props.insert("dry_run".into(), dry_run_property());
         }
         if let Some(listing) = op.listing {
-            list_properties(props, listing.paging);
+            list_properties(props, listing.paging, listing.fields);
         }
     }
     let annotations = ToolAnnotations::new()
@@ -138,7 +138,7 @@ fn point_credentials_to_references(schema: &mut Map<String, Value>, credential_k
 
 /// The arguments every list tool shares (the engine takes them; the row's type never sees
 /// them): the shape of the items and, where the server pages, the page.
-fn list_properties(props: &mut Map<String, Value>, paging: Paging) {
+fn list_properties(props: &mut Map<String, Value>, paging: Paging, paths: &str) {
     props.insert(
         "detail".into(),
         json!({"type": "string", "enum": ["compact", "full"],
@@ -147,7 +147,7 @@ fn list_properties(props: &mut Map<String, Value>, paging: Paging) {
     props.insert(
         "fields".into(),
         json!({"type": "array", "items": {"type": "string"}, "minItems": 1,
-            "description": "Only these fields of each item, by dotted path (a.b)."}),
+            "description": format!("Only these fields of each item, by dotted path: {paths}.")}),
     );
     if paging == Paging::Local {
         props.insert(

@@ -85,8 +85,12 @@ vendor answers differently from what is written here, run the server with \
             .iter()
             .flat_map(|op| op.facts.iter().map(move |f| (format!("`{}`", op.name), f)));
         for (whose, f) in provider.chain(rows).filter(|(_, f)| f.source.is_assumed()) {
+            let refused = f
+                .if_refused
+                .map(|what| format!(" — when refused: {what}"))
+                .unwrap_or_default();
             out.push_str(&format!(
-                "- {whose}: {} ({})\n",
+                "- {whose}: {} ({}){refused}\n",
                 f.claim,
                 f.source.reference()
             ));
@@ -174,11 +178,11 @@ mod tests {
 
     #[test]
     fn the_table_replaces_only_what_is_between_the_markers() {
-        let readme = format!("# x\n\n{TABLE_BEGIN}\nold\n{TABLE_END}\n\nafter\n");
+        let readme = format!("# x\n\n{TABLE_BEGIN}\nstale-row-7f3a\n{TABLE_END}\n\nafter\n");
         let out = readme_with_table(&readme).unwrap();
         assert!(out.starts_with(&format!("# x\n\n{TABLE_BEGIN}\n| tool | request |")));
         assert!(out.ends_with(&format!("|\n{TABLE_END}\n\nafter\n")));
-        assert!(!out.contains("old"));
+        assert!(!out.contains("stale-row-7f3a"));
         assert_eq!(readme_with_table(&out).unwrap(), out, "stable");
         assert!(readme_with_table("no markers").is_err());
     }

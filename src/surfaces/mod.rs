@@ -15,4 +15,5 @@ pub mod reference;
 pub mod registry;
 pub mod server;
 pub mod skill;
+pub mod state;
 pub mod tasks;

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::definition;
 use crate::operation::OperationSpec;
+use crate::providers;
 
 /// What a tool may do, in words.
 pub fn access(op: &OperationSpec) -> &'static str {
@@ -159,10 +160,16 @@ pub fn request_text(op: &OperationSpec) -> String {
             .filter_map(|v| v.inventory.as_ref())
             .map(|i| format!("`{}`", i.tool))
             .collect();
-        return format!(
-            "each configured platform's list at once: {}",
-            lists.join(", ")
-        );
+        let lists = lists.join(", ");
+        return match op.path {
+            "/apply" => format!(
+                "each platform's list at once ({lists}) to check the plan still holds, then each change through its own tool"
+            ),
+            "/test" => format!(
+                "each platform's list at once ({lists}), then each matching source's stored-source test"
+            ),
+            _ => format!("each configured platform's list at once: {lists}"),
+        };
     }
     let mut text = format!("`{} {}`", op.method.as_str(), op.path);
     if let Some(read) = op.flow.read_first {
@@ -181,6 +188,55 @@ pub fn request_text(op: &OperationSpec) -> String {
         }
     }
     text
+}
+
+/// The desired-state file's format (the `datasource-mcp://state` resource, and the README's
+/// section), from each platform's state spec: nothing here can disagree with the planner.
+pub fn state_markdown() -> String {
+    let mut out = String::from(
+        "# Desired-state file\n\n\
+         YAML or JSON. Each platform's sources are listed under its id, in the vendor's own field \
+         names: an entry is what the platform's create tool takes, and is checked against that \
+         tool's arguments (every error names file, line and field) before anything is sent.\n\n\
+         - `version: 1` (optional).\n\
+         - Credentials only as `${secret:NAME}` references; a literal password, key or token in \
+         the file is refused, naming its line. A plan or export never holds a credential.\n\
+         - `managed: true` under a platform: a source it holds that the file does not list is \
+         deleted (only there; otherwise it is left alone).\n\
+         - An entry is matched to a source by its key (case-insensitive). A source listed but \
+         not compared (the vendor shows no settings) is `kept`.\n\n\
+         | platform | list key | matched by | created with | updated with | deleted with |\n\
+         |---|---|---|---|---|---|\n",
+    );
+    for spec in providers::VENDORS {
+        let Some(state) = providers::state(spec.provider) else {
+            continue;
+        };
+        out.push_str(&format!(
+            "| `{}` | `{}` | `{}` | `{}` | {} | {} |\n",
+            spec.id,
+            state.section,
+            state.key,
+            state.create.0,
+            state
+                .update
+                .map_or("not compared".to_string(), |(tool, _)| format!("`{tool}`")),
+            state.delete.map_or(
+                "not offered: the plan says so".to_string(),
+                |(tool, _)| format!("`{tool}`")
+            ),
+        ));
+    }
+    out.push_str(
+        "\nExample:\n\n```yaml\nversion: 1\nbigid:\n  data_sources:\n    - name: Orders MySQL\n      type: rdb-mysql\n      rdb_url: mysql.orders.example:3306\n      rdb_name: orders\n      username: bigid_scan\n      password: ${secret:ORDERS_MYSQL_PASSWORD}\n      enabled: \"yes\"\npdc:\n  data_sources:\n    - resourceName: orders-replica\n      databaseType: POSTGRES\n      host: pg.example.com\n      port: \"5432\"\n      databaseName: orders\n      userName: pdc\n      password: ${secret:PDC_ORDERS_PASSWORD}\nbigdata:\n  managed: true\n  connectors:\n    - type: email\n      label: Research inbox\n      config:\n        allowed_emails: [desk@broker.example]\ndatabrain:\n  datasources:\n    - datasourceType: postgres\n      credentials:\n        name: analytics-pg\n        host: pg.example.com\n        port: 5432\n        username: databrain\n        password: ${secret:ANALYTICS_PG_PASSWORD}\n        database: analytics\n        schema: public\n```\n\n\
+         Plan it (`inventory_plan_changes`, or `datasource-mcp plan FILE --out PLAN`): per source \
+         create, update (field by field), unchanged, kept or delete; a change the plan cannot \
+         make is marked and says why. Apply the plan (`inventory_apply_plan` with its plan_id \
+         after the user's yes, or `datasource-mcp apply PLAN`) within the hour: it is refused if \
+         what the vendors hold changed since. `inventory_export_state` / `datasource-mcp state` \
+         write what the vendors hold in this format.\n",
+    );
+    out
 }
 
 #[cfg(test)]

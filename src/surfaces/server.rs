@@ -38,6 +38,7 @@ use crate::store::Store;
 /// Resources: the generated reference of the tools this server offers.
 const CATALOG_URI: &str = "datasource-mcp://tools";
 const TOOL_URI_PREFIX: &str = "datasource-mcp://tools/";
+const STATE_URI: &str = "datasource-mcp://state";
 
 /// The server's instructions: what it manages, how to work safely, then what each enabled
 /// provider's guide says.
@@ -141,6 +142,19 @@ impl Selection {
                 .tools
                 .as_ref()
                 .is_none_or(|names| names.contains(&op.name))
+    }
+
+    /// What a tool over every platform may call on a caller's behalf: what read-only mode and
+    /// the toolsets allow (a `--tools` list naming that tool names the calls it makes).
+    pub fn gate(&self) -> crate::engine::ToolGate {
+        let read_only = self.read_only;
+        let toolsets = self.toolsets.clone();
+        Arc::new(move |op: &OperationSpec| {
+            (!read_only || op.hints.read_only)
+                && toolsets
+                    .as_ref()
+                    .is_none_or(|sets| sets.contains(&op.provider))
+        })
     }
 }
 
@@ -258,6 +272,7 @@ impl DataSourceServer {
             caller,
             correlation_id,
             read_scope_only: self.inner.read_scope,
+            gate: Some(self.inner.selection.gate()),
             ..CallContext::default()
         }
     }
@@ -290,6 +305,13 @@ impl DataSourceServer {
             inner.tasks = self.inner.tasks.clone();
         }
         twin
+    }
+
+    /// Whether the desired-state tools are offered (then their format is a resource).
+    fn offers_state(&self) -> bool {
+        ["inventory_plan_changes", "inventory_export_state"]
+            .iter()
+            .any(|name| self.catalog().find(name).is_some())
     }
 
     /// Whether this server serves one client session (stdio), which can carry requests to the
@@ -759,6 +781,16 @@ impl ServerHandler for DataSourceServer {
                 .with_description("Every tool this server offers, by provider")
                 .with_mime_type("text/markdown"),
         ];
+        if self.offers_state() {
+            resources.push(
+                Resource::new(STATE_URI, "state")
+                    .with_title("Desired-state file format")
+                    .with_description(
+                        "The file inventory_plan_changes reads and inventory_export_state writes",
+                    )
+                    .with_mime_type("text/markdown"),
+            );
+        }
         for op in self.catalog().operations() {
             resources.push(
                 Resource::new(format!("{TOOL_URI_PREFIX}{}", op.name), op.name)
@@ -794,6 +826,8 @@ impl ServerHandler for DataSourceServer {
         let ops = self.catalog().operations();
         let text = if uri == CATALOG_URI {
             Some(reference::catalog_markdown(ops))
+        } else if uri == STATE_URI && self.offers_state() {
+            Some(reference::state_markdown())
         } else {
             uri.strip_prefix(TOOL_URI_PREFIX)
                 .and_then(|name| self.catalog().find(name))

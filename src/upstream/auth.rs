@@ -15,12 +15,16 @@ use super::response::{HttpResponse, TransportError};
 use crate::redact;
 use crate::request::Method;
 use crate::secret::SecretString;
-use crate::spec::{AuthHeader, Credential, ExchangeSend, Scheme, TokenExchange};
+use crate::spec::{
+    AuthHeader, Credential, ExchangeSend, ProviderSpec, Refusal, Scheme, TokenExchange,
+};
 
 /// Why a token could not be obtained.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("the token exchange was refused (HTTP {status}): {message}")]
+    /// The vendor refused the credential: at the token exchange, or (with a success status,
+    /// as BigID does) the token an API request carried.
+    #[error("the credential was refused (HTTP {status}): {message}")]
     Refused { status: u16, message: String },
     #[error("the token exchange answered without a token at {pointer}")]
     NoToken { pointer: &'static str },
@@ -69,7 +73,7 @@ impl Authenticator {
     /// token used, so a 401 can invalidate exactly that one.
     pub async fn header(
         &self,
-        provider: &'static str,
+        provider: &'static ProviderSpec,
         base_url: &str,
         upstream: &Upstream,
     ) -> Result<(HeaderValue, SecretString), AuthError> {
@@ -82,7 +86,14 @@ impl Authenticator {
                 let token = match &*cached {
                     Some((t, _)) => t.clone(),
                     None => {
-                        let t = exchange_token(provider, exchange, base_url, upstream).await?;
+                        let t = exchange_token(
+                            provider.id,
+                            provider.refusal,
+                            exchange,
+                            base_url,
+                            upstream,
+                        )
+                        .await?;
                         let registration = redact::register_token(t.expose());
                         redact::ready().await;
                         *cached = Some((t.clone(), registration));
@@ -105,6 +116,7 @@ impl Authenticator {
 
 async fn exchange_token(
     provider: &'static str,
+    refusal: Option<Refusal>,
     exchange: &TokenExchange,
     base_url: &str,
     upstream: &Upstream,
@@ -147,6 +159,19 @@ async fn exchange_token(
     // The token the answer carries is masked in the trace wherever the answer repeats it.
     request.secret_in_answer = Some(exchange.token_pointer);
     let response: HttpResponse = upstream.send(&request, None).await?;
+    // A vendor that says "refused" with a success status (BigID: 200 with `success: false`)
+    // refused the credential; that is not a login endpoint without a token.
+    if let (true, Some(message)) = (
+        response.is_success(),
+        refusal
+            .zip(response.json())
+            .and_then(|(r, body)| r.of_exchange(body)),
+    ) {
+        return Err(AuthError::Refused {
+            status: response.status,
+            message,
+        });
+    }
     let token = response
         .json()
         .and_then(|v| v.pointer(exchange.token_pointer))
@@ -158,7 +183,10 @@ async fn exchange_token(
             status = response.status,
             "no token from the first login endpoint; trying the other"
         );
-        return Box::pin(exchange_token(provider, otherwise, base_url, upstream)).await;
+        return Box::pin(exchange_token(
+            provider, refusal, otherwise, base_url, upstream,
+        ))
+        .await;
     }
     if !response.is_success() {
         return Err(AuthError::Refused {

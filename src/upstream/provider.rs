@@ -54,7 +54,11 @@ impl ProviderClient {
     }
 
     /// Sends `request` with the provider's credential; on a 401 obtains a new token once and
-    /// repeats the request once (a 401 means the vendor did nothing).
+    /// repeats the request once (a 401 means the vendor did nothing). An answer whose status
+    /// says success but whose body refuses the token (the provider's [`Refusal`]) counts as a
+    /// 401; refused again, it is an authentication error.
+    ///
+    /// [`Refusal`]: crate::spec::Refusal
     pub async fn send(
         &self,
         upstream: &Upstream,
@@ -64,14 +68,33 @@ impl ProviderClient {
         loop {
             let (value, token) = self
                 .auth
-                .header(self.spec.id, &self.base_url, upstream)
+                .header(self.spec, &self.base_url, upstream)
                 .await?;
             let response = upstream.send(request, Some(&value)).await?;
-            if response.status == 401 && self.auth.can_refresh() && !refreshed {
-                tracing::info!(provider = self.spec.id, "401: obtaining a new token");
+            let refused = match (response.is_success(), self.spec.refusal, response.json()) {
+                (true, Some(refusal), Some(body)) => refusal.of_call(body),
+                _ => None,
+            };
+            if refused.is_some() {
+                upstream.settings().metrics.vendor_refusal(self.spec.id);
+            }
+            let unauthorized = response.status == 401 || refused.is_some();
+            if unauthorized && self.auth.can_refresh() && !refreshed {
+                tracing::info!(
+                    provider = self.spec.id,
+                    status = response.status,
+                    "the token was refused: obtaining a new one"
+                );
                 self.auth.invalidate(&token).await;
                 refreshed = true;
                 continue;
+            }
+            if let Some(message) = refused {
+                return Err(AuthError::Refused {
+                    status: response.status,
+                    message,
+                }
+                .into());
             }
             return Ok(response);
         }

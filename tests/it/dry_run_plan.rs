@@ -107,7 +107,9 @@ async fn every_dry_run_plan_is_the_request_sent() {
     let vars = vars(&fake);
     let client = client_with(&vars, UpstreamSettings::default()).await;
     let mut checked = 0;
-    for op in providers::operations().filter(|op| op.mutates()) {
+    // A vendor's writes: each dry run is one request (the apply of a plan shows its calls,
+    // tested with the plans).
+    for op in providers::operations().filter(|op| op.mutates() && !op.flow.fan_out) {
         let credential = op.provider.spec().credential;
         let credential_header = credential(&vars).unwrap().unwrap().header().name;
         let mut args: Value = serde_json::from_str(op.example).unwrap();
@@ -141,6 +143,8 @@ async fn every_dry_run_plan_is_the_request_sent() {
     }
     assert_eq!(
         checked,
-        providers::operations().filter(|op| op.mutates()).count()
+        providers::operations()
+            .filter(|op| op.mutates() && !op.flow.fan_out)
+            .count()
     );
 }

@@ -41,7 +41,8 @@ fn bigid_row(n: usize) -> Value {
         _ => "ok",
     };
     json!({"provider": "bigid", "id": format!("src-{n:03}"), "name": format!("src-{n:03}"),
-        "type": "rdb-mysql", "status": status, "host": format!("db{n}.acme.example:3306")})
+        "type": "rdb-mysql", "status": status, "host": format!("db{n}.acme.example"), "port": 3306,
+        "database": "orders"})
 }
 
 fn bigid_page(from: usize, to: usize) -> Value {

@@ -45,6 +45,7 @@ mod ops;
 mod prompts_resources;
 mod reliability;
 mod safety;
+mod state;
 mod stdio_binary;
 mod stdio_hardening;
 mod store;

@@ -192,3 +192,53 @@ async fn every_id_argument_says_where_the_id_comes_from() {
 fn provider_of(tool: &str) -> Provider {
     datasource_mcp::providers::operation(tool).unwrap().provider
 }
+
+/// Every subschema is an object: the 2025-11-25 wire schema refuses `true` where a schema
+/// is expected (a free-form value is `{}`); only `additionalProperties: false` is boolean.
+#[tokio::test]
+async fn every_subschema_is_an_object() {
+    fn walk(schema: &Value, at: &str) {
+        let Value::Object(map) = schema else {
+            panic!("{at} is {schema}, not a schema object");
+        };
+        for key in ["items", "not", "if", "then", "else"] {
+            if let Some(sub) = map.get(key) {
+                walk(sub, &format!("{at}.{key}"));
+            }
+        }
+        if let Some(sub) = map.get("additionalProperties")
+            && !sub.is_boolean()
+        {
+            walk(sub, &format!("{at}.additionalProperties"));
+        }
+        for key in ["properties", "patternProperties"] {
+            for (name, sub) in map
+                .get(key)
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                walk(sub, &format!("{at}.{name}"));
+            }
+        }
+        for key in ["anyOf", "oneOf", "allOf", "prefixItems"] {
+            for (i, sub) in map
+                .get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                walk(sub, &format!("{at}.{key}[{i}]"));
+            }
+        }
+    }
+    let (_, tools) = seen().await;
+    for tool in &tools {
+        let name = tool["name"].as_str().unwrap();
+        walk(&tool["inputSchema"], &format!("{name} input"));
+        if let Some(output) = tool.get("outputSchema") {
+            walk(output, &format!("{name} output"));
+        }
+    }
+}

@@ -440,6 +440,16 @@ async fn metrics_count_calls_latency_retries_and_auth_failures() {
         "/api/ds_connections/Locked",
         Reply::json(401, json!({"message": "no"})),
     );
+    // BigID's refusal of a token: HTTP 200, `success: false`; counted like a 401.
+    fake.on(
+        "GET",
+        "/api/ds_connections/Refused",
+        Reply::text(
+            200,
+            r#"{"success":false,"message":"Failed to authenticate token."}"#,
+        )
+        .with_header("content-type", "text/html; charset=utf-8"),
+    );
     let vars = env(&[
         ("BIGID_BASE_URL", &fake.url("/api")),
         ("BIGID_ACCESS_TOKEN", "ops-vendor-token"),
@@ -458,6 +468,7 @@ async fn metrics_count_calls_latency_retries_and_auth_failures() {
     );
     let get = "bigid_get_data_source";
     http_call(base, TOKEN, None, get, json!({"name": "Locked"})).await;
+    http_call(base, TOKEN, None, get, json!({"name": "Refused"})).await;
     http_call(base, TOKEN, None, "no_such_tool", json!({})).await;
     // A wrong token: 401, counted.
     assert_eq!(
@@ -478,18 +489,19 @@ async fn metrics_count_calls_latency_retries_and_auth_failures() {
     let want = [
         "# TYPE datasource_mcp_calls_total counter",
         "datasource_mcp_calls_total{tool=\"(unknown)\",outcome=\"UNKNOWN_TOOL\"} 1",
+        "datasource_mcp_calls_total{tool=\"bigid_get_data_source\",outcome=\"AUTHENTICATION_FAILED\"} 1",
         "datasource_mcp_calls_total{tool=\"bigid_get_data_source\",outcome=\"VENDOR_ERROR\"} 1",
         "datasource_mcp_calls_total{tool=\"bigid_list_data_sources\",outcome=\"INVALID_ARGUMENT\"} 1",
         "datasource_mcp_calls_total{tool=\"bigid_list_data_sources\",outcome=\"ok\"} 2",
         "# TYPE datasource_mcp_vendor_request_duration_seconds histogram",
-        // Three attempts for the two lists (one retried) and one for the get.
-        "datasource_mcp_vendor_request_duration_seconds_bucket{provider=\"bigid\",le=\"+Inf\"} 4",
-        "datasource_mcp_vendor_request_duration_seconds_count{provider=\"bigid\"} 4",
+        // Three attempts for the two lists (one retried) and one for each get.
+        "datasource_mcp_vendor_request_duration_seconds_bucket{provider=\"bigid\",le=\"+Inf\"} 5",
+        "datasource_mcp_vendor_request_duration_seconds_count{provider=\"bigid\"} 5",
         "# TYPE datasource_mcp_retries_total counter",
         "datasource_mcp_retries_total{provider=\"bigid\"} 1",
         "# TYPE datasource_mcp_auth_failures_total counter",
         "datasource_mcp_auth_failures_total{source=\"client\"} 2",
-        "datasource_mcp_auth_failures_total{source=\"vendor\",provider=\"bigid\"} 1",
+        "datasource_mcp_auth_failures_total{source=\"vendor\",provider=\"bigid\"} 2",
         "# TYPE datasource_mcp_in_flight_requests gauge",
         "datasource_mcp_in_flight_requests 0",
     ];

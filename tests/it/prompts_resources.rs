@@ -126,12 +126,14 @@ async fn read_only_servers_offer_no_onboarding() {
 async fn the_tool_reference_is_served_as_resources() {
     let client = client(&ALL[..2]).await;
     let resources = client.list_all_resources().await.unwrap();
-    // The catalogue, then a page per configured (BigID) tool.
+    // The catalogue, the desired-state format (the inventory's state tools are offered), then
+    // a page per configured (BigID) tool.
     assert_eq!(
         resources.len(),
-        1 + tool_count(offered_with_only(Provider::BigId))
+        2 + tool_count(offered_with_only(Provider::BigId))
     );
     assert_eq!(resources[0].uri, "datasource-mcp://tools");
+    assert_eq!(resources[1].uri, "datasource-mcp://state");
     let read = |uri: &str| {
         let client = &client;
         let uri = uri.to_string();

@@ -495,3 +495,58 @@ async fn raw_json_rpc_over_stdio_as_the_extension_describes() {
     let legacy = ask("tasks/result", json!({"taskId": id})).await;
     assert_eq!(legacy["error"]["code"], -32601, "{legacy}");
 }
+
+/// The apply of a plan is a task for a client that takes tasks, with its progress in the
+/// task's status; its result is the apply's report.
+#[tokio::test]
+async fn an_apply_is_a_task() {
+    let sb = datasource_mcp::sandbox::Sandbox::start_with(
+        ([127, 0, 0, 1], 0).into(),
+        datasource_mcp::sandbox::Seed::Empty,
+    )
+    .await
+    .unwrap();
+    let mut vars = sb.env();
+    vars.insert(
+        "DATASOURCE_MCP_SECRET_PG".into(),
+        "pw-task-apply-31f0".into(),
+    );
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let client = connect(
+        server(&vars, store),
+        TasksClient { tasks: true },
+        ProtocolVersion::V_2026_07_28,
+    )
+    .await;
+    let desired = json!({"pdc": {"data_sources": (0..6).map(|i| json!({"resourceName": format!("pg-{i}"),
+        "databaseType": "POSTGRES", "host": "pg.example", "userName": "u", "password": "${secret:PG}"}))
+        .collect::<Vec<_>>()}});
+    let planned = client
+        .call_tool(params(
+            "inventory_plan_changes",
+            json!({"desired": desired}),
+        ))
+        .await
+        .unwrap()
+        .structured_content
+        .unwrap();
+    let answer = client
+        .call_tool_once(params(
+            "inventory_apply_plan",
+            json!({"plan_id": planned["plan_id"]}),
+        ))
+        .await
+        .unwrap();
+    let CallToolResponse::Task(created) = answer else {
+        panic!("not a task: {answer:?}")
+    };
+    let id = serde_json::to_value(&created).unwrap()["taskId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, done, _) = until_ended(&client, &id).await;
+    assert_eq!(status, TaskStatus::Completed, "{done}");
+    let result = &done["result"]["structuredContent"];
+    assert_eq!(result["applied"], true, "{done}");
+    assert_eq!(result["summary"], json!({"done": 6}));
+}

@@ -293,6 +293,7 @@ async fn a_stored_source_is_tested_by_name_with_its_stored_credential() {
     .await;
     assert!(err);
     assert_eq!(missing["error"]["status"], 400, "{missing}");
+    assert_eq!(missing["error"]["code"], "NOT_FOUND", "{missing}");
 }
 
 #[tokio::test]
@@ -346,52 +347,58 @@ async fn create_rejects_duplicates_and_missing_fields_like_the_vendor() {
     );
 }
 
+/// What BigID's sandbox answers a refused credential: HTTP 200, labelled text/html, the JSON
+/// `{"success": false, "message"}` (JupiterOne/graph-bigid's recordings).
+async fn refusal(response: reqwest::Response) -> (u16, String, Value) {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    (status, content_type, body)
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+
+fn refused(message: &str) -> (u16, String, Value) {
+    (
+        200,
+        HTML.to_string(),
+        json!({"success": false, "message": message}),
+    )
+}
+
 #[tokio::test]
-async fn wrong_or_missing_tokens_get_401() {
+async fn wrong_or_missing_tokens_are_refused_as_bigid_refuses_them() {
     let sb = sandbox().await;
     let base = &sb.vendors[0].base_url;
     let http = http();
-    let status = |r: reqwest::Response| r.status().as_u16();
+    let token_refused = refused("Failed to authenticate token.");
+    let list = || http.get(format!("{base}/ds-connections"));
+    assert_eq!(refusal(list().send().await.unwrap()).await, token_refused);
     assert_eq!(
-        status(
-            http.get(format!("{base}/ds-connections"))
-                .send()
-                .await
-                .unwrap()
-        ),
-        401
+        refusal(list().header("authorization", "nope").send().await.unwrap()).await,
+        token_refused
     );
     assert_eq!(
-        status(
-            http.get(format!("{base}/ds-connections"))
-                .header("authorization", "nope")
-                .send()
-                .await
-                .unwrap()
-        ),
-        401
-    );
-    assert_eq!(
-        status(
+        refusal(
             http.get(format!("{base}/refresh-access-token"))
                 .header("authorization", "nope")
                 .send()
                 .await
                 .unwrap()
-        ),
-        401
+        )
+        .await,
+        token_refused
     );
     // The user token itself is not a session token.
     let user = sb.env()["BIGID_USER_TOKEN"].clone();
     assert_eq!(
-        status(
-            http.get(format!("{base}/ds-connections"))
-                .header("authorization", &user)
-                .send()
-                .await
-                .unwrap()
-        ),
-        401
+        refusal(list().header("authorization", &user).send().await.unwrap()).await,
+        token_refused
     );
     // Username and password log in at /sessions.
     let alt: HashMap<_, _> = sb.vendors[0].alternatives.iter().cloned().collect();
@@ -405,26 +412,19 @@ async fn wrong_or_missing_tokens_get_401() {
         .await
         .unwrap();
     let token = login["auth_token"].as_str().unwrap();
-    assert_eq!(
-        status(
-            http.get(format!("{base}/ds-connections"))
-                .header("authorization", token)
-                .send()
-                .await
-                .unwrap()
-        ),
-        200
-    );
+    let ok = list().header("authorization", token).send().await.unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
     // Raw header only, as BigID's own clients send it.
     assert_eq!(
-        status(
-            http.get(format!("{base}/ds-connections"))
+        refusal(
+            list()
                 .header("authorization", format!("Bearer {token}"))
                 .send()
                 .await
                 .unwrap()
-        ),
-        401
+        )
+        .await,
+        token_refused
     );
     let bad = http
         .post(format!("{base}/sessions"))
@@ -432,7 +432,48 @@ async fn wrong_or_missing_tokens_get_401() {
         .send()
         .await
         .unwrap();
-    assert_eq!(bad.status().as_u16(), 401);
+    assert_eq!(
+        refusal(bad).await,
+        refused(
+            "Authentication failed. Username / Password incorrect or insufficient roles in AD."
+        )
+    );
+}
+
+/// Through the server, a refused user token or login is an authentication error carrying
+/// BigID's message, though BigID answered 200.
+#[tokio::test]
+async fn the_server_reports_bigids_refusals_as_authentication_errors() {
+    let sb = sandbox().await;
+    let base = sb.vendors[0].base_url.clone();
+    for (vars, message) in [
+        (
+            vec![("BIGID_USER_TOKEN", "not-the-user-token")],
+            "BigID refused the credential: Failed to authenticate token.",
+        ),
+        (
+            vec![
+                ("BIGID_USERNAME", "sandbox-admin"),
+                ("BIGID_PASSWORD", "not-the-sandbox-password"),
+            ],
+            "BigID refused the credential: Authentication failed. Username / Password incorrect or insufficient roles in AD.",
+        ),
+    ] {
+        let mut env: std::collections::HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.insert("BIGID_BASE_URL".into(), base.clone());
+        let client = client_with(&env, UpstreamSettings::default()).await;
+        let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
+        assert!(is_error);
+        assert_eq!(
+            result,
+            json!({"error": {"provider": "bigid", "status": 200, "code": "AUTHENTICATION_FAILED",
+                "message": message,
+                "hint": "check BIGID_USER_TOKEN (or BIGID_USERNAME/BIGID_PASSWORD, or BIGID_ACCESS_TOKEN)"}})
+        );
+    }
 }
 
 #[tokio::test]
@@ -646,20 +687,28 @@ async fn tokens_are_jwts_typed_as_bigid_types_them() {
             .await;
         assert_eq!(status, 200);
     }
-    let (status, refused) = bigid
-        .send_raw(Method::GET, "/ds-connections", Some(&user), None)
-        .await;
-    assert_eq!(status, 401, "{refused}");
+    let token_refused = (
+        200,
+        json!({"success": false, "message": "Failed to authenticate token."}),
+    );
+    assert_eq!(
+        bigid
+            .send_raw(Method::GET, "/ds-connections", Some(&user), None)
+            .await,
+        token_refused
+    );
     // An access token is not a refresh token.
-    let (status, _) = bigid
-        .send_raw(
-            Method::GET,
-            "/refresh-access-token",
-            Some(&bigid.credential),
-            None,
-        )
-        .await;
-    assert_eq!(status, 401);
+    assert_eq!(
+        bigid
+            .send_raw(
+                Method::GET,
+                "/refresh-access-token",
+                Some(&bigid.credential),
+                None,
+            )
+            .await,
+        token_refused
+    );
 }
 
 /// An unknown name is BigID's 400 "Unable to locate data source …", for GET, PUT and DELETE.
@@ -939,4 +988,192 @@ async fn update_keeps_server_fields() {
     expected["warehouse"] = json!("SCAN_WH_2");
     expected["updated_at"] = json!("2025-06-01T12:00:01.000Z");
     assert_eq!(after["ds_connection"], expected);
+}
+
+// ---- scans ------------------------------------------------------------------------------------
+
+/// The query BigID's integrations start a scan with.
+fn scan_query(scan_type: &str) -> String {
+    format!("?isSampleScan=false&scanType={scan_type}&autoAssumeScanType=false")
+}
+
+fn success(data: Value) -> Value {
+    json!({"status": "success", "statusCode": 200, "message": null, "data": data})
+}
+
+/// A started scan's life, one step per read of the last scan: the read after the start still
+/// answers the previous scan, then Queued → InProgress → Completed with its counts, recorded
+/// on the source; the start answers as BigID's integrations declare it, with no scan id.
+#[tokio::test]
+async fn a_started_scan_is_queued_runs_and_completes_one_step_per_read() {
+    let bigid = SandboxApi::start(Provider::BigId).await;
+    let path = "/ds-connections/Orders%20MySQL/scan";
+    let previous = success(json!({"_id": "005ca1150000000000000001",
+        "dsConnectionName": "Orders MySQL", "scanType": "dsScan", "isSampleScan": false,
+        "isScheduled": false, "scanProfileName": "Orders MySQL", "state": "Completed",
+        "created_at": "2025-05-28T02:14:55.301Z", "updated_at": "2025-05-28T02:14:55.301Z",
+        "num_of_object": 42, "total_pii_count": 126}));
+    assert_eq!(
+        bigid.send(Method::GET, path, None).await,
+        (200, previous.clone())
+    );
+
+    let started = bigid
+        .send(
+            Method::POST,
+            &format!("{path}{}", scan_query("dsScan")),
+            None,
+        )
+        .await;
+    assert_eq!(
+        started,
+        (
+            200,
+            json!({"status": "success", "statusCode": 200,
+                "message": "Scan of data source 'Orders MySQL' started",
+                "data": {"dsConnectionName": "Orders MySQL", "isSampleScan": false,
+                    "isScheduled": false, "scanProfileName": "Orders MySQL",
+                    "scanType": "dsScan", "state": "Queued"}})
+        )
+    );
+    let scan = |state: &str, updated: &str| {
+        json!({"_id": "005ca1150000000000000005", "dsConnectionName": "Orders MySQL",
+            "scanType": "dsScan", "isSampleScan": false, "isScheduled": false,
+            "scanProfileName": "Orders MySQL", "state": state,
+            "created_at": "2025-06-01T12:00:01.000Z", "updated_at": updated})
+    };
+    let mut completed = scan("Completed", "2025-06-01T12:00:03.000Z");
+    completed["num_of_object"] = json!(42);
+    completed["total_pii_count"] = json!(126);
+    let mut reads = Vec::new();
+    for _ in 0..5 {
+        reads.push(bigid.send(Method::GET, path, None).await);
+    }
+    assert_eq!(
+        reads,
+        [
+            (200, previous),
+            (200, success(scan("Queued", "2025-06-01T12:00:01.000Z"))),
+            (200, success(scan("InProgress", "2025-06-01T12:00:02.000Z"))),
+            (200, success(completed.clone())),
+            (200, success(completed)),
+        ]
+    );
+    let (_, listing) = bigid.send(Method::GET, "/ds-connections", None).await;
+    let orders = listing["data"]["ds_connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Orders MySQL")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        orders["connectionStatusScan"],
+        json!({"is_success": true, "last_connection": "2025-06-01T12:00:03.000Z", "num_of_object": 42})
+    );
+    assert_eq!(orders["last_scan_at"], 1_748_779_203_000_u64);
+}
+
+/// A source whose host cannot be reached fails its scan with the reason; a source never
+/// scanned has no last scan (`data: {}`); a metadata scan counts no findings; an unknown name
+/// is BigID's 400 for both routes.
+#[tokio::test]
+async fn scans_fail_for_unreachable_hosts_and_unknown_names_are_a_400() {
+    let bigid = SandboxApi::start(Provider::BigId).await;
+    let (status, _) = bigid
+        .send(
+            Method::POST,
+            "/ds_connections",
+            Some(
+                json!({"ds_connection": {"name": "Gone DB", "type": "rdb-mysql",
+                "rdb_url": "gone.invalid:3306", "username": "u", "password": SENTINEL}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let path = "/ds-connections/Gone%20DB/scan";
+    let never = (200, success(json!({})));
+    assert_eq!(bigid.send(Method::GET, path, None).await, never);
+    let (status, started) = bigid
+        .send(
+            Method::POST,
+            &format!("{path}{}", scan_query("dsScan")),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{started}");
+    let mut states = Vec::new();
+    let mut last = Value::Null;
+    for _ in 0..4 {
+        let (status, read) = bigid.send(Method::GET, path, None).await;
+        assert_eq!(status, 200);
+        states.push(read["data"]["state"].clone());
+        last = read;
+    }
+    assert_eq!(
+        states,
+        [
+            Value::Null,
+            json!("Queued"),
+            json!("InProgress"),
+            json!("Failed")
+        ]
+    );
+    assert_eq!(last["data"]["num_of_object"], 0);
+    assert_eq!(
+        last["data"]["errorMessage"],
+        "Scan failed: getaddrinfo ENOTFOUND gone.invalid"
+    );
+    let (_, source) = bigid.send(Method::GET, "/ds-connections", None).await;
+    let gone = source["data"]["ds_connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Gone DB")
+        .unwrap()
+        .clone();
+    assert_eq!(gone["connectionStatusScan"]["is_success"], false);
+
+    // A metadata scan of a seeded source: objects, no findings.
+    let path = "/ds-connections/Finance%20Snowflake/scan";
+    bigid
+        .send(
+            Method::POST,
+            &format!("{path}{}", scan_query("metadataScan")),
+            None,
+        )
+        .await;
+    for _ in 0..3 {
+        bigid.send(Method::GET, path, None).await;
+    }
+    let (_, done) = bigid.send(Method::GET, path, None).await;
+    assert_eq!(done["data"]["state"], "Completed");
+    assert_eq!(done["data"]["scanType"], "metadataScan");
+    assert_eq!(done["data"]["num_of_object"], 318);
+    assert_eq!(done["data"]["total_pii_count"], 0);
+
+    // HR SharePoint was never scanned.
+    assert_eq!(
+        bigid
+            .send(Method::GET, "/ds-connections/HR%20SharePoint/scan", None)
+            .await,
+        never
+    );
+    let unknown = (
+        400,
+        json!({"status": "error", "statusCode": 400,
+            "message": "Unable to locate data source No Such Source"}),
+    );
+    let path = "/ds-connections/No%20Such%20Source/scan";
+    assert_eq!(bigid.send(Method::GET, path, None).await, unknown);
+    assert_eq!(
+        bigid
+            .send(
+                Method::POST,
+                &format!("{path}{}", scan_query("dsScan")),
+                None
+            )
+            .await,
+        unknown
+    );
 }

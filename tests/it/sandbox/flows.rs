@@ -148,6 +148,7 @@ async fn pdc_flow() {
     .await;
     assert!(err);
     assert_eq!(missing["error"]["status"], 404);
+    assert_eq!(missing["error"]["code"], "NOT_FOUND");
 }
 
 #[tokio::test]
@@ -280,6 +281,7 @@ async fn bigdata_flow() {
     .await;
     assert!(err);
     assert_eq!(after["error"]["status"], 404);
+    assert_eq!(after["error"]["code"], "NOT_FOUND");
 }
 
 #[tokio::test]
@@ -435,4 +437,165 @@ async fn pdc_onboarding_create_test_wait_ingest_wait() {
     .await;
     assert!(!err, "{tested}");
     assert_eq!(tested["status"], "FAILED", "{tested}");
+}
+
+/// BigID onboarding as an agent runs it, ending with a scan: the template → a test of the
+/// candidate → the create's dry run, then the create → the scan's dry run, then the scan,
+/// followed past the previous (none) to Completed → its counts, which the last-scan read and
+/// the list repeat. A source whose host cannot be reached scans Failed, with the reason.
+#[tokio::test]
+async fn bigid_onboarding_template_test_create_scan_to_completed() {
+    let sb = Sandbox::start(([127, 0, 0, 1], 0).into()).await.unwrap();
+    let mut vars = sb.env();
+    vars.insert(
+        "DATASOURCE_MCP_SECRET_ORDERS_DB_PASSWORD".into(),
+        SENTINEL.into(),
+    );
+    let client = client_with(&vars, fast_settings()).await;
+
+    let (template, err) = call(
+        &client,
+        "bigid_get_connector_template",
+        json!({"type": "rdb-mysql"}),
+    )
+    .await;
+    assert!(!err, "{template}");
+    let for_test: Vec<&str> = template["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["mandatoryForTest"] == true)
+        .map(|f| f["apiName"].as_str().unwrap())
+        .collect();
+    assert_eq!(for_test, ["rdb_url", "username", "password"]);
+
+    let ds = json!({"type": "rdb-mysql", "rdb_url": "orders-db.prod.example:3306",
+        "username": "bigid_scan", "password": "${secret:ORDERS_DB_PASSWORD}"});
+    let (test, err) = call(
+        &client,
+        "bigid_test_data_source_connection",
+        json!({"ds_connection": ds}),
+    )
+    .await;
+    assert!(!err, "{test}");
+    assert_eq!(
+        test,
+        json!({"success": true, "message": "Connection to MySQL data source succeeded"})
+    );
+
+    let mut ds = ds;
+    ds["name"] = json!("Orders MySQL (EU)");
+    ds["rdb_name"] = json!("orders");
+    let (plan, err) = call(
+        &client,
+        "bigid_create_data_source",
+        json!({"ds_connection": ds, "dry_run": true}),
+    )
+    .await;
+    assert!(!err, "{plan}");
+    assert_eq!(plan["requests"][0]["method"], "POST");
+    assert_eq!(
+        plan["requests"][0]["body"]["ds_connection"]["password"],
+        "${secret:ORDERS_DB_PASSWORD}"
+    );
+    let name = json!({"name": "Orders MySQL (EU)"});
+    let (absent, _) = call(&client, "bigid_get_data_source", name.clone()).await;
+    assert_eq!(
+        absent["error"]["code"], "NOT_FOUND",
+        "a dry run creates nothing"
+    );
+    let (created, err) = call(
+        &client,
+        "bigid_create_data_source",
+        json!({"ds_connection": ds}),
+    )
+    .await;
+    assert!(!err, "{created}");
+    assert!(!created.to_string().contains(SENTINEL));
+
+    let (plan, err) = call(
+        &client,
+        "bigid_start_scan",
+        json!({"name": "Orders MySQL (EU)", "wait": true, "dry_run": true}),
+    )
+    .await;
+    assert!(!err, "{plan}");
+    let planned: Vec<(&str, &str)> = plan["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["method"].as_str().unwrap(), r["url"].as_str().unwrap()))
+        .collect();
+    let base = &sb.vendors[0].base_url;
+    let scan_url = format!("{base}/ds-connections/Orders%20MySQL%20%28EU%29/scan");
+    assert_eq!(
+        planned,
+        [
+            ("GET", scan_url.as_str()),
+            (
+                "POST",
+                format!("{scan_url}?isSampleScan=false&scanType=dsScan&autoAssumeScanType=false")
+                    .as_str()
+            )
+        ]
+    );
+    let (none, _) = call(&client, "bigid_get_scan_status", name.clone()).await;
+    assert_eq!(none["status"], "no scan found", "a dry run starts nothing");
+
+    let (scanned, err) = call(
+        &client,
+        "bigid_start_scan",
+        json!({"name": "Orders MySQL (EU)", "wait": true}),
+    )
+    .await;
+    assert!(!err, "{scanned}");
+    assert_eq!(scanned["job_id"], "Orders MySQL (EU)");
+    assert_eq!(scanned["status"], "Completed", "{scanned}");
+    assert_eq!(scanned["scan_type"], "dsScan");
+    assert_eq!(scanned["counts"], json!({"objects": 28, "findings": 84}));
+    assert!(scanned.get("failure").is_none());
+
+    let (last, err) = call(&client, "bigid_get_scan_status", name).await;
+    assert!(!err);
+    assert_eq!(last["status"], "Completed");
+    assert_eq!(last["finished"], true);
+    assert_eq!(last["scan_id"], scanned["scan_id"]);
+    assert_eq!(last["counts"], scanned["counts"]);
+    let (listing, _) = call(
+        &client,
+        "bigid_list_data_sources",
+        json!({"fields": ["name", "connectionStatusScan.num_of_object"]}),
+    )
+    .await;
+    let row = listing["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Orders MySQL (EU)")
+        .unwrap()
+        .clone();
+    assert_eq!(row["connectionStatusScan.num_of_object"], 28, "{row}");
+
+    // A host that cannot be reached: the scan ends Failed, with BigID's reason.
+    let (_, err) = call(
+        &client,
+        "bigid_create_data_source",
+        json!({"ds_connection": {"name": "Ghost DB", "type": "rdb-mysql",
+            "rdb_url": "ghost.invalid:3306", "username": "u", "password": "${secret:ORDERS_DB_PASSWORD}"}}),
+    )
+    .await;
+    assert!(!err);
+    let (failed, err) = call(
+        &client,
+        "bigid_start_scan",
+        json!({"name": "Ghost DB", "wait": true}),
+    )
+    .await;
+    assert!(!err, "{failed}");
+    assert_eq!(failed["status"], "Failed");
+    assert_eq!(
+        failed["failure"],
+        "Scan failed: getaddrinfo ENOTFOUND ghost.invalid"
+    );
+    assert_eq!(failed["counts"], json!({"objects": 0}));
 }

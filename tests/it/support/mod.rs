@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 mod browser;
 mod fake;
+mod faulty;
 mod intake;
 mod issuer;
 mod keyring;
@@ -23,6 +24,7 @@ mod wire;
 
 pub use browser::*;
 pub use fake::*;
+pub use faulty::*;
 pub use intake::*;
 pub use issuer::*;
 pub use keyring::*;

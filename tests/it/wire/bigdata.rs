@@ -683,10 +683,10 @@ async fn both_bigdata_error_shapes_are_read() {
     .await;
     assert_eq!(
         result["error"],
-        json!({"provider": "bigdata", "status": 404, "code": "CONNECTOR_NOT_FOUND",
+        json!({"provider": "bigdata", "status": 404, "code": "NOT_FOUND",
             "message": "No connector found with this ID, or the user does not have access",
             "hint": "nothing with that name or id exists: list first to see what does",
-            "vendor_request_id": "req-123"})
+            "vendor_request_id": "req-123", "vendor_code": "CONNECTOR_NOT_FOUND"})
     );
     fake.once(
         "GET",

@@ -53,9 +53,11 @@ async fn lists_tools_with_all_annotations() {
             .get("properties")
             .and_then(|p| p.get("dry_run"))
             .is_some();
+        // A write dry-runs; so does a test of many stored sources (one yes for all of them).
+        let batch_probe = t.name == "inventory_test_data_sources";
         assert_eq!(
             dry_run,
-            a.read_only_hint == Some(false),
+            a.read_only_hint == Some(false) || batch_probe,
             "{} dry_run",
             t.name
         );
@@ -253,7 +255,8 @@ async fn update_of_a_missing_source_writes_nothing() {
     assert!(is_error);
     assert_eq!(
         result,
-        json!({"error": {"provider": "bigid", "status": 404, "message": "Data source ghost not found",
+        json!({"error": {"provider": "bigid", "status": 404, "code": "NOT_FOUND",
+            "message": "Data source ghost not found",
             "hint": "nothing with that name or id exists: list first to see what does"}})
     );
     assert!(fake.requests().iter().all(|r| r.method != "PUT"));
@@ -464,7 +467,7 @@ async fn test_stored_data_source_of_a_missing_source_tests_nothing() {
     assert!(is_error);
     assert_eq!(
         result,
-        json!({"error": {"provider": "bigid", "status": 400,
+        json!({"error": {"provider": "bigid", "status": 400, "code": "NOT_FOUND",
             "message": "Unable to locate data source ghost",
             "hint": "no data source of that name exists: list data sources to see the names"}})
     );
@@ -729,6 +732,160 @@ async fn a_refused_user_token_is_an_authentication_error() {
             "hint": "check BIGID_USER_TOKEN (or BIGID_USERNAME/BIGID_PASSWORD, or BIGID_ACCESS_TOKEN)"}})
     );
     assert_eq!(fake.requests().len(), 1);
+}
+
+/// BigID's refusal as recorded against its sandbox: HTTP 200, served as text/html, the JSON
+/// `{"success": false, "message"}` (JupiterOne/graph-bigid's recordings).
+fn html_refusal(message: &str) -> Reply {
+    Reply::text(
+        200,
+        &json!({"success": false, "message": message}).to_string(),
+    )
+    .with_header("content-type", "text/html; charset=utf-8")
+}
+
+const TOKEN_REFUSED: &str = "Failed to authenticate token.";
+const CREDENTIAL_HINT: &str =
+    "check BIGID_USER_TOKEN (or BIGID_USERNAME/BIGID_PASSWORD, or BIGID_ACCESS_TOKEN)";
+
+/// A refused user token (HTTP 200, `success: false`) is an authentication error carrying
+/// BigID's message, not an answer without a token; nothing else is sent.
+#[tokio::test]
+async fn a_user_token_refused_with_200_is_an_authentication_error() {
+    let fake = FakeUpstream::start().await;
+    fake.on(
+        "GET",
+        "/api/v1/refresh-access-token",
+        html_refusal(TOKEN_REFUSED),
+    );
+    let client = BIGID.client(&fake).await;
+    let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
+    assert!(is_error);
+    assert_eq!(
+        result,
+        json!({"error": {"provider": "bigid", "status": 200, "code": "AUTHENTICATION_FAILED",
+            "message": "BigID refused the credential: Failed to authenticate token.",
+            "hint": CREDENTIAL_HINT}})
+    );
+    let sent = fake.requests();
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_token_exchange(&sent[0]);
+}
+
+/// A refused login at `POST /sessions`, as BigID's sandbox answers it.
+#[tokio::test]
+async fn a_login_refused_with_200_is_an_authentication_error() {
+    let fake = FakeUpstream::start().await;
+    let refused =
+        "Authentication failed. Username / Password incorrect or insufficient roles in AD.";
+    fake.on("POST", "/api/v1/sessions", html_refusal(refused));
+    let client = client(&[
+        ("BIGID_BASE_URL", &fake.url("/api/v1")),
+        ("BIGID_USERNAME", "INVALID"),
+        ("BIGID_PASSWORD", SENTINEL),
+    ])
+    .await;
+    let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
+    assert!(is_error);
+    assert_eq!(
+        result,
+        json!({"error": {"provider": "bigid", "status": 200, "code": "AUTHENTICATION_FAILED",
+            "message": format!("BigID refused the credential: {refused}"),
+            "hint": CREDENTIAL_HINT}})
+    );
+    assert_eq!(fake.requests().len(), 1);
+}
+
+/// An API request answered 200 "Failed to authenticate token." counts as a 401: the token is
+/// obtained again once and the request repeated once.
+#[tokio::test]
+async fn a_request_refused_with_200_obtains_a_new_token_once() {
+    let (fake, client) = setup(&BIGID).await;
+    fake.once("GET", "/api/v1/ds-connections", html_refusal(TOKEN_REFUSED));
+    let listing = json!({"status": "success", "statusCode": 200,
+        "data": {"ds_connections": [{"name": "orders", "type": "rdb-mysql"}], "totalCount": 1}});
+    fake.on("GET", "/api/v1/ds-connections", Reply::json(200, listing));
+    let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
+    assert!(!is_error, "{result}");
+    assert_eq!(
+        result,
+        json!({"items": [{"id": "orders", "name": "orders", "type": "rdb-mysql", "status": "untested"}],
+            "total": 1})
+    );
+    let sent = fake.requests();
+    assert_eq!(sent.len(), 4, "{sent:#?}");
+    let list = |r: &Recorded| {
+        assert_request(
+            r,
+            "GET",
+            "/api/v1/ds-connections",
+            Some("limit=50&requireTotalCount=true"),
+            BIGID.auth,
+            None,
+        )
+    };
+    assert_token_exchange(&sent[0]);
+    list(&sent[1]);
+    assert_token_exchange(&sent[2]);
+    list(&sent[3]);
+
+    // Refused again after a new token: an authentication error, and no third try.
+    fake.clear();
+    fake.on("GET", "/api/v1/ds-connections", html_refusal(TOKEN_REFUSED));
+    let (result, is_error) = call(&client, "bigid_list_data_sources", json!({})).await;
+    assert!(is_error);
+    assert_eq!(
+        result,
+        json!({"error": {"provider": "bigid", "status": 200, "code": "AUTHENTICATION_FAILED",
+            "message": "BigID refused the credential: Failed to authenticate token.",
+            "hint": CREDENTIAL_HINT}})
+    );
+    let paths: Vec<String> = fake.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/v1/ds-connections",
+            "/api/v1/refresh-access-token",
+            "/api/v1/ds-connections"
+        ]
+    );
+}
+
+/// An access token (used as is) that BigID refuses: nothing to obtain again, one request.
+#[tokio::test]
+async fn a_refused_access_token_is_an_authentication_error_at_once() {
+    let fake = FakeUpstream::start().await;
+    fake.on("GET", "/api/v1/ds-connections", html_refusal(TOKEN_REFUSED));
+    let client = client(&[
+        ("BIGID_BASE_URL", &fake.url("/api/v1")),
+        ("BIGID_ACCESS_TOKEN", "tok-raw"),
+    ])
+    .await;
+    let (result, _) = call(&client, "bigid_list_data_sources", json!({})).await;
+    assert_eq!(result["error"]["code"], "AUTHENTICATION_FAILED", "{result}");
+    assert_eq!(fake.requests().len(), 1);
+}
+
+/// A connection test that fails answers `{"success": false, "message"}` too: that is the
+/// test's result, not a refused token.
+#[tokio::test]
+async fn a_failed_connection_test_is_not_a_refused_token() {
+    let (fake, client) = setup(&BIGID).await;
+    let failed = json!({"success": false, "message": "Test connection failed: Access denied for user 'scan'"});
+    fake.on(
+        "POST",
+        "/api/v1/ds-connection-test",
+        Reply::json(200, failed.clone()),
+    );
+    let (result, is_error) = call(
+        &client,
+        "bigid_test_data_source_connection",
+        json!({"ds_connection": {"type": "rdb-mysql", "rdb_url": "db.example:3306"}}),
+    )
+    .await;
+    assert!(!is_error, "{result}");
+    assert_eq!(result, failed);
+    assert_eq!(fake.requests().len(), 2, "the exchange and the test, once");
 }
 
 #[tokio::test]
@@ -1105,9 +1262,27 @@ async fn unable_to_locate_is_a_missing_name() {
     );
     fake.on("GET", "/api/v1/ds_connections/Orders", unknown);
     let (result, _) = call(&client, "bigid_get_data_source", json!({"name": "Orders"})).await;
+    // The code every vendor's not-found gets, BigID's message and hint kept.
     assert_eq!(
-        result["error"]["hint"],
-        "no data source of that name exists: list data sources to see the names"
+        result,
+        json!({"error": {"provider": "bigid", "status": 400, "code": "NOT_FOUND",
+            "message": "Unable to locate data source Orders",
+            "hint": "no data source of that name exists: list data sources to see the names"}})
+    );
+    // Another 400 is not a missing name.
+    fake.once(
+        "GET",
+        "/api/v1/ds_connections/Orders",
+        Reply::json(
+            400,
+            json!({"status": "error", "statusCode": 400, "message": "Invalid name"}),
+        ),
+    );
+    let (result, _) = call(&client, "bigid_get_data_source", json!({"name": "Orders"})).await;
+    assert_eq!(
+        result,
+        json!({"error": {"provider": "bigid", "status": 400, "message": "Invalid name",
+            "hint": "the vendor rejected the request: fix what the message names and call again"}})
     );
     fake.on("POST", "/api/v1/ds_connections", Reply::dropped());
     let (result, _) = call(
@@ -1206,13 +1381,15 @@ fn sources() -> Vec<serde_json::Value> {
 fn source_rows() -> Vec<serde_json::Value> {
     vec![
         json!({"id": "Orders MySQL", "name": "Orders MySQL", "type": "rdb-mysql", "status": "ok",
-            "host": "mysql.orders.acme.example:3306", "last_test_at": "2025-05-20T08:03:10.874Z"}),
+            "host": "mysql.orders.acme.example", "port": 3306, "database": "orders",
+            "last_test_at": "2025-05-20T08:03:10.874Z"}),
         json!({"id": "Customer Data Lake", "name": "Customer Data Lake", "type": "s3-v2",
             "status": "failing", "host": "us-east-1", "last_test_at": "2025-05-12T10:21:44.630Z"}),
         json!({"id": "HR SharePoint", "name": "HR SharePoint", "type": "sharepoint-online",
             "status": "disabled", "last_test_at": "2025-04-01T07:00:00.000Z"}),
         json!({"id": "Legacy CRM (EU): archive", "name": "Legacy CRM (EU): archive",
-            "type": "rdb-postgresql", "status": "failing", "host": "crm.eu.acme.example:5432",
+            "type": "rdb-postgresql", "status": "failing", "host": "crm.eu.acme.example",
+            "port": 5432, "database": "crm",
             "last_test_at": "2024-09-01T06:10:27.345Z"}),
         json!({"id": "New Snowflake", "name": "New Snowflake", "type": "snowflake",
             "status": "untested"}),
@@ -1420,7 +1597,7 @@ async fn list_data_sources_cut_by_the_result_budget() {
         .map(|i| {
             let name = long(i)["name"].clone();
             json!({"id": name, "name": name, "type": "rdb-mysql", "status": "ok",
-                "host": format!("mysql-{i:04}.acme.example:3306"),
+                "host": format!("mysql-{i:04}.acme.example"), "port": 3306,
                 "last_test_at": "2025-05-20T08:03:10.874Z"})
         })
         .collect();
@@ -1676,4 +1853,445 @@ async fn regression_a_cut_page_stays_within_the_budget_after_masking() {
     .await;
     assert!(result.get("truncated").is_some());
     assert!(text_len <= BUDGET, "{text_len} bytes");
+}
+
+// ---- scans ------------------------------------------------------------------------------------
+
+const SCAN_PATH: &str = "/api/v1/ds-connections/Orders%20MySQL/scan";
+
+/// The query BigID's own integrations start a data source's scan with.
+fn scan_query(scan_type: &str) -> String {
+    format!("isSampleScan=false&scanType={scan_type}&autoAssumeScanType=false")
+}
+
+/// BigID's answer to a start, as its XSOAR integration declares it: no scan id.
+fn scan_started(scan_type: &str) -> serde_json::Value {
+    json!({"status": "success", "statusCode": 200, "message": "Scan started",
+        "data": {"dsConnectionName": "Orders MySQL", "isSampleScan": false, "isScheduled": false,
+            "scanProfileName": "Orders MySQL", "scanType": scan_type, "state": "Queued"}})
+}
+
+/// When the previous scan of the tests started, and when the new one did.
+const PREVIOUS_AT: &str = "2025-05-28T02:14:55.301Z";
+const STARTED_AT: &str = "2025-06-01T12:00:05.000Z";
+
+/// A last scan, under `data` as the start's answer has its fields; the previous scan (id
+/// `6421…`) started at PREVIOUS_AT, every other at STARTED_AT.
+fn last_scan(id: &str, state: &str, more: serde_json::Value) -> serde_json::Value {
+    let at = match id.starts_with("6421") {
+        true => PREVIOUS_AT,
+        false => STARTED_AT,
+    };
+    let mut scan = json!({"_id": id, "dsConnectionName": "Orders MySQL", "scanType": "dsScan",
+        "state": state, "created_at": at});
+    scan.as_object_mut()
+        .unwrap()
+        .extend(more.as_object().unwrap().clone());
+    json!({"status": "success", "statusCode": 200, "message": null, "data": scan})
+}
+
+/// A BigID client whose waits poll quickly.
+async fn fast_bigid(fake: &FakeUpstream) -> Client {
+    fake.on(
+        "GET",
+        "/api/v1/refresh-access-token",
+        Reply::json(200, json!({"success": true, "systemToken": SYSTEM_TOKEN})),
+    );
+    let base = fake.url("/api/v1");
+    client_with(
+        &env(&[("BIGID_BASE_URL", &base), ("BIGID_USER_TOKEN", USER_TOKEN)]),
+        fast_settings(),
+    )
+    .await
+}
+
+/// The requests after the token exchange.
+fn after_exchange(fake: &FakeUpstream) -> Vec<Recorded> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.path != "/api/v1/refresh-access-token")
+        .collect()
+}
+
+/// Without wait: the start BigID's integrations send (query only, no body), and its answer
+/// with the data source's name, which the scan is followed by.
+#[tokio::test]
+async fn start_scan_sends_bigids_query_and_no_body() {
+    let (fake, client) = setup(&BIGID).await;
+    for (args, scan_type) in [
+        (json!({"name": "Orders MySQL"}), "dsScan"),
+        (
+            json!({"name": "Orders MySQL", "scanType": "metadataScan"}),
+            "metadataScan",
+        ),
+    ] {
+        fake.clear();
+        fake.on("POST", SCAN_PATH, Reply::json(200, scan_started(scan_type)));
+        let (result, is_error) = call(&client, "bigid_start_scan", args).await;
+        assert!(!is_error, "{result}");
+        assert_eq!(
+            result,
+            json!({"job_id": "Orders MySQL", "answer": scan_started(scan_type)})
+        );
+        let sent = after_exchange(&fake);
+        assert_eq!(sent.len(), 1, "{sent:#?}");
+        assert_request(
+            &sent[0],
+            "POST",
+            SCAN_PATH,
+            Some(&scan_query(scan_type)),
+            BIGID.auth,
+            None,
+        );
+    }
+    // An answer without the name: followed by the name sent.
+    fake.on(
+        "POST",
+        SCAN_PATH,
+        Reply::json(
+            200,
+            json!({"status": "success", "statusCode": 200, "data": {}}),
+        ),
+    );
+    let (result, _) = call(&client, "bigid_start_scan", json!({"name": "Orders MySQL"})).await;
+    assert_eq!(result["job_id"], "Orders MySQL");
+}
+
+/// With wait: the last scan is read before the start; the first read after it still shows that
+/// previous (Completed) scan, which is not taken for the new one's end; the new scan is read to
+/// its end, with its counts, and progress says where it stands.
+#[tokio::test]
+async fn start_scan_waits_past_the_previous_scan_to_its_end() {
+    let fake = FakeUpstream::start().await;
+    let previous = last_scan(
+        "6421aeb6318bb17b367bf46f",
+        "Completed",
+        json!({"num_of_object": 40, "total_pii_count": 97}),
+    );
+    let running = last_scan("683c4a000000000000000001", "InProgress", json!({}));
+    let done = last_scan(
+        "683c4a000000000000000001",
+        "Completed",
+        json!({"num_of_object": 42, "total_pii_count": 126}),
+    );
+    for reply in [&previous, &previous, &running, &done] {
+        fake.once("GET", SCAN_PATH, Reply::json(200, reply.clone()));
+    }
+    fake.on("POST", SCAN_PATH, Reply::json(200, scan_started("dsScan")));
+    fake.on(
+        "GET",
+        "/api/v1/refresh-access-token",
+        Reply::json(200, json!({"success": true, "systemToken": SYSTEM_TOKEN})),
+    );
+    let vars = env(&[
+        ("BIGID_BASE_URL", &fake.url("/api/v1")),
+        ("BIGID_USER_TOKEN", USER_TOKEN),
+    ]);
+    let (client, recorder) = progress_client(&vars, fast_settings()).await;
+    let args = json!({"name": "Orders MySQL", "wait": true});
+    let request = rmcp::model::ClientRequest::CallToolRequest(rmcp::model::Request::new(
+        rmcp::model::CallToolRequestParams::new("bigid_start_scan")
+            .with_arguments(args.as_object().unwrap().clone()),
+    ));
+    let response = client
+        .send_cancellable_request(request, rmcp::service::PeerRequestOptions::no_options())
+        .await
+        .unwrap()
+        .await_response()
+        .await
+        .unwrap();
+    let rmcp::model::ServerResult::CallToolResult(result) = response else {
+        panic!("{response:?}")
+    };
+    assert_ne!(result.is_error, Some(true));
+    assert_eq!(
+        result.structured_content.unwrap(),
+        json!({"job_id": "Orders MySQL", "status": "Completed",
+            "data_source": "Orders MySQL", "scan_type": "dsScan",
+            "scan_id": "683c4a000000000000000001", "started_at": STARTED_AT,
+            "counts": {"objects": 42, "findings": 126}, "job": done})
+    );
+    let sent = after_exchange(&fake);
+    assert_eq!(sent.len(), 5, "{sent:#?}");
+    assert_request(&sent[0], "GET", SCAN_PATH, None, BIGID.auth, None);
+    assert_request(
+        &sent[1],
+        "POST",
+        SCAN_PATH,
+        Some(&scan_query("dsScan")),
+        BIGID.auth,
+        None,
+    );
+    for read in &sent[2..] {
+        assert_request(read, "GET", SCAN_PATH, None, BIGID.auth, None);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let seen: Vec<(f64, Option<String>)> = recorder
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|p| (p.progress, p.message.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (1.0, Some("job starting".into())),
+            (2.0, Some("job InProgress".into())),
+            (3.0, Some("job Completed".into())),
+        ]
+    );
+}
+
+/// A scan that fails ends the wait with BigID's reason; a source never scanned before has no
+/// previous scan to skip.
+#[tokio::test]
+async fn a_failed_scan_ends_the_wait_with_its_reason() {
+    let fake = FakeUpstream::start().await;
+    let client = fast_bigid(&fake).await;
+    let none = json!({"status": "success", "statusCode": 200, "message": null, "data": {}});
+    let failed = last_scan(
+        "683c4a000000000000000002",
+        "Failed",
+        json!({"num_of_object": 0, "errorMessage": "Scan failed: getaddrinfo ENOTFOUND orders-db.invalid"}),
+    );
+    fake.once("GET", SCAN_PATH, Reply::json(200, none));
+    fake.on("GET", SCAN_PATH, Reply::json(200, failed.clone()));
+    fake.on("POST", SCAN_PATH, Reply::json(200, scan_started("dsScan")));
+    let (result, is_error) = call(
+        &client,
+        "bigid_start_scan",
+        json!({"name": "Orders MySQL", "wait": true}),
+    )
+    .await;
+    assert!(!is_error, "the call worked; the scan failed: {result}");
+    assert_eq!(
+        result,
+        json!({"job_id": "Orders MySQL", "status": "Failed", "data_source": "Orders MySQL",
+            "scan_type": "dsScan", "scan_id": "683c4a000000000000000002",
+            "started_at": STARTED_AT, "counts": {"objects": 0},
+            "failure": "Scan failed: getaddrinfo ENOTFOUND orders-db.invalid", "job": failed})
+    );
+    let methods: Vec<String> = after_exchange(&fake)
+        .iter()
+        .map(|r| r.method.clone())
+        .collect();
+    assert_eq!(methods, ["GET", "POST", "GET"]);
+}
+
+/// A wait is a deadline: a scan still running (or BigID still showing the previous one) at
+/// its end is WAIT_TIMEOUT with the state it was in.
+#[tokio::test]
+async fn a_scan_still_running_at_the_end_of_the_wait_is_a_timeout() {
+    let fake = FakeUpstream::start().await;
+    let client = fast_bigid(&fake).await;
+    let previous = last_scan("6421aeb6318bb17b367bf46f", "Completed", json!({}));
+    let running = last_scan("683c4a000000000000000003", "InProgress", json!({}));
+    fake.on("POST", SCAN_PATH, Reply::json(200, scan_started("dsScan")));
+    for (reads, status) in [(&running, "InProgress"), (&previous, "starting")] {
+        fake.once("GET", SCAN_PATH, Reply::json(200, previous.clone()));
+        fake.on("GET", SCAN_PATH, Reply::json(200, reads.clone()));
+        let started = std::time::Instant::now();
+        let (result, is_error) = call(
+            &client,
+            "bigid_start_scan",
+            json!({"name": "Orders MySQL", "wait": true, "wait_seconds": 1}),
+        )
+        .await;
+        assert!(is_error);
+        assert!(started.elapsed() < std::time::Duration::from_secs(3));
+        assert_eq!(result["error"]["code"], "WAIT_TIMEOUT", "{result}");
+        assert_eq!(
+            result["error"]["message"],
+            format!("the job is still {status} after 1 s")
+        );
+        fake.clear();
+    }
+}
+
+/// The last scan, read once: its state, whether it ended, what BigID says of it; with wait,
+/// read until it ends.
+#[tokio::test]
+async fn get_scan_status_reads_the_last_scan() {
+    let fake = FakeUpstream::start().await;
+    let client = fast_bigid(&fake).await;
+    let running = last_scan(
+        "683c4a000000000000000004",
+        "InProgress",
+        json!({"scan_progress_status": 40}),
+    );
+    let done = last_scan(
+        "683c4a000000000000000004",
+        "Completed",
+        json!({"num_of_object": 42, "total_pii_count": 126, "identities_scanned": 7}),
+    );
+    fake.once("GET", SCAN_PATH, Reply::json(200, running.clone()));
+    let (result, is_error) = call(
+        &client,
+        "bigid_get_scan_status",
+        json!({"name": "Orders MySQL"}),
+    )
+    .await;
+    assert!(!is_error, "{result}");
+    assert_eq!(
+        result,
+        json!({"status": "InProgress", "finished": false, "percent": 40.0,
+            "data_source": "Orders MySQL", "scan_type": "dsScan",
+            "scan_id": "683c4a000000000000000004", "started_at": STARTED_AT,
+            "job": running})
+    );
+    let sent = after_exchange(&fake);
+    assert_eq!(sent.len(), 1);
+    assert_request(&sent[0], "GET", SCAN_PATH, None, BIGID.auth, None);
+
+    fake.clear();
+    fake.once("GET", SCAN_PATH, Reply::json(200, running));
+    fake.on("GET", SCAN_PATH, Reply::json(200, done.clone()));
+    let (result, _) = call(
+        &client,
+        "bigid_get_scan_status",
+        json!({"name": "Orders MySQL", "wait": true}),
+    )
+    .await;
+    assert_eq!(
+        result,
+        json!({"status": "Completed", "finished": true,
+            "data_source": "Orders MySQL", "scan_type": "dsScan",
+            "scan_id": "683c4a000000000000000004", "started_at": STARTED_AT,
+            "counts": {"objects": 42, "findings": 126, "identities_scanned": 7}, "job": done})
+    );
+    assert_eq!(fake.requests().len(), 2);
+
+    // An answer that shows no scan: nothing to wait for, shown as it came.
+    fake.on(
+        "GET",
+        SCAN_PATH,
+        Reply::json(
+            200,
+            json!({"status": "success", "statusCode": 200, "data": {}}),
+        ),
+    );
+    let (result, _) = call(
+        &client,
+        "bigid_get_scan_status",
+        json!({"name": "Orders MySQL", "wait": true}),
+    )
+    .await;
+    assert_eq!(
+        result,
+        json!({"status": "no scan found", "finished": true,
+            "job": {"status": "success", "statusCode": 200, "data": {}}})
+    );
+}
+
+/// A name BigID does not know: its 400 "Unable to locate …", NOT_FOUND, for both tools; a
+/// start is not followed.
+#[tokio::test]
+async fn scans_of_an_unknown_name_are_not_found() {
+    let (fake, client) = setup(&BIGID).await;
+    let path = "/api/v1/ds-connections/ghost/scan";
+    let unknown = json!({"status": "error", "statusCode": 400,
+        "message": "Unable to locate data source ghost"});
+    fake.on("GET", path, Reply::json(400, unknown.clone()));
+    fake.on("POST", path, Reply::json(400, unknown));
+    let expected = json!({"error": {"provider": "bigid", "status": 400, "code": "NOT_FOUND",
+        "message": "Unable to locate data source ghost",
+        "hint": "no data source of that name exists: list data sources to see the names"}});
+    for (tool, args) in [
+        ("bigid_start_scan", json!({"name": "ghost"})),
+        ("bigid_start_scan", json!({"name": "ghost", "wait": true})),
+        (
+            "bigid_get_scan_status",
+            json!({"name": "ghost", "wait": true}),
+        ),
+    ] {
+        let (result, is_error) = call(&client, tool, args.clone()).await;
+        assert!(is_error, "{tool} {args}");
+        assert_eq!(result, expected, "{tool} {args}");
+    }
+    let methods: Vec<String> = after_exchange(&fake)
+        .iter()
+        .map(|r| r.method.clone())
+        .collect();
+    // The start alone; the read before a waited start, then the start; the read.
+    assert_eq!(methods, ["POST", "GET", "POST", "GET"]);
+}
+
+/// A dry run of a waited start shows the read before it and the start, and sends nothing.
+#[tokio::test]
+async fn start_scan_dry_run_shows_the_read_before_and_the_start() {
+    let (fake, client) = setup(&BIGID).await;
+    let base = fake.url("/api/v1");
+    let (plan, is_error) = call(
+        &client,
+        "bigid_start_scan",
+        json!({"name": "Orders MySQL", "scanType": "metadataScan", "wait": true, "dry_run": true}),
+    )
+    .await;
+    assert!(!is_error, "{plan}");
+    let headers = json!({"accept": "application/json", "authorization": "***",
+        "user-agent": UA});
+    assert_eq!(
+        plan,
+        json!({"dry_run": true, "requests": [
+            {"method": "GET", "url": format!("{base}/ds-connections/Orders%20MySQL/scan"), "headers": headers},
+            {"method": "POST", "url": format!("{base}/ds-connections/Orders%20MySQL/scan?{}", scan_query("metadataScan")), "headers": headers},
+        ], "note": "Nothing was sent. GET /ds-connections/{id}/scan is read first, to tell the work this call starts from earlier work. Then GET /ds-connections/{id}/scan is read until the job finishes or the wait ends."})
+    );
+    assert!(fake.requests().is_empty());
+}
+
+/// Arguments are checked before anything is sent.
+#[tokio::test]
+async fn scan_arguments_are_checked() {
+    let (fake, client) = setup(&BIGID).await;
+    for (tool, args, field) in [
+        ("bigid_start_scan", json!({"name": " "}), "name"),
+        (
+            "bigid_start_scan",
+            json!({"name": "Orders", "scanType": "fullScan"}),
+            "scanType",
+        ),
+        (
+            "bigid_start_scan",
+            json!({"name": "Orders", "wait": true, "wait_seconds": 0}),
+            "wait_seconds",
+        ),
+        ("bigid_get_scan_status", json!({}), "name"),
+        (
+            "bigid_get_scan_status",
+            json!({"name": "Orders", "wait_seconds": 3601}),
+            "wait_seconds",
+        ),
+    ] {
+        let (result, is_error) = call(&client, tool, args.clone()).await;
+        assert!(is_error, "{tool} {args}");
+        assert_eq!(result["error"]["code"], "INVALID_ARGUMENT", "{result}");
+        assert_eq!(result["error"]["field"], field, "{result}");
+    }
+    assert!(fake.requests().is_empty());
+}
+
+/// The start's shape is BigID's own: a refusal for another reason is BigID's message with the
+/// status's hint, and no note that the shape is unconfirmed.
+#[tokio::test]
+async fn a_refused_start_is_bigids_answer() {
+    let (fake, client) = setup(&BIGID).await;
+    fake.on(
+        "POST",
+        SCAN_PATH,
+        Reply::json(
+            400,
+            json!({"status": "error", "statusCode": 400, "message": "A scan of this data source is already running"}),
+        ),
+    );
+    let (result, is_error) =
+        call(&client, "bigid_start_scan", json!({"name": "Orders MySQL"})).await;
+    assert!(is_error);
+    assert_eq!(
+        result,
+        json!({"error": {"provider": "bigid", "status": 400,
+            "message": "A scan of this data source is already running",
+            "hint": "the vendor rejected the request: fix what the message names and call again"}})
+    );
 }
