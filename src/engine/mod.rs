@@ -446,8 +446,9 @@ impl Engine {
     }
 
     /// The secret a call of `op` with `args` would stop for, found without sending anything
-    /// (a reference without a value: with the intake on, its link is offered now), so a batch
-    /// of calls can ask for every missing secret before it makes its first change.
+    /// (a reference without a value: with the intake on, its link is offered now; one whose
+    /// file or keychain entry cannot be read), so a batch of calls can ask for every missing
+    /// secret before it makes its first change.
     pub(crate) async fn missing_secret(
         &self,
         op: &'static OperationSpec,
@@ -465,6 +466,7 @@ impl Engine {
             Err(ToolError::UnknownSecret { field, name }) => {
                 Some(self.ask_for_secret(op, args, &to, field, name).await)
             }
+            Err(unreadable @ ToolError::SecretUnreadable { .. }) => Some(unreadable),
             _ => None,
         }
     }

@@ -143,25 +143,44 @@ pub async fn apply(
         }
         let unanswerable: Vec<&apply::Needed> = needed
             .iter()
-            .filter(|n| n.offered.is_none() || intake.is_none())
+            .filter(|n| n.offered.is_none() || intake.is_none() || n.unreadable.is_some())
             .collect();
         if !unanswerable.is_empty() {
             for n in &unanswerable {
-                eprintln!(
-                    "datasource-mcp: the secret {} has no value (needed for {}): set DATASOURCE_MCP_SECRET_{}",
-                    n.name,
-                    n.keys.join(", "),
-                    n.name
-                );
+                match &n.unreadable {
+                    Some(why) => eprintln!(
+                        "datasource-mcp: the secret {} (needed for {}) {why}",
+                        n.name,
+                        n.keys.join(", ")
+                    ),
+                    None => eprintln!(
+                        "datasource-mcp: the secret {} has no value (needed for {}): set DATASOURCE_MCP_SECRET_{}",
+                        n.name,
+                        n.keys.join(", "),
+                        n.name
+                    ),
+                }
             }
             let how = if intake.is_none() {
                 " (or, unless the intake page is off, apply without --no-wait to enter them in a browser)"
             } else {
                 ""
             };
+            let unreadable = unanswerable
+                .iter()
+                .filter(|n| n.unreadable.is_some())
+                .count();
+            let unset = unanswerable.len() - unreadable;
+            let mut why = Vec::new();
+            if unset > 0 {
+                why.push(format!("{unset} secret(s) have no value{how}"));
+            }
+            if unreadable > 0 {
+                why.push(format!("{unreadable} secret(s) cannot be read"));
+            }
             return usage(&format!(
-                "not applied: {} secret(s) have no value{how}; nothing was changed",
-                unanswerable.len()
+                "not applied: {}; nothing was changed",
+                why.join(", ")
             ));
         }
         for n in &needed {

@@ -1063,3 +1063,135 @@ async fn plans_and_batch_tests_are_bounded() {
     assert!(!is_error, "{tested}");
     assert_eq!(tested["tests"].as_array().unwrap().len(), 10);
 }
+
+/// A directory of secret files, one per value in [`SECRETS`] (`DATASOURCE_MCP_SECRET_NAME` →
+/// the file `NAME`, with the trailing newline an editor adds), as Kubernetes mounts a Secret.
+fn secrets_dir(test: &str) -> std::path::PathBuf {
+    let dir = temp(test);
+    for (var, value) in SECRETS {
+        let name = var.strip_prefix("DATASOURCE_MCP_SECRET_").unwrap();
+        std::fs::write(dir.join(name), format!("{value}\n")).unwrap();
+    }
+    dir
+}
+
+/// An apply reads its `${secret:NAME}` values from the secrets directory like any call; one
+/// whose file is there but cannot be read stops the apply before its first change, named with
+/// where the server looked (not offered as a link: entering it again would not help).
+#[tokio::test]
+async fn an_apply_reads_the_secrets_directory_and_an_unreadable_file_stops_it_before_any_change() {
+    use datasource_mcp::engine::Engine;
+    use datasource_mcp::mounted::SecretsDir;
+    use datasource_mcp::surfaces::server::DataSourceServer;
+
+    let sb = sandbox(Seed::Empty).await;
+    let dir = secrets_dir("apply-dir");
+    let broken = dir.join("ORDERS_PG_PASSWORD");
+    std::fs::remove_file(&broken).unwrap();
+    std::fs::create_dir(&broken).unwrap();
+    let vars = sb.env();
+    let configs = datasource_mcp::providers::configure_all(&vars).unwrap();
+    let intake = datasource_mcp::intake::Intake::new(
+        datasource_mcp::intake::IntakeSettings::default(),
+        datasource_mcp::intake::Serving::Loopback,
+    );
+    let engine = Engine::new(configs, UpstreamSettings::default(), Arc::new(vars.clone()))
+        .with_secrets_dir(SecretsDir::open(&dir).unwrap())
+        .with_intake(intake);
+    let server = DataSourceServer::new(Arc::new(engine), &Selection::default());
+    let client = connect(server, ()).await;
+
+    let planned = plan(&client, sources(0, 1)).await;
+    let (refused, is_error) = call(
+        &client,
+        "inventory_apply_plan",
+        json!({"plan_id": planned["plan_id"]}),
+    )
+    .await;
+    assert!(!is_error, "{refused}");
+    assert_eq!(refused["applied"], false);
+    assert_eq!(
+        refused["missing"],
+        json!([{"name": "ORDERS_PG_PASSWORD", "for": ["pdc:orders-pg-00"],
+            "unreadable": format!("could not be read from the secrets directory: {}: is a directory", broken.display())}])
+    );
+    assert!(
+        names_at(&sb).await.values().all(Vec::is_empty),
+        "nothing made"
+    );
+
+    // Readable now: the same plan applies, every value from the directory.
+    std::fs::remove_dir(&broken).unwrap();
+    std::fs::write(&broken, "pw-orders-pg-77d2aa\n").unwrap();
+    let applied = apply(&client, &planned, "stop").await;
+    assert_eq!(applied["summary"], json!({"done": 4}), "{applied}");
+    assert_eq!(names_at(&sb).await, expected_names(0, 1));
+    assert!(!applied.to_string().contains("pw-orders-"), "{applied}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The container path for many sources: the CLI plans and applies with its vendor credentials
+/// from `NAME_FILE` files and its references' values from `DATASOURCE_MCP_SECRETS_DIR` alone;
+/// a secret file that cannot be read stops the apply before its first change, even with the
+/// intake page on (no link offered, no wait).
+#[tokio::test]
+async fn the_cli_applies_a_plan_from_mounted_files_alone() {
+    let sandbox = SandboxProcess::start().await;
+    let dir = secrets_dir("cli-files");
+    let creds = temp("cli-files-creds");
+    let mut vars: Vec<(String, String)> = Vec::new();
+    for (k, v) in &sandbox.vars {
+        if k.ends_with("_BASE_URL") {
+            vars.push((k.clone(), v.clone()));
+        } else {
+            let path = creds.join(k.to_lowercase());
+            std::fs::write(&path, format!("{v}\n")).unwrap();
+            vars.push((format!("{k}_FILE"), path.display().to_string()));
+        }
+    }
+    vars.push((
+        "DATASOURCE_MCP_SECRETS_DIR".into(),
+        dir.display().to_string(),
+    ));
+    let broken = dir.join("ANALYTICS_PG_PASSWORD");
+    std::fs::remove_file(&broken).unwrap();
+    std::fs::create_dir(&broken).unwrap();
+    let file = temp("cli-files-plan").join("sources.yaml");
+    std::fs::write(&file, to_yaml(&sources(0, 2))).unwrap();
+    let plan_file = file.with_file_name("plan.json");
+    let (file_arg, plan_arg) = (file.to_str().unwrap(), plan_file.to_str().unwrap());
+
+    let out = cli(&vars, &["plan", file_arg, "--out", plan_arg]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        cli(&vars, &["apply", plan_arg]),
+    )
+    .await
+    .expect("no wait for a page");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "datasource-mcp: the secret ANALYTICS_PG_PASSWORD (needed for databrain:analytics-pg-00, databrain:analytics-pg-01) could not be read from the secrets directory: {}: is a directory\n\
+             datasource-mcp: not applied: 1 secret(s) cannot be read; nothing was changed\n",
+            broken.display()
+        )
+    );
+    assert!(plan_file.exists(), "the plan stays for the next apply");
+
+    std::fs::remove_dir(&broken).unwrap();
+    std::fs::write(&broken, "pw-analytics-pg-0c9e41\n").unwrap();
+    let out = cli(&vars, &["apply", plan_arg]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.ends_with("{\"done\":8}\n"), "{printed}");
+    for (_, value) in SECRETS {
+        assert!(!printed.contains(value) && !text(&out.stderr).contains(value));
+    }
+    let out = cli(&vars, &["plan", file_arg]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&creds);
+    drop(sandbox);
+}

@@ -155,13 +155,26 @@ impl Engine {
             let Some(error) = self.missing_secret(op, args, cx).await else {
                 continue;
             };
-            let (name, offered) = match error {
-                ToolError::SecretNeeded { offered, .. } => (offered.name.clone(), Some(*offered)),
-                ToolError::UnknownSecret { name, .. } => (name, None),
+            let (name, offered, unreadable) = match error {
+                ToolError::SecretNeeded { offered, .. } => {
+                    (offered.name.clone(), Some(*offered), None)
+                }
+                ToolError::UnknownSecret { name, .. } => (name, None, None),
+                ToolError::SecretUnreadable {
+                    name,
+                    place,
+                    reason,
+                    ..
+                } => (
+                    name,
+                    None,
+                    Some(format!("could not be read from {place}: {reason}")),
+                ),
                 _ => continue,
             };
             let same = needed.iter_mut().find(|n| {
                 n.name == name
+                    && n.unreadable == unreadable
                     && match (&n.offered, &offered) {
                         (Some(a), Some(b)) => a.binding == b.binding,
                         (None, None) => true,
@@ -173,6 +186,7 @@ impl Engine {
                 None => needed.push(Needed {
                     name,
                     offered,
+                    unreadable,
                     keys: vec![format!("{}:{}", change.provider, change.key)],
                 }),
             }
@@ -363,12 +377,18 @@ pub struct Needed {
     pub name: String,
     /// Where the user enters it, when the intake is on.
     pub offered: Option<Offered>,
+    /// Why its value, which is there (a file of the secrets directory, a keychain entry),
+    /// cannot be read: entering it again would not help, making it readable does.
+    pub unreadable: Option<String>,
     pub keys: Vec<String>,
 }
 
 impl Needed {
-    /// As a client sees it: the link, or the variable to set.
+    /// As a client sees it: the link, why it cannot be read, or the variable to set.
     pub fn shown(&self) -> Value {
+        if let Some(why) = &self.unreadable {
+            return json!({"name": self.name, "for": self.keys, "unreadable": why});
+        }
         match &self.offered {
             Some(o) => json!({"name": self.name, "url": o.url, "for": self.keys,
                 "expires_in_seconds": o.expires.saturating_duration_since(std::time::Instant::now()).as_secs()}),

@@ -213,7 +213,7 @@ impl Engine {
             let shown: Vec<Value> = needed.iter().map(apply::Needed::shown).collect();
             return Ok(Shaped::whole(json!({"plan_id": plan.id, "applied": false,
                 "missing": shown,
-                "note": "Nothing was changed. Ask the user to open each url and enter the secret there (values never pass through the conversation), or to set the variable named by `set`; then call this tool again with the same plan_id."})));
+                "note": "Nothing was changed. Ask the user to open each url and enter the secret there (values never pass through the conversation), or to set the variable named by `set`; a secret marked `unreadable` is where the server looks but cannot be read: the user makes it readable there, or removes it so the next place is looked at; then call this tool again with the same plan_id."})));
         }
         // Used once: a second apply would act on a state the first changed.
         let _ = self.store().delete(&plan_key(cx, id)).await;
