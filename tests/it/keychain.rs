@@ -449,9 +449,71 @@ async fn a_configuration_without_a_token_works_after_login() {
     );
 }
 
-/// The link a server without URL-mode elicitation gives for `create`, and whether its page
-/// offers the "remember" box.
-async fn box_offered(args: &[&str], vars: &[(&'static str, String)], create: &Value) -> bool {
+/// `login` on a terminal asks with a masked prompt: the terminal shows the prompt and never
+/// the typed token; the token stored is the one typed (`doctor` is accepted by the sandbox with
+/// it), and `secrets` lists it by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_on_a_terminal_asks_with_a_masked_prompt() {
+    let Some(keyring) =
+        TestKeyring::start("keychain::login_on_a_terminal_asks_with_a_masked_prompt")
+    else {
+        return;
+    };
+    let sb = datasource_mcp::sandbox::Sandbox::start(([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    let env = sb.env();
+    let token = env["DATABRAIN_SERVICE_TOKEN"].clone();
+    let mut vars = keyring.vars();
+    vars.push(("DATABRAIN_BASE_URL", env["DATABRAIN_BASE_URL"].clone()));
+
+    let mut cmd = std::process::Command::new(binary());
+    cmd.args(["login", "databrain"])
+        .env_clear()
+        .envs(keyring.vars().iter().map(|(k, v)| (*k, v.as_str())));
+    let typed = token.clone();
+    let (screen, out) = tokio::task::spawn_blocking(move || {
+        let (mut terminal, child) = Terminal::spawn(cmd);
+        terminal.wait_for("DATABRAIN_SERVICE_TOKEN (DataBrain credential, input hidden): ");
+        terminal.type_text(&format!("{typed}\n"));
+        let out = child.wait_with_output().unwrap();
+        (terminal.finish(), out)
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        screen.trim_end(),
+        "DATABRAIN_SERVICE_TOKEN (DataBrain credential, input hidden):",
+        "the prompt, and nothing typed shown"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "datasource-mcp: stored DATABRAIN_SERVICE_TOKEN in {PLACE} as datasource-mcp/credential:DATABRAIN_SERVICE_TOKEN; the server reads it from there when DATABRAIN_SERVICE_TOKEN is not set. Check it: datasource-mcp doctor\n"
+        )
+    );
+
+    let (stdout, err, code) = run(&["doctor"], &vars).await;
+    assert_eq!(code, 0, "{stdout}{err}");
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("databrain"))
+        .unwrap_or_default();
+    assert!(row.contains(" yes ") && row.contains(" ok "), "{stdout}");
+    let (stdout, _, _) = run(&["secrets"], &vars).await;
+    assert_eq!(
+        stdout,
+        "NAME                     KIND        FOR\nDATABRAIN_SERVICE_TOKEN  credential  databrain (login)\n"
+    );
+    for text in [&screen, &stdout, &err] {
+        assert!(!text.contains(&token), "{text}");
+    }
+}
+
+/// The page behind the link a server without URL-mode elicitation gives for `create`.
+async fn page_for(args: &[&str], vars: &[(&'static str, String)], create: &Value) -> String {
     let (client, stderr) = serve(args, vars, ()).await;
     let result = client
         .call_tool(
@@ -466,7 +528,12 @@ async fn box_offered(args: &[&str], vars: &[(&'static str, String)], create: &Va
     let page = open(&link).await;
     assert_eq!(page.status, 200);
     stop(client, stderr).await;
-    page.html.contains(REMEMBER_BOX)
+    page.html
+}
+
+/// Whether that page offers the "remember" box.
+async fn box_offered(args: &[&str], vars: &[(&'static str, String)], create: &Value) -> bool {
+    page_for(args, vars, create).await.contains(REMEMBER_BOX)
 }
 
 /// The same over HTTP (the page under the server's own address).
@@ -550,9 +617,14 @@ async fn the_remember_box_only_where_a_keychain_is_and_the_page_is_local() {
     };
     let mut vars = keyring.vars();
     vars.extend(bigid.iter().cloned());
+    // Over stdio with a keychain: the box, unticked, and where a ticked value would be kept.
+    let page = page_for(&[], &vars, &create).await;
+    assert!(page.contains(REMEMBER_BOX), "stdio with a keychain: {page}");
     assert!(
-        box_offered(&[], &vars, &create).await,
-        "stdio with a keychain"
+        page.contains(&format!(
+            "<p class=\"note\">Unticked, the server keeps it in memory until it stops. Ticked, it is also kept in {PLACE} as <code>datasource-mcp/secret:KC_BOX</code>, used again after a restart, for BigID and db.example.com only; forget it with <code>datasource-mcp secrets forget KC_BOX</code>.</p>"
+        )),
+        "{page}"
     );
     assert!(!box_offered(&["--no-keychain"], &vars, &create).await);
     assert!(!box_offered_over_http(&vars, &create).await, "over HTTP");

@@ -2,8 +2,8 @@
 //! (`issuer`), a real Secret Service on a bus of its own (`keyring`), in-process MCP clients (`mcp`), the built binary over stdio (`stdio`), raw TCP
 //! for the slow-client tests (`raw`), vendors against the fake and their exact requests
 //! (`wire`), list pages and the result budget's cut of them (`listing`), the sandbox's
-//! simulated vendors over HTTP (`sandbox`), and tool counts and lists from the operation table
-//! (`table`).
+//! simulated vendors over HTTP (`sandbox`), tool counts and lists from the operation table
+//! (`table`), and a pseudo-terminal for a child that prompts (`terminal`).
 
 use std::collections::HashMap;
 
@@ -20,6 +20,7 @@ mod redis;
 mod sandbox;
 mod stdio;
 mod table;
+mod terminal;
 mod wire;
 
 pub use browser::*;
@@ -35,6 +36,7 @@ pub use redis::*;
 pub use sandbox::*;
 pub use stdio::*;
 pub use table::*;
+pub use terminal::*;
 pub use wire::*;
 
 /// A sentinel credential: must never appear in any output.
