@@ -1,7 +1,8 @@
 //! Secrets mounted as files, in a temporary directory: the container path from files alone
 //! (`*_FILE` credentials and HTTP token, `${secret:NAME}` from `--secrets-dir`, re-read when
-//! the file changes); start-up refusing ambiguous or unreadable files; an unreadable secret file
-//! as an error naming it; the order of every source of `${secret:NAME}`.
+//! the file changes); the shipped Kubernetes manifest run from its Secrets' files; start-up
+//! refusing ambiguous or unreadable files; an unreadable secret file as an error naming it; the
+//! order of every source of `${secret:NAME}`.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -399,4 +400,178 @@ async fn sources_are_read_in_order_and_a_bad_file_is_an_error() {
     let (got, _) = call(&client, "bigid_get_data_source", json!({"name": "Orders"})).await;
     assert_eq!(got["ds_connection"]["note"], "pw ***", "{got}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The shipped Kubernetes manifest, run as the kubelet would run it: each Secret written as
+/// the files of the volume that mounts it (under a temporary directory instead of /), the
+/// container's variables and arguments as the manifest and the Dockerfile's entrypoint give
+/// them, BigID's base URL pointed at a fake and the Secrets' placeholder values replaced by the
+/// test's. No credential is a plain variable; the server starts, answers the probe as the
+/// kubelet sends it, takes its HTTP token from its file, exchanges the BigID user token from
+/// its file, and sends the reference's password from the references' directory.
+#[tokio::test]
+async fn the_shipped_kubernetes_manifest_serves_from_its_secret_files() {
+    use std::collections::HashMap;
+    use yaml_rust2::{Yaml, YamlLoader};
+
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/kubernetes.yaml"
+    ))
+    .unwrap();
+    let docs = YamlLoader::load_from_str(&text).unwrap();
+    let of_kind = |kind: &str| -> Vec<&Yaml> {
+        docs.iter()
+            .filter(|d| d["kind"].as_str() == Some(kind))
+            .collect()
+    };
+    let str_of = |y: &Yaml| y.as_str().unwrap().to_string();
+    // Each Secret's keys, with the test's value for each.
+    let value_of = |key: &str| format!("k8s-{}-S3NT1NEL-0123456789", key.to_lowercase());
+    let secrets: HashMap<String, Vec<String>> = of_kind("Secret")
+        .into_iter()
+        .map(|s| {
+            let keys = s["stringData"]
+                .as_hash()
+                .unwrap()
+                .keys()
+                .map(str_of)
+                .collect();
+            (str_of(&s["metadata"]["name"]), keys)
+        })
+        .collect();
+    let pod = &of_kind("Deployment")[0]["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let volume_secret: HashMap<String, String> = pod["volumes"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|v| (str_of(&v["name"]), str_of(&v["secret"]["secretName"])))
+        .collect();
+    let root = tmp("kubernetes");
+    let mut mounts = Vec::new();
+    for m in container["volumeMounts"].as_vec().unwrap() {
+        let path = str_of(&m["mountPath"]);
+        let secret = &volume_secret[&str_of(&m["name"])];
+        let dir = root.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(&dir).unwrap();
+        for key in &secrets[secret] {
+            write(&dir.join(key), &value_of(key));
+        }
+        mounts.push((path, dir));
+    }
+    let rebase = |value: String| -> String {
+        mounts
+            .iter()
+            .find(|(path, _)| value.starts_with(path.as_str()))
+            .map_or(value.clone(), |(path, dir)| {
+                format!("{}{}", dir.display(), &value[path.len()..])
+            })
+    };
+    let fake = fake_bigid().await;
+    fake.on(
+        "GET",
+        "/api/v1/refresh-access-token",
+        Reply::json(200, json!({"success": true, "systemToken": TOKEN})),
+    );
+    let mut vars: Vec<(String, String)> = Vec::new();
+    for e in container["env"].as_vec().unwrap() {
+        let name = str_of(&e["name"]);
+        let value = if name == "BIGID_BASE_URL" {
+            fake.url("/api/v1")
+        } else {
+            rebase(str_of(&e["value"]))
+        };
+        vars.push((name, value));
+    }
+    // No credential as a plain variable: each is a `_FILE` naming a mounted file.
+    let credentials: Vec<&str> = datasource_mcp::providers::VENDORS
+        .iter()
+        .flat_map(|s| s.env.iter().filter(|v| v.secret).map(|v| v.name))
+        .chain(["DATASOURCE_MCP_HTTP_TOKEN"])
+        .collect();
+    for (name, value) in &vars {
+        assert!(!credentials.contains(&name.as_str()), "{name} is plain");
+        if name.ends_with("_FILE") {
+            assert!(
+                Path::new(value).is_file(),
+                "{name}={value} names a mounted file"
+            );
+        }
+    }
+    let references = vars
+        .iter()
+        .find(|(k, _)| k == "DATASOURCE_MCP_SECRETS_DIR")
+        .map(|(_, v)| PathBuf::from(v))
+        .expect("the references' directory");
+    let password = value_of("ORDERS_DB_PASSWORD");
+    assert_eq!(
+        std::fs::read_to_string(references.join("ORDERS_DB_PASSWORD")).unwrap(),
+        password
+    );
+
+    // The Dockerfile's entrypoint (on a free loopback port), then the manifest's arguments.
+    let args: Vec<String> = container["args"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(str_of)
+        .collect();
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(binary())
+        .args(["--transport", "http", "--listen", "127.0.0.1:0"])
+        .args(&args)
+        .env_clear()
+        .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = String::new();
+    let url = loop {
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .expect("the server starts")
+            .unwrap()
+            .unwrap_or_else(|| panic!("the server exited: {log}"));
+        log.push_str(&line);
+        if let Some(rest) = line.split(" at http://").nth(1) {
+            break format!("http://{}", rest.split(' ').next().unwrap());
+        }
+    };
+    let probe = http()
+        .get(url.replace("/mcp", "/healthz"))
+        .header("host", "localhost")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(probe.status().as_u16(), 200, "the readiness probe");
+    let bearer = value_of("http-token");
+    let (status, result) = http_call(
+        &url,
+        &bearer,
+        "bigid_test_data_source_connection",
+        &test_args("ORDERS_DB_PASSWORD", "db.example.com"),
+    )
+    .await;
+    assert_eq!((status, &result), (200, &json!({"success": true})));
+    let requests = fake.requests();
+    assert_request(
+        &requests[0],
+        "GET",
+        "/api/v1/refresh-access-token",
+        None,
+        AuthHeader::raw("authorization", &value_of("bigid-user-token")),
+        None,
+    );
+    assert_eq!(
+        requests[1].json()["ds_connection"]["password"],
+        json!(password)
+    );
+    let (status, _) = http_call(&url, "wrong-bearer", "bigid_list_data_sources", &json!({})).await;
+    assert_eq!(status, 401);
+    child.start_kill().unwrap();
+    let _ = std::fs::remove_dir_all(&root);
 }
