@@ -869,7 +869,9 @@ pub fn main() -> ExitCode {
             let (configs, _sandbox) = provider_configs(cli.sandbox, false, &*env).await?;
             let engine = sources.engine(configs, settings, None);
             let cx = state::context(&selection);
-            Ok(state::plan(&engine, &file, out.as_deref(), &cx).await)
+            // `apply` asks on the intake page for a secret found nowhere, unless it is off.
+            let asks = !cli.intake.no_secret_intake;
+            Ok(state::plan(&engine, &file, out.as_deref(), asks, &cx).await)
         }),
         Some(Command::Apply {
             plan,

@@ -65,8 +65,16 @@ pub async fn export(
     }
 }
 
-/// Plans a file: prints the plan; with `out`, keeps it for `apply`.
-pub async fn plan(engine: &Engine, file: &Path, out: Option<&Path>, cx: &CallContext) -> ExitCode {
+/// Plans a file: prints the plan, and on stderr where each secret it references will come from
+/// (`asks`: one found nowhere is asked for on the intake page by `apply`); with `out`, keeps it
+/// for `apply`.
+pub async fn plan(
+    engine: &Engine,
+    file: &Path,
+    out: Option<&Path>,
+    asks: bool,
+    cx: &CallContext,
+) -> ExitCode {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) => return usage(&format!("cannot read {}: {e}", file.display())),
@@ -86,6 +94,15 @@ pub async fn plan(engine: &Engine, file: &Path, out: Option<&Path>, cx: &CallCon
     };
     let plan = engine.plan_state(&desired, cx).await;
     print!("{}", render_plan(&plan));
+    // Where each secret will come from, asking for none (no secret before the yes).
+    for secret in engine.planned_secrets(&plan, cx, asks).await {
+        eprintln!(
+            "datasource-mcp: the secret {} (for {}) will come from {}",
+            secret.name,
+            secret.keys.join(", "),
+            secret.from
+        );
+    }
     for e in &plan.errors {
         eprintln!(
             "datasource-mcp: {} not planned: {}",

@@ -1163,6 +1163,17 @@ async fn the_cli_applies_a_plan_from_mounted_files_alone() {
 
     let out = cli(&vars, &["plan", file_arg, "--out", plan_arg]).await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    // The plan says where each secret will come from, reading none.
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "datasource-mcp: the secret ORDERS_MYSQL_PASSWORD (for bigid:orders-mysql-00, bigid:orders-mysql-01) will come from the secrets directory ({d}/ORDERS_MYSQL_PASSWORD)\n\
+             datasource-mcp: the secret ANALYTICS_PG_PASSWORD (for databrain:analytics-pg-00, databrain:analytics-pg-01) will come from the secrets directory ({d}/ANALYTICS_PG_PASSWORD)\n\
+             datasource-mcp: the secret ORDERS_PG_PASSWORD (for pdc:orders-pg-00, pdc:orders-pg-01) will come from the secrets directory ({d}/ORDERS_PG_PASSWORD)\n\
+             datasource-mcp: plan written to {plan_arg} (apply it within the hour: datasource-mcp apply {plan_arg})\n",
+            d = dir.display()
+        )
+    );
     let out = tokio::time::timeout(
         std::time::Duration::from_secs(30),
         cli(&vars, &["apply", plan_arg]),
@@ -1194,4 +1205,97 @@ async fn the_cli_applies_a_plan_from_mounted_files_alone() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&creds);
     drop(sandbox);
+}
+
+/// No secret before the yes, for many sources: the plan says where each secret its changes
+/// reference will come from (the environment, the secrets directory, or the intake page when
+/// the plan is applied) and asks for none; the apply is what asks, before its first change.
+#[tokio::test]
+async fn a_plan_says_where_each_secret_will_come_from_and_asks_for_none() {
+    use datasource_mcp::engine::Engine;
+    use datasource_mcp::mounted::SecretsDir;
+    use datasource_mcp::surfaces::server::DataSourceServer;
+
+    let sb = sandbox(Seed::Empty).await;
+    let dir = temp("plan-secrets");
+    std::fs::write(dir.join("ORDERS_PG_PASSWORD"), "pw-orders-pg-77d2aa\n").unwrap();
+    let mut vars = sb.env();
+    vars.insert(
+        "DATASOURCE_MCP_SECRET_ORDERS_MYSQL_PASSWORD".into(),
+        "pw-orders-mysql-5b1e0c".into(),
+    );
+    let configs = datasource_mcp::providers::configure_all(&vars).unwrap();
+    let intake = datasource_mcp::intake::Intake::new(
+        datasource_mcp::intake::IntakeSettings::default(),
+        datasource_mcp::intake::Serving::Loopback,
+    );
+    let engine = Engine::new(configs, UpstreamSettings::default(), Arc::new(vars.clone()))
+        .with_secrets_dir(SecretsDir::open(&dir).unwrap())
+        .with_intake(intake);
+    let server = DataSourceServer::new(Arc::new(engine), &Selection::default());
+    let client = connect(server, ()).await;
+
+    let planned = plan(&client, sources(0, 2)).await;
+    assert_eq!(
+        planned["references"],
+        json!([
+            {"name": "ORDERS_MYSQL_PASSWORD", "for": ["bigid:orders-mysql-00", "bigid:orders-mysql-01"],
+                "from": "the environment (DATASOURCE_MCP_SECRET_ORDERS_MYSQL_PASSWORD)"},
+            {"name": "ANALYTICS_PG_PASSWORD", "for": ["databrain:analytics-pg-00", "databrain:analytics-pg-01"],
+                "from": "the intake page: the user is asked for it when the plan is applied, before its first change; nothing was asked now"},
+            {"name": "ORDERS_PG_PASSWORD", "for": ["pdc:orders-pg-00", "pdc:orders-pg-01"],
+                "from": format!("the secrets directory ({})", dir.join("ORDERS_PG_PASSWORD").display())},
+        ]),
+        "{planned}"
+    );
+    assert!(
+        !planned.to_string().contains("/secrets/"),
+        "no link: {planned}"
+    );
+    // The apply asks, before its first change: the one secret found nowhere, a link per
+    // host it goes to.
+    let (asked, _) = call(
+        &client,
+        "inventory_apply_plan",
+        json!({"plan_id": planned["plan_id"]}),
+    )
+    .await;
+    assert_eq!(asked["applied"], false);
+    let missing: Vec<(&str, &Value)> = asked["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["name"].as_str().unwrap(), &m["for"]))
+        .collect();
+    assert_eq!(
+        missing,
+        [
+            (
+                "ANALYTICS_PG_PASSWORD",
+                &json!(["databrain:analytics-pg-00"])
+            ),
+            (
+                "ANALYTICS_PG_PASSWORD",
+                &json!(["databrain:analytics-pg-01"])
+            ),
+        ],
+        "{asked}"
+    );
+    for m in asked["missing"].as_array().unwrap() {
+        assert!(m["url"].as_str().unwrap().contains("/secrets/"), "{asked}");
+    }
+    assert!(
+        names_at(&sb).await.values().all(Vec::is_empty),
+        "nothing made"
+    );
+    // Without the intake page, the plan says so instead of promising a page.
+    let client = client_selected(&vars, UpstreamSettings::default(), &Selection::default()).await;
+    let planned = plan(&client, sources(0, 1)).await;
+    assert_eq!(
+        planned["references"][1],
+        json!({"name": "ANALYTICS_PG_PASSWORD", "for": ["databrain:analytics-pg-00"],
+            "from": "UNKNOWN_SECRET_REFERENCE: `credentials.password`: the secret reference ${secret:ANALYTICS_PG_PASSWORD} is not set"}),
+        "{planned}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::now_ms;
 use super::plan::{self, Action, Change, Plan};
+use crate::engine::secret_refs::{self, Origin};
 use crate::engine::{CallContext, Engine};
 use crate::error::ToolError;
 use crate::intake::Offered;
@@ -194,6 +195,61 @@ impl Engine {
         needed
     }
 
+    /// Where each secret the plan's changes reference will come from when it is applied, read
+    /// as a dry run reads it: no value is read and nothing is asked now (no secret before the
+    /// yes). `asks`: a secret found nowhere will be asked for on the intake page when applied.
+    pub async fn planned_secrets(
+        &self,
+        plan: &Plan,
+        cx: &CallContext,
+        asks: bool,
+    ) -> Vec<PlannedSecret> {
+        let mut out: Vec<PlannedSecret> = Vec::new();
+        for change in &plan.changes {
+            let (Some(tool), Some(args)) = (&change.tool, &change.args) else {
+                continue;
+            };
+            let Some(op) = providers::operation(tool).filter(|op| cx.may_use(op)) else {
+                continue;
+            };
+            let Some(provider) = self.provider(op.provider) else {
+                continue;
+            };
+            // A reference where none belongs is refused when the change is made.
+            let Ok(placed) = secret_refs::references(args, provider.spec.credential_keys) else {
+                continue;
+            };
+            let to = self.destination(provider, args, cx);
+            let key = format!("{}:{}", change.provider, change.key);
+            for reference in placed {
+                let from = match self
+                    .refs
+                    .origins(std::slice::from_ref(&reference), &to, asks)
+                    .await
+                {
+                    Ok(origins) => match &origins[0] {
+                        Origin::AskedOnPage => "the intake page: the user is asked for it when the plan is applied, before its first change; nothing was asked now".to_string(),
+                        origin => origin.describe(&reference.name),
+                    },
+                    Err(e) => format!("{}: {e}", e.kind()),
+                };
+                match out
+                    .iter_mut()
+                    .find(|s| s.name == reference.name && s.from == from)
+                {
+                    Some(s) if s.keys.contains(&key) => {}
+                    Some(s) => s.keys.push(key.clone()),
+                    None => out.push(PlannedSecret {
+                        name: reference.name,
+                        keys: vec![key.clone()],
+                        from,
+                    }),
+                }
+            }
+        }
+        out
+    }
+
     /// Makes a plan's changes (after [`Engine::check_plan`]). Progress goes to `cx.progress`.
     pub async fn apply_plan(
         &self,
@@ -369,6 +425,16 @@ impl Engine {
         }
         outcome("done", None)
     }
+}
+
+/// A secret a plan references: the changes (`provider:key`) that use it, and where its value
+/// will come from (never the value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedSecret {
+    pub name: String,
+    #[serde(rename = "for")]
+    pub keys: Vec<String>,
+    pub from: String,
 }
 
 /// A secret an apply needs before it starts, and the changes (`provider:key`) that need it.

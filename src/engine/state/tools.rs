@@ -114,7 +114,15 @@ impl Engine {
             .put(&plan_key(cx, &plan.id), record.to_string().as_bytes(), ttl)
             .await
             .map_err(store_failed)?;
-        Ok(Shaped::whole(shown_plan(&plan)))
+        // Where each secret will come from, under a key that is not masked as a secret's.
+        let mut shown = shown_plan(&plan);
+        let secrets = self
+            .planned_secrets(&plan, cx, self.intake().is_some())
+            .await;
+        if !secrets.is_empty() {
+            shown["references"] = json!(secrets);
+        }
+        Ok(Shaped::whole(shown))
     }
 
     /// Drops a caller's oldest plans past the limit (an agent that plans again and again
