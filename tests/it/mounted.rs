@@ -179,13 +179,13 @@ async fn the_container_path_works_from_files_alone() {
         "/api/v1/ds-connection-test",
         Reply::json(
             200,
-            json!({"success": false, "error": "login failed for orders-rotated-S3NT1NEL-pw"}),
+            json!({"success": false, "message": "login failed for orders-rotated-S3NT1NEL-pw"}),
         ),
     );
     let (_, result) = http_call(&url, bearer, "bigid_test_data_source_connection", &args).await;
     assert_eq!(
         result,
-        json!({"success": false, "error": "login failed for ***"}),
+        json!({"success": false, "message": "login failed for ***"}),
         "the echoed value is masked"
     );
     assert_eq!(
