@@ -418,6 +418,9 @@ pub struct Checks {
     pub stored_test: Option<ToolFrom>,
     /// Whether a test's (or sync's, or job's) answer says the connection works.
     pub connection: fn(answer: &serde_json::Value, is_error: bool) -> Connection,
+    /// The tools whose answers `connection` reads: each such answer says it in its
+    /// `connection` field, in the same words for every vendor.
+    pub answers: &'static [&'static str],
 }
 
 /// Whether a connection works, as every vendor's answer is read: `works`, `fails` (with why),
@@ -429,6 +432,14 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// The one field an answer carries: `works`, or `fails: why`, or `unknown: why`.
+    pub fn said(&self) -> String {
+        match &self.why {
+            Some(why) => format!("{}: {why}", self.works),
+            None => self.works.to_string(),
+        }
+    }
+
     pub fn works() -> Connection {
         Connection {
             works: "works",

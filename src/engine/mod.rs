@@ -350,6 +350,36 @@ impl Engine {
             Some(listing) => Some((listing, ListArgs::take(&mut args, listing.paging)?)),
             None => None,
         };
+        // A platform's data-source list takes the inventory's `name` pattern.
+        let is_source_list = provider
+            .spec
+            .inventory
+            .as_ref()
+            .is_some_and(|i| i.tool == op.name);
+        let pattern = match is_source_list {
+            true => take_name_pattern(&mut args)?,
+            false => None,
+        };
+        if let (Some(pattern), Some((listing, list_args))) = (pattern, &listing) {
+            let (listing, list_args) = (*listing, list_args.clone());
+            let mut value = self
+                .list_by_name(
+                    op,
+                    provider,
+                    &listing,
+                    &list_args,
+                    &pattern,
+                    args,
+                    &called_with,
+                )
+                .await?;
+            self.complete_page(provider, &listing, &list_args, &mut value)
+                .await;
+            return Ok(Shaped {
+                value,
+                page: Some((list_args, called_with)),
+            });
+        }
         let to = self.destination(provider, &args, cx);
         let credential_keys = provider.spec.credential_keys;
         let resolved = match self.refs.resolve(&args, credential_keys, secrets, &to) {
@@ -401,11 +431,26 @@ impl Engine {
         {
             return Err(listing::not_understood(holds, &value, "result"));
         }
+        // A test's, sync's or job's answer says whether the connection works, beside the
+        // vendor's own state, in the same words for every vendor.
+        let mut value = value;
+        if let Some(checks) = crate::providers::checks(op.provider)
+            && checks.answers.contains(&op.name)
+            && value.is_object()
+        {
+            let said = (checks.connection)(&value, false).said();
+            value["connection"] = Value::String(said);
+        }
         Ok(match listing {
-            Some((listing, list_args)) => Shaped {
-                value: listing::page(&listing, &list_args, value, &called_with)?,
-                page: Some((list_args, called_with)),
-            },
+            Some((listing, list_args)) => {
+                let mut value = listing::page(&listing, &list_args, value, &called_with)?;
+                self.complete_page(provider, &listing, &list_args, &mut value)
+                    .await;
+                Shaped {
+                    value,
+                    page: Some((list_args, called_with)),
+                }
+            }
             None => Shaped::whole(value),
         })
     }
@@ -522,6 +567,19 @@ impl Engine {
             );
         }
         Ok(value)
+    }
+}
+
+/// A list's `name` pattern, taken out of its arguments (the row's type never sees it).
+fn take_name_pattern(args: &mut Value) -> Result<Option<String>, ToolError> {
+    match args.as_object_mut().and_then(|m| m.remove("name")) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(p)) if !p.trim().is_empty() && p.chars().count() <= 200 => Ok(Some(p)),
+        Some(_) => Err(crate::args::InvalidArgument::new(
+            "name",
+            "must be a name pattern of 1 to 200 characters (`*` matches any run)",
+        )
+        .into()),
     }
 }
 

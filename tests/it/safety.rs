@@ -237,15 +237,9 @@ async fn every_tool_that_changes_something_dry_runs_without_sending_anything() {
         let requests = plan["requests"].as_array().unwrap();
         let write = requests.last().unwrap();
         assert_eq!(write["method"], op.method.as_str(), "{}", op.name);
-        let header = op.provider.spec();
-        let _ = header;
+        // Method, URL and body only: headers cost the model's context and say nothing.
         for r in requests {
-            let headers = r["headers"].as_object().unwrap();
-            let auth = headers
-                .get("authorization")
-                .or_else(|| headers.get("x-api-key"));
-            assert_eq!(auth, Some(&json!("***")), "{}: credential masked", op.name);
-            assert_eq!(headers["user-agent"], UA);
+            assert!(r.get("headers").is_none(), "{}: {r}", op.name);
         }
         assert_clean(op.name, &plan.to_string());
         count += 1;
@@ -270,8 +264,6 @@ async fn a_dry_run_shows_references_and_the_exact_request() {
         plan,
         json!({"dry_run": true, "note": "Nothing was sent.", "requests": [{
             "method": "POST", "url": fake.url("/pdc/data-sources"),
-            "headers": {"accept": "application/json", "authorization": "***",
-                "content-type": "application/json", "user-agent": UA},
             "body": {"resourceName": "orders-replica", "databaseType": "POSTGRES", "host": "pg.example.com",
                 "port": "5432", "databaseName": "orders", "userName": "pdc", "password": "${secret:PDC_PG_PASSWORD}"}}],
             "references": [{"field": "data_sources[0].password", "reference": "${secret:PDC_PG_PASSWORD}",
@@ -291,7 +283,6 @@ async fn a_dry_run_shows_references_and_the_exact_request() {
         requests[0]["url"],
         fake.url(&format!("/bigdata/contents/v1/connectors/{id}"))
     );
-    assert_eq!(requests[0]["headers"]["x-api-key"], "***");
     assert_eq!(requests[1]["method"], "PUT");
     assert_eq!(requests[1]["body"], json!({"label": "L"}));
     assert!(
@@ -534,7 +525,7 @@ async fn hidden_characters_from_vendors_never_reach_the_model() {
     let (result, _) = call(&client, "bigdata_list_connectors", json!({})).await;
     assert_eq!(
         result,
-        json!({"items": [{"id": null, "name": "proddb", "type": null, "status": "never synced"}],
+        json!({"items": [{"id": null, "name": "proddb", "type": null, "status": "untested"}],
             "total": 1})
     );
     fake.otherwise(Reply::json(

@@ -225,10 +225,12 @@ async fn vendor_error_codes_reach_the_envelope_with_a_hint() {
 
 #[tokio::test]
 async fn schema_has_the_18_types_and_describes_credentials() {
-    let tool = datasource_mcp::surfaces::definition::tool(
+    // The full schema, as the tool's reference shows it (the tools list points there).
+    let full = datasource_mcp::surfaces::definition::input_schema(
         datasource_mcp::providers::operation("databrain_create_datasource").unwrap(),
+        false,
     );
-    let props = &tool.input_schema["properties"];
+    let props = &full["properties"];
     let types: Vec<&str> = props["datasourceType"]["enum"]
         .as_array()
         .unwrap()
@@ -264,10 +266,7 @@ async fn schema_has_the_18_types_and_describes_credentials() {
     for t in ["postgres", "mssql", "snowflake", "bigquery", "awss3", "csv"] {
         assert!(doc.contains(t), "credentials description covers {t}: {doc}");
     }
-    assert_eq!(
-        tool.input_schema["required"],
-        json!(["datasourceType", "credentials"])
-    );
+    assert_eq!(full["required"], json!(["datasourceType", "credentials"]));
     let sync = datasource_mcp::surfaces::definition::tool(
         datasource_mcp::providers::operation("databrain_sync_datasource").unwrap(),
     );

@@ -132,7 +132,7 @@ fn create_schema_names_the_verified_database_types() {
     );
     assert_eq!(
         tool.input_schema["properties"]["data_sources"]["items"]["properties"]["databaseType"],
-        json!({"type": "string", "description": "PDC publishes no list. Verified: POSTGRES, MYSQL, AWS (S3 and S3-compatible; not S3 or AWS_S3), AZURE_BLOB_STORAGE; ORACLE unverified."})
+        json!({"type": "string", "description": "POSTGRES, MYSQL, AWS (S3), AZURE_BLOB_STORAGE; ORACLE unverified."})
     );
 }
 
@@ -230,7 +230,7 @@ async fn update_refuses_the_job_bookkeeping() {
         assert_eq!(
             result,
             json!({"error": {"provider": "pdc", "code": "INVALID_ARGUMENT", "field": field,
-                "message": format!("`{field}`: is not a known argument (expected one of id, \
+                "message": format!("`{field}`: is not a known argument (expected one of \
                     userName, password, accessId, secretKey, region, secretManagerKey, accountName, \
                     azureSharedKey, azureTenantId, note, description, affinityId, role, host, port, \
                     databaseName, warehouse, uri, path, availableForMigration, availableForWriting, \
@@ -244,10 +244,16 @@ async fn update_refuses_the_job_bookkeeping() {
 
 #[tokio::test]
 async fn update_schema_has_every_patch_attribute_typed() {
-    let tool = datasource_mcp::surfaces::definition::tool(
+    // The full schema, as the tool's reference shows it (the tools list points there).
+    let full = datasource_mcp::surfaces::definition::input_schema(
         datasource_mcp::providers::operation("pdc_update_data_source").unwrap(),
+        false,
     );
-    let props = tool.input_schema["properties"].as_object().unwrap();
+    let mut props = full["properties"]["changes"]["properties"]
+        .as_object()
+        .unwrap()
+        .clone();
+    props.insert("id".into(), full["properties"]["id"].clone());
     let strings = [
         "userName",
         "password",
@@ -294,7 +300,7 @@ async fn update_schema_has_every_patch_attribute_typed() {
     for bookkeeping in ["lastTestConnectionId", "lastIngestId"] {
         assert!(!props.contains_key(bookkeeping), "{bookkeeping}");
     }
-    assert_eq!(tool.input_schema["required"], json!(["id"]));
+    assert_eq!(full["required"], json!(["id", "changes"]));
 }
 
 #[tokio::test]
@@ -1045,7 +1051,7 @@ fn data_sources() -> Vec<serde_json::Value> {
 fn data_source_rows() -> Vec<serde_json::Value> {
     vec![
         json!({"id": "65f1c0ffee0000000000000a", "name": "prod-postgres-primary",
-            "type": "POSTGRES", "status": "tested", "host": "pg-primary.prod.acme.example",
+            "type": "POSTGRES", "status": "unknown", "host": "pg-primary.prod.acme.example",
             "port": 5432, "last_test_job": "9dc010b50000000000000002",
             "last_ingest_job": "9dc010b50000000000000001"}),
         json!({"id": "65f1c0ffee0000000000000b", "name": "clickstream-lake", "type": "AWS",
@@ -1054,7 +1060,7 @@ fn data_source_rows() -> Vec<serde_json::Value> {
             "status": "untested", "host": "https://events.acme.example/api",
             "last_ingest_job": "9dc010b50000000000000003"}),
         json!({"id": "65f1c0ffee0000000000000d", "name": "docs-share", "type": "SMB",
-            "status": "tested", "host": "smb://files.acme.example/docs",
+            "status": "unknown", "host": "smb://files.acme.example/docs",
             "last_test_job": "9dc010b50000000000000004"}),
         json!({"id": "65f1c0ffee0000000000000e", "name": "untyped", "type": null,
             "status": "untested"}),
@@ -1241,7 +1247,7 @@ async fn a_port_is_sent_as_a_string_however_it_is_given() {
             port,
             &json!({"anyOf": [{"type": "integer", "minimum": 1, "maximum": 65535},
                 {"type": "string", "pattern": "^[0-9]{1,5}$"}],
-                "description": "1-65535, a number or a string; sent as a string."}),
+                "description": "1-65535."}),
             "{name}"
         );
     }
