@@ -200,12 +200,12 @@ impl super::Engine {
         &self,
         op: &'static OperationSpec,
         provider: &crate::upstream::ProviderClient,
-        listing: &Listing,
         list_args: &ListArgs,
         pattern: &str,
         args: Value,
         called_with: &Value,
     ) -> Result<Value, ToolError> {
+        let listing = &op.listing.ok_or(ToolError::Internal)?;
         let secrets = redact::CallSecrets::default();
         let status = std::sync::atomic::AtomicU16::new(0);
         let page_size = provider.spec.inventory.as_ref().map_or(100, |i| i.page);

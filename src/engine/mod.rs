@@ -363,15 +363,7 @@ impl Engine {
         if let (Some(pattern), Some((listing, list_args))) = (pattern, &listing) {
             let (listing, list_args) = (*listing, list_args.clone());
             let mut value = self
-                .list_by_name(
-                    op,
-                    provider,
-                    &listing,
-                    &list_args,
-                    &pattern,
-                    args,
-                    &called_with,
-                )
+                .list_by_name(op, provider, &list_args, &pattern, args, &called_with)
                 .await?;
             self.complete_page(provider, &listing, &list_args, &mut value)
                 .await;

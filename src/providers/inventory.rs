@@ -158,7 +158,6 @@ fn desired_schema(_: &mut SchemaGenerator) -> Schema {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanArgs {
-    /// An object, or YAML/JSON text.
     #[schemars(schema_with = "desired_schema")]
     pub desired: Value,
 }
@@ -246,7 +245,6 @@ pub struct TestMany {
     #[serde(default)]
     #[schemars(schema_with = "platforms_schema")]
     pub providers: Option<Vec<String>>,
-    /// `*` wildcards.
     #[serde(default)]
     pub name: Option<String>,
     /// As listed.
@@ -315,7 +313,6 @@ pub struct InventoryFilter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "platforms_schema")]
     pub providers: Option<Vec<String>>,
-    /// `*` wildcards, as host and database.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

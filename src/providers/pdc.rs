@@ -1239,7 +1239,7 @@ pub struct JobStarted {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobId {
-    /// job_id from pdc_test_data_source_connection or pdc_ingest_metadata, or a row's last_test_job.
+    /// A job_id, or a pdc_filter_data_sources row's last_test_job.
     #[schemars(extend("x-mcp-header" = "Id"))]
     pub id: String,
     #[serde(default)]
@@ -1386,6 +1386,10 @@ pub static CHECKS: Checks = Checks {
                 .find_map(|k| job[*k].as_str())
                 .unwrap_or("the job failed without a reason");
                 Connection::fails(why)
+            }
+            // A start without wait: the answer holds the job's id, not its state.
+            "UNKNOWN" if answer.get("job_id").is_some() => {
+                Connection::unknown("the job has not ended; follow job_id with pdc_get_job_status")
             }
             other => Connection::unknown(format!("the job is {other}")),
         }

@@ -128,9 +128,9 @@ fn fields_in_reference(schema: &mut Map<String, Value>) {
     }
 }
 
-/// `additionalProperties: {}` (any further field) is what a schema says without it.
+/// `additionalProperties: true` (any further field) is what a schema says without it.
 fn drop_any_properties(schema: &mut Map<String, Value>) {
-    if schema.get("additionalProperties") == Some(&json!({})) {
+    if schema.get("additionalProperties") == Some(&json!(true)) {
         schema.remove("additionalProperties");
     }
     for value in schema.values_mut() {

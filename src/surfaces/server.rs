@@ -54,7 +54,7 @@ Never ask for a password, key or token in the chat: write ${{secret:NAME}} in th
 If the server has no value for it, a client that shows URL prompts asks the user to type it on a \
 one-time page and the call then completes; otherwise the call answers SECRET_NEEDED with that link: \
 give it to the user, then call again. A typed value stays for this server process. \
-Lists answer a page (limit, default 50) of compact rows, name takes `*` wildcards, and a row's \
+Lists answer a page (limit, default 50) of compact rows, name, host and database take `*` wildcards, and a row's \
 status says if its connection works or fails (error, remedy); detail: \"full\" or fields gives \
 more, next the next page. A test, sync or job answer says the same in connection. wait follows a vendor job to its end (wait_seconds, default 300). \
 Many sources at once: inventory_plan_changes, then inventory_apply_plan. \

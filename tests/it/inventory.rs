@@ -81,7 +81,9 @@ fn other_rows() -> Vec<Value> {
         json!({"provider": "bigdata", "id": "0b16da7a-5eed-4000-8000-000000000001",
             "name": "Orders inbox", "type": "email", "status": "works"}),
         json!({"provider": "bigdata", "id": "0b16da7a-5eed-4000-8000-000000000002",
-            "name": "Broker feed", "type": "investment_research", "status": "fails"}),
+            "name": "Broker feed", "type": "investment_research", "status": "fails",
+            "error": "login refused",
+            "remedy": "create an investment_research connector with the right broker login, then archive this one (bigdata_delete_connector)"}),
         json!({"provider": "databrain", "id": "analytics", "name": "analytics", "status": "unknown"}),
     ]
 }

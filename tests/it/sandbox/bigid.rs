@@ -261,7 +261,7 @@ async fn a_stored_source_is_tested_by_name_with_its_stored_credential() {
         .unwrap()
         .clone();
     assert_eq!(
-        row["status"], "ok",
+        row["status"], "works",
         "the last test is the stored one: {row}"
     );
     assert_eq!(row["tested_at"], "2025-06-01T12:00:02.000Z");
@@ -285,7 +285,8 @@ async fn a_stored_source_is_tested_by_name_with_its_stored_credential() {
     assert!(!err, "{gone}");
     assert_eq!(
         gone,
-        json!({"success": false, "message": "Test connection failed: getaddrinfo ENOTFOUND gone.invalid"})
+        json!({"success": false, "message": "Test connection failed: getaddrinfo ENOTFOUND gone.invalid",
+            "connection": "fails: Test connection failed: getaddrinfo ENOTFOUND gone.invalid"})
     );
     let (missing, err) = call(
         &client,

@@ -314,7 +314,7 @@ async fn test_connection_sends_is_new_password() {
         "/api/v1/ds-connection-test",
         Reply::json(
             200,
-            json!({"success": false, "message": "Connection refused"}),
+            json!({"success": false, "message": "Connection refused", "connection": "fails: Connection refused"}),
         ),
     );
     let ds = json!({"type": "rdb-mysql", "rdb_url": "db.invalid:3306", "username": "u", "password": "pw-1234"});
@@ -327,7 +327,7 @@ async fn test_connection_sends_is_new_password() {
     assert!(!is_error);
     assert_eq!(
         result,
-        json!({"success": false, "message": "Connection refused"})
+        json!({"success": false, "message": "Connection refused", "connection": "fails: Connection refused"})
     );
     assert_request(
         &fake.requests()[1],
@@ -361,7 +361,7 @@ async fn test_stored_data_source_reads_then_tests_with_the_stored_credential() {
         "/api/v1/ds-connection-test",
         Reply::json(
             200,
-            json!({"success": true, "message": "Connection to MySQL data source succeeded"}),
+            json!({"success": true, "message": "Connection to MySQL data source succeeded", "connection": "works"}),
         ),
     );
 
@@ -374,7 +374,7 @@ async fn test_stored_data_source_reads_then_tests_with_the_stored_credential() {
     assert!(!is_error, "{result}");
     assert_eq!(
         result,
-        json!({"success": true, "message": "Connection to MySQL data source succeeded"})
+        json!({"success": true, "message": "Connection to MySQL data source succeeded", "connection": "works"})
     );
     let reqs = fake.requests();
     assert_eq!(reqs.len(), 3, "{reqs:#?}");
@@ -418,7 +418,8 @@ async fn test_stored_data_source_reads_the_source_under_data() {
         "/api/v1/ds-connection-test",
         Reply::json(
             200,
-            json!({"success": false, "message": "Test connection failed: 401 Unauthorized"}),
+            json!({"success": false, "message": "Test connection failed: 401 Unauthorized",
+            "connection": "fails: Test connection failed: 401 Unauthorized"}),
         ),
     );
     let (result, is_error) = call(
@@ -430,7 +431,8 @@ async fn test_stored_data_source_reads_the_source_under_data() {
     assert!(!is_error, "{result}");
     assert_eq!(
         result,
-        json!({"success": false, "message": "Test connection failed: 401 Unauthorized"})
+        json!({"success": false, "message": "Test connection failed: 401 Unauthorized",
+            "connection": "fails: Test connection failed: 401 Unauthorized"})
     );
     assert_request(
         &fake.requests()[2],
