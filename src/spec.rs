@@ -406,6 +406,18 @@ pub struct StateSpec {
     /// Whether a source the vendor lists still exists: a platform that keeps deleted sources
     /// in its list (Bigdata.com's archived connectors) says which are gone.
     pub exists: fn(current: &serde_json::Value) -> bool,
+    /// Where the vendor says which connection fields a type needs (BigID's templates): a
+    /// create's dry run names those its entry lacks.
+    pub needs: Option<Needs>,
+}
+
+/// The read-only tool that says which fields a type needs, its arguments from an entry, and
+/// the entry's fields it finds missing in that tool's answer (each with why).
+pub struct Needs {
+    pub tool: &'static str,
+    pub args: fn(entry: &serde_json::Value) -> Option<serde_json::Value>,
+    pub missing:
+        fn(entry: &serde_json::Value, answer: &serde_json::Value) -> Vec<(String, &'static str)>,
 }
 
 // ---- connection checks -------------------------------------------------------------------------

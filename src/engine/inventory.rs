@@ -153,7 +153,7 @@ impl Engine {
     }
 
     /// list_everything's pages, as merged rows.
-    async fn list_pages(
+    pub(super) async fn list_pages(
         &self,
         provider: &ProviderClient,
         keep_detail: bool,

@@ -190,6 +190,83 @@ impl super::Engine {
     }
 }
 
+/// Most closest names a not-found answer names.
+const MAX_CLOSEST: usize = 3;
+
+impl super::Engine {
+    /// The existing names closest to one that found nothing: the same but for case, spaces or
+    /// punctuation first, then those within a few edits, then those that contain it or that it
+    /// contains. Masked names are never offered; a vendor that cannot list gives none.
+    pub(super) async fn closest_names(
+        &self,
+        provider: &crate::upstream::ProviderClient,
+        asked: &str,
+        cx: &super::CallContext,
+    ) -> Vec<String> {
+        let Ok((rows, _)) = self.list_pages(provider, false, cx).await else {
+            return Vec::new();
+        };
+        let squeeze = |s: &str| -> String {
+            s.chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect()
+        };
+        let wanted = squeeze(asked);
+        let most_edits = (wanted.chars().count() / 3).clamp(1, 4);
+        let mut ranked: Vec<(usize, String)> = rows
+            .iter()
+            .filter_map(|row| row["name"].as_str())
+            .filter(|name| !name.contains(redact::MASK) && *name != asked)
+            .filter_map(|name| {
+                let have = squeeze(name);
+                let rank = if have == wanted {
+                    0
+                } else if have.contains(&wanted) || (!have.is_empty() && wanted.contains(&have)) {
+                    most_edits + 1
+                } else {
+                    match edits(&have, &wanted, most_edits) {
+                        Some(n) => n,
+                        None => return None,
+                    }
+                };
+                Some((rank, name.to_string()))
+            })
+            .collect();
+        ranked.sort();
+        ranked.dedup_by(|a, b| a.1 == b.1);
+        ranked
+            .into_iter()
+            .take(MAX_CLOSEST)
+            .map(|(_, n)| n)
+            .collect()
+    }
+}
+
+/// Edits (insert, delete, replace) from `a` to `b`, when at most `most`; long names are cut
+/// first, so a vendor's megabyte name costs no more than a real one.
+fn edits(a: &str, b: &str, most: usize) -> Option<usize> {
+    let a: Vec<char> = a.chars().take(200).collect();
+    let b: Vec<char> = b.chars().take(200).collect();
+    if a.len().abs_diff(b.len()) > most {
+        return None;
+    }
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = (previous + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(here + 1);
+            previous = here;
+        }
+    }
+    let n = row[b.len()];
+    (n <= most).then_some(n)
+}
+
 /// Most pages and items a `name` filter reads from a vendor that pages.
 const MAX_NAME_PAGES: u64 = 100;
 

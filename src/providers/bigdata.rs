@@ -696,6 +696,7 @@ pub static STATE: StateSpec = StateSpec {
     limits: "",
     // A deleted connector stays listed, archived (the delete tool's own fact).
     exists: |current| current["archived"] != true,
+    needs: None,
 };
 
 fn export_connector(current: &Value, reference: &dyn Fn(&str) -> String) -> Value {

@@ -26,8 +26,8 @@ use crate::redact;
 use crate::secret::SecretString;
 use crate::spec::{
     AuthHeader, Checks, ConfigError, Connection, Credential, Env, EnvVar, ExchangePath,
-    ExchangeSend, Field, Guide, InventorySource, Probe, ProviderSpec, Refusal, Scheme, StateSpec,
-    TokenExchange, pair, supports_every_tool,
+    ExchangeSend, Field, Guide, InventorySource, Needs, Probe, ProviderSpec, Refusal, Scheme,
+    StateSpec, TokenExchange, pair, supports_every_tool,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -1460,7 +1460,41 @@ pub static STATE: StateSpec = StateSpec {
     compares: true,
     limits: "",
     exists: |_| true,
+    needs: Some(Needs {
+        tool: "bigid_get_connector_template",
+        args: |entry| Some(json!({"type": entry["type"].as_str()?})),
+        missing: template_misses,
+    }),
 };
+
+/// The fields a source's template marks `mandatory` (a create without them is refused) or
+/// `mandatoryForTest` (its connection test fails without them) that the entry lacks or leaves
+/// blank. The template sits in the answer or under `data`.
+fn template_misses(entry: &Value, answer: &Value) -> Vec<(String, &'static str)> {
+    let fields = answer["fields"]
+        .as_array()
+        .or_else(|| answer["data"]["fields"].as_array());
+    let blank = |v: &Value| match v {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        _ => false,
+    };
+    fields
+        .into_iter()
+        .flatten()
+        .filter_map(|f| {
+            let name = f["apiName"].as_str()?;
+            let why = if f["mandatory"] == true {
+                "BigID refuses a create without it (mandatory)"
+            } else if f["mandatoryForTest"] == true {
+                "BigID's connection test fails without it (mandatoryForTest)"
+            } else {
+                return None;
+            };
+            blank(&entry[name]).then(|| (name.to_string(), why))
+        })
+        .collect()
+}
 
 /// What BigID keeps about a source that a create does not take: ids, test and scan results,
 /// timestamps.

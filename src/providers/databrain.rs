@@ -642,6 +642,7 @@ pub static STATE: StateSpec = StateSpec {
     compares: false,
     limits: "DataBrain shows no settings of a datasource: change it with databrain_update_datasource",
     exists: |_| true,
+    needs: None,
 };
 
 /// DataBrain offers no test of a stored datasource (its update tests new credentials); a sync

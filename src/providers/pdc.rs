@@ -1283,6 +1283,7 @@ pub static STATE: StateSpec = StateSpec {
     compares: true,
     limits: "the PDC public API offers no data-source delete that this server uses: delete it in PDC",
     exists: |_| true,
+    needs: None,
 };
 
 /// The fields of a PDC data source a create or an update takes.

@@ -1148,10 +1148,20 @@ async fn validation_errors_send_nothing() {
     for (tool, args, field, reason) in cases {
         assert_invalid(&client, "bigid", tool, args.clone(), field, reason).await;
         let (result, _) = call(&client, tool, args).await;
-        assert_eq!(
-            result["error"]["hint"],
-            format!("fix `{field}` and call again; nothing was sent")
-        );
+        let hint = result["error"]["hint"].as_str().unwrap();
+        if field == "ds_connection.name" && result["error"].get("proposed").is_some() {
+            // A create without its name gets one proposed.
+            assert!(
+                hint.starts_with("`ds_connection.name` is required: propose a name"),
+                "{hint}"
+            );
+            assert!(hint.ends_with("nothing was sent"), "{hint}");
+        } else {
+            assert_eq!(
+                hint,
+                format!("fix `{field}` and call again; nothing was sent")
+            );
+        }
     }
     assert!(
         fake.requests().is_empty(),
@@ -1187,11 +1197,15 @@ async fn dry_run_shows_the_request_and_sends_nothing() {
     let base = fake.url("/api/v1");
     assert_eq!(
         result,
-        json!({"dry_run": true, "note": "Nothing was sent.", "requests": [{
+        json!({"dry_run": true,
+            "note": "Nothing was changed. Read from the vendor to check: its data sources (look-alikes) and the type's template (fields it needs).",
+            "requests": [{
             "method": "POST", "url": format!("{base}/ds_connections"),
             "body": {"ds_connection": {"name": "orders", "type": "rdb-mysql", "password": "***"}}}]})
     );
-    assert!(fake.requests().is_empty(), "not even a token exchange");
+    // Reads only: the login, the list and the template.
+    let methods: Vec<String> = fake.requests().iter().map(|r| r.method.clone()).collect();
+    assert!(methods.iter().all(|m| m == "GET"), "{methods:?}");
 }
 
 // ---- evidence: token types, 400 for an unknown name ----------------------------------------
@@ -2215,8 +2229,9 @@ async fn scans_of_an_unknown_name_are_not_found() {
         .iter()
         .map(|r| r.method.clone())
         .collect();
-    // The start alone; the read before a waited start, then the start; the read.
-    assert_eq!(methods, ["POST", "GET", "POST", "GET"]);
+    // The start alone; the read before a waited start, then the start; the read. Each not
+    // found is followed by the list read that names the closest names.
+    assert_eq!(methods, ["POST", "GET", "GET", "POST", "GET", "GET", "GET"]);
 }
 
 /// A dry run of a waited start shows the read before it and the start, and sends nothing.
