@@ -440,7 +440,10 @@ async fn a_dry_run_never_asks_for_a_secret_2025() {
     assert!(!plan.to_string().contains("/secrets/"), "no link: {plan}");
     assert!(handler.seen.lock().unwrap().is_empty(), "the dry run asked");
     assert!(intake.held().is_empty());
-    assert!(fake.requests().is_empty());
+    assert!(
+        changes(&fake.requests()).is_empty(),
+        "a dry run changes nothing"
+    );
     // The change asks, once.
     let created = client
         .call_tool(
@@ -454,7 +457,7 @@ async fn a_dry_run_never_asks_for_a_secret_2025() {
         Some(json!({"_id": "65f0", "echo": "created"}))
     );
     assert_eq!(handler.seen.lock().unwrap().len(), 1);
-    assert_eq!(fake.requests().len(), 1);
+    assert_eq!(changes(&fake.requests()).len(), 1);
 }
 
 /// The same in the 2026-07-28 era: the dry run completes at once, with no `input_required`.
@@ -479,7 +482,10 @@ async fn a_dry_run_never_asks_for_a_secret_2026() {
     assert_eq!(plan["dry_run"], true);
     assert_eq!(plan["references"], asked_references(secret), "{plan}");
     assert!(handler.seen.lock().unwrap().is_empty());
-    assert!(fake.requests().is_empty());
+    assert!(
+        changes(&fake.requests()).is_empty(),
+        "a dry run changes nothing"
+    );
     // The change: input_required with the page.
     let change = input_required(
         client
@@ -1195,7 +1201,10 @@ async fn a_dry_run_through_the_cli_never_asks() {
     assert_eq!((code, stderr.as_str()), (0, ""));
     let plan: Value = serde_json::from_str(&stdout).expect("the plan on stdout");
     assert_eq!(plan["references"], asked_references("INTAKE_CLI_DRY"));
-    assert!(fake.requests().is_empty());
+    assert!(
+        changes(&fake.requests()).is_empty(),
+        "a dry run changes nothing"
+    );
 }
 
 /// "Remember" ticked on the page (the keychain here keyring-core's in-memory store): a
@@ -1265,8 +1274,9 @@ async fn a_value_remembered_on_the_page_is_used_after_a_restart_where_it_was_ent
     assert!(handler.seen.lock().unwrap().is_empty(), "asked again");
     assert!(intake.held().is_empty());
     let requests = fake.requests();
-    assert_eq!(requests.len(), 2);
-    assert_eq!(requests[1].json()["ds_connection"]["password"], value);
+    let sent = changes(&requests);
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].json()["ds_connection"]["password"], value);
     // Another host: asked on the page.
     let mut elsewhere = create_args(secret);
     elsewhere["ds_connection"]["rdb_url"] = json!("mysql://scan@elsewhere.example:3306/orders");

@@ -151,10 +151,11 @@ async fn the_container_path_works_from_files_alone() {
             "from": format!("the secrets directory ({})", refs.join("ORDERS_DB").display())}])
     );
     let (_, result) = http_call(&url, bearer, "bigid_test_data_source_connection", &args).await;
-    assert_eq!(result, json!({"success": true}));
+    assert_eq!(result, json!({"success": true, "connection": "works"}));
+    // The create's dry run read the sources (look-alikes); the test is the one change.
     let requests = fake.requests();
     assert_request(
-        &requests[0],
+        changes(&requests)[0],
         "POST",
         "/api/v1/ds-connection-test",
         None,
@@ -185,11 +186,13 @@ async fn the_container_path_works_from_files_alone() {
     let (_, result) = http_call(&url, bearer, "bigid_test_data_source_connection", &args).await;
     assert_eq!(
         result,
-        json!({"success": false, "message": "login failed for ***"}),
+        json!({"success": false, "message": "login failed for ***",
+            "connection": "fails: login failed for ***"}),
         "the echoed value is masked"
     );
+    let requests = fake.requests();
     assert_eq!(
-        fake.requests()[1].json()["ds_connection"]["password"],
+        changes(&requests)[1].json()["ds_connection"]["password"],
         "orders-rotated-S3NT1NEL-pw"
     );
     // The token from the file is the one the server takes.
@@ -556,7 +559,10 @@ async fn the_shipped_kubernetes_manifest_serves_from_its_secret_files() {
         &test_args("ORDERS_DB_PASSWORD", "db.example.com"),
     )
     .await;
-    assert_eq!((status, &result), (200, &json!({"success": true})));
+    assert_eq!(
+        (status, &result),
+        (200, &json!({"success": true, "connection": "works"}))
+    );
     let requests = fake.requests();
     assert_request(
         &requests[0],

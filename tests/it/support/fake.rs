@@ -281,3 +281,9 @@ async fn handle(
     }
     response.body(Body::from(reply.body)).unwrap()
 }
+
+/// The requests that change something: a dry run may read (a create's looks for look-alikes
+/// and the type's template), never anything else.
+pub fn changes(requests: &[Recorded]) -> Vec<&Recorded> {
+    requests.iter().filter(|r| r.method != "GET").collect()
+}
