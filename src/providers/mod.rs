@@ -180,6 +180,23 @@ pub fn checks(provider: Provider) -> Option<&'static crate::spec::Checks> {
     }
 }
 
+/// What `verify --write` does at a vendor, or why it writes nothing there.
+pub fn write_script(
+    provider: Provider,
+) -> Result<&'static crate::operation::WriteScript, &'static str> {
+    match provider {
+        Provider::BigId => Ok(&bigid::VERIFY_WRITE),
+        Provider::Bigdata => Ok(&bigdata::VERIFY_WRITE),
+        Provider::Pdc => Err(
+            "PDC's public API has no data-source delete this server uses: a throwaway could not be removed",
+        ),
+        Provider::DataBrain => Err(
+            "DataBrain tests a datasource's credentials before it creates it: a throwaway would need a database DataBrain can reach",
+        ),
+        Provider::Inventory => Err("not a vendor"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

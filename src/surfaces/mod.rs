@@ -16,3 +16,4 @@ pub mod server;
 pub mod skill;
 pub mod state;
 pub mod tasks;
+pub mod verify;
