@@ -825,7 +825,7 @@ pub static VERIFY_WRITE: WriteScript = WriteScript {
             "duplicate",
             Method::Post,
             "/contents/v1/connectors",
-            throwaway_create,
+            |seen| created_id(seen).and_then(|_| throwaway_create(seen)),
         ),
         Step::request(
             "read",
@@ -915,16 +915,19 @@ fn second_label(seen: &Seen) -> Verdict {
     let second = a.body["connector_id"].as_str();
     match (a.ok(), second) {
         (true, Some(id)) if Some(id) != created_id(seen).as_deref() => Verdict::held(format!(
-            "a second {}: a second connector with the same label",
-            a.said()
+            "a second {} with the same label: {}: a second connector",
+            a.request,
+            a.status_text()
         )),
         (true, _) => Verdict::differs(format!(
-            "a second {}: no second connector with the same label",
-            a.said()
+            "a second {} with the same label: {}: no second connector",
+            a.request,
+            a.status_text()
         )),
         (false, _) => Verdict::differs(format!(
-            "a second {} with the same label: refused",
-            a.said()
+            "a second {} with the same label: {}: refused",
+            a.request,
+            a.status_text()
         )),
     }
 }
@@ -958,7 +961,7 @@ fn null_description(seen: &Seen) -> Verdict {
     if !update.ok() {
         return Verdict::not_checked(format!(
             "bigdata_update_connector: {}",
-            update.body["error"]["code"].as_str().unwrap_or("refused")
+            update.error.as_deref().unwrap_or("refused")
         ));
     }
     match seen.first("read_after") {

@@ -85,7 +85,8 @@ pub struct Report {
 }
 
 impl Report {
-    fn count(&self, outcome: Outcome) -> usize {
+    /// How many facts had this outcome.
+    pub fn count_of(&self, outcome: Outcome) -> usize {
         self.providers
             .iter()
             .flat_map(|p| &p.facts)
@@ -113,7 +114,7 @@ impl Report {
         if self.interrupted || self.left_behind() || configured.is_empty() {
             return 2;
         }
-        if self.count(Outcome::Differs) > 0 {
+        if self.count_of(Outcome::Differs) > 0 {
             return 1;
         }
         if configured.iter().any(|p| !p.reached) {
@@ -166,9 +167,9 @@ impl Report {
             "interrupted": self.interrupted,
             "took_ms": self.took.as_millis() as u64,
             "summary": {
-                "held": self.count(Outcome::Held),
-                "differs": self.count(Outcome::Differs),
-                "not_checked": self.count(Outcome::NotChecked),
+                "held": self.count_of(Outcome::Held),
+                "differs": self.count_of(Outcome::Differs),
+                "not_checked": self.count_of(Outcome::NotChecked),
             },
             "providers": providers,
             "exit": self.exit_code(),
@@ -257,9 +258,9 @@ impl Report {
         }
         out.push_str(&format!(
             "{} held, {} differ, {} not checked ({} ms){}{}\n",
-            self.count(Outcome::Held),
-            self.count(Outcome::Differs),
-            self.count(Outcome::NotChecked),
+            self.count_of(Outcome::Held),
+            self.count_of(Outcome::Differs),
+            self.count_of(Outcome::NotChecked),
             self.took.as_millis(),
             if self.interrupted {
                 "; INTERRUPTED: the facts after the interruption were not checked"
@@ -272,7 +273,7 @@ impl Report {
                 "; facts that need a throwaway source are checked with --write"
             },
         ));
-        if self.count(Outcome::Differs) > 0 {
+        if self.count_of(Outcome::Differs) > 0 {
             out.push_str("A fact differs: attach this report (--json --out FILE) to an issue; it holds no secret and no value of your sources.\n");
         }
         redact::scrub_text(&out, None).into_owned()
@@ -566,16 +567,17 @@ async fn call(engine: &Engine, tool: &'static str, args: Value, cx: &CallContext
     };
     let args: Option<Map<String, Value>> = args.as_object().cloned();
     let outcome = engine.call(op, args, cx).await;
+    // A vendor's refusal carries its status and no code of ours.
     let (status, error) = match outcome.is_error {
-        true => (
-            outcome.value["error"]["status"].as_u64().map(|s| s as u16),
-            Some(
-                outcome.value["error"]["code"]
-                    .as_str()
-                    .unwrap_or("ERROR")
-                    .to_string(),
-            ),
-        ),
+        true => {
+            let status = outcome.value["error"]["status"].as_u64().map(|s| s as u16);
+            let code = match (outcome.value["error"]["code"].as_str(), status) {
+                (Some(code), _) => code,
+                (None, Some(_)) => "VENDOR_ERROR",
+                (None, None) => "ERROR",
+            };
+            (status, Some(code.to_string()))
+        }
         false => (None, None),
     };
     Answer {
