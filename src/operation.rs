@@ -495,6 +495,9 @@ pub struct FactProbe {
     pub read: fn(&Seen) -> Verdict,
 }
 
+/// The values a probe's path parameter takes, from the answers so far.
+pub type Values = fn(&Seen) -> Vec<String>;
+
 /// One read-only request of a probe. Its answer is kept under `label`; an identical request
 /// another probe of the run already made is answered from that one.
 #[derive(Clone, Copy, Debug)]
@@ -508,7 +511,7 @@ pub struct Ask {
     pub body: Option<&'static str>,
     /// A path parameter's values, from earlier answers: one request per value (none when
     /// there is no value).
-    pub fill: Option<(&'static str, fn(&Seen) -> Vec<String>)>,
+    pub fill: Option<(&'static str, Values)>,
     /// Sent only when earlier answers say so (a second route after the first is refused).
     pub when: Option<fn(&Seen) -> bool>,
 }
@@ -539,7 +542,7 @@ impl Ask {
         Ask { query, ..self }
     }
 
-    pub const fn fill(self, param: &'static str, values: fn(&Seen) -> Vec<String>) -> Ask {
+    pub const fn fill(self, param: &'static str, values: Values) -> Ask {
         Ask {
             fill: Some((param, values)),
             ..self

@@ -279,6 +279,41 @@ mod tests {
         }
     }
 
+    /// `verify`: every assumed fact has a check or says why it cannot have one; only assumed
+    /// facts are checked; a probe only reads (GET, or the POST of a search); a write script's
+    /// tools exist at its own vendor, and its cleanup deletes.
+    #[test]
+    fn every_assumed_fact_is_checked_or_says_why_not() {
+        use crate::operation::{Method, Via};
+        for spec in VENDORS {
+            let all = spec
+                .facts
+                .iter()
+                .chain(spec.operations.iter().flat_map(|op| op.facts));
+            for f in all {
+                let v = &f.verify;
+                match f.source.is_assumed() {
+                    true => assert!(v.is_checked() || v.cannot.is_some(), "{}", f.claim),
+                    false => assert!(!v.is_checked() && v.cannot.is_none(), "{}", f.claim),
+                }
+                for ask in v.read.map_or(&[][..], |p| p.asks) {
+                    let search = ask.method == Method::Post && ask.path.ends_with("/filter");
+                    assert!(ask.method == Method::Get || search, "{}", ask.shown());
+                }
+            }
+            if let Ok(script) = write_script(spec.provider) {
+                let cleanup = operation(script.cleanup).unwrap();
+                assert_eq!(cleanup.provider, spec.provider);
+                assert_eq!(cleanup.hints, Hints::DELETE);
+                for step in script.steps {
+                    if let Via::Tool(tool, _) = step.via {
+                        assert_eq!(operation(tool).unwrap().provider, spec.provider, "{tool}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn creates_can_be_reconciled_and_flows_are_sound() {
         for op in operations() {
