@@ -1685,8 +1685,12 @@ const RDB_TEMPLATES: Ask =
         type_names(seen)
             .into_iter()
             .filter(|t| t.starts_with("rdb-") && t != "rdb-mysql")
-            .take(4)
-            .collect()
+            .fold(Vec::new(), |mut types, t| {
+                if !types.contains(&t) && types.len() < 4 {
+                    types.push(t);
+                }
+                types
+            })
     });
 
 static RDB_FIELDS: FactProbe = FactProbe {
