@@ -604,6 +604,10 @@ async fn the_command_runs_on_the_sandbox_and_write_needs_a_yes() {
         run.2
     );
     assert!(run.1.is_empty());
+    // Nothing configured: nothing to check.
+    let run = run_binary(&["verify"], "").await;
+    assert_eq!(run.0, Some(2));
+    assert!(run.2.starts_with("datasource-mcp: no provider is configured"), "{}", run.2);
     // Read-only, the table.
     let run = run_binary(&["--sandbox", "verify"], "").await;
     assert_eq!(run.0, Some(0), "{}", run.2);
@@ -633,4 +637,60 @@ async fn run_binary(args: &[&str], stdin: &str) -> (Option<i32>, String, String)
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Ctrl-C during `verify --write`: the process deletes its throwaway, prints the report saying
+/// it was interrupted, and exits 2.
+#[cfg(unix)]
+#[tokio::test]
+async fn ctrl_c_stops_the_command_after_deleting_its_throwaway() {
+    let sb = sandbox().await;
+    let before = bigid_names(&sb).await;
+    let proxy = FaultyProxy::start(sb.url()).await;
+    proxy.answer(
+        "POST",
+        "/ds-connection-test",
+        1,
+        Act::Delay(Duration::from_secs(30)),
+    );
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_datasource-mcp"))
+        .args(["verify", "--write", "--yes"])
+        .env_clear()
+        .envs(vars(&sb, Some(&proxy)))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap() as i32;
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while proxy.reached("POST", "/ds-connection-test") == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the stored test is sent");
+    // SAFETY: a signal to the child this test started.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("the process stops")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("interrupted: deleting what verify made, then stopping"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("test_stored: bigid_test_stored_data_source: no answer (INTERRUPTED)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("cleanup: bigid_delete_data_source"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("INTERRUPTED: the facts after the interruption were not checked"));
+    assert_eq!(bigid_names(&sb).await, before);
 }
