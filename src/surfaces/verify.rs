@@ -210,7 +210,7 @@ impl Report {
                     ]
                 })
                 .collect();
-            let header = ["VERDICT", "WHERE", "FACT", "OBSERVED"].map(String::from);
+            let header = ["VERDICT", "WHERE", "THE LEDGER SAYS", "OBSERVED"].map(String::from);
             let mut widths = [0usize; 3];
             for row in std::iter::once(&header).chain(&rows) {
                 for (w, cell) in widths.iter_mut().zip(row) {

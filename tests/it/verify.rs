@@ -607,7 +607,12 @@ async fn the_command_runs_on_the_sandbox_and_write_needs_a_yes() {
     // Nothing configured: nothing to check.
     let run = run_binary(&["verify"], "").await;
     assert_eq!(run.0, Some(2));
-    assert!(run.2.starts_with("datasource-mcp: no provider is configured"), "{}", run.2);
+    assert!(
+        run.2
+            .starts_with("datasource-mcp: no provider is configured"),
+        "{}",
+        run.2
+    );
     // Read-only, the table.
     let run = run_binary(&["--sandbox", "verify"], "").await;
     assert_eq!(run.0, Some(0), "{}", run.2);
