@@ -36,6 +36,14 @@ fn generate<T: JsonSchema>(settings: SchemaSettings, side: Side) -> Map<String, 
     object
 }
 
+/// Any JSON value, each kind named: for a result field that holds the vendor's answer as it
+/// came. (A bare `true` is refused by the 2025-11-25 wire schema where a property is expected,
+/// and `{}` is an untyped schema clients warn about.) Used with `#[schemars(schema_with)]`.
+pub fn any_value(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"anyOf": [{"type": "object"}, {"type": "array"}, {"type": "string"},
+        {"type": "number"}, {"type": "boolean"}, {"type": "null"}]})
+}
+
 /// Input schema of an argument type (what it accepts).
 pub fn input_schema<T: JsonSchema>() -> Map<String, Value> {
     generate::<T>(
@@ -82,12 +90,7 @@ fn normalise(schema: &mut Map<String, Value>, side: Side) {
     {
         schema.remove("format");
     }
-    // A free-form value is `true` to schemars; the 2025-11-25 wire schema wants every
-    // subschema an object, so it becomes `{}` (the same meaning).
     let mut visit = |v: &mut Value| {
-        if *v == Value::Bool(true) {
-            *v = Value::Object(Map::new());
-        }
         if let Value::Object(m) = v {
             normalise(m, side);
         }
@@ -246,21 +249,6 @@ fn json_type(value: &Value) -> &'static str {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[derive(JsonSchema)]
-    #[allow(dead_code)]
-    struct FreeForm {
-        answer: Value,
-        list: Vec<Value>,
-    }
-
-    #[test]
-    fn a_free_form_value_is_an_empty_object_schema() {
-        for schema in [output_schema::<FreeForm>(), input_schema::<FreeForm>()] {
-            assert_eq!(schema["properties"]["answer"], json!({}));
-            assert_eq!(schema["properties"]["list"]["items"], json!({}));
-        }
-    }
 
     #[test]
     fn violations_name_the_field() {

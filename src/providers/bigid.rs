@@ -12,7 +12,7 @@
 //! - Bodies wrap the source as `{"ds_connection": {...}}`.
 //! - Templates moved from `/ds-templates` to `/ds-connections-types`; both are tried.
 
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -1404,6 +1404,13 @@ impl ToolArgs for GetScanStatus {
     }
 }
 
+/// When a scan started, as BigID writes it: epoch milliseconds or an ISO 8601 text. (Every
+/// property declares a type: the 2025-11-25 wire schema refuses a bare `true`, and clients
+/// warn on an untyped `{}`.)
+fn instant_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"anyOf": [{"type": "integer"}, {"type": "string"}]})
+}
+
 /// What a scan's result says of it, besides its state, where BigID gives it.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ScanSummary {
@@ -1415,12 +1422,14 @@ pub struct ScanSummary {
     pub scan_type: String,
     /// BigID's id of the scan.
     pub scan_id: String,
+    #[schemars(schema_with = "instant_schema")]
     pub started_at: Value,
     /// objects, findings, identities_scanned, scanner_identities_count.
     pub counts: Map<String, Value>,
     /// Why the scan failed, in BigID's words.
     pub failure: String,
     /// BigID's answer, as it came.
+    #[schemars(schema_with = "crate::schema::any_value")]
     pub job: Value,
 }
 
@@ -1431,6 +1440,7 @@ pub struct ScanStarted {
     /// The data source's name: BigID gives the scan no id, so it is followed by the name.
     pub job_id: String,
     /// BigID's answer to the start (without wait).
+    #[schemars(schema_with = "crate::schema::any_value")]
     pub answer: Value,
     #[serde(flatten)]
     pub scan: ScanSummary,

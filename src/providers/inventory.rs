@@ -150,10 +150,15 @@ static OPERATIONS: &[OperationSpec] = &[
 ];
 
 /// A desired state to plan.
+fn desired_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"anyOf": [{"type": "object"}, {"type": "string"}]})
+}
+
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanArgs {
     /// The desired state: an object, or its YAML/JSON text.
+    #[schemars(schema_with = "desired_schema")]
     pub desired: Value,
 }
 

@@ -193,23 +193,61 @@ fn provider_of(tool: &str) -> Provider {
     datasource_mcp::providers::operation(tool).unwrap().provider
 }
 
-/// Every subschema is an object: the 2025-11-25 wire schema refuses `true` where a schema
-/// is expected (a free-form value is `{}`); only `additionalProperties: false` is boolean.
+/// Every property and item declares what it holds: the 2025-11-25 wire schema refuses a bare
+/// `true` there, and clients' schema linters (the Inspector's `untyped-schema`) warn on an
+/// object that constrains nothing, such as `{}` or a description alone. Only
+/// `additionalProperties` may be a boolean.
 #[tokio::test]
-async fn every_subschema_is_an_object() {
-    fn walk(schema: &Value, at: &str) {
-        let Value::Object(map) = schema else {
-            panic!("{at} is {schema}, not a schema object");
+async fn every_subschema_declares_what_it_holds() {
+    const CONSTRAINING: &[&str] = &[
+        "type",
+        "enum",
+        "const",
+        "multipleOf",
+        "maximum",
+        "exclusiveMaximum",
+        "minimum",
+        "exclusiveMinimum",
+        "maxLength",
+        "minLength",
+        "pattern",
+        "format",
+        "maxItems",
+        "minItems",
+        "uniqueItems",
+        "maxProperties",
+        "minProperties",
+        "required",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "not",
+        "items",
+        "prefixItems",
+        "contains",
+        "properties",
+        "patternProperties",
+        "additionalProperties",
+        "propertyNames",
+        "$ref",
+    ];
+    fn walk(schema: &Value, at: &str, boolean_allowed: bool) {
+        let map = match schema {
+            Value::Bool(_) if boolean_allowed => return,
+            Value::Object(map) => map,
+            _ => panic!("{at} is {schema}, not a schema object"),
         };
+        assert!(
+            map.keys().any(|k| CONSTRAINING.contains(&k.as_str())),
+            "{at} constrains nothing: {schema}"
+        );
         for key in ["items", "not", "if", "then", "else"] {
             if let Some(sub) = map.get(key) {
-                walk(sub, &format!("{at}.{key}"));
+                walk(sub, &format!("{at}.{key}"), false);
             }
         }
-        if let Some(sub) = map.get("additionalProperties")
-            && !sub.is_boolean()
-        {
-            walk(sub, &format!("{at}.additionalProperties"));
+        if let Some(sub) = map.get("additionalProperties") {
+            walk(sub, &format!("{at}.additionalProperties"), true);
         }
         for key in ["properties", "patternProperties"] {
             for (name, sub) in map
@@ -218,7 +256,7 @@ async fn every_subschema_is_an_object() {
                 .into_iter()
                 .flatten()
             {
-                walk(sub, &format!("{at}.{name}"));
+                walk(sub, &format!("{at}.{name}"), false);
             }
         }
         for key in ["anyOf", "oneOf", "allOf", "prefixItems"] {
@@ -229,16 +267,16 @@ async fn every_subschema_is_an_object() {
                 .flatten()
                 .enumerate()
             {
-                walk(sub, &format!("{at}.{key}[{i}]"));
+                walk(sub, &format!("{at}.{key}[{i}]"), false);
             }
         }
     }
     let (_, tools) = seen().await;
     for tool in &tools {
         let name = tool["name"].as_str().unwrap();
-        walk(&tool["inputSchema"], &format!("{name} input"));
+        walk(&tool["inputSchema"], &format!("{name} input"), false);
         if let Some(output) = tool.get("outputSchema") {
-            walk(output, &format!("{name} output"));
+            walk(output, &format!("{name} output"), false);
         }
     }
 }
