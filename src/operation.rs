@@ -267,6 +267,18 @@ pub struct Listing {
     /// argument's description shows them: an agent finds a database by its field, not by
     /// reading every row).
     pub fields: &'static str,
+    /// Where the vendor keeps a row's last test outcome elsewhere (PDC: in the test's job).
+    pub completion: Option<RowCompletion>,
+}
+
+/// A row's last connection test, read with another read-only tool so that "which connections
+/// fail?" is one call: the tool, its arguments from the compact row (`None`: nothing to read),
+/// and the row completed from its answer (`is_error`: that read failed).
+#[derive(Clone, Copy)]
+pub struct RowCompletion {
+    pub tool: &'static str,
+    pub args: fn(row: &Value) -> Option<Value>,
+    pub apply: fn(row: &mut Value, answer: &Value, is_error: bool),
 }
 
 /// Who pages a list.

@@ -406,6 +406,18 @@ pub struct StateSpec {
     /// Whether a source the vendor lists still exists: a platform that keeps deleted sources
     /// in its list (Bigdata.com's archived connectors) says which are gone.
     pub exists: fn(current: &serde_json::Value) -> bool,
+    /// Where the vendor says which connection fields a type needs (BigID's templates): a
+    /// create's dry run names those its entry lacks.
+    pub needs: Option<Needs>,
+}
+
+/// The read-only tool that says which fields a type needs, its arguments from an entry, and
+/// the entry's fields it finds missing in that tool's answer (each with why).
+pub struct Needs {
+    pub tool: &'static str,
+    pub args: fn(entry: &serde_json::Value) -> Option<serde_json::Value>,
+    pub missing:
+        fn(entry: &serde_json::Value, answer: &serde_json::Value) -> Vec<(String, &'static str)>,
 }
 
 // ---- connection checks -------------------------------------------------------------------------
@@ -418,6 +430,9 @@ pub struct Checks {
     pub stored_test: Option<ToolFrom>,
     /// Whether a test's (or sync's, or job's) answer says the connection works.
     pub connection: fn(answer: &serde_json::Value, is_error: bool) -> Connection,
+    /// The tools whose answers `connection` reads: each such answer says it in its
+    /// `connection` field, in the same words for every vendor.
+    pub answers: &'static [&'static str],
 }
 
 /// Whether a connection works, as every vendor's answer is read: `works`, `fails` (with why),
@@ -429,6 +444,14 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// The one field an answer carries: `works`, or `fails: why`, or `unknown: why`.
+    pub fn said(&self) -> String {
+        match &self.why {
+            Some(why) => format!("{}: {why}", self.works),
+            None => self.works.to_string(),
+        }
+    }
+
     pub fn works() -> Connection {
         Connection {
             works: "works",

@@ -14,6 +14,7 @@
 //! what the list tools' results cost a model, against fake vendors holding 500 data sources
 //! each (`sizes.rs`); its report goes to stdout and to target/bench/sizes.md.
 
+mod budget;
 mod sizes;
 mod vendors;
 
@@ -35,9 +36,10 @@ fn main() {
     match args.first().map(String::as_str) {
         None => {}
         Some("sizes") => return sizes::run(&args[1..]),
+        Some("budget") => return budget::run(&args[1..]),
         Some(other) => {
             eprintln!(
-                "unknown mode {other}: run with no arguments, or `sizes [--before <binary>]`"
+                "unknown mode {other}: run with no arguments, `sizes [--before <binary>]` or `budget [--before <binary>]`"
             );
             std::process::exit(2);
         }

@@ -139,6 +139,26 @@ impl Engine {
         keep_detail: bool,
         cx: &CallContext,
     ) -> Result<(Vec<Value>, bool), Value> {
+        let (mut rows, complete) = self.list_pages(provider, keep_detail, cx).await?;
+        // Rows whose last test the vendor keeps elsewhere are completed (the first
+        // MAX_COMPLETED_ROWS), so a filter on status finds the failing ones.
+        let completion =
+            crate::providers::operation(provider.spec.inventory.as_ref().map_or("", |i| i.tool))
+                .and_then(|op| op.listing)
+                .and_then(|listing| listing.completion);
+        if let Some(completion) = completion {
+            self.complete_rows(provider, &completion, &mut rows).await;
+        }
+        Ok((rows, complete))
+    }
+
+    /// list_everything's pages, as merged rows.
+    pub(super) async fn list_pages(
+        &self,
+        provider: &ProviderClient,
+        keep_detail: bool,
+        cx: &CallContext,
+    ) -> Result<(Vec<Value>, bool), Value> {
         let source = provider.spec.inventory.as_ref().ok_or_else(internal)?;
         let op = crate::providers::operation(source.tool).ok_or_else(internal)?;
         let listing = op.listing.ok_or_else(internal)?;

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::error::ToolError;
-use crate::operation::{ListArgs, Listing, Paging};
+use crate::operation::{ListArgs, Listing, OperationSpec, Paging, RowCompletion};
 use crate::redact;
 
 /// The page a list call returns: the vendor's items shaped (compact, full or the named
@@ -121,6 +121,207 @@ pub fn shape_of(value: &Value, depth: usize) -> String {
     }
 }
 
+/// Most rows one list call completes with a read each (PDC: its last test's job), and how
+/// many such reads run at once: a page of 50 costs 50 small reads, never thousands.
+pub const MAX_COMPLETED_ROWS: usize = 100;
+const COMPLETING_AT_ONCE: usize = 4;
+
+impl super::Engine {
+    /// Completes compact rows whose vendor keeps the last test's outcome elsewhere: one
+    /// read-only call per row (at most MAX_COMPLETED_ROWS), a few at a time. A read that fails
+    /// leaves its row as it was (its status stays `unknown`).
+    /// A compact page's rows completed (see complete_rows); a page of fields or full objects
+    /// shows the vendor's own.
+    pub(super) async fn complete_page(
+        &self,
+        provider: &crate::upstream::ProviderClient,
+        listing: &Listing,
+        list_args: &ListArgs,
+        value: &mut Value,
+    ) {
+        let compact = !list_args.full && list_args.fields.is_none();
+        if let (Some(completion), true, Some(Value::Array(rows))) =
+            (&listing.completion, compact, value.get_mut("items"))
+        {
+            self.complete_rows(provider, completion, rows).await;
+        }
+    }
+
+    pub(super) async fn complete_rows(
+        &self,
+        provider: &crate::upstream::ProviderClient,
+        completion: &RowCompletion,
+        rows: &mut [Value],
+    ) {
+        use futures_util::StreamExt;
+        let Some(op) = crate::providers::operation(completion.tool) else {
+            return;
+        };
+        let wanted: Vec<(usize, Value)> = rows
+            .iter()
+            .enumerate()
+            .filter_map(|(i, row)| Some((i, (completion.args)(row)?)))
+            .take(MAX_COMPLETED_ROWS)
+            .collect();
+        let read = |args: Value| async move {
+            let parts = op.prepare(args).ok()?;
+            let secrets = redact::CallSecrets::default();
+            let status = std::sync::atomic::AtomicU16::new(0);
+            Some(
+                self.run(op, provider, parts, &secrets, &status, Default::default())
+                    .await,
+            )
+        };
+        let answers: Vec<(usize, Option<Result<Value, ToolError>>)> =
+            futures_util::stream::iter(wanted)
+                .map(|(i, args)| async move { (i, read(args).await) })
+                .buffered(COMPLETING_AT_ONCE)
+                .collect()
+                .await;
+        for (i, answer) in answers {
+            match answer {
+                Some(Ok(mut answer)) => {
+                    redact::clean_json(&mut answer, None);
+                    (completion.apply)(&mut rows[i], &answer, false);
+                }
+                _ => (completion.apply)(&mut rows[i], &Value::Null, true),
+            }
+        }
+    }
+}
+
+/// Most closest names a not-found answer names.
+const MAX_CLOSEST: usize = 3;
+
+impl super::Engine {
+    /// The existing names closest to one that found nothing: the same but for case, spaces or
+    /// punctuation first, then those within a few edits, then those that contain it or that it
+    /// contains. Masked names are never offered; a vendor that cannot list gives none.
+    pub(super) async fn closest_names(
+        &self,
+        provider: &crate::upstream::ProviderClient,
+        asked: &str,
+        cx: &super::CallContext,
+    ) -> Vec<String> {
+        let Ok((rows, _)) = self.list_pages(provider, false, cx).await else {
+            return Vec::new();
+        };
+        let squeeze = |s: &str| -> String {
+            s.chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect()
+        };
+        let wanted = squeeze(asked);
+        let most_edits = (wanted.chars().count() / 3).clamp(1, 4);
+        let mut ranked: Vec<(usize, String)> = rows
+            .iter()
+            .filter_map(|row| row["name"].as_str())
+            .filter(|name| !name.contains(redact::MASK) && *name != asked)
+            .filter_map(|name| {
+                let have = squeeze(name);
+                let rank = if have == wanted {
+                    0
+                } else if have.contains(&wanted) || (!have.is_empty() && wanted.contains(&have)) {
+                    most_edits + 1
+                } else {
+                    match edits(&have, &wanted, most_edits) {
+                        Some(n) => n,
+                        None => return None,
+                    }
+                };
+                Some((rank, name.to_string()))
+            })
+            .collect();
+        ranked.sort();
+        ranked.dedup_by(|a, b| a.1 == b.1);
+        ranked
+            .into_iter()
+            .take(MAX_CLOSEST)
+            .map(|(_, n)| n)
+            .collect()
+    }
+}
+
+/// Edits (insert, delete, replace) from `a` to `b`, when at most `most`; long names are cut
+/// first, so a vendor's megabyte name costs no more than a real one.
+fn edits(a: &str, b: &str, most: usize) -> Option<usize> {
+    let a: Vec<char> = a.chars().take(200).collect();
+    let b: Vec<char> = b.chars().take(200).collect();
+    if a.len().abs_diff(b.len()) > most {
+        return None;
+    }
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = (previous + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(here + 1);
+            previous = here;
+        }
+    }
+    let n = row[b.len()];
+    (n <= most).then_some(n)
+}
+
+/// Most pages and items a `name` filter reads from a vendor that pages.
+const MAX_NAME_PAGES: u64 = 100;
+
+impl super::Engine {
+    /// A list call with a `name` pattern: every item the vendor lists (page by page where it
+    /// pages), those whose row name matches (`*` wildcards, case-insensitive), paged here.
+    pub(super) async fn list_by_name(
+        &self,
+        op: &'static OperationSpec,
+        provider: &crate::upstream::ProviderClient,
+        list_args: &ListArgs,
+        pattern: &str,
+        args: Value,
+        called_with: &Value,
+    ) -> Result<Value, ToolError> {
+        let listing = &op.listing.ok_or(ToolError::Internal)?;
+        let secrets = redact::CallSecrets::default();
+        let status = std::sync::atomic::AtomicU16::new(0);
+        let page_size = provider.spec.inventory.as_ref().map_or(100, |i| i.page);
+        let mut items = Vec::new();
+        let mut skip = 0;
+        for _ in 0..MAX_NAME_PAGES {
+            let mut args = args.clone();
+            if listing.paging == Paging::Vendor {
+                args["skip"] = json!(skip);
+                args["limit"] = json!(page_size);
+            }
+            let parts = op.prepare(args)?;
+            let mut answer = self
+                .run(op, provider, parts, &secrets, &status, Default::default())
+                .await?;
+            let page = take_items(listing, &mut answer)?;
+            let got = page.len() as u64;
+            items.extend(page.into_iter().filter(|item| {
+                let mut row = (listing.row)(item);
+                redact::clean_json(&mut row, None);
+                row["name"].as_str().is_some_and(|name| {
+                    !name.contains(redact::MASK) && crate::providers::inventory::glob(pattern, name)
+                })
+            }));
+            if listing.paging == Paging::Local || got < page_size {
+                break;
+            }
+            skip += got;
+        }
+        let local = Listing {
+            items: &["/items"],
+            total: None,
+            paging: Paging::Local,
+            ..*listing
+        };
+        page(&local, list_args, json!({ "items": items }), called_with)
+    }
+}
+
 /// A bare-list answer reaches a listing as the result object `{"items": [...]}` (see
 /// `result_object`), so the row's `""` (the answer itself) is found under `/items`.
 fn answer_pointer(row_pointer: &str) -> &str {
@@ -170,6 +371,7 @@ mod tests {
             row,
             paging: Paging::Local,
             fields: "",
+            completion: None,
         };
         let answer = json!({"results": (0..5).map(|n| json!({"n": n, "big": "x".repeat(10)})).collect::<Vec<_>>()});
         let mut args = json!({"limit": 2, "skip": 1, "detail": "compact"});
@@ -203,6 +405,7 @@ mod tests {
             row,
             paging: Paging::Vendor,
             fields: "",
+            completion: None,
         };
         let mut args = json!({"limit": 2, "filter": "a"});
         let list = ListArgs::take(&mut args, Paging::Vendor).unwrap();

@@ -287,6 +287,17 @@ impl Engine {
         let started = Instant::now();
         let mut secrets = CallSecrets::default();
         let mut trail = Trail::new(op, args.as_ref(), self.audit.is_some());
+        // A create missing its name gets one proposed (kept only for a create's arguments).
+        let create_args = crate::providers::state(op.provider)
+            .filter(|s| s.create.0 == op.name)
+            .and(args.clone());
+        // A by-name call that finds nothing names the closest existing names.
+        let asked_name = args
+            .as_ref()
+            .and_then(|a| a.get("name"))
+            .and_then(Value::as_str)
+            .filter(|_| op.listing.is_none())
+            .map(str::to_string);
         let args = Value::Object(args.unwrap_or_default());
         let result = if self.serves(op.provider) {
             // Boxed: the call's state machine is several kB, and the runtime and rmcp move
@@ -316,7 +327,55 @@ impl Engine {
                 format!("{} is not configured", op.provider.spec().title),
             )))
         };
-        self.conclude(op, result, &secrets, &trail, cx, started)
+        let outcome = self.conclude(op, result, &secrets, &trail, cx, started);
+        if !outcome.is_error || (asked_name.is_none() && create_args.is_none()) {
+            return outcome;
+        }
+        // Boxed: what follows a failed call stays out of every call's future (see future_size).
+        Box::pin(self.explained(op, outcome, asked_name, create_args, secrets, cx)).await
+    }
+
+    /// A failed call's envelope, with what saves the next call: the closest existing names
+    /// when a name found nothing, a proposed name when a create lacks its own.
+    async fn explained(
+        &self,
+        op: &'static OperationSpec,
+        mut outcome: CallOutcome,
+        asked_name: Option<String>,
+        create_args: Option<Map<String, Value>>,
+        secrets: CallSecrets,
+        cx: &CallContext,
+    ) -> CallOutcome {
+        if let (Some(name), Some(provider), true) = (
+            asked_name,
+            self.provider(op.provider),
+            outcome.value["error"]["code"] == crate::error::NOT_FOUND,
+        ) {
+            let closest = self.closest_names(provider, &name, cx).await;
+            if !closest.is_empty() {
+                let error = &mut outcome.value["error"];
+                error["hint"] = Value::String(format!(
+                    "no source is named {name:?}; the closest names: {}",
+                    closest.join(", ")
+                ));
+                error["closest"] = serde_json::json!(closest);
+                // Masked as the envelope was: the name asked is the caller's own text.
+                redact::clean_json(&mut outcome.value, Some(&secrets));
+            }
+        }
+        if let Some(args) = create_args
+            && outcome.value["error"]["code"] == "INVALID_ARGUMENT"
+            && let Some(field) = outcome.value["error"]["field"].as_str().map(str::to_string)
+            && let Some(proposed) = plan::proposed_name(op, &Value::Object(args), &field)
+        {
+            let error = &mut outcome.value["error"];
+            error["hint"] = Value::String(format!(
+                "`{field}` is required: propose a name to the user, for example {proposed:?}, and call again; nothing was sent"
+            ));
+            error["proposed"] = Value::String(proposed);
+            redact::clean_json(&mut outcome.value, Some(&secrets));
+        }
+        outcome
     }
 
     /// Runs a row for one vendor and shapes its answer (a list: one page of rows); the result
@@ -350,6 +409,28 @@ impl Engine {
             Some(listing) => Some((listing, ListArgs::take(&mut args, listing.paging)?)),
             None => None,
         };
+        // A platform's data-source list takes the inventory's `name` pattern.
+        let is_source_list = provider
+            .spec
+            .inventory
+            .as_ref()
+            .is_some_and(|i| i.tool == op.name);
+        let pattern = match is_source_list {
+            true => take_name_pattern(&mut args)?,
+            false => None,
+        };
+        if let (Some(pattern), Some((listing, list_args))) = (pattern, &listing) {
+            let (listing, list_args) = (*listing, list_args.clone());
+            let mut value = self
+                .list_by_name(op, provider, &list_args, &pattern, args, &called_with)
+                .await?;
+            self.complete_page(provider, &listing, &list_args, &mut value)
+                .await;
+            return Ok(Shaped {
+                value,
+                page: Some((list_args, called_with)),
+            });
+        }
         let to = self.destination(provider, &args, cx);
         let credential_keys = provider.spec.credential_keys;
         let resolved = match self.refs.resolve(&args, credential_keys, secrets, &to) {
@@ -373,7 +454,36 @@ impl Engine {
             // The plan shows the references as written; the resolved values stay here.
             let shown = op.prepare(args.clone()).unwrap_or_else(|_| parts.clone());
             let placed = secret_refs::references(&args, credential_keys)?;
-            return Ok(Shaped::whole(self.plan(op, provider, &shown, &placed)?));
+            let mut plan = self.plan(op, provider, &shown, &placed)?;
+            if let Some(state) =
+                crate::providers::state(op.provider).filter(|s| s.create.0 == op.name)
+            {
+                // A create's dry run reads (never changes) to warn of a look-alike and of
+                // missing fields: the plan says what it read.
+                let read = match state.needs {
+                    Some(_) => {
+                        "its data sources (look-alikes) and the type's template (fields it needs)"
+                    }
+                    None => "its data sources (look-alikes)",
+                };
+                let note = plan["note"]
+                    .as_str()
+                    .unwrap_or("Nothing was sent.")
+                    .replace(
+                        "Nothing was sent.",
+                        &format!("Nothing was changed. Read from the vendor to check: {read}."),
+                    );
+                plan["note"] = Value::String(note);
+                let like = self.near_duplicates_of(provider, &args, cx).await;
+                if !like.is_empty() {
+                    plan["warnings"] = Value::Array(like);
+                }
+                let missing = self.missing_fields(provider, &args).await;
+                if !missing.is_empty() {
+                    plan["missing"] = Value::Array(missing);
+                }
+            }
+            return Ok(Shaped::whole(plan));
         }
         let hosts: Vec<String> = to.targets().into_iter().collect();
         trail.secrets = resolved
@@ -401,11 +511,26 @@ impl Engine {
         {
             return Err(listing::not_understood(holds, &value, "result"));
         }
+        // A test's, sync's or job's answer says whether the connection works, beside the
+        // vendor's own state, in the same words for every vendor.
+        let mut value = value;
+        if let Some(checks) = crate::providers::checks(op.provider)
+            && checks.answers.contains(&op.name)
+            && value.is_object()
+        {
+            let said = (checks.connection)(&value, false).said();
+            value["connection"] = Value::String(said);
+        }
         Ok(match listing {
-            Some((listing, list_args)) => Shaped {
-                value: listing::page(&listing, &list_args, value, &called_with)?,
-                page: Some((list_args, called_with)),
-            },
+            Some((listing, list_args)) => {
+                let mut value = listing::page(&listing, &list_args, value, &called_with)?;
+                self.complete_page(provider, &listing, &list_args, &mut value)
+                    .await;
+                Shaped {
+                    value,
+                    page: Some((list_args, called_with)),
+                }
+            }
             None => Shaped::whole(value),
         })
     }
@@ -522,6 +647,19 @@ impl Engine {
             );
         }
         Ok(value)
+    }
+}
+
+/// A list's `name` pattern, taken out of its arguments (the row's type never sees it).
+fn take_name_pattern(args: &mut Value) -> Result<Option<String>, ToolError> {
+    match args.as_object_mut().and_then(|m| m.remove("name")) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(p)) if !p.trim().is_empty() && p.chars().count() <= 200 => Ok(Some(p)),
+        Some(_) => Err(crate::args::InvalidArgument::new(
+            "name",
+            "must be a name pattern of 1 to 200 characters (`*` matches any run)",
+        )
+        .into()),
     }
 }
 

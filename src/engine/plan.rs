@@ -96,3 +96,213 @@ impl Engine {
         Ok(plan)
     }
 }
+
+impl Engine {
+    /// A create's dry run names the connection fields its entries lack, where the vendor says
+    /// which a type needs (BigID's template: read, never a change). A vendor that cannot say
+    /// gives nothing.
+    pub(super) async fn missing_fields(
+        &self,
+        provider: &ProviderClient,
+        args: &Value,
+    ) -> Vec<Value> {
+        let Some(state) = crate::providers::state(provider.spec.provider) else {
+            return Vec::new();
+        };
+        let Some(needs) = &state.needs else {
+            return Vec::new();
+        };
+        let Some(op) = crate::providers::operation(needs.tool) else {
+            return Vec::new();
+        };
+        let (list, at) = match state.create_at.split_once('[') {
+            Some((list, _)) => (args[list].as_array().cloned().unwrap_or_default(), list),
+            None if state.create_at.is_empty() => (vec![args.clone()], ""),
+            None => (vec![args[state.create_at].clone()], state.create_at),
+        };
+        let indexed = state.create_at.contains('[');
+        let mut missing = Vec::new();
+        for (i, entry) in list.iter().enumerate() {
+            let Some(parts) = (needs.args)(entry).and_then(|a| op.prepare(a).ok()) else {
+                continue;
+            };
+            let secrets = crate::redact::CallSecrets::default();
+            let status = std::sync::atomic::AtomicU16::new(0);
+            let Ok(answer) = self
+                .run(op, provider, parts, &secrets, &status, Default::default())
+                .await
+            else {
+                continue;
+            };
+            for (field, why) in (needs.missing)(entry, &answer) {
+                let path = match (at.is_empty(), indexed) {
+                    (true, _) => field,
+                    (false, true) => format!("{at}[{i}].{field}"),
+                    (false, false) => format!("{at}.{field}"),
+                };
+                missing.push(json!({"field": path, "why": why}));
+            }
+        }
+        missing
+    }
+}
+
+/// What makes two sources look like the same one: a name that differs only in case, spaces or
+/// punctuation, or the same host and database.
+fn squeezed(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+impl Engine {
+    /// near_duplicates, boxed: it lists through `shape`, which calls it.
+    pub(super) fn near_duplicates_of<'a>(
+        &'a self,
+        provider: &'a ProviderClient,
+        args: &'a Value,
+        cx: &'a super::CallContext,
+    ) -> futures_util::future::BoxFuture<'a, Vec<Value>> {
+        Box::pin(self.near_duplicates(provider, args, cx))
+    }
+
+    /// A create's dry run warns of sources already at the vendor that look like the ones it
+    /// would make (a duplicate is what a create must never leave behind). The vendor's list is
+    /// read (a read, never a change); a vendor that cannot list gives no warning.
+    async fn near_duplicates(
+        &self,
+        provider: &ProviderClient,
+        args: &Value,
+        cx: &super::CallContext,
+    ) -> Vec<Value> {
+        let Some(state) = crate::providers::state(provider.spec.provider) else {
+            return Vec::new();
+        };
+        let Some(listing) = provider
+            .spec
+            .inventory
+            .as_ref()
+            .and_then(|i| crate::providers::operation(i.tool))
+            .and_then(|op| op.listing)
+        else {
+            return Vec::new();
+        };
+        // The entries the create makes, where its arguments hold them.
+        let entries: Vec<&Value> = match state.create_at.split_once('[') {
+            Some((list, _)) => args[list].as_array().map(|l| l.iter().collect()),
+            None if state.create_at.is_empty() => Some(vec![args]),
+            None => Some(vec![&args[state.create_at]]),
+        }
+        .unwrap_or_default();
+        let key = |entry: &Value| {
+            state
+                .key
+                .split('.')
+                .try_fold(entry, |v, k| v.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let Ok((rows, _)) = self.list_pages(provider, false, cx).await else {
+            return Vec::new();
+        };
+        let text = |v: &Value| v.as_str().map(str::to_lowercase);
+        let mut warnings = Vec::new();
+        for entry in entries {
+            let name = key(entry).unwrap_or_default();
+            let made = (listing.row)(entry);
+            for row in &rows {
+                let existing = row["name"].as_str().unwrap_or_default();
+                let why = if existing == name {
+                    "the same name"
+                } else if !name.is_empty() && squeezed(existing) == squeezed(&name) {
+                    "the same name but for case, spaces or punctuation"
+                } else if text(&made["host"]).is_some()
+                    && text(&made["host"]) == text(&row["host"])
+                    && text(&made["database"]).is_some()
+                    && text(&made["database"]) == text(&row["database"])
+                {
+                    "the same host and database"
+                } else {
+                    continue;
+                };
+                warnings.push(json!({"name": name, "existing": existing, "id": row["id"],
+                    "why": why}));
+            }
+        }
+        warnings
+    }
+}
+
+/// A name for a create whose name is missing (`field` is where the error says it is missing),
+/// made from what the entry says it connects to: its database, host and type, in lower case
+/// with dashes (`orders-rdb-mysql`). `None` when the field is not the entry's name or the entry
+/// says nothing to name it by.
+pub(super) fn proposed_name(op: &OperationSpec, args: &Value, field: &str) -> Option<String> {
+    let state = crate::providers::state(op.provider)?;
+    let (entry, at) = match state.create_at.split_once('[') {
+        Some((list, _)) => {
+            let index: usize = field
+                .strip_prefix(&format!("{list}["))?
+                .split(']')
+                .next()?
+                .parse()
+                .ok()?;
+            (&args[list][index], format!("{list}[{index}]"))
+        }
+        None if state.create_at.is_empty() => (args, String::new()),
+        None => (&args[state.create_at], state.create_at.to_string()),
+    };
+    let name_field = match at.is_empty() {
+        true => state.key.to_string(),
+        false => format!("{at}.{}", state.key),
+    };
+    if field != name_field {
+        return None;
+    }
+    let listing = op
+        .provider
+        .spec()
+        .inventory
+        .as_ref()
+        .and_then(|i| crate::providers::operation(i.tool))
+        .and_then(|o| o.listing)?;
+    let row = (listing.row)(entry);
+    let kind = ["type", "databaseType", "datasourceType"]
+        .iter()
+        .find_map(|k| entry[*k].as_str().or_else(|| args[*k].as_str()));
+    // DataBrain's connection fields sit in its credentials.
+    let field = |k: &str| {
+        row[k]
+            .as_str()
+            .or_else(|| entry[k].as_str())
+            .or_else(|| entry["credentials"][k].as_str())
+    };
+    let parts: Vec<String> = [
+        field("database"),
+        field("host").map(|h| h.split('.').next().unwrap_or(h)),
+        kind,
+    ]
+    .into_iter()
+    .flatten()
+    .map(|p| {
+        p.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect::<String>()
+            .trim_matches('-')
+            .to_string()
+    })
+    .filter(|p| !p.is_empty())
+    .collect();
+    let mut parts = parts;
+    if parts.len() == 1 {
+        parts.push(state.noun.replace(' ', "-"));
+    }
+    (!parts.is_empty()).then(|| parts.join("-").chars().take(64).collect())
+}

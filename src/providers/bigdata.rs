@@ -56,7 +56,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     },
     credential_keys: &[],
     guide: Guide {
-        instructions: "Bigdata.com names a connector by its `connector_id` (a UUID from bigdata_list_connectors, matched on `label`).",
+        instructions: "Bigdata.com names a connector by `connector_id` (bigdata_list_connectors, by label).",
         onboard_tools: &["bigdata_list_connectors", "bigdata_create_connector", "bigdata_get_connector"],
         onboard_steps: "\
 1. Agree on the connector type: email (an inbox that ingests mail forwarded from allowed senders), investment_research (a broker feed, needs the broker login) or sharepoint (needs a session_id from support@bigdata.com).
@@ -64,7 +64,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
 3. Call bigdata_create_connector with dry_run: true, show me the request, and create only after I confirm.
 4. Verify with bigdata_get_connector. For email, tell me the inbox address (config.email) to forward mail to; for investment_research or sharepoint, offer to start bigdata_sync_connector (investment_research needs a date_limit).",
         audit_tool: "bigdata_list_connectors",
-        audit_step: "Bigdata.com: call bigdata_list_connectors. Flag archived connectors and those whose last_sync_status is not SUCCESS, with last_sync_error_msg.",
+        audit_step: "Bigdata.com: call bigdata_list_connectors. Flag archived connectors and those whose status is \"fails\", with their error and remedy.",
     },
     facts: &[
         Fact::new(Aspect::Path, "Base URL https://api.bigdata.com; connectors under /contents/v1/connectors", Source::VendorDocs("https://docs.bigdata.com/api-reference/connectors/create-connector")),
@@ -96,7 +96,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigdata_list_connectors",
         provider: Provider::Bigdata,
         title: "List Bigdata.com connectors",
-        description: "List Bigdata.com connectors, archived ones included. Rows: id (connector_id), name (label), type, status (archived, else ok, failing, syncing or never synced by last_sync_status), last_sync_at, last_sync_error_msg.",
+        description: "List Bigdata.com connectors (archived too).",
         method: Method::Get,
         path: "/contents/v1/connectors",
         hints: Hints::READ,
@@ -116,14 +116,15 @@ static OPERATIONS: &[OperationSpec] = &[
             total: None,
             row: connector_row,
             paging: Paging::Local,
-            fields: "connector_id, label, type, config.allowed_emails, config.user_id, archived, last_sync_status, last_sync_at",
+            fields: "config.allowed_emails, last_sync_status, last_sync_at…",
+            completion: None,
         }),
     },
     OperationSpec {
         name: "bigdata_get_connector",
         provider: Provider::Bigdata,
         title: "Get a Bigdata.com connector",
-        description: "Get a Bigdata.com connector by id, with its sync status.",
+        description: "Get a Bigdata.com connector, with its sync status.",
         method: Method::Get,
         path: "/contents/v1/connectors/{connector_id}",
         hints: Hints::READ,
@@ -146,7 +147,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigdata_create_connector",
         provider: Provider::Bigdata,
         title: "Create a Bigdata.com connector",
-        description: "Create a Bigdata.com connector: email (an inbox for mail forwarded from allowed senders), investment_research (broker login) or sharepoint (session_id from support@bigdata.com).",
+        description: "Create a Bigdata.com connector; an email one's inbox address is config.email in the answer.",
         method: Method::Post,
         path: "/contents/v1/connectors",
         hints: Hints::CREATE,
@@ -192,7 +193,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigdata_update_connector",
         provider: Provider::Bigdata,
         title: "Update a Bigdata.com connector",
-        description: "Change a Bigdata.com connector's label, description, sharing or (email) allowed senders; what is not given is kept.",
+        description: "Change a Bigdata.com connector's label, description, sharing or allowed senders; the rest is kept.",
         method: Method::Put,
         path: "/contents/v1/connectors/{connector_id}",
         hints: Hints::UPDATE,
@@ -253,7 +254,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigdata_sync_connector",
         provider: Provider::Bigdata,
         title: "Sync a Bigdata.com connector",
-        description: "Start syncing an investment_research (needs date_limit) or sharepoint connector; returns at once. Check progress with bigdata_get_connector's last_sync_status.",
+        description: "Sync an investment_research or sharepoint connector; follow it with bigdata_get_connector.",
         method: Method::Post,
         path: "/contents/v1/connectors/{connector_id}/sync",
         hints: Hints::TRIGGER,
@@ -279,25 +280,49 @@ static OPERATIONS: &[OperationSpec] = &[
     },
 ];
 
+/// What can be done about a connector whose sync fails, where the ledger tells: an update
+/// changes only an email connector's config (allowed_emails), so a SharePoint session or a
+/// broker login is replaced by a new connector, and the old one archived.
+fn remedy(connector: &Value) -> Option<&'static str> {
+    match connector["type"].as_str()? {
+        "sharepoint" => Some(
+            "ask support@bigdata.com for a new session_id, create a sharepoint connector with it, then archive this one (bigdata_delete_connector)",
+        ),
+        "investment_research" => Some(
+            "create an investment_research connector with the right broker login, then archive this one (bigdata_delete_connector)",
+        ),
+        _ => None,
+    }
+}
+
 /// A connector in a list, compact: its state is its archive flag and its last sync.
 fn connector_row(item: &Value) -> Value {
     let status = if item["archived"] == true {
         "archived"
     } else {
         match item["last_sync_status"].as_str() {
-            Some(s) if s.eq_ignore_ascii_case("success") => "ok",
+            Some(s) if s.eq_ignore_ascii_case("success") => "works",
             Some(s) if s.eq_ignore_ascii_case("failed") || s.eq_ignore_ascii_case("error") => {
-                "failing"
+                "fails"
             }
             Some(_) => "syncing",
-            None => "never synced",
+            None => "untested",
         }
     };
     let mut row = json!({"id": item["connector_id"], "name": item["label"], "type": item["type"],
         "status": status});
-    for key in ["last_sync_at", "last_sync_error_msg"] {
+    if status == "fails"
+        && let Some(remedy) = remedy(item)
+    {
+        row["remedy"] = json!(remedy);
+    }
+    // The reason in the same key as every vendor's row.
+    for (key, shown) in [
+        ("last_sync_at", "last_sync_at"),
+        ("last_sync_error_msg", "error"),
+    ] {
         if let Some(v) = item.get(key).filter(|v| !v.is_null()) {
-            row[key] = v.clone();
+            row[shown] = v.clone();
         }
     }
     row
@@ -344,7 +369,7 @@ impl ToolArgs for NoArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectorId {
-    /// From bigdata_list_connectors (match on label); a UUID.
+    /// From bigdata_list_connectors.
     #[schemars(extend("x-mcp-header" = "Connector-Id"))]
     pub connector_id: String,
 }
@@ -388,16 +413,13 @@ fn config_schema(_: &mut SchemaGenerator) -> Schema {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConnector {
-    /// Connector type.
     #[serde(rename = "type")]
     pub kind: ConnectorType,
-    /// Display name.
     pub label: String,
     #[schemars(schema_with = "config_schema")]
+    #[schemars(extend("x-in-reference" = "email: {allowed_emails: [...]}; investment_research: {user_id, user_password}; sharepoint: {session_id} (from support@bigdata.com)."))]
     pub config: Map<String, Value>,
-    /// What the connector is for.
     pub description: Option<String>,
-    /// Share the ingested content with the organisation (default false).
     pub share_with_org: Option<bool>,
 }
 
@@ -479,26 +501,21 @@ impl ToolArgs for CreateConnector {
     }
 }
 
-/// New allowed senders of an email connector.
+/// An email connector's allowed senders.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailConfigUpdate {
-    /// Allowed senders (replaces the list).
     pub allowed_emails: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateConnector {
-    /// From bigdata_list_connectors (match on label); a UUID.
+    /// From bigdata_list_connectors.
     pub connector_id: String,
-    /// New display name.
     pub label: Option<String>,
-    /// New description.
     pub description: Option<String>,
-    /// Share the ingested content with the organisation.
     pub share_with_org: Option<bool>,
-    /// Email connectors only: new allowed senders.
     pub config: Option<EmailConfigUpdate>,
 }
 
@@ -576,10 +593,9 @@ fn fill_unchanged(
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteConnector {
-    /// From bigdata_list_connectors (match on label); a UUID.
+    /// From bigdata_list_connectors.
     #[schemars(extend("x-mcp-header" = "Connector-Id"))]
     pub connector_id: String,
-    /// true deletes it and all its files permanently; default false archives it.
     #[serde(default)]
     pub force_delete: bool,
 }
@@ -599,9 +615,9 @@ impl ToolArgs for DeleteConnector {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncConnector {
-    /// From bigdata_list_connectors (match on label); a UUID.
+    /// From bigdata_list_connectors.
     pub connector_id: String,
-    /// investment_research only (required there): sync documents since YYYY-MM-DD.
+    /// YYYY-MM-DD; investment_research only (required).
     pub date_limit: Option<String>,
 }
 
@@ -684,6 +700,7 @@ pub static STATE: StateSpec = StateSpec {
     limits: "",
     // A deleted connector stays listed, archived (the delete tool's own fact).
     exists: |current| current["archived"] != true,
+    needs: None,
 };
 
 fn export_connector(current: &Value, reference: &dyn Fn(&str) -> String) -> Value {
@@ -716,15 +733,18 @@ pub static CHECKS: Checks = Checks {
         match answer["last_sync_status"].as_str() {
             Some(s) if s.eq_ignore_ascii_case("success") => Connection::works(),
             Some(s) if s.eq_ignore_ascii_case("failed") || s.eq_ignore_ascii_case("error") => {
-                Connection::fails(
-                    answer["last_sync_error_msg"]
-                        .as_str()
-                        .unwrap_or("its last sync failed"),
-                )
+                let why = answer["last_sync_error_msg"]
+                    .as_str()
+                    .unwrap_or("its last sync failed");
+                match remedy(answer) {
+                    Some(remedy) => Connection::fails(format!("{why}; to fix: {remedy}")),
+                    None => Connection::fails(why),
+                }
             }
             _ => Connection::unknown("Bigdata.com has no connection test; no finished sync yet"),
         }
     },
+    answers: &["bigdata_get_connector"],
 };
 
 // ---- verify: the assumed facts against the user's tenant -------------------------------------

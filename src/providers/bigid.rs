@@ -26,8 +26,8 @@ use crate::redact;
 use crate::secret::SecretString;
 use crate::spec::{
     AuthHeader, Checks, ConfigError, Connection, Credential, Env, EnvVar, ExchangePath,
-    ExchangeSend, Field, Guide, InventorySource, Probe, ProviderSpec, Refusal, Scheme, StateSpec,
-    TokenExchange, pair, supports_every_tool,
+    ExchangeSend, Field, Guide, InventorySource, Needs, Probe, ProviderSpec, Refusal, Scheme,
+    StateSpec, TokenExchange, pair, supports_every_tool,
 };
 
 pub static SPEC: ProviderSpec = ProviderSpec {
@@ -88,7 +88,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     },
     credential_keys: &[],
     guide: Guide {
-        instructions: "BigID names a data source by its `name`; its `type` is a connector template (bigid_list_connector_templates), whose fields (by apiName) the source carries. Re-test a saved source with bigid_test_stored_data_source (get returns its secrets masked). Creating or enabling a source starts no scan: bigid_start_scan starts one by the source's name (wait: true follows it to Completed or Failed); bigid_get_scan_status reads a source's last scan. A started scan cannot be stopped through the API.",
+        instructions: "BigID names a data source by `name`; its `type` is a connector template whose fields (by apiName) it carries. Creating or enabling a source starts no scan: bigid_start_scan does.",
         onboard_tools: &["bigid_list_connector_templates", "bigid_get_connector_template", "bigid_test_data_source_connection", "bigid_create_data_source", "bigid_get_data_source", "bigid_start_scan", "bigid_get_scan_status"],
         onboard_steps: "\
 1. If the connector type is not settled, call bigid_list_connector_templates and agree on one with me.
@@ -101,7 +101,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
 8. If the wait ends before the scan does, call bigid_get_scan_status with wait: true until it ends. If it ends Failed, show me BigID's reason.
 9. When it is Completed, show me the scan's counts (objects, findings).",
         audit_tool: "bigid_list_data_sources",
-        audit_step: "BigID: call bigid_list_data_sources (page with skip/limit if there are many). Flag sources whose status is \"disabled\" (enabled \"no\") or \"failing\"; bigid_test_stored_data_source re-tests one by name.",
+        audit_step: "BigID: call bigid_list_data_sources (page with skip/limit if there are many). Flag sources whose status is \"disabled\" (enabled \"no\") or \"fails\"; bigid_test_stored_data_source re-tests one by name.",
     },
     facts: &[
         Fact::new(Aspect::Path, "Base URL https://<host>/api/v1; JSON requests and answers", Source::VendorDocs("https://developer.bigid.com/wiki/BigID_API/Add_Data_Source_Tutorial")),
@@ -200,7 +200,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_list_data_sources",
         provider: Provider::BigId,
         title: "List BigID data sources",
-        description: "List BigID data sources; page with skip/limit. Row status: disabled (enabled \"no\"), else ok/failing per BigID's last connection test (connectionStatusTest), or untested if BigID returns none.",
+        description: "List BigID data sources.",
         method: Method::Get,
         path: "/ds-connections",
         hints: Hints::READ,
@@ -244,14 +244,15 @@ static OPERATIONS: &[OperationSpec] = &[
             total: Some("/data/totalCount"),
             row: source_row,
             paging: Paging::Vendor,
-            fields: "name, type, rdb_url (host:port), rdb_name (the database), enabled, owners, scanner_group, connectionStatusTest.is_success",
+            fields: "rdb_url, rdb_name, owners, scanner_group, connectionStatusTest…",
+            completion: None,
         }),
     },
     OperationSpec {
         name: "bigid_get_data_source",
         provider: Provider::BigId,
         title: "Get a BigID data source",
-        description: "Get one BigID data source by name (credential values are not returned).",
+        description: "Get a BigID data source by name (credentials masked).",
         method: Method::Get,
         path: "/ds_connections/{name}",
         hints: Hints::READ,
@@ -288,7 +289,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_create_data_source",
         provider: Provider::BigId,
         title: "Create a BigID data source",
-        description: "Create a BigID data source (this starts no scan: bigid_start_scan does). First get its type's template and test the connection. For rdb-mysql, rdb-postgresql and similar: rdb_url is host[:port] (no scheme or database), rdb_name the database.",
+        description: "Create a BigID data source from its type's template (rdb: rdb_url host[:port], rdb_name the database); then bigid_start_scan.",
         method: Method::Post,
         path: "/ds_connections",
         hints: Hints::CREATE,
@@ -341,7 +342,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_update_data_source",
         provider: Provider::BigId,
         title: "Update a BigID data source",
-        description: "Change fields of a BigID data source; every field not in changes (stored credentials too) is kept. Setting enabled starts no scan: bigid_start_scan does.",
+        description: "Change fields of a BigID data source; the rest is kept.",
         method: Method::Put,
         path: "/ds_connections/{name}",
         hints: Hints::UPDATE,
@@ -382,7 +383,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_delete_data_source",
         provider: Provider::BigId,
         title: "Delete a BigID data source",
-        description: "Delete a BigID data source by name. Export it first to keep a copy.",
+        description: "Delete a BigID data source (bigid_export_data_sources keeps a copy).",
         method: Method::Delete,
         path: "/ds_connections/{name}",
         hints: Hints::DELETE,
@@ -405,7 +406,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_test_data_source_connection",
         provider: Provider::BigId,
         title: "Test a BigID connection",
-        description: "Test an unsaved BigID configuration with real credentials (masked values fail); for a stored source use bigid_test_stored_data_source.",
+        description: "Test an unsaved BigID configuration.",
         method: Method::Post,
         path: "/ds-connection-test",
         hints: Hints::PROBE,
@@ -428,7 +429,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_test_stored_data_source",
         provider: Provider::BigId,
         title: "Test a stored BigID data source",
-        description: "Test a stored BigID data source as it is saved, by name (BigID uses its stored credential); to test changed values use bigid_test_data_source_connection.",
+        description: "Test a stored BigID data source with its stored credential.",
         method: Method::Post,
         path: "/ds-connection-test",
         hints: Hints::PROBE,
@@ -471,7 +472,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_export_data_sources",
         provider: Provider::BigId,
         title: "Export BigID data sources",
-        description: "Export the full configuration of BigID data sources (all, or those in ids).",
+        description: "Export BigID data sources' full configuration.",
         method: Method::Get,
         path: "/ds-connections/file-download/export",
         hints: Hints::READ,
@@ -494,7 +495,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_list_connector_templates",
         provider: Provider::BigId,
         title: "List BigID connector templates",
-        description: "List BigID connector types (rdb-mysql, s3-v2, snowflake, …): the values of a data source's type.",
+        description: "List BigID connector types (a data source's type).",
         method: Method::Get,
         path: "/ds-connections-types",
         hints: Hints::READ,
@@ -529,14 +530,15 @@ static OPERATIONS: &[OperationSpec] = &[
             total: None,
             row: template_row,
             paging: Paging::Local,
-            fields: "name (the type), displayName, category, fields (the template's connection fields)",
+            fields: "name, displayName, category, fields",
+            completion: None,
         }),
     },
     OperationSpec {
         name: "bigid_get_connector_template",
         provider: Provider::BigId,
         title: "Get a BigID connector template",
-        description: "Get a BigID connector type's template: its fields (apiName, mandatory, mandatoryForTest, validation).",
+        description: "Get a BigID connector type's fields.",
         method: Method::Get,
         path: "/ds-connections-types/template/{type}",
         hints: Hints::READ,
@@ -572,7 +574,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_start_scan",
         provider: Provider::BigId,
         title: "Start a BigID scan",
-        description: "Start a scan of a BigID data source by name: by default a full scan (dsScan), which classifies the data and counts findings. BigID returns no scan id: the scan is followed by the source's name (job_id). With wait, follow it to its end (Completed or Failed) and return its state and counts; without, check it with bigid_get_scan_status. A started scan cannot be stopped through the API.",
+        description: "Start a scan of a BigID data source; follow it with wait or bigid_get_scan_status (no API stops it).",
         method: Method::Post,
         path: "/ds-connections/{name}/scan",
         hints: Hints::TRIGGER,
@@ -632,7 +634,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "bigid_get_scan_status",
         provider: Provider::BigId,
         title: "Get a BigID data source's last scan",
-        description: "Get the last scan of a BigID data source by name: its state (Completed, Failed, InProgress, …), counts and failure reason where BigID gives them; with wait, read it until the scan ends. Right after bigid_start_scan it may still show the previous scan (compare scan_id, started_at).",
+        description: "Get a BigID data source's last scan: state, counts, failure.",
         method: Method::Get,
         path: "/ds-connections/{name}/scan",
         hints: Hints::READ,
@@ -896,8 +898,8 @@ fn source_row(item: &Value) -> Value {
         .and_then(Value::as_bool);
     let status = match (item["enabled"].as_str(), test) {
         (Some("no"), _) => "disabled",
-        (_, Some(false)) => "failing",
-        (_, Some(true)) => "ok",
+        (_, Some(false)) => "fails",
+        (_, Some(true)) => "works",
         (_, None) => "untested",
     };
     // rdb_url is `host[:port]` (the tutorial), or `host:port/db`, or a URL
@@ -938,7 +940,7 @@ fn source_row(item: &Value) -> Value {
         .or_else(|| item.get("test_timestamp"))
         .filter(|v| !v.is_null())
     {
-        row["last_test_at"] = at.clone();
+        row["tested_at"] = at.clone();
     }
     row
 }
@@ -1014,10 +1016,8 @@ impl ToolArgs for NoArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListDataSources {
-    /// Data sources to skip (paging).
     pub skip: Option<u32>,
-    /// Most data sources to return (default 50).
-    #[schemars(range(min = 1, max = 10000))]
+    #[schemars(range(max = 10000))]
     pub limit: Option<u32>,
 }
 
@@ -1056,7 +1056,7 @@ fn check_name(field: &str, name: &str) -> Result<(), InvalidArgument> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetDataSource {
-    /// Data source name, from bigid_list_data_sources.
+    /// From bigid_list_data_sources.
     #[schemars(extend("x-mcp-header" = "Name"))]
     pub name: String,
 }
@@ -1076,7 +1076,7 @@ impl ToolArgs for GetDataSource {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteDataSource {
-    /// Name of the data source to delete, from bigid_list_data_sources.
+    /// From bigid_list_data_sources.
     #[schemars(extend("x-mcp-header" = "Name"))]
     pub name: String,
 }
@@ -1101,12 +1101,11 @@ pub enum YesNo {
 /// A data source as BigID stores it: `name`, `type` and the template's fields.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 pub struct DsConnection {
-    /// Unique name: letters, digits, spaces, _ - ( ) :
+    /// Letters, digits, spaces, _ - ( ) :
     pub name: String,
-    /// Connector type from bigid_list_connector_templates, e.g. rdb-mysql.
+    /// From bigid_list_connector_templates.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Whether BigID scans it (setting it starts no scan: bigid_start_scan does).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<YesNo>,
     #[serde(flatten)]
@@ -1116,7 +1115,7 @@ pub struct DsConnection {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDataSource {
-    /// name, type and the template's fields by apiName (rdb_url, username, password, …).
+    /// name, type and the template's fields by apiName.
     pub ds_connection: DsConnection,
 }
 
@@ -1134,10 +1133,10 @@ impl ToolArgs for CreateDataSource {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateDataSource {
-    /// Name of the data source to change, from bigid_list_data_sources.
+    /// From bigid_list_data_sources.
     #[schemars(extend("x-mcp-header" = "Name"))]
     pub name: String,
-    /// Fields to set, by apiName; each replaces that field's value. Others are kept.
+    /// Fields to set, by apiName.
     pub changes: Map<String, Value>,
 }
 
@@ -1217,7 +1216,7 @@ fn merge_changes(current: Value, mut parts: RequestParts) -> Result<RequestParts
 /// A candidate configuration to test: `type` and the template's fields needed for a test.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 pub struct TestDsConnection {
-    /// Connector type from bigid_list_connector_templates, e.g. rdb-mysql.
+    /// From bigid_list_connector_templates.
     #[serde(rename = "type")]
     pub kind: String,
     #[serde(flatten)]
@@ -1227,7 +1226,7 @@ pub struct TestDsConnection {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestConnection {
-    /// type and the template's fields by apiName (the mandatoryForTest ones at least); not saved.
+    /// type and the template's fields by apiName; not saved.
     pub ds_connection: TestDsConnection,
 }
 
@@ -1245,7 +1244,7 @@ impl ToolArgs for TestConnection {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestStoredDataSource {
-    /// Data source name, from bigid_list_data_sources.
+    /// From bigid_list_data_sources.
     #[schemars(extend("x-mcp-header" = "Name"))]
     pub name: String,
 }
@@ -1282,7 +1281,7 @@ pub struct TestResult {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportDataSources {
-    /// Only these data sources, by name from bigid_list_data_sources; all when omitted.
+    /// Names from bigid_list_data_sources; all when omitted.
     pub ids: Option<Vec<String>>,
 }
 
@@ -1312,7 +1311,7 @@ impl ToolArgs for ExportDataSources {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetTemplate {
-    /// Connector type from bigid_list_connector_templates, e.g. rdb-mysql.
+    /// From bigid_list_connector_templates.
     #[serde(rename = "type")]
     pub kind: String,
 }
@@ -1340,17 +1339,15 @@ pub enum ScanType {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartScan {
-    /// Data source name, from bigid_list_data_sources.
+    /// From bigid_list_data_sources.
     #[schemars(extend("x-mcp-header" = "Name"))]
     pub name: String,
-    /// dsScan (default): a full scan, which classifies the data (findings); metadataScan: metadata only; lineageScan, dataInMotion: BigID's other types.
+    /// Default dsScan; metadataScan: metadata only.
     #[serde(rename = "scanType")]
     pub scan_type: Option<ScanType>,
-    /// Wait until the scan ends (reports progress), up to wait_seconds; without it, return at once (follow it with bigid_get_scan_status).
     #[serde(default)]
     pub wait: bool,
-    /// Longest wait (default 300).
-    #[schemars(range(min = 1, max = 3600))]
+    #[schemars(range(max = 3600))]
     pub wait_seconds: Option<u64>,
 }
 
@@ -1380,14 +1377,12 @@ impl ToolArgs for StartScan {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetScanStatus {
-    /// Data source name, from bigid_list_data_sources.
+    /// From bigid_list_data_sources.
     #[schemars(extend("x-mcp-header" = "Name"))]
     pub name: String,
-    /// Read the last scan until it ends (reports progress), up to wait_seconds.
     #[serde(default)]
     pub wait: bool,
-    /// Longest wait (default 300).
-    #[schemars(range(min = 1, max = 3600))]
+    #[schemars(range(max = 3600))]
     pub wait_seconds: Option<u64>,
 }
 
@@ -1481,7 +1476,41 @@ pub static STATE: StateSpec = StateSpec {
     compares: true,
     limits: "",
     exists: |_| true,
+    needs: Some(Needs {
+        tool: "bigid_get_connector_template",
+        args: |entry| Some(json!({"type": entry["type"].as_str()?})),
+        missing: template_misses,
+    }),
 };
+
+/// The fields a source's template marks `mandatory` (a create without them is refused) or
+/// `mandatoryForTest` (its connection test fails without them) that the entry lacks or leaves
+/// blank. The template sits in the answer or under `data`.
+fn template_misses(entry: &Value, answer: &Value) -> Vec<(String, &'static str)> {
+    let fields = answer["fields"]
+        .as_array()
+        .or_else(|| answer["data"]["fields"].as_array());
+    let blank = |v: &Value| match v {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        _ => false,
+    };
+    fields
+        .into_iter()
+        .flatten()
+        .filter_map(|f| {
+            let name = f["apiName"].as_str()?;
+            let why = if f["mandatory"] == true {
+                "BigID refuses a create without it (mandatory)"
+            } else if f["mandatoryForTest"] == true {
+                "BigID's connection test fails without it (mandatoryForTest)"
+            } else {
+                return None;
+            };
+            blank(&entry[name]).then(|| (name.to_string(), why))
+        })
+        .collect()
+}
 
 /// What BigID keeps about a source that a create does not take: ids, test and scan results,
 /// timestamps.
@@ -1539,6 +1568,10 @@ pub static CHECKS: Checks = Checks {
         }
         (false, None) => Connection::unknown("BigID's answer says neither"),
     },
+    answers: &[
+        "bigid_test_data_source_connection",
+        "bigid_test_stored_data_source",
+    ],
 };
 
 /// An error envelope's code and message, for a verdict.

@@ -54,7 +54,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     },
     credential_keys: &["accessKeyId", "access_key_id"],
     guide: Guide {
-        instructions: "DataBrain names a datasource by `credentials.name`. Its API returns no ids: sync and its progress take the datasource's UUID or DataBrain page URL, which only the user can copy from DataBrain (ask for it; no tool finds it from a name).",
+        instructions: "DataBrain names a datasource by `credentials.name`; its sync takes the datasource's UUID or page URL, which only the user can copy from DataBrain.",
         onboard_tools: &["databrain_create_datasource", "databrain_list_datasources"],
         onboard_steps: "\
 1. Agree on the datasourceType and gather the credentials: name plus the type's fields; ask me for what you do not have.
@@ -120,7 +120,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "databrain_list_datasources",
         provider: Provider::DataBrain,
         title: "List DataBrain datasources",
-        description: "List DataBrain datasources. DataBrain returns names only: no id, type or connection status (status is \"unknown\").",
+        description: "List DataBrain datasources (names only).",
         method: Method::Get,
         path: "/api/v2/datasource",
         hints: Hints::READ,
@@ -142,14 +142,15 @@ static OPERATIONS: &[OperationSpec] = &[
             total: None,
             row: datasource_row,
             paging: Paging::Local,
-            fields: "name (DataBrain lists nothing else)",
+            fields: "name",
+            completion: None,
         }),
     },
     OperationSpec {
         name: "databrain_create_datasource",
         provider: Provider::DataBrain,
         title: "Create a DataBrain datasource",
-        description: "Create a DataBrain datasource; DataBrain tests the credentials first.",
+        description: "Create a DataBrain datasource (DataBrain tests the credentials first).",
         method: Method::Post,
         path: "/api/v2/datasource",
         hints: Hints::CREATE,
@@ -201,7 +202,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "databrain_update_datasource",
         provider: Provider::DataBrain,
         title: "Update a DataBrain datasource",
-        description: "Replace a DataBrain datasource's credentials (found by credentials.name); send the full set.",
+        description: "Replace a DataBrain datasource's credentials (found by credentials.name): send them all.",
         method: Method::Put,
         path: "/api/v2/datasource",
         hints: Hints::REPLACE,
@@ -247,7 +248,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "databrain_sync_datasource",
         provider: Provider::DataBrain,
         title: "Sync a DataBrain datasource",
-        description: "Refresh a DataBrain datasource's schema. Returns when DataBrain answers \"Sync completed\"; an AWS S3 datasource's sync goes on after: follow it with databrain_get_datasource_sync_progress and wait: true.",
+        description: "Refresh a DataBrain datasource's schema; follow an AWS S3 one with databrain_get_datasource_sync_progress.",
         method: Method::Post,
         path: "/api/v2/datasource/sync",
         hints: Hints::TRIGGER,
@@ -278,7 +279,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "databrain_get_datasource_sync_progress",
         provider: Provider::DataBrain,
         title: "Get a DataBrain sync's progress",
-        description: "Get how far a DataBrain datasource's sync is (\"16/16\" when done, and any error); documented for AWS S3 datasources, whose sync runs in the background. With wait, read it until done.",
+        description: "Get how far a DataBrain datasource's sync is (\"16/16\": done), with any error.",
         method: Method::Post,
         path: "/api/v2/datasource/getDatasourceProgress",
         hints: Hints::READ,
@@ -377,7 +378,7 @@ impl ToolArgs for ListDatasources {
     }
 }
 
-/// The 18 datasource types of DataBrain's API.
+// The 18 datasource types of DataBrain's API (a plain comment: the schema's list says it).
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DatasourceType {
@@ -404,7 +405,7 @@ pub enum DatasourceType {
 /// name plus the type's fields. postgres, redshift, cockroachdb: host, port, username, password, database, schema; mssql: server, port, user, password, database; trino: host, port, catalog, schema, username, password; snowflake: host, username, role, warehouse, database, schema, password or private key; bigquery: service-account JSON, project id, location; elasticsearch, opensearch: server_type, cloud id or server URL, username, password; firebolt: client id and secret, account, database, engine; athena: database, S3 output bucket, access key id, secret key, region; awss3: bucket, path, region, access key id, secret key; csv: name only; others: see DataBrain's docs.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 pub struct Credentials {
-    /// Unique datasource name, used to refer to it.
+    /// Unique; other tools refer to it by it.
     pub name: String,
     #[serde(flatten)]
     pub fields: Map<String, Value>,
@@ -414,9 +415,10 @@ pub struct Credentials {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DatasourceBody {
     pub datasource_type: DatasourceType,
+    #[schemars(extend("x-in-reference" = "name, and the type's fields: datasource-mcp://tools/databrain_create_datasource."))]
     pub credentials: Credentials,
     /// Optional tenant isolation: tenancyLevel DATABASE, or TABLE with the client-id column type (NUMBER|STRING), schema, mapping table, client-id column and primary key column.
-    #[schemars(extend("x-holds-no-secret" = true))]
+    #[schemars(extend("x-holds-no-secret" = true, "x-in-reference" = "Tenant isolation: see the tool's reference."))]
     pub tenancy_settings: Option<Map<String, Value>>,
 }
 
@@ -441,7 +443,6 @@ impl ToolArgs for DatasourceBody {
 /// The full credential set of an existing datasource.
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 pub struct FullCredentials {
-    /// Name of the datasource to update.
     pub name: String,
     /// Every field, as for databrain_create_datasource: what is left out is lost.
     #[serde(flatten)]
@@ -453,11 +454,13 @@ pub struct FullCredentials {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateDatasource {
+    #[schemars(extend("x-in-reference" = "As for databrain_create_datasource."))]
     pub datasource_type: DatasourceType,
     /// name plus every field of the type, as for databrain_create_datasource.
+    #[schemars(extend("x-in-reference" = "name plus every field, as for databrain_create_datasource."))]
     pub credentials: FullCredentials,
     /// As for databrain_create_datasource; omitted = unchanged.
-    #[schemars(extend("x-holds-no-secret" = true))]
+    #[schemars(extend("x-holds-no-secret" = true, "x-in-reference" = "Omitted: unchanged."))]
     pub tenancy_settings: Option<Map<String, Value>>,
 }
 
@@ -500,7 +503,7 @@ fn check_tenancy(settings: Option<&Map<String, Value>>) -> Result<(), InvalidArg
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteDatasource {
-    /// The datasource's name, as databrain_list_datasources returns it.
+    /// From databrain_list_datasources.
     #[schemars(extend("x-mcp-header" = "Name"))]
     pub name: String,
 }
@@ -518,7 +521,7 @@ impl ToolArgs for DeleteDatasource {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncDatasource {
-    /// The datasource's UUID, or the URL of its page in DataBrain (the id= in it). DataBrain's API gives no id for a name: ask the user to open the datasource in DataBrain and paste the page URL.
+    /// UUID or the DataBrain page URL: ask the user (no tool finds it).
     #[schemars(extend("x-mcp-header" = "Datasource-Id"))]
     pub datasource_id: String,
 }
@@ -537,14 +540,12 @@ impl ToolArgs for SyncDatasource {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncProgress {
-    /// The datasource's UUID or DataBrain page URL, as for databrain_sync_datasource.
+    /// As for databrain_sync_datasource.
     #[schemars(extend("x-mcp-header" = "Datasource-Id"))]
     pub datasource_id: String,
-    /// Read the progress until the sync is done (reports progress), up to wait_seconds.
     #[serde(default)]
     pub wait: bool,
-    /// Longest wait (default 300).
-    #[schemars(range(min = 1, max = 3600))]
+    #[schemars(range(max = 3600))]
     pub wait_seconds: Option<u64>,
 }
 
@@ -644,6 +645,7 @@ pub static STATE: StateSpec = StateSpec {
     compares: false,
     limits: "DataBrain shows no settings of a datasource: change it with databrain_update_datasource",
     exists: |_| true,
+    needs: None,
 };
 
 /// DataBrain offers no test of a stored datasource (its update tests new credentials); a sync
@@ -655,4 +657,5 @@ pub static CHECKS: Checks = Checks {
         false if answer.pointer("/data/message").is_some() => Connection::works(),
         false => Connection::unknown("DataBrain's answer says neither"),
     },
+    answers: &["databrain_sync_datasource"],
 };

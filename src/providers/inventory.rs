@@ -37,11 +37,11 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     },
     credential_keys: &[],
     guide: Guide {
-        instructions: "inventory_list_data_sources lists the data sources of every configured platform in one call, with a status for each; a platform that fails is reported in `errors` next to the others' rows.",
+        instructions: "inventory_list_data_sources lists every platform's sources at once.",
         onboard_tools: &[],
         onboard_steps: "",
         audit_tool: "inventory_list_data_sources",
-        audit_step: "Every platform at once: call inventory_list_data_sources (with status: \"failing\", then \"disabled\", \"archived\", \"untested\" to see the problems first) and report any platform listed in `errors`.",
+        audit_step: "Every platform at once: call inventory_list_data_sources (with status: \"fails\", then \"disabled\", \"archived\", \"untested\" to see the problems first) and report any platform listed in `errors`.",
     },
     facts: &[],
     inventory: None,
@@ -53,7 +53,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "inventory_list_data_sources",
         provider: Provider::Inventory,
         title: "List data sources on every platform",
-        description: "List the data sources of every configured platform in one call, as rows {provider, id, name, type, status, host, port, database}; filter by providers, name, host or database (* wildcards), type or status; count_by counts instead of listing. A platform that fails is listed in `errors`; the others' rows still come. status is each platform's own: BigID's last connection test (where listed), Bigdata.com's last sync, PDC's tested or untested (the result is in the test job); DataBrain lists names only (status unknown).",
+        description: "Every platform's data sources in one call; a platform that fails is named in errors.",
         // No request of its own: each vendor's inventory listing is sent instead.
         method: Method::Get,
         path: "/",
@@ -70,14 +70,15 @@ static OPERATIONS: &[OperationSpec] = &[
             total: None,
             row: inventory_row,
             paging: Paging::Local,
-            fields: "a row's keys, and the vendor's object under detail (detail.rdb_url, detail.rdb_name for BigID; detail.host, detail.databaseName, detail.userName for PDC; detail.config for Bigdata.com)",
+            fields: "provider, id, name, type, status, host, port, database, detail.<vendor field>",
+            completion: None,
         }),
     },
     OperationSpec {
         name: "inventory_plan_changes",
         provider: Provider::Inventory,
         title: "Plan the changes a desired-state file makes",
-        description: "Compare a desired state (sources per platform in each vendor's own fields; credentials only as ${secret:NAME}) with what the vendors hold now: per source create, update (field by field), unchanged, or delete where a platform says managed: true. Changes nothing; returns a plan_id for inventory_apply_plan (valid 1 h, refused if the vendors' state changes meanwhile). Format: the datasource-mcp://state resource.",
+        description: "Plan a desired state (datasource-mcp://state) against the vendors: per source create, update, unchanged or delete; changes nothing. Its plan_id is for inventory_apply_plan.",
         // No request of its own: the engine reads every named platform (`path` names the flow).
         method: Method::Get,
         path: "/plan",
@@ -95,7 +96,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "inventory_apply_plan",
         provider: Provider::Inventory,
         title: "Apply a plan",
-        description: "Make the changes of a plan from inventory_plan_changes, after the user said yes to it: creates and updates, then deletes, a few at a time per platform, each through its tool (a lost create is looked up, never sent twice); refused if the plan expired or the vendors' state changed since. Reports done, failed (the vendor's reason) or skipped per source. dry_run: true shows the calls it would make.",
+        description: "Make a plan's changes (refused if the vendors changed since): done, failed or skipped per source.",
         method: Method::Post,
         path: "/apply",
         hints: Hints {
@@ -117,7 +118,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "inventory_export_state",
         provider: Provider::Inventory,
         title: "Export the current state",
-        description: "The sources every configured platform holds now, as a desired-state document (credentials as ${secret:NAME} references named after source and field): applied to another tenant it reproduces them, applied here it changes nothing. DataBrain lists names only: its datasources come as names.",
+        description: "Export every platform's sources as a desired state, credentials as ${secret:NAME}.",
         method: Method::Get,
         path: "/export",
         hints: Hints::READ,
@@ -134,7 +135,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "inventory_test_data_sources",
         provider: Provider::Inventory,
         title: "Test many stored sources' connections",
-        description: "Test the connection of every stored source that matches (providers, name with * wildcards, type) with its stored credentials, in one call: per source its name, host and outcome (connection: works, fails with the reason, or not testable). dry_run: true lists the sources and the tests first.",
+        description: "Test every matching stored source's connection in one call: works, fails (why) or not testable.",
         method: Method::Post,
         path: "/test",
         hints: Hints::PROBE,
@@ -157,7 +158,6 @@ fn desired_schema(_: &mut SchemaGenerator) -> Schema {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanArgs {
-    /// The desired state: an object, or its YAML/JSON text.
     #[schemars(schema_with = "desired_schema")]
     pub desired: Value,
 }
@@ -184,7 +184,7 @@ impl ToolArgs for PlanArgs {
 pub struct ApplyArgs {
     /// From inventory_plan_changes.
     pub plan_id: String,
-    /// stop (default): no change after a failure; continue: every other change.
+    /// Default stop.
     #[serde(default)]
     pub on_failure: Option<OnFailureArg>,
 }
@@ -245,13 +245,11 @@ pub struct TestMany {
     #[serde(default)]
     #[schemars(schema_with = "platforms_schema")]
     pub providers: Option<Vec<String>>,
-    /// Name pattern (* wildcards), as inventory_list_data_sources shows names.
     #[serde(default)]
     pub name: Option<String>,
-    /// Type, as the platform names it (inventory_list_data_sources with count_by: type lists them).
+    /// As listed.
     #[serde(default)]
     pub r#type: Option<String>,
-    /// List the sources and the tests it would make, and test none.
     #[serde(default)]
     pub dry_run: bool,
 }
@@ -274,8 +272,18 @@ impl ToolArgs for TestMany {
 }
 
 /// The keys every inventory row may have, in order.
-pub const ROW_KEYS: [&str; 8] = [
-    "provider", "id", "name", "type", "status", "host", "port", "database",
+pub const ROW_KEYS: [&str; 11] = [
+    "provider",
+    "id",
+    "name",
+    "type",
+    "status",
+    "error",
+    "remedy",
+    "tested_at",
+    "host",
+    "port",
+    "database",
 ];
 
 /// A merged row without the vendor's object.
@@ -294,9 +302,7 @@ fn platforms_schema(_: &mut SchemaGenerator) -> Schema {
     let ids: Vec<&str> = super::VENDORS.iter().map(|v| v.id).collect();
     json_schema!({
         "type": "array",
-        "minItems": 1,
         "items": {"type": "string", "enum": ids},
-        "description": "Only these platforms; every configured one when left out.",
     })
 }
 
@@ -307,27 +313,22 @@ pub struct InventoryFilter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "platforms_schema")]
     pub providers: Option<Vec<String>>,
-    /// Name pattern, case-insensitive; `*` matches any run of characters (`prod-*`, `*orders*`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Type, case-insensitive, as the platform names it (rdb-mysql, POSTGRESQL, email, postgres…).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
-    /// Status: ok, failing, disabled, untested, tested, archived, syncing, never synced, unknown.
+    /// works, fails, untested, testing, syncing, disabled, archived or unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// Host pattern, as `name` (`*.corp.example`, `pg-prod*`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
-    /// Database pattern, as `name` (`orders*`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
-    /// Count the matching sources by this key instead of listing them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count_by: Option<CountBy>,
 }
 
-/// What the inventory can count sources by.
+// What the inventory can count sources by (a plain comment: the schema's list says it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CountBy {
@@ -430,7 +431,18 @@ impl InventoryFilter {
             && self
                 .status
                 .as_deref()
-                .is_none_or(|s| s.eq_ignore_ascii_case(&text("status")))
+                .is_none_or(|s| status_word(s).eq_ignore_ascii_case(&text("status")))
+    }
+}
+
+/// A status filter in the words rows carry; the words rows carried before (ok, failing,
+/// never synced), which an agent may still write, mean the same.
+fn status_word(asked: &str) -> &str {
+    match asked.to_ascii_lowercase().as_str() {
+        "ok" | "working" => "works",
+        "failing" | "failed" | "fail" => "fails",
+        "never synced" => "untested",
+        _ => asked,
     }
 }
 
@@ -439,7 +451,7 @@ impl InventoryFilter {
 const MAX_MATCHED_CHARS: usize = 4096;
 
 /// `*` matches any run of characters, case-insensitively; nothing else is special.
-fn glob(pattern: &str, text: &str) -> bool {
+pub fn glob(pattern: &str, text: &str) -> bool {
     let pattern: Vec<char> = pattern.to_lowercase().chars().collect();
     let text: Vec<char> = text
         .chars()

@@ -16,7 +16,7 @@ use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
     ArgsSpec, Ask, Aspect, DEFAULT_PAGE, Fact, FactProbe, Fallback, Flow, Hints, ListPage, Listing,
     Method, OperationSpec, Output, Paging, Poll, PollState, Provider, ReadFirst, Reconcile,
-    RequestParts, Source, Verdict, unanswered,
+    RequestParts, RowCompletion, Source, Verdict, unanswered,
 };
 use crate::secret::SecretString;
 use crate::spec::{
@@ -66,7 +66,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
     },
     credential_keys: &["accessId"],
     guide: Guide {
-        instructions: "Pentaho Data Catalog names a data source by its `_id`; find ids with pdc_filter_data_sources (* wildcards in resourceNames).",
+        instructions: "PDC (Pentaho Data Catalog) names a data source by `_id` (pdc_filter_data_sources).",
         onboard_tools: &[
             "pdc_filter_data_sources",
             "pdc_create_data_sources",
@@ -82,7 +82,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
 5. Call pdc_ingest_metadata with the id and wait: true to ingest its schemas.
 6. Verify with pdc_get_data_source and summarize what now exists.",
         audit_tool: "pdc_filter_data_sources",
-        audit_step: "Pentaho Data Catalog: call pdc_filter_data_sources with resourceNames [\"*\"] (page with skip/limit). For each source with a lastTestConnectionId, call pdc_get_job_status and flag FAILED jobs with their error.",
+        audit_step: "Pentaho Data Catalog: call pdc_filter_data_sources (page with skip/limit). Each row's status comes from its last test job: flag \"fails\" with its error, and \"unknown\" or \"untested\".",
     },
     facts: &[
         Fact::new(Aspect::Path, "Base URL https://<host>/api/public/v1; answers {status, data}", Source::VendorDocs("https://docs.pentaho.com/pdc-api-docs/pdc-api-reference")),
@@ -163,7 +163,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "pdc_create_data_sources",
         provider: Provider::Pdc,
         title: "Create PDC data sources",
-        description: "Create Pentaho Data Catalog data sources (one or more).",
+        description: "Create PDC data sources (one or more).",
         method: Method::Post,
         path: "/data-sources",
         hints: Hints::CREATE,
@@ -209,7 +209,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "pdc_get_data_source",
         provider: Provider::Pdc,
         title: "Get a PDC data source",
-        description: "Get a Pentaho Data Catalog data source by id.",
+        description: "Get a PDC data source by id.",
         method: Method::Get,
         path: "/data-sources/{id}",
         hints: Hints::READ,
@@ -240,14 +240,17 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "pdc_update_data_source",
         provider: Provider::Pdc,
         title: "Update a PDC data source",
-        description: "Change attributes of a Pentaho Data Catalog data source; only those given change (lists are replaced).",
+        description: "Change attributes of a PDC data source; others are kept.",
         method: Method::Patch,
         path: "/data-sources/{id}",
         hints: Hints::UPDATE,
-        args: ArgsSpec::of::<UpdateDataSource>(),
+        args: ArgsSpec {
+            prepare: prepare_update,
+            ..ArgsSpec::of::<UpdateDataSource>()
+        },
         output: Output::PASSTHROUGH,
         flow: Flow::SINGLE,
-        example: r#"{"id": "9dc0da7a0000000000000001", "description": "Primary orders database", "includePatterns": ["public.*"]}"#,
+        example: r#"{"id": "9dc0da7a0000000000000001", "changes": {"description": "Primary orders database", "includePatterns": ["public.*"]}}"#,
         reconcile: None,
         progress: false,
         facts: &[
@@ -272,7 +275,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "pdc_get_data_sources_by_ids",
         provider: Provider::Pdc,
         title: "Get PDC data sources by ids",
-        description: "Get Pentaho Data Catalog data sources by ids.",
+        description: "Get PDC data sources by ids.",
         method: Method::Post,
         path: "/data-sources/by-ids",
         hints: Hints::READ,
@@ -295,7 +298,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "pdc_filter_data_sources",
         provider: Provider::Pdc,
         title: "Find PDC data sources",
-        description: "Find Pentaho Data Catalog data sources by name and/or database type (* wildcards), with paging; with neither, all of them. Rows: id, name, type, host, status tested or untested (the result is in the test job: pdc_get_job_status).",
+        description: "List PDC data sources, by name or type patterns.",
         method: Method::Post,
         path: "/data-sources/filter",
         hints: Hints::READ,
@@ -351,14 +354,15 @@ static OPERATIONS: &[OperationSpec] = &[
             total: Some("/pageInfo/totalCount"),
             row: source_row,
             paging: Paging::Vendor,
-            fields: "resourceName, databaseType, host, port, databaseName, userName, schemaNames, lastTestConnectionId, region, path",
+            fields: "host, port, databaseName, userName, schemaNames, lastTestConnectionId…",
+            completion: Some(LAST_TEST),
         }),
     },
     OperationSpec {
         name: "pdc_get_job_status",
         provider: Provider::Pdc,
         title: "Get a PDC job's status",
-        description: "Get a Pentaho Data Catalog job's status; with wait, poll until it ends.",
+        description: "Get a PDC job's status.",
         method: Method::Get,
         path: "/jobs/{id}/status",
         hints: Hints::READ,
@@ -394,7 +398,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "pdc_test_data_source_connection",
         provider: Provider::Pdc,
         title: "Test a PDC data source's connection",
-        description: "Start a Pentaho Data Catalog test-connection job for a stored data source (by id), sent without credentials (PDC is expected to use the stored ones); returns the job id, or with wait the job's end (COMPLETED or FAILED).",
+        description: "Test a stored PDC data source's connection (a job: job_id, or with wait its end).",
         method: Method::Post,
         path: "/jobs/execute/test-connection",
         hints: Hints::TRIGGER,
@@ -451,7 +455,7 @@ static OPERATIONS: &[OperationSpec] = &[
         name: "pdc_ingest_metadata",
         provider: Provider::Pdc,
         title: "Ingest a PDC data source's metadata",
-        description: "Start Pentaho Data Catalog's metadata ingest (\"Ingest Schemas or Scan\") for a stored data source (by id); returns the job id, or with wait the job's end. Test the connection first.",
+        description: "Ingest a stored PDC data source's metadata (a job: job_id, or with wait its end).",
         method: Method::Post,
         path: "/jobs/execute/metadata/ingest",
         hints: Hints::TRIGGER,
@@ -641,8 +645,9 @@ fn sent_names(sent: &RequestParts) -> Vec<String> {
 /// A data source in a list, compact. PDC's list carries no test result, only the job that ran
 /// the last test: `last_test_job` (follow it with pdc_get_job_status).
 fn source_row(item: &Value) -> Value {
+    // Tested: the job's outcome completes the row (LAST_TEST); unread, it is unknown.
     let status = match item["lastTestConnectionId"].as_str() {
-        Some(_) => "tested",
+        Some(_) => "unknown",
         None => "untested",
     };
     let mut row = json!({"id": item["_id"], "name": item["resourceName"], "type": item["databaseType"],
@@ -673,6 +678,32 @@ fn source_row(item: &Value) -> Value {
     }
     row
 }
+
+/// A row's last test: PDC keeps its outcome in the test's job, read with pdc_get_job_status.
+const LAST_TEST: RowCompletion = RowCompletion {
+    tool: "pdc_get_job_status",
+    args: |row| Some(json!({"id": row["last_test_job"].as_str()?})),
+    apply: |row, job, is_error| {
+        if is_error {
+            return;
+        }
+        let state = job_state(job);
+        let verdict = (CHECKS.connection)(job, false);
+        row["status"] = json!(match verdict.works {
+            "works" | "fails" => verdict.works,
+            _ if !state.finished => "testing",
+            _ => "unknown",
+        });
+        if verdict.works == "fails"
+            && let Some(why) = verdict.why
+        {
+            row["error"] = json!(why);
+        }
+        if let Some(at) = job["createdAt"].as_str() {
+            row["tested_at"] = json!(at);
+        }
+    },
+};
 
 /// A create whose answer was lost: do sources of those names exist now? (All: yes; none: no;
 /// some: cannot tell.)
@@ -827,7 +858,7 @@ impl JsonSchema for Port {
                 {"type": "integer", "minimum": 1, "maximum": 65535},
                 {"type": "string", "pattern": "^[0-9]{1,5}$"}
             ],
-            "description": "1-65535, a number or a string; sent as a string."
+            "description": "1-65535."
         })
     }
 }
@@ -836,10 +867,9 @@ impl JsonSchema for Port {
 // comment: it would repeat `data_sources`' description in the schema.)
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 pub struct NewDataSource {
-    /// Unique.
     #[serde(rename = "resourceName")]
     pub resource_name: String,
-    /// PDC publishes no list. Verified: POSTGRES, MYSQL, AWS (S3 and S3-compatible; not S3 or AWS_S3), AZURE_BLOB_STORAGE; ORACLE unverified.
+    /// POSTGRES, MYSQL, AWS (S3), AZURE_BLOB_STORAGE; ORACLE unverified.
     #[serde(rename = "databaseType")]
     pub database_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -854,7 +884,7 @@ const NOT_S3_TYPES: &[&str] = &["S3", "AWS_S3"];
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDataSources {
-    /// One or more, each with its type's connection fields (host, port, databaseName, userName, password, schemaNames, …).
+    /// Each with its type's fields (host, port, databaseName, userName, password…).
     #[schemars(length(min = 1))]
     pub data_sources: Vec<NewDataSource>,
 }
@@ -910,7 +940,7 @@ impl ToolArgs for CreateDataSources {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataSourceId {
-    /// The data source's _id, from pdc_filter_data_sources.
+    /// From pdc_filter_data_sources.
     #[schemars(extend("x-mcp-header" = "Id"))]
     pub id: String,
 }
@@ -928,11 +958,20 @@ impl ToolArgs for DataSourceId {
 /// The PATCH attributes of the vendor's reference (seed 001), all optional, but the job
 /// bookkeeping (`lastTestConnectionId`, `lastIngestId`): PDC sets those when a job ends, and
 /// an agent that wrote them would misreport which job last ran.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDataSource {
+    /// From pdc_filter_data_sources.
+    pub id: String,
+    /// PDC attributes to set, by name; a list replaces the old one.
+    #[schemars(extend("x-in-reference" = "Attributes to set (host, port, password…: datasource-mcp://tools/pdc_update_data_source)."))]
+    pub changes: DataSourceChanges,
+}
+
+/// The attributes a PATCH may set.
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct UpdateDataSource {
-    /// The data source's _id, from pdc_filter_data_sources.
-    pub id: String,
+pub struct DataSourceChanges {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1001,51 +1040,84 @@ pub struct UpdateDataSource {
 impl ToolArgs for UpdateDataSource {
     fn validate(&self) -> Result<(), InvalidArgument> {
         check_id("id", &self.id)?;
-        if let Some(port) = &self.port {
-            port.check("port")?;
+        let changes = &self.changes;
+        if let Some(port) = &changes.port {
+            port.check("changes.port")?;
         }
-        if self
+        if changes
             .total_capacity
             .is_some_and(|c| !c.is_finite() || c < 0.0)
         {
             return Err(InvalidArgument::new(
-                "totalCapacity",
+                "changes.totalCapacity",
                 "must be a number ≥ 0",
             ));
         }
-        if self.changes().is_empty() {
+        if changes.body().is_empty() {
             return Err(InvalidArgument::new(
-                "arguments",
-                "name at least one attribute to change besides id",
+                "changes",
+                "name at least one attribute to change",
             ));
         }
         Ok(())
     }
 
     fn into_request(self) -> RequestParts {
-        let body = Value::Object(self.changes());
-        RequestParts::new().path("id", self.id).body(body)
+        RequestParts::new()
+            .path("id", self.id)
+            .body(Value::Object(self.changes.body()))
     }
 }
 
-impl UpdateDataSource {
-    /// The PATCH body: every attribute given, `id` (which goes in the path) left out. (Not
-    /// `skip_serializing` on `id`: the schema would mark it write-only, which tells an agent
-    /// nothing.)
-    fn changes(&self) -> Map<String, Value> {
-        let mut body = match serde_json::to_value(self) {
+/// pdc_update_data_source's arguments: `{id, changes}`, or (as the tool first took them) the
+/// attributes beside `id`, which an agent holding an older tools list still sends.
+fn prepare_update(mut args: Value) -> Result<RequestParts, InvalidArgument> {
+    let flat = args.as_object().is_some_and(|m| !m.contains_key("changes"));
+    if flat && let Some(map) = args.as_object_mut() {
+        let changes: Map<String, Value> = map
+            .keys()
+            .filter(|k| *k != "id")
+            .cloned()
+            .collect::<Vec<_>>()
+            .into_iter()
+            .filter_map(|k| map.remove_entry(&k))
+            .collect();
+        if !changes.is_empty() {
+            map.insert("changes".into(), Value::Object(changes));
+        }
+    }
+    // An error names the field as the caller wrote it.
+    crate::args::prepare::<UpdateDataSource>(args).map_err(|mut e| {
+        if flat {
+            match e.field.strip_prefix("changes.") {
+                Some(field) => e.field = field.to_string(),
+                None if e.field == "changes" => {
+                    e = InvalidArgument::new(
+                        "arguments",
+                        "name at least one attribute to change besides id",
+                    )
+                }
+                None => {}
+            }
+        }
+        e
+    })
+}
+
+impl DataSourceChanges {
+    /// The PATCH body: every attribute given.
+    fn body(&self) -> Map<String, Value> {
+        match serde_json::to_value(self) {
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
-        };
-        body.remove("id");
-        body
+        }
     }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ByIds {
-    /// Data source _ids, from pdc_filter_data_sources.
+    /// From pdc_filter_data_sources.
     #[schemars(length(min = 1))]
     pub ids: Vec<String>,
 }
@@ -1070,18 +1142,16 @@ const ALL_NAMES: &str = "*";
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Filter {
-    /// Names to match; * wildcards: exact my-db, prefix prod-*, suffix *-primary, contains *postgres*. Without resourceNames and databaseTypes: ["*"] (all).
+    /// Name patterns (prod-*, *postgres*).
     #[serde(rename = "resourceNames")]
     #[schemars(length(min = 1))]
     pub resource_names: Option<Vec<String>>,
-    /// Database types to match, same * wildcards (e.g. POSTGRES*; S3 stores are AWS).
+    /// Type patterns (POSTGRES*; S3 is AWS).
     #[serde(rename = "databaseTypes")]
     #[schemars(length(min = 1))]
     pub database_types: Option<Vec<String>>,
-    /// Results to skip (default 0).
     pub skip: Option<u64>,
-    /// Most results (default 50, at most 10,000).
-    #[schemars(range(min = 1, max = 10000))]
+    #[schemars(range(max = 10000))]
     pub limit: Option<u64>,
 }
 
@@ -1146,15 +1216,12 @@ fn unwrap_filters(mut parts: RequestParts) -> RequestParts {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobOnDataSource {
-    /// The data source's _id, from pdc_filter_data_sources (or pdc_create_data_sources' answer).
+    /// From pdc_filter_data_sources.
     #[schemars(extend("x-mcp-header" = "Id"))]
     pub id: String,
-    /// Wait until the job finishes (reports progress), up to wait_seconds; without it, return
-    /// the job id at once (follow it with pdc_get_job_status).
     #[serde(default)]
     pub wait: bool,
-    /// Longest wait (default 300).
-    #[schemars(range(min = 1, max = 3600))]
+    #[schemars(range(max = 3600))]
     pub wait_seconds: Option<u64>,
 }
 
@@ -1179,14 +1246,12 @@ pub struct JobStarted {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobId {
-    /// job_id from pdc_test_data_source_connection / pdc_ingest_metadata's answer, or a data source's lastTestConnectionId / lastIngestId.
+    /// A job_id, or a pdc_filter_data_sources row's last_test_job.
     #[schemars(extend("x-mcp-header" = "Id"))]
     pub id: String,
-    /// Poll until the job finishes (reports progress), up to wait_seconds.
     #[serde(default)]
     pub wait: bool,
-    /// Longest wait (default 300).
-    #[schemars(range(min = 1, max = 3600))]
+    #[schemars(range(max = 3600))]
     pub wait_seconds: Option<u64>,
 }
 
@@ -1216,16 +1281,16 @@ pub static STATE: StateSpec = StateSpec {
         |entry| json!({"data_sources": [entry]}),
     ),
     create_at: "data_sources[0]",
-    update: Some(("pdc_update_data_source", |current, changes| {
-        let mut args = changes.clone();
-        args.insert("id".into(), current["_id"].clone());
-        Value::Object(args)
-    })),
+    update: Some((
+        "pdc_update_data_source",
+        |current, changes| json!({"id": current["_id"], "changes": changes}),
+    )),
     delete: None,
     export: export_source,
     compares: true,
     limits: "the PDC public API offers no data-source delete that this server uses: delete it in PDC",
     exists: |_| true,
+    needs: None,
 };
 
 /// The fields of a PDC data source a create or an update takes.
@@ -1306,13 +1371,18 @@ pub static CHECKS: Checks = Checks {
                 answer["error"]["message"].as_str().unwrap_or("")
             ));
         }
-        let state = job_state(&answer["job"]);
+        // A test's or ingest's answer holds the job under `job`; pdc_get_job_status is the job.
+        let job = answer
+            .get("job")
+            .filter(|j| j.is_object())
+            .unwrap_or(answer);
+        let state = job_state(job);
         match state.status.to_ascii_uppercase().as_str() {
             "COMPLETED" | "COMPLETE" | "SUCCEEDED" | "SUCCESS" | "DONE" | "FINISHED" => {
                 Connection::works()
             }
             "FAILED" | "FAIL" | "ERROR" => {
-                let job = answer["job"].get("data").unwrap_or(&answer["job"]);
+                let job = job.get("data").unwrap_or(job);
                 let why = [
                     "error",
                     "errorMessage",
@@ -1325,9 +1395,18 @@ pub static CHECKS: Checks = Checks {
                 .unwrap_or("the job failed without a reason");
                 Connection::fails(why)
             }
+            // A start without wait: the answer holds the job's id, not its state.
+            "UNKNOWN" if answer.get("job_id").is_some() => {
+                Connection::unknown("the job has not ended; follow job_id with pdc_get_job_status")
+            }
             other => Connection::unknown(format!("the job is {other}")),
         }
     },
+    answers: &[
+        "pdc_test_data_source_connection",
+        "pdc_ingest_metadata",
+        "pdc_get_job_status",
+    ],
 };
 
 // ---- verify: the assumed facts against the user's tenant -------------------------------------

@@ -8,29 +8,69 @@ use rmcp::model::{Tool, ToolAnnotations};
 use serde_json::{Map, Value, json};
 
 use crate::engine::secret_refs::secret_belongs;
-use crate::operation::{DEFAULT_PAGE, MAX_LOCAL_PAGE, OperationSpec, Paging};
+use crate::operation::{MAX_LOCAL_PAGE, OperationSpec, Paging};
 
 /// The `dry_run` argument every tool that changes something accepts.
 fn dry_run_property() -> Value {
-    json!({
-        "type": "boolean",
-        "description": "Show the request(s) without sending anything."
-    })
+    // What it does is said once, in the instructions.
+    json!({"type": "boolean"})
 }
 
-/// What every tool that changes something tells the model: a change is confirmed by the user.
-const CONFIRM_FIRST: &str =
-    "Changes data: dry_run: true first, show the user, send only after they say yes.";
-
 /// What every credential field tells the model: the value never passes through the chat.
-const SECRET_REFERENCE: &str =
-    "Secrets: write ${secret:NAME}; never ask for the value in the chat.";
+const SECRET_REFERENCE: &str = "${secret:NAME}.";
 
 /// The MCP definition of one operation.
 pub fn tool(op: &OperationSpec) -> Tool {
+    let input = input_schema(op, true);
+    let annotations = ToolAnnotations::new()
+        .read_only(op.hints.read_only)
+        .destructive(op.hints.destructive)
+        .idempotent(op.hints.idempotent)
+        .open_world(op.hints.open_world);
+    // A change's confirmation (dry run first, then the user's yes) is said once, in the
+    // instructions; the annotations tell the host it changes something.
+    let description = op.description.to_string();
+    let mut tool = Tool::new(op.name, description, Arc::new(input))
+        .with_title(op.title)
+        .with_annotations(annotations);
+    if let Some(output) = op.output.schema {
+        let mut output = output();
+        unwrap_lines(&mut output);
+        if crate::providers::checks(op.provider).is_some_and(|c| c.answers.contains(&op.name))
+            && let Some(Value::Object(props)) = output.get_mut("properties")
+        {
+            props.insert(
+                "connection".into(),
+                json!({"type": "string", "description": "works, fails: why, or unknown: why"}),
+            );
+        }
+        tool = tool.with_raw_output_schema(Arc::new(output));
+    }
+    tool
+}
+
+/// A row's input schema: as the model sees it in the tools list (`brief`: an object marked
+/// `x-in-reference` shown by its description), or in full, as the reference resource shows it.
+pub fn input_schema(op: &OperationSpec, brief: bool) -> Map<String, Value> {
     let mut input = (op.args.schema)();
     unwrap_lines(&mut input);
+    if brief {
+        fields_in_reference(&mut input);
+    } else {
+        unmark(&mut input);
+    }
     point_credentials_to_references(&mut input, op.provider.spec().credential_keys);
+    // The server refuses an unknown argument, naming it; the model need not read it here.
+    input.remove("additionalProperties");
+    drop_any_properties(&mut input);
+    // A flag is off unless given: no `default: false` to read.
+    if let Some(Value::Object(props)) = input.get_mut("properties") {
+        for prop in props.values_mut().filter_map(Value::as_object_mut) {
+            if prop.get("default") == Some(&Value::Bool(false)) {
+                prop.remove("default");
+            }
+        }
+    }
     // A row whose type takes no arguments has no `properties`; list and dry-run arguments
     // still need declaring, or a client that checks against the schema refuses them.
     if op.mutates() || op.listing.is_some() {
@@ -44,26 +84,80 @@ pub fn tool(op: &OperationSpec) -> Tool {
         }
         if let Some(listing) = op.listing {
             list_properties(props, listing.paging, listing.fields);
+            // A platform's data-source list takes the inventory's `name` pattern (said once,
+            // in the instructions).
+            if op
+                .provider
+                .spec()
+                .inventory
+                .as_ref()
+                .is_some_and(|i| i.tool == op.name)
+            {
+                props.insert("name".into(), json!({"type": "string"}));
+            }
         }
     }
-    let annotations = ToolAnnotations::new()
-        .read_only(op.hints.read_only)
-        .destructive(op.hints.destructive)
-        .idempotent(op.hints.idempotent)
-        .open_world(op.hints.open_world);
-    let description = match op.mutates() {
-        true => format!("{} {CONFIRM_FIRST}", op.description),
-        false => op.description.to_string(),
+    input
+}
+
+/// An object argument whose many fields (or long prose) the model reads in the tool's
+/// reference resource, not in every session's tools list: marked `x-in-reference` with the
+/// short description the model sees instead. The server still checks each field against the
+/// type, naming it.
+fn fields_in_reference(schema: &mut Map<String, Value>) {
+    let Some(Value::Object(props)) = schema.get_mut("properties") else {
+        return;
     };
-    let mut tool = Tool::new(op.name, description, Arc::new(input))
-        .with_title(op.title)
-        .with_annotations(annotations);
-    if let Some(output) = op.output.schema {
-        let mut output = output();
-        unwrap_lines(&mut output);
-        tool = tool.with_raw_output_schema(Arc::new(output));
+    for prop in props.values_mut() {
+        let Value::Object(fields) = prop else {
+            continue;
+        };
+        if let Some(Value::String(short)) = fields.get("x-in-reference") {
+            let mut brief = Map::new();
+            let kind = match fields.get("type") {
+                Some(Value::String(kind)) => kind.clone(),
+                _ => "object".into(),
+            };
+            brief.insert("type".into(), json!(kind));
+            brief.insert("description".into(), json!(short));
+            if let Some(marker) = fields.remove("x-holds-no-secret") {
+                brief.insert("x-holds-no-secret".into(), marker);
+            }
+            *fields = brief;
+        }
     }
-    tool
+}
+
+/// `additionalProperties: true` (any further field) is what a schema says without it.
+fn drop_any_properties(schema: &mut Map<String, Value>) {
+    if schema.get("additionalProperties") == Some(&json!(true)) {
+        schema.remove("additionalProperties");
+    }
+    for value in schema.values_mut() {
+        match value {
+            Value::Object(inner) => drop_any_properties(inner),
+            Value::Array(items) => items
+                .iter_mut()
+                .filter_map(Value::as_object_mut)
+                .for_each(drop_any_properties),
+            _ => {}
+        }
+    }
+}
+
+/// The marker dropped, every field kept.
+fn unmark(schema: &mut Map<String, Value>) {
+    schema.remove("x-in-reference");
+    for value in schema.values_mut() {
+        match value {
+            Value::Object(inner) => unmark(inner),
+            Value::Array(items) => items
+                .iter_mut()
+                .filter_map(Value::as_object_mut)
+                .for_each(unmark),
+            _ => {}
+        }
+    }
 }
 
 /// Descriptions come from doc comments, wrapped at the source's line width: one line each for
@@ -139,25 +233,19 @@ fn point_credentials_to_references(schema: &mut Map<String, Value>, credential_k
 /// The arguments every list tool shares (the engine takes them; the row's type never sees
 /// them): the shape of the items and, where the server pages, the page.
 fn list_properties(props: &mut Map<String, Value>, paging: Paging, paths: &str) {
-    props.insert(
-        "detail".into(),
-        json!({"type": "string", "enum": ["compact", "full"],
-            "description": "full: the vendor's whole objects instead of compact rows."}),
-    );
+    // What detail, fields and next do is said once, in the instructions; `fields` names the
+    // paths this list's items have.
+    props.insert("detail".into(), json!({"enum": ["compact", "full"]}));
     props.insert(
         "fields".into(),
-        json!({"type": "array", "items": {"type": "string"}, "minItems": 1,
-            "description": format!("Only these fields of each item, by dotted path: {paths}.")}),
+        json!({"type": "array", "items": {"type": "string"},
+            "description": format!("Paths: {paths}")}),
     );
     if paging == Paging::Local {
-        props.insert(
-            "skip".into(),
-            json!({"type": "integer", "minimum": 0, "description": "Items to skip; a page's next gives the next page's arguments."}),
-        );
+        props.insert("skip".into(), json!({"type": "integer"}));
         props.insert(
             "limit".into(),
-            json!({"type": "integer", "minimum": 1, "maximum": MAX_LOCAL_PAGE,
-                "description": format!("Most items (default {DEFAULT_PAGE}).")}),
+            json!({"type": "integer", "maximum": MAX_LOCAL_PAGE}),
         );
     }
 }

@@ -45,7 +45,6 @@ pub fn tool_markdown(op: &OperationSpec) -> String {
 
 /// One tool's reference under a heading of `level` (1 for `#`), its parts one level below.
 pub fn tool_section(op: &OperationSpec, level: usize) -> String {
-    let tool = definition::tool(op);
     let (h, sub) = ("#".repeat(level), "#".repeat(level + 1));
     let mut out = format!("{h} {}\n\n{}\n\n{}\n\n", op.name, op.title, op.description);
     out.push_str(&format!(
@@ -65,7 +64,7 @@ pub fn tool_section(op: &OperationSpec, level: usize) -> String {
     }
     out.push_str(&format!("\n{sub} Arguments\n\n"));
     let mut rows = Vec::new();
-    argument_rows(&tool.input_schema, "", &mut rows);
+    argument_rows(&definition::input_schema(op, false), "", &mut rows);
     if rows.is_empty() {
         out.push_str("None.\n");
     } else {

@@ -46,14 +46,18 @@ fn instructions(operations: &[&'static OperationSpec]) -> String {
     let providers = prompts::Tools(operations).providers();
     let titles: Vec<&str> = providers.iter().map(|p| p.spec().title).collect();
     let mut text = format!(
-        "Manage data-source and connector connections on {}. \
-Read before you write: list or get first; the ids and names other tools take come from list rows. \
-Confirm every change: call the tool with dry_run: true, show the user the request, and send it only \
-after they say yes. Never ask for a password, key or token in the chat: write ${{secret:NAME}} in the \
-credential field, and the user sets DATASOURCE_MCP_SECRET_NAME where the server runs; when a call \
-answers SECRET_NEEDED, give the user the link in its hint to enter the value there, then call again \
-with the same arguments. \
-Lists return one page of compact rows: detail: \"full\" or fields gives more, next the next page. \
+        "Manage data sources and connectors on {}. \
+Read first: the ids and names tools take come from list rows. \
+Every change: call it with dry_run: true, show the user what it would send, and send it only after \
+they say yes. \
+Never ask for a password, key or token in the chat: write ${{secret:NAME}} in the credential field. \
+If the server has no value for it, a client that shows URL prompts asks the user to type it on a \
+one-time page and the call then completes; otherwise the call answers SECRET_NEEDED with that link: \
+give it to the user, then call again. A typed value stays for this server process. \
+Lists answer a page (limit, default 50) of compact rows, name, host and database take `*` wildcards, and a row's \
+status says if its connection works or fails (error, remedy); detail: \"full\" or fields gives \
+more, next the next page. A test, sync or job answer says the same in connection. wait follows a vendor job to its end (wait_seconds, default 300). \
+Many sources at once: inventory_plan_changes, then inventory_apply_plan. \
 When no tool does what is asked, or a vendor does not return what is needed, say so instead of \
 guessing.",
         english_list(&titles)

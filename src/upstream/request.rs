@@ -122,8 +122,8 @@ impl OutgoingRequest {
         self
     }
 
-    /// What a dry run shows: method, URL, headers (credentials masked) and body.
-    pub fn plan(&self) -> Map<String, Value> {
+    /// What a wire trace shows: the plan and the headers (credentials masked).
+    pub fn traced(&self) -> Map<String, Value> {
         let mut headers = Map::new();
         for (name, value) in &self.headers {
             let shown = if value.is_sensitive() {
@@ -136,10 +136,17 @@ impl OutgoingRequest {
         if let Some(name) = self.credential {
             headers.insert(name.into(), json!(redact::MASK));
         }
+        let mut traced = self.plan();
+        traced.insert("headers".into(), Value::Object(headers));
+        traced
+    }
+
+    /// What a dry run shows: method, URL and body. Headers (accept, user agent, a masked
+    /// credential) would only cost the model's context; the trace shows them.
+    pub fn plan(&self) -> Map<String, Value> {
         let mut plan = Map::new();
         plan.insert("method".into(), json!(self.method.as_str()));
         plan.insert("url".into(), json!(self.url.as_str()));
-        plan.insert("headers".into(), Value::Object(headers));
         match &self.body {
             OutgoingBody::None => {}
             OutgoingBody::Json(v) => {
@@ -236,6 +243,10 @@ mod tests {
         .header("x-extra", secret);
         assert_eq!(
             Value::Object(req.plan()),
+            json!({"method": "POST", "url": "https://h/api/x", "body": {"a": 1}})
+        );
+        assert_eq!(
+            Value::Object(req.traced()),
             json!({"method": "POST", "url": "https://h/api/x", "headers": {
                 "accept": "application/json", "authorization": "***", "content-type": "application/json",
                 "user-agent": USER_AGENT, "x-extra": "***"}, "body": {"a": 1}})

@@ -47,7 +47,7 @@ impl Trace {
     ) {
         let mut line = Map::new();
         line.insert("time".into(), json!(rfc3339(SystemTime::now())));
-        line.insert("request".into(), Value::Object(request.plan()));
+        line.insert("request".into(), Value::Object(request.traced()));
         match outcome {
             Ok(response) => {
                 let body = match &response.body {

@@ -6,7 +6,7 @@ use crate::support::*;
 use datasource_mcp::providers;
 use datasource_mcp::redact;
 use datasource_mcp::upstream::UpstreamSettings;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// Static credentials (no token exchange in the recordings); a reference's value is set.
 fn vars(fake: &FakeUpstream) -> std::collections::HashMap<String, String> {
@@ -35,21 +35,8 @@ fn vars(fake: &FakeUpstream) -> std::collections::HashMap<String, String> {
     vars
 }
 
-/// What a plan shows of a request the fake recorded: the transport's own headers (host,
-/// content-length) are not part of a request's description.
-fn as_planned(r: &Recorded, credential_header: &str) -> Value {
-    let mut headers = Map::new();
-    for (name, value) in &r.headers {
-        if name == "host" || name == "content-length" {
-            continue;
-        }
-        let shown = if name == credential_header {
-            "***"
-        } else {
-            value.as_str()
-        };
-        headers.insert(name.clone(), json!(shown));
-    }
+/// What a plan shows of a request the fake recorded: method, URL and body (no headers).
+fn as_planned(r: &Recorded, _credential_header: &str) -> Value {
     let query = r
         .query
         .as_ref()
@@ -58,7 +45,6 @@ fn as_planned(r: &Recorded, credential_header: &str) -> Value {
     let mut planned = json!({
         "method": r.method,
         "url": format!("http://{}{}{query}", r.headers["host"], r.path),
-        "headers": headers,
     });
     if !r.body.is_empty() {
         let mut body = r.json();

@@ -37,12 +37,12 @@ fn bigid_source(n: usize) -> Value {
 fn bigid_row(n: usize) -> Value {
     let status = match (n % 10 == 9, n % 7 == 3) {
         (true, _) => "disabled",
-        (_, true) => "failing",
-        _ => "ok",
+        (_, true) => "fails",
+        _ => "works",
     };
     json!({"provider": "bigid", "id": format!("src-{n:03}"), "name": format!("src-{n:03}"),
-        "type": "rdb-mysql", "status": status, "host": format!("db{n}.acme.example"), "port": 3306,
-        "database": "orders"})
+        "type": "rdb-mysql", "status": status, "tested_at": "2026-11-30T10:00:00Z",
+        "host": format!("db{n}.acme.example"), "port": 3306, "database": "orders"})
 }
 
 fn bigid_page(from: usize, to: usize) -> Value {
@@ -75,13 +75,15 @@ fn databrain_answer() -> Value {
 fn other_rows() -> Vec<Value> {
     vec![
         json!({"provider": "pdc", "id": "9dc0da7a0000000000000001", "name": "prod-orders",
-            "type": "POSTGRES", "status": "tested", "host": "pg.acme.example"}),
+            "type": "POSTGRES", "status": "unknown", "host": "pg.acme.example"}),
         json!({"provider": "pdc", "id": "9dc0da7a0000000000000002", "name": "dev-users",
             "type": "MYSQL", "status": "untested"}),
         json!({"provider": "bigdata", "id": "0b16da7a-5eed-4000-8000-000000000001",
-            "name": "Orders inbox", "type": "email", "status": "ok"}),
+            "name": "Orders inbox", "type": "email", "status": "works"}),
         json!({"provider": "bigdata", "id": "0b16da7a-5eed-4000-8000-000000000002",
-            "name": "Broker feed", "type": "investment_research", "status": "failing"}),
+            "name": "Broker feed", "type": "investment_research", "status": "fails",
+            "error": "login refused",
+            "remedy": "create an investment_research connector with the right broker login, then archive this one (bigdata_delete_connector)"}),
         json!({"provider": "databrain", "id": "analytics", "name": "analytics", "status": "unknown"}),
     ]
 }
@@ -238,7 +240,7 @@ async fn filters_ask_only_the_named_platforms() {
 
     for (filter, want) in [
         (
-            json!({"status": "failing", "providers": ["bigdata"]}),
+            json!({"status": "fails", "providers": ["bigdata"]}),
             vec![rows[3].clone()],
         ),
         (
@@ -330,7 +332,7 @@ async fn a_platform_named_but_not_configured_is_said_so() {
     let (result, is_error) = call(
         &client,
         TOOL,
-        json!({"providers": ["bigdata", "bigid"], "status": "ok"}),
+        json!({"providers": ["bigdata", "bigid"], "status": "works"}),
     )
     .await;
     assert!(!is_error);

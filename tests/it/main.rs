@@ -18,6 +18,7 @@ mod wire {
 /// The sandbox: each simulation over HTTP, and agent flows through an MCP client.
 mod sandbox {
     mod agent_tasks;
+    mod answers;
     mod bigdata;
     mod bigid;
     mod databrain;

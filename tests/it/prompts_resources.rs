@@ -77,7 +77,6 @@ async fn prompts_are_listed_rendered_and_completed() {
     for tool in [
         "bigid_list_data_sources",
         "pdc_filter_data_sources",
-        "pdc_get_job_status",
         "bigdata_list_connectors",
         "databrain_list_datasources",
     ] {

@@ -100,7 +100,7 @@ async fn stdout_is_jsonrpc_only_and_secrets_never_leak_even_at_trace() {
     );
     assert_eq!(
         by_id(2)["result"]["structuredContent"],
-        json!({"success": true, "message": "ok for password ***"})
+        json!({"success": true, "message": "ok for password ***", "connection": "works"})
     );
     assert_eq!(by_id(3)["result"]["isError"], true);
     assert_eq!(

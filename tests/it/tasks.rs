@@ -488,7 +488,7 @@ async fn raw_json_rpc_over_stdio_as_the_extension_describes() {
     assert_eq!(done["taskId"], id.as_str());
     assert_eq!(
         done["result"]["structuredContent"],
-        json!({"data": {"message": "Sync completed"}}),
+        json!({"data": {"message": "Sync completed"}, "connection": "works"}),
         "{last}"
     );
     // tasks/result is not part of the extension.

@@ -293,7 +293,8 @@ impl Engine {
                 .and_then(|c| c.stored_test);
             let shown: Map<String, Value> = ROW_KEYS
                 .iter()
-                .filter(|k| !matches!(**k, "status"))
+                // The last outcome is not shown beside the new one.
+                .filter(|k| !matches!(**k, "status" | "error" | "remedy" | "tested_at"))
                 .filter_map(|k| {
                     row.get(*k)
                         .filter(|v| !v.is_null())

@@ -135,6 +135,8 @@ async fn which_sources_failed_their_last_connection_test_everywhere() {
         found,
         [
             ("bigid".to_string(), "Finance Snowflake".to_string()),
+            // PDC keeps the outcome in the last test's job: the row reads it.
+            ("pdc".to_string(), "finance-oracle".to_string()),
             ("bigdata".to_string(), "Research SharePoint".to_string())
         ]
     );
@@ -243,7 +245,10 @@ async fn sync_this_databrain_datasource_and_say_when_it_is_done() {
         json!({ "datasource_id": pasted }),
     )
     .await;
-    assert_eq!(synced, json!({"data": {"message": "Sync completed"}}));
+    assert_eq!(
+        synced,
+        json!({"data": {"message": "Sync completed"}, "connection": "works"})
+    );
     // An S3 datasource's sync goes on after that answer: its progress, waited for.
     let (progress, err) = call(
         &client,

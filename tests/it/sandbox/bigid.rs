@@ -84,7 +84,8 @@ async fn agent_flow_on_the_sandbox() {
     assert!(!err);
     assert_eq!(
         test,
-        json!({"success": false, "message": "Test connection failed: getaddrinfo ENOTFOUND orders-db.invalid"})
+        json!({"success": false, "message": "Test connection failed: getaddrinfo ENOTFOUND orders-db.invalid",
+            "connection": "fails: Test connection failed: getaddrinfo ENOTFOUND orders-db.invalid"})
     );
     ds["rdb_url"] = json!("orders-db.prod.example:3306");
     let (test, _) = call(
@@ -95,7 +96,7 @@ async fn agent_flow_on_the_sandbox() {
     .await;
     assert_eq!(
         test,
-        json!({"success": true, "message": "Connection to MySQL data source succeeded"})
+        json!({"success": true, "message": "Connection to MySQL data source succeeded", "connection": "works"})
     );
 
     ds["name"] = json!("Orders (EU): primary");
@@ -236,7 +237,8 @@ async fn a_stored_source_is_tested_by_name_with_its_stored_credential() {
     assert_eq!(
         resent,
         json!({"success": false,
-            "message": "Test connection failed: authentication failed (the stored credential is invalid)"})
+            "message": "Test connection failed: authentication failed (the stored credential is invalid)",
+            "connection": "fails: Test connection failed: authentication failed (the stored credential is invalid)"})
     );
 
     let (stored, err) = call(
@@ -248,7 +250,7 @@ async fn a_stored_source_is_tested_by_name_with_its_stored_credential() {
     assert!(!err, "{stored}");
     assert_eq!(
         stored,
-        json!({"success": true, "message": "Connection to Snowflake data source succeeded"})
+        json!({"success": true, "message": "Connection to Snowflake data source succeeded", "connection": "works"})
     );
     let (listing, _) = call(&client, "bigid_list_data_sources", json!({})).await;
     let row = listing["items"]
@@ -259,10 +261,10 @@ async fn a_stored_source_is_tested_by_name_with_its_stored_credential() {
         .unwrap()
         .clone();
     assert_eq!(
-        row["status"], "ok",
+        row["status"], "works",
         "the last test is the stored one: {row}"
     );
-    assert_eq!(row["last_test_at"], "2025-06-01T12:00:02.000Z");
+    assert_eq!(row["tested_at"], "2025-06-01T12:00:02.000Z");
 
     // A source stored with an unreachable host fails as the candidate would, and a name
     // BigID does not have is BigID's "Unable to locate", with nothing tested.
@@ -283,7 +285,8 @@ async fn a_stored_source_is_tested_by_name_with_its_stored_credential() {
     assert!(!err, "{gone}");
     assert_eq!(
         gone,
-        json!({"success": false, "message": "Test connection failed: getaddrinfo ENOTFOUND gone.invalid"})
+        json!({"success": false, "message": "Test connection failed: getaddrinfo ENOTFOUND gone.invalid",
+            "connection": "fails: Test connection failed: getaddrinfo ENOTFOUND gone.invalid"})
     );
     let (missing, err) = call(
         &client,

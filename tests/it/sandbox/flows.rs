@@ -329,7 +329,10 @@ async fn databrain_flow() {
     )
     .await;
     assert!(!err, "{synced}");
-    assert_eq!(synced, json!({"data": {"message": "Sync completed"}}));
+    assert_eq!(
+        synced,
+        json!({"data": {"message": "Sync completed"}, "connection": "works"})
+    );
     let (unknown, _) = call(
         &client,
         "databrain_sync_datasource",
@@ -480,7 +483,7 @@ async fn bigid_onboarding_template_test_create_scan_to_completed() {
     assert!(!err, "{test}");
     assert_eq!(
         test,
-        json!({"success": true, "message": "Connection to MySQL data source succeeded"})
+        json!({"success": true, "message": "Connection to MySQL data source succeeded", "connection": "works"})
     );
 
     let mut ds = ds;

@@ -42,9 +42,15 @@ async fn every_simulated_platform_in_one_call() {
     assert_eq!(
         broken,
         json!({"items": [
-            {"provider": "bigid", "id": "Finance Snowflake", "name": "Finance Snowflake", "type": "snowflake", "status": "failing"},
-            {"provider": "bigdata", "id": "0b16da7a-5eed-4000-8000-000000000003", "name": "Research SharePoint", "type": "sharepoint", "status": "failing"}
-        ], "total": 2, "errors": []})
+            {"provider": "bigid", "id": "Finance Snowflake", "name": "Finance Snowflake", "type": "snowflake", "status": "fails",
+                "tested_at": "2025-05-30T16:45:01.962Z"},
+            {"provider": "pdc", "id": "9dc0da7a0000000000000007", "name": "finance-oracle", "type": "ORACLE", "status": "fails",
+                "error": "ORA-12541: TNS:no listener (oracle-fin.corp.acme.example:1521)", "tested_at": "2025-03-02T10:15:00.000Z",
+                "host": "oracle-fin.corp.acme.example", "port": 1521, "database": "FINPROD"},
+            {"provider": "bigdata", "id": "0b16da7a-5eed-4000-8000-000000000003", "name": "Research SharePoint", "type": "sharepoint", "status": "fails",
+                "error": "SharePoint session expired: a new session is needed (support@bigdata.com)",
+                "remedy": "ask support@bigdata.com for a new session_id, create a sharepoint connector with it, then archive this one (bigdata_delete_connector)"}
+        ], "total": 3, "errors": []})
     );
     // "Which of our databases are registered where?"
     let (orders, _) = call(&client, TOOL, json!({"name": "*orders*"})).await;

@@ -39,7 +39,7 @@ async fn list_and_get() {
     assert_eq!(
         result,
         json!({"items": [{"id": ID, "name": "Broker Research - Daily Reports",
-            "type": "sharepoint", "status": "ok"}], "total": 1})
+            "type": "sharepoint", "status": "works"}], "total": 1})
     );
     let (result, _) = call(
         &client,
@@ -47,7 +47,9 @@ async fn list_and_get() {
         json!({"connector_id": ID}),
     )
     .await;
-    assert_eq!(result, connector("email"));
+    let mut shown = connector("email");
+    shown["connection"] = json!("works");
+    assert_eq!(result, shown);
     let reqs = fake.requests();
     assert_eq!(reqs.len(), 2);
     assert_request(&reqs[0], "GET", BASE, None, BIGDATA.auth, None);
@@ -106,12 +108,12 @@ async fn create_each_type() {
 #[tokio::test]
 async fn create_schema_shows_the_three_config_shapes() {
     let (_fake, client) = setup(&BIGDATA).await;
-    let tools = client.list_all_tools().await.unwrap();
-    let create = tools
-        .iter()
-        .find(|t| t.name == "bigdata_create_connector")
-        .unwrap();
-    let config = &create.input_schema["properties"]["config"];
+    // The full schema, as the tool's reference shows it (the tools list points there).
+    let create = datasource_mcp::surfaces::definition::input_schema(
+        datasource_mcp::providers::operation("bigdata_create_connector").unwrap(),
+        false,
+    );
+    let config = &create["properties"]["config"];
     let shapes: Vec<&str> = config["anyOf"]
         .as_array()
         .unwrap()
@@ -124,17 +126,20 @@ async fn create_schema_shows_the_three_config_shapes() {
         json!(["user_id", "user_password"])
     );
     assert_eq!(
-        create.input_schema["properties"]["type"]["enum"],
+        create["properties"]["type"]["enum"],
         json!(["email", "investment_research", "sharepoint"])
     );
+    let tools = client.list_all_tools().await.unwrap();
     let delete = tools
         .iter()
         .find(|t| t.name == "bigdata_delete_connector")
         .unwrap();
-    let force = delete.input_schema["properties"]["force_delete"]["description"]
-        .as_str()
-        .unwrap();
-    assert!(force.contains("permanently"), "{force}");
+    // What force_delete does is said once, in the tool's description.
+    let said = delete.description.as_deref().unwrap_or("");
+    assert!(
+        said.contains("force_delete") && said.contains("for good"),
+        "{said}"
+    );
     assert_eq!(
         delete.annotations.as_ref().unwrap().destructive_hint,
         Some(true)
@@ -151,7 +156,7 @@ async fn descriptions_say_where_ids_come_from_and_how_to_follow_a_sync() {
     for tool in tools.iter().filter(|t| t.name.starts_with("bigdata_")) {
         if let Some(id) = tool.input_schema["properties"].get("connector_id") {
             assert_eq!(
-                id["description"], "From bigdata_list_connectors (match on label); a UUID.",
+                id["description"], "From bigdata_list_connectors.",
                 "{}",
                 tool.name
             );
@@ -166,19 +171,14 @@ async fn descriptions_say_where_ids_come_from_and_how_to_follow_a_sync() {
             .and_then(|t| t.description.clone())
             .unwrap()
     };
-    assert!(
-        description("bigdata_sync_connector").starts_with(
-            "Start syncing an investment_research (needs date_limit) or sharepoint connector; \
-             returns at once. Check progress with bigdata_get_connector's last_sync_status."
-        ),
-        "{}",
-        description("bigdata_sync_connector")
+    // A sync returns at once; the description says where to follow it.
+    assert_eq!(
+        description("bigdata_sync_connector"),
+        "Sync an investment_research or sharepoint connector; follow it with bigdata_get_connector."
     );
     assert_eq!(
         description("bigdata_list_connectors"),
-        "List Bigdata.com connectors, archived ones included. Rows: id (connector_id), name \
-         (label), type, status (archived, else ok, failing, syncing or never synced by \
-         last_sync_status), last_sync_at, last_sync_error_msg."
+        "List Bigdata.com connectors (archived too)."
     );
 }
 
@@ -743,13 +743,14 @@ fn connectors() -> Vec<Value> {
 fn connector_rows() -> Vec<Value> {
     let id = |n: u32| format!("019a9612-bfad-758c-884e-37dd8c6ad2{n:02}");
     vec![
-        json!({"id": id(0), "name": "Connector 0", "type": "email", "status": "ok",
+        json!({"id": id(0), "name": "Connector 0", "type": "email", "status": "works",
             "last_sync_at": "2026-02-11T11:05:00Z"}),
         json!({"id": id(1), "name": "Connector 1", "type": "investment_research",
-            "status": "failing", "last_sync_at": "2026-02-10T09:00:00Z",
-            "last_sync_error_msg": "Invalid credentials for user acme-research-01"}),
+            "status": "fails", "last_sync_at": "2026-02-10T09:00:00Z",
+            "error": "Invalid credentials for user acme-research-01",
+            "remedy": "create an investment_research connector with the right broker login, then archive this one (bigdata_delete_connector)"}),
         json!({"id": id(2), "name": "Connector 2", "type": "sharepoint", "status": "syncing"}),
-        json!({"id": id(3), "name": "Connector 3", "type": "email", "status": "never synced"}),
+        json!({"id": id(3), "name": "Connector 3", "type": "email", "status": "untested"}),
         json!({"id": id(4), "name": "Connector 4", "type": "investment_research",
             "status": "archived", "last_sync_at": "2026-01-05T08:00:00Z"}),
     ]
@@ -860,11 +861,24 @@ async fn list_cut_by_the_result_budget() {
     };
     let row = |n: u32| {
         let kind = ["email", "investment_research", "sharepoint"][(n % 100) as usize % 3];
-        json!({"id": format!("019a9612-bfad-758c-884e-37dd8c6a{n:04}"),
+        let mut row = json!({"id": format!("019a9612-bfad-758c-884e-37dd8c6a{n:04}"),
             "name": format!("Connector {n:03}"),
             "type": kind,
-            "status": "failing", "last_sync_at": "2026-02-10T09:00:00Z",
-            "last_sync_error_msg": error(n)})
+            "status": "fails", "last_sync_at": "2026-02-10T09:00:00Z",
+            "error": error(n)});
+        let remedy = match kind {
+            "sharepoint" => Some(
+                "ask support@bigdata.com for a new session_id, create a sharepoint connector with it, then archive this one (bigdata_delete_connector)",
+            ),
+            "investment_research" => Some(
+                "create an investment_research connector with the right broker login, then archive this one (bigdata_delete_connector)",
+            ),
+            _ => None,
+        };
+        if let Some(remedy) = remedy {
+            row["remedy"] = json!(remedy);
+        }
+        row
     };
     let all: Vec<_> = (0..300).map(failing).collect();
     fake.on("GET", BASE, Reply::json(200, json!({"results": all})));

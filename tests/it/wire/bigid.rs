@@ -314,7 +314,7 @@ async fn test_connection_sends_is_new_password() {
         "/api/v1/ds-connection-test",
         Reply::json(
             200,
-            json!({"success": false, "message": "Connection refused"}),
+            json!({"success": false, "message": "Connection refused", "connection": "fails: Connection refused"}),
         ),
     );
     let ds = json!({"type": "rdb-mysql", "rdb_url": "db.invalid:3306", "username": "u", "password": "pw-1234"});
@@ -327,7 +327,7 @@ async fn test_connection_sends_is_new_password() {
     assert!(!is_error);
     assert_eq!(
         result,
-        json!({"success": false, "message": "Connection refused"})
+        json!({"success": false, "message": "Connection refused", "connection": "fails: Connection refused"})
     );
     assert_request(
         &fake.requests()[1],
@@ -361,7 +361,7 @@ async fn test_stored_data_source_reads_then_tests_with_the_stored_credential() {
         "/api/v1/ds-connection-test",
         Reply::json(
             200,
-            json!({"success": true, "message": "Connection to MySQL data source succeeded"}),
+            json!({"success": true, "message": "Connection to MySQL data source succeeded", "connection": "works"}),
         ),
     );
 
@@ -374,7 +374,7 @@ async fn test_stored_data_source_reads_then_tests_with_the_stored_credential() {
     assert!(!is_error, "{result}");
     assert_eq!(
         result,
-        json!({"success": true, "message": "Connection to MySQL data source succeeded"})
+        json!({"success": true, "message": "Connection to MySQL data source succeeded", "connection": "works"})
     );
     let reqs = fake.requests();
     assert_eq!(reqs.len(), 3, "{reqs:#?}");
@@ -418,7 +418,8 @@ async fn test_stored_data_source_reads_the_source_under_data() {
         "/api/v1/ds-connection-test",
         Reply::json(
             200,
-            json!({"success": false, "message": "Test connection failed: 401 Unauthorized"}),
+            json!({"success": false, "message": "Test connection failed: 401 Unauthorized",
+            "connection": "fails: Test connection failed: 401 Unauthorized"}),
         ),
     );
     let (result, is_error) = call(
@@ -430,7 +431,8 @@ async fn test_stored_data_source_reads_the_source_under_data() {
     assert!(!is_error, "{result}");
     assert_eq!(
         result,
-        json!({"success": false, "message": "Test connection failed: 401 Unauthorized"})
+        json!({"success": false, "message": "Test connection failed: 401 Unauthorized",
+            "connection": "fails: Test connection failed: 401 Unauthorized"})
     );
     assert_request(
         &fake.requests()[2],
@@ -884,7 +886,9 @@ async fn a_failed_connection_test_is_not_a_refused_token() {
     )
     .await;
     assert!(!is_error, "{result}");
-    assert_eq!(result, failed);
+    let mut shown = failed.clone();
+    shown["connection"] = json!("fails: Test connection failed: Access denied for user 'scan'");
+    assert_eq!(result, shown);
     assert_eq!(fake.requests().len(), 2, "the exchange and the test, once");
 }
 
@@ -1144,10 +1148,20 @@ async fn validation_errors_send_nothing() {
     for (tool, args, field, reason) in cases {
         assert_invalid(&client, "bigid", tool, args.clone(), field, reason).await;
         let (result, _) = call(&client, tool, args).await;
-        assert_eq!(
-            result["error"]["hint"],
-            format!("fix `{field}` and call again; nothing was sent")
-        );
+        let hint = result["error"]["hint"].as_str().unwrap();
+        if field == "ds_connection.name" && result["error"].get("proposed").is_some() {
+            // A create without its name gets one proposed.
+            assert!(
+                hint.starts_with("`ds_connection.name` is required: propose a name"),
+                "{hint}"
+            );
+            assert!(hint.ends_with("nothing was sent"), "{hint}");
+        } else {
+            assert_eq!(
+                hint,
+                format!("fix `{field}` and call again; nothing was sent")
+            );
+        }
     }
     assert!(
         fake.requests().is_empty(),
@@ -1183,13 +1197,15 @@ async fn dry_run_shows_the_request_and_sends_nothing() {
     let base = fake.url("/api/v1");
     assert_eq!(
         result,
-        json!({"dry_run": true, "note": "Nothing was sent.", "requests": [{
+        json!({"dry_run": true,
+            "note": "Nothing was changed. Read from the vendor to check: its data sources (look-alikes) and the type's template (fields it needs).",
+            "requests": [{
             "method": "POST", "url": format!("{base}/ds_connections"),
-            "headers": {"accept": "application/json", "authorization": "***",
-                "content-type": "application/json", "user-agent": UA},
             "body": {"ds_connection": {"name": "orders", "type": "rdb-mysql", "password": "***"}}}]})
     );
-    assert!(fake.requests().is_empty(), "not even a token exchange");
+    // Reads only: the login, the list and the template.
+    let methods: Vec<String> = fake.requests().iter().map(|r| r.method.clone()).collect();
+    assert!(methods.iter().all(|m| m == "GET"), "{methods:?}");
 }
 
 // ---- evidence: token types, 400 for an unknown name ----------------------------------------
@@ -1380,17 +1396,17 @@ fn sources() -> Vec<serde_json::Value> {
 /// The compact rows of `sources()`.
 fn source_rows() -> Vec<serde_json::Value> {
     vec![
-        json!({"id": "Orders MySQL", "name": "Orders MySQL", "type": "rdb-mysql", "status": "ok",
+        json!({"id": "Orders MySQL", "name": "Orders MySQL", "type": "rdb-mysql", "status": "works",
             "host": "mysql.orders.acme.example", "port": 3306, "database": "orders",
-            "last_test_at": "2025-05-20T08:03:10.874Z"}),
+            "tested_at": "2025-05-20T08:03:10.874Z"}),
         json!({"id": "Customer Data Lake", "name": "Customer Data Lake", "type": "s3-v2",
-            "status": "failing", "host": "us-east-1", "last_test_at": "2025-05-12T10:21:44.630Z"}),
+            "status": "fails", "host": "us-east-1", "tested_at": "2025-05-12T10:21:44.630Z"}),
         json!({"id": "HR SharePoint", "name": "HR SharePoint", "type": "sharepoint-online",
-            "status": "disabled", "last_test_at": "2025-04-01T07:00:00.000Z"}),
+            "status": "disabled", "tested_at": "2025-04-01T07:00:00.000Z"}),
         json!({"id": "Legacy CRM (EU): archive", "name": "Legacy CRM (EU): archive",
-            "type": "rdb-postgresql", "status": "failing", "host": "crm.eu.acme.example",
+            "type": "rdb-postgresql", "status": "fails", "host": "crm.eu.acme.example",
             "port": 5432, "database": "crm",
-            "last_test_at": "2024-09-01T06:10:27.345Z"}),
+            "tested_at": "2024-09-01T06:10:27.345Z"}),
         json!({"id": "New Snowflake", "name": "New Snowflake", "type": "snowflake",
             "status": "untested"}),
     ]
@@ -1596,9 +1612,9 @@ async fn list_data_sources_cut_by_the_result_budget() {
     let rows: Vec<_> = (100..400)
         .map(|i| {
             let name = long(i)["name"].clone();
-            json!({"id": name, "name": name, "type": "rdb-mysql", "status": "ok",
+            json!({"id": name, "name": name, "type": "rdb-mysql", "status": "works",
                 "host": format!("mysql-{i:04}.acme.example"), "port": 3306,
-                "last_test_at": "2025-05-20T08:03:10.874Z"})
+                "tested_at": "2025-05-20T08:03:10.874Z"})
         })
         .collect();
     fake.once(
@@ -2213,8 +2229,9 @@ async fn scans_of_an_unknown_name_are_not_found() {
         .iter()
         .map(|r| r.method.clone())
         .collect();
-    // The start alone; the read before a waited start, then the start; the read.
-    assert_eq!(methods, ["POST", "GET", "POST", "GET"]);
+    // The start alone; the read before a waited start, then the start; the read. Each not
+    // found is followed by the list read that names the closest names.
+    assert_eq!(methods, ["POST", "GET", "GET", "POST", "GET", "GET", "GET"]);
 }
 
 /// A dry run of a waited start shows the read before it and the start, and sends nothing.
@@ -2229,13 +2246,11 @@ async fn start_scan_dry_run_shows_the_read_before_and_the_start() {
     )
     .await;
     assert!(!is_error, "{plan}");
-    let headers = json!({"accept": "application/json", "authorization": "***",
-        "user-agent": UA});
     assert_eq!(
         plan,
         json!({"dry_run": true, "requests": [
-            {"method": "GET", "url": format!("{base}/ds-connections/Orders%20MySQL/scan"), "headers": headers},
-            {"method": "POST", "url": format!("{base}/ds-connections/Orders%20MySQL/scan?{}", scan_query("metadataScan")), "headers": headers},
+            {"method": "GET", "url": format!("{base}/ds-connections/Orders%20MySQL/scan")},
+            {"method": "POST", "url": format!("{base}/ds-connections/Orders%20MySQL/scan?{}", scan_query("metadataScan"))},
         ], "note": "Nothing was sent. GET /ds-connections/{id}/scan is read first, to tell the work this call starts from earlier work. Then GET /ds-connections/{id}/scan is read until the job finishes or the wait ends."})
     );
     assert!(fake.requests().is_empty());
