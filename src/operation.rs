@@ -415,6 +415,8 @@ pub struct Fact {
     /// For an assumed request shape: what to do when the vendor refuses it, for the error's
     /// hint.
     pub if_refused: Option<&'static str>,
+    /// How `datasource-mcp verify` checks it against the user's tenant.
+    pub verify: Verify,
 }
 
 impl Fact {
@@ -424,6 +426,7 @@ impl Fact {
             claim,
             source,
             if_refused: None,
+            verify: Verify::NONE,
         }
     }
 
@@ -433,6 +436,390 @@ impl Fact {
             if_refused: Some(what),
             ..self
         }
+    }
+
+    /// This fact, checked by `verify` with read-only requests.
+    pub const fn probe(self, probe: &'static FactProbe) -> Fact {
+        Fact {
+            verify: Verify {
+                read: Some(probe),
+                ..self.verify
+            },
+            ..self
+        }
+    }
+
+    /// This fact, checked by `verify --write` from what its provider's write script saw (the
+    /// answers of its steps, by label).
+    pub const fn written(self, read: fn(&Seen) -> Verdict) -> Fact {
+        Fact {
+            verify: Verify {
+                write: Some(read),
+                ..self.verify
+            },
+            ..self
+        }
+    }
+
+    /// This fact, which `verify` cannot check safely, and why.
+    pub const fn cannot_verify(self, why: &'static str) -> Fact {
+        Fact {
+            verify: Verify {
+                cannot: Some(why),
+                ..self.verify
+            },
+            ..self
+        }
+    }
+}
+
+// ---- verify: a fact against the user's tenant -------------------------------------------------
+
+/// How `datasource-mcp verify` checks a fact: read-only requests (every run), what the
+/// provider's write script saw (`--write`: a throwaway source created, tested, changed and
+/// deleted), or why it cannot be checked safely. An assumed fact has at least one.
+#[derive(Clone, Copy, Debug)]
+pub struct Verify {
+    pub read: Option<&'static FactProbe>,
+    pub write: Option<fn(&Seen) -> Verdict>,
+    pub cannot: Option<&'static str>,
+}
+
+impl Verify {
+    pub const NONE: Verify = Verify {
+        read: None,
+        write: None,
+        cannot: None,
+    };
+
+    /// Whether `verify` has a way to check the fact.
+    pub fn is_checked(&self) -> bool {
+        self.read.is_some() || self.write.is_some()
+    }
+}
+
+/// The read-only requests that check a fact, and what their answers say about it. The
+/// requests go through the provider's authenticated send (its token, limits, retries of
+/// reads); what is read of the answers is their status and shape.
+#[derive(Debug)]
+pub struct FactProbe {
+    pub asks: &'static [Ask],
+    pub read: fn(&Seen) -> Verdict,
+}
+
+/// The values a probe's path parameter takes, from the answers so far.
+pub type Values = fn(&Seen) -> Vec<String>;
+
+/// One read-only request of a probe. Its answer is kept under `label`; an identical request
+/// another probe of the run already made is answered from that one.
+#[derive(Clone, Copy, Debug)]
+pub struct Ask {
+    pub label: &'static str,
+    pub method: Method,
+    /// Relative to the base URL; a `{param}` is filled by `fill`.
+    pub path: &'static str,
+    pub query: &'static [(&'static str, &'static str)],
+    /// A JSON body (a read sent as POST: PDC's filter).
+    pub body: Option<&'static str>,
+    /// A path parameter's values, from earlier answers: one request per value (none when
+    /// there is no value).
+    pub fill: Option<(&'static str, Values)>,
+    /// Sent only when earlier answers say so (a second route after the first is refused).
+    pub when: Option<fn(&Seen) -> bool>,
+}
+
+impl Ask {
+    pub const fn get(label: &'static str, path: &'static str) -> Ask {
+        Ask {
+            label,
+            method: Method::Get,
+            path,
+            query: &[],
+            body: None,
+            fill: None,
+            when: None,
+        }
+    }
+
+    /// A read sent as POST with a JSON body.
+    pub const fn post(label: &'static str, path: &'static str, body: &'static str) -> Ask {
+        Ask {
+            method: Method::Post,
+            body: Some(body),
+            ..Ask::get(label, path)
+        }
+    }
+
+    pub const fn query(self, query: &'static [(&'static str, &'static str)]) -> Ask {
+        Ask { query, ..self }
+    }
+
+    pub const fn fill(self, param: &'static str, values: Values) -> Ask {
+        Ask {
+            fill: Some((param, values)),
+            ..self
+        }
+    }
+
+    pub const fn when(self, when: fn(&Seen) -> bool) -> Ask {
+        Ask {
+            when: Some(when),
+            ..self
+        }
+    }
+
+    /// The request as a report shows it: the path template (a filled parameter may be a
+    /// source's name, which a report never shows) and the query.
+    pub fn shown(&self) -> String {
+        let mut out = format!("{} {}", self.method.as_str(), self.path);
+        for (i, (k, v)) in self.query.iter().enumerate() {
+            out.push(if i == 0 { '?' } else { '&' });
+            out.push_str(&format!("{k}={v}"));
+        }
+        out
+    }
+}
+
+/// What every throwaway source of `verify --write` is named with, then a random part.
+pub const THROWAWAY_PREFIX: &str = "datasource-mcp-verify-";
+
+/// What `verify --write` does at a vendor: makes a throwaway source (named
+/// [`THROWAWAY_PREFIX`] and a random part), tests and changes it with `steps`, and deletes
+/// every source the steps made with `cleanup`: after the steps, after a failure and after an
+/// interruption. It never touches a source it did not make.
+#[derive(Debug)]
+pub struct WriteScript {
+    pub steps: &'static [Step],
+    /// What the steps made, each as the arguments of `cleanup` (from the answers so far; a
+    /// create whose answer was lost counts as made).
+    pub made: fn(&Seen) -> Vec<Value>,
+    /// The tool that deletes one of them.
+    pub cleanup: &'static str,
+}
+
+/// One step of a write script; a step whose arguments cannot be made (what it needs was not
+/// answered) is skipped.
+#[derive(Clone, Copy, Debug)]
+pub struct Step {
+    pub label: &'static str,
+    pub via: Via,
+}
+
+/// How a step is sent.
+#[derive(Clone, Copy, Debug)]
+pub enum Via {
+    /// A call of the tool through the engine, as an agent makes it (read-first merges and
+    /// all): its arguments.
+    Tool(&'static str, fn(&Seen) -> Option<Value>),
+    /// One request, sent as is with the provider's credential, its status kept.
+    Request(Method, &'static str, fn(&Seen) -> Option<RequestParts>),
+}
+
+impl Step {
+    pub const fn tool(
+        label: &'static str,
+        tool: &'static str,
+        args: fn(&Seen) -> Option<Value>,
+    ) -> Step {
+        Step {
+            label,
+            via: Via::Tool(tool, args),
+        }
+    }
+
+    pub const fn request(
+        label: &'static str,
+        method: Method,
+        path: &'static str,
+        parts: fn(&Seen) -> Option<RequestParts>,
+    ) -> Step {
+        Step {
+            label,
+            via: Via::Request(method, path, parts),
+        }
+    }
+
+    /// The step as a report shows it: the tool, or the request's method and path template.
+    pub fn shown(&self) -> String {
+        match self.via {
+            Via::Tool(tool, _) => tool.to_string(),
+            Via::Request(method, path, _) => format!("{} {path}", method.as_str()),
+        }
+    }
+}
+
+/// One answer a run of `verify` saw: of a probe's request, or of a write script's step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer {
+    /// What was asked, as a report may show it (`GET /ds-connections/{name}/scan`, or a
+    /// tool's name).
+    pub request: String,
+    /// The vendor's HTTP status (a tool's: its error's, when it failed), when it answered.
+    pub status: Option<u16>,
+    /// Its JSON body (a tool's: its result or error envelope); `Null` when none.
+    pub body: Value,
+    /// The value a filled path parameter had (never shown unless a verdict chooses to, for a
+    /// vendor's own word such as a connector type).
+    pub param: Option<String>,
+    /// Why there is no usable answer (our error code: `CONNECTION_FAILED`,
+    /// `AUTHENTICATION_FAILED`, …), or a tool's error code.
+    pub error: Option<String>,
+}
+
+impl Answer {
+    /// A 2xx answer, and for a tool no error.
+    pub fn ok(&self) -> bool {
+        self.error.is_none() && self.status.is_none_or(|s| (200..300).contains(&s))
+    }
+
+    /// `HTTP 404`, or why no answer came.
+    pub fn status_text(&self) -> String {
+        match (self.status, &self.error) {
+            (Some(s), _) => format!("HTTP {s}"),
+            (None, Some(e)) => format!("no answer ({e})"),
+            (None, None) => "answered".into(),
+        }
+    }
+
+    /// `GET /x: HTTP 404`.
+    pub fn said(&self) -> String {
+        format!("{}: {}", self.request, self.status_text())
+    }
+
+    /// The keys of the object at `pointer`, sorted and joined, for a report (names, never
+    /// values).
+    pub fn keys_at(&self, pointer: &str) -> String {
+        let mut keys: Vec<&str> = self
+            .body
+            .pointer(pointer)
+            .and_then(Value::as_object)
+            .map(|m| m.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        keys.sort_unstable();
+        format!("{{{}}}", keys.join(", "))
+    }
+}
+
+/// What a run of `verify` saw at one provider, by label, in order.
+#[derive(Clone, Debug, Default)]
+pub struct Seen {
+    answers: Vec<(&'static str, Answer)>,
+    /// The throwaway's name under `--write`.
+    pub throwaway: Option<String>,
+    /// The throwaway's made-up credential (masked in every output).
+    pub secret: Option<String>,
+}
+
+impl Seen {
+    pub fn push(&mut self, label: &'static str, answer: Answer) {
+        self.answers.push((label, answer));
+    }
+
+    /// The first answer kept under `label`.
+    pub fn first(&self, label: &str) -> Option<&Answer> {
+        self.answers
+            .iter()
+            .find(|(l, _)| *l == label)
+            .map(|(_, a)| a)
+    }
+
+    /// Every answer kept under `label`, in order.
+    pub fn all<'a>(&'a self, label: &'a str) -> impl Iterator<Item = &'a Answer> + 'a {
+        self.answers
+            .iter()
+            .filter(move |(l, _)| *l == label)
+            .map(|(_, a)| a)
+    }
+
+    /// Every answer, in order.
+    pub fn answers(&self) -> impl Iterator<Item = &(&'static str, Answer)> {
+        self.answers.iter()
+    }
+}
+
+/// Whether the vendor answered as the ledger says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Held,
+    Differs,
+    NotChecked,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Held => "held",
+            Outcome::Differs => "differs",
+            Outcome::NotChecked => "not checked",
+        }
+    }
+}
+
+/// A fact's verdict: the outcome, what was observed (statuses, shapes and the vendor's own
+/// words: keys, states, types; never a value of a source), and where the code has two forms
+/// (two routes, two body shapes), the one this tenant speaks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    pub observed: String,
+    pub speaks: Option<String>,
+}
+
+impl Verdict {
+    pub fn held(observed: impl Into<String>) -> Verdict {
+        Verdict {
+            outcome: Outcome::Held,
+            observed: observed.into(),
+            speaks: None,
+        }
+    }
+
+    pub fn differs(observed: impl Into<String>) -> Verdict {
+        Verdict {
+            outcome: Outcome::Differs,
+            observed: observed.into(),
+            speaks: None,
+        }
+    }
+
+    /// Not checked, and why.
+    pub fn not_checked(why: impl Into<String>) -> Verdict {
+        Verdict {
+            outcome: Outcome::NotChecked,
+            observed: why.into(),
+            speaks: None,
+        }
+    }
+
+    /// Which of two forms this tenant speaks.
+    pub fn speaking(mut self, form: impl Into<String>) -> Verdict {
+        self.speaks = Some(form.into());
+        self
+    }
+}
+
+/// A vendor's own word (a state, a connector type) as a report may show it: letters, digits,
+/// `-`, `_` and spaces, at most 40 of them; anything else is shown as `(a value)`.
+pub fn shown_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word.len() <= 40
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ' '));
+    match plain {
+        true => word.to_string(),
+        false => "(a value)".into(),
+    }
+}
+
+/// The verdict of a fact whose answer is missing or refused: not checked when no answer came
+/// (the vendor was not reached), `None` when it answered.
+pub fn unanswered(answer: Option<&Answer>) -> Option<Verdict> {
+    match answer {
+        None => Some(Verdict::not_checked("not asked")),
+        Some(a) if a.status.is_none() && a.error.is_some() => Some(Verdict::not_checked(a.said())),
+        Some(_) => None,
     }
 }
 

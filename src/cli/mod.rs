@@ -21,7 +21,7 @@ use crate::redact;
 use crate::sandbox::{Sandbox, Seed};
 use crate::spec::Env;
 use crate::surfaces::server::{DataSourceServer, Selection};
-use crate::surfaces::{call, doctor, generated, login, registry, skill, state};
+use crate::surfaces::{call, doctor, generated, login, registry, skill, state, verify};
 use crate::transport::http::{self, HttpOptions};
 use crate::transport::oauth::{self, OAuthConfig};
 use crate::transport::shutdown;
@@ -603,6 +603,25 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<login::SecretsAction>,
     },
+    /// Check every vendor fact the ledger marks assumed against the configured tenants and
+    /// report, per provider, what the vendor answered (statuses and shapes, never a value).
+    /// Read-only unless --write. Exit 0 when nothing differs, 1 when a fact differs, 2 when it
+    /// could not run (or was interrupted, or left a throwaway behind).
+    Verify {
+        /// Also make a throwaway source `datasource-mcp-verify-<random>` at each configured
+        /// vendor that can delete it, test and change it, and delete it (asks to confirm).
+        #[arg(long)]
+        write: bool,
+        /// With --write: do not ask to confirm (for scripts).
+        #[arg(long, requires = "write")]
+        yes: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also write the report to this file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Write what the configured vendors hold as a desired-state file (credentials as
     /// `${secret:NAME}` references): applied to another tenant it reproduces the sources,
     /// applied to this one it changes nothing. --toolsets narrows the platforms.
@@ -667,6 +686,7 @@ pub fn main() -> ExitCode {
                 | Command::Doctor
                 | Command::Login { .. }
                 | Command::Secrets { .. }
+                | Command::Verify { .. }
                 | Command::State { .. }
                 | Command::Plan { .. }
                 | Command::Apply { .. }
@@ -699,6 +719,7 @@ pub fn main() -> ExitCode {
                 | Command::Tools
                 | Command::Call(_)
                 | Command::Doctor
+                | Command::Verify { .. }
                 | Command::State { .. }
                 | Command::Plan { .. }
                 | Command::Apply { .. }
@@ -857,6 +878,27 @@ pub fn main() -> ExitCode {
         Some(Command::Secrets { action }) => {
             run_async_code(async move { Ok(login::secrets(action, keychain).await) })
         }
+        Some(Command::Verify {
+            write,
+            yes,
+            json,
+            out,
+        }) => run_async_code(async move {
+            if write && selection.read_only {
+                return Ok(fail("verify --write makes changes: not with --read-only"));
+            }
+            let (configs, _sandbox) = provider_configs(cli.sandbox, false, &*env).await?;
+            if configs.is_empty() {
+                eprintln!("{}", self::setup_help());
+                return Ok(ExitCode::from(2));
+            }
+            if write && !yes && !confirm_write(&configs).await {
+                eprintln!("datasource-mcp: nothing was written");
+                return Ok(ExitCode::from(2));
+            }
+            let engine = sources.engine(configs, settings, None);
+            Ok(run_verify(engine, write, json, out.as_deref()).await)
+        }),
         Some(Command::Skill { out }) => write_skill(&out, &selection),
         Some(Command::State { out }) => run_async_code(async move {
             let (configs, _sandbox) = provider_configs(cli.sandbox, false, &*env).await?;
@@ -912,7 +954,63 @@ async fn run_doctor(engine: Engine) -> ExitCode {
         eprintln!("datasource-mcp: {failed} of {configured} configured providers failed");
         return ExitCode::from(1);
     }
+    eprintln!(
+        "datasource-mcp: run `datasource-mcp verify` for the full check of the vendor facts this server assumes"
+    );
     ExitCode::SUCCESS
+}
+
+/// Asks on the terminal before `verify --write` makes anything: the answer must be `yes`.
+async fn confirm_write(configs: &[ProviderConfig]) -> bool {
+    let mut text = String::from(
+        "verify --write makes a throwaway source named datasource-mcp-verify-<random> at each of these, tests it, changes it and deletes it:\n",
+    );
+    for c in configs {
+        let spec = c.provider.spec();
+        let what = match providers::write_script(c.provider) {
+            Ok(_) => doctor::display_url(&c.base_url),
+            Err(why) => format!("nothing is written ({why})"),
+        };
+        text.push_str(&format!("  {}: {what}\n", spec.title));
+    }
+    text.push_str("Type yes to go on: ");
+    eprint!("{text}");
+    let _ = std::io::Write::flush(&mut std::io::stderr());
+    let line = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line)
+    })
+    .await;
+    let yes = matches!(&line, Ok(Ok(l)) if l.trim() == "yes");
+    if !matches!(&line, Ok(Ok(l)) if l.ends_with('\n')) {
+        eprintln!();
+    }
+    yes
+}
+
+/// Runs `verify`, Ctrl-C (or SIGTERM) stopping it and deleting what it made.
+async fn run_verify(engine: Engine, write: bool, json: bool, out: Option<&Path>) -> ExitCode {
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let stop = cancel.clone();
+    let signals = tokio::spawn(async move {
+        shutdown::signal().await;
+        eprintln!("datasource-mcp: interrupted: deleting what verify made, then stopping");
+        stop.cancel();
+    });
+    let report = verify::run(&engine, write, &cancel).await;
+    signals.abort();
+    let text = match json {
+        true => format!("{:#}\n", report.to_json()),
+        false => report.render(),
+    };
+    print!("{text}");
+    if let Some(path) = out
+        && let Err(e) = std::fs::write(path, &text)
+    {
+        eprintln!("datasource-mcp: {}: {e}", path.display());
+        return ExitCode::from(2);
+    }
+    ExitCode::from(report.exit_code())
 }
 
 /// Writes the skill for every tool of the table the selection allows (configuration does not

@@ -15,8 +15,9 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
-    ArgsSpec, Aspect, Fact, Flow, Hints, ListPage, Listing, Method, OperationSpec, Output, Paging,
-    Provider, ReadFirst, Reconcile, RequestParts, Source,
+    Answer, ArgsSpec, Ask, Aspect, Fact, FactProbe, Flow, Hints, ListPage, Listing, Method,
+    OperationSpec, Output, Paging, Provider, ReadFirst, Reconcile, RequestParts, Seen, Source,
+    Step, Verdict, WriteScript, unanswered,
 };
 use crate::secret::SecretString;
 use crate::spec::{
@@ -70,7 +71,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         Fact::new(Aspect::Auth, "The API key goes in X-API-KEY on every request", Source::VendorDocs("https://docs.bigdata.com/api-reference/connectors/create-connector")),
         Fact::new(Aspect::Errors, "The Content API answers errors as {statusCode, message, errorCode, requestId}", Source::VendorCode("github.com/Bigdata-com/claude-plugin-build-with-bigdata-com: skills/build-with-bigdata/references/api/content/delete.md")),
         Fact::new(Aspect::Errors, "Other Bigdata.com APIs answer {errors: [{message}], metadata: {request_id}}", Source::VendorCode("PyPI bigdata-cli: bigdata_cli/client.py")),
-        Fact::new(Aspect::Values, "Connector labels are not unique (nothing documents them so): a lost create is told apart by the connector ids that existed before it", Source::Assumed("the docs call the label a display name and say nothing of uniqueness")),
+        Fact::new(Aspect::Values, "Connector labels are not unique (nothing documents them so): a lost create is told apart by the connector ids that existed before it", Source::Assumed("the docs call the label a display name and say nothing of uniqueness")).probe(&SHARED_LABELS).written(second_label),
     ],
     inventory: Some(InventorySource {
         tool: "bigdata_list_connectors",
@@ -177,12 +178,14 @@ static OPERATIONS: &[OperationSpec] = &[
                 Source::Assumed(
                     "implied by the docs: a connector 'returns only user_id (never user_password)'",
                 ),
-            ),
+            )
+            .probe(&BROKER_KEYS),
             Fact::new(
                 Aspect::Response,
                 "The success status (200 or 201) is not documented: any 2xx",
                 Source::Assumed("not shown in the reference"),
-            ),
+            )
+            .written(create_status),
         ],
         listing: None,
     },
@@ -219,7 +222,8 @@ static OPERATIONS: &[OperationSpec] = &[
                 Source::Assumed(
                     "the reference shows the PUT's description as a string defaulting to \"\" and says nothing of null; leaving it out would surely turn null into \"\"",
                 ),
-            ),
+            )
+            .written(null_description),
         ],
         listing: None,
     },
@@ -742,3 +746,255 @@ pub static CHECKS: Checks = Checks {
     },
     answers: &["bigdata_get_connector"],
 };
+
+// ---- verify: the assumed facts against the user's tenant -------------------------------------
+
+const LIST: Ask = Ask::get("list", "/contents/v1/connectors");
+
+fn connectors(a: &Answer) -> &[Value] {
+    a.body
+        .pointer("/results")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// Connectors that already share a label show it; none sharing one leaves it to `--write`.
+static SHARED_LABELS: FactProbe = FactProbe {
+    asks: &[LIST],
+    read: |seen| {
+        let a = seen.first("list");
+        if let Some(v) = unanswered(a) {
+            return v;
+        }
+        let a = a.expect("answered");
+        if !a.ok() {
+            return Verdict::not_checked(a.said());
+        }
+        let mut labels: Vec<&str> = connectors(a)
+            .iter()
+            .filter_map(|c| c["label"].as_str())
+            .collect();
+        let all = labels.len();
+        labels.sort_unstable();
+        labels.dedup();
+        match labels.len() < all {
+            true => Verdict::held(format!("{}: two connectors share a label", a.said())),
+            false => Verdict::not_checked(format!(
+                "{}: no two connectors share a label; --write creates two with one",
+                a.said()
+            )),
+        }
+    },
+};
+
+/// A broker feed's config shows user_id and never user_password.
+static BROKER_KEYS: FactProbe = FactProbe {
+    asks: &[LIST],
+    read: |seen| {
+        let a = seen.first("list");
+        if let Some(v) = unanswered(a) {
+            return v;
+        }
+        let a = a.expect("answered");
+        if !a.ok() {
+            return Verdict::not_checked(a.said());
+        }
+        let feeds: Vec<&Value> = connectors(a)
+            .iter()
+            .filter(|c| c["type"] == "investment_research")
+            .collect();
+        if feeds.is_empty() {
+            return Verdict::not_checked(format!(
+                "{}: no investment_research connector here to read",
+                a.said()
+            ));
+        }
+        for feed in feeds {
+            let config = feed.get("config").and_then(Value::as_object);
+            if !config.is_some_and(|c| c.contains_key("user_id")) {
+                let mut keys: Vec<&str> = config
+                    .map(|c| c.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                keys.sort_unstable();
+                return Verdict::differs(format!(
+                    "{}: an investment_research connector's config holds {{{}}}, no user_id",
+                    a.said(),
+                    keys.join(", ")
+                ));
+            }
+        }
+        Verdict::held(format!(
+            "{}: an investment_research connector's config holds user_id",
+            a.said()
+        ))
+    },
+};
+
+/// `verify --write` at Bigdata.com: a throwaway email connector (no description), created
+/// twice with the same label, read, relabelled through the update tool and read again, then
+/// deleted for good (`force_delete`).
+pub static VERIFY_WRITE: WriteScript = WriteScript {
+    steps: &[
+        Step::request(
+            "create",
+            Method::Post,
+            "/contents/v1/connectors",
+            throwaway_create,
+        ),
+        Step::request(
+            "duplicate",
+            Method::Post,
+            "/contents/v1/connectors",
+            |seen| created_id(seen).and_then(|_| throwaway_create(seen)),
+        ),
+        Step::request(
+            "read",
+            Method::Get,
+            "/contents/v1/connectors/{connector_id}",
+            read_created,
+        ),
+        Step::tool("update", "bigdata_update_connector", |seen| {
+            let id = created_id(seen)?;
+            let name = seen.throwaway.as_deref()?;
+            Some(json!({"connector_id": id, "label": format!("{name} (changed)")}))
+        }),
+        Step::request(
+            "read_after",
+            Method::Get,
+            "/contents/v1/connectors/{connector_id}",
+            read_created,
+        ),
+    ],
+    made: |seen| {
+        ["create", "duplicate"]
+            .iter()
+            .filter_map(|label| seen.first(label))
+            .filter(|a| a.ok() || (a.status.is_none() && a.error.is_some()))
+            .map(|a| match a.body["connector_id"].as_str() {
+                Some(id) => json!({"connector_id": id, "force_delete": true}),
+                None => Value::Null,
+            })
+            .collect()
+    },
+    cleanup: "bigdata_delete_connector",
+};
+
+fn throwaway_create(seen: &Seen) -> Option<RequestParts> {
+    let name = seen.throwaway.clone()?;
+    Some(RequestParts::new().body(json!({
+        "type": "email",
+        "label": name,
+        "config": {"allowed_emails": ["verify@example.com"]},
+    })))
+}
+
+fn created_id(seen: &Seen) -> Option<String> {
+    seen.first("create")
+        .filter(|a| a.ok())
+        .and_then(|a| a.body["connector_id"].as_str())
+        .map(str::to_string)
+}
+
+fn read_created(seen: &Seen) -> Option<RequestParts> {
+    Some(RequestParts::new().path("connector_id", created_id(seen)?))
+}
+
+/// Any 2xx is a create's success, the connector in its answer.
+fn create_status(seen: &Seen) -> Verdict {
+    let a = seen.first("create");
+    if let Some(v) = unanswered(a) {
+        return v;
+    }
+    let a = a.expect("answered");
+    let status = a.status.unwrap_or(0);
+    match (status, a.body["connector_id"].is_string()) {
+        (200..=299, true) => Verdict::held(format!("{}: the connector in the answer", a.said()))
+            .speaking(format!("{status}")),
+        (200..=299, false) => Verdict::differs(format!(
+            "{}: a success without the connector: {}",
+            a.said(),
+            a.keys_at("")
+        )),
+        (300..=399, _) => {
+            Verdict::differs(format!("{}: a create answered with a redirect", a.said()))
+        }
+        _ => Verdict::not_checked(format!("{}: the create was refused", a.said())),
+    }
+}
+
+/// A second create with the same label makes a second connector.
+fn second_label(seen: &Seen) -> Verdict {
+    if created_id(seen).is_none() {
+        return Verdict::not_checked("the throwaway connector was not created");
+    }
+    let a = seen.first("duplicate");
+    if let Some(v) = unanswered(a) {
+        return v;
+    }
+    let a = a.expect("answered");
+    let second = a.body["connector_id"].as_str();
+    match (a.ok(), second) {
+        (true, Some(id)) if Some(id) != created_id(seen).as_deref() => Verdict::held(format!(
+            "a second {} with the same label: {}: a second connector",
+            a.request,
+            a.status_text()
+        )),
+        (true, _) => Verdict::differs(format!(
+            "a second {} with the same label: {}: no second connector",
+            a.request,
+            a.status_text()
+        )),
+        (false, _) => Verdict::differs(format!(
+            "a second {} with the same label: {}: refused",
+            a.request,
+            a.status_text()
+        )),
+    }
+}
+
+/// What a description is, as a report shows it.
+fn described(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::String(s) if s.is_empty() => "\"\"",
+        Value::String(_) => "a string",
+        _ => "another type",
+    }
+}
+
+/// A connector created without a description reads null, and still does after an update.
+fn null_description(seen: &Seen) -> Verdict {
+    let (Some(read), Some(update)) = (seen.first("read"), seen.first("update")) else {
+        return Verdict::not_checked("the throwaway connector was not created");
+    };
+    if !read.ok() {
+        return Verdict::not_checked(read.said());
+    }
+    let first = &read.body["description"];
+    if !first.is_null() {
+        return Verdict::differs(format!(
+            "{}: a connector created without a description reads {}",
+            read.said(),
+            described(first)
+        ));
+    }
+    if !update.ok() {
+        return Verdict::not_checked(format!(
+            "bigdata_update_connector: {}",
+            update.error.as_deref().unwrap_or("refused")
+        ));
+    }
+    match seen.first("read_after") {
+        Some(a) if a.ok() && a.body["description"].is_null() => Verdict::held(format!(
+            "{}: null, then bigdata_update_connector, then null",
+            read.said()
+        )),
+        Some(a) if a.ok() => Verdict::differs(format!(
+            "{}: null, then bigdata_update_connector, then {}",
+            read.said(),
+            described(&a.body["description"])
+        )),
+        Some(a) => Verdict::not_checked(a.said()),
+        None => Verdict::not_checked("not read after the update"),
+    }
+}

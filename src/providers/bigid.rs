@@ -18,9 +18,9 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
-    ArgsSpec, Aspect, DEFAULT_PAGE, Fact, Fallback, Flow, Hints, ListPage, Listing, Method,
-    OperationSpec, Output, Paging, Poll, PollState, Provider, ReadFirst, Reconcile, RequestParts,
-    Source,
+    ArgsSpec, Ask, Aspect, DEFAULT_PAGE, Fact, FactProbe, Fallback, Flow, Hints, ListPage, Listing,
+    Method, OperationSpec, Output, Paging, Poll, PollState, Provider, ReadFirst, Reconcile,
+    RequestParts, Seen, Source, Step, Verdict, WriteScript, shown_word, unanswered,
 };
 use crate::redact;
 use crate::secret::SecretString;
@@ -107,7 +107,7 @@ pub static SPEC: ProviderSpec = ProviderSpec {
         Fact::new(Aspect::Path, "Base URL https://<host>/api/v1; JSON requests and answers", Source::VendorDocs("https://developer.bigid.com/wiki/BigID_API/Add_Data_Source_Tutorial")),
         Fact::new(Aspect::Auth, "A user (refresh) token is exchanged at GET /refresh-access-token, the token raw in Authorization; the answer's systemToken is the session token", Source::VendorCode("github.com/bigexchange/bigid-mcp-server: src/auth/BigIDAuth.ts")),
         Fact::new(Aspect::Auth, "A token whose JWT type claim is access-token is used as is, without an exchange", Source::VendorCode("github.com/bigexchange/bigid-mcp-server: src/auth/BigIDAuth.ts")),
-        Fact::new(Aspect::Auth, "A user token whose type says neither is exchanged (BigID's own server would use it as is)", Source::Assumed("every other BigID client exchanges the user token; no token of another type was seen")),
+        Fact::new(Aspect::Auth, "A user token whose type says neither is exchanged (BigID's own server would use it as is)", Source::Assumed("every other BigID client exchanges the user token; no token of another type was seen")).cannot_verify("only a user token of a third type would show it, and none has been seen; verify authenticates as every call does"),
         Fact::new(Aspect::Auth, "Username and password log in at POST /sessions {username, password}; the answer's auth_token is the session token", Source::VendorDocs("https://developer.bigid.com/wiki/BigID_API/Add_Data_Source_Tutorial")),
         Fact::new(Aspect::Auth, "A refused exchange or login is answered HTTP 200 (served as text/html) with the JSON {success: false, message} ('Failed to authenticate token.', 'Refresh token not valid', 'Authentication failed. Username / Password incorrect or insufficient roles in AD.'): an authentication error with BigID's message", Source::Community("github.com/JupiterOne/graph-bigid: src/__recordings__/client-id-auth-error_233254982/recording.har and validate-invocation_3585932400/recording.har, recorded against BigID's sandbox")),
         Fact::new(Aspect::Auth, "An exchange's answer is a token only with success not false (BigID's own server accepts it only when success and systemToken are there)", Source::VendorCode("github.com/bigexchange/bigid-mcp-server: src/auth/BigIDAuth.ts")),
@@ -236,7 +236,8 @@ static OPERATIONS: &[OperationSpec] = &[
                 Aspect::Values,
                 "The largest limit is not documented (clients use 100)",
                 Source::Assumed("searched BigID's tutorials and four clients"),
-            ),
+            )
+            .probe(&PAGE_LIMIT),
         ],
         listing: Some(Listing {
             items: &["/data/ds_connections", "/ds_connections", ""],
@@ -319,7 +320,8 @@ static OPERATIONS: &[OperationSpec] = &[
                 Source::Assumed(
                     "BigID's tutorial shows rdb-mysql only; a ServiceNow-to-BigID import script in public code (its repository not identified) sends host[:port] as rdb_url for rdb-mysql, rdb-postgresql, rdb-oracle and rdb-db2",
                 ),
-            ),
+            )
+            .probe(&RDB_FIELDS),
             Fact::new(
                 Aspect::Response,
                 "Success is 200 in BigID's tutorial (201 in a third-party OpenAPI): any 2xx is success",
@@ -331,7 +333,8 @@ static OPERATIONS: &[OperationSpec] = &[
                 Aspect::Errors,
                 "What a duplicate name is answered is not documented: the vendor's message is passed on",
                 Source::Assumed("no public example of the error"),
-            ),
+            )
+            .written(duplicate_name),
         ],
         listing: None,
     },
@@ -366,7 +369,8 @@ static OPERATIONS: &[OperationSpec] = &[
                 Source::Assumed(
                     "BigID documents no PUT semantics; its own action sends a whole source",
                 ),
-            ),
+            )
+            .written(put_keeps),
             Fact::new(
                 Aspect::Values,
                 "enabled starts no scan: BigID's own action creates an enabled source, then a scan profile (POST /scanProfiles/), and starts the scan from it (POST /scans {scanType: dsScan, scanProfileName})",
@@ -452,7 +456,8 @@ static OPERATIONS: &[OperationSpec] = &[
                 Source::Assumed(
                     "BigID's tutorial shows only isNewPassword: true; searched the docs, code and issues corpora and BigID's own repositories (bigid-mcp-server, codescan-bigid-action, bigid-plugin-official) for isNewPassword and /ds-connection-test: no client or page sends false",
                 ),
-            ),
+            )
+            .written(stored_test_answer),
             Fact::new(
                 Aspect::Response,
                 "The answer is {success, message}, as for a candidate configuration",
@@ -517,7 +522,8 @@ static OPERATIONS: &[OperationSpec] = &[
                 Aspect::Path,
                 "GET /ds-templates, tried on a 404, appears only in a third-party OpenAPI reconstruction",
                 Source::Assumed("github.com/api-evangelist/bigid: openapi (not BigID's)"),
-            ),
+            )
+            .probe(&TEMPLATE_ROUTES),
         ],
         listing: Some(Listing {
             items: &["/data", "/templates", ""],
@@ -559,7 +565,8 @@ static OPERATIONS: &[OperationSpec] = &[
                 Aspect::Path,
                 "GET /ds-templates/{type}, tried on a 404, appears only in a third-party OpenAPI reconstruction",
                 Source::Assumed("github.com/api-evangelist/bigid: openapi (not BigID's)"),
-            ),
+            )
+            .probe(&TEMPLATE_ROUTE),
         ],
         listing: None,
     },
@@ -610,7 +617,8 @@ static OPERATIONS: &[OperationSpec] = &[
                 Aspect::Values,
                 "The values of the start's data.state are not published",
                 Source::Assumed("BigID's integrations declare the field, no value"),
-            ),
+            )
+            .cannot_verify(START_NEEDED),
             NO_STOP,
             LAST_SCAN_READ,
             LAST_SCAN_FIELDS,
@@ -678,13 +686,18 @@ const LAST_SCAN_FIELDS: Fact = Fact::new(
     Source::Assumed(
         "BigID's SOAR connector passes the answer's data on without naming a field; codescan-bigid-action reads [0].state of GET /scans/{id}",
     ),
-);
+)
+.probe(&SCAN_FIELDS_PROBE);
 
 const PREVIOUS_SCAN: Fact = Fact::new(
     Aspect::Response,
     "Right after a start the last scan may still be the previous one: a read that shows the same _id (else id, else created_at) as the read made just before the start, or no scan when that read showed none, is not taken for the new scan; a scan without any of them is taken as the new one",
     Source::Assumed("when BigID registers a started scan as the last one is not published"),
-);
+)
+.cannot_verify(START_NEEDED);
+
+/// Why a fact about a started scan is not checked.
+const START_NEEDED: &str = "only a scan started now shows it, and verify starts no scan: a scan, even of a throwaway source, queues work on the tenant's scanners";
 
 const COMPLETED: Fact = Fact::new(
     Aspect::Values,
@@ -706,7 +719,8 @@ const SCAN_ENDS: Fact = Fact::new(
     Source::Assumed(
         "only Completed is seen as a scan state (codescan-bigid-action); Failed and InProgress are the catalog's words; no other state is published",
     ),
-);
+)
+.probe(&SCAN_WORDS);
 
 const SCAN_DETAILS: Fact = Fact::new(
     Aspect::Response,
@@ -714,7 +728,8 @@ const SCAN_DETAILS: Fact = Fact::new(
     Source::Assumed(
         "no field of this read is published; the names are BigID's own elsewhere (quickstart-utility-dspm-ts, bigid-mcp-server, the XSOAR integration's initiate-scan outputs)",
     ),
-);
+)
+.probe(&SCAN_COUNTS_PROBE);
 
 const NO_STOP: Fact = Fact::new(
     // Not a path this server sends to: a refused scan request must not be blamed on it.
@@ -723,7 +738,8 @@ const NO_STOP: Fact = Fact::new(
     Source::Assumed(
         "searched BigID's SOAR and XSOAR integrations, codescan-bigid-action, bigid-mcp-server and BigID's developer portal",
     ),
-);
+)
+.cannot_verify("no route is known to ask, and trying routes that would stop a scan is not a read");
 
 /// The data source whose last scan follows a start: the one BigID's answer names, else the one
 /// the request named.
@@ -1565,6 +1581,528 @@ fn error_text(answer: &Value) -> String {
         answer["error"]["code"].as_str().unwrap_or("ERROR"),
         answer["error"]["message"].as_str().unwrap_or("")
     )
+}
+
+// ---- verify: the assumed facts against the user's tenant -------------------------------------
+
+/// A page of 100, the size this server asks for (with the total).
+const LIST_PAGE: Ask = Ask::get("list", "/ds-connections").query(&[
+    ("skip", "0"),
+    ("limit", "100"),
+    ("requireTotalCount", "true"),
+]);
+
+/// The rows of a list answer, wherever the listing reads them.
+fn rows_of(body: &Value) -> Option<&Vec<Value>> {
+    ["/data/ds_connections", "/ds_connections", ""]
+        .iter()
+        .find_map(|p| body.pointer(p).and_then(Value::as_array))
+}
+
+static PAGE_LIMIT: FactProbe = FactProbe {
+    asks: &[LIST_PAGE],
+    read: |seen| {
+        let answer = seen.first("list");
+        if let Some(v) = unanswered(answer) {
+            return v;
+        }
+        let a = answer.expect("answered");
+        if !a.ok() {
+            return Verdict::differs(format!("{}: a page of 100 is refused", a.said()));
+        }
+        let Some(rows) = rows_of(&a.body) else {
+            return Verdict::not_checked(format!(
+                "{}: no list of sources in {}",
+                a.said(),
+                a.keys_at("/data")
+            ));
+        };
+        let total = a.body.pointer("/data/totalCount").and_then(Value::as_u64);
+        match (rows.len(), total) {
+            (n, _) if n > 100 => Verdict::differs(format!("{}: more than 100 rows", a.said())),
+            (n, Some(t)) if (n as u64) < t.min(100) => Verdict::differs(format!(
+                "{}: fewer than 100 rows while the total is larger (the page is capped lower)",
+                a.said()
+            )),
+            _ => Verdict::held(format!("{}: a page of at most 100 rows", a.said())),
+        }
+    },
+};
+
+/// The connector types: the documented route, and the other one only when it is a 404.
+const TYPES: Ask = Ask::get("types", "/ds-connections-types");
+const OLD_TYPES: Ask =
+    Ask::get("old_types", "/ds-templates").when(|seen| refused_404(seen, "types"));
+
+fn refused_404(seen: &Seen, label: &str) -> bool {
+    seen.first(label).is_some_and(|a| a.status == Some(404))
+}
+
+/// The type names a template list answered (the documented route's, else the other's).
+fn type_names(seen: &Seen) -> Vec<String> {
+    let answer = [seen.first("types"), seen.first("old_types")]
+        .into_iter()
+        .flatten()
+        .find(|a| a.ok());
+    let Some(a) = answer else { return Vec::new() };
+    ["/data", "/templates", ""]
+        .iter()
+        .find_map(|p| a.body.pointer(p).and_then(Value::as_array))
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|t| {
+                    ["type", "name"]
+                        .iter()
+                        .find_map(|k| t.get(*k).and_then(Value::as_str))
+                })
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Which of two routes answered: the documented one, or the other after its 404.
+fn two_routes(seen: &Seen, first: &str, second: &str, documented: &str, other: &str) -> Verdict {
+    let a = seen.first(first);
+    if let Some(v) = unanswered(a) {
+        return v;
+    }
+    let a = a.expect("answered");
+    if a.ok() {
+        return Verdict::held(format!("{}: the route after a 404 is not needed", a.said()))
+            .speaking(documented);
+    }
+    if a.status != Some(404) {
+        return Verdict::not_checked(format!("{}: only a 404 sends the other route", a.said()));
+    }
+    match seen.first(second) {
+        Some(b) if b.ok() => {
+            Verdict::held(format!("{}, then {}", a.said(), b.said())).speaking(other)
+        }
+        Some(b) => Verdict::differs(format!("{}, then {}", a.said(), b.said())),
+        None => Verdict::not_checked(format!("{}: the other route was not asked", a.said())),
+    }
+}
+
+static TEMPLATE_ROUTES: FactProbe = FactProbe {
+    asks: &[TYPES, OLD_TYPES],
+    read: |seen| {
+        two_routes(
+            seen,
+            "types",
+            "old_types",
+            "GET /ds-connections-types",
+            "GET /ds-templates",
+        )
+    },
+};
+
+/// One template (of the first type listed), at the documented route, else the other.
+const TEMPLATE: Ask = Ask::get("template", "/ds-connections-types/template/{type}")
+    .fill("type", |seen| {
+        type_names(seen).into_iter().take(1).collect()
+    });
+const OLD_TEMPLATE: Ask = Ask::get("old_template", "/ds-templates/{type}")
+    .fill("type", |seen| {
+        type_names(seen).into_iter().take(1).collect()
+    })
+    .when(|seen| refused_404(seen, "template"));
+
+static TEMPLATE_ROUTE: FactProbe = FactProbe {
+    asks: &[TYPES, OLD_TYPES, TEMPLATE, OLD_TEMPLATE],
+    read: |seen| {
+        two_routes(
+            seen,
+            "template",
+            "old_template",
+            "GET /ds-connections-types/template/{type}",
+            "GET /ds-templates/{type}",
+        )
+    },
+};
+
+/// The other rdb types' templates (up to four), at the route that lists them.
+const RDB_TEMPLATES: Ask =
+    Ask::get("rdb_template", "/ds-connections-types/template/{type}").fill("type", |seen| {
+        type_names(seen)
+            .into_iter()
+            .filter(|t| t.starts_with("rdb-") && t != "rdb-mysql")
+            .fold(Vec::new(), |mut types, t| {
+                if !types.contains(&t) && types.len() < 4 {
+                    types.push(t);
+                }
+                types
+            })
+    });
+
+static RDB_FIELDS: FactProbe = FactProbe {
+    asks: &[TYPES, OLD_TYPES, RDB_TEMPLATES],
+    read: |seen| {
+        let mut held = Vec::new();
+        let mut differs = Vec::new();
+        for a in seen.all("rdb_template") {
+            let kind = shown_word(a.param.as_deref().unwrap_or(""));
+            if !a.ok() {
+                differs.push(format!("{kind}: {}", a.status_text()));
+                continue;
+            }
+            let fields: Vec<&str> = ["/fields", "/data/fields", "/template/fields"]
+                .iter()
+                .find_map(|p| a.body.pointer(p).and_then(Value::as_array))
+                .map(|fields| {
+                    fields
+                        .iter()
+                        .filter_map(|f| f.get("apiName").and_then(Value::as_str))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let missing: Vec<&str> = ["rdb_url", "rdb_name"]
+                .into_iter()
+                .filter(|f| !fields.contains(f))
+                .collect();
+            if missing.is_empty() {
+                held.push(kind);
+            } else {
+                differs.push(format!("{kind}: no {} field", missing.join(" or ")));
+            }
+        }
+        match (held.is_empty(), differs.is_empty()) {
+            (_, false) => Verdict::differs(format!(
+                "GET /ds-connections-types/template/{{type}}: {}",
+                differs.join("; ")
+            )),
+            (false, true) => Verdict::held(format!(
+                "GET /ds-connections-types/template/{{type}}: {} take rdb_url and rdb_name",
+                held.join(", ")
+            )),
+            (true, true) => Verdict::not_checked(
+                "the connector types listed hold no rdb type besides rdb-mysql",
+            ),
+        }
+    },
+};
+
+/// The last scans of up to three sources that were scanned (by `last_scan_at`).
+const LAST_SCANS: Ask = Ask::get("scan", "/ds-connections/{name}/scan").fill("name", |seen| {
+    let Some(rows) = seen.first("list").and_then(|a| rows_of(&a.body)) else {
+        return Vec::new();
+    };
+    rows.iter()
+        .filter(|r| r.get("last_scan_at").is_some_and(|v| !v.is_null()))
+        .filter_map(|r| r.get("name").and_then(Value::as_str))
+        .take(3)
+        .map(str::to_string)
+        .collect()
+});
+
+/// The scans the last-scan reads showed, as the code reads them (answers that show none are
+/// left out).
+fn scans_seen(seen: &Seen) -> Vec<(&crate::operation::Answer, Option<&Map<String, Value>>)> {
+    seen.all("scan")
+        .filter(|a| a.ok() && shown_scan(&a.body).is_some())
+        .map(|a| {
+            (
+                a,
+                last_scan(&a.body).filter(|s| s.get("state").is_some_and(Value::is_string)),
+            )
+        })
+        .collect()
+}
+
+fn no_scan(seen: &Seen) -> Verdict {
+    match seen.first("list") {
+        Some(a) if !a.ok() => Verdict::not_checked(a.said()),
+        _ => Verdict::not_checked("no source here has a last scan to read"),
+    }
+}
+
+static SCAN_FIELDS_PROBE: FactProbe = FactProbe {
+    asks: &[LIST_PAGE, LAST_SCANS],
+    read: |seen| {
+        let scans = scans_seen(seen);
+        if scans.is_empty() {
+            return no_scan(seen);
+        }
+        match scans.iter().find(|(_, scan)| scan.is_none()) {
+            Some((a, _)) => Verdict::differs(format!(
+                "{}: no state at data.state, state or [0].state; data holds {}",
+                a.said(),
+                a.keys_at("/data")
+            )),
+            None => Verdict::held(format!(
+                "GET /ds-connections/{{name}}/scan: HTTP 200, the state at data.state ({} scans read)",
+                scans.len()
+            )),
+        }
+    },
+};
+
+static SCAN_WORDS: FactProbe = FactProbe {
+    asks: &[LIST_PAGE, LAST_SCANS],
+    read: |seen| {
+        let states: Vec<String> = scans_seen(seen)
+            .iter()
+            .filter_map(|(_, scan)| scan.and_then(|s| s["state"].as_str()))
+            .map(shown_word)
+            .collect();
+        if states.is_empty() {
+            return no_scan(seen);
+        }
+        let known = |s: &str| SCAN_END_STATES.contains(&s) || s == "InProgress";
+        match states.iter().find(|s| !known(s)) {
+            Some(other) => Verdict::differs(format!(
+                "GET /ds-connections/{{name}}/scan: state {other} is none of the ledger's words (it is taken as still running)"
+            )),
+            None => Verdict::held(format!(
+                "GET /ds-connections/{{name}}/scan: states {}",
+                states.join(", ")
+            )),
+        }
+    },
+};
+
+/// The fields the counts are read from.
+const COUNT_FIELDS: &[&str] = &[
+    "num_of_object",
+    "total_pii_count",
+    "identities_scanned",
+    "scanner_identities_count",
+];
+
+static SCAN_COUNTS_PROBE: FactProbe = FactProbe {
+    asks: &[LIST_PAGE, LAST_SCANS],
+    read: |seen| {
+        let completed: Vec<_> = scans_seen(seen)
+            .into_iter()
+            .filter_map(|(a, scan)| scan.filter(|s| s["state"] == "Completed").map(|s| (a, s)))
+            .collect();
+        if completed.is_empty() {
+            return Verdict::not_checked("no source here has a Completed last scan to read");
+        }
+        for (a, scan) in &completed {
+            if !COUNT_FIELDS.iter().any(|f| scan.contains_key(*f)) {
+                let mut keys: Vec<&str> = scan.keys().map(String::as_str).collect();
+                keys.sort_unstable();
+                return Verdict::differs(format!(
+                    "{}: a Completed scan carries none of {}; its fields are {{{}}}",
+                    a.said(),
+                    COUNT_FIELDS.join(", "),
+                    keys.join(", ")
+                ));
+            }
+        }
+        let mut found: Vec<&str> = COUNT_FIELDS
+            .iter()
+            .copied()
+            .filter(|f| completed.iter().any(|(_, s)| s.contains_key(*f)))
+            .collect();
+        found.dedup();
+        Verdict::held(format!(
+            "GET /ds-connections/{{name}}/scan: a Completed scan carries {}",
+            found.join(", ")
+        ))
+    },
+};
+
+/// `verify --write` at BigID: a throwaway rdb-mysql source at a host that cannot resolve
+/// (`.invalid`), created twice (the second answer is the duplicate's), tested as stored,
+/// changed through the update tool and read back, changed by a PUT of one field and read back
+/// (replace or merge), then deleted.
+pub static VERIFY_WRITE: WriteScript = WriteScript {
+    steps: &[
+        Step::request("create", Method::Post, "/ds_connections", throwaway_create),
+        Step::request("duplicate", Method::Post, "/ds_connections", |seen| {
+            created(seen).then(|| throwaway_create(seen)).flatten()
+        }),
+        Step::tool("test_stored", "bigid_test_stored_data_source", |seen| {
+            created(seen).then(|| json!({"name": seen.throwaway}))
+        }),
+        Step::tool("update", "bigid_update_data_source", |seen| {
+            created(seen).then(
+                || json!({"name": seen.throwaway, "changes": {"description": UPDATED_DESCRIPTION}}),
+            )
+        }),
+        Step::request(
+            "read",
+            Method::Get,
+            "/ds_connections/{name}",
+            read_throwaway,
+        ),
+        Step::request("partial", Method::Put, "/ds_connections/{name}", |seen| {
+            let name = seen.throwaway.clone().filter(|_| created(seen))?;
+            Some(
+                RequestParts::new()
+                    .path("name", name)
+                    .body(json!({"ds_connection": {"name": seen.throwaway, "type": "rdb-mysql", "description": PARTIAL_DESCRIPTION}})),
+            )
+        }),
+        Step::request(
+            "read_partial",
+            Method::Get,
+            "/ds_connections/{name}",
+            read_throwaway,
+        ),
+    ],
+    made: |seen| {
+        let sent = seen.first("create");
+        let made = sent.is_some_and(|a| a.ok() || (a.status.is_none() && a.error.is_some()));
+        match (&seen.throwaway, made) {
+            (Some(name), true) => vec![json!({"name": name})],
+            _ => Vec::new(),
+        }
+    },
+    cleanup: "bigid_delete_data_source",
+};
+
+const CREATED_DESCRIPTION: &str = "Made by datasource-mcp verify; safe to delete";
+const UPDATED_DESCRIPTION: &str = "Changed by datasource-mcp verify; safe to delete";
+const PARTIAL_DESCRIPTION: &str = "Changed alone by datasource-mcp verify; safe to delete";
+
+fn created(seen: &Seen) -> bool {
+    seen.first("create").is_some_and(|a| a.ok())
+}
+
+fn throwaway_create(seen: &Seen) -> Option<RequestParts> {
+    let name = seen.throwaway.clone()?;
+    let secret = seen.secret.clone()?;
+    Some(RequestParts::new().body(json!({"ds_connection": {
+        "name": name,
+        "type": "rdb-mysql",
+        "rdb_url": "datasource-mcp-verify.invalid:3306",
+        "rdb_name": "verify",
+        "username": "verify",
+        "password": secret,
+        "description": CREATED_DESCRIPTION,
+    }})))
+}
+
+fn read_throwaway(seen: &Seen) -> Option<RequestParts> {
+    let name = seen.throwaway.clone().filter(|_| created(seen))?;
+    Some(
+        RequestParts::new()
+            .path("name", name)
+            .query("withoutCredentialValue", "true"),
+    )
+}
+
+/// What a duplicate name is answered: any refusal with a message is passed on.
+fn duplicate_name(seen: &Seen) -> Verdict {
+    if !created(seen) {
+        return Verdict::not_checked("the throwaway source was not created");
+    }
+    let a = seen.first("duplicate");
+    if let Some(v) = unanswered(a) {
+        return v;
+    }
+    let a = a.expect("answered");
+    if a.ok() {
+        return Verdict::differs(format!(
+            "{}: a second source of the same name is accepted",
+            a.said()
+        ));
+    }
+    let message = ["/message", "/error/message", "/data/message"]
+        .iter()
+        .any(|p| a.body.pointer(p).is_some_and(Value::is_string));
+    match message {
+        true => Verdict::held(format!("{}: refused with a message", a.said())),
+        false => Verdict::differs(format!(
+            "{}: refused without a message: {}",
+            a.said(),
+            a.keys_at("")
+        )),
+    }
+}
+
+/// The update tool sends the read source back whole: the change is kept, and so are the other
+/// fields and the stored credential; a PUT of one field says whether BigID replaces or merges.
+fn put_keeps(seen: &Seen) -> Verdict {
+    let (Some(update), Some(read)) = (seen.first("update"), seen.first("read")) else {
+        return Verdict::not_checked("the throwaway source was not created and read back");
+    };
+    if !update.ok() && !update.status.is_some_and(|s| (400..500).contains(&s)) {
+        return Verdict::not_checked(update.said());
+    }
+    if !update.ok() {
+        return Verdict::differs(format!(
+            "{}: {}",
+            update.said(),
+            update.error.as_deref().unwrap_or("refused")
+        ));
+    }
+    if !read.ok() {
+        return Verdict::not_checked(read.said());
+    }
+    let source = &read.body["ds_connection"];
+    let mut lost: Vec<&str> = Vec::new();
+    if source["description"] != UPDATED_DESCRIPTION {
+        lost.push("the change (description)");
+    }
+    for field in ["rdb_url", "rdb_name", "username"] {
+        if source.get(field).is_none_or(Value::is_null) {
+            lost.push(field);
+        }
+    }
+    if source
+        .get("password")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        lost.push("the stored credential (password)");
+    }
+    let speaks = match seen.first("read_partial") {
+        Some(a) if a.ok() && a.body["ds_connection"]["description"] == PARTIAL_DESCRIPTION => {
+            if a.body["ds_connection"]
+                .get("rdb_url")
+                .is_none_or(Value::is_null)
+            {
+                Some("PUT replaces: a field not sent is dropped")
+            } else {
+                Some("PUT merges: a field not sent is kept")
+            }
+        }
+        _ => None,
+    };
+    let verdict = match lost.is_empty() {
+        true => Verdict::held(format!(
+            "bigid_update_data_source, then {}: the change, the other fields and the stored credential are there",
+            read.said()
+        )),
+        false => Verdict::differs(format!(
+            "bigid_update_data_source, then {}: lost {}",
+            read.said(),
+            lost.join(", ")
+        )),
+    };
+    match speaks {
+        Some(form) => verdict.speaking(form),
+        None => verdict,
+    }
+}
+
+/// A stored test with `isNewPassword: false` is answered `{success, message}`.
+fn stored_test_answer(seen: &Seen) -> Verdict {
+    let Some(a) = seen.first("test_stored") else {
+        return Verdict::not_checked("the throwaway source was not created");
+    };
+    if !a.ok() {
+        let code = a.error.as_deref().unwrap_or("an error");
+        return Verdict::differs(format!(
+            "bigid_test_stored_data_source: {code} ({}): the stored test is refused",
+            a.status_text()
+        ));
+    }
+    match a.body["success"].as_bool() {
+        Some(_) => Verdict::held(format!(
+            "bigid_test_stored_data_source: answered {} (the throwaway's host cannot resolve, so success is false)",
+            a.keys_at("")
+        )),
+        None => Verdict::differs(format!(
+            "bigid_test_stored_data_source: answered {}",
+            a.keys_at("")
+        )),
+    }
 }
 
 #[cfg(test)]

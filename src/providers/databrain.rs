@@ -186,7 +186,8 @@ static OPERATIONS: &[OperationSpec] = &[
                 Aspect::Request,
                 "The other types' credential keys are not shown in the reference: only name is checked",
                 Source::Assumed("the reference's per-type fields are prose"),
-            ),
+            )
+            .cannot_verify("the keys a type takes show only in a create, and DataBrain tests a datasource's credentials before it creates it: a throwaway would need a database DataBrain can reach"),
             Fact::new(
                 Aspect::Request,
                 "tenancySettings keys: tenancyLevel (TABLE or DATABASE), clientColumnType, schemaName, tableName, tableClientNameColumn, tablePrimaryKeyColumn",
@@ -269,7 +270,8 @@ static OPERATIONS: &[OperationSpec] = &[
                 Aspect::Response,
                 "Whether the sync has finished when it answers (for types other than AWS S3) is not stated",
                 Source::Assumed("the reference says only 'Sync completed'"),
-            ),
+            )
+            .cannot_verify("a sync is a write and needs a datasource's id, which no list gives; DataBrain takes no throwaway without a database it can reach"),
         ],
         listing: None,
     },
@@ -305,7 +307,8 @@ static OPERATIONS: &[OperationSpec] = &[
                 Aspect::Values,
                 "Documented for AWS S3 datasources only",
                 Source::Assumed("no other type's progress is shown"),
-            ),
+            )
+            .cannot_verify("the progress read needs a datasource's id, which no list gives, and a sync of it to show"),
         ],
         listing: None,
     },

@@ -181,6 +181,23 @@ pub fn checks(provider: Provider) -> Option<&'static crate::spec::Checks> {
     }
 }
 
+/// What `verify --write` does at a vendor, or why it writes nothing there.
+pub fn write_script(
+    provider: Provider,
+) -> Result<&'static crate::operation::WriteScript, &'static str> {
+    match provider {
+        Provider::BigId => Ok(&bigid::VERIFY_WRITE),
+        Provider::Bigdata => Ok(&bigdata::VERIFY_WRITE),
+        Provider::Pdc => Err(
+            "PDC's public API has no data-source delete this server uses: a throwaway could not be removed",
+        ),
+        Provider::DataBrain => Err(
+            "DataBrain tests a datasource's credentials before it creates it: a throwaway would need a database DataBrain can reach",
+        ),
+        Provider::Inventory => Err("not a vendor"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,6 +276,41 @@ mod tests {
                 .chain(spec.operations.iter().flat_map(|op| op.facts));
             for f in all {
                 assert!(!f.claim.is_empty() && !f.source.reference().is_empty());
+            }
+        }
+    }
+
+    /// `verify`: every assumed fact has a check or says why it cannot have one; only assumed
+    /// facts are checked; a probe only reads (GET, or the POST of a search); a write script's
+    /// tools exist at its own vendor, and its cleanup deletes.
+    #[test]
+    fn every_assumed_fact_is_checked_or_says_why_not() {
+        use crate::operation::{Method, Via};
+        for spec in VENDORS {
+            let all = spec
+                .facts
+                .iter()
+                .chain(spec.operations.iter().flat_map(|op| op.facts));
+            for f in all {
+                let v = &f.verify;
+                match f.source.is_assumed() {
+                    true => assert!(v.is_checked() || v.cannot.is_some(), "{}", f.claim),
+                    false => assert!(!v.is_checked() && v.cannot.is_none(), "{}", f.claim),
+                }
+                for ask in v.read.map_or(&[][..], |p| p.asks) {
+                    let search = ask.method == Method::Post && ask.path.ends_with("/filter");
+                    assert!(ask.method == Method::Get || search, "{}", ask.shown());
+                }
+            }
+            if let Ok(script) = write_script(spec.provider) {
+                let cleanup = operation(script.cleanup).unwrap();
+                assert_eq!(cleanup.provider, spec.provider);
+                assert_eq!(cleanup.hints, Hints::DELETE);
+                for step in script.steps {
+                    if let Via::Tool(tool, _) = step.via {
+                        assert_eq!(operation(tool).unwrap().provider, spec.provider, "{tool}");
+                    }
+                }
             }
         }
     }

@@ -14,9 +14,9 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
-    ArgsSpec, Aspect, DEFAULT_PAGE, Fact, Fallback, Flow, Hints, ListPage, Listing, Method,
-    OperationSpec, Output, Paging, Poll, PollState, Provider, ReadFirst, Reconcile, RequestParts,
-    RowCompletion, Source,
+    ArgsSpec, Ask, Aspect, DEFAULT_PAGE, Fact, FactProbe, Fallback, Flow, Hints, ListPage, Listing,
+    Method, OperationSpec, Output, Paging, Poll, PollState, Provider, ReadFirst, Reconcile,
+    RequestParts, RowCompletion, Source, Verdict, unanswered,
 };
 use crate::secret::SecretString;
 use crate::spec::{
@@ -231,7 +231,8 @@ static OPERATIONS: &[OperationSpec] = &[
                 Aspect::Errors,
                 "What an unknown id is answered (404 or 400) is not documented",
                 Source::Assumed("the reference lists 400, 401, 500, 503"),
-            ),
+            )
+            .probe(&UNKNOWN_ID),
         ],
         listing: None,
     },
@@ -338,7 +339,8 @@ static OPERATIONS: &[OperationSpec] = &[
                 Aspect::Request,
                 "Older instances may take the filters at the top level, as the v1 reference renders them: sent so once if the wrapper is refused, then kept",
                 Source::Assumed("the v1 page's rendering; no instance seen answering so"),
-            ),
+            )
+            .probe(&FILTER_FORM),
             Fact::new(
                 Aspect::Response,
                 "{data: [...], pageInfo: {totalCount}}",
@@ -435,7 +437,8 @@ static OPERATIONS: &[OperationSpec] = &[
                 Source::Assumed(
                     "no v3 jobs page in Pentaho's reference; the community review states required payloads only for CALCULATE_TRUST_SCORE, DATA_DISCOVERY and DATA_IDENTIFICATION",
                 ),
-            ),
+            )
+            .cannot_verify("it is about a route this server does not send to; trying it would start a job"),
             JOB_WITHOUT_CREDENTIALS,
             Fact::new(
                 Aspect::Response,
@@ -443,7 +446,8 @@ static OPERATIONS: &[OperationSpec] = &[
                 Source::Assumed(
                     "the jobs page shows no response schema for execute; community clients read all three",
                 ),
-            ),
+            )
+            .cannot_verify(NO_THROWAWAY),
         ],
         listing: None,
     },
@@ -492,7 +496,8 @@ static OPERATIONS: &[OperationSpec] = &[
                 Source::Assumed(
                     "no v3 jobs page in Pentaho's reference; the community review states required payloads only for CALCULATE_TRUST_SCORE, DATA_DISCOVERY and DATA_IDENTIFICATION",
                 ),
-            ),
+            )
+            .cannot_verify("it is about a route this server does not send to; trying it would start a job"),
             JOB_WITHOUT_CREDENTIALS,
             Fact::new(
                 Aspect::Values,
@@ -507,7 +512,8 @@ static OPERATIONS: &[OperationSpec] = &[
                 Source::Assumed(
                     "the jobs page shows no response schema for execute; community clients read all three",
                 ),
-            ),
+            )
+            .cannot_verify(NO_THROWAWAY),
         ],
         listing: None,
     },
@@ -523,7 +529,8 @@ const JOB_WITHOUT_CREDENTIALS: Fact = Fact::new(
 )
 .if_refused(
     "if PDC says credentials are missing, start this job from PDC's UI (the data source's Test Connection or Ingest Schemas), which uses the stored credentials",
-);
+)
+.cannot_verify(NO_THROWAWAY);
 
 /// A job a request started: its id from the answer, its status at `GET /jobs/{id}/status`.
 const JOB: Poll = Poll {
@@ -1401,3 +1408,83 @@ pub static CHECKS: Checks = Checks {
         "pdc_get_job_status",
     ],
 };
+
+// ---- verify: the assumed facts against the user's tenant -------------------------------------
+
+/// An id no data source has (ObjectIds are 24 hex digits; PDC makes none of all f's).
+const UNKNOWN: Ask = Ask::get("unknown", "/data-sources/ffffffffffffffffffffffff");
+
+static UNKNOWN_ID: FactProbe = FactProbe {
+    asks: &[UNKNOWN],
+    read: |seen| {
+        let a = seen.first("unknown");
+        if let Some(v) = unanswered(a) {
+            return v;
+        }
+        let a = a.expect("answered");
+        match a.status {
+            Some(s @ (400 | 404)) => Verdict::held(format!(
+                "GET /data-sources/{{id}} of an unknown id: HTTP {s}"
+            ))
+            .speaking(format!("{s}")),
+            _ => Verdict::differs(format!(
+                "GET /data-sources/{{id}} of an unknown id: {}",
+                a.status_text()
+            )),
+        }
+    },
+};
+
+/// One row of every data source, the filter wrapped; at the top level only after the wrapper
+/// is refused as the filter row's fallback tells it.
+const WRAPPED: Ask = Ask::post(
+    "wrapped",
+    "/data-sources/filter",
+    r#"{"filters": {"resourceNames": ["*"]}}"#,
+)
+.query(&[("skip", "0"), ("limit", "1")]);
+const TOP_LEVEL: Ask = Ask::post(
+    "top_level",
+    "/data-sources/filter",
+    r#"{"resourceNames": ["*"]}"#,
+)
+.query(&[("skip", "0"), ("limit", "1")])
+.when(|seen| {
+    seen.first("wrapped")
+        .is_some_and(|a| rejects_wrapper(a.status.unwrap_or(0), &a.body))
+});
+
+static FILTER_FORM: FactProbe = FactProbe {
+    asks: &[WRAPPED, TOP_LEVEL],
+    read: |seen| {
+        let a = seen.first("wrapped");
+        if let Some(v) = unanswered(a) {
+            return v;
+        }
+        let a = a.expect("answered");
+        if a.ok() {
+            return Verdict::held(format!("{}: the wrapped filter is taken", a.said()))
+                .speaking("{filters: {...}}");
+        }
+        match seen.first("top_level") {
+            Some(b) if b.ok() => Verdict::held(format!(
+                "{}: the wrapper is refused, then {}",
+                a.said(),
+                b.said()
+            ))
+            .speaking("the filters at the top level"),
+            Some(b) => Verdict::differs(format!(
+                "{}: the wrapper is refused, then {}",
+                a.said(),
+                b.said()
+            )),
+            None => Verdict::differs(format!(
+                "{}: refused in a way that does not name the wrapper (the top level is not tried)",
+                a.said()
+            )),
+        }
+    },
+};
+
+/// Why the job facts are not checked: a job is a write, and a throwaway could not be removed.
+const NO_THROWAWAY: &str = "starting a job is a write, and verify --write makes no PDC throwaway: PDC's public API has no data-source delete this server uses, so it could not be removed";

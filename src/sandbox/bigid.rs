@@ -30,6 +30,8 @@
 //!   those, raw, in `Authorization`, or refuses as BigID does (above).
 //! - Sources are `{"ds_connection": {...}}`; list/export/test use `ds-connections`, one source
 //!   by name uses `ds_connections` — the vendor's own mix. A create answers 200.
+//! - rdb-postgresql takes `rdb_url` and `rdb_name` as rdb-mysql does (assumed, as the ledger
+//!   assumes it: BigID's tutorial shows rdb-mysql only).
 //! - Templates describe each type's fields (`apiName`, `mandatory`, `mandatoryForTest`,
 //!   `validation`); create enforces them; PUT replaces the whole source but keeps a stored
 //!   credential that is not sent (and stores a mask if a mask is sent, as the vendor would),
@@ -1022,7 +1024,13 @@ mod tests {
         let names: Vec<&str> = TEMPLATES.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(
             names,
-            ["rdb-mysql", "s3-v2", "snowflake", "sharepoint-online"]
+            [
+                "rdb-mysql",
+                "rdb-postgresql",
+                "s3-v2",
+                "snowflake",
+                "sharepoint-online"
+            ]
         );
     }
 

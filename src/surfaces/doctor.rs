@@ -106,7 +106,7 @@ fn verdict(envelope: &Value, request: &str) -> (Status, String) {
 }
 
 /// The base URL as shown: no user info, no query.
-fn display_url(base: &str) -> String {
+pub fn display_url(base: &str) -> String {
     match reqwest::Url::parse(base) {
         Ok(mut url) => {
             let _ = url.set_username("");

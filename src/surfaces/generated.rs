@@ -57,7 +57,11 @@ code carries its facts (`src/providers/<vendor>.rs`); this file is generated fro
 (`datasource-mcp generate`).\n\n\
 When a vendor refuses a request whose shape is assumed, the error's hint says so. If your \
 vendor answers differently from what is written here, run the server with \
-`--trace-vendor FILE` and attach the file (it is masked like every other output) to a report.\n",
+`--trace-vendor FILE` and attach the file (it is masked like every other output) to a report.\n\n\
+`datasource-mcp verify` checks every assumed fact below against your own tenant (read-only; \
+`--write` also makes, changes and deletes a throwaway source) and writes a report you can \
+attach: each fact's line under \"Still assumed\" says how it is checked, or why it cannot be \
+checked safely.\n",
     );
     let row = |f: &Fact| {
         format!(
@@ -89,8 +93,17 @@ vendor answers differently from what is written here, run the server with \
                 .if_refused
                 .map(|what| format!(" — when refused: {what}"))
                 .unwrap_or_default();
+            let checked = match (f.verify.read.is_some(), f.verify.write.is_some()) {
+                (true, true) => "verify: read-only probe, and `--write`".to_string(),
+                (true, false) => "verify: read-only probe".to_string(),
+                (false, true) => "verify: `--write`".to_string(),
+                (false, false) => format!(
+                    "verify cannot check it: {}",
+                    f.verify.cannot.unwrap_or("no check is declared")
+                ),
+            };
             out.push_str(&format!(
-                "- {whose}: {} ({}){refused}\n",
+                "- {whose}: {} ({}){refused} [{checked}]\n",
                 f.claim,
                 f.source.reference()
             ));

@@ -17,3 +17,4 @@ pub mod server;
 pub mod skill;
 pub mod state;
 pub mod tasks;
+pub mod verify;

@@ -53,4 +53,5 @@ mod store;
 mod tasks;
 mod tool_schemas;
 mod trace;
+mod verify;
 mod versions;

@@ -28,9 +28,29 @@ struct Rule {
     fault: Fault,
 }
 
+/// What an override does to the requests it matches instead of forwarding them as they are.
+#[derive(Clone)]
+pub enum Act {
+    /// Answered here with this status and JSON body; the vendor never sees it.
+    Reply(u16, serde_json::Value),
+    /// Forwarded; the vendor's JSON answer is changed before it is returned.
+    Rewrite(fn(&mut serde_json::Value)),
+    /// Forwarded after this long.
+    Delay(std::time::Duration),
+}
+
+struct Override {
+    method: Method,
+    /// Matches a path (with its query) containing this; with a trailing `$`, a path ending so.
+    pattern: String,
+    times: usize,
+    act: Act,
+}
+
 #[derive(Default)]
 struct State {
     rules: Vec<Rule>,
+    overrides: Vec<Override>,
     /// (method, path, fault injected) of every request.
     seen: Vec<(String, String, Option<Fault>)>,
 }
@@ -76,6 +96,17 @@ impl FaultyProxy {
             pass,
             times,
             fault,
+        });
+    }
+
+    /// The next `times` requests `method` whose path (with query) contains `pattern` (or, with a
+    /// trailing `$`, ends with it) get `act`. Overrides are tried in the order they were made.
+    pub fn answer(&self, method: &str, pattern: &str, times: usize, act: Act) {
+        self.state.lock().unwrap().overrides.push(Override {
+            method: method.parse().unwrap(),
+            pattern: pattern.into(),
+            times,
+            act,
         });
     }
 
@@ -137,6 +168,34 @@ async fn forward(
             .push((method.to_string(), uri.path().to_string(), fault));
         fault
     };
+    let act = {
+        let mut s = state.lock().unwrap();
+        let target = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+        s.overrides
+            .iter_mut()
+            .find(|o| {
+                let hit = match o.pattern.strip_suffix('$') {
+                    Some(end) => uri.path().ends_with(end),
+                    None => target.contains(&o.pattern),
+                };
+                o.method == method && o.times > 0 && hit
+            })
+            .map(|o| {
+                o.times -= 1;
+                o.act.clone()
+            })
+    };
+    match &act {
+        Some(Act::Reply(status, body)) => {
+            return Response::builder()
+                .status(*status)
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap();
+        }
+        Some(Act::Delay(d)) => tokio::time::sleep(*d).await,
+        _ => {}
+    }
     if fault == Some(Fault::Unavailable) {
         return Response::builder()
             .status(503)
@@ -170,7 +229,13 @@ async fn forward(
                     response = response.header(name, value);
                 }
             }
-            let bytes = answer.bytes().await.unwrap_or_default();
+            let mut bytes = answer.bytes().await.unwrap_or_default();
+            if let Some(Act::Rewrite(change)) = act
+                && let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(&bytes)
+            {
+                change(&mut json);
+                bytes = Bytes::from(json.to_string());
+            }
             response.body(Body::from(bytes)).unwrap()
         }
         Err(e) => Response::builder()
