@@ -48,6 +48,19 @@ pub enum ToolError {
         place: String,
         reason: String,
     },
+    /// Per-user mode: the caller has no credential of their own for the provider, and the
+    /// operator lets nobody else's act for them here (for a write under `read-only`); nothing
+    /// was sent. `url`: the page where they give theirs, when it can be offered.
+    #[error("you have no {provider} credential of your own here{}", if *.write_only { " for a change (reads use the service credential)" } else { "" })]
+    CredentialNeeded {
+        provider: &'static str,
+        variable: &'static str,
+        write_only: bool,
+        url: Option<String>,
+    },
+    /// The store that keeps per-user credentials could not be used; nothing was sent.
+    #[error("{0}")]
+    Store(crate::store::StoreError),
     /// The tool cannot work at the provider's configured base URL (an API version without its
     /// routes); nothing was sent.
     #[error("{tool} cannot work with {variable} as set: {}", .unsupported.why)]
@@ -120,6 +133,8 @@ impl ToolError {
             ToolError::Invalid(_) | ToolError::Precondition(_) => "INVALID_ARGUMENT",
             ToolError::UnknownSecret { .. } => "UNKNOWN_SECRET_REFERENCE",
             ToolError::SecretNeeded { .. } => "SECRET_NEEDED",
+            ToolError::CredentialNeeded { .. } => "CREDENTIAL_NEEDED",
+            ToolError::Store(_) => "STORE_UNAVAILABLE",
             ToolError::SecretNotAllowed { .. } => "SECRET_NOT_ALLOWED",
             ToolError::SecretUnreadable { .. } => "SECRET_UNREADABLE",
             ToolError::Unsupported { .. } => "INVALID_CONFIGURATION",
@@ -165,6 +180,7 @@ impl ToolError {
                 | ToolError::SecretNotAllowed { .. }
                 | ToolError::SecretUnreadable { .. }
                 | ToolError::Unsupported { .. }
+                | ToolError::CredentialNeeded { .. }
         )
     }
 
@@ -260,6 +276,25 @@ impl ToolError {
                     "ask the user to open {} and enter the value, then call again with the same arguments; never ask for the value in the chat; nothing was sent",
                     offered.url
                 ),
+            ),
+            ToolError::CredentialNeeded { variable, url, .. } => (
+                None,
+                Some("CREDENTIAL_NEEDED".into()),
+                self.to_string(),
+                match url {
+                    Some(url) => format!(
+                        "ask the user to open {url} and enter their own {variable} there (kept for them only; never ask for it in the chat), then call again; nothing was sent"
+                    ),
+                    None => format!(
+                        "the user's own {variable} can be given on the server's intake page, which is not offered here (set --public-url); nothing was sent"
+                    ),
+                },
+            ),
+            ToolError::Store(_) => (
+                None,
+                Some("STORE_UNAVAILABLE".into()),
+                self.to_string(),
+                "call again shortly; if it persists, the operator should check the store (--store); nothing was sent".into(),
             ),
             ToolError::SecretUnreadable { .. } => (
                 None,

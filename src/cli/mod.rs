@@ -140,9 +140,64 @@ pub struct StateArgs {
         value_name = "SECONDS"
     )]
     pub task_ttl: u64,
+    /// With OAuth: each signed-in user's calls act at the vendor with their own credential,
+    /// given once on the intake page. A user without one for a provider is refused with a
+    /// link to the page (`refuse`), acts with the service credential (`fallback`), or with it
+    /// only in tools that change nothing (`read-only`). Unset: everyone acts with the service
+    /// credential.
+    #[arg(
+        long,
+        global = true,
+        env = "DATASOURCE_MCP_PER_USER_CREDENTIALS",
+        value_name = "refuse|fallback|read-only",
+        num_args = 0..=1,
+        default_missing_value = "refuse"
+    )]
+    pub per_user_credentials: Option<crate::engine::credentials::WithoutOwn>,
+    /// Seconds a user's own credential is kept after it was given (default 30 days).
+    #[arg(
+        long,
+        global = true,
+        env = "DATASOURCE_MCP_CREDENTIAL_TTL",
+        default_value_t = 30 * 86_400,
+        value_name = "SECONDS"
+    )]
+    pub credential_ttl: u64,
 }
 
 impl StateArgs {
+    /// Per-user mode, when it is on: its credentials kept in `store`, sealed with the key of
+    /// `DATASOURCE_MCP_STORE_KEY` (and read with `DATASOURCE_MCP_STORE_KEY_PREVIOUS` during a
+    /// rotation).
+    pub fn per_user(
+        &self,
+        store: Arc<dyn crate::store::Store>,
+        env: &dyn crate::spec::Env,
+    ) -> anyhow::Result<Option<crate::engine::credentials::PerUser>> {
+        let Some(without) = self.per_user_credentials else {
+            return Ok(None);
+        };
+        if self.credential_ttl == 0 || self.credential_ttl > 366 * 86_400 {
+            anyhow::bail!("--credential-ttl must be between 1 and 31622400 seconds");
+        }
+        let sealer = crate::engine::sealed::Sealer::new(
+            env.var("DATASOURCE_MCP_STORE_KEY").as_deref(),
+            env.var("DATASOURCE_MCP_STORE_KEY_PREVIOUS").as_deref(),
+        )
+        .map_err(|e| anyhow::anyhow!(e))?;
+        if !sealer.seals() && self.store != "memory" {
+            anyhow::bail!(
+                "--per-user-credentials with a shared --store needs DATASOURCE_MCP_STORE_KEY (32 bytes, e.g. `openssl rand -base64 32`): users' credentials are sealed with it there"
+            );
+        }
+        Ok(Some(crate::engine::credentials::PerUser::new(
+            without,
+            store,
+            sealer,
+            Duration::from_secs(self.credential_ttl),
+        )))
+    }
+
     /// The store, connected (a Redis that does not answer stops start-up with its reason).
     pub async fn open(&self) -> anyhow::Result<Arc<dyn crate::store::Store>> {
         if self.task_ttl == 0 || self.task_ttl > 7 * 86_400 {
@@ -783,16 +838,26 @@ pub fn main() -> ExitCode {
             run_multi_thread(async move {
                 let (configs, sandbox) = provider_configs(cli.sandbox, true, &*env).await?;
                 let store = cli.state.open().await?;
-                // Tasks and plans live in the store every replica shares.
-                let server = build_server(
-                    configs,
-                    settings,
-                    &selection,
-                    intake,
-                    &sources,
-                    Some(store.clone()),
-                )
-                .with_tasks(store, cli.state.tasks());
+                let per_user = cli.state.per_user(store.clone(), &*env)?;
+                if per_user.is_some() && !matches!(oauth_shown, http::Auth::OAuth(_)) {
+                    anyhow::bail!(
+                        "--per-user-credentials needs OAuth (DATASOURCE_MCP_OAUTH_ISSUER): users are told apart by their token's subject"
+                    );
+                }
+                // Tasks, plans and users' own credentials live in the store every replica
+                // shares.
+                let mut engine = sources
+                    .engine(configs, settings, intake.clone())
+                    .with_store(store.clone());
+                if let Some(per_user) = per_user {
+                    let per_user = Arc::new(per_user);
+                    if let Some(intake) = &intake {
+                        intake.keep_personal(per_user.clone());
+                    }
+                    engine = engine.with_per_user(per_user);
+                }
+                let server = DataSourceServer::new(Arc::new(engine), &selection)
+                    .with_tasks(store, cli.state.tasks());
                 let tools = server.catalog().operations().len();
                 if let Some(sb) = &sandbox {
                     eprintln!("{}", sandbox_banner(sb, tools));

@@ -139,6 +139,8 @@ pub struct Trail {
     pub status: std::sync::atomic::AtomicU16,
     /// `{name, source, field, hosts}` of every secret sent.
     pub secrets: Vec<Value>,
+    /// Which credential acted (`own`, `service`, `own+service`), when per-user mode is on.
+    pub credential: Option<&'static str>,
 }
 
 impl Trail {
@@ -172,6 +174,9 @@ pub struct Entry<'a> {
     /// The secrets the call sent (their names, where each came from, and the hosts it went
     /// to); never a value.
     pub secrets: Value,
+    /// Which credential acted: the caller's `own`, the `service` credential, or both across
+    /// platforms; absent when nothing was to act or per-user mode is off (the service's).
+    pub credential: Option<&'a str>,
 }
 
 impl Entry<'_> {
@@ -188,6 +193,7 @@ impl Entry<'_> {
             "duration_ms": (self.took.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
             "correlation_id": self.correlation_id,
         });
+        line["acting"] = json!(self.credential.unwrap_or("none"));
         if self.secrets.as_array().is_some_and(|s| !s.is_empty()) {
             line["references"] = self.secrets.clone();
         }

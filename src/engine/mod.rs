@@ -24,11 +24,13 @@ use tokio_util::sync::CancellationToken;
 
 pub mod audit;
 pub mod budget;
+pub mod credentials;
 mod flows;
 mod inventory;
 pub mod listing;
 mod outcome;
 mod plan;
+pub mod sealed;
 pub mod secret_refs;
 pub mod state;
 
@@ -181,6 +183,11 @@ pub struct Engine {
     metrics: Arc<Metrics>,
     /// What outlives a call (plans): memory, or the store replicas share.
     store: Arc<dyn Store>,
+    /// Per-user vendor credentials, when the operator turned them on.
+    per_user: Option<Arc<credentials::PerUser>>,
+    /// Where per-user credentials are built from (the provider settings that are not
+    /// credentials).
+    env: Arc<dyn Env + Send + Sync>,
 }
 
 impl Engine {
@@ -203,7 +210,9 @@ impl Engine {
             audit: settings.audit,
             metrics,
             providers,
-            refs: SecretRefs::new(env),
+            refs: SecretRefs::new(env.clone()),
+            env,
+            per_user: None,
             output_schemas,
             max_result_bytes: settings.max_result_bytes,
             learned: Default::default(),
@@ -237,6 +246,19 @@ impl Engine {
     pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = store;
         self
+    }
+
+    /// Each OAuth subject's calls act with their own vendor credential ([`credentials`]).
+    pub fn with_per_user(mut self, per_user: Arc<credentials::PerUser>) -> Self {
+        for p in &mut self.providers {
+            p.per_user = true;
+        }
+        self.per_user = Some(per_user);
+        self
+    }
+
+    pub fn per_user(&self) -> Option<&Arc<credentials::PerUser>> {
+        self.per_user.as_ref()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -286,8 +308,80 @@ impl Engine {
                 took: Duration::ZERO,
                 correlation_id: cx.correlation_id.as_deref(),
                 secrets: Value::Null,
+                credential: None,
             });
         }
+    }
+
+    /// Which credential acts in a call of `op` for this caller, when per-user mode is on; a
+    /// caller without their own is refused here when the operator says so, with a link to the
+    /// page where they give it. A value they entered there since is kept for them first.
+    async fn acting(
+        &self,
+        op: &'static OperationSpec,
+        cx: &CallContext,
+    ) -> Result<Option<Arc<credentials::Acting>>, ToolError> {
+        let Some(per_user) = &self.per_user else {
+            return Ok(None);
+        };
+        let providers: Vec<Provider> = match self.provider(op.provider) {
+            Some(p) => vec![p.spec.provider],
+            None => self.providers.iter().map(|p| p.spec.provider).collect(),
+        };
+        let Some(Caller::Subject(subject)) = &cx.caller else {
+            return Ok(Some(Arc::new(credentials::service(&providers))));
+        };
+        if let Some(intake) = &self.intake {
+            for &p in &providers {
+                let spec = p.spec();
+                let Some(variable) = credentials::personal_variable(spec) else {
+                    continue;
+                };
+                let binding = personal_binding(subject, spec);
+                if let Some(value) = intake.value(variable, &binding) {
+                    per_user
+                        .put(subject, p, &value)
+                        .await
+                        .map_err(ToolError::Store)?;
+                    intake.forget(variable, &binding);
+                }
+            }
+        }
+        let writes = op.mutates();
+        let (acting, missing) = per_user
+            .acting(subject, &providers, writes, self.env.as_ref())
+            .await
+            .map_err(ToolError::Store)?;
+        let Some(&first) = missing.first() else {
+            return Ok(Some(Arc::new(acting)));
+        };
+        let spec = first.spec();
+        let variable = credentials::personal_variable(spec).unwrap_or("its credential");
+        let url = match &self.intake {
+            Some(intake) => {
+                let binding = personal_binding(subject, spec);
+                let about = About {
+                    name: variable.to_string(),
+                    tool: op.name.to_string(),
+                    provider: spec.title.to_string(),
+                    target: None,
+                    binding: binding.clone(),
+                    scope: crate::keychain::Scope {
+                        provider: spec.id.into(),
+                        hosts: Vec::new(),
+                    },
+                    purpose: crate::intake::Purpose::Personal,
+                };
+                intake.offer(about).await.ok().map(|o| o.url)
+            }
+            None => None,
+        };
+        Err(ToolError::CredentialNeeded {
+            provider: spec.title,
+            variable,
+            write_only: per_user.without == credentials::WithoutOwn::ReadOnly,
+            url,
+        })
     }
 
     /// Whether this engine serves `provider`'s tools: a vendor when it is configured, the
@@ -322,12 +416,20 @@ impl Engine {
             // Boxed: the call's state machine is several kB, and the runtime and rmcp move
             // the future that holds it; a box is allocated once and never copied.
             let run = AssertUnwindSafe(Box::pin(async {
-                let mut shaped = match self.provider(op.provider) {
-                    Some(provider) => {
-                        self.shape(op, provider, args, &mut secrets, &mut trail, cx)
-                            .await?
+                let acting = self.acting(op, cx).await?;
+                trail.credential = Some(acting.as_ref().map_or("service", |a| a.label()));
+                let work = async {
+                    match self.provider(op.provider) {
+                        Some(provider) => {
+                            self.shape(op, provider, args, &mut secrets, &mut trail, cx)
+                                .await
+                        }
+                        None => self.across(op, args, cx).await,
                     }
-                    None => self.across(op, args, cx).await?,
+                };
+                let mut shaped = match acting {
+                    Some(acting) => credentials::ACTING.scope(acting, work).await?,
+                    None => work.await?,
                 };
                 // Masked before the budget is applied: a mask can be longer than what it
                 // hides, and the budget is of what the client receives.
@@ -689,6 +791,15 @@ impl Engine {
 }
 
 /// A list's `name` pattern, taken out of its arguments (the row's type never sees it).
+/// Who a credential entered on the intake page is for: this subject, this provider.
+fn personal_binding(subject: &str, spec: &crate::spec::ProviderSpec) -> crate::intake::Binding {
+    crate::intake::Binding {
+        caller: format!("subject:{subject}"),
+        provider: spec.id.into(),
+        hosts: Vec::new(),
+    }
+}
+
 fn take_name_pattern(args: &mut Value) -> Result<Option<String>, ToolError> {
     match args.as_object_mut().and_then(|m| m.remove("name")) {
         None | Some(Value::Null) => Ok(None),

@@ -81,6 +81,7 @@ impl Engine {
                 took: started.elapsed(),
                 correlation_id: cx.correlation_id.as_deref(),
                 secrets: Value::Array(trail.secrets.clone()),
+                credential: trail.credential,
             });
         }
         outcome

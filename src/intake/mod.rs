@@ -139,6 +139,19 @@ pub enum Purpose {
     #[default]
     Reference,
     Login,
+    /// A caller's own vendor credential (per-user mode), kept for them in the store.
+    Personal,
+}
+
+/// Where a caller's own credential entered on the page is kept (per-user mode): the caller's
+/// subject, the provider's id, the value; why not, never with the value.
+pub trait PersonalSink: Send + Sync {
+    fn keep<'a>(
+        &'a self,
+        subject: &'a str,
+        provider: &'a str,
+        value: SecretString,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), String>>;
 }
 
 /// A link offered for one secret.
@@ -257,6 +270,8 @@ pub struct Intake {
     /// Where a value is remembered when the user ticks the box (stdio, `call`: the page's own
     /// loopback listener, on this computer).
     keychain: Option<Arc<Keychain>>,
+    /// Where callers' own credentials go once entered (per-user mode).
+    personal: std::sync::OnceLock<Arc<dyn PersonalSink>>,
 }
 
 impl std::fmt::Debug for Intake {
@@ -309,6 +324,7 @@ impl Intake {
             entered: watch::channel(0).0,
             page_requests: Semaphore::new(page::MAX_PAGE_REQUESTS),
             keychain,
+            personal: std::sync::OnceLock::new(),
         })
     }
 
@@ -325,6 +341,37 @@ impl Intake {
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Callers' own credentials entered on the page go to `sink` (and are not held here).
+    pub fn keep_personal(&self, sink: Arc<dyn PersonalSink>) {
+        let _ = self.personal.set(sink);
+    }
+
+    /// Hands the caller's own credential just entered for `about` to the sink, and forgets it
+    /// here; why it could not be kept.
+    async fn hand_over(&self, about: &About) -> Result<(), String> {
+        let Some(sink) = self.personal.get() else {
+            return Ok(());
+        };
+        let Some(value) = self.value(&about.name, &about.binding) else {
+            return Err("the value was not held".into());
+        };
+        let subject = about
+            .binding
+            .caller
+            .strip_prefix("subject:")
+            .ok_or("the caller is not a signed-in user")?;
+        let kept = sink.keep(subject, &about.binding.provider, value).await;
+        self.forget(&about.name, &about.binding);
+        kept
+    }
+
+    /// Forgets the value entered for `name` under `binding`.
+    pub fn forget(&self, name: &str, binding: &Binding) {
+        self.state()
+            .values
+            .remove(&(name.to_string(), binding.clone()));
     }
 
     /// The value entered for `name` for this caller, provider and hosts, while it lives.

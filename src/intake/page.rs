@@ -248,11 +248,29 @@ async fn submit(
         None => None,
     };
     intake.enter(&token, value);
+    let kept = match about.purpose {
+        Purpose::Personal => Some(intake.hand_over(&about).await),
+        _ => None,
+    };
     // The matcher every output is masked with, built off the async workers.
     crate::redact::ready().await;
     tracing::info!(secret = %name, "secret intake: a value was entered");
     let name_html = escape(&name);
     let held = match (&remembered, about.purpose) {
+        (_, Purpose::Personal) => match kept {
+            Some(Err(why)) => {
+                tracing::warn!(secret = %name, why = %why, "secret intake: a personal credential could not be kept");
+                format!(
+                    "<p>datasource-mcp received <code>{name_html}</code> but could not keep it ({}). Ask the assistant to call again for a new link.</p>",
+                    escape(&why)
+                )
+            }
+            _ => format!(
+                "<p>datasource-mcp keeps <code>{name_html}</code> as your own {} credential: your calls to {} act with it, and nobody else's do. You can close this page and go back to the assistant.</p>",
+                escape(&about.provider),
+                escape(&about.provider)
+            ),
+        },
         (_, Purpose::Login) => format!(
             "<p>datasource-mcp received <code>{name_html}</code> and stores it in {}. You can close this page.</p>",
             escape(keychain::place())
@@ -351,6 +369,14 @@ of this computer, and the server reads it from there when <code>{name}</code> is
             escape(&about.provider),
             escape(keychain::place())
         ),
+        Purpose::Personal => format!(
+            "<h1>Your own {} credential</h1>\
+<p>An assistant ran <code>{}</code> for you, and {} calls act as each person here. Type your own <code>{name}</code>: \
+it goes to the datasource-mcp server only, is kept for you alone (sealed), and the assistant never sees it.</p>",
+            escape(&about.provider),
+            escape(&about.tool),
+            escape(&about.provider)
+        ),
     };
     // Offered where a keychain is there and the page is on this computer (never over HTTP).
     let remember = if remember && about.purpose == Purpose::Reference {
@@ -381,6 +407,7 @@ as <code>{}/{}</code>, used again after a restart, for {} and {} only; forget it
         asked = match about.purpose {
             Purpose::Reference => "ask an assistant for this",
             Purpose::Login => "run datasource-mcp login",
+            Purpose::Personal => "ask an assistant for this",
         },
         token = escape(form_token),
     )

@@ -33,6 +33,8 @@ pub const SERVER_VARS: &[&str] = &[
     "DATASOURCE_MCP_OAUTH_AUDIENCE",
     "DATASOURCE_MCP_OAUTH_READ_SCOPE",
     "DATASOURCE_MCP_OAUTH_WRITE_SCOPE",
+    "DATASOURCE_MCP_STORE_KEY",
+    "DATASOURCE_MCP_STORE_KEY_PREVIOUS",
 ];
 
 /// Whether the server reads `name` through [`Env`] (so `name_FILE` is its file form).

@@ -230,6 +230,7 @@ pub async fn run(
                     took: std::time::Duration::ZERO,
                     correlation_id: None,
                     secrets: serde_json::Value::Null,
+                    credential: None,
                 });
             }
             return usage(e);

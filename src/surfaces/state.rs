@@ -300,6 +300,7 @@ pub fn refuse_read_only(settings: &EngineSettings) -> ExitCode {
             took: std::time::Duration::ZERO,
             correlation_id: None,
             secrets: Value::Null,
+            credential: None,
         });
     }
     usage("apply is not offered in read-only mode (--read-only / DATASOURCE_MCP_READ_ONLY)")

@@ -30,6 +30,9 @@ pub enum AuthError {
     NoToken { pointer: &'static str },
     #[error("the credential holds characters that cannot go in an HTTP header")]
     Unusable,
+    /// Per-user mode is on and this call set no credential to act with: nothing is sent.
+    #[error("no credential may act for this call")]
+    NoneActing,
     #[error(transparent)]
     Transport(#[from] TransportError),
 }

@@ -12,7 +12,7 @@ pub mod response;
 pub mod retry;
 pub mod trace;
 
-pub use auth::AuthError;
+pub use auth::{AuthError, Authenticator};
 pub use client::{Upstream, UpstreamSettings};
 pub use provider::{ProviderClient, UpstreamError};
 pub use request::{OutgoingRequest, USER_AGENT};

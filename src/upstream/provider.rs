@@ -5,6 +5,7 @@ use super::auth::{AuthError, Authenticator};
 use super::client::Upstream;
 use super::request::OutgoingRequest;
 use super::response::{HttpResponse, TransportError};
+use crate::engine::credentials::ACTING;
 use crate::providers::ProviderConfig;
 use crate::redact;
 use crate::request::{Method, RequestParts};
@@ -23,6 +24,9 @@ pub struct ProviderClient {
     pub spec: &'static ProviderSpec,
     pub base_url: String,
     pub auth: Authenticator,
+    /// Per-user mode: each call says which credential acts ([`ACTING`]); a call that says
+    /// nothing sends nothing.
+    pub per_user: bool,
 }
 
 impl ProviderClient {
@@ -35,6 +39,7 @@ impl ProviderClient {
             spec: config.provider.spec(),
             base_url: config.base_url,
             auth: Authenticator::new(config.credential),
+            per_user: false,
         }
     }
 
@@ -64,12 +69,18 @@ impl ProviderClient {
         upstream: &Upstream,
         request: &OutgoingRequest,
     ) -> Result<HttpResponse, UpstreamError> {
+        let own = match self.per_user {
+            false => None,
+            true => ACTING
+                .try_with(|a| a.for_provider(self.spec.provider))
+                .ok()
+                .flatten()
+                .ok_or(AuthError::NoneActing)?,
+        };
+        let auth: &Authenticator = own.as_deref().unwrap_or(&self.auth);
         let mut refreshed = false;
         loop {
-            let (value, token) = self
-                .auth
-                .header(self.spec, &self.base_url, upstream)
-                .await?;
+            let (value, token) = auth.header(self.spec, &self.base_url, upstream).await?;
             let response = upstream.send(request, Some(&value)).await?;
             let refused = match (response.is_success(), self.spec.refusal, response.json()) {
                 (true, Some(refusal), Some(body)) => refusal.of_call(body),
@@ -79,13 +90,13 @@ impl ProviderClient {
                 upstream.settings().metrics.vendor_refusal(self.spec.id);
             }
             let unauthorized = response.status == 401 || refused.is_some();
-            if unauthorized && self.auth.can_refresh() && !refreshed {
+            if unauthorized && auth.can_refresh() && !refreshed {
                 tracing::info!(
                     provider = self.spec.id,
                     status = response.status,
                     "the token was refused: obtaining a new one"
                 );
-                self.auth.invalidate(&token).await;
+                auth.invalidate(&token).await;
                 refreshed = true;
                 continue;
             }

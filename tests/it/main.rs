@@ -51,6 +51,7 @@ mod stdio_binary;
 mod stdio_hardening;
 mod store;
 mod tasks;
+mod teams;
 mod tool_schemas;
 mod trace;
 mod verify;

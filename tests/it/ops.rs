@@ -181,6 +181,7 @@ async fn the_audit_log_records_changes_and_refusals_and_never_a_secret() {
         assert_eq!(
             keys,
             [
+                "acting",
                 "caller",
                 "correlation_id",
                 "dry_run",

@@ -1,0 +1,381 @@
+//! Per-user vendor credentials: each OAuth subject acts at the vendor with their own credential,
+//! never another's; a caller without one gets what the operator chose; the audit names which
+//! credential acted; the store holds them sealed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use datasource_mcp::engine::audit::{AuditLog, Caller};
+use datasource_mcp::engine::credentials::{PerUser, WithoutOwn};
+use datasource_mcp::engine::sealed::Sealer;
+use datasource_mcp::engine::{CallContext, Engine, EngineSettings};
+use datasource_mcp::intake::{Binding, Intake, IntakeSettings, Serving};
+use datasource_mcp::operation::Provider;
+use datasource_mcp::providers;
+use datasource_mcp::secret::SecretString;
+use datasource_mcp::store::{MemoryStore, Store};
+use datasource_mcp::upstream::UpstreamSettings;
+
+use crate::support::{FakeUpstream, Reply, env, link_in, open, origin_of, post};
+
+const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const SERVICE_KEY: &str = "service-key-S3NT1NEL-000";
+const ALICE_KEY: &str = "alice-key-S3NT1NEL-111";
+const BOB_KEY: &str = "bob-key-S3NT1NEL-222";
+
+struct Team {
+    fake: FakeUpstream,
+    engine: Engine,
+    per_user: Arc<PerUser>,
+    store: Arc<dyn Store>,
+    audit: std::path::PathBuf,
+    intake: Arc<Intake>,
+}
+
+async fn team(without: WithoutOwn) -> Team {
+    let fake = FakeUpstream::start().await;
+    fake.on(
+        "GET",
+        "/bigdata/contents/v1/connectors",
+        Reply::json(200, json!({"results": [{"id": "c1", "label": "One"}]})),
+    );
+    fake.on(
+        "POST",
+        "/bigdata/contents/v1/connectors",
+        Reply::json(200, json!({"id": "c2", "label": "Two"})),
+    );
+    let vars = env(&[
+        ("BIGDATA_BASE_URL", &fake.url("/bigdata")),
+        ("BIGDATA_API_KEY", SERVICE_KEY),
+    ]);
+    let audit = std::env::temp_dir().join(format!(
+        "datasource-mcp-audit-teams-{}.jsonl",
+        datasource_mcp::secret::random_token("")
+    ));
+    let settings = EngineSettings {
+        audit: Some(Arc::new(AuditLog::open(audit.to_str().unwrap()).unwrap())),
+        ..EngineSettings::from(UpstreamSettings::default())
+    };
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let per_user = Arc::new(PerUser::new(
+        without,
+        store.clone(),
+        Sealer::new(Some(KEY), None).unwrap(),
+        Duration::from_secs(3600),
+    ));
+    let intake = Intake::new(IntakeSettings::default(), Serving::Loopback);
+    intake.keep_personal(per_user.clone());
+    let engine = Engine::new(
+        providers::configure_all(&vars).unwrap(),
+        settings,
+        Arc::new(vars.clone()),
+    )
+    .with_intake(intake.clone())
+    .with_per_user(per_user.clone());
+    Team {
+        fake,
+        engine,
+        per_user,
+        store,
+        audit,
+        intake,
+    }
+}
+
+fn as_subject(name: &str) -> CallContext {
+    CallContext {
+        caller: Some(Caller::Subject(name.into())),
+        ..Default::default()
+    }
+}
+
+impl Team {
+    async fn call(&self, tool: &str, args: Value, cx: &CallContext) -> (Value, bool) {
+        let op = providers::operation(tool).unwrap();
+        let args: Map<String, Value> = args.as_object().cloned().unwrap_or_default();
+        let out = self.engine.call(op, Some(args), cx).await;
+        (out.value, out.is_error)
+    }
+
+    async fn list(&self, cx: &CallContext) -> (Value, bool) {
+        self.call("bigdata_list_connectors", json!({}), cx).await
+    }
+
+    /// The API key each request that reached the vendor carried, in order.
+    fn keys_sent(&self) -> Vec<String> {
+        self.fake
+            .requests()
+            .iter()
+            .map(|r| r.header("x-api-key").unwrap_or("(none)").to_string())
+            .collect()
+    }
+
+    /// (caller, tool, outcome, credential) of every audit line.
+    fn audited(&self) -> Vec<(String, String, String, String)> {
+        std::fs::read_to_string(&self.audit)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                let s = |k: &str| v[k].as_str().unwrap().to_string();
+                (s("caller"), s("tool"), s("outcome"), s("acting"))
+            })
+            .collect()
+    }
+}
+
+fn line(
+    caller: &str,
+    tool: &str,
+    outcome: &str,
+    credential: &str,
+) -> (String, String, String, String) {
+    (
+        caller.into(),
+        tool.into(),
+        outcome.into(),
+        credential.into(),
+    )
+}
+
+/// Two subjects in one run: each call carries its caller's own key, never the other's nor the
+/// service's; a third without one is refused before anything is sent; a stdio caller acts
+/// with the service credential. No key appears in any result.
+#[tokio::test]
+async fn two_subjects_act_with_their_own_credentials_and_never_each_others() {
+    let t = team(WithoutOwn::Refuse).await;
+    t.per_user
+        .put("alice", Provider::Bigdata, &SecretString::new(ALICE_KEY))
+        .await
+        .unwrap();
+    t.per_user
+        .put("bob", Provider::Bigdata, &SecretString::new(BOB_KEY))
+        .await
+        .unwrap();
+    let (alice, bob, carol) = (as_subject("alice"), as_subject("bob"), as_subject("carol"));
+    let mut shown = Vec::new();
+    for cx in [&alice, &bob, &alice, &bob] {
+        let (value, is_error) = t.list(cx).await;
+        assert!(!is_error, "{value}");
+        shown.push(value.to_string());
+    }
+    let (created, is_error) = t
+        .call(
+            "bigdata_create_connector",
+            json!({"type": "investment_research", "label": "Two", "config": {"user_id": "u", "user_password": "p"}}),
+            &bob,
+        )
+        .await;
+    assert!(!is_error, "{created}");
+    // The create looks the label up first, then creates: both as Bob.
+    assert_eq!(
+        t.keys_sent(),
+        [ALICE_KEY, BOB_KEY, ALICE_KEY, BOB_KEY, BOB_KEY, BOB_KEY]
+    );
+    // Carol has none: refused, nothing sent, a link to the page where she gives hers.
+    let (refused, is_error) = t.list(&carol).await;
+    assert!(is_error);
+    assert_eq!(refused["error"]["code"], "CREDENTIAL_NEEDED");
+    assert_eq!(
+        refused["error"]["message"],
+        "you have no Bigdata.com credential of your own here"
+    );
+    let hint = refused["error"]["hint"].as_str().unwrap();
+    assert!(link_in(hint).is_some(), "{hint}");
+    assert_eq!(t.fake.requests().len(), 6);
+    // A local caller (stdio) is not a signed-in user: the service credential acts.
+    let stdio = CallContext {
+        caller: Some(Caller::Stdio),
+        ..Default::default()
+    };
+    assert!(!t.list(&stdio).await.1);
+    assert_eq!(t.keys_sent().last().unwrap(), SERVICE_KEY);
+    for text in shown
+        .iter()
+        .chain([&created.to_string(), &refused.to_string()])
+    {
+        for key in [ALICE_KEY, BOB_KEY, SERVICE_KEY] {
+            assert!(!text.contains(key), "{text}");
+        }
+    }
+    // The audit names who called and which credential acted; the refusal is a line.
+    assert_eq!(
+        t.audited(),
+        [
+            line("bob", "bigdata_create_connector", "ok", "own"),
+            line(
+                "carol",
+                "bigdata_list_connectors",
+                "CREDENTIAL_NEEDED",
+                "none"
+            ),
+        ]
+    );
+    let audit = std::fs::read_to_string(&t.audit).unwrap();
+    for key in [ALICE_KEY, BOB_KEY, SERVICE_KEY] {
+        assert!(!audit.contains(key));
+    }
+}
+
+/// Carol gives her own key on the page (never through the model): it is kept for her in the
+/// store, sealed, and her next call uses it; Alice's calls do not.
+#[tokio::test]
+async fn a_credential_given_on_the_page_is_kept_sealed_and_used_for_that_caller_only() {
+    let t = team(WithoutOwn::Refuse).await;
+    let carol = as_subject("carol");
+    let (refused, _) = t.list(&carol).await;
+    let url = link_in(refused["error"]["hint"].as_str().unwrap()).unwrap();
+    let page = open(&url).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.html.contains("Your own Bigdata.com credential"),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("BIGDATA_API_KEY"));
+    let done = post(
+        &url,
+        Some(&origin_of(&url)),
+        &page.form_token(),
+        "carol-key-S3NT1NEL-333",
+    )
+    .await;
+    assert_eq!(done.status, 200, "{}", done.html);
+    assert!(
+        done.html
+            .contains("keeps <code>BIGDATA_API_KEY</code> as your own Bigdata.com credential"),
+        "{}",
+        done.html
+    );
+    // Kept in the store, sealed: neither the value nor the subject is there in clear.
+    let keys = t.store.keys("credential:").await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert!(!keys[0].contains("carol"), "{}", keys[0]);
+    let record = t.store.get(&keys[0]).await.unwrap().unwrap();
+    let text = String::from_utf8_lossy(&record);
+    assert!(text.starts_with("s1."), "{text}");
+    assert!(!text.contains("carol-key"));
+    // Not held in the intake's memory once kept.
+    let binding = Binding {
+        caller: "subject:carol".into(),
+        provider: "bigdata".into(),
+        hosts: Vec::new(),
+    };
+    assert!(!t.intake.holds("BIGDATA_API_KEY", &binding));
+    assert!(!t.list(&carol).await.1);
+    assert_eq!(t.keys_sent(), ["carol-key-S3NT1NEL-333"]);
+    // Alice has given none: still refused, and Carol's key never acts for her.
+    let (alice, is_error) = t.list(&as_subject("alice")).await;
+    assert!(is_error);
+    assert_eq!(alice["error"]["code"], "CREDENTIAL_NEEDED");
+    assert_eq!(t.keys_sent(), ["carol-key-S3NT1NEL-333"]);
+}
+
+/// `fallback`: a caller without their own acts with the service credential, reads and writes;
+/// `read-only`: reads only, a write is refused and audited.
+#[tokio::test]
+async fn without_their_own_a_caller_falls_back_or_only_reads_as_the_operator_chose() {
+    let create = json!({"type": "investment_research", "label": "Two", "config": {"user_id": "u", "user_password": "p"}});
+    let t = team(WithoutOwn::Fallback).await;
+    let dave = as_subject("dave");
+    assert!(!t.list(&dave).await.1);
+    assert!(
+        !t.call("bigdata_create_connector", create.clone(), &dave)
+            .await
+            .1
+    );
+    assert_eq!(t.keys_sent(), [SERVICE_KEY, SERVICE_KEY, SERVICE_KEY]);
+    assert_eq!(
+        t.audited(),
+        [line("dave", "bigdata_create_connector", "ok", "service")]
+    );
+
+    let t = team(WithoutOwn::ReadOnly).await;
+    assert!(!t.list(&dave).await.1);
+    let (refused, is_error) = t.call("bigdata_create_connector", create, &dave).await;
+    assert!(is_error);
+    assert_eq!(refused["error"]["code"], "CREDENTIAL_NEEDED");
+    assert_eq!(
+        refused["error"]["message"],
+        "you have no Bigdata.com credential of your own here for a change (reads use the service credential)"
+    );
+    assert_eq!(t.keys_sent(), [SERVICE_KEY]);
+    assert_eq!(
+        t.audited(),
+        [line(
+            "dave",
+            "bigdata_create_connector",
+            "CREDENTIAL_NEEDED",
+            "none"
+        )]
+    );
+}
+
+/// A caller lists the providers they have a credential for and removes theirs; after that,
+/// their calls are refused again.
+#[tokio::test]
+async fn a_caller_lists_and_removes_their_own_credential() {
+    let t = team(WithoutOwn::Refuse).await;
+    t.per_user
+        .put(
+            "erin",
+            Provider::Bigdata,
+            &SecretString::new("erin-key-S3NT1NEL-4"),
+        )
+        .await
+        .unwrap();
+    t.per_user
+        .put(
+            "frank",
+            Provider::Bigdata,
+            &SecretString::new("frank-key-S3NT1NEL-5"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.per_user.list("erin").await.unwrap(), ["bigdata"]);
+    assert_eq!(t.per_user.list("gina").await.unwrap(), Vec::<&str>::new());
+    assert!(!t.list(&as_subject("erin")).await.1);
+    assert!(t.per_user.remove("erin", Provider::Bigdata).await.unwrap());
+    assert!(!t.per_user.remove("erin", Provider::Bigdata).await.unwrap());
+    assert_eq!(t.per_user.list("erin").await.unwrap(), Vec::<&str>::new());
+    assert_eq!(t.per_user.list("frank").await.unwrap(), ["bigdata"]);
+    let (refused, _) = t.list(&as_subject("erin")).await;
+    assert_eq!(refused["error"]["code"], "CREDENTIAL_NEEDED");
+    assert_eq!(t.keys_sent(), ["erin-key-S3NT1NEL-4"]);
+}
+
+/// A record sealed with another key (a rotation that dropped the old key) is a clear store
+/// error, never another caller's or the service's credential acting.
+#[tokio::test]
+async fn a_credential_sealed_with_an_unknown_key_sends_nothing() {
+    let t = team(WithoutOwn::Fallback).await;
+    let other = PerUser::new(
+        WithoutOwn::Fallback,
+        t.store.clone(),
+        Sealer::new(
+            Some("1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100"),
+            None,
+        )
+        .unwrap(),
+        Duration::from_secs(60),
+    );
+    other
+        .put(
+            "hal",
+            Provider::Bigdata,
+            &SecretString::new("hal-key-S3NT1NEL-6"),
+        )
+        .await
+        .unwrap();
+    let (refused, is_error) = t.list(&as_subject("hal")).await;
+    assert!(is_error);
+    assert_eq!(refused["error"]["code"], "STORE_UNAVAILABLE");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("the shared store (per-user credentials) failed: a stored credential cannot be read: it is sealed with key "),
+        "{message}"
+    );
+    assert!(t.fake.requests().is_empty());
+}
