@@ -126,6 +126,9 @@ impl Env for Only<'_> {
     }
 }
 
+/// An authenticator made from a stored credential, with the digest of that credential.
+type Made = (String, Arc<Authenticator>);
+
 /// Per-user mode: where credentials are kept, and what a caller without one gets.
 pub struct PerUser {
     pub without: WithoutOwn,
@@ -134,7 +137,7 @@ pub struct PerUser {
     ttl: Duration,
     /// Authenticators made from stored credentials, by (subject digest, provider), with the
     /// digest of the credential they were made from (a replaced credential makes a new one).
-    made: Mutex<HashMap<(String, Provider), (String, Arc<Authenticator>)>>,
+    made: Mutex<HashMap<(String, Provider), Made>>,
 }
 
 impl std::fmt::Debug for PerUser {
