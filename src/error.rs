@@ -286,7 +286,7 @@ impl ToolError {
                         "ask the user to open {url} and enter their own {variable} there (kept for them only; never ask for it in the chat), then call again; nothing was sent"
                     ),
                     None => format!(
-                        "the user's own {variable} can be given on the server's intake page, which is not offered here (set --public-url); nothing was sent"
+                        "the user's own {variable} is given on the server's intake page, which cannot be offered for this call (a token without a subject, or no --public-url); nothing was sent"
                     ),
                 },
             ),

@@ -18,6 +18,10 @@ use serde_json::{Map, Value, json};
 use crate::operation::OperationSpec;
 use crate::redact::{self, CallSecrets};
 
+/// The subject of an OAuth token that carries no `sub`: such callers cannot be told apart, so
+/// none of them has a credential of their own.
+pub const NO_SUBJECT: &str = "OAuth token without sub";
+
 /// Who made a call, as the transport knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {

@@ -276,12 +276,12 @@ impl PerUser {
         Ok(Some(made))
     }
 
-    /// What acts for `subject` in a call to `providers`: their own credential where they gave
-    /// one; elsewhere the service's when the operator allows it (for a write: only
+    /// What acts for `subject` (none: a caller who cannot be told apart) in a call to
+    /// `providers`: their own credential where they gave one; elsewhere the service's when the operator allows it (for a write: only
     /// `fallback`). The providers left without a credential are returned too.
     pub async fn acting(
         &self,
-        subject: &str,
+        subject: Option<&str>,
         providers: &[Provider],
         writes: bool,
         env: &(dyn Env + Send + Sync),
@@ -289,7 +289,11 @@ impl PerUser {
         let mut acting = Acting::default();
         let mut missing = Vec::new();
         for &p in providers {
-            match self.own(subject, p, env).await? {
+            let own = match subject {
+                Some(subject) => self.own(subject, p, env).await?,
+                None => None,
+            };
+            match own {
                 Some(a) => acting.own.push((p, a)),
                 None => match (self.without, writes) {
                     (WithoutOwn::Fallback, _) | (WithoutOwn::ReadOnly, false) => {

@@ -328,10 +328,14 @@ impl Engine {
             Some(p) => vec![p.spec.provider],
             None => self.providers.iter().map(|p| p.spec.provider).collect(),
         };
-        let Some(Caller::Subject(subject)) = &cx.caller else {
-            return Ok(Some(Arc::new(credentials::service(&providers))));
+        let subject = match &cx.caller {
+            Some(Caller::Subject(s)) => s.as_str(),
+            _ => return Ok(Some(Arc::new(credentials::service(&providers)))),
         };
-        if let Some(intake) = &self.intake {
+        // Tokens without a subject cannot be told apart: none has a credential of its own,
+        // and none is offered the page (what one gave would act for all).
+        let subject = (subject != audit::NO_SUBJECT).then_some(subject);
+        if let (Some(intake), Some(subject)) = (&self.intake, subject) {
             for &p in &providers {
                 let spec = p.spec();
                 let Some(variable) = credentials::personal_variable(spec) else {
@@ -357,8 +361,8 @@ impl Engine {
         };
         let spec = first.spec();
         let variable = credentials::personal_variable(spec).unwrap_or("its credential");
-        let url = match &self.intake {
-            Some(intake) => {
+        let url = match (&self.intake, subject) {
+            (Some(intake), Some(subject)) => {
                 let binding = personal_binding(subject, spec);
                 let about = About {
                     name: variable.to_string(),
@@ -374,7 +378,7 @@ impl Engine {
                 };
                 intake.offer(about).await.ok().map(|o| o.url)
             }
-            None => None,
+            _ => None,
         };
         Err(ToolError::CredentialNeeded {
             provider: spec.title,

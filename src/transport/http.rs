@@ -379,7 +379,7 @@ async fn authenticate(
                 let subject = caller
                     .subject
                     .clone()
-                    .unwrap_or_else(|| "OAuth token without sub".into());
+                    .unwrap_or_else(|| crate::engine::audit::NO_SUBJECT.into());
                 request.extensions_mut().insert(Caller::Subject(subject));
                 request.extensions_mut().insert(caller);
             }

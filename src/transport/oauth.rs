@@ -870,6 +870,21 @@ where
                 && let Some(op) = this.server.catalog().find(name)
                 && !op.hints.read_only
             {
+                // A refused write is an audit line, naming who tried.
+                let cx = crate::engine::CallContext {
+                    caller: parts
+                        .extensions
+                        .get::<crate::engine::audit::Caller>()
+                        .cloned(),
+                    correlation_id: parts
+                        .extensions
+                        .get::<crate::engine::audit::CorrelationId>()
+                        .map(|c| c.0.clone()),
+                    ..Default::default()
+                };
+                this.server
+                    .engine()
+                    .refused(op.name, true, "INSUFFICIENT_SCOPE", &cx);
                 return Ok(this.oauth.challenge(&Rejection::InsufficientScope {
                     scope: this.write_scope.clone(),
                     description: "this tool changes data and needs the write scope",

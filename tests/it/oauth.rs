@@ -737,5 +737,67 @@ async fn the_audit_log_names_the_tokens_subject() {
     assert_eq!(lines.len(), 1, "{text}");
     assert_eq!(lines[0]["caller"], "alice");
     assert_eq!(lines[0]["tool"], "bigid_delete_data_source");
+    assert_eq!(lines[0]["acting"], "service");
+    assert!(!text.contains(&token));
+}
+
+/// A write refused for want of the write scope is an audit line too, naming who tried; the
+/// vendor hears nothing.
+#[tokio::test]
+async fn a_write_refused_for_its_scope_is_an_audit_line() {
+    use datasource_mcp::engine::{EngineSettings, audit::AuditLog};
+    let fake = FakeUpstream::start().await;
+    let key = SigningKey::es256("ec-audit-scope");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let path = std::env::temp_dir().join(format!(
+        "datasource-mcp-audit-scope-{}.jsonl",
+        datasource_mcp::secret::random_token("")
+    ));
+    let vars = bigid_vars(&fake);
+    let settings = EngineSettings {
+        audit: Some(Arc::new(AuditLog::open(path.to_str().unwrap()).unwrap())),
+        ..EngineSettings::from(UpstreamSettings::default())
+    };
+    let engine = Arc::new(Engine::new(
+        providers::configure_all(&vars).unwrap(),
+        settings,
+        Arc::new(vars.clone()),
+    ));
+    let server = DataSourceServer::new(engine, &Selection::default());
+    let opts = HttpOptions::new(
+        "127.0.0.1:0".parse().unwrap(),
+        Auth::OAuth(Box::new(OAuthConfig::new(issuer.url.clone()))),
+    );
+    let server = serve_http(server, opts).await;
+    let token = key.sign(&claims(&issuer, &server, "datasource:read"));
+    let r = post(
+        &server,
+        Some(&token),
+        &call("bigid_delete_data_source", json!({"name": "Orders"})),
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert_eq!(
+        (
+            &lines[0]["caller"],
+            &lines[0]["tool"],
+            &lines[0]["outcome"],
+            &lines[0]["acting"]
+        ),
+        (
+            &json!("alice"),
+            &json!("bigid_delete_data_source"),
+            &json!("INSUFFICIENT_SCOPE"),
+            &json!("none")
+        )
+    );
+    assert!(fake.requests().is_empty());
     assert!(!text.contains(&token));
 }

@@ -379,3 +379,27 @@ async fn a_credential_sealed_with_an_unknown_key_sends_nothing() {
     );
     assert!(t.fake.requests().is_empty());
 }
+
+/// Tokens without a subject cannot be told apart: none has a credential of its own and none is
+/// offered the page (what one gave would act for all); under `refuse`, nothing is sent.
+#[tokio::test]
+async fn tokens_without_a_subject_never_share_a_credential() {
+    let t = team(WithoutOwn::Refuse).await;
+    let nobody = as_subject(datasource_mcp::engine::audit::NO_SUBJECT);
+    t.per_user
+        .put(
+            datasource_mcp::engine::audit::NO_SUBJECT,
+            Provider::Bigdata,
+            &SecretString::new("planted-S3NT1NEL-7"),
+        )
+        .await
+        .unwrap();
+    let (refused, is_error) = t.list(&nobody).await;
+    assert!(is_error);
+    assert_eq!(refused["error"]["code"], "CREDENTIAL_NEEDED");
+    assert_eq!(
+        refused["error"]["hint"],
+        "the user's own BIGDATA_API_KEY is given on the server's intake page, which cannot be offered for this call (a token without a subject, or no --public-url); nothing was sent"
+    );
+    assert!(t.fake.requests().is_empty());
+}
