@@ -37,6 +37,8 @@ use crate::store::Store;
 
 /// Resources: the generated reference of the tools this server offers.
 const CATALOG_URI: &str = "datasource-mcp://tools";
+/// The caller's own vendor credentials (per-user mode): which providers, never a value.
+const MY_CREDENTIALS_URI: &str = "datasource-mcp://me/credentials";
 const TOOL_URI_PREFIX: &str = "datasource-mcp://tools/";
 const STATE_URI: &str = "datasource-mcp://state";
 
@@ -796,6 +798,16 @@ impl ServerHandler for DataSourceServer {
                     .with_mime_type("text/markdown"),
             );
         }
+        if self.engine().per_user().is_some() {
+            resources.push(
+                Resource::new(MY_CREDENTIALS_URI, "my-credentials")
+                    .with_title("Your own vendor credentials")
+                    .with_description(
+                        "The providers you gave your own credential for (never a value)",
+                    )
+                    .with_mime_type("application/json"),
+            );
+        }
         for op in self.catalog().operations() {
             resources.push(
                 Resource::new(format!("{TOOL_URI_PREFIX}{}", op.name), op.name)
@@ -825,10 +837,36 @@ impl ServerHandler for DataSourceServer {
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
         let uri = request.uri;
         let ops = self.catalog().operations();
+        if uri == MY_CREDENTIALS_URI
+            && let Some(per_user) = self.engine().per_user()
+        {
+            let subject = match self.who(&context).caller {
+                Some(Caller::Subject(s)) if s != crate::engine::audit::NO_SUBJECT => Some(s),
+                _ => None,
+            };
+            let providers = match &subject {
+                Some(s) => per_user.list(s).await.map_err(|e| {
+                    tracing::warn!(error = %e, "per-user credentials could not be listed");
+                    McpError::internal_error("the shared store could not be read", None)
+                })?,
+                None => Vec::new(),
+            };
+            let text = serde_json::json!({
+                "providers": providers,
+                "without_own": match per_user.without {
+                    crate::engine::credentials::WithoutOwn::Refuse => "refused",
+                    crate::engine::credentials::WithoutOwn::Fallback => "service credential",
+                    crate::engine::credentials::WithoutOwn::ReadOnly => "service credential, reads only",
+                },
+                "how": "a call to a provider you have none for gives a link to the page where you enter yours; to replace it, remove it and call again",
+            })
+            .to_string();
+            return Ok(ReadResourceResult::new(vec![ResourceContents::text(text, uri)]).into());
+        }
         let text = if uri == CATALOG_URI {
             Some(reference::catalog_markdown(ops))
         } else if uri == STATE_URI && self.offers_state() {

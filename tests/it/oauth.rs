@@ -801,3 +801,67 @@ async fn a_write_refused_for_its_scope_is_an_audit_line() {
     assert!(fake.requests().is_empty());
     assert!(!text.contains(&token));
 }
+
+/// With per-user credentials on, `datasource-mcp://me/credentials` lists the providers the
+/// token's subject gave their own credential for; another subject sees only theirs.
+#[tokio::test]
+async fn a_caller_reads_which_providers_they_have_their_own_credential_for() {
+    use datasource_mcp::engine::credentials::{PerUser, WithoutOwn};
+    use datasource_mcp::engine::sealed::Sealer;
+    let fake = FakeUpstream::start().await;
+    let key = SigningKey::es256("ec-mine");
+    let issuer = TestIssuer::start(&[&key]).await;
+    let vars = bigid_vars(&fake);
+    let per_user = Arc::new(PerUser::new(
+        WithoutOwn::Refuse,
+        Arc::new(datasource_mcp::store::MemoryStore::default()),
+        Sealer::default(),
+        std::time::Duration::from_secs(60),
+    ));
+    per_user
+        .put(
+            "alice",
+            datasource_mcp::operation::Provider::BigId,
+            &datasource_mcp::secret::SecretString::new("alice-own-S3NT1NEL"),
+        )
+        .await
+        .unwrap();
+    let engine = Arc::new(
+        Engine::new(
+            providers::configure_all(&vars).unwrap(),
+            UpstreamSettings::default(),
+            Arc::new(vars.clone()),
+        )
+        .with_per_user(per_user),
+    );
+    let server = DataSourceServer::new(engine, &Selection::default());
+    let opts = HttpOptions::new(
+        "127.0.0.1:0".parse().unwrap(),
+        Auth::OAuth(Box::new(OAuthConfig::new(issuer.url.clone()))),
+    );
+    let server = serve_http(server, opts).await;
+    let read = json!({"jsonrpc": "2.0", "id": 4, "method": "resources/read",
+        "params": {"uri": "datasource-mcp://me/credentials"}});
+    let mut seen = Vec::new();
+    for sub in ["alice", "bob"] {
+        let mut c = claims(&issuer, &server, "datasource:read");
+        c["sub"] = json!(sub);
+        let r = post(&server, Some(&key.sign(&c)), &read).await;
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.unwrap();
+        let text = body["result"]["contents"][0]["text"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(!text.contains("S3NT1NEL"));
+        let listed: Value = serde_json::from_str(&text).unwrap();
+        seen.push((listed["providers"].clone(), listed["without_own"].clone()));
+    }
+    assert_eq!(
+        seen,
+        [
+            (json!(["bigid"]), json!("refused")),
+            (json!([]), json!("refused"))
+        ]
+    );
+}
