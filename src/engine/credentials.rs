@@ -25,6 +25,7 @@ use crate::secret::SecretString;
 use crate::spec::{Credential, Env, ProviderSpec};
 use crate::store::{Store, StoreError, StoreResult};
 use crate::upstream::Authenticator;
+pub use crate::upstream::acting::{ACTING, Acting, service};
 
 use super::sealed::Sealer;
 
@@ -41,39 +42,6 @@ pub enum WithoutOwn {
     Fallback,
     /// The service credential acts for them in tools that change nothing; writes are refused.
     ReadOnly,
-}
-
-/// Which credential acts in a call, per provider: the caller's own, or the service's.
-#[derive(Default)]
-pub struct Acting {
-    own: Vec<(Provider, Arc<Authenticator>)>,
-    /// Providers the service credential may act for in this call.
-    service: Vec<Provider>,
-}
-
-tokio::task_local! {
-    /// The credentials of the call this task runs, when per-user mode is on.
-    pub static ACTING: Arc<Acting>;
-}
-
-impl Acting {
-    /// `Some(Some(own))`, `Some(None)`: the service credential, `None`: nothing may act.
-    pub fn for_provider(&self, provider: Provider) -> Option<Option<Arc<Authenticator>>> {
-        if let Some((_, a)) = self.own.iter().find(|(p, _)| *p == provider) {
-            return Some(Some(a.clone()));
-        }
-        self.service.contains(&provider).then_some(None)
-    }
-
-    /// What the audit line says acted: `own`, `service`, or `own+service` (a call across
-    /// platforms where only some are the caller's own).
-    pub fn label(&self) -> &'static str {
-        match (self.own.is_empty(), self.service.is_empty()) {
-            (false, true) => "own",
-            (false, false) => "own+service",
-            _ => "service",
-        }
-    }
 }
 
 /// The variable a person gives for `spec`: the first secret credential variable that is a
@@ -294,11 +262,9 @@ impl PerUser {
                 None => None,
             };
             match own {
-                Some(a) => acting.own.push((p, a)),
+                Some(a) => acting.own(p, a),
                 None => match (self.without, writes) {
-                    (WithoutOwn::Fallback, _) | (WithoutOwn::ReadOnly, false) => {
-                        acting.service.push(p)
-                    }
+                    (WithoutOwn::Fallback, _) | (WithoutOwn::ReadOnly, false) => acting.service(p),
                     _ => missing.push(p),
                 },
             }
@@ -322,14 +288,5 @@ impl crate::intake::PersonalSink for PerUser {
                 .await
                 .map_err(|e| e.to_string())
         })
-    }
-}
-
-/// The service credential for every provider: what acts for callers that are not OAuth
-/// subjects (stdio, the static token) when per-user mode is on.
-pub fn service(providers: &[Provider]) -> Acting {
-    Acting {
-        own: Vec::new(),
-        service: providers.to_vec(),
     }
 }

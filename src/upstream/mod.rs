@@ -4,6 +4,7 @@
 //! authenticated send per provider with its 401 re-authentication ([`provider`]), and the
 //! wire trace for bug reports ([`trace`]).
 
+pub mod acting;
 pub mod auth;
 pub mod client;
 pub mod provider;

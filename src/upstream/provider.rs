@@ -1,11 +1,11 @@
 //! A configured provider at run time: where it lives, its credential, and the authenticated
 //! send. The request a dry run prints and the one sent come from [`ProviderClient::request`].
 
+use super::acting::ACTING;
 use super::auth::{AuthError, Authenticator};
 use super::client::Upstream;
 use super::request::OutgoingRequest;
 use super::response::{HttpResponse, TransportError};
-use crate::engine::credentials::ACTING;
 use crate::providers::ProviderConfig;
 use crate::redact;
 use crate::request::{Method, RequestParts};
