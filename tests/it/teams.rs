@@ -403,3 +403,74 @@ async fn tokens_without_a_subject_never_share_a_credential() {
     );
     assert!(t.fake.requests().is_empty());
 }
+
+/// A replica: an engine with its own intake page and per-user state, on a shared store.
+fn replica(fake: &FakeUpstream, store: Arc<dyn Store>) -> Engine {
+    let vars = env(&[
+        ("BIGDATA_BASE_URL", &fake.url("/bigdata")),
+        ("BIGDATA_API_KEY", SERVICE_KEY),
+    ]);
+    let per_user = Arc::new(PerUser::new(
+        WithoutOwn::Refuse,
+        store,
+        Sealer::new(Some(KEY), None).unwrap(),
+        Duration::from_secs(3600),
+    ));
+    let intake = Intake::new(IntakeSettings::default(), Serving::Loopback);
+    intake.keep_personal(per_user.clone());
+    Engine::new(
+        providers::configure_all(&vars).unwrap(),
+        UpstreamSettings::default(),
+        Arc::new(vars.clone()),
+    )
+    .with_intake(intake)
+    .with_per_user(per_user)
+}
+
+/// Two replicas on one Redis: a credential given on one replica's page acts for that caller on
+/// the other; with Redis stopped, a call is a clear store error and nothing is sent.
+#[tokio::test]
+async fn a_credential_given_on_one_replica_acts_on_another_and_a_lost_store_sends_nothing() {
+    let Some(mut redis) = crate::support::TestRedis::start().await else {
+        return;
+    };
+    let fake = FakeUpstream::start().await;
+    fake.on(
+        "GET",
+        "/bigdata/contents/v1/connectors",
+        Reply::json(200, json!({"results": []})),
+    );
+    let shared: Arc<dyn Store> = Arc::new(
+        datasource_mcp::store::RedisStore::connect(&redis.url)
+            .await
+            .unwrap(),
+    );
+    let (a, b) = (replica(&fake, shared.clone()), replica(&fake, shared));
+    let op = providers::operation("bigdata_list_connectors").unwrap();
+    let carol = as_subject("carol");
+    let refused = a.call(op, None, &carol).await;
+    let url = link_in(refused.value["error"]["hint"].as_str().unwrap()).unwrap();
+    let page = open(&url).await;
+    let done = post(
+        &url,
+        Some(&origin_of(&url)),
+        &page.form_token(),
+        "carol-redis-S3NT1NEL-8",
+    )
+    .await;
+    assert_eq!(done.status, 200, "{}", done.html);
+    let on_b = b.call(op, None, &carol).await;
+    assert!(!on_b.is_error, "{}", on_b.value);
+    let sent: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(|r| r.header("x-api-key").unwrap_or("(none)").to_string())
+        .collect();
+    assert_eq!(sent, ["carol-redis-S3NT1NEL-8"]);
+    redis.stop();
+    let lost = b.call(op, None, &carol).await;
+    assert!(lost.is_error);
+    assert_eq!(lost.value["error"]["code"], "STORE_UNAVAILABLE");
+    assert!(!lost.value.to_string().contains("S3NT1NEL"));
+    assert_eq!(fake.requests().len(), 1);
+}
