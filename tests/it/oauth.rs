@@ -865,3 +865,52 @@ async fn a_caller_reads_which_providers_they_have_their_own_credential_for() {
         ]
     );
 }
+
+/// `--per-user-credentials` starts only with OAuth (callers are told apart by their token's
+/// subject) and with a usable sealing key when one is given; the key is never shown.
+#[test]
+fn the_binary_refuses_per_user_credentials_without_oauth_or_with_a_bad_key() {
+    let run = |extra: &[&str], key: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_datasource-mcp"));
+        cmd.args([
+            "--sandbox",
+            "--transport",
+            "http",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(extra)
+        .env("DATASOURCE_MCP_HTTP_TOKEN", "a-static-token-0123456789")
+        .env_remove("DATASOURCE_MCP_OAUTH_ISSUER")
+        .env_remove("DATASOURCE_MCP_STORE_KEY");
+        if let Some(key) = key {
+            cmd.env("DATASOURCE_MCP_STORE_KEY", key);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, stderr) = run(&["--per-user-credentials"], None);
+    assert!(!ok);
+    assert!(
+        stderr.contains("datasource-mcp: --per-user-credentials needs OAuth (DATASOURCE_MCP_OAUTH_ISSUER): users are told apart by their token's subject"),
+        "{stderr}"
+    );
+    let (ok, stderr) = run(&["--per-user-credentials", "fallback"], Some("c2hvcnQ="));
+    assert!(!ok);
+    assert!(
+        stderr.contains(
+            "DATASOURCE_MCP_STORE_KEY is 5 bytes; it must be 32 (e.g. `openssl rand -base64 32`)"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("c2hvcnQ="), "{stderr}");
+    let (ok, stderr) = run(&["--per-user-credentials", "sometimes"], None);
+    assert!(!ok);
+    assert!(
+        stderr.contains("[possible values: refuse, fallback, read-only]"),
+        "{stderr}"
+    );
+}
