@@ -206,12 +206,7 @@ impl super::Engine {
         let Ok((rows, _)) = self.list_pages(provider, false, cx).await else {
             return Vec::new();
         };
-        let squeeze = |s: &str| -> String {
-            s.chars()
-                .filter(|c| c.is_alphanumeric())
-                .flat_map(char::to_lowercase)
-                .collect()
-        };
+        let squeeze = super::plan::squeezed;
         let wanted = squeeze(asked);
         let most_edits = (wanted.chars().count() / 3).clamp(1, 4);
         let mut ranked: Vec<(usize, String)> = rows

@@ -118,14 +118,8 @@ impl Engine {
         let Some(op) = crate::providers::operation(needs.tool) else {
             return Vec::new();
         };
-        let (list, at) = match state.create_at.split_once('[') {
-            Some((list, _)) => (args[list].as_array().cloned().unwrap_or_default(), list),
-            None if state.create_at.is_empty() => (vec![args.clone()], ""),
-            None => (vec![args[state.create_at].clone()], state.create_at),
-        };
-        let indexed = state.create_at.contains('[');
         let mut missing = Vec::new();
-        for (i, entry) in list.iter().enumerate() {
+        for (at, entry) in create_entries(state, args) {
             let Some(parts) = (needs.args)(entry).and_then(|a| op.prepare(a).ok()) else {
                 continue;
             };
@@ -138,21 +132,51 @@ impl Engine {
                 continue;
             };
             for (field, why) in (needs.missing)(entry, &answer) {
-                let path = match (at.is_empty(), indexed) {
-                    (true, _) => field,
-                    (false, true) => format!("{at}[{i}].{field}"),
-                    (false, false) => format!("{at}.{field}"),
-                };
-                missing.push(json!({"field": path, "why": why}));
+                missing.push(json!({"field": under(&at, &field), "why": why}));
             }
         }
         missing
     }
 }
 
+/// The entries a create's arguments hold (`create_at`: `ds_connection`, `data_sources[0]` for
+/// a list of them, or `""` for the arguments themselves), each with the path its fields are
+/// named under in an argument error (`ds_connection`, `data_sources[1]`, `""`).
+fn create_entries<'a>(state: &crate::spec::StateSpec, args: &'a Value) -> Vec<(String, &'a Value)> {
+    match state.create_at.split_once('[') {
+        Some((list, _)) => args[list]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, entry)| (format!("{list}[{i}]"), entry))
+            .collect(),
+        None if state.create_at.is_empty() => vec![(String::new(), args)],
+        None => vec![(state.create_at.to_string(), &args[state.create_at])],
+    }
+}
+
+/// `field` under an entry's path.
+fn under(at: &str, field: &str) -> String {
+    match at.is_empty() {
+        true => field.to_string(),
+        false => format!("{at}.{field}"),
+    }
+}
+
+/// The listing of a platform's data-source list (its compact row is what a create is compared
+/// by and named from).
+fn source_listing(spec: &crate::spec::ProviderSpec) -> Option<crate::operation::Listing> {
+    spec.inventory
+        .as_ref()
+        .and_then(|i| crate::providers::operation(i.tool))
+        .and_then(|op| op.listing)
+}
+
 /// What makes two sources look like the same one: a name that differs only in case, spaces or
-/// punctuation, or the same host and database.
-fn squeezed(name: &str) -> String {
+/// punctuation, or the same host and database. (Also how a name that found nothing is compared
+/// with the names there are.)
+pub(super) fn squeezed(name: &str) -> String {
     name.chars()
         .filter(|c| c.is_alphanumeric())
         .flat_map(char::to_lowercase)
@@ -182,22 +206,9 @@ impl Engine {
         let Some(state) = crate::providers::state(provider.spec.provider) else {
             return Vec::new();
         };
-        let Some(listing) = provider
-            .spec
-            .inventory
-            .as_ref()
-            .and_then(|i| crate::providers::operation(i.tool))
-            .and_then(|op| op.listing)
-        else {
+        let Some(listing) = source_listing(provider.spec) else {
             return Vec::new();
         };
-        // The entries the create makes, where its arguments hold them.
-        let entries: Vec<&Value> = match state.create_at.split_once('[') {
-            Some((list, _)) => args[list].as_array().map(|l| l.iter().collect()),
-            None if state.create_at.is_empty() => Some(vec![args]),
-            None => Some(vec![&args[state.create_at]]),
-        }
-        .unwrap_or_default();
         let key = |entry: &Value| {
             state
                 .key
@@ -211,7 +222,7 @@ impl Engine {
         };
         let text = |v: &Value| v.as_str().map(str::to_lowercase);
         let mut warnings = Vec::new();
-        for entry in entries {
+        for (_, entry) in create_entries(state, args) {
             let name = key(entry).unwrap_or_default();
             let made = (listing.row)(entry);
             for row in &rows {
@@ -243,33 +254,10 @@ impl Engine {
 /// says nothing to name it by.
 pub(super) fn proposed_name(op: &OperationSpec, args: &Value, field: &str) -> Option<String> {
     let state = crate::providers::state(op.provider)?;
-    let (entry, at) = match state.create_at.split_once('[') {
-        Some((list, _)) => {
-            let index: usize = field
-                .strip_prefix(&format!("{list}["))?
-                .split(']')
-                .next()?
-                .parse()
-                .ok()?;
-            (&args[list][index], format!("{list}[{index}]"))
-        }
-        None if state.create_at.is_empty() => (args, String::new()),
-        None => (&args[state.create_at], state.create_at.to_string()),
-    };
-    let name_field = match at.is_empty() {
-        true => state.key.to_string(),
-        false => format!("{at}.{}", state.key),
-    };
-    if field != name_field {
-        return None;
-    }
-    let listing = op
-        .provider
-        .spec()
-        .inventory
-        .as_ref()
-        .and_then(|i| crate::providers::operation(i.tool))
-        .and_then(|o| o.listing)?;
+    let (_, entry) = create_entries(state, args)
+        .into_iter()
+        .find(|(at, _)| under(at, state.key) == field)?;
+    let listing = source_listing(op.provider.spec())?;
     let row = (listing.row)(entry);
     let kind = ["type", "databaseType", "datasourceType"]
         .iter()

@@ -306,13 +306,14 @@ async fn shutdown_does_not_wait_for_partial_requests() {
     let started = Instant::now();
     // SAFETY: a signal to the child this test started.
     unsafe { libc::kill(server.child.id().unwrap() as libc::pid_t, libc::SIGTERM) };
-    let status = tokio::time::timeout(Duration::from_secs(10), server.child.wait())
+    let status = tokio::time::timeout(Duration::from_secs(15), server.child.wait())
         .await
         .expect("exits well before the grace period")
         .unwrap();
     assert!(status.success(), "{status:?}");
+    // Well before the 20 s grace (a bound loose enough for a loaded machine).
     assert!(
-        started.elapsed() < Duration::from_secs(3),
+        started.elapsed() < Duration::from_secs(10),
         "{:?}",
         started.elapsed()
     );

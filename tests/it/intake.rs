@@ -589,7 +589,8 @@ async fn a_2026_request_state_is_used_once_by_its_own_call_and_waits_in_slices()
     let value = value_for("state-2026");
     let (fake, vars) = fake_bigid().await;
     let settings = IntakeSettings {
-        wait_slice: Duration::from_millis(600),
+        // Long enough that "at once" and "after a slice" stay apart on a loaded machine.
+        wait_slice: Duration::from_secs(4),
         ..IntakeSettings::default()
     };
     let (server, _intake) = intake_server(&vars, settings);
@@ -633,7 +634,7 @@ async fn a_2026_request_state_is_used_once_by_its_own_call_and_waits_in_slices()
             .await
             .unwrap(),
     );
-    assert!(started.elapsed() < Duration::from_millis(500), "no wait");
+    assert!(started.elapsed() < Duration::from_secs(3), "no wait");
     let state = again["requestState"].as_str().unwrap().to_string();
     assert_ne!(state, first["requestState"]);
     assert_eq!(
@@ -650,7 +651,7 @@ async fn a_2026_request_state_is_used_once_by_its_own_call_and_waits_in_slices()
             .unwrap(),
     );
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(600), "{waited:?}");
+    assert!(waited >= Duration::from_secs(4), "{waited:?}");
     assert_eq!(
         polled.as_object().unwrap().keys().collect::<Vec<_>>(),
         ["requestState", "resultType"],
@@ -763,8 +764,9 @@ async fn over_http_calls_waiting_for_a_person_hold_no_request_slot() {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    // Both wait; every other caller is still served, at once.
-    let started = std::time::Instant::now();
+    // Both wait; every other caller is still served: with both slots held, a request would
+    // wait the 300 ms queue timeout and be shed with 503. (No wall-clock bound: this machine's
+    // load would make one flaky.)
     for id in 0..3 {
         let list = json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"});
         let r = http()
@@ -781,11 +783,6 @@ async fn over_http_calls_waiting_for_a_person_hold_no_request_slot() {
         let body: Value = r.json().await.unwrap();
         assert!(!body["result"]["tools"].as_array().unwrap().is_empty());
     }
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
     // One waiter per requestState: sent again it is asked afresh at once; a fresh one sent
     // with other arguments is refused.
     let again = input_required(
