@@ -200,9 +200,16 @@ impl Engine {
     ) -> super::CallOutcome {
         let started = Instant::now();
         let secrets = redact::CallSecrets::default();
-        let trail = super::audit::Trail::default();
-        let result = match (self.provider(op.provider), op.flow.then_poll) {
-            (Some(provider), Some(poll)) if poll.status_path.is_some() => {
+        let mut trail = super::audit::Trail::default();
+        // The job is followed with the credential of the caller who started it (per-user mode:
+        // their own), as the call that started it was.
+        let acting = self.acting(op, cx).await;
+        if let Ok(acting) = &acting {
+            trail.credential = Some(acting.as_ref().map_or("service", |a| a.label()));
+        }
+        let result = match (acting, self.provider(op.provider), op.flow.then_poll) {
+            (Err(e), _, _) => Err(e),
+            (Ok(acting), Some(provider), Some(poll)) if poll.status_path.is_some() => {
                 let call = Call {
                     provider,
                     mask: None,
@@ -211,7 +218,11 @@ impl Engine {
                 let deadline = Instant::now() + wait;
                 let progress = cx.progress.as_deref();
                 let followed = self.follow(op, &call, poll, id, deadline, None, progress);
-                match followed.await {
+                let followed = match acting {
+                    Some(acting) => super::credentials::ACTING.scope(acting, followed).await,
+                    None => followed.await,
+                };
+                match followed {
                     Ok(mut value) => {
                         redact::clean_json(&mut value, None);
                         self.fit(super::Shaped::whole(value))
