@@ -172,7 +172,7 @@ impl StateArgs {
     pub fn per_user(
         &self,
         store: Arc<dyn crate::store::Store>,
-        env: &dyn crate::spec::Env,
+        sealer: Arc<crate::store::sealed::Sealer>,
     ) -> anyhow::Result<Option<crate::engine::credentials::PerUser>> {
         let Some(without) = self.per_user_credentials else {
             return Ok(None);
@@ -180,12 +180,7 @@ impl StateArgs {
         if self.credential_ttl == 0 || self.credential_ttl > 366 * 86_400 {
             anyhow::bail!("--credential-ttl must be between 1 and 31622400 seconds");
         }
-        let sealer = crate::engine::sealed::Sealer::new(
-            env.var("DATASOURCE_MCP_STORE_KEY").as_deref(),
-            env.var("DATASOURCE_MCP_STORE_KEY_PREVIOUS").as_deref(),
-        )
-        .map_err(|e| anyhow::anyhow!(e))?;
-        if !sealer.seals() && self.store != "memory" {
+        if !sealer.seals() && self.shared() {
             anyhow::bail!(
                 "--per-user-credentials with a shared --store needs DATASOURCE_MCP_STORE_KEY (32 bytes, e.g. `openssl rand -base64 32`): users' credentials are sealed with it there"
             );
@@ -196,6 +191,25 @@ impl StateArgs {
             sealer,
             Duration::from_secs(self.credential_ttl),
         )))
+    }
+
+    /// What secrets in the store are sealed with: the key of `DATASOURCE_MCP_STORE_KEY` (and,
+    /// during a rotation, the previous one of `DATASOURCE_MCP_STORE_KEY_PREVIOUS`).
+    pub fn sealer(
+        &self,
+        env: &dyn crate::spec::Env,
+    ) -> anyhow::Result<Arc<crate::store::sealed::Sealer>> {
+        crate::store::sealed::Sealer::new(
+            env.var("DATASOURCE_MCP_STORE_KEY").as_deref(),
+            env.var("DATASOURCE_MCP_STORE_KEY_PREVIOUS").as_deref(),
+        )
+        .map(Arc::new)
+        .map_err(|e| anyhow::anyhow!(e))
+    }
+
+    /// Whether the store is one other processes read (not this process's memory).
+    pub fn shared(&self) -> bool {
+        !matches!(self.store.trim(), "" | "memory")
     }
 
     /// The store, connected (a Redis that does not answer stops start-up with its reason).
@@ -838,7 +852,21 @@ pub fn main() -> ExitCode {
             run_multi_thread(async move {
                 let (configs, sandbox) = provider_configs(cli.sandbox, true, &*env).await?;
                 let store = cli.state.open().await?;
-                let per_user = cli.state.per_user(store.clone(), &*env)?;
+                let sealer = cli.state.sealer(&*env)?;
+                let per_user = cli.state.per_user(store.clone(), sealer.clone())?;
+                // Replicas share the intake's links and values, sealed: a link one replica
+                // offers opens on another, and its value serves a call on a third.
+                if let Some(intake) = &intake
+                    && cli.state.shared()
+                {
+                    if sealer.seals() {
+                        intake.share(store.clone(), sealer.clone());
+                    } else {
+                        eprintln!(
+                            "datasource-mcp: values typed on the intake page stay in this process (set DATASOURCE_MCP_STORE_KEY to share them, sealed, with the other replicas of --store)"
+                        );
+                    }
+                }
                 if per_user.is_some() && !matches!(oauth_shown, http::Auth::OAuth(_)) {
                     anyhow::bail!(
                         "--per-user-credentials needs OAuth (DATASOURCE_MCP_OAUTH_ISSUER): users are told apart by their token's subject"

@@ -3,7 +3,7 @@
 //! A caller (an OAuth subject) gives the server their own credential for a provider once, on
 //! the intake page (never through the model); it is kept in the store (memory, or the Redis
 //! replicas share) under the subject's SHA-256, sealed with the operator's key when one is
-//! given ([`super::sealed`]), for the configured time. From then on every call of that caller
+//! given ([`crate::store::sealed`]), for the configured time. From then on every call of that caller
 //! to that provider carries it. A caller without one is refused with a link to the page, or
 //! acts with the service credential, or with it only for tools that change nothing: the
 //! operator's choice ([`WithoutOwn`]).
@@ -27,7 +27,7 @@ use crate::store::{Store, StoreError, StoreResult};
 use crate::upstream::Authenticator;
 pub use crate::upstream::acting::{ACTING, Acting, service};
 
-use super::sealed::Sealer;
+use crate::store::sealed::Sealer;
 
 /// How long a stored credential lives by default (30 days).
 pub const DEFAULT_TTL: Duration = Duration::from_secs(30 * 86_400);
@@ -101,7 +101,7 @@ type Made = (String, Arc<Authenticator>);
 pub struct PerUser {
     pub without: WithoutOwn,
     store: Arc<dyn Store>,
-    sealer: Sealer,
+    sealer: Arc<Sealer>,
     ttl: Duration,
     /// Authenticators made from stored credentials, by (subject digest, provider), with the
     /// digest of the credential they were made from (a replaced credential makes a new one).
@@ -135,7 +135,12 @@ fn corrupt(why: &str) -> StoreError {
 }
 
 impl PerUser {
-    pub fn new(without: WithoutOwn, store: Arc<dyn Store>, sealer: Sealer, ttl: Duration) -> Self {
+    pub fn new(
+        without: WithoutOwn,
+        store: Arc<dyn Store>,
+        sealer: Arc<Sealer>,
+        ttl: Duration,
+    ) -> Self {
         Self {
             without,
             store,
@@ -285,6 +290,21 @@ impl crate::intake::PersonalSink for PerUser {
                 .filter(|p| p.is_vendor())
                 .ok_or("no such provider")?;
             self.put(subject, provider, &value)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn remove<'a>(
+        &'a self,
+        subject: &'a str,
+        provider: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<bool, String>> {
+        Box::pin(async move {
+            let provider = Provider::from_id(provider)
+                .filter(|p| p.is_vendor())
+                .ok_or("no such provider")?;
+            PerUser::remove(self, subject, provider)
                 .await
                 .map_err(|e| e.to_string())
         })

@@ -30,7 +30,6 @@ mod inventory;
 pub mod listing;
 mod outcome;
 mod plan;
-pub mod sealed;
 pub mod secret_refs;
 pub mod state;
 
@@ -316,7 +315,7 @@ impl Engine {
     /// Which credential acts in a call of `op` for this caller, when per-user mode is on; a
     /// caller without their own is refused here when the operator says so, with a link to the
     /// page where they give it. A value they entered there since is kept for them first.
-    async fn acting(
+    pub(super) async fn acting(
         &self,
         op: &'static OperationSpec,
         cx: &CallContext,
@@ -342,12 +341,12 @@ impl Engine {
                     continue;
                 };
                 let binding = personal_binding(subject, spec);
-                if let Some(value) = intake.value(variable, &binding) {
+                if let Some(value) = intake.value(variable, &binding).await {
                     per_user
                         .put(subject, p, &value)
                         .await
                         .map_err(ToolError::Store)?;
-                    intake.forget(variable, &binding);
+                    intake.forget(variable, &binding).await;
                 }
             }
         }
@@ -359,23 +358,17 @@ impl Engine {
         let Some(&first) = missing.first() else {
             return Ok(Some(Arc::new(acting)));
         };
+        // Across platforms (the inventory), a caller with a credential for some goes on with
+        // those: each other platform answers that no credential of theirs acts there.
+        if self.provider(op.provider).is_none() && missing.len() < providers.len() {
+            return Ok(Some(Arc::new(acting)));
+        }
         let spec = first.spec();
         let variable = credentials::personal_variable(spec).unwrap_or("its credential");
         let url = match (&self.intake, subject) {
             (Some(intake), Some(subject)) => {
-                let binding = personal_binding(subject, spec);
-                let about = About {
-                    name: variable.to_string(),
-                    tool: op.name.to_string(),
-                    provider: spec.title.to_string(),
-                    target: None,
-                    binding: binding.clone(),
-                    scope: crate::keychain::Scope {
-                        provider: spec.id.into(),
-                        hosts: Vec::new(),
-                    },
-                    purpose: crate::intake::Purpose::Personal,
-                };
+                let about =
+                    personal_about(op.name, spec, subject, crate::intake::Purpose::Personal);
                 intake.offer(about).await.ok().map(|o| o.url)
             }
             _ => None,
@@ -386,6 +379,51 @@ impl Engine {
             write_only: per_user.without == credentials::WithoutOwn::ReadOnly,
             url,
         })
+    }
+
+    /// The caller's own credentials (per-user mode), for the resource `datasource-mcp://me/credentials`:
+    /// per configured provider, whether they gave one, and a link to the page where they give
+    /// one or remove theirs (never a value; a caller who is not a signed-in user gets no link).
+    pub async fn my_credentials(&self, cx: &CallContext) -> Result<Value, ToolError> {
+        let Some(per_user) = &self.per_user else {
+            return Ok(Value::Null);
+        };
+        let subject = match &cx.caller {
+            Some(Caller::Subject(s)) if s != audit::NO_SUBJECT => Some(s.as_str()),
+            _ => None,
+        };
+        let own = match subject {
+            Some(s) => per_user.list(s).await.map_err(ToolError::Store)?,
+            None => Vec::new(),
+        };
+        let mut rows = Vec::new();
+        for provider in &self.providers {
+            let spec = provider.spec;
+            let has = own.contains(&spec.id);
+            let mut row = serde_json::json!({"provider": spec.id, "own": has});
+            if let (Some(intake), Some(subject)) = (&self.intake, subject) {
+                let purpose = match has {
+                    true => crate::intake::Purpose::Forget,
+                    false => crate::intake::Purpose::Personal,
+                };
+                let about = personal_about(MY_CREDENTIALS, spec, subject, purpose);
+                let key = if has { "remove" } else { "give" };
+                row[key] = match intake.offer(about).await {
+                    Ok(offered) => Value::String(offered.url),
+                    Err(e) => Value::String(format!("no link now: {e}")),
+                };
+            }
+            rows.push(row);
+        }
+        Ok(serde_json::json!({
+            "credentials": rows,
+            "without_own": match per_user.without {
+                credentials::WithoutOwn::Refuse => "refused",
+                credentials::WithoutOwn::Fallback => "service credential",
+                credentials::WithoutOwn::ReadOnly => "service credential, reads only",
+            },
+            "how": "a person opens a give link to enter their own credential, or a remove link to remove theirs (each works once); the assistant never sees a value",
+        }))
     }
 
     /// Whether this engine serves `provider`'s tools: a vendor when it is configured, the
@@ -751,6 +789,13 @@ impl Engine {
                 field,
                 offered: Box::new(offered),
             },
+            // The store replicas share is down: said as such, not as an unknown secret.
+            Err(crate::intake::Unavailable::Store(why)) => {
+                ToolError::Store(crate::store::StoreError {
+                    where_: "secret intake".into(),
+                    why,
+                })
+            }
             Err(e) => {
                 tracing::warn!("no secret intake link: {e}");
                 ToolError::UnknownSecret { field, name }
@@ -795,6 +840,33 @@ impl Engine {
 }
 
 /// A list's `name` pattern, taken out of its arguments (the row's type never sees it).
+/// The resource that lists a caller's own credentials, as the intake page names it.
+const MY_CREDENTIALS: &str = "datasource-mcp://me/credentials";
+
+/// What the intake page shows for a caller's own credential of `spec`: given (`Personal`) or
+/// removed (`Forget`).
+fn personal_about(
+    tool: &str,
+    spec: &'static crate::spec::ProviderSpec,
+    subject: &str,
+    purpose: crate::intake::Purpose,
+) -> About {
+    About {
+        name: credentials::personal_variable(spec)
+            .unwrap_or("its credential")
+            .to_string(),
+        tool: tool.to_string(),
+        provider: spec.title.to_string(),
+        target: None,
+        binding: personal_binding(subject, spec),
+        scope: crate::keychain::Scope {
+            provider: spec.id.into(),
+            hosts: Vec::new(),
+        },
+        purpose,
+    }
+}
+
 /// Who a credential entered on the intake page is for: this subject, this provider.
 fn personal_binding(subject: &str, spec: &crate::spec::ProviderSpec) -> crate::intake::Binding {
     crate::intake::Binding {

@@ -16,6 +16,12 @@
 //! form posting to itself; it works without JavaScript ([`page`]). Nothing about a value is
 //! logged.
 //!
+//! Replicas behind a load balancer share the intake ([`Intake::share`]): a link, the value
+//! entered on it and a pending `requestState` live in the store every replica reads, values
+//! sealed with the operator's key, so a link offered by one replica opens on another and its
+//! value serves a call on a third. The store is then the one authority: a link is used once
+//! across replicas (taken from the store), a value lives as the store keeps it.
+//!
 //! Where the page is served ([`Serving`]): on a loopback listener of its own, started on first
 //! need (stdio and the CLI), or on the HTTP transport's router under `/secrets/` (HTTP mode,
 //! whose address the transport tells once bound, or `--public-url`). Either way the page is
@@ -29,6 +35,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::sync::{OnceCell, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
@@ -37,6 +44,16 @@ use crate::keychain::{Keychain, Scope};
 use crate::redact;
 use crate::secret::SecretString;
 use crate::serving::connections::{Connections, Limits};
+use crate::store::Store;
+use crate::store::sealed::Sealer;
+
+/// How long a value entered on a shared intake lives in the store when no `--entered-secret-ttl`
+/// is set (a process's memory keeps it until the process stops; a store needs an end).
+pub const SHARED_VALUE_TTL: Duration = Duration::from_secs(12 * 3600);
+
+/// How often a call waiting for a person looks in the shared store (a value may be entered on
+/// another replica, whose entry no local signal announces).
+const SHARED_POLL: Duration = Duration::from_millis(500);
 
 /// How long a link works by default.
 pub const DEFAULT_LINK_TTL: Duration = Duration::from_secs(600);
@@ -103,7 +120,7 @@ pub enum Serving {
 
 /// Who a value is for and where it may go: it is used only for this caller, this provider and
 /// these hosts (those the page showed); a call for anyone or anywhere else asks again.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Binding {
     /// Who called (the OAuth subject, `stdio`, `cli`, …).
     pub caller: String,
@@ -114,7 +131,7 @@ pub struct Binding {
 }
 
 /// What a value is for, shown on the page (every field is HTML-escaped there).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct About {
     /// The reference's NAME.
     pub name: String,
@@ -134,13 +151,16 @@ pub struct About {
 
 /// What a value is asked for: a call's `${secret:NAME}`, or a provider credential that
 /// `datasource-mcp login` stores in the keychain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Purpose {
     #[default]
     Reference,
     Login,
     /// A caller's own vendor credential (per-user mode), kept for them in the store.
     Personal,
+    /// The removal of a caller's own vendor credential (per-user mode): the page asks for a
+    /// yes, no value.
+    Forget,
 }
 
 /// Where a caller's own credential entered on the page is kept (per-user mode): the caller's
@@ -152,6 +172,87 @@ pub trait PersonalSink: Send + Sync {
         provider: &'a str,
         value: SecretString,
     ) -> futures_util::future::BoxFuture<'a, Result<(), String>>;
+
+    /// Removes the caller's own credential for `provider`; whether there was one.
+    fn remove<'a>(
+        &'a self,
+        subject: &'a str,
+        provider: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<bool, String>>;
+}
+
+/// The intake's share of the store replicas read: links, values (sealed), pending handles.
+struct Shared {
+    store: Arc<dyn Store>,
+    sealer: Arc<Sealer>,
+}
+
+/// A link as the store keeps it (its token only as the key's digest).
+#[derive(Serialize, Deserialize)]
+struct LinkRecord {
+    about: About,
+    form_token: String,
+    elicitation_id: String,
+    /// Unix milliseconds.
+    expires_ms: u64,
+}
+
+/// A pending `requestState` as the store keeps it.
+#[derive(Serialize, Deserialize)]
+struct PendingRecord {
+    tool: String,
+    args: String,
+    name: String,
+    binding: Binding,
+    until_ms: u64,
+    accepted: bool,
+}
+
+fn sha256_hex(text: &str) -> String {
+    ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn link_key(token: &str) -> String {
+    format!("intake:link:{}", sha256_hex(token))
+}
+
+fn value_key(name: &str, binding: &Binding) -> String {
+    let binding = serde_json::to_string(binding).unwrap_or_default();
+    format!("intake:value:{}", sha256_hex(&format!("{name}\n{binding}")))
+}
+
+fn handle_key(handle: &str) -> String {
+    format!("intake:handle:{}", sha256_hex(handle))
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The instant `ms` (Unix milliseconds) falls at, in this process's clock.
+fn instant_of(ms: u64) -> Instant {
+    let now = unix_ms();
+    match ms.checked_sub(now) {
+        Some(ahead) => Instant::now() + Duration::from_millis(ahead),
+        None => Instant::now()
+            .checked_sub(Duration::from_millis(now - ms))
+            .unwrap_or_else(Instant::now),
+    }
+}
+
+/// `at` as Unix milliseconds.
+fn unix_ms_of(at: Instant) -> u64 {
+    let now = Instant::now();
+    match at.checked_duration_since(now) {
+        Some(ahead) => unix_ms() + ahead.as_millis() as u64,
+        None => unix_ms().saturating_sub(now.duration_since(at).as_millis() as u64),
+    }
 }
 
 /// A link offered for one secret.
@@ -272,6 +373,8 @@ pub struct Intake {
     keychain: Option<Arc<Keychain>>,
     /// Where callers' own credentials go once entered (per-user mode).
     personal: std::sync::OnceLock<Arc<dyn PersonalSink>>,
+    /// The store replicas share, when links and values are shared ([`Intake::share`]).
+    shared: std::sync::OnceLock<Shared>,
 }
 
 impl std::fmt::Debug for Intake {
@@ -293,6 +396,9 @@ pub enum Unavailable {
         "{MAX_LINKS} intake links are already waiting for a person: try again when some are used or expire"
     )]
     TooMany,
+    /// The store replicas share could not keep the link (nothing was offered).
+    #[error("{0}")]
+    Store(String),
 }
 
 impl Intake {
@@ -325,7 +431,57 @@ impl Intake {
             page_requests: Semaphore::new(page::MAX_PAGE_REQUESTS),
             keychain,
             personal: std::sync::OnceLock::new(),
+            shared: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Links, entered values and pending handles live in `store` from now on (replicas behind
+    /// a load balancer), values sealed with `sealer`.
+    pub fn share(&self, store: Arc<dyn Store>, sealer: Arc<Sealer>) {
+        let _ = self.shared.set(Shared { store, sealer });
+    }
+
+    /// The store's record of link `token`, made this process's own (a link another replica
+    /// offered opens here).
+    async fn adopt(&self, token: &str) {
+        let Some(shared) = self.shared.get() else {
+            return;
+        };
+        if self.state().links.contains_key(token) {
+            return;
+        }
+        let record = match shared.store.get(&link_key(token)).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "secret intake: a link could not be read from the shared store");
+                return;
+            }
+        };
+        let Ok(record) = serde_json::from_slice::<LinkRecord>(&record) else {
+            return;
+        };
+        let mut state = self.state();
+        state.links.entry(token.to_string()).or_insert(Link {
+            about: record.about,
+            form_token: record.form_token,
+            elicitation_id: record.elicitation_id,
+            expires: instant_of(record.expires_ms),
+            used: false,
+            failures: 0,
+        });
+    }
+
+    /// Uses link `token` up in the store every replica reads: true for the one request that
+    /// takes it (always true when nothing is shared).
+    async fn claim(&self, token: &str) -> Result<bool, String> {
+        let Some(shared) = self.shared.get() else {
+            return Ok(true);
+        };
+        match shared.store.take(&link_key(token)).await {
+            Ok(taken) => Ok(taken.is_some()),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// The keychain the page offers to remember values in, when it is there: only on the
@@ -354,7 +510,7 @@ impl Intake {
         let Some(sink) = self.personal.get() else {
             return Ok(());
         };
-        let Some(value) = self.value(&about.name, &about.binding) else {
+        let Some(value) = self.value(&about.name, &about.binding).await else {
             return Err("the value was not held".into());
         };
         let subject = about
@@ -363,19 +519,57 @@ impl Intake {
             .strip_prefix("subject:")
             .ok_or("the caller is not a signed-in user")?;
         let kept = sink.keep(subject, &about.binding.provider, value).await;
-        self.forget(&about.name, &about.binding);
+        self.forget(&about.name, &about.binding).await;
         kept
     }
 
-    /// Forgets the value entered for `name` under `binding`.
-    pub fn forget(&self, name: &str, binding: &Binding) {
+    /// Removes the caller's own credential `about` names (a removal link's yes); whether
+    /// there was one, or why it could not be removed.
+    async fn remove_personal(&self, about: &About) -> Result<bool, String> {
+        let sink = self.personal.get().ok_or("per-user credentials are off")?;
+        let subject = about
+            .binding
+            .caller
+            .strip_prefix("subject:")
+            .ok_or("the caller is not a signed-in user")?;
+        sink.remove(subject, &about.binding.provider).await
+    }
+
+    /// Forgets the value entered for `name` under `binding` (here and in the shared store).
+    pub async fn forget(&self, name: &str, binding: &Binding) {
         self.state()
             .values
             .remove(&(name.to_string(), binding.clone()));
+        if let Some(shared) = self.shared.get()
+            && let Err(e) = shared.store.delete(&value_key(name, binding)).await
+        {
+            tracing::warn!(error = %e, "secret intake: a value could not be removed from the shared store");
+        }
     }
 
-    /// The value entered for `name` for this caller, provider and hosts, while it lives.
-    pub fn value(&self, name: &str, binding: &Binding) -> Option<SecretString> {
+    /// The value entered for `name` for this caller, provider and hosts, while it lives (in
+    /// the shared store when there is one: entered on any replica).
+    pub async fn value(&self, name: &str, binding: &Binding) -> Option<SecretString> {
+        if let Some(shared) = self.shared.get() {
+            let bytes = match shared.store.get(&value_key(name, binding)).await {
+                Ok(found) => found?,
+                Err(e) => {
+                    tracing::warn!(error = %e, "secret intake: the shared store could not be read");
+                    return None;
+                }
+            };
+            let plain = match shared.sealer.open(&bytes) {
+                Ok(plain) => plain,
+                Err(why) => {
+                    tracing::warn!(why = %why, "secret intake: a value in the shared store cannot be read");
+                    return None;
+                }
+            };
+            let value = String::from_utf8(plain).ok()?;
+            // Masked here too: this replica may not be the one it was entered on.
+            redact::register_secret(&value);
+            return Some(SecretString::new(value));
+        }
         let mut state = self.state();
         let key = (name.to_string(), binding.clone());
         let entered = state.values.get(&key)?;
@@ -388,9 +582,9 @@ impl Intake {
         Some(entered.value.clone())
     }
 
-    /// Whether a value for `name` under `binding` is held (it is not read).
-    pub fn holds(&self, name: &str, binding: &Binding) -> bool {
-        self.value(name, binding).is_some()
+    /// Whether a value for `name` under `binding` is held.
+    pub async fn holds(&self, name: &str, binding: &Binding) -> bool {
+        self.value(name, binding).await.is_some()
     }
 
     /// The names of the values held, with whom and where each is for (never a value).
@@ -455,42 +649,63 @@ impl Intake {
     pub async fn offer(self: &Arc<Self>, about: About) -> Result<Offered, Unavailable> {
         let base = self.base().await?;
         let now = Instant::now();
-        let mut state = self.state();
-        state.links.retain(|_, l| l.live(now));
-        if let Some((token, link)) = state.links.iter().find(|(_, l)| l.about == about) {
-            return Ok(Offered {
-                name: about.name,
-                url: link_url(&base, token),
+        // The lock is held in this block only, never across the store's await below.
+        let (offered, token, record) = {
+            let mut state = self.state();
+            state.links.retain(|_, l| l.live(now));
+            if let Some((token, link)) = state.links.iter().find(|(_, l)| l.about == about) {
+                return Ok(Offered {
+                    name: about.name,
+                    url: link_url(&base, token),
+                    elicitation_id: link.elicitation_id.clone(),
+                    expires: link.expires,
+                    binding: about.binding,
+                });
+            }
+            let callers = state
+                .links
+                .values()
+                .filter(|l| l.about.binding.caller == about.binding.caller)
+                .count();
+            if state.links.len() >= MAX_LINKS || callers >= MAX_LINKS_PER_CALLER {
+                return Err(Unavailable::TooMany);
+            }
+            let token = random_hex::<32>()?;
+            let link = Link {
+                form_token: random_hex::<32>()?,
+                elicitation_id: random_hex::<16>()?,
+                expires: now + self.settings.link_ttl,
+                used: false,
+                failures: 0,
+                about,
+            };
+            let offered = Offered {
+                name: link.about.name.clone(),
+                url: link_url(&base, &token),
                 elicitation_id: link.elicitation_id.clone(),
                 expires: link.expires,
-                binding: about.binding,
+                binding: link.about.binding.clone(),
+            };
+            let record = self.shared.get().map(|_| LinkRecord {
+                about: link.about.clone(),
+                form_token: link.form_token.clone(),
+                elicitation_id: link.elicitation_id.clone(),
+                expires_ms: unix_ms_of(link.expires),
             });
-        }
-        let callers = state
-            .links
-            .values()
-            .filter(|l| l.about.binding.caller == about.binding.caller)
-            .count();
-        if state.links.len() >= MAX_LINKS || callers >= MAX_LINKS_PER_CALLER {
-            return Err(Unavailable::TooMany);
-        }
-        let token = random_hex::<32>()?;
-        let link = Link {
-            form_token: random_hex::<32>()?,
-            elicitation_id: random_hex::<16>()?,
-            expires: now + self.settings.link_ttl,
-            used: false,
-            failures: 0,
-            about,
+            state.links.insert(token.clone(), link);
+            (offered, token, record)
         };
-        let offered = Offered {
-            name: link.about.name.clone(),
-            url: link_url(&base, &token),
-            elicitation_id: link.elicitation_id.clone(),
-            expires: link.expires,
-            binding: link.about.binding.clone(),
-        };
-        state.links.insert(token, link);
+        if let (Some(shared), Some(record)) = (self.shared.get(), record) {
+            let bytes = serde_json::to_vec(&record).unwrap_or_default();
+            let kept = shared
+                .store
+                .put(&link_key(&token), &bytes, self.settings.link_ttl)
+                .await;
+            if let Err(e) = kept {
+                self.state().links.remove(&token);
+                return Err(Unavailable::Store(e.to_string()));
+            }
+        }
         tracing::info!(secret = %offered.name, "secret intake link offered");
         Ok(offered)
     }
@@ -505,13 +720,19 @@ impl Intake {
         cancel: &CancellationToken,
     ) -> bool {
         let mut changes = self.entered.subscribe();
+        // Shared: entered on another replica, which no local signal announces.
+        let poll = match self.shared.get() {
+            Some(_) => SHARED_POLL,
+            None => Duration::from_secs(3600),
+        };
         loop {
-            if self.value(name, binding).is_some() {
+            if self.value(name, binding).await.is_some() {
                 return true;
             }
             tokio::select! {
                 changed = changes.changed() => if changed.is_err() { return false },
-                _ = tokio::time::sleep_until(until.into()) => return self.value(name, binding).is_some(),
+                _ = tokio::time::sleep(poll) => {}
+                _ = tokio::time::sleep_until(until.into()) => return self.value(name, binding).await.is_some(),
                 _ = cancel.cancelled() => return false,
             }
         }
@@ -519,8 +740,9 @@ impl Intake {
 
     /// An opaque handle for a call of `tool` with `args` waiting for the secret `name` (a
     /// pending URL elicitation, already `accepted` or not); it means something only to this
-    /// process, once, and only until `until` (the link's expiry).
-    pub fn handle(
+    /// process (or to every replica, when shared), once, and only until `until` (the link's
+    /// expiry).
+    pub async fn handle(
         &self,
         tool: &str,
         args: Option<&Map<String, Value>>,
@@ -530,6 +752,26 @@ impl Intake {
         accepted: bool,
     ) -> Result<String, Unavailable> {
         let handle = random_hex::<16>()?;
+        if let Some(shared) = self.shared.get() {
+            let record = PendingRecord {
+                tool: tool.to_string(),
+                args: digest(args).iter().map(|b| format!("{b:02x}")).collect(),
+                name: name.to_string(),
+                binding: binding.clone(),
+                until_ms: unix_ms_of(until),
+                accepted,
+            };
+            let bytes = serde_json::to_vec(&record).unwrap_or_default();
+            let ttl = until
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_secs(1));
+            shared
+                .store
+                .put(&handle_key(&handle), &bytes, ttl)
+                .await
+                .map_err(|e| Unavailable::Store(e.to_string()))?;
+            return Ok(handle);
+        }
         let mut state = self.state();
         let now = Instant::now();
         state.handles.retain(|_, p| p.until > now);
@@ -556,7 +798,38 @@ impl Intake {
 
     /// Takes a handle sent back with a call of `tool` with `args`: it is used up whatever it
     /// comes to, so only one call ever waits on it.
-    pub fn take(&self, handle: &str, tool: &str, args: Option<&Map<String, Value>>) -> Resumed {
+    pub async fn take(
+        &self,
+        handle: &str,
+        tool: &str,
+        args: Option<&Map<String, Value>>,
+    ) -> Resumed {
+        if let Some(shared) = self.shared.get() {
+            let record = match shared.store.take(&handle_key(handle)).await {
+                Ok(Some(bytes)) => serde_json::from_slice::<PendingRecord>(&bytes).ok(),
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "secret intake: a pending call could not be read from the shared store");
+                    None
+                }
+            };
+            let Some(record) = record else {
+                return Resumed::Unknown;
+            };
+            if record.until_ms <= unix_ms() {
+                return Resumed::Unknown;
+            }
+            let args_hex: String = digest(args).iter().map(|b| format!("{b:02x}")).collect();
+            if record.tool != tool || record.args != args_hex {
+                return Resumed::OtherCall;
+            }
+            return Resumed::Waiting {
+                name: record.name,
+                binding: record.binding,
+                until: instant_of(record.until_ms),
+                accepted: record.accepted,
+            };
+        }
         let Some(pending) = self.state().handles.remove(handle) else {
             return Resumed::Unknown;
         };
@@ -575,15 +848,29 @@ impl Intake {
     }
 
     /// Stores a value entered on the page for `token`'s link (for the link's caller, provider
-    /// and hosts), which is then used up.
-    fn enter(&self, token: &str, value: String) {
-        let mut state = self.state();
-        let Some(link) = state.links.get_mut(token) else {
-            return;
+    /// and hosts), which is then used up; why it could not be kept (the shared store).
+    async fn enter(&self, token: &str, value: String) -> Result<(), String> {
+        let key = {
+            let mut state = self.state();
+            let Some(link) = state.links.get_mut(token) else {
+                return Ok(());
+            };
+            link.used = true;
+            (link.about.name.clone(), link.about.binding.clone())
         };
-        link.used = true;
-        let key = (link.about.name.clone(), link.about.binding.clone());
         redact::register_secret(&value);
+        if let Some(shared) = self.shared.get() {
+            let sealed = shared.sealer.seal(value.as_bytes());
+            let ttl = self.settings.value_ttl.unwrap_or(SHARED_VALUE_TTL);
+            shared
+                .store
+                .put(&value_key(&key.0, &key.1), &sealed, ttl)
+                .await
+                .map_err(|e| e.to_string())?;
+            self.entered.send_modify(|n| *n += 1);
+            return Ok(());
+        }
+        let mut state = self.state();
         if state.values.len() >= MAX_VALUES
             && !state.values.contains_key(&key)
             && let Some(oldest) = state
@@ -603,6 +890,7 @@ impl Intake {
         );
         drop(state);
         self.entered.send_modify(|n| *n += 1);
+        Ok(())
     }
 }
 
@@ -758,7 +1046,7 @@ mod tests {
         assert!(a.url.starts_with("https://mcp.example.com/base/secrets/"));
         let token = a.url.rsplit('/').next().unwrap().to_string();
         assert_eq!(token.len(), 64);
-        assert!(intake.value("DB_PASS", &binding()).is_none());
+        assert!(intake.value("DB_PASS", &binding()).await.is_none());
         let waiting = {
             let intake = intake.clone();
             tokio::spawn(async move {
@@ -772,10 +1060,13 @@ mod tests {
                     .await
             })
         };
-        intake.enter(&token, "the-entered-value".into());
+        intake
+            .enter(&token, "the-entered-value".into())
+            .await
+            .unwrap();
         assert!(waiting.await.unwrap());
         assert_eq!(
-            intake.value("DB_PASS", &binding()).unwrap().expose(),
+            intake.value("DB_PASS", &binding()).await.unwrap().expose(),
             "the-entered-value"
         );
         // Only for the caller, provider and hosts it was entered for.
@@ -797,7 +1088,7 @@ mod tests {
                 ..binding()
             },
         ] {
-            assert!(intake.value("DB_PASS", &other).is_none(), "{other:?}");
+            assert!(intake.value("DB_PASS", &other).await.is_none(), "{other:?}");
         }
         // Used up: the next offer is a new link.
         let c = intake.offer(about("DB_PASS")).await.unwrap();
@@ -839,13 +1130,16 @@ mod tests {
         // Values: the oldest goes when one more is entered.
         let tokens: Vec<String> = intake.state().links.keys().cloned().collect();
         for token in &tokens {
-            intake.enter(token, format!("value-of-{token}"));
+            intake
+                .enter(token, format!("value-of-{token}"))
+                .await
+                .unwrap();
         }
         assert_eq!(intake.state().values.len(), MAX_VALUES.min(tokens.len()));
     }
 
-    #[test]
-    fn a_handle_is_used_once_by_the_call_it_was_given_for() {
+    #[tokio::test]
+    async fn a_handle_is_used_once_by_the_call_it_was_given_for() {
         let intake = Intake::new(IntakeSettings::default(), Serving::Mounted(None));
         let args = |v: Value| v.as_object().cloned();
         let call = args(json!({"name": "Orders", "ds": {"type": "mysql", "port": 3306}}));
@@ -853,14 +1147,15 @@ mod tests {
         let other = args(json!({"name": "Orders", "ds": {"type": "mysql", "port": 3307}}));
         let until = Instant::now() + Duration::from_secs(60);
         let tool = "bigid_create_data_source";
-        let handle = |accepted| {
+        let handle = async |accepted: bool| {
             intake
                 .handle(tool, call.as_ref(), "DB_PASS", &binding(), until, accepted)
+                .await
                 .unwrap()
         };
-        let h = handle(false);
+        let h = handle(false).await;
         assert_eq!(
-            intake.take(&h, tool, reordered.as_ref()),
+            intake.take(&h, tool, reordered.as_ref()).await,
             Resumed::Waiting {
                 name: "DB_PASS".into(),
                 binding: binding(),
@@ -870,24 +1165,31 @@ mod tests {
             "the same arguments in another order"
         );
         assert_eq!(
-            intake.take(&h, tool, call.as_ref()),
+            intake.take(&h, tool, call.as_ref()).await,
             Resumed::Unknown,
             "once"
         );
-        let h = handle(true);
-        assert_eq!(intake.take(&h, tool, other.as_ref()), Resumed::OtherCall);
+        let h = handle(true).await;
         assert_eq!(
-            intake.take(&h, tool, call.as_ref()),
-            Resumed::Unknown,
-            "used up"
-        );
-        let h = handle(true);
-        assert_eq!(
-            intake.take(&h, "bigid_update_data_source", call.as_ref()),
+            intake.take(&h, tool, other.as_ref()).await,
             Resumed::OtherCall
         );
         assert_eq!(
-            intake.take("0".repeat(32).as_str(), tool, call.as_ref()),
+            intake.take(&h, tool, call.as_ref()).await,
+            Resumed::Unknown,
+            "used up"
+        );
+        let h = handle(true).await;
+        assert_eq!(
+            intake
+                .take(&h, "bigid_update_data_source", call.as_ref())
+                .await,
+            Resumed::OtherCall
+        );
+        assert_eq!(
+            intake
+                .take("0".repeat(32).as_str(), tool, call.as_ref())
+                .await,
             Resumed::Unknown
         );
         let expired = intake
@@ -899,7 +1201,11 @@ mod tests {
                 Instant::now(),
                 true,
             )
+            .await
             .unwrap();
-        assert_eq!(intake.take(&expired, tool, call.as_ref()), Resumed::Unknown);
+        assert_eq!(
+            intake.take(&expired, tool, call.as_ref()).await,
+            Resumed::Unknown
+        );
     }
 }

@@ -119,6 +119,8 @@ async fn bounded(State(intake): State<Arc<Intake>>, request: Request, next: Next
 async fn show(State(intake): State<Arc<Intake>>, Path(token): Path<String>) -> Response {
     // Asked before the lock: the keychain's first answer may take a moment.
     let remember = intake.keychain_offered().await.is_some();
+    // A link another replica offered opens here too.
+    intake.adopt(&token).await;
     let now = Instant::now();
     let state = intake.state();
     match state.links.get(&token) {
@@ -172,6 +174,7 @@ async fn submit(
         }
     }
     let keychain = intake.keychain_offered().await.cloned();
+    intake.adopt(&token).await;
     // The lock is held only here, never across the wait below.
     let (about, value) = {
         let mut state = intake.state();
@@ -205,7 +208,9 @@ async fn submit(
             );
         }
         let value = value.unwrap_or_default();
-        let problem = if value.is_empty() {
+        let problem = if link.about.purpose == Purpose::Forget {
+            None
+        } else if value.is_empty() {
             Some("Enter a value.".to_string())
         } else if value.len() > super::MAX_VALUE_BYTES {
             Some(format!(
@@ -234,6 +239,50 @@ async fn submit(
         (link.about.clone(), value)
     };
     let name = about.name.clone();
+    // Used once across every replica that shares the store: only the request that takes the
+    // link from it goes on.
+    match intake.claim(&token).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return gone(
+                StatusCode::GONE,
+                "This link was already used or has expired. Ask the assistant to call again for a new one.",
+            );
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "secret intake: the shared store could not be used");
+            return gone(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server cannot reach its shared store just now; nothing was kept. Open the link again in a moment.",
+            );
+        }
+    }
+    if about.purpose == Purpose::Forget {
+        if let Some(link) = intake.state().links.get_mut(&token) {
+            link.used = true;
+        }
+        let body = match intake.remove_personal(&about).await {
+            Ok(true) => format!(
+                "<h1>Removed</h1><p>datasource-mcp no longer keeps your own {} credential. You can close this page.</p>",
+                escape(&about.provider)
+            ),
+            Ok(false) => format!(
+                "<h1>Nothing to remove</h1><p>datasource-mcp kept no {} credential of yours. You can close this page.</p>",
+                escape(&about.provider)
+            ),
+            Err(why) => {
+                tracing::warn!(why = %why, "secret intake: a personal credential could not be removed");
+                return gone(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &format!(
+                        "Your credential could not be removed ({why}). Ask the assistant for a new link."
+                    ),
+                );
+            }
+        };
+        tracing::info!(provider = %about.binding.provider, "secret intake: a personal credential was removed");
+        return page(StatusCode::OK, "Removed", &body);
+    }
     // Remembered only where the page offered it, and only when the user ticked the box.
     let remembered = match keychain.filter(|_| remember && about.purpose == Purpose::Reference) {
         Some(keychain) => Some(
@@ -247,7 +296,13 @@ async fn submit(
         ),
         None => None,
     };
-    intake.enter(&token, value);
+    if let Err(e) = intake.enter(&token, value).await {
+        tracing::warn!(error = %e, "secret intake: a value could not be kept in the shared store");
+        return gone(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The server cannot reach its shared store just now; nothing was kept. Ask the assistant to call again for a new link.",
+        );
+    }
     let kept = match about.purpose {
         Purpose::Personal => Some(intake.hand_over(&about).await),
         _ => None,
@@ -377,6 +432,14 @@ it goes to the datasource-mcp server only, is kept for you alone (sealed), and t
             escape(&about.tool),
             escape(&about.provider)
         ),
+        Purpose::Forget => format!(
+            "<h1>Remove your own {} credential</h1>\
+<p>datasource-mcp keeps a {} credential you gave, and your calls to {} act with it. Remove it, and they act as the \
+server's operator chose for people without one (refused with a link to give one again, or the service credential).</p>",
+            escape(&about.provider),
+            escape(&about.provider),
+            escape(&about.provider)
+        ),
     };
     // Offered where a keychain is there and the page is on this computer (never over HTTP).
     let remember = if remember && about.purpose == Purpose::Reference {
@@ -394,20 +457,27 @@ as <code>{}/{}</code>, used again after a restart, for {} and {} only; forget it
     } else {
         String::new()
     };
+    let (input, button) = match about.purpose {
+        Purpose::Forget => (String::new(), "Remove it"),
+        _ => (
+            format!(
+                "<label for=\"value\">Value of {name}</label>\
+<input id=\"value\" type=\"password\" name=\"value\" autocomplete=\"off\" required autofocus>"
+            ),
+            "Send to the server",
+        ),
+    };
     format!(
         "{intro}\
 <dl>{rows}</dl>{error}\
 <form method=\"post\">\
 <input type=\"hidden\" name=\"form_token\" value=\"{token}\">\
-<label for=\"value\">Value of {name}</label>\
-<input id=\"value\" type=\"password\" name=\"value\" autocomplete=\"off\" required autofocus>\
-{remember}<button type=\"submit\">Send to the server</button>\
+{input}{remember}<button type=\"submit\">{button}</button>\
 </form>\
 <p class=\"note\">This link works once and expires in {minutes} min. If you did not {asked}, close the page.</p>",
         asked = match about.purpose {
-            Purpose::Reference => "ask an assistant for this",
+            Purpose::Reference | Purpose::Personal | Purpose::Forget => "ask an assistant for this",
             Purpose::Login => "run datasource-mcp login",
-            Purpose::Personal => "ask an assistant for this",
         },
         token = escape(form_token),
     )

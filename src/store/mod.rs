@@ -8,6 +8,7 @@
 mod api;
 mod memory;
 mod redis;
+pub mod sealed;
 
 pub use api::{Store, StoreError, StoreResult, shown};
 pub use memory::MemoryStore;

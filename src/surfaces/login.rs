@@ -195,6 +195,7 @@ async fn on_the_page(
     }
     intake
         .value(variable, &binding)
+        .await
         .ok_or_else(|| format!("no value for {variable} was entered; nothing was stored"))
 }
 

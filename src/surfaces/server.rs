@@ -455,10 +455,10 @@ async fn ask_natively(
         let args = request.arguments.as_ref();
         // The client's answer to this call's elicitation, or the call coming back to wait
         // again: its requestState is used up here, whatever it comes to.
-        let resumed = request
-            .request_state
-            .as_deref()
-            .map(|handle| intake.take(handle, op.name, args));
+        let resumed = match request.request_state.as_deref() {
+            Some(handle) => Some(intake.take(handle, op.name, args).await),
+            None => None,
+        };
         match resumed {
             Some(Resumed::OtherCall) => return Native::OtherCall,
             Some(Resumed::Waiting {
@@ -482,14 +482,17 @@ async fn ask_natively(
             // Unknown, used, expired, or for a secret entered since: asked afresh.
             _ => {}
         }
-        let Ok(handle) = intake.handle(
-            op.name,
-            args,
-            &offered.name,
-            &offered.binding,
-            offered.expires,
-            false,
-        ) else {
+        let Ok(handle) = intake
+            .handle(
+                op.name,
+                args,
+                &offered.name,
+                &offered.binding,
+                offered.expires,
+                false,
+            )
+            .await
+        else {
             return Native::No;
         };
         let elicitation = ElicitRequest::new(ElicitRequestParams::UrlElicitationParams {
@@ -586,7 +589,10 @@ async fn wait_for_person(
     if !entered && Instant::now() >= until {
         return Native::No;
     }
-    match intake.handle(op.name, args, name, binding, until, true) {
+    match intake
+        .handle(op.name, args, name, binding, until, true)
+        .await
+    {
         Ok(handle) => Native::InputRequired(InputRequiredResult::new(None, Some(handle))),
         Err(_) => Native::No,
     }
@@ -803,7 +809,7 @@ impl ServerHandler for DataSourceServer {
                 Resource::new(MY_CREDENTIALS_URI, "my-credentials")
                     .with_title("Your own vendor credentials")
                     .with_description(
-                        "The providers you gave your own credential for (never a value)",
+                        "Per provider, whether you gave your own credential, with a link for a person to give or remove it (never a value)",
                     )
                     .with_mime_type("application/json"),
             );
@@ -841,30 +847,16 @@ impl ServerHandler for DataSourceServer {
     ) -> Result<ReadResourceResponse, McpError> {
         let uri = request.uri;
         let ops = self.catalog().operations();
-        if uri == MY_CREDENTIALS_URI
-            && let Some(per_user) = self.engine().per_user()
-        {
-            let subject = match self.who(&context).caller {
-                Some(Caller::Subject(s)) if s != crate::engine::audit::NO_SUBJECT => Some(s),
-                _ => None,
-            };
-            let providers = match &subject {
-                Some(s) => per_user.list(s).await.map_err(|e| {
+        if uri == MY_CREDENTIALS_URI && self.engine().per_user().is_some() {
+            let mine = self
+                .engine()
+                .my_credentials(&self.who(&context))
+                .await
+                .map_err(|e| {
                     tracing::warn!(error = %e, "per-user credentials could not be listed");
                     McpError::internal_error("the shared store could not be read", None)
-                })?,
-                None => Vec::new(),
-            };
-            let text = serde_json::json!({
-                "providers": providers,
-                "without_own": match per_user.without {
-                    crate::engine::credentials::WithoutOwn::Refuse => "refused",
-                    crate::engine::credentials::WithoutOwn::Fallback => "service credential",
-                    crate::engine::credentials::WithoutOwn::ReadOnly => "service credential, reads only",
-                },
-                "how": "a call to a provider you have none for gives a link to the page where you enter yours; to replace it, remove it and call again",
-            })
-            .to_string();
+                })?;
+            let text = mine.to_string();
             return Ok(ReadResourceResult::new(vec![ResourceContents::text(text, uri)]).into());
         }
         let text = if uri == CATALOG_URI {

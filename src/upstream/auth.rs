@@ -31,7 +31,9 @@ pub enum AuthError {
     #[error("the credential holds characters that cannot go in an HTTP header")]
     Unusable,
     /// Per-user mode is on and this call set no credential to act with: nothing is sent.
-    #[error("no credential may act for this call")]
+    #[error(
+        "no credential of yours acts at this provider (per-user credentials): the resource datasource-mcp://me/credentials links to the page where you give yours"
+    )]
     NoneActing,
     #[error(transparent)]
     Transport(#[from] TransportError),

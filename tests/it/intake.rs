@@ -191,7 +191,10 @@ async fn the_page_sends_strict_headers_and_works_once() {
     let token = page.form_token();
     let first = post(&link, Some(&origin_of(&link)), &token, &value).await;
     assert_eq!(first.status, 200);
-    assert_eq!(entered(&intake, "INTAKE_ONCE").unwrap().expose(), value);
+    assert_eq!(
+        entered(&intake, "INTAKE_ONCE").await.unwrap().expose(),
+        value
+    );
     for header in [
         "cache-control",
         "content-security-policy",
@@ -206,7 +209,10 @@ async fn the_page_sends_strict_headers_and_works_once() {
     assert_eq!(open(&link).await.status, 410);
     let second = post(&link, Some(&origin_of(&link)), &token, "another-value-x").await;
     assert_eq!(second.status, 410);
-    assert_eq!(entered(&intake, "INTAKE_ONCE").unwrap().expose(), value);
+    assert_eq!(
+        entered(&intake, "INTAKE_ONCE").await.unwrap().expose(),
+        value
+    );
     // An unknown token is not found.
     let unknown = format!("{}/{}", link.rsplit_once('/').unwrap().0, "0".repeat(64));
     assert_eq!(open(&unknown).await.status, 404);
@@ -235,7 +241,7 @@ async fn a_link_expires() {
     )
     .await;
     assert_eq!(late.status, 410);
-    assert!(entered(&intake, "INTAKE_EXPIRES").is_none());
+    assert!(entered(&intake, "INTAKE_EXPIRES").await.is_none());
     // The next call offers a new link.
     let (again, _) = call(
         &client,
@@ -304,11 +310,14 @@ async fn a_foreign_origin_or_a_wrong_form_token_is_refused() {
             .unwrap()
             .contains("<p>This page answers only requests from this computer&#39;s own pages.</p>")
     );
-    assert!(entered(&intake, "INTAKE_CSRF").is_none());
+    assert!(entered(&intake, "INTAKE_CSRF").await.is_none());
     // The link still works for the user.
     let value = value_for("csrf");
     assert_eq!(post(&link, Some(&own), &token, &value).await.status, 200);
-    assert_eq!(entered(&intake, "INTAKE_CSRF").unwrap().expose(), value);
+    assert_eq!(
+        entered(&intake, "INTAKE_CSRF").await.unwrap().expose(),
+        value
+    );
 }
 
 #[tokio::test]
@@ -334,7 +343,7 @@ async fn guessing_the_form_token_burns_the_link() {
             .status,
         410
     );
-    assert!(entered(&intake, "INTAKE_BURN").is_none());
+    assert!(entered(&intake, "INTAKE_BURN").await.is_none());
 }
 
 /// A 2025-11-25 client that declares URL-mode elicitation: the server sends
@@ -1579,7 +1588,10 @@ async fn a_person_types_the_value_into_the_page_in_a_real_browser() {
         "the browser's POST was refused: {answer}"
     );
     assert!(!answer.contains(&value));
-    assert_eq!(entered(&intake, "INTAKE_BROWSER").unwrap().expose(), value);
+    assert_eq!(
+        entered(&intake, "INTAKE_BROWSER").await.unwrap().expose(),
+        value
+    );
 
     let (result, is_error) = call(&client, "bigid_create_data_source", args).await;
     assert!(!is_error, "{result}");

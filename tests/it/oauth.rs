@@ -807,7 +807,7 @@ async fn a_write_refused_for_its_scope_is_an_audit_line() {
 #[tokio::test]
 async fn a_caller_reads_which_providers_they_have_their_own_credential_for() {
     use datasource_mcp::engine::credentials::{PerUser, WithoutOwn};
-    use datasource_mcp::engine::sealed::Sealer;
+    use datasource_mcp::store::sealed::Sealer;
     let fake = FakeUpstream::start().await;
     let key = SigningKey::es256("ec-mine");
     let issuer = TestIssuer::start(&[&key]).await;
@@ -815,7 +815,7 @@ async fn a_caller_reads_which_providers_they_have_their_own_credential_for() {
     let per_user = Arc::new(PerUser::new(
         WithoutOwn::Refuse,
         Arc::new(datasource_mcp::store::MemoryStore::default()),
-        Sealer::default(),
+        Arc::new(Sealer::default()),
         std::time::Duration::from_secs(60),
     ));
     per_user
@@ -855,13 +855,20 @@ async fn a_caller_reads_which_providers_they_have_their_own_credential_for() {
             .to_string();
         assert!(!text.contains("S3NT1NEL"));
         let listed: Value = serde_json::from_str(&text).unwrap();
-        seen.push((listed["providers"].clone(), listed["without_own"].clone()));
+        seen.push((listed["credentials"].clone(), listed["without_own"].clone()));
     }
+    // No intake page here: no link to give or remove one.
     assert_eq!(
         seen,
         [
-            (json!(["bigid"]), json!("refused")),
-            (json!([]), json!("refused"))
+            (
+                json!([{"provider": "bigid", "own": true}]),
+                json!("refused")
+            ),
+            (
+                json!([{"provider": "bigid", "own": false}]),
+                json!("refused")
+            )
         ]
     );
 }

@@ -436,10 +436,8 @@ impl SecretRefs {
                 .await?
             {
                 Origin::Keychain
-            } else if self
-                .intake
-                .as_ref()
-                .is_some_and(|i| i.holds(name, &to.binding()))
+            } else if let Some(intake) = &self.intake
+                && intake.holds(name, &to.binding()).await
             {
                 Origin::Entered
             } else if asks {
@@ -575,9 +573,11 @@ impl SecretRefs {
                 }
             }
         }
-        self.intake
-            .as_ref()
-            .and_then(|i| i.value(name, &to.binding()))
+        let entered = match &self.intake {
+            Some(intake) => intake.value(name, &to.binding()).await,
+            None => None,
+        };
+        entered
             .map(|v| (v.expose().to_string(), Source::Entered))
             .ok_or_else(|| ToolError::UnknownSecret {
                 field: field.to_string(),

@@ -249,13 +249,14 @@ impl rmcp::ClientHandler for ElicitingClient {
 }
 
 /// The value entered on the page for `name`, whoever and wherever it is for.
-pub fn entered(
+pub async fn entered(
     intake: &datasource_mcp::intake::Intake,
     name: &str,
 ) -> Option<datasource_mcp::secret::SecretString> {
-    intake
-        .held()
-        .into_iter()
-        .filter(|(n, _)| n == name)
-        .find_map(|(n, binding)| intake.value(&n, &binding))
+    for (n, binding) in intake.held().into_iter().filter(|(n, _)| n == name) {
+        if let Some(value) = intake.value(&n, &binding).await {
+            return Some(value);
+        }
+    }
+    None
 }
