@@ -9,12 +9,12 @@ use serde_json::{Map, Value, json};
 
 use datasource_mcp::engine::audit::{AuditLog, Caller};
 use datasource_mcp::engine::credentials::{PerUser, WithoutOwn};
-use datasource_mcp::engine::sealed::Sealer;
 use datasource_mcp::engine::{CallContext, Engine, EngineSettings};
 use datasource_mcp::intake::{Binding, Intake, IntakeSettings, Serving};
 use datasource_mcp::operation::Provider;
 use datasource_mcp::providers;
 use datasource_mcp::secret::SecretString;
+use datasource_mcp::store::sealed::Sealer;
 use datasource_mcp::store::{MemoryStore, Store};
 use datasource_mcp::upstream::UpstreamSettings;
 
@@ -62,7 +62,7 @@ async fn team(without: WithoutOwn) -> Team {
     let per_user = Arc::new(PerUser::new(
         without,
         store.clone(),
-        Sealer::new(Some(KEY), None).unwrap(),
+        Arc::new(Sealer::new(Some(KEY), None).unwrap()),
         Duration::from_secs(3600),
     ));
     let intake = Intake::new(IntakeSettings::default(), Serving::Loopback);
@@ -263,7 +263,7 @@ async fn a_credential_given_on_the_page_is_kept_sealed_and_used_for_that_caller_
         provider: "bigdata".into(),
         hosts: Vec::new(),
     };
-    assert!(!t.intake.holds("BIGDATA_API_KEY", &binding));
+    assert!(!t.intake.holds("BIGDATA_API_KEY", &binding).await);
     assert!(!t.list(&carol).await.1);
     assert_eq!(t.keys_sent(), ["carol-key-S3NT1NEL-333"]);
     // Alice has given none: still refused, and Carol's key never acts for her.
@@ -354,11 +354,13 @@ async fn a_credential_sealed_with_an_unknown_key_sends_nothing() {
     let other = PerUser::new(
         WithoutOwn::Fallback,
         t.store.clone(),
-        Sealer::new(
-            Some("1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100"),
-            None,
-        )
-        .unwrap(),
+        Arc::new(
+            Sealer::new(
+                Some("1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100"),
+                None,
+            )
+            .unwrap(),
+        ),
         Duration::from_secs(60),
     );
     other
@@ -413,7 +415,7 @@ fn replica(fake: &FakeUpstream, store: Arc<dyn Store>) -> Engine {
     let per_user = Arc::new(PerUser::new(
         WithoutOwn::Refuse,
         store,
-        Sealer::new(Some(KEY), None).unwrap(),
+        Arc::new(Sealer::new(Some(KEY), None).unwrap()),
         Duration::from_secs(3600),
     ));
     let intake = Intake::new(IntakeSettings::default(), Serving::Loopback);
@@ -473,4 +475,282 @@ async fn a_credential_given_on_one_replica_acts_on_another_and_a_lost_store_send
     assert_eq!(lost.value["error"]["code"], "STORE_UNAVAILABLE");
     assert!(!lost.value.to_string().contains("S3NT1NEL"));
     assert_eq!(fake.requests().len(), 1);
+}
+
+/// A replica of a load-balanced deployment: an engine whose intake's links point at the load
+/// balancer's address (`page`), sharing `store` for users' credentials, links, values and
+/// pending calls.
+fn balanced(fake: &FakeUpstream, store: Arc<dyn Store>, page: &str) -> (Engine, Arc<Intake>) {
+    let vars = env(&[
+        ("BIGDATA_BASE_URL", &fake.url("/bigdata")),
+        ("BIGDATA_API_KEY", SERVICE_KEY),
+    ]);
+    let sealer = Arc::new(Sealer::new(Some(KEY), None).unwrap());
+    let per_user = Arc::new(PerUser::new(
+        WithoutOwn::Refuse,
+        store.clone(),
+        sealer.clone(),
+        Duration::from_secs(3600),
+    ));
+    let intake = Intake::new(
+        IntakeSettings::default(),
+        Serving::Mounted(Some(url::Url::parse(page).unwrap())),
+    );
+    intake.keep_personal(per_user.clone());
+    intake.share(store, sealer);
+    let engine = Engine::new(
+        providers::configure_all(&vars).unwrap(),
+        UpstreamSettings::default(),
+        Arc::new(vars.clone()),
+    )
+    .with_intake(intake.clone())
+    .with_per_user(per_user);
+    (engine, intake)
+}
+
+/// Item 2 with replicas: a link offered by replica A is opened and answered on replica B (the
+/// page the load balancer sent the browser to), and what was typed serves A's next call: the
+/// caller's own credential and a `${secret:NAME}` value alike. The value lies in the shared
+/// store sealed; the link works once across replicas; a 2026 `requestState` given by A is taken
+/// on B, once.
+#[tokio::test]
+async fn what_is_typed_on_one_replicas_page_serves_a_call_on_another() {
+    let fake = FakeUpstream::start().await;
+    fake.on(
+        "GET",
+        "/bigdata/contents/v1/connectors",
+        Reply::json(200, json!({"results": []})),
+    );
+    fake.on(
+        "POST",
+        "/bigdata/contents/v1/connectors",
+        Reply::json(200, json!({"id": "c9", "label": "Nine"})),
+    );
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let page = format!("http://{}/", listener.local_addr().unwrap());
+    let (a, intake_a) = balanced(&fake, store.clone(), &page);
+    let (b, intake_b) = balanced(&fake, store.clone(), &page);
+    // Only B serves the page: every link A offers is answered there.
+    tokio::spawn(async move { axum::serve(listener, intake_b.clone().routes()).await });
+    let carol = as_subject("carol");
+    let list = providers::operation("bigdata_list_connectors").unwrap();
+
+    let refused = a.call(list, None, &carol).await;
+    assert_eq!(refused.value["error"]["code"], "CREDENTIAL_NEEDED");
+    let url = link_in(refused.value["error"]["hint"].as_str().unwrap()).unwrap();
+    let opened = open(&url).await;
+    assert_eq!(opened.status, 200, "{}", opened.html);
+    let done = post(
+        &url,
+        Some(&origin_of(&url)),
+        &opened.form_token(),
+        "carol-own-S3NT1NEL-10",
+    )
+    .await;
+    assert_eq!(done.status, 200, "{}", done.html);
+    assert!(!a.call(list, None, &carol).await.is_error);
+
+    let create = providers::operation("bigdata_create_connector").unwrap();
+    let args = json!({"type": "investment_research", "label": "Nine",
+        "config": {"user_id": "carol", "user_password": "${secret:CAROL_PW}"}});
+    let args = args.as_object().cloned();
+    let asked = a.call(create, args.clone(), &carol).await;
+    assert_eq!(
+        asked.value["error"]["code"], "SECRET_NEEDED",
+        "{}",
+        asked.value
+    );
+    let url = link_in(asked.value["error"]["hint"].as_str().unwrap()).unwrap();
+    let opened = open(&url).await;
+    assert_eq!(opened.status, 200, "{}", opened.html);
+    let typed = "carol-pw-S3NT1NEL-11";
+    let form = opened.form_token();
+    let done = post(&url, Some(&origin_of(&url)), &form, typed).await;
+    assert_eq!(done.status, 200, "{}", done.html);
+    // Once across replicas: the same form again is refused.
+    assert_eq!(
+        post(&url, Some(&origin_of(&url)), &form, "again-S3NT1NEL")
+            .await
+            .status,
+        410
+    );
+    // Sealed in the store, under a digest: neither the value nor its name in clear.
+    let keys = store.keys("intake:value:").await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert!(!keys[0].contains("CAROL_PW"));
+    let record = store.get(&keys[0]).await.unwrap().unwrap();
+    let text = String::from_utf8_lossy(&record);
+    assert!(
+        text.starts_with("s1.") && !text.contains("S3NT1NEL"),
+        "{text}"
+    );
+
+    let made = a.call(create, args.clone(), &carol).await;
+    assert!(!made.is_error, "{}", made.value);
+    assert!(!made.value.to_string().contains(typed));
+    let sent = fake.requests();
+    let post_sent = sent.iter().rfind(|r| r.method == "POST").unwrap();
+    assert_eq!(post_sent.json()["config"]["user_password"], typed);
+    assert_eq!(post_sent.header("x-api-key"), Some("carol-own-S3NT1NEL-10"));
+    // Carol's value is hers: another caller finds none, on any replica.
+    let dora = Binding {
+        caller: "subject:dora".into(),
+        provider: "bigdata".into(),
+        hosts: Vec::new(),
+    };
+    assert!(!intake_a.holds("CAROL_PW", &dora).await);
+    assert!(b.per_user().unwrap().list("dora").await.unwrap().is_empty());
+
+    // A pending 2026 call: given by A, taken on B once.
+    let binding = Binding {
+        caller: "subject:carol".into(),
+        provider: "bigdata".into(),
+        hosts: Vec::new(),
+    };
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    let handle = intake_a
+        .handle(
+            create.name,
+            args.as_ref(),
+            "CAROL_PW",
+            &binding,
+            until,
+            true,
+        )
+        .await
+        .unwrap();
+    let (_, intake_c) = balanced(&fake, store.clone(), &page);
+    match intake_c.take(&handle, create.name, args.as_ref()).await {
+        datasource_mcp::intake::Resumed::Waiting { name, accepted, .. } => {
+            assert_eq!((name.as_str(), accepted), ("CAROL_PW", true));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        intake_a.take(&handle, create.name, args.as_ref()).await,
+        datasource_mcp::intake::Resumed::Unknown
+    );
+}
+
+/// Item 1's "see and remove": the resource gives a person a link to give their own credential
+/// (even under `fallback`, where no call refuses them) and, once given, one to remove it; the
+/// removal page asks for a yes and no value, works once, and the caller's calls fall back to
+/// the service credential again.
+#[tokio::test]
+async fn a_person_gives_and_removes_their_own_credential_through_the_resources_links() {
+    let t = team(WithoutOwn::Fallback).await;
+    let erin = as_subject("erin");
+    let mine = t.engine.my_credentials(&erin).await.unwrap();
+    assert_eq!(mine["credentials"][0]["own"], false);
+    assert_eq!(mine["without_own"], "service credential");
+    let give = mine["credentials"][0]["give"].as_str().unwrap().to_string();
+    let opened = open(&give).await;
+    assert!(opened.html.contains("Your own Bigdata.com credential"));
+    let done = post(
+        &give,
+        Some(&origin_of(&give)),
+        &opened.form_token(),
+        "erin-own-S3NT1NEL-12",
+    )
+    .await;
+    assert_eq!(done.status, 200, "{}", done.html);
+    assert!(!t.list(&erin).await.1);
+
+    let mine = t.engine.my_credentials(&erin).await.unwrap();
+    assert_eq!(mine["credentials"][0]["own"], true);
+    assert!(mine["credentials"][0].get("give").is_none());
+    let remove = mine["credentials"][0]["remove"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Another subject sees their own state only, with their own link.
+    let other = t.engine.my_credentials(&as_subject("fred")).await.unwrap();
+    assert_eq!(other["credentials"][0]["own"], false);
+    assert!(!other.to_string().contains(&remove));
+
+    let opened = open(&remove).await;
+    assert_eq!(opened.status, 200);
+    assert!(
+        opened
+            .html
+            .contains("Remove your own Bigdata.com credential")
+            && !opened.html.contains("type=\"password\""),
+        "{}",
+        opened.html
+    );
+    let form = opened.form_token();
+    let removed = post(&remove, Some(&origin_of(&remove)), &form, "").await;
+    assert_eq!(removed.status, 200, "{}", removed.html);
+    assert!(
+        removed
+            .html
+            .contains("no longer keeps your own Bigdata.com credential")
+    );
+    assert_eq!(
+        post(&remove, Some(&origin_of(&remove)), &form, "")
+            .await
+            .status,
+        410
+    );
+    assert_eq!(t.per_user.list("erin").await.unwrap(), Vec::<&str>::new());
+    assert!(!t.list(&erin).await.1);
+    assert_eq!(t.keys_sent(), ["erin-own-S3NT1NEL-12", SERVICE_KEY]);
+}
+
+/// A job followed again (a task taken over by another replica) goes on with the credential of
+/// the caller who started it: their own, never the service's, and nothing when none is there.
+#[tokio::test]
+async fn a_job_followed_again_acts_with_the_callers_own_credential() {
+    let fake = FakeUpstream::start().await;
+    fake.on(
+        "GET",
+        "/pdc/jobs/job-7/status",
+        Reply::json(200, json!({"id": "job-7", "status": "COMPLETED"})),
+    );
+    let vars = env(&[
+        ("PDC_BASE_URL", &fake.url("/pdc")),
+        ("PDC_ACCESS_TOKEN", "pdc-service-S3NT1NEL-0"),
+    ]);
+    let per_user = Arc::new(PerUser::new(
+        WithoutOwn::Refuse,
+        Arc::new(MemoryStore::default()),
+        Arc::new(Sealer::new(Some(KEY), None).unwrap()),
+        Duration::from_secs(3600),
+    ));
+    per_user
+        .put(
+            "ivy",
+            Provider::Pdc,
+            &SecretString::new("pdc-ivy-S3NT1NEL-13"),
+        )
+        .await
+        .unwrap();
+    let engine = Engine::new(
+        providers::configure_all(&vars).unwrap(),
+        UpstreamSettings::default(),
+        Arc::new(vars.clone()),
+    )
+    .with_per_user(per_user);
+    let op = providers::operation("pdc_ingest_metadata").unwrap();
+    let followed = engine
+        .resume(op, "job-7", Duration::from_secs(5), &as_subject("ivy"))
+        .await;
+    assert!(!followed.is_error, "{}", followed.value);
+    let refused = engine
+        .resume(op, "job-7", Duration::from_secs(5), &as_subject("jon"))
+        .await;
+    assert_eq!(refused.value["error"]["code"], "CREDENTIAL_NEEDED");
+    let sent: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r.path,
+                r.header("authorization").unwrap_or("(none)")
+            )
+        })
+        .collect();
+    assert_eq!(sent, ["/pdc/jobs/job-7/status Bearer pdc-ivy-S3NT1NEL-13"]);
 }
