@@ -187,6 +187,20 @@ struct Shared {
     sealer: Arc<Sealer>,
 }
 
+impl Shared {
+    /// A record as the store keeps it: sealed like the values, so neither a form token nor a
+    /// subject lies in the store in clear.
+    fn seal(&self, record: &impl Serialize) -> Vec<u8> {
+        self.sealer
+            .seal(&serde_json::to_vec(record).unwrap_or_default())
+    }
+
+    fn open<T: serde::de::DeserializeOwned>(&self, bytes: &[u8]) -> Option<T> {
+        let plain = self.sealer.open(bytes).ok()?;
+        serde_json::from_slice(&plain).ok()
+    }
+}
+
 /// A link as the store keeps it (its token only as the key's digest).
 #[derive(Serialize, Deserialize)]
 struct LinkRecord {
@@ -458,7 +472,7 @@ impl Intake {
                 return;
             }
         };
-        let Ok(record) = serde_json::from_slice::<LinkRecord>(&record) else {
+        let Some(record) = shared.open::<LinkRecord>(&record) else {
             return;
         };
         let mut state = self.state();
@@ -696,7 +710,7 @@ impl Intake {
             (offered, token, record)
         };
         if let (Some(shared), Some(record)) = (self.shared.get(), record) {
-            let bytes = serde_json::to_vec(&record).unwrap_or_default();
+            let bytes = shared.seal(&record);
             let kept = shared
                 .store
                 .put(&link_key(&token), &bytes, self.settings.link_ttl)
@@ -761,7 +775,7 @@ impl Intake {
                 until_ms: unix_ms_of(until),
                 accepted,
             };
-            let bytes = serde_json::to_vec(&record).unwrap_or_default();
+            let bytes = shared.seal(&record);
             let ttl = until
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_secs(1));
@@ -806,7 +820,7 @@ impl Intake {
     ) -> Resumed {
         if let Some(shared) = self.shared.get() {
             let record = match shared.store.take(&handle_key(handle)).await {
-                Ok(Some(bytes)) => serde_json::from_slice::<PendingRecord>(&bytes).ok(),
+                Ok(Some(bytes)) => shared.open::<PendingRecord>(&bytes),
                 Ok(None) => None,
                 Err(e) => {
                     tracing::warn!(error = %e, "secret intake: a pending call could not be read from the shared store");

@@ -620,6 +620,12 @@ async fn what_is_typed_on_one_replicas_page_serves_a_call_on_another() {
         )
         .await
         .unwrap();
+    // Sealed too: no subject in the store in clear.
+    for key in store.keys("intake:handle:").await.unwrap() {
+        let record = store.get(&key).await.unwrap().unwrap();
+        let text = String::from_utf8_lossy(&record);
+        assert!(text.starts_with("s1.") && !text.contains("carol"), "{text}");
+    }
     let (_, intake_c) = balanced(&fake, store.clone(), &page);
     match intake_c.take(&handle, create.name, args.as_ref()).await {
         datasource_mcp::intake::Resumed::Waiting { name, accepted, .. } => {
