@@ -18,7 +18,8 @@ use crate::mounted::SecretsDir;
 use crate::providers::environment::{self, Loaded, Origin};
 use crate::providers::{self, ProviderConfig};
 use crate::redact;
-use crate::sandbox::{Sandbox, Seed};
+use crate::sandbox::users::{Record, Users};
+use crate::sandbox::{Options as SandboxOptions, Sandbox, Seed};
 use crate::spec::Env;
 use crate::surfaces::server::{DataSourceServer, Selection};
 use crate::surfaces::{call, doctor, generated, login, registry, skill, state, verify};
@@ -652,6 +653,15 @@ pub enum Command {
         /// Start with no source at any vendor (a new tenant), instead of the samples.
         #[arg(long)]
         empty: bool,
+        /// Comma-separated user names (a-z, 0-9, _ and -, at most 32 each): where the vendor's
+        /// credential is one static key (Bigdata.com, DataBrain), each gets one of their own,
+        /// printed as SANDBOX_USER_<NAME>_<VARIABLE>.
+        #[arg(long, value_name = "NAMES", value_parser = Users::parse)]
+        users: Option<Users>,
+        /// Append one JSON line per request Bigdata.com and DataBrain answer: vendor, method,
+        /// path, status and whose credential it carried (a user's name, "service" or null).
+        #[arg(long, value_name = "FILE")]
+        record: Option<std::path::PathBuf>,
     },
     /// Call one tool and print its result as JSON (exit 1 on an error result, 2 on bad usage).
     Call(call::CallArgs),
@@ -943,7 +953,17 @@ pub fn main() -> ExitCode {
             print_tools(&server);
             Ok(())
         }),
-        Some(Command::Sandbox { listen, empty }) => run_async(run_sandbox(listen, empty)),
+        Some(Command::Sandbox {
+            listen,
+            empty,
+            users,
+            record,
+        }) => run_async(run_sandbox(
+            listen,
+            empty,
+            users.unwrap_or_default(),
+            record,
+        )),
         Some(Command::Generate { check }) => generate(check),
         Some(Command::ServerJson { bundles }) => server_json(&bundles),
         Some(Command::Call(args)) => run_async_code(async move {
@@ -1164,18 +1184,34 @@ async fn provider_configs(
     Ok((configs, None))
 }
 
-async fn run_sandbox(listen: std::net::SocketAddr, empty: bool) -> anyhow::Result<()> {
-    let seed = if empty { Seed::Empty } else { Seed::Sample };
-    let sb = Sandbox::start_with(listen, seed).await?;
-    println!(
-        "# datasource-mcp sandbox: simulated vendor APIs at {} (in memory{}; Ctrl-C to stop)",
+async fn run_sandbox(
+    listen: std::net::SocketAddr,
+    empty: bool,
+    users: Users,
+    record: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let record = match &record {
+        Some(path) => Some(
+            Record::open(path).map_err(|e| anyhow::anyhow!("--record {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    let options = SandboxOptions {
+        seed: if empty { Seed::Empty } else { Seed::Sample },
+        users,
+        record,
+    };
+    let sb = Sandbox::start_options(listen, options).await?;
+    // Written at once: a script waiting for the last line finds every line before it.
+    let mut out = format!(
+        "# datasource-mcp sandbox: simulated vendor APIs at {} (in memory{}; Ctrl-C to stop)\n",
         sb.url(),
         if empty { ", no sources" } else { "" }
     );
     for vendor in &sb.vendors {
-        println!("# {}", vendor.provider.spec().title);
+        out.push_str(&format!("# {}\n", vendor.provider.spec().title));
         for (k, v) in &vendor.env {
-            println!("export {k}={v}");
+            out.push_str(&format!("export {k}={v}\n"));
         }
         if !vendor.alternatives.is_empty() {
             let alt: Vec<String> = vendor
@@ -1183,11 +1219,20 @@ async fn run_sandbox(listen: std::net::SocketAddr, empty: bool) -> anyhow::Resul
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
-            println!("#   also accepted: {}", alt.join(" "));
+            out.push_str(&format!("#   also accepted: {}\n", alt.join(" ")));
+        }
+        if !vendor.users.is_empty() {
+            out.push_str("#   users' own, accepted like the service's:\n");
+        }
+        for (k, v) in &vendor.users {
+            out.push_str(&format!("export {k}={v}\n"));
         }
     }
     use std::io::Write;
-    let _ = std::io::stdout().flush();
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+    drop(stdout);
     shutdown::signal().await;
     Ok(())
 }

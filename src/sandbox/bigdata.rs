@@ -14,7 +14,8 @@
 //! - Labels are a "Display name" and nothing documents them as unique: duplicates are allowed.
 //!
 //! What the sandbox does:
-//! - `X-API-KEY: <key>` on every request, or 401 (`errorCode` `UNAUTHORIZED`). Every error is
+//! - `X-API-KEY: <key>` on every request (the service key or a user's own, `sandbox --users`),
+//!   or 401 (`errorCode` `UNAUTHORIZED`). Every error is
 //!   `{"statusCode", "message", "errorCode", "requestId": "<random uuid>"}`. A body or query
 //!   that fails validation is a 422 `VALIDATION_ERROR` whose message names every field at
 //!   fault (`body.config.allowed_emails[1]: value is not a valid email address: …`; several
@@ -60,6 +61,7 @@ use super::shell::{
     Answer, Api, Authorize, Fault, Ids, Store, civil_from_days, fault, fixture, header,
     random_token, reply,
 };
+use super::users::{KeyCheck, Keys, Users};
 
 /// "Broker Research Inbox": email, two allowed senders, shared with the organisation.
 pub const BROKER_RESEARCH_INBOX: &str = "0b16da7a-5eed-4000-8000-000000000001";
@@ -145,7 +147,8 @@ struct Connector {
 }
 
 struct Bigdata {
-    api_key: String,
+    /// The service's API key and each user's: any of them opens every endpoint.
+    keys: Keys,
     /// Connectors in creation order, archived ones included.
     connectors: Vec<Connector>,
     ids: Ids,
@@ -155,14 +158,19 @@ struct Bigdata {
 
 type Shared = Store<Bigdata>;
 
-/// Fresh routes and the variables that reach them.
-pub fn start(sample: Seed) -> Simulation {
-    let api_key = random_token("bigdata-");
-    let env = vec![("BIGDATA_API_KEY", api_key.clone())];
+/// Fresh routes and the variables that reach them; each of `users` gets an API key of their own.
+pub fn start(sample: Seed, users: &Users) -> Simulation {
+    let keys = Keys::generate("bigdata-", users);
+    let env = vec![("BIGDATA_API_KEY", keys.service().to_string())];
+    let check = KeyCheck {
+        keys: keys.clone(),
+        presented: api_key,
+        var: "BIGDATA_API_KEY",
+    };
     Api {
         state: match sample {
-            Seed::Sample => Bigdata::seeded(api_key),
-            Seed::Empty => Bigdata::empty(api_key),
+            Seed::Sample => Bigdata::seeded(keys),
+            Seed::Empty => Bigdata::empty(keys),
         },
         token_exchanges: Vec::new(),
         endpoints: vec![
@@ -175,21 +183,22 @@ pub fn start(sample: Seed) -> Simulation {
         ],
         env,
         alternatives: Vec::new(),
+        keys: Some(check),
     }
     .start()
 }
 
 impl Bigdata {
     /// The state every start begins from.
-    fn seeded(api_key: String) -> Bigdata {
-        let mut state = Self::empty(api_key);
+    fn seeded(keys: Keys) -> Bigdata {
+        let mut state = Self::empty(keys);
         state.seed();
         state
     }
 
-    fn empty(api_key: String) -> Bigdata {
+    fn empty(keys: Keys) -> Bigdata {
         Bigdata {
-            api_key,
+            keys,
             connectors: Vec::new(),
             ids: Ids::uuids(ID_NAMESPACE),
             ticks: 0,
@@ -298,10 +307,15 @@ fn seed_connectors() -> Vec<SeedConnector> {
     fixture!("bigdata/connectors.json")
 }
 
+/// Where a request carries its API key.
+fn api_key(headers: &HeaderMap) -> Option<&str> {
+    header(headers, "x-api-key")
+}
+
 impl Authorize for Bigdata {
-    /// The API key in `X-API-KEY`.
+    /// An API key in `X-API-KEY`: the service's or a user's.
     fn authorize(&self, headers: &HeaderMap) -> Result<(), Fault> {
-        if header(headers, "x-api-key") == Some(self.api_key.as_str()) {
+        if self.keys.accepts(api_key(headers)) {
             Ok(())
         } else {
             Err(content_error(
@@ -954,7 +968,7 @@ mod tests {
     #[test]
     fn seeded_ids_match_their_constants() {
         // A seed request that failed validation would be left out and shift the ids.
-        let state = Bigdata::seeded(String::new());
+        let state = Bigdata::seeded(Keys::generate("", &Users::default()));
         let ids: Vec<&str> = state.connectors.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(
             ids,

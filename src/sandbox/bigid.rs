@@ -83,6 +83,7 @@ use super::shell::{
     Answer, Api, Authorize, Fault, Ids, Store, fault, fixture, header, is_blank, iso_millis,
     json_body, position_of, random_token, reply, unreachable_host,
 };
+use super::users::Users;
 
 /// How BigID shows a credential it will not reveal.
 const HIDDEN: &str = "********";
@@ -163,8 +164,9 @@ struct BigId {
 
 type Shared = Store<BigId>;
 
-/// Fresh routes and the variables that reach them.
-pub fn start(sample: Seed) -> Simulation {
+/// Fresh routes and the variables that reach them. Its credential is not one static key, so
+/// `users` get none of their own here.
+pub fn start(sample: Seed, _users: &Users) -> Simulation {
     let credentials = Credentials {
         user_token: jwt(REFRESH_TOKEN, "sandbox-admin", 365 * 86_400),
         username: "sandbox-admin".into(),
@@ -212,6 +214,7 @@ pub fn start(sample: Seed) -> Simulation {
         ],
         env,
         alternatives,
+        keys: None,
     }
     .start()
 }

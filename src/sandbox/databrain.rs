@@ -7,9 +7,9 @@
 //! `getDatasourceProgress` (documented for AWS S3). Mounted at `/databrain`; every path below
 //! is under it.
 //!
-//! - Every request wants `Authorization: Bearer <DATABRAIN_SERVICE_TOKEN>`, else 401
-//!   `AUTHENTICATION_ERROR`. Errors are `{"error": {"code", "message"}}` with the documented
-//!   codes, all 400 but auth.
+//! - Every request wants `Authorization: Bearer <DATABRAIN_SERVICE_TOKEN>` (or a user's own
+//!   token, `sandbox --users`), else 401 `AUTHENTICATION_ERROR`. Errors are
+//!   `{"error": {"code", "message"}}` with the documented codes, all 400 but auth.
 //! - `GET /api/v2/datasource?isPagination=&pageNumber=` lists names only, in creation order;
 //!   `isPagination` is the string `"true"`/`"false"` (default `"false"`), `pageNumber` a
 //!   positive integer string (default `"1"`), 10 names a page.
@@ -66,9 +66,9 @@ use crate::args::check;
 use super::Seed;
 use super::Simulation;
 use super::shell::{
-    Answer, Api, Authorize, Fault, Ids, Store, bearer, fault, fixture, random_token, reply,
-    unreachable_host,
+    Answer, Api, Authorize, Fault, Ids, Store, bearer, fault, fixture, reply, unreachable_host,
 };
+use super::users::{KeyCheck, Keys, Users};
 
 /// Namespace of the datasource ids.
 const ID_NAMESPACE: u32 = 0xdb;
@@ -136,7 +136,8 @@ struct Datasource {
 }
 
 struct DataBrain {
-    service_token: String,
+    /// The service token and each user's: any of them opens every endpoint.
+    keys: Keys,
     /// In creation order.
     datasources: Vec<Datasource>,
     ids: Ids,
@@ -144,12 +145,17 @@ struct DataBrain {
 
 type Shared = Store<DataBrain>;
 
-/// Fresh routes and the variables that reach them.
-pub fn start(sample: Seed) -> Simulation {
-    let service_token = random_token("dbn_live_");
-    let env = vec![("DATABRAIN_SERVICE_TOKEN", service_token.clone())];
+/// Fresh routes and the variables that reach them; each of `users` gets a token of their own.
+pub fn start(sample: Seed, users: &Users) -> Simulation {
+    let keys = Keys::generate("dbn_live_", users);
+    let env = vec![("DATABRAIN_SERVICE_TOKEN", keys.service().to_string())];
+    let check = KeyCheck {
+        keys: keys.clone(),
+        presented: bearer,
+        var: "DATABRAIN_SERVICE_TOKEN",
+    };
     let mut state = DataBrain {
-        service_token,
+        keys,
         datasources: Vec::new(),
         ids: Ids::uuids(ID_NAMESPACE),
     };
@@ -173,6 +179,7 @@ pub fn start(sample: Seed) -> Simulation {
         ],
         env,
         alternatives: Vec::new(),
+        keys: Some(check),
     }
     .start()
 }
@@ -219,9 +226,9 @@ impl DataBrain {
 }
 
 impl Authorize for DataBrain {
-    /// The service token as a bearer token.
+    /// A bearer token: the service token or a user's.
     fn authorize(&self, headers: &HeaderMap) -> Result<(), Fault> {
-        if bearer(headers) == Some(self.service_token.as_str()) {
+        if self.keys.accepts(bearer(headers)) {
             Ok(())
         } else {
             Err(error(

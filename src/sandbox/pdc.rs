@@ -91,6 +91,7 @@ use super::shell::{
     Answer, Api, Authorize, Fault, Ids, Store, bearer, fault, fixture, is_blank, json_body,
     position_of, random_token, reply, seeded_uuid, unreachable_host,
 };
+use super::users::Users;
 
 /// A completed ingest of `prod-postgres-primary`.
 pub const JOB_INGEST_COMPLETED: &str = "9dc010b50000000000000001";
@@ -329,8 +330,9 @@ struct Pdc {
 
 type Shared = Store<Pdc>;
 
-/// Fresh routes and the variables that reach them.
-pub fn start(sample: Seed) -> Simulation {
+/// Fresh routes and the variables that reach them. Its credential is not one static key, so
+/// `users` get none of their own here.
+pub fn start(sample: Seed, _users: &Users) -> Simulation {
     let username = random_token("pdc-admin-");
     let password = random_token("pw-");
     let access_token = random_token("eyJhbGciOiJSUzI1NiJ9.pdc-sandbox.");
@@ -390,6 +392,7 @@ pub fn start(sample: Seed) -> Simulation {
         ],
         env,
         alternatives,
+        keys: None,
     }
     .start()
 }

@@ -13,6 +13,8 @@ use axum::routing::MethodRouter;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
+use super::users::KeyCheck;
+
 /// A started simulation.
 pub struct Simulation {
     pub router: Router,
@@ -21,6 +23,9 @@ pub struct Simulation {
     /// Other credentials the simulation accepts (e.g. a username and password), for people
     /// who script against it.
     pub alternatives: Vec<(&'static str, String)>,
+    /// For a vendor whose credential is one static key: its keys (the service's and each
+    /// user's) and where a request carries one.
+    pub keys: Option<KeyCheck>,
 }
 
 /// A simulation's state, shared by its handlers behind one lock.
@@ -63,6 +68,8 @@ pub struct Api<T> {
     pub env: Vec<(&'static str, String)>,
     /// Other credentials the simulation accepts.
     pub alternatives: Vec<(&'static str, String)>,
+    /// A vendor whose credential is one static key: its keys, which [`Authorize`] accepts.
+    pub keys: Option<KeyCheck>,
 }
 
 impl<T: Authorize + Send + 'static> Api<T> {
@@ -82,6 +89,7 @@ impl<T: Authorize + Send + 'static> Api<T> {
             router: router.with_state(store),
             env: self.env,
             alternatives: self.alternatives,
+            keys: self.keys,
         }
     }
 }

@@ -25,6 +25,7 @@ mod sandbox {
     mod flows;
     mod inventory;
     mod pdc;
+    mod users;
 }
 
 mod cli;
