@@ -18,7 +18,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use serde::Serialize;
 
-use super::shell::random_token;
+use crate::secret::random_token;
 
 /// What the record says for the service's own key.
 pub const SERVICE: &str = "service";
