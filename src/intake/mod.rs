@@ -456,24 +456,24 @@ impl Intake {
     }
 
     /// The store's record of link `token`, made this process's own (a link another replica
-    /// offered opens here).
-    async fn adopt(&self, token: &str) {
+    /// offered opens here); why the store could not be read.
+    async fn adopt(&self, token: &str) -> Result<(), String> {
         let Some(shared) = self.shared.get() else {
-            return;
+            return Ok(());
         };
         if self.state().links.contains_key(token) {
-            return;
+            return Ok(());
         }
         let record = match shared.store.get(&link_key(token)).await {
             Ok(Some(bytes)) => bytes,
-            Ok(None) => return,
+            Ok(None) => return Ok(()),
             Err(e) => {
                 tracing::warn!(error = %e, "secret intake: a link could not be read from the shared store");
-                return;
+                return Err(e.to_string());
             }
         };
         let Some(record) = shared.open::<LinkRecord>(&record) else {
-            return;
+            return Ok(());
         };
         let mut state = self.state();
         state.links.entry(token.to_string()).or_insert(Link {
@@ -484,6 +484,7 @@ impl Intake {
             used: false,
             failures: 0,
         });
+        Ok(())
     }
 
     /// Uses link `token` up in the store every replica reads: true for the one request that

@@ -120,7 +120,9 @@ async fn show(State(intake): State<Arc<Intake>>, Path(token): Path<String>) -> R
     // Asked before the lock: the keychain's first answer may take a moment.
     let remember = intake.keychain_offered().await.is_some();
     // A link another replica offered opens here too.
-    intake.adopt(&token).await;
+    if intake.adopt(&token).await.is_err() {
+        return store_down();
+    }
     let now = Instant::now();
     let state = intake.state();
     match state.links.get(&token) {
@@ -174,7 +176,9 @@ async fn submit(
         }
     }
     let keychain = intake.keychain_offered().await.cloned();
-    intake.adopt(&token).await;
+    if intake.adopt(&token).await.is_err() {
+        return store_down();
+    }
     // The lock is held only here, never across the wait below.
     let (about, value) = {
         let mut state = intake.state();
@@ -481,6 +485,17 @@ as <code>{}/{}</code>, used again after a restart, for {} and {} only; forget it
         },
         token = escape(form_token),
     )
+}
+
+/// The shared store (replicas) cannot be read: said as such, not as an unknown link.
+fn store_down() -> Response {
+    let mut r = gone(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The server cannot reach its shared store just now. Reload this page in a moment.",
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    r
 }
 
 fn gone(status: StatusCode, message: &str) -> Response {

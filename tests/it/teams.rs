@@ -760,3 +760,48 @@ async fn a_job_followed_again_acts_with_the_callers_own_credential() {
         .collect();
     assert_eq!(sent, ["/pdc/jobs/job-7/status Bearer pdc-ivy-S3NT1NEL-13"]);
 }
+
+/// With Redis stopped, a link another replica offered is neither "unknown" nor silently
+/// accepted: the page says the store cannot be reached (503, Retry-After), on GET and POST,
+/// keeps nothing, and nothing reaches the vendor.
+#[tokio::test]
+async fn with_the_store_down_the_page_says_so_and_keeps_nothing() {
+    let Some(mut redis) = crate::support::TestRedis::start().await else {
+        return;
+    };
+    let fake = FakeUpstream::start().await;
+    let store: Arc<dyn Store> = Arc::new(
+        datasource_mcp::store::RedisStore::connect(&redis.url)
+            .await
+            .unwrap(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let page = format!("http://{}/", listener.local_addr().unwrap());
+    let (a, _) = balanced(&fake, store.clone(), &page);
+    let (_, intake_b) = balanced(&fake, store.clone(), &page);
+    tokio::spawn(async move { axum::serve(listener, intake_b.clone().routes()).await });
+    // A third replica, which has not seen the link yet.
+    let (_, intake_c) = balanced(&fake, store, &page);
+    let listener_c = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let on_c = listener_c.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener_c, intake_c.clone().routes()).await });
+    let list = providers::operation("bigdata_list_connectors").unwrap();
+    let refused = a.call(list, None, &as_subject("kim")).await;
+    let url = link_in(refused.value["error"]["hint"].as_str().unwrap()).unwrap();
+    let form = open(&url).await.form_token();
+    redis.stop();
+    let host = reqwest::Url::parse(&url).unwrap();
+    let url_c = url.replace(
+        &format!("{}:{}", host.host_str().unwrap(), host.port().unwrap()),
+        &on_c,
+    );
+    let shown = open(&url_c).await;
+    assert_eq!(shown.status, 503, "{}", shown.html);
+    assert!(shown.html.contains("cannot reach its shared store"));
+    let sent = post(&url, Some(&origin_of(&url)), &form, "kim-key-S3NT1NEL-14").await;
+    assert_eq!(sent.status, 503, "{}", sent.html);
+    let again = a.call(list, None, &as_subject("kim")).await;
+    assert_eq!(again.value["error"]["code"], "STORE_UNAVAILABLE");
+    assert!(!again.value.to_string().contains("S3NT1NEL"));
+    assert!(fake.requests().is_empty());
+}
