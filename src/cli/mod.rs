@@ -863,7 +863,10 @@ pub fn main() -> ExitCode {
                 let (configs, sandbox) = provider_configs(cli.sandbox, true, &*env).await?;
                 let store = cli.state.open().await?;
                 let sealer = cli.state.sealer(&*env)?;
-                let per_user = cli.state.per_user(store.clone(), sealer.clone())?;
+                let per_user = cli
+                    .state
+                    .per_user(store.clone(), sealer.clone())?
+                    .map(|p| p.with_audit(settings.audit.clone()));
                 // Replicas share the intake's links and values, sealed: a link one replica
                 // offers opens on another, and its value serves a call on a third.
                 if let Some(intake) = &intake

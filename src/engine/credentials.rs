@@ -106,6 +106,8 @@ pub struct PerUser {
     /// Authenticators made from stored credentials, by (subject digest, provider), with the
     /// digest of the credential they were made from (a replaced credential makes a new one).
     made: Mutex<HashMap<(String, Provider), Made>>,
+    /// Where a credential given or removed on the page is recorded.
+    audit: Option<Arc<super::audit::AuditLog>>,
 }
 
 impl std::fmt::Debug for PerUser {
@@ -147,7 +149,34 @@ impl PerUser {
             sealer,
             ttl,
             made: Mutex::default(),
+            audit: None,
         }
+    }
+
+    /// A credential given or removed on the page is an audit line (`tool`
+    /// `me/credentials`, the provider and the change, never a value).
+    pub fn with_audit(mut self, audit: Option<Arc<super::audit::AuditLog>>) -> Self {
+        self.audit = audit;
+        self
+    }
+
+    fn audited(&self, subject: &str, provider: Provider, change: &str, outcome: &str) {
+        let Some(log) = &self.audit else {
+            return;
+        };
+        let caller = super::audit::Caller::Subject(subject.to_string());
+        log.record(&super::audit::Entry {
+            caller: Some(&caller),
+            tool: "me/credentials",
+            target: json!({"provider": provider.spec().id, "change": change}),
+            dry_run: false,
+            outcome,
+            vendor_status: None,
+            took: Duration::ZERO,
+            correlation_id: None,
+            secrets: Value::Null,
+            credential: Some("own"),
+        });
     }
 
     /// Keeps `value` as `subject`'s credential for `provider` (replacing theirs).
@@ -289,9 +318,14 @@ impl crate::intake::PersonalSink for PerUser {
             let provider = Provider::from_id(provider)
                 .filter(|p| p.is_vendor())
                 .ok_or("no such provider")?;
-            self.put(subject, provider, &value)
-                .await
-                .map_err(|e| e.to_string())
+            let kept = self.put(subject, provider, &value).await;
+            let outcome = if kept.is_ok() {
+                "ok"
+            } else {
+                "STORE_UNAVAILABLE"
+            };
+            self.audited(subject, provider, "given", outcome);
+            kept.map_err(|e| e.to_string())
         })
     }
 
@@ -304,9 +338,14 @@ impl crate::intake::PersonalSink for PerUser {
             let provider = Provider::from_id(provider)
                 .filter(|p| p.is_vendor())
                 .ok_or("no such provider")?;
-            PerUser::remove(self, subject, provider)
-                .await
-                .map_err(|e| e.to_string())
+            let removed = PerUser::remove(self, subject, provider).await;
+            let outcome = match &removed {
+                Ok(true) => "ok",
+                Ok(false) => "NOT_FOUND",
+                Err(_) => "STORE_UNAVAILABLE",
+            };
+            self.audited(subject, provider, "removed", outcome);
+            removed.map_err(|e| e.to_string())
         })
     }
 }

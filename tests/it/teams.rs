@@ -54,17 +54,21 @@ async fn team(without: WithoutOwn) -> Team {
         "datasource-mcp-audit-teams-{}.jsonl",
         datasource_mcp::secret::random_token("")
     ));
+    let log = Arc::new(AuditLog::open(audit.to_str().unwrap()).unwrap());
     let settings = EngineSettings {
-        audit: Some(Arc::new(AuditLog::open(audit.to_str().unwrap()).unwrap())),
+        audit: Some(log.clone()),
         ..EngineSettings::from(UpstreamSettings::default())
     };
     let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
-    let per_user = Arc::new(PerUser::new(
-        without,
-        store.clone(),
-        Arc::new(Sealer::new(Some(KEY), None).unwrap()),
-        Duration::from_secs(3600),
-    ));
+    let per_user = Arc::new(
+        PerUser::new(
+            without,
+            store.clone(),
+            Arc::new(Sealer::new(Some(KEY), None).unwrap()),
+            Duration::from_secs(3600),
+        )
+        .with_audit(Some(log)),
+    );
     let intake = Intake::new(IntakeSettings::default(), Serving::Loopback);
     intake.keep_personal(per_user.clone());
     let engine = Engine::new(
@@ -702,6 +706,25 @@ async fn a_person_gives_and_removes_their_own_credential_through_the_resources_l
     assert_eq!(t.per_user.list("erin").await.unwrap(), Vec::<&str>::new());
     assert!(!t.list(&erin).await.1);
     assert_eq!(t.keys_sent(), ["erin-own-S3NT1NEL-12", SERVICE_KEY]);
+    // Given and removed: audit lines naming the person and the provider, never the value.
+    let log = std::fs::read_to_string(&t.audit).unwrap();
+    assert!(!log.contains("S3NT1NEL"));
+    let changes: Vec<(String, String, String)> = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["tool"] == "me/credentials")
+        .map(|v| {
+            let s = |x: &Value| x.as_str().unwrap().to_string();
+            (s(&v["caller"]), s(&v["target"]["change"]), s(&v["outcome"]))
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("erin".into(), "given".into(), "ok".into()),
+            ("erin".into(), "removed".into(), "ok".into())
+        ]
+    );
 }
 
 /// A job followed again (a task taken over by another replica) goes on with the credential of
