@@ -91,7 +91,7 @@ use super::shell::{
     Answer, Api, Authorize, Fault, Ids, Store, bearer, fault, fixture, is_blank, json_body,
     position_of, random_token, reply, seeded_uuid, unreachable_host,
 };
-use super::users::Users;
+use super::users::{KeyCheck, Keys, Users};
 
 /// A completed ingest of `prod-postgres-primary`.
 pub const JOB_INGEST_COMPLETED: &str = "9dc010b50000000000000001";
@@ -319,6 +319,8 @@ struct Pdc {
     password: String,
     /// Tokens handed out by `/auth`, plus the pre-issued one.
     tokens: HashSet<String>,
+    /// The pre-issued token and each user's own (`sandbox --users`).
+    keys: Keys,
     /// Data sources in creation order, secrets included.
     sources: Vec<Map<String, Value>>,
     ids: Ids,
@@ -332,7 +334,7 @@ type Shared = Store<Pdc>;
 
 /// Fresh routes and the variables that reach them. Its credential is not one static key, so
 /// `users` get none of their own here.
-pub fn start(sample: Seed, _users: &Users) -> Simulation {
+pub fn start(sample: Seed, users: &Users) -> Simulation {
     let username = random_token("pdc-admin-");
     let password = random_token("pw-");
     let access_token = random_token("eyJhbGciOiJSUzI1NiJ9.pdc-sandbox.");
@@ -347,9 +349,20 @@ pub fn start(sample: Seed, _users: &Users) -> Simulation {
     for _ in &jobs {
         job_ids.next();
     }
+    let keys = Keys::with_service(
+        access_token.clone(),
+        "eyJhbGciOiJSUzI1NiJ9.pdc-user.",
+        users,
+    );
+    let check = KeyCheck {
+        keys: keys.clone(),
+        presented: bearer,
+        var: "PDC_ACCESS_TOKEN",
+    };
     let mut state = Pdc {
         username,
         password,
+        keys,
         tokens: HashSet::from([access_token]),
         sources: Vec::new(),
         ids: Ids::object_ids(DATA_SOURCES),
@@ -392,7 +405,7 @@ pub fn start(sample: Seed, _users: &Users) -> Simulation {
         ],
         env,
         alternatives,
-        keys: None,
+        keys: Some(check),
     }
     .start()
 }
@@ -458,7 +471,7 @@ impl Authorize for Pdc {
     /// A token `/auth` issued (or the pre-issued one) as a bearer token.
     fn authorize(&self, headers: &HeaderMap) -> Result<(), Fault> {
         match bearer(headers) {
-            Some(token) if self.tokens.contains(token) => Ok(()),
+            Some(token) if self.tokens.contains(token) || self.keys.accepts(Some(token)) => Ok(()),
             _ => Err(error(StatusCode::UNAUTHORIZED, json!("Unauthorized"))),
         }
     }

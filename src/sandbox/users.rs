@@ -1,10 +1,12 @@
 //! People with credentials of their own at the simulated vendors (`sandbox --users`), and the
 //! record of whose credential each request carried (`sandbox --record`).
 //!
-//! Only vendors whose credential is one static key take part (Bigdata.com's `X-API-KEY`,
-//! DataBrain's bearer service token): each user gets a key of their own, generated like the
-//! service key and accepted exactly like it, so a test can prove which key a write carried
-//! without the vendor's answers changing at all.
+//! Vendors whose credential a person can give as one static key take part (Bigdata.com's
+//! `X-API-KEY`, DataBrain's bearer service token, PDC's bearer access token): each user gets a
+//! key of their own, generated like the service key and accepted exactly like it, so a test can
+//! prove which key a write carried without the vendor's answers changing at all. (PDC's
+//! service also signs in with a username and password; the tokens that exchange hands out are
+//! none of these keys, so the record shows them as null.)
 
 use std::fs::File;
 use std::io::Write;
@@ -83,6 +85,15 @@ impl Keys {
                 .names()
                 .map(|name| (name.to_string(), random_token(prefix)))
                 .collect(),
+        }
+    }
+
+    /// The service's key as the vendor already made it (PDC's pre-issued access token), and one
+    /// per user, each `random_token(prefix)`.
+    pub fn with_service(service: String, prefix: &str, users: &Users) -> Keys {
+        Keys {
+            service,
+            ..Keys::generate(prefix, users)
         }
     }
 

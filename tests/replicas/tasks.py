@@ -12,6 +12,9 @@ shows it: `tools/call` answered with `resultType: "task"`, then `tasks/get` (wit
    task over when the killed one's lease runs out and follows the same job to its end.
 3. The result is the tool's (`{job_id, status, job}`), and the simulated PDC started exactly
    one job for it.
+4. With REPLICAS_TASK_PERSON and REPLICAS_RECORD (the sandbox's --record file): the task is
+   that person's (TOKEN is theirs), and every request for its job, before the kill and after
+   the takeover, reached PDC with that person's own token.
 
 Usage: tasks.py REPLICA_URL LB_URL TOKEN KILL_PID PDC_BASE_URL PDC_ACCESS_TOKEN
 """
@@ -138,6 +141,19 @@ except urllib.error.HTTPError as e:
 summary = {"task": task_id, "job": job, "killed_after_s": round(killed - started, 1),
            "ended_after_kill_s": round(took, 1), "polls_after_kill": polls,
            "messages": messages, "jobs_started": 1}
+person, record = os.environ.get("REPLICAS_TASK_PERSON"), os.environ.get("REPLICAS_RECORD")
+if person and record:
+    # The job's requests at PDC: the ingest that started it, and every status poll.
+    lines = [json.loads(l) for l in open(record)]
+    polls_at_vendor = [l for l in lines if l["vendor"] == "pdc" and l["path"].endswith(f"/jobs/{job}/status")]
+    starts = [l for l in lines if l["vendor"] == "pdc" and l["path"].endswith("/jobs/execute/metadata/ingest")]
+    by = {}
+    for l in polls_at_vendor + starts:
+        by[l["credential"] or "none"] = by.get(l["credential"] or "none", 0) + 1
+    summary["person"] = person
+    summary["job_requests_at_vendor_by_credential"] = by
+    if set(by) != {person} or not starts or len(polls_at_vendor) < 2:
+        fail(f"the task's requests at PDC did not all carry {person}'s own token: {by}")
 print("tasks:", json.dumps(summary))
 out = os.environ.get("REPLICAS_TASKS_SUMMARY")
 if out:

@@ -49,8 +49,12 @@ def fail(message):
     sys.exit(1)
 
 
-def own_key(person):
-    return os.environ[f"SANDBOX_USER_{person.upper()}_BIGDATA_API_KEY"]
+# What each person gives, per provider: the variable the sandbox printed their own key as.
+OWN = {"bigdata": "BIGDATA_API_KEY", "pdc": "PDC_ACCESS_TOKEN"}
+
+
+def own_key(person, provider="bigdata"):
+    return os.environ[f"SANDBOX_USER_{person.upper()}_{OWN[provider]}"]
 
 
 class Person:
@@ -191,18 +195,20 @@ def people(lb, r1, r2, r3, issuer, audience, record, summary_path):
     started = time.time()
     crew = {name: Person(name, issuer, audience) for name in PEOPLE}
     public = origin_of(lb)
-    # 1. Each gives their own key: the link from replica 1, the page answered on replica 2.
+    # 1. Each gives their own keys (Bigdata.com, PDC): the links from replica 1, the pages
+    # answered on replica 2.
     for name, p in crew.items():
         mine = p.my_credentials(r1)
-        row = next(c for c in mine["credentials"] if c["provider"] == "bigdata")
-        if row["own"] or "give" not in row:
-            fail(f"{name} before giving: {mine}")
-        link = on_replica(row["give"], r2)
-        status, html = page_post(link, public, page_form(link), own_key(name))
-        if status != 200 or "as your own Bigdata.com credential" not in html:
-            fail(f"{name}'s page on replica 2 answered {status}: {html[:300]}")
+        for provider in OWN:
+            row = next(c for c in mine["credentials"] if c["provider"] == provider)
+            if row["own"] or "give" not in row:
+                fail(f"{name} before giving: {mine}")
+            link = on_replica(row["give"], r2)
+            status, html = page_post(link, public, page_form(link), own_key(name, provider))
+            if status != 200 or "as your own" not in html:
+                fail(f"{name}'s page on replica 2 answered {status}: {html[:300]}")
         mine = p.my_credentials(r3)
-        if not next(c for c in mine["credentials"] if c["provider"] == "bigdata")["own"]:
+        if not all(c["own"] for c in mine["credentials"] if c["provider"] in OWN):
             fail(f"{name} after giving, on replica 3: {mine}")
     # 2. Both write at once through the load balancer.
     writes = int(os.environ.get("TEAMS_WRITES", "15"))

@@ -24,9 +24,14 @@ async fn users_have_keys_of_their_own_and_every_request_is_recorded_by_whose_key
         .spawn()
         .unwrap();
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut vars = HashMap::new();
-    // DataBrain's users come last.
-    while !vars.contains_key("SANDBOX_USER_BOB_DATABRAIN_SERVICE_TOKEN") {
+    let mut vars: HashMap<String, String> = HashMap::new();
+    // The sandbox prints everything in one write: read until every user's keys are there.
+    while vars
+        .keys()
+        .filter(|k| k.starts_with("SANDBOX_USER_"))
+        .count()
+        < 6
+    {
         let line = lines.next_line().await.unwrap().expect("a line");
         if let Some((k, v)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) {
             vars.insert(k.to_string(), v.to_string());
@@ -44,8 +49,10 @@ async fn users_have_keys_of_their_own_and_every_request_is_recorded_by_whose_key
         [
             "SANDBOX_USER_ALICE_BIGDATA_API_KEY",
             "SANDBOX_USER_ALICE_DATABRAIN_SERVICE_TOKEN",
+            "SANDBOX_USER_ALICE_PDC_ACCESS_TOKEN",
             "SANDBOX_USER_BOB_BIGDATA_API_KEY",
             "SANDBOX_USER_BOB_DATABRAIN_SERVICE_TOKEN",
+            "SANDBOX_USER_BOB_PDC_ACCESS_TOKEN",
         ]
     );
     let alice = &vars["SANDBOX_USER_ALICE_BIGDATA_API_KEY"];
@@ -114,6 +121,15 @@ async fn users_have_keys_of_their_own_and_every_request_is_recorded_by_whose_key
         .await
         .unwrap();
     assert_eq!(crossed.status().as_u16(), 401);
+    // PDC: bob's own access token, as a bearer token, passes (the body is what PDC refuses).
+    let pdc = http
+        .post(format!("{}/data-sources/filter", vars["PDC_BASE_URL"]))
+        .bearer_auth(&vars["SANDBOX_USER_BOB_PDC_ACCESS_TOKEN"])
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdc.status().as_u16(), 400, "{}", pdc.text().await.unwrap());
 
     // Each line is written before its answer leaves: all there now, in order, no key in them.
     let text = std::fs::read_to_string(&record).unwrap();
@@ -126,6 +142,7 @@ async fn users_have_keys_of_their_own_and_every_request_is_recorded_by_whose_key
         format!(r#"{{"vendor":"bigdata","method":"GET","path":"/contents/v1/connectors/{id}","status":200,"credential":"service"}}"#),
         r#"{"vendor":"databrain","method":"GET","path":"/api/v2/datasource","status":200,"credential":"alice"}"#.to_string(),
         r#"{"vendor":"bigdata","method":"GET","path":"/contents/v1/connectors","status":401,"credential":null}"#.to_string(),
+        r#"{"vendor":"pdc","method":"POST","path":"/api/public/v1/data-sources/filter","status":400,"credential":"bob"}"#.to_string(),
     ];
     assert_eq!(text.lines().collect::<Vec<_>>(), expected, "{text}");
     for (name, value) in &vars {
