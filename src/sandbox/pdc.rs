@@ -1115,6 +1115,7 @@ mod tests {
             username: String::new(),
             password: String::new(),
             tokens: HashSet::new(),
+            keys: Keys::generate("k-", &Users::default()),
             sources: Vec::new(),
             ids: Ids::object_ids(DATA_SOURCES),
             clock: 0,
