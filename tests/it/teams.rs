@@ -828,3 +828,75 @@ async fn with_the_store_down_the_page_says_so_and_keeps_nothing() {
     assert!(!again.value.to_string().contains("S3NT1NEL"));
     assert!(fake.requests().is_empty());
 }
+
+/// BigID's exchange per person: each person's own user token is exchanged for a session of
+/// their own (GET /refresh-access-token, the token in `Authorization`), that session is used
+/// for their calls only and kept for their next call; the service's user token is never sent.
+#[tokio::test]
+async fn each_person_exchanges_their_own_bigid_token_for_a_session_of_their_own() {
+    let fake = FakeUpstream::start().await;
+    for session in ["sys-alice-S3NT1NEL-s", "sys-bob-S3NT1NEL-s"] {
+        fake.once(
+            "GET",
+            "/api/v1/refresh-access-token",
+            Reply::json(200, json!({"success": true, "systemToken": session})),
+        );
+    }
+    fake.on(
+        "GET",
+        "/api/v1/ds-connections",
+        Reply::json(200, json!({"data": {"ds_connections": []}})),
+    );
+    let vars = env(&[
+        ("BIGID_BASE_URL", &fake.url("/api/v1")),
+        ("BIGID_USER_TOKEN", "service-user-S3NT1NEL-0"),
+    ]);
+    let per_user = Arc::new(PerUser::new(
+        WithoutOwn::Refuse,
+        Arc::new(MemoryStore::default()),
+        Arc::new(Sealer::new(Some(KEY), None).unwrap()),
+        Duration::from_secs(3600),
+    ));
+    for (who, token) in [
+        ("alice", "alice-user-S3NT1NEL-a"),
+        ("bob", "bob-user-S3NT1NEL-b"),
+    ] {
+        per_user
+            .put(who, Provider::BigId, &SecretString::new(token))
+            .await
+            .unwrap();
+    }
+    let engine = Engine::new(
+        providers::configure_all(&vars).unwrap(),
+        UpstreamSettings::default(),
+        Arc::new(vars.clone()),
+    )
+    .with_per_user(per_user);
+    let op = providers::operation("bigid_list_data_sources").unwrap();
+    for who in ["alice", "bob", "alice"] {
+        let out = engine.call(op, None, &as_subject(who)).await;
+        assert!(!out.is_error, "{who}: {}", out.value);
+        assert!(!out.value.to_string().contains("S3NT1NEL"));
+    }
+    let sent: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r.path,
+                r.header("authorization").unwrap_or("(none)")
+            )
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            "/api/v1/refresh-access-token alice-user-S3NT1NEL-a",
+            "/api/v1/ds-connections sys-alice-S3NT1NEL-s",
+            "/api/v1/refresh-access-token bob-user-S3NT1NEL-b",
+            "/api/v1/ds-connections sys-bob-S3NT1NEL-s",
+            "/api/v1/ds-connections sys-alice-S3NT1NEL-s",
+        ]
+    );
+}
