@@ -46,6 +46,9 @@ impl Engine {
             ),
             Err(err) => {
                 let mut value = err.envelope(op, secrets);
+                if matches!(trail.credential, Some("own" | "own+service")) {
+                    own_credential_hint(op, &mut value);
+                }
                 budget::fit_error(&mut value, self.max_result_bytes);
                 tracing::info!(tool = op.name, error = %value["error"]["code"], "call failed");
                 let failure = (err.kind(), err.vendor_status(), err.is_refusal());
@@ -86,4 +89,28 @@ impl Engine {
         }
         outcome
     }
+}
+
+/// A vendor that refuses the caller's own credential (per-user mode): the hint names theirs and
+/// how a person replaces it, not the server's variables, which are not the cause.
+fn own_credential_hint(op: &OperationSpec, value: &mut Value) {
+    let error = &mut value["error"];
+    let refused = error["code"] == "AUTHENTICATION_FAILED" || error["status"] == 401;
+    let forbidden = error["status"] == 403;
+    if !refused && !forbidden {
+        return;
+    }
+    let spec = op.provider.spec();
+    let variable = super::credentials::personal_variable(spec).unwrap_or("credential");
+    error["hint"] = Value::String(if refused {
+        format!(
+            "{} refused the user's own {variable}: a person replaces it with the `remove` then the `give` link of the resource datasource-mcp://me/credentials (never in the chat); the server's settings are not the cause",
+            spec.title
+        )
+    } else {
+        format!(
+            "the user's own {} credential lacks permission for this operation: the user's role at {} decides what they may do",
+            spec.title, spec.title
+        )
+    });
 }

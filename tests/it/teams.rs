@@ -900,3 +900,42 @@ async fn each_person_exchanges_their_own_bigid_token_for_a_session_of_their_own(
         ]
     );
 }
+
+/// A vendor that refuses a person's own key: the hint tells how a person replaces theirs (the
+/// resource's links), never to check the server's variables; a refused service key keeps the
+/// operator's hint.
+#[tokio::test]
+async fn a_refused_own_credential_is_said_to_be_the_persons_own() {
+    let t = team(WithoutOwn::Fallback).await;
+    t.fake.on(
+        "GET",
+        "/bigdata/contents/v1/connectors",
+        Reply::json(401, json!({"detail": "Invalid API key"})),
+    );
+    t.per_user
+        .put(
+            "lee",
+            Provider::Bigdata,
+            &SecretString::new("lee-revoked-S3NT1NEL-15"),
+        )
+        .await
+        .unwrap();
+    let (own, is_error) = t.list(&as_subject("lee")).await;
+    assert!(is_error);
+    assert_eq!(own["error"]["status"], 401, "{own}");
+    assert_eq!(
+        own["error"]["hint"],
+        "Bigdata.com refused the user's own BIGDATA_API_KEY: a person replaces it with the `remove` then the `give` link of the resource datasource-mcp://me/credentials (never in the chat); the server's settings are not the cause"
+    );
+    assert!(!own.to_string().contains("S3NT1NEL"));
+    let (service, _) = t.list(&as_subject("max")).await;
+    assert_eq!(service["error"]["status"], 401);
+    assert_ne!(service["error"]["hint"], own["error"]["hint"]);
+    assert!(
+        service["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("BIGDATA_API_KEY"),
+        "{service}"
+    );
+}
