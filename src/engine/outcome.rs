@@ -94,6 +94,10 @@ impl Engine {
 /// A vendor that refuses the caller's own credential (per-user mode): the hint names theirs and
 /// how a person replaces it, not the server's variables, which are not the cause.
 fn own_credential_hint(op: &OperationSpec, value: &mut Value) {
+    // Across platforms, each platform's own answer says which failed; no one credential to name.
+    if !op.provider.is_vendor() {
+        return;
+    }
     let error = &mut value["error"];
     let refused = error["code"] == "AUTHENTICATION_FAILED" || error["status"] == 401;
     let forbidden = error["status"] == 403;
