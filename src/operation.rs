@@ -723,6 +723,18 @@ impl Seen {
             .map(|(_, a)| a)
     }
 
+    /// The first answer kept under `label`, or the verdict when none came (not asked, or the
+    /// vendor was not reached): see [`answered!`].
+    pub fn answered(&self, label: &str) -> Result<&Answer, Verdict> {
+        match self.first(label) {
+            None => Err(Verdict::not_checked("not asked")),
+            Some(a) if a.status.is_none() && a.error.is_some() => {
+                Err(Verdict::not_checked(a.said()))
+            }
+            Some(a) => Ok(a),
+        }
+    }
+
     /// Every answer kept under `label`, in order.
     pub fn all<'a>(&'a self, label: &'a str) -> impl Iterator<Item = &'a Answer> + 'a {
         self.answers
@@ -813,15 +825,17 @@ pub fn shown_word(word: &str) -> String {
     }
 }
 
-/// The verdict of a fact whose answer is missing or refused: not checked when no answer came
-/// (the vendor was not reached), `None` when it answered.
-pub fn unanswered(answer: Option<&Answer>) -> Option<Verdict> {
-    match answer {
-        None => Some(Verdict::not_checked("not asked")),
-        Some(a) if a.status.is_none() && a.error.is_some() => Some(Verdict::not_checked(a.said())),
-        Some(_) => None,
-    }
+/// The answer kept under `label` in `seen`, or, from the enclosing probe, the verdict of one
+/// missing or refused: not checked when no answer came (the vendor was not reached).
+macro_rules! answered {
+    ($seen:expr, $label:expr) => {
+        match $seen.answered($label) {
+            Ok(answer) => answer,
+            Err(verdict) => return verdict,
+        }
+    };
 }
+pub(crate) use answered;
 
 /// What part of the vendor's API a fact is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -34,14 +34,7 @@ struct Measured {
 }
 
 pub fn run(args: &[String]) {
-    let mut before = std::env::var("DATASOURCE_MCP_BENCH_BEFORE").ok();
-    let mut rest = args.iter();
-    while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "--before" => before = rest.next().cloned(),
-            other => panic!("budget: unknown argument {other} (expected --before <binary>)"),
-        }
-    }
+    let before = crate::before_binary("budget", args);
     let bpe = tiktoken_rs::o200k_base().unwrap();
     let now = measure(&crate::build_server(), &bpe);
     let before = before.as_deref().map(|b| measure(b, &bpe));

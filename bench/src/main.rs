@@ -201,6 +201,19 @@ fn percentile(values: &[Duration], p: f64) -> Duration {
 
 /// Builds the release server and returns its path; `DATASOURCE_MCP_BENCH_SERVER` names
 /// another binary instead (an earlier commit's, to compare on the same machine).
+/// The binary a mode compares with: `--before BIN`, else `DATASOURCE_MCP_BENCH_BEFORE`.
+fn before_binary(mode: &str, args: &[String]) -> Option<String> {
+    let mut before = std::env::var("DATASOURCE_MCP_BENCH_BEFORE").ok();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--before" => before = rest.next().cloned(),
+            other => panic!("{mode}: unknown argument {other} (expected --before <binary>)"),
+        }
+    }
+    before
+}
+
 fn build_server() -> String {
     if let Ok(path) = std::env::var("DATASOURCE_MCP_BENCH_SERVER") {
         return path;

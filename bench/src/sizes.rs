@@ -31,14 +31,7 @@ const CALLS: &[(&str, &str)] = &[
 ];
 
 pub fn run(args: &[String]) {
-    let mut before = std::env::var("DATASOURCE_MCP_BENCH_BEFORE").ok();
-    let mut rest = args.iter();
-    while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "--before" => before = rest.next().cloned(),
-            other => panic!("sizes: unknown argument {other} (expected --before <binary>)"),
-        }
-    }
+    let before = crate::before_binary("sizes", args);
     let now = crate::build_server();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

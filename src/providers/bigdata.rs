@@ -17,7 +17,7 @@ use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
     Answer, ArgsSpec, Ask, Aspect, Fact, FactProbe, Flow, Hints, ListPage, Listing, Method,
     OperationSpec, Output, Paging, Provider, ReadFirst, Reconcile, RequestParts, Seen, Source,
-    Step, Verdict, WriteScript, unanswered,
+    Step, Verdict, WriteScript, answered,
 };
 use crate::secret::SecretString;
 use crate::spec::{
@@ -762,11 +762,7 @@ fn connectors(a: &Answer) -> &[Value] {
 static SHARED_LABELS: FactProbe = FactProbe {
     asks: &[LIST],
     read: |seen| {
-        let a = seen.first("list");
-        if let Some(v) = unanswered(a) {
-            return v;
-        }
-        let a = a.expect("answered");
+        let a = answered!(seen, "list");
         if !a.ok() {
             return Verdict::not_checked(a.said());
         }
@@ -791,11 +787,7 @@ static SHARED_LABELS: FactProbe = FactProbe {
 static BROKER_KEYS: FactProbe = FactProbe {
     asks: &[LIST],
     read: |seen| {
-        let a = seen.first("list");
-        if let Some(v) = unanswered(a) {
-            return v;
-        }
-        let a = a.expect("answered");
+        let a = answered!(seen, "list");
         if !a.ok() {
             return Verdict::not_checked(a.said());
         }
@@ -901,11 +893,7 @@ fn read_created(seen: &Seen) -> Option<RequestParts> {
 
 /// Any 2xx is a create's success, the connector in its answer.
 fn create_status(seen: &Seen) -> Verdict {
-    let a = seen.first("create");
-    if let Some(v) = unanswered(a) {
-        return v;
-    }
-    let a = a.expect("answered");
+    let a = answered!(seen, "create");
     let status = a.status.unwrap_or(0);
     match (status, a.body["connector_id"].is_string()) {
         (200..=299, true) => Verdict::held(format!("{}: the connector in the answer", a.said()))
@@ -927,11 +915,7 @@ fn second_label(seen: &Seen) -> Verdict {
     if created_id(seen).is_none() {
         return Verdict::not_checked("the throwaway connector was not created");
     }
-    let a = seen.first("duplicate");
-    if let Some(v) = unanswered(a) {
-        return v;
-    }
-    let a = a.expect("answered");
+    let a = answered!(seen, "duplicate");
     let second = a.body["connector_id"].as_str();
     match (a.ok(), second) {
         (true, Some(id)) if Some(id) != created_id(seen).as_deref() => Verdict::held(format!(

@@ -20,7 +20,7 @@ use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
     ArgsSpec, Ask, Aspect, DEFAULT_PAGE, Fact, FactProbe, Fallback, Flow, Hints, ListPage, Listing,
     Method, OperationSpec, Output, Paging, Poll, PollState, Provider, ReadFirst, Reconcile,
-    RequestParts, Seen, Source, Step, Verdict, WriteScript, shown_word, unanswered,
+    RequestParts, Seen, Source, Step, Verdict, WriteScript, answered, shown_word,
 };
 use crate::redact;
 use crate::secret::SecretString;
@@ -1602,11 +1602,7 @@ fn rows_of(body: &Value) -> Option<&Vec<Value>> {
 static PAGE_LIMIT: FactProbe = FactProbe {
     asks: &[LIST_PAGE],
     read: |seen| {
-        let answer = seen.first("list");
-        if let Some(v) = unanswered(answer) {
-            return v;
-        }
-        let a = answer.expect("answered");
+        let a = answered!(seen, "list");
         if !a.ok() {
             return Verdict::differs(format!("{}: a page of 100 is refused", a.said()));
         }
@@ -1664,11 +1660,7 @@ fn type_names(seen: &Seen) -> Vec<String> {
 
 /// Which of two routes answered: the documented one, or the other after its 404.
 fn two_routes(seen: &Seen, first: &str, second: &str, documented: &str, other: &str) -> Verdict {
-    let a = seen.first(first);
-    if let Some(v) = unanswered(a) {
-        return v;
-    }
-    let a = a.expect("answered");
+    let a = answered!(seen, first);
     if a.ok() {
         return Verdict::held(format!("{}: the route after a 404 is not needed", a.said()))
             .speaking(documented);
@@ -1991,11 +1983,7 @@ fn duplicate_name(seen: &Seen) -> Verdict {
     if !created(seen) {
         return Verdict::not_checked("the throwaway source was not created");
     }
-    let a = seen.first("duplicate");
-    if let Some(v) = unanswered(a) {
-        return v;
-    }
-    let a = a.expect("answered");
+    let a = answered!(seen, "duplicate");
     if a.ok() {
         return Verdict::differs(format!(
             "{}: a second source of the same name is accepted",

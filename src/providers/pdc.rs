@@ -16,7 +16,7 @@ use crate::args::{InvalidArgument, ToolArgs, check};
 use crate::operation::{
     ArgsSpec, Ask, Aspect, DEFAULT_PAGE, Fact, FactProbe, Fallback, Flow, Hints, ListPage, Listing,
     Method, OperationSpec, Output, Paging, Poll, PollState, Provider, ReadFirst, Reconcile,
-    RequestParts, RowCompletion, Source, Verdict, unanswered,
+    RequestParts, RowCompletion, Source, Verdict, answered,
 };
 use crate::secret::SecretString;
 use crate::spec::{
@@ -1417,11 +1417,7 @@ const UNKNOWN: Ask = Ask::get("unknown", "/data-sources/ffffffffffffffffffffffff
 static UNKNOWN_ID: FactProbe = FactProbe {
     asks: &[UNKNOWN],
     read: |seen| {
-        let a = seen.first("unknown");
-        if let Some(v) = unanswered(a) {
-            return v;
-        }
-        let a = a.expect("answered");
+        let a = answered!(seen, "unknown");
         match a.status {
             Some(s @ (400 | 404)) => Verdict::held(format!(
                 "GET /data-sources/{{id}} of an unknown id: HTTP {s}"
@@ -1457,11 +1453,7 @@ const TOP_LEVEL: Ask = Ask::post(
 static FILTER_FORM: FactProbe = FactProbe {
     asks: &[WRAPPED, TOP_LEVEL],
     read: |seen| {
-        let a = seen.first("wrapped");
-        if let Some(v) = unanswered(a) {
-            return v;
-        }
-        let a = a.expect("answered");
+        let a = answered!(seen, "wrapped");
         if a.ok() {
             return Verdict::held(format!("{}: the wrapped filter is taken", a.said()))
                 .speaking("{filters: {...}}");

@@ -690,15 +690,23 @@ fn the_binary_refuses_a_static_token_beside_oauth() {
     );
 }
 
-/// The audit log names a token's caller by its subject (`sub`), never by its token.
-#[tokio::test]
-async fn the_audit_log_names_the_tokens_subject() {
+/// A server taking OAuth tokens signed by `kid` (ES256), BigID on a fake vendor, its audit log
+/// in a fresh file.
+async fn audited_server(
+    kid: &str,
+) -> (
+    FakeUpstream,
+    SigningKey,
+    TestIssuer,
+    RunningHttp,
+    std::path::PathBuf,
+) {
     use datasource_mcp::engine::{EngineSettings, audit::AuditLog};
     let fake = FakeUpstream::start().await;
-    let key = SigningKey::es256("ec-audit");
+    let key = SigningKey::es256(kid);
     let issuer = TestIssuer::start(&[&key]).await;
     let path = std::env::temp_dir().join(format!(
-        "datasource-mcp-audit-oauth-{}.jsonl",
+        "datasource-mcp-audit-{kid}-{}.jsonl",
         datasource_mcp::secret::random_token("")
     ));
     let vars = bigid_vars(&fake);
@@ -716,7 +724,13 @@ async fn the_audit_log_names_the_tokens_subject() {
         "127.0.0.1:0".parse().unwrap(),
         Auth::OAuth(Box::new(OAuthConfig::new(issuer.url.clone()))),
     );
-    let server = serve_http(server, opts).await;
+    (fake, key, issuer, serve_http(server, opts).await, path)
+}
+
+/// The audit log names a token's caller by its subject (`sub`), never by its token.
+#[tokio::test]
+async fn the_audit_log_names_the_tokens_subject() {
+    let (_fake, key, issuer, server, path) = audited_server("ec-audit").await;
     let token = key.sign(&claims(&issuer, &server, "datasource:write"));
     let r = post(
         &server,
@@ -745,30 +759,7 @@ async fn the_audit_log_names_the_tokens_subject() {
 /// vendor hears nothing.
 #[tokio::test]
 async fn a_write_refused_for_its_scope_is_an_audit_line() {
-    use datasource_mcp::engine::{EngineSettings, audit::AuditLog};
-    let fake = FakeUpstream::start().await;
-    let key = SigningKey::es256("ec-audit-scope");
-    let issuer = TestIssuer::start(&[&key]).await;
-    let path = std::env::temp_dir().join(format!(
-        "datasource-mcp-audit-scope-{}.jsonl",
-        datasource_mcp::secret::random_token("")
-    ));
-    let vars = bigid_vars(&fake);
-    let settings = EngineSettings {
-        audit: Some(Arc::new(AuditLog::open(path.to_str().unwrap()).unwrap())),
-        ..EngineSettings::from(UpstreamSettings::default())
-    };
-    let engine = Arc::new(Engine::new(
-        providers::configure_all(&vars).unwrap(),
-        settings,
-        Arc::new(vars.clone()),
-    ));
-    let server = DataSourceServer::new(engine, &Selection::default());
-    let opts = HttpOptions::new(
-        "127.0.0.1:0".parse().unwrap(),
-        Auth::OAuth(Box::new(OAuthConfig::new(issuer.url.clone()))),
-    );
-    let server = serve_http(server, opts).await;
+    let (fake, key, issuer, server, path) = audited_server("ec-audit-scope").await;
     let token = key.sign(&claims(&issuer, &server, "datasource:read"));
     let r = post(
         &server,

@@ -728,29 +728,11 @@ struct SandboxProcess {
 
 impl SandboxProcess {
     async fn start() -> SandboxProcess {
-        use tokio::io::AsyncBufReadExt;
-        let mut child = tokio::process::Command::new(binary())
-            .args(["sandbox", "--empty", "--listen", "127.0.0.1:0"])
-            .stdout(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut vars = Vec::new();
         // Nine variables: a base URL and the credentials of each of the four vendors.
-        while vars.len() < 9 {
-            let line = lines
-                .next_line()
-                .await
-                .unwrap()
-                .expect("the sandbox prints its variables");
-            if let Some((k, v)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) {
-                vars.push((k.to_string(), v.to_string()));
-            }
-        }
+        let (child, vars) = sandbox_process(&["--empty"], |vars| vars.len() >= 9).await;
         SandboxProcess {
             _child: child,
-            vars,
+            vars: vars.into_iter().collect(),
         }
     }
 
@@ -1075,31 +1057,38 @@ fn secrets_dir(test: &str) -> std::path::PathBuf {
     dir
 }
 
+/// A client of a server on `vars` that reads secrets from `dir` and has an intake page.
+async fn with_secrets_dir(
+    vars: &std::collections::HashMap<String, String>,
+    dir: &std::path::Path,
+) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
+    use datasource_mcp::engine::Engine;
+    use datasource_mcp::mounted::SecretsDir;
+    use datasource_mcp::surfaces::server::DataSourceServer;
+    let configs = datasource_mcp::providers::configure_all(vars).unwrap();
+    let intake = datasource_mcp::intake::Intake::new(
+        datasource_mcp::intake::IntakeSettings::default(),
+        datasource_mcp::intake::Serving::Loopback,
+    );
+    let engine = Engine::new(configs, UpstreamSettings::default(), Arc::new(vars.clone()))
+        .with_secrets_dir(SecretsDir::open(dir).unwrap())
+        .with_intake(intake);
+    let server = DataSourceServer::new(Arc::new(engine), &Selection::default());
+    connect(server, ()).await
+}
+
 /// An apply reads its `${secret:NAME}` values from the secrets directory like any call; one
 /// whose file is there but cannot be read stops the apply before its first change, named with
 /// where the server looked (not offered as a link: entering it again would not help).
 #[tokio::test]
 async fn an_apply_reads_the_secrets_directory_and_an_unreadable_file_stops_it_before_any_change() {
-    use datasource_mcp::engine::Engine;
-    use datasource_mcp::mounted::SecretsDir;
-    use datasource_mcp::surfaces::server::DataSourceServer;
-
     let sb = sandbox(Seed::Empty).await;
     let dir = secrets_dir("apply-dir");
     let broken = dir.join("ORDERS_PG_PASSWORD");
     std::fs::remove_file(&broken).unwrap();
     std::fs::create_dir(&broken).unwrap();
     let vars = sb.env();
-    let configs = datasource_mcp::providers::configure_all(&vars).unwrap();
-    let intake = datasource_mcp::intake::Intake::new(
-        datasource_mcp::intake::IntakeSettings::default(),
-        datasource_mcp::intake::Serving::Loopback,
-    );
-    let engine = Engine::new(configs, UpstreamSettings::default(), Arc::new(vars.clone()))
-        .with_secrets_dir(SecretsDir::open(&dir).unwrap())
-        .with_intake(intake);
-    let server = DataSourceServer::new(Arc::new(engine), &Selection::default());
-    let client = connect(server, ()).await;
+    let client = with_secrets_dir(&vars, &dir).await;
 
     let planned = plan(&client, sources(0, 1)).await;
     let (refused, is_error) = call(
@@ -1212,10 +1201,6 @@ async fn the_cli_applies_a_plan_from_mounted_files_alone() {
 /// the plan is applied) and asks for none; the apply is what asks, before its first change.
 #[tokio::test]
 async fn a_plan_says_where_each_secret_will_come_from_and_asks_for_none() {
-    use datasource_mcp::engine::Engine;
-    use datasource_mcp::mounted::SecretsDir;
-    use datasource_mcp::surfaces::server::DataSourceServer;
-
     let sb = sandbox(Seed::Empty).await;
     let dir = temp("plan-secrets");
     std::fs::write(dir.join("ORDERS_PG_PASSWORD"), "pw-orders-pg-77d2aa\n").unwrap();
@@ -1224,16 +1209,7 @@ async fn a_plan_says_where_each_secret_will_come_from_and_asks_for_none() {
         "DATASOURCE_MCP_SECRET_ORDERS_MYSQL_PASSWORD".into(),
         "pw-orders-mysql-5b1e0c".into(),
     );
-    let configs = datasource_mcp::providers::configure_all(&vars).unwrap();
-    let intake = datasource_mcp::intake::Intake::new(
-        datasource_mcp::intake::IntakeSettings::default(),
-        datasource_mcp::intake::Serving::Loopback,
-    );
-    let engine = Engine::new(configs, UpstreamSettings::default(), Arc::new(vars.clone()))
-        .with_secrets_dir(SecretsDir::open(&dir).unwrap())
-        .with_intake(intake);
-    let server = DataSourceServer::new(Arc::new(engine), &Selection::default());
-    let client = connect(server, ()).await;
+    let client = with_secrets_dir(&vars, &dir).await;
 
     let planned = plan(&client, sources(0, 2)).await;
     assert_eq!(

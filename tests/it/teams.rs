@@ -34,6 +34,33 @@ struct Team {
     intake: Arc<Intake>,
 }
 
+/// Per-user credentials in `store`, sealed with the test key, kept an hour.
+fn per_user(without: WithoutOwn, store: Arc<dyn Store>) -> PerUser {
+    PerUser::new(without, store, sealer(), Duration::from_secs(3600))
+}
+
+fn sealer() -> Arc<Sealer> {
+    Arc::new(Sealer::new(Some(KEY), None).unwrap())
+}
+
+/// An engine over `vars` in per-user mode.
+fn engine(vars: &std::collections::HashMap<String, String>, per_user: Arc<PerUser>) -> Engine {
+    Engine::new(
+        providers::configure_all(vars).unwrap(),
+        UpstreamSettings::default(),
+        Arc::new(vars.clone()),
+    )
+    .with_per_user(per_user)
+}
+
+/// Bigdata.com at `fake`, with the service's key.
+fn bigdata_vars(fake: &FakeUpstream) -> std::collections::HashMap<String, String> {
+    env(&[
+        ("BIGDATA_BASE_URL", &fake.url("/bigdata")),
+        ("BIGDATA_API_KEY", SERVICE_KEY),
+    ])
+}
+
 async fn team(without: WithoutOwn) -> Team {
     let fake = FakeUpstream::start().await;
     fake.on(
@@ -46,10 +73,7 @@ async fn team(without: WithoutOwn) -> Team {
         "/bigdata/contents/v1/connectors",
         Reply::json(200, json!({"id": "c2", "label": "Two"})),
     );
-    let vars = env(&[
-        ("BIGDATA_BASE_URL", &fake.url("/bigdata")),
-        ("BIGDATA_API_KEY", SERVICE_KEY),
-    ]);
+    let vars = bigdata_vars(&fake);
     let audit = std::env::temp_dir().join(format!(
         "datasource-mcp-audit-teams-{}.jsonl",
         datasource_mcp::secret::random_token("")
@@ -60,15 +84,7 @@ async fn team(without: WithoutOwn) -> Team {
         ..EngineSettings::from(UpstreamSettings::default())
     };
     let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
-    let per_user = Arc::new(
-        PerUser::new(
-            without,
-            store.clone(),
-            Arc::new(Sealer::new(Some(KEY), None).unwrap()),
-            Duration::from_secs(3600),
-        )
-        .with_audit(Some(log)),
-    );
+    let per_user = Arc::new(per_user(without, store.clone()).with_audit(Some(log)));
     let intake = Intake::new(IntakeSettings::default(), Serving::Loopback);
     intake.keep_personal(per_user.clone());
     let engine = Engine::new(
@@ -410,29 +426,6 @@ async fn tokens_without_a_subject_never_share_a_credential() {
     assert!(t.fake.requests().is_empty());
 }
 
-/// A replica: an engine with its own intake page and per-user state, on a shared store.
-fn replica(fake: &FakeUpstream, store: Arc<dyn Store>) -> Engine {
-    let vars = env(&[
-        ("BIGDATA_BASE_URL", &fake.url("/bigdata")),
-        ("BIGDATA_API_KEY", SERVICE_KEY),
-    ]);
-    let per_user = Arc::new(PerUser::new(
-        WithoutOwn::Refuse,
-        store,
-        Arc::new(Sealer::new(Some(KEY), None).unwrap()),
-        Duration::from_secs(3600),
-    ));
-    let intake = Intake::new(IntakeSettings::default(), Serving::Loopback);
-    intake.keep_personal(per_user.clone());
-    Engine::new(
-        providers::configure_all(&vars).unwrap(),
-        UpstreamSettings::default(),
-        Arc::new(vars.clone()),
-    )
-    .with_intake(intake)
-    .with_per_user(per_user)
-}
-
 /// Two replicas on one Redis: a credential given on one replica's page acts for that caller on
 /// the other; with Redis stopped, a call is a clear store error and nothing is sent.
 #[tokio::test]
@@ -451,7 +444,10 @@ async fn a_credential_given_on_one_replica_acts_on_another_and_a_lost_store_send
             .await
             .unwrap(),
     );
-    let (a, b) = (replica(&fake, shared.clone()), replica(&fake, shared));
+    let ((a, _), (b, _)) = (
+        replica(&fake, shared.clone(), None),
+        replica(&fake, shared, None),
+    );
     let op = providers::operation("bigdata_list_connectors").unwrap();
     let carol = as_subject("carol");
     let refused = a.call(op, None, &carol).await;
@@ -481,34 +477,26 @@ async fn a_credential_given_on_one_replica_acts_on_another_and_a_lost_store_send
     assert_eq!(fake.requests().len(), 1);
 }
 
-/// A replica of a load-balanced deployment: an engine whose intake's links point at the load
-/// balancer's address (`page`), sharing `store` for users' credentials, links, values and
-/// pending calls.
-fn balanced(fake: &FakeUpstream, store: Arc<dyn Store>, page: &str) -> (Engine, Arc<Intake>) {
-    let vars = env(&[
-        ("BIGDATA_BASE_URL", &fake.url("/bigdata")),
-        ("BIGDATA_API_KEY", SERVICE_KEY),
-    ]);
-    let sealer = Arc::new(Sealer::new(Some(KEY), None).unwrap());
-    let per_user = Arc::new(PerUser::new(
-        WithoutOwn::Refuse,
-        store.clone(),
-        sealer.clone(),
-        Duration::from_secs(3600),
-    ));
-    let intake = Intake::new(
-        IntakeSettings::default(),
-        Serving::Mounted(Some(url::Url::parse(page).unwrap())),
-    );
+/// A replica: an engine with its own intake page and per-user state on `store`. With `page`
+/// (the load balancer's address, where its links point), the intake is shared through `store`
+/// too (links, values, pending calls); without, the page is its own loopback listener.
+fn replica(
+    fake: &FakeUpstream,
+    store: Arc<dyn Store>,
+    page: Option<&str>,
+) -> (Engine, Arc<Intake>) {
+    let per_user = Arc::new(per_user(WithoutOwn::Refuse, store.clone()));
+    let intake = match page {
+        Some(page) => {
+            let url = url::Url::parse(page).unwrap();
+            let intake = Intake::new(IntakeSettings::default(), Serving::Mounted(Some(url)));
+            intake.share(store, sealer());
+            intake
+        }
+        None => Intake::new(IntakeSettings::default(), Serving::Loopback),
+    };
     intake.keep_personal(per_user.clone());
-    intake.share(store, sealer);
-    let engine = Engine::new(
-        providers::configure_all(&vars).unwrap(),
-        UpstreamSettings::default(),
-        Arc::new(vars.clone()),
-    )
-    .with_intake(intake.clone())
-    .with_per_user(per_user);
+    let engine = engine(&bigdata_vars(fake), per_user).with_intake(intake.clone());
     (engine, intake)
 }
 
@@ -533,8 +521,8 @@ async fn what_is_typed_on_one_replicas_page_serves_a_call_on_another() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let page = format!("http://{}/", listener.local_addr().unwrap());
-    let (a, intake_a) = balanced(&fake, store.clone(), &page);
-    let (b, intake_b) = balanced(&fake, store.clone(), &page);
+    let (a, intake_a) = replica(&fake, store.clone(), Some(&page));
+    let (b, intake_b) = replica(&fake, store.clone(), Some(&page));
     // Only B serves the page: every link A offers is answered there.
     tokio::spawn(async move { axum::serve(listener, intake_b.clone().routes()).await });
     let carol = as_subject("carol");
@@ -630,7 +618,7 @@ async fn what_is_typed_on_one_replicas_page_serves_a_call_on_another() {
         let text = String::from_utf8_lossy(&record);
         assert!(text.starts_with("s1.") && !text.contains("carol"), "{text}");
     }
-    let (_, intake_c) = balanced(&fake, store.clone(), &page);
+    let (_, intake_c) = replica(&fake, store.clone(), Some(&page));
     match intake_c.take(&handle, create.name, args.as_ref()).await {
         datasource_mcp::intake::Resumed::Waiting { name, accepted, .. } => {
             assert_eq!((name.as_str(), accepted), ("CAROL_PW", true));
@@ -741,11 +729,9 @@ async fn a_job_followed_again_acts_with_the_callers_own_credential() {
         ("PDC_BASE_URL", &fake.url("/pdc")),
         ("PDC_ACCESS_TOKEN", "pdc-service-S3NT1NEL-0"),
     ]);
-    let per_user = Arc::new(PerUser::new(
+    let per_user = Arc::new(per_user(
         WithoutOwn::Refuse,
         Arc::new(MemoryStore::default()),
-        Arc::new(Sealer::new(Some(KEY), None).unwrap()),
-        Duration::from_secs(3600),
     ));
     per_user
         .put(
@@ -755,12 +741,7 @@ async fn a_job_followed_again_acts_with_the_callers_own_credential() {
         )
         .await
         .unwrap();
-    let engine = Engine::new(
-        providers::configure_all(&vars).unwrap(),
-        UpstreamSettings::default(),
-        Arc::new(vars.clone()),
-    )
-    .with_per_user(per_user);
+    let engine = engine(&vars, per_user);
     let op = providers::operation("pdc_ingest_metadata").unwrap();
     let followed = engine
         .resume(op, "job-7", Duration::from_secs(5), &as_subject("ivy"))
@@ -800,11 +781,11 @@ async fn with_the_store_down_the_page_says_so_and_keeps_nothing() {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let page = format!("http://{}/", listener.local_addr().unwrap());
-    let (a, _) = balanced(&fake, store.clone(), &page);
-    let (_, intake_b) = balanced(&fake, store.clone(), &page);
+    let (a, _) = replica(&fake, store.clone(), Some(&page));
+    let (_, intake_b) = replica(&fake, store.clone(), Some(&page));
     tokio::spawn(async move { axum::serve(listener, intake_b.clone().routes()).await });
     // A third replica, which has not seen the link yet.
-    let (_, intake_c) = balanced(&fake, store, &page);
+    let (_, intake_c) = replica(&fake, store, Some(&page));
     let listener_c = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let on_c = listener_c.local_addr().unwrap().to_string();
     tokio::spawn(async move { axum::serve(listener_c, intake_c.clone().routes()).await });
@@ -851,11 +832,9 @@ async fn each_person_exchanges_their_own_bigid_token_for_a_session_of_their_own(
         ("BIGID_BASE_URL", &fake.url("/api/v1")),
         ("BIGID_USER_TOKEN", "service-user-S3NT1NEL-0"),
     ]);
-    let per_user = Arc::new(PerUser::new(
+    let per_user = Arc::new(per_user(
         WithoutOwn::Refuse,
         Arc::new(MemoryStore::default()),
-        Arc::new(Sealer::new(Some(KEY), None).unwrap()),
-        Duration::from_secs(3600),
     ));
     for (who, token) in [
         ("alice", "alice-user-S3NT1NEL-a"),
@@ -866,12 +845,7 @@ async fn each_person_exchanges_their_own_bigid_token_for_a_session_of_their_own(
             .await
             .unwrap();
     }
-    let engine = Engine::new(
-        providers::configure_all(&vars).unwrap(),
-        UpstreamSettings::default(),
-        Arc::new(vars.clone()),
-    )
-    .with_per_user(per_user);
+    let engine = engine(&vars, per_user);
     let op = providers::operation("bigid_list_data_sources").unwrap();
     for who in ["alice", "bob", "alice"] {
         let out = engine.call(op, None, &as_subject(who)).await;

@@ -520,18 +520,24 @@ async fn a_write_that_fails_midway_still_deletes_the_throwaway_and_names_what_it
     assert!(bigid_names(&sb).await.contains(&name));
 }
 
-#[tokio::test]
-async fn an_interrupted_write_deletes_what_it_made_and_says_so() {
-    let sb = sandbox().await;
-    let before = bigid_names(&sb).await;
+/// A proxy before `sb` whose first stored connection test hangs for 30 s.
+async fn hanging_test(sb: &Sandbox) -> FaultyProxy {
     let proxy = FaultyProxy::start(sb.url()).await;
-    // The stored test hangs; the run is interrupted while it waits.
     proxy.answer(
         "POST",
         "/ds-connection-test",
         1,
         Act::Delay(Duration::from_secs(30)),
     );
+    proxy
+}
+
+#[tokio::test]
+async fn an_interrupted_write_deletes_what_it_made_and_says_so() {
+    let sb = sandbox().await;
+    let before = bigid_names(&sb).await;
+    // The stored test hangs; the run is interrupted while it waits.
+    let proxy = hanging_test(&sb).await;
     let cancel = CancellationToken::new();
     let engine = engine(vars(&sb, Some(&proxy)));
     let stop = cancel.clone();
@@ -651,13 +657,7 @@ async fn run_binary(args: &[&str], stdin: &str) -> (Option<i32>, String, String)
 async fn ctrl_c_stops_the_command_after_deleting_its_throwaway() {
     let sb = sandbox().await;
     let before = bigid_names(&sb).await;
-    let proxy = FaultyProxy::start(sb.url()).await;
-    proxy.answer(
-        "POST",
-        "/ds-connection-test",
-        1,
-        Act::Delay(Duration::from_secs(30)),
-    );
+    let proxy = hanging_test(&sb).await;
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_datasource-mcp"))
         .args(["verify", "--write", "--yes"])
         .env_clear()

@@ -603,23 +603,7 @@ async fn binary_serves_the_sandbox_over_stdio() {
 
 #[tokio::test]
 async fn sandbox_command_prints_urls_and_credentials_that_work() {
-    use tokio::io::AsyncBufReadExt;
-    let mut child = tokio::process::Command::new(binary())
-        .args(["sandbox", "--listen", "127.0.0.1:0"])
-        .env_clear()
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut vars = HashMap::new();
-    while vars.len() < 2 {
-        let line = lines.next_line().await.unwrap().expect("a line");
-        if let Some((k, v)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) {
-            vars.insert(k.to_string(), v.to_string());
-        }
-    }
+    let (mut child, vars) = sandbox_process(&[], |vars| vars.len() >= 2).await;
     let base = &vars["BIGID_BASE_URL"];
     let r = http()
         .get(format!("{base}/refresh-access-token"))

@@ -1,11 +1,8 @@
 //! `datasource-mcp sandbox --users alice,bob --record FILE`, as a process: each user's own key,
 //! accepted like the service's, and the record of whose key every request carried.
 
-use std::collections::HashMap;
-
 use crate::support::*;
 use serde_json::{Value, json};
-use tokio::io::AsyncBufReadExt;
 
 #[tokio::test]
 async fn users_have_keys_of_their_own_and_every_request_is_recorded_by_whose_key() {
@@ -13,30 +10,17 @@ async fn users_have_keys_of_their_own_and_every_request_is_recorded_by_whose_key
     std::fs::create_dir_all(&dir).unwrap();
     let record = dir.join("vendor.jsonl");
     let _ = std::fs::remove_file(&record);
-    let mut child = tokio::process::Command::new(binary())
-        .args(["sandbox", "--listen", "127.0.0.1:0", "--users", "alice,bob"])
-        .arg("--record")
-        .arg(&record)
-        .env_clear()
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut vars: HashMap<String, String> = HashMap::new();
     // The sandbox prints everything in one write: read until every user's keys are there.
-    while vars
-        .keys()
-        .filter(|k| k.starts_with("SANDBOX_USER_"))
-        .count()
-        < 6
-    {
-        let line = lines.next_line().await.unwrap().expect("a line");
-        if let Some((k, v)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) {
-            vars.insert(k.to_string(), v.to_string());
-        }
-    }
+    let (mut child, vars) = sandbox_process(
+        &["--users", "alice,bob", "--record", record.to_str().unwrap()],
+        |vars| {
+            vars.keys()
+                .filter(|k| k.starts_with("SANDBOX_USER_"))
+                .count()
+                >= 6
+        },
+    )
+    .await;
     let users: Vec<&str> = vars
         .keys()
         .filter(|k| k.starts_with("SANDBOX_USER_"))

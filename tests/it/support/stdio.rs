@@ -111,3 +111,37 @@ pub fn assert_jsonrpc_only(stdout: &str) -> Vec<Value> {
         })
         .collect()
 }
+
+/// `datasource-mcp sandbox --listen 127.0.0.1:0 ARGS…` as a child process (killed on drop) and
+/// the variables it prints as `export` lines, read until `enough` holds.
+pub async fn sandbox_process(
+    args: &[&str],
+    enough: impl Fn(&std::collections::HashMap<String, String>) -> bool,
+) -> (
+    tokio::process::Child,
+    std::collections::HashMap<String, String>,
+) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(binary())
+        .args(["sandbox", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_clear()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut vars = std::collections::HashMap::new();
+    while !enough(&vars) {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the sandbox prints its variables");
+        if let Some((k, v)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) {
+            vars.insert(k.to_string(), v.to_string());
+        }
+    }
+    (child, vars)
+}
