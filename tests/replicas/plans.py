@@ -12,39 +12,21 @@ answers at once). Plans live in the store the replicas share, under their caller
 Usage: plans.py REPLICA_A_URL REPLICA_B_URL TOKEN
 """
 
-import http.client
 import json
 import os
 import sys
 import time
-import urllib.parse
+
+from mcp2026 import post
 
 A, B, TOKEN = sys.argv[1:4]
 RUN = f"plans-{os.getpid()}"
 
 
-def call(url, tool, arguments, ident=[0]):
-    ident[0] += 1
-    body = {"jsonrpc": "2.0", "id": ident[0], "method": "tools/call",
-            "params": {"name": tool, "arguments": arguments,
-                       "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                                 "io.modelcontextprotocol/clientCapabilities": {}}}}
-    headers = {"content-type": "application/json",
-               "accept": "application/json, text/event-stream",
-               "authorization": f"Bearer {TOKEN}",
-               "mcp-protocol-version": "2026-07-28",
-               "mcp-method": "tools/call", "mcp-name": tool}
-    u = urllib.parse.urlparse(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-    try:
-        conn.request("POST", u.path, json.dumps(body), headers)
-        r = conn.getresponse()
-        data = r.read()
-    finally:
-        conn.close()
-    if r.status != 200:
-        fail(f"{tool} answered HTTP {r.status}: {data[:300]!r}")
-    answer = json.loads(data)
+def call(url, tool, arguments):
+    status, answer = post(url, TOKEN, "tools/call", {"name": tool, "arguments": arguments}, tool)
+    if status != 200:
+        fail(f"{tool} answered HTTP {status}: {str(answer)[:300]}")
     if "result" not in answer:
         fail(f"{tool} answered {answer}")
     return answer["result"].get("structuredContent") or {}, answer["result"].get("isError", False)

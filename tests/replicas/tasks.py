@@ -19,7 +19,6 @@ shows it: `tools/call` answered with `resultType: "task"`, then `tasks/get` (wit
 Usage: tasks.py REPLICA_URL LB_URL TOKEN KILL_PID PDC_BASE_URL PDC_ACCESS_TOKEN
 """
 
-import http.client
 import json
 import os
 import signal
@@ -28,42 +27,15 @@ import time
 import urllib.parse
 import urllib.request
 
+from mcp2026 import post
+
 REPLICA, LB, TOKEN, KILL_PID, PDC_URL, PDC_TOKEN = sys.argv[1:7]
 SOURCE = "9dc0da7a0000000000000005"  # analytics-snowflake in the sandbox
 TASKS = "io.modelcontextprotocol/tasks"
 
 
-def rpc(url, method, params, name=None, extra=None, ident=[0]):
-    ident[0] += 1
-    params = dict(params)
-    params["_meta"] = {
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {"extensions": {TASKS: {}}},
-    }
-    headers = {
-        "content-type": "application/json",
-        "accept": "application/json, text/event-stream",
-        "authorization": f"Bearer {TOKEN}",
-        "mcp-protocol-version": "2026-07-28",
-        "mcp-method": method,
-    }
-    if name:
-        headers["mcp-name"] = name
-    headers.update(extra or {})
-    body = {"jsonrpc": "2.0", "id": ident[0], "method": method, "params": params}
-    u = urllib.parse.urlparse(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=15)
-    try:
-        conn.request("POST", u.path, json.dumps(body), headers)
-        r = conn.getresponse()
-        data = r.read()
-    except (OSError, http.client.HTTPException) as e:
-        return None, str(e)
-    finally:
-        conn.close()
-    if r.status != 200:
-        return r.status, data.decode(errors="replace")
-    return 200, json.loads(data)
+def rpc(url, method, params, name=None, extra=None):
+    return post(url, TOKEN, method, params, name, extensions={TASKS: {}}, extra=extra, timeout=15)
 
 
 def fail(message):

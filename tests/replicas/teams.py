@@ -22,7 +22,6 @@ Usage:
 (BIGDATA_BASE_URL, BIGDATA_API_KEY and SANDBOX_USER_<NAME>_BIGDATA_API_KEY from the sandbox.)
 """
 
-import http.client
 import json
 import os
 import re
@@ -36,6 +35,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from issuer import mint  # noqa: E402
+from mcp2026 import post  # noqa: E402
 
 ERA = "2026-07-28"
 PEOPLE = ["alice", "bob"]
@@ -63,37 +63,15 @@ class Person:
     def __init__(self, name, issuer, audience):
         self.name = name
         self.token = mint(issuer, audience, name, "datasource:read datasource:write")
-        self.ids = 0
 
     def rpc(self, url, method, params, name=None):
         """(HTTP status, JSON-RPC result or None)."""
-        self.ids += 1
-        params = dict(params)
-        params["_meta"] = {"io.modelcontextprotocol/protocolVersion": ERA,
-                           "io.modelcontextprotocol/clientCapabilities": {}}
-        headers = {"content-type": "application/json",
-                   "accept": "application/json, text/event-stream",
-                   "authorization": f"Bearer {self.token}",
-                   "mcp-protocol-version": ERA, "mcp-method": method}
-        if name:
-            headers["mcp-name"] = name
-        body = {"jsonrpc": "2.0", "id": self.ids, "method": method, "params": params}
-        u = urllib.parse.urlparse(url)
-        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-        try:
-            conn.request("POST", u.path, json.dumps(body), headers)
-            r = conn.getresponse()
-            data = r.read()
-        except (OSError, http.client.HTTPException):
-            return None, None
-        finally:
-            conn.close()
-        if r.status != 200:
-            return r.status, None
-        answer = json.loads(data)
+        status, answer = post(url, self.token, method, params, name)
+        if status != 200:
+            return status, None
         if "result" not in answer:
             fail(f"{self.name}: {method} answered {answer}")
-        return r.status, answer["result"]
+        return status, answer["result"]
 
     def call(self, url, tool, arguments):
         """(structuredContent, isError), or (None, None) when the answer was lost."""
